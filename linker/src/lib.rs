@@ -1,0 +1,1 @@
+//! peln: a PE32+/UEFI linker.

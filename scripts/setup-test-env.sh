@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Installs everything the tests need on a fresh Debian 12 (bookworm) machine: clang/lld/llvm 19,
+# image tools, QEMU 10 from bookworm-backports, and edk2 2025.02 firmware + UEFI shells for all four
+# arches (trixie arch:all packages, unpacked, never installed: they would pull a newer libc).
+# Idempotent: each step is skipped when its result is already present.
+#
+# Firmware lands in $PELN_FW_DIR (default: ~/.cache/peln/fw); the tests read the same variable.
+set -euo pipefail
+
+CACHE=${PELN_CACHE_DIR:-$HOME/.cache/peln}
+FW=${PELN_FW_DIR:-$CACHE/fw}
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+mkdir -p "$CACHE"
+
+need_apt=()
+for p in clang-19 lld-19 llvm-19 xorriso mtools dosfstools gdisk fdisk; do
+  dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]}"
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+fi
+
+# QEMU 10: bookworm-backports on top of the system sources (the backports list alone cannot
+# resolve libfdt1/libslirp0).
+if ! qemu-system-loongarch64 --version 2>/dev/null | grep -qE 'version (9|1[0-9])\.'; then
+  echo "setup: installing QEMU from bookworm-backports"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-backports main" >"$CACHE/bpo.list"
+  BPO=(-o Dir::Etc::sourcelist="$CACHE/bpo.list" -o Dir::Etc::sourceparts=/etc/apt/sources.list.d -o Dir::State::Lists="$CACHE/bpo-lists")
+  mkdir -p "$CACHE/bpo-lists/partial"
+  $SUDO apt-get "${BPO[@]}" update -qq
+  $SUDO apt-get "${BPO[@]}" install -y -qq --no-install-recommends -t bookworm-backports \
+    qemu-system-x86 qemu-system-arm qemu-system-misc
+fi
+
+# edk2 firmware and UEFI shells from trixie, unpacked only.
+if [ ! -f "$FW/usr/share/qemu-efi-loongarch64/QEMU_EFI.fd" ] || [ ! -f "$FW/usr/share/OVMF/OVMF_CODE_4M.fd" ]; then
+  echo "setup: fetching edk2 firmware into $FW"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" >"$CACHE/trixie.list"
+  TRX=(-o Dir::Etc::sourcelist="$CACHE/trixie.list" -o Dir::Etc::sourceparts=- -o Dir::State::Lists="$CACHE/trixie-lists" -o APT::Sandbox::User=root)
+  mkdir -p "$CACHE/trixie-lists/partial" "$CACHE/debs" "$FW"
+  $SUDO apt-get "${TRX[@]}" update -qq
+  (cd "$CACHE/debs" && $SUDO apt-get "${TRX[@]}" download ovmf qemu-efi-aarch64 qemu-efi-riscv64 qemu-efi-loongarch64 \
+      efi-shell-x64 efi-shell-aa64 efi-shell-riscv64 efi-shell-loongarch64)
+  for f in "$CACHE"/debs/*.deb; do dpkg -x "$f" "$FW"; done
+fi
+
+# Rust UEFI targets are optional (the Rust boot tests skip without them, except under CI=true
+# where the target must have been installable).
+if command -v rustup >/dev/null 2>&1; then
+  rustup target list --installed 2>/dev/null | grep -q x86_64-unknown-uefi || rustup target add x86_64-unknown-uefi || echo "setup: x86_64-unknown-uefi not installable"
+fi
+
+for t in clang-19 ld.lld-19 lld-link-19 llvm-ar-19 qemu-system-x86_64 qemu-system-aarch64 qemu-system-riscv64 qemu-system-loongarch64 xorriso mkfs.fat sgdisk; do
+  command -v "$t" >/dev/null || { echo "setup: $t missing after install" >&2; exit 1; }
+done
+echo "setup: ok (firmware in $FW)"
