@@ -1,1 +1,136 @@
 //! peln: a PE32+/UEFI linker.
+//!
+//! The link is a pipeline of phases, each borrowing the previous phase's result:
+//! inputs → resolve → layout → write. The architecture is chosen once, in [`link`], and the whole
+//! pipeline is instantiated for it.
+pub mod arch;
+pub mod baserel;
+pub mod debuginfo;
+pub mod error;
+pub mod input;
+pub mod layout;
+pub mod map;
+pub mod pe;
+pub mod reloc;
+pub mod resolve;
+pub mod write;
+
+use std::path::PathBuf;
+
+pub use arch::Machine;
+pub use error::{Error, Result};
+pub use pe::Subsystem;
+
+/// Everything `pectl link` was told. Plain data: no I/O happens while building it.
+#[derive(Clone, Debug)]
+pub struct LinkArgs {
+    pub machine: Machine,
+    pub output: PathBuf,
+    pub inputs: Vec<PathBuf>,
+    pub lib_dirs: Vec<PathBuf>,
+    pub libs: Vec<String>,
+    pub entry: String,
+    pub subsystem: Subsystem,
+    pub gc_sections: bool,
+    pub map: Option<PathBuf>,
+    pub image_base: Option<u64>,
+    pub allow_absolute32: bool,
+    pub relax: bool,
+    /// TimeDateStamp: SOURCE_DATE_EPOCH or 0, never the wall clock.
+    pub timestamp: u32,
+}
+
+/// lld-link's default for 64-bit images.
+pub const DEFAULT_IMAGE_BASE: u64 = 0x1_4000_0000;
+
+pub fn link(args: &LinkArgs) -> Result {
+    match args.machine {
+        Machine::Amd64 => link_for_arch::<arch::amd64::Amd64>(args),
+        m => Err(Error::UnsupportedMachine { machine: m.name() }),
+    }
+}
+
+fn link_for_arch<A: arch::Arch>(args: &LinkArgs) -> Result {
+    let paths = find_inputs(args)?;
+    let mapped = paths
+        .iter()
+        .map(|p| input::Mapped::open(p))
+        .collect::<Result<Vec<_>>>()?;
+    let inputs = input::load(&mapped, A::MACHINE)?;
+    // Every command-line object is parsed and is for this machine; archives are indexed.
+
+    let resolved = resolve::resolve(
+        inputs,
+        A::MACHINE,
+        &resolve::Options {
+            entry: &args.entry,
+            gc_sections: args.gc_sections,
+        },
+    )?;
+    tracing::debug!(objects = resolved.objects.len(), "resolved");
+    // Every live reference is bound; live sections are known.
+
+    let layout = layout::compute::<A>(
+        &resolved,
+        &layout::Options {
+            image_base: args.image_base.unwrap_or(DEFAULT_IMAGE_BASE),
+            allow_absolute32: args.allow_absolute32,
+        },
+    )?;
+    tracing::debug!(size_of_image = layout.size_of_image, "laid out");
+    // Every chunk has an RVA and every base relocation is known.
+
+    let header = pe::Header {
+        subsystem: args.subsystem,
+        timestamp: args.timestamp,
+        low_image: layout
+            .base_relocs
+            .iter()
+            .any(|r| r.typ == baserel::BaseRelocType::HighLow),
+    };
+    let image = write::image::<A>(&resolved, &layout, &header)?;
+    // The image is complete in memory; nothing has touched the output path yet.
+
+    if let Some(map) = &args.map {
+        write::commit(map, map::render(&resolved, &layout).as_bytes())?;
+    }
+    write::commit(&args.output, &image)
+}
+
+/// Command-line inputs, then each `-l NAME` found in the `-L` directories (`libNAME.a`,
+/// `NAME.lib`, `libNAME.lib`, or `NAME` itself), as GNU ld and lld-link look them up.
+fn find_inputs(args: &LinkArgs) -> Result<Vec<PathBuf>> {
+    let mut paths = args.inputs.clone();
+    for name in &args.libs {
+        let candidates = [
+            format!("lib{name}.a"),
+            format!("{name}.lib"),
+            format!("lib{name}.lib"),
+            name.clone(),
+        ];
+        let found = args
+            .lib_dirs
+            .iter()
+            .flat_map(|d| candidates.iter().map(move |c| d.join(c)))
+            .find(|p| p.is_file());
+        match found {
+            Some(p) => paths.push(p),
+            None => {
+                return Err(Error::LibraryNotFound {
+                    name: name.clone(),
+                    searched: args.lib_dirs.clone(),
+                })
+            }
+        }
+    }
+    Ok(paths)
+}
+
+/// The name of a relocation type as the linker knows it (for `pectl inspect`).
+pub fn reloc_type_name(machine: Machine, format: input::Format, r_type: u32) -> String {
+    use arch::Arch;
+    match machine {
+        Machine::Amd64 => arch::amd64::Amd64::reloc_name(format, r_type),
+        _ => format!("{r_type} ({r_type:#x})"),
+    }
+}

@@ -1,12 +1,175 @@
-//! `pectl`: command-line front end.
+//! `pectl`: the command-line front end of the peln linker.
+//!
+//! `pectl link` turns objects and archives into a PE32+ UEFI image; `pectl inspect` prints what a
+//! PE image, COFF/ELF object or archive holds.
 use std::ffi::OsString;
+use std::path::PathBuf;
 
-/// Runs `pectl` with the given argv (argv[0] included) and returns the error the binary would print.
-pub fn run<I, T>(args: I) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
+use clap::{Parser, Subcommand};
+use peln_linker::{LinkArgs, Machine, Subsystem};
+
+mod inspect;
+
+pub type Error = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "pectl",
+    version,
+    about = "PE/COFF linker and inspector for UEFI images"
+)]
+struct Cli {
+    /// Log what the linker does (repeat for more detail).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Link objects and archives into a PE32+ EFI image.
+    Link(Link),
+    /// Print headers, sections, symbols, relocations of a PE image, COFF/ELF object or archive.
+    Inspect { file: PathBuf },
+}
+
+#[derive(clap::Args, Debug)]
+struct Link {
+    /// Target machine: amd64 (x86_64, x64), arm64 (aarch64, aa64), riscv64, loongarch64 (loong64).
+    #[arg(long, value_parser = parse_machine)]
+    machine: Machine,
+    /// Output image.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Entry point symbol.
+    #[arg(long, default_value = "efi_main")]
+    entry: String,
+    /// efi-application, efi-boot-service-driver or efi-runtime-driver.
+    #[arg(long, default_value = "efi-application", value_parser = parse_subsystem)]
+    subsystem: Subsystem,
+    /// Drop sections not reachable from the entry point.
+    #[arg(long)]
+    gc_sections: bool,
+    /// Write a link map (sections, input sections, symbols with addresses and sizes).
+    #[arg(long)]
+    map: Option<PathBuf>,
+    /// Add a directory to the -l search path.
+    #[arg(short = 'L', value_name = "DIR")]
+    lib_dirs: Vec<PathBuf>,
+    /// Link libNAME.a / NAME.lib from the -L directories.
+    #[arg(short = 'l', value_name = "NAME")]
+    libs: Vec<String>,
+    /// Preferred load address (decimal or 0x hex).
+    #[arg(long, value_parser = parse_number)]
+    image_base: Option<u64>,
+    /// Accept 32-bit absolute addresses (-fno-pic code): base-relocated as HIGHLOW, so the image
+    /// works only when firmware loads it below 4 GiB. Requires --image-base below 2 GiB.
+    #[arg(long)]
+    allow_absolute32: bool,
+    /// Do not relax instruction sequences (RISC-V, LoongArch).
+    #[arg(long)]
+    no_relax: bool,
+    /// Objects (.o, .obj) and archives (.a, .lib, .rlib).
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+}
+
+fn parse_machine(s: &str) -> Result<Machine, String> {
+    Machine::from_name(s).ok_or_else(|| {
+        format!("unknown machine `{s}` (expected amd64, arm64, riscv64 or loongarch64)")
+    })
+}
+
+fn parse_subsystem(s: &str) -> Result<Subsystem, String> {
+    Subsystem::from_name(s).ok_or_else(|| {
+        format!(
+            "unknown subsystem `{s}` (expected efi-application, efi-boot-service-driver or efi-runtime-driver)"
+        )
+    })
+}
+
+fn parse_number(s: &str) -> Result<u64, String> {
+    let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(&hex.replace('_', ""), 16),
+        None => s.replace('_', "").parse(),
+    };
+    parsed.map_err(|e| format!("`{s}`: {e}"))
+}
+
+/// SOURCE_DATE_EPOCH, clamped to the 32-bit TimeDateStamp; 0 when unset.
+fn timestamp() -> Result<u32, Error> {
+    match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(v) if !v.is_empty() => {
+            let secs: u64 = v
+                .trim()
+                .parse()
+                .map_err(|e| format!("SOURCE_DATE_EPOCH=`{v}` is not a number: {e}"))?;
+            Ok(secs.min(u64::from(u32::MAX)) as u32)
+        }
+        _ => Ok(0),
+    }
+}
+
+/// Runs `pectl` with `args` (argv[0] included). Help and usage errors come back as errors whose
+/// text is clap's.
+pub fn run<I, T>(args: I) -> Result<(), Error>
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let _ = args.into_iter().count();
-    Err("pectl is being written".into())
+    let cli = Cli::try_parse_from(args)?;
+    init_tracing(cli.verbose);
+    match cli.command {
+        Command::Link(l) => {
+            if l.allow_absolute32 {
+                match l.image_base {
+                    Some(base) if base < 0x8000_0000 => {}
+                    _ => {
+                        return Err(
+                            "--allow-absolute32 needs --image-base below 0x80000000, so 32-bit \
+                                    absolute addresses fit"
+                                .into(),
+                        )
+                    }
+                }
+            }
+            let args = LinkArgs {
+                machine: l.machine,
+                output: l.output,
+                inputs: l.inputs,
+                lib_dirs: l.lib_dirs,
+                libs: l.libs,
+                entry: l.entry,
+                subsystem: l.subsystem,
+                gc_sections: l.gc_sections,
+                map: l.map,
+                image_base: l.image_base,
+                allow_absolute32: l.allow_absolute32,
+                relax: !l.no_relax,
+                timestamp: timestamp()?,
+            };
+            peln_linker::link(&args)?;
+            Ok(())
+        }
+        Command::Inspect { file } => {
+            let data = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            let text = inspect::render(&file.display().to_string(), &data)?;
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let level = match verbose {
+        0 => return,
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(level))
+        .with_writer(std::io::stderr)
+        .try_init();
 }

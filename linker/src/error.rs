@@ -1,0 +1,199 @@
+//! Typed errors. Every variant carries the context a user needs to find the problem (file, section,
+//! offset, symbol) in its `Display`, so the CLI prints errors as they are.
+use std::fmt;
+use std::path::PathBuf;
+
+pub type Result<T = ()> = std::result::Result<T, Error>;
+
+/// One place that refers to a symbol: used in undefined-symbol reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    pub file: String,
+    pub section: String,
+    pub offset: u64,
+    /// The function containing the reference, when the symbol table tells.
+    pub function: Option<String>,
+    /// `file:line` from DWARF, when the object carries line tables.
+    pub line: Option<String>,
+}
+
+impl fmt::Display for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:({}+{:#x})", self.file, self.section, self.offset)?;
+        if let Some(func) = &self.function {
+            write!(f, " in function `{func}`")?;
+        }
+        if let Some(line) = &self.line {
+            write!(f, " at {line}")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+pub enum Error {
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The file is not an object, archive or image we can read.
+    Parse {
+        file: String,
+        reason: String,
+    },
+    WrongMachine {
+        file: String,
+        found: String,
+        expected: &'static str,
+    },
+    UnsupportedMachine {
+        machine: &'static str,
+    },
+    LibraryNotFound {
+        name: String,
+        searched: Vec<PathBuf>,
+    },
+    Undefined {
+        symbol: String,
+        references: Vec<Reference>,
+    },
+    Duplicate {
+        symbol: String,
+        first: String,
+        second: String,
+    },
+    Comdat {
+        symbol: String,
+        first: String,
+        second: String,
+        reason: &'static str,
+    },
+    NoEntry {
+        symbol: String,
+    },
+    UnknownRelocation {
+        file: String,
+        section: String,
+        offset: u64,
+        r_type: String,
+    },
+    RelocOverflow {
+        reloc: &'static str,
+        symbol: String,
+        file: String,
+        section: String,
+        offset: u64,
+        value: i64,
+        range: String,
+    },
+    /// An absolute address narrower than 64 bits that firmware cannot relocate safely.
+    Absolute32 {
+        reloc: &'static str,
+        symbol: String,
+        file: String,
+        section: String,
+        offset: u64,
+    },
+    BadRelocation {
+        reloc: &'static str,
+        file: String,
+        section: String,
+        offset: u64,
+        reason: String,
+    },
+    ImageTooLarge {
+        size: u64,
+    },
+    /// Several independent errors found in one phase (all overflows, all undefined symbols).
+    Many(Vec<Error>),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            Error::Parse { file, reason } => write!(f, "{file}: cannot read input: {reason}"),
+            Error::WrongMachine { file, found, expected } => write!(
+                f,
+                "{file}: machine {found} does not match --machine {expected}"
+            ),
+            Error::UnsupportedMachine { machine } => write!(
+                f,
+                "--machine {machine} is not yet supported (supported: amd64)"
+            ),
+            Error::LibraryNotFound { name, searched } => {
+                write!(f, "library -l{name} not found; searched:")?;
+                for p in searched {
+                    write!(f, " {}", p.display())?;
+                }
+                Ok(())
+            }
+            Error::Undefined { symbol, references } => {
+                write!(f, "undefined symbol: {symbol}")?;
+                for r in references {
+                    write!(f, "\n>>> referenced by {r}")?;
+                }
+                Ok(())
+            }
+            Error::Duplicate { symbol, first, second } => write!(
+                f,
+                "duplicate symbol: {symbol}\n>>> defined in {first}\n>>> defined in {second}"
+            ),
+            Error::Comdat { symbol, first, second, reason } => write!(
+                f,
+                "COMDAT conflict for {symbol}: {reason}\n>>> in {first}\n>>> in {second}"
+            ),
+            Error::NoEntry { symbol } => write!(f, "entry point `{symbol}` is not defined"),
+            Error::UnknownRelocation { file, section, offset, r_type } => write!(
+                f,
+                "{file}:({section}+{offset:#x}): unknown relocation type {r_type}"
+            ),
+            Error::RelocOverflow { reloc, symbol, file, section, offset, value, range } => write!(
+                f,
+                "{file}:({section}+{offset:#x}): relocation {reloc} out of range: \
+                 {value} ({value:#x}) is not in {range}; references `{symbol}`"
+            ),
+            Error::Absolute32 { reloc, symbol, file, section, offset } => write!(
+                f,
+                "{file}:({section}+{offset:#x}): {reloc} against `{symbol}` is a 32-bit absolute \
+                 address that UEFI firmware cannot relocate safely; recompile with -fpie (or -fpic), \
+                 or pin a low image with --image-base and opt in with --allow-absolute32"
+            ),
+            Error::BadRelocation { reloc, file, section, offset, reason } => {
+                write!(f, "{file}:({section}+{offset:#x}): {reloc}: {reason}")
+            }
+            Error::ImageTooLarge { size } => {
+                write!(f, "image size {size:#x} exceeds the 4 GiB limit of PE32+")
+            }
+            Error::Many(errors) => {
+                for (i, e) in errors.iter().enumerate() {
+                    if i > 0 {
+                        writeln!(f)?;
+                    }
+                    write!(f, "{e}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl Error {
+    /// Folds a list of errors into one; `Ok` when the list is empty.
+    pub fn check(mut errors: Vec<Error>) -> Result {
+        match errors.len() {
+            0 => Ok(()),
+            1 => Err(errors.pop().unwrap()),
+            _ => Err(Error::Many(errors)),
+        }
+    }
+}

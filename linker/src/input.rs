@@ -1,0 +1,630 @@
+//! Inputs: maps files, sniffs their kind, splits archives and normalizes ELF and COFF objects into
+//! one borrowed view (sections, symbols, relocations, COMDAT groups). This is the only module that
+//! uses `object::read`; it knows nothing of output addresses.
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use object::read::archive::ArchiveFile;
+use object::read::coff::{CoffFile, CoffHeader, Symbol as _};
+use object::read::elf::FileHeader as _;
+use object::{
+    ComdatKind, FileKind, Object, ObjectComdat, ObjectSection, ObjectSymbol, RelocationFlags,
+    RelocationTarget, SectionFlags, SectionKind, SymbolSection,
+};
+
+use crate::arch::Machine;
+use crate::error::{Error, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Format {
+    Elf,
+    Coff,
+}
+
+/// Which output section an input section joins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SectionClass {
+    Text,
+    RoData,
+    Data,
+    Bss,
+    /// Not part of the image: debug info, linker directives, notes, relocation tables.
+    Discard,
+}
+
+/// A relocation as read: 24 bytes, the hot record of the relocation loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reloc {
+    pub offset: u32,
+    pub r_type: u32,
+    /// Index into the file's symbol table.
+    pub symbol: u32,
+    /// Explicit addend (ELF RELA); COFF addends stay in the section bytes.
+    pub addend: i64,
+}
+
+#[derive(Debug)]
+pub struct InputSection<'d> {
+    pub name: &'d str,
+    /// Empty for `.bss`-like sections.
+    pub data: &'d [u8],
+    pub size: u32,
+    pub align: u32,
+    pub class: SectionClass,
+    pub relocs: Box<[Reloc]>,
+    /// ELF SHF_GNU_RETAIN: a GC root.
+    pub retain: bool,
+    /// COFF associative COMDAT: kept exactly when this other section is kept.
+    pub follows: Option<u32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Binding {
+    Local,
+    Global,
+    Weak,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SymDef {
+    Undefined,
+    Section {
+        section: u32,
+        value: u64,
+    },
+    Absolute(u64),
+    Common {
+        size: u64,
+        align: u64,
+    },
+    /// COFF weak external: resolves to `default` (a symbol index) unless defined elsewhere.
+    WeakAlias {
+        default: u32,
+    },
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct InputSymbol<'d> {
+    pub name: &'d [u8],
+    pub def: SymDef,
+    pub binding: Binding,
+    pub size: u64,
+    pub is_function: bool,
+}
+
+impl InputSymbol<'_> {
+    const NULL: InputSymbol<'static> = InputSymbol {
+        name: b"",
+        def: SymDef::Absolute(0),
+        binding: Binding::Local,
+        size: 0,
+        is_function: false,
+    };
+
+    pub fn display_name(&self) -> String {
+        String::from_utf8_lossy(self.name).into_owned()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Selection {
+    Any,
+    NoDuplicates,
+    SameSize,
+    ExactMatch,
+    Largest,
+}
+
+/// A COMDAT group (COFF COMDAT section or ELF section group): one copy per key survives.
+#[derive(Debug)]
+pub struct Comdat<'d> {
+    pub key: &'d [u8],
+    pub selection: Selection,
+    /// The leader first (COFF: the COMDAT section itself).
+    pub sections: Vec<u32>,
+}
+
+#[derive(Debug)]
+pub struct ObjectFile<'d> {
+    /// `path` or `archive(member)`, as diagnostics print it.
+    pub name: String,
+    pub format: Format,
+    pub data: &'d [u8],
+    /// Indexed by the object's own section index.
+    pub sections: Vec<InputSection<'d>>,
+    /// Indexed by the object's own symbol index (COFF auxiliary slots hold null symbols).
+    pub symbols: Vec<InputSymbol<'d>>,
+    pub comdats: Vec<Comdat<'d>>,
+}
+
+/// A static archive whose members are loaded only when they define a wanted symbol.
+pub struct Archive<'d> {
+    pub name: String,
+    data: &'d [u8],
+    file: ArchiveFile<'d>,
+    /// Symbol name → member offset.
+    index: HashMap<&'d [u8], u64>,
+}
+
+/// A mapped input file. The arena every later phase borrows from.
+pub struct Mapped {
+    pub path: PathBuf,
+    map: Option<memmap2::Mmap>,
+}
+
+impl Mapped {
+    pub fn open(path: &Path) -> Result<Mapped> {
+        let io = |source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = File::open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        // SAFETY: the map is read-only and inputs are not expected to change during a link; a
+        // concurrent truncation is the same hazard every mmap-based linker (lld, mold) accepts.
+        let map = if len == 0 {
+            None
+        } else {
+            Some(unsafe { memmap2::Mmap::map(&file) }.map_err(io)?)
+        };
+        Ok(Mapped {
+            path: path.to_path_buf(),
+            map,
+        })
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        self.map.as_deref().unwrap_or(&[])
+    }
+}
+
+/// Everything read from the command line: objects to link and archives to pull members from.
+pub struct Inputs<'d> {
+    pub objects: Vec<ObjectFile<'d>>,
+    pub archives: Vec<Archive<'d>>,
+}
+
+pub fn load(mapped: &[Mapped], machine: Machine) -> Result<Inputs<'_>> {
+    let mut inputs = Inputs {
+        objects: Vec::new(),
+        archives: Vec::new(),
+    };
+    for m in mapped {
+        let name = m.path.display().to_string();
+        let data = m.bytes();
+        match FileKind::parse(data) {
+            Ok(FileKind::Archive) => inputs.archives.push(Archive::parse(name, data, machine)?),
+            _ => inputs.objects.push(parse_object(name, data, machine)?),
+        }
+    }
+    Ok(inputs)
+}
+
+impl<'d> Archive<'d> {
+    fn parse(name: String, data: &'d [u8], machine: Machine) -> Result<Archive<'d>> {
+        let file = ArchiveFile::parse(data).map_err(|e| parse_error(&name, e))?;
+        if file.is_thin() {
+            return Err(Error::Parse {
+                file: name,
+                reason: "thin archives are not supported".into(),
+            });
+        }
+        let mut index = HashMap::new();
+        match file.symbols().map_err(|e| parse_error(&name, e))? {
+            Some(symbols) => {
+                for sym in symbols {
+                    let sym = sym.map_err(|e| parse_error(&name, e))?;
+                    index.entry(sym.name()).or_insert(sym.offset().0);
+                }
+            }
+            // No symbol index (`ar` without `s`): read every member's definitions instead.
+            None => {
+                for member in file.members() {
+                    let member = member.map_err(|e| parse_error(&name, e))?;
+                    let bytes = member.data(data).map_err(|e| parse_error(&name, e))?;
+                    if !is_object(bytes) {
+                        continue;
+                    }
+                    let mname = member_name(&name, member.name());
+                    let obj = parse_object(mname, bytes, machine)?;
+                    for sym in &obj.symbols {
+                        if sym.binding != Binding::Local && is_definition(sym.def) {
+                            index.entry(sym.name).or_insert(member.file_range().0);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(Archive {
+            name,
+            data,
+            file,
+            index,
+        })
+    }
+
+    /// The member offset defining `name`, if any.
+    pub fn lookup(&self, name: &[u8]) -> Option<u64> {
+        self.index.get(name).copied()
+    }
+
+    pub fn load_member(&self, offset: u64, machine: Machine) -> Result<ObjectFile<'d>> {
+        let member = self
+            .file
+            .member(object::read::archive::ArchiveOffset(offset))
+            .map_err(|e| parse_error(&self.name, e))?;
+        let name = member_name(&self.name, member.name());
+        let bytes = member.data(self.data).map_err(|e| parse_error(&name, e))?;
+        parse_object(name, bytes, machine)
+    }
+}
+
+fn member_name(archive: &str, member: &[u8]) -> String {
+    format!("{archive}({})", String::from_utf8_lossy(member))
+}
+
+/// rlibs carry a `lib.rmeta` member that is not an object; it never defines a symbol.
+fn is_object(bytes: &[u8]) -> bool {
+    matches!(
+        FileKind::parse(bytes),
+        Ok(FileKind::Elf64 | FileKind::Coff | FileKind::CoffBig)
+    )
+}
+
+fn is_definition(def: SymDef) -> bool {
+    matches!(
+        def,
+        SymDef::Section { .. } | SymDef::Absolute(_) | SymDef::Common { .. }
+    )
+}
+
+fn parse_error(file: &str, e: impl std::fmt::Display) -> Error {
+    Error::Parse {
+        file: file.to_string(),
+        reason: e.to_string(),
+    }
+}
+
+fn machine_name(format: Format, raw: u16) -> String {
+    let known = match format {
+        Format::Elf => Machine::from_elf_machine(raw),
+        Format::Coff => Machine::from_pe_machine(raw),
+    };
+    match (format, known) {
+        (_, Some(m)) => format!("{} ({raw:#x})", m.name()),
+        (Format::Elf, None) => format!("ELF e_machine {raw:#x}"),
+        (Format::Coff, None) => format!("COFF machine {raw:#x}"),
+    }
+}
+
+pub fn parse_object<'d>(name: String, data: &'d [u8], machine: Machine) -> Result<ObjectFile<'d>> {
+    let kind = FileKind::parse(data).map_err(|_| Error::Parse {
+        file: name.clone(),
+        reason: "not an ELF or COFF object file or archive".into(),
+    })?;
+    let bad = |reason: &str| Error::Parse {
+        file: name.clone(),
+        reason: reason.into(),
+    };
+    let wrong = |format, raw| Error::WrongMachine {
+        file: name.clone(),
+        found: machine_name(format, raw),
+        expected: machine.name(),
+    };
+    match kind {
+        FileKind::Elf64 => {
+            let elf = object::read::elf::ElfFile64::<object::Endianness>::parse(data)
+                .map_err(|e| parse_error(&name, e))?;
+            let header = elf.elf_header();
+            let endian = elf.endian();
+            if !elf.is_little_endian() {
+                return Err(bad("big-endian ELF is not supported"));
+            }
+            if header.e_type(endian) != object::elf::ET_REL {
+                return Err(bad("not a relocatable ELF object (ET_REL)"));
+            }
+            let raw = header.e_machine(endian).0;
+            if raw != machine.elf_machine() {
+                return Err(wrong(Format::Elf, raw));
+            }
+            read_object(name, data, Format::Elf, &elf)
+        }
+        FileKind::Coff => {
+            let coff = CoffFile::<&[u8]>::parse(data).map_err(|e| parse_error(&name, e))?;
+            check_coff_machine(&coff, machine).map_err(|raw| wrong(Format::Coff, raw))?;
+            let mut obj = read_object(name, data, Format::Coff, &coff)?;
+            read_coff_extras(&mut obj, &coff);
+            Ok(obj)
+        }
+        FileKind::CoffBig => {
+            let coff = CoffFile::<&[u8], object::pe::AnonObjectHeaderBigobj>::parse(data)
+                .map_err(|e| parse_error(&name, e))?;
+            check_coff_machine(&coff, machine).map_err(|raw| wrong(Format::Coff, raw))?;
+            let mut obj = read_object(name, data, Format::Coff, &coff)?;
+            read_coff_extras(&mut obj, &coff);
+            Ok(obj)
+        }
+        FileKind::Elf32 => Err(bad("32-bit ELF objects cannot go into a PE32+ image")),
+        FileKind::Pe32 | FileKind::Pe64 => Err(bad("is a linked PE image, not an object file")),
+        FileKind::CoffImport => Err(bad(
+            "is a COFF import library member: UEFI images import nothing",
+        )),
+        _ => Err(bad("not an ELF or COFF object file or archive")),
+    }
+}
+
+fn check_coff_machine<'d, C: CoffHeader>(
+    coff: &CoffFile<'d, &'d [u8], C>,
+    machine: Machine,
+) -> std::result::Result<(), u16> {
+    let raw = coff.coff_header().machine().0;
+    // Machine 0 (IMAGE_FILE_MACHINE_UNKNOWN) marks machine-independent objects.
+    if raw == 0 || raw == machine.pe_machine() {
+        Ok(())
+    } else {
+        Err(raw)
+    }
+}
+
+fn read_object<'d, O: Object<'d>>(
+    name: String,
+    data: &'d [u8],
+    format: Format,
+    file: &O,
+) -> Result<ObjectFile<'d>> {
+    let mut sections: Vec<InputSection<'d>> = Vec::new();
+    for section in file.sections() {
+        let index = section.index().0;
+        if sections.len() <= index {
+            sections.resize_with(index + 1, empty_section);
+        }
+        sections[index] = read_section(&name, format, &section)?;
+    }
+
+    let mut symbols: Vec<InputSymbol<'d>> = Vec::new();
+    for sym in file.symbols() {
+        let index = sym.index().0;
+        if symbols.len() <= index {
+            symbols.resize(index + 1, InputSymbol::NULL);
+        }
+        symbols[index] = read_symbol(format, &sym);
+    }
+    if symbols.is_empty() {
+        symbols.push(InputSymbol::NULL);
+    }
+
+    let mut comdats = Vec::new();
+    for comdat in file.comdats() {
+        let selection = match comdat.kind() {
+            ComdatKind::NoDuplicates => Selection::NoDuplicates,
+            ComdatKind::SameSize => Selection::SameSize,
+            ComdatKind::ExactMatch => Selection::ExactMatch,
+            ComdatKind::Largest => Selection::Largest,
+            _ => Selection::Any,
+        };
+        let key = match format {
+            // ELF groups are keyed by their signature symbol's name.
+            Format::Elf => file
+                .symbol_by_index(comdat.symbol())
+                .and_then(|s| s.name_bytes())
+                .map_err(|e| parse_error(&name, e))?,
+            Format::Coff => comdat.name_bytes().map_err(|e| parse_error(&name, e))?,
+        };
+        comdats.push(Comdat {
+            key,
+            selection,
+            sections: comdat.sections().map(|s| s.0 as u32).collect(),
+        });
+    }
+
+    Ok(ObjectFile {
+        name,
+        format,
+        data,
+        sections,
+        symbols,
+        comdats,
+    })
+}
+
+fn empty_section<'d>() -> InputSection<'d> {
+    InputSection {
+        name: "",
+        data: &[],
+        size: 0,
+        align: 1,
+        class: SectionClass::Discard,
+        relocs: Box::new([]),
+        retain: false,
+        follows: None,
+    }
+}
+
+fn classify(name: &str, flags: SectionFlags, kind: SectionKind) -> SectionClass {
+    use object::elf::{SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE};
+    use object::pe::{
+        IMAGE_SCN_CNT_CODE, IMAGE_SCN_CNT_INITIALIZED_DATA, IMAGE_SCN_CNT_UNINITIALIZED_DATA,
+        IMAGE_SCN_LNK_INFO, IMAGE_SCN_LNK_REMOVE, IMAGE_SCN_MEM_DISCARDABLE, IMAGE_SCN_MEM_EXECUTE,
+        IMAGE_SCN_MEM_READ, IMAGE_SCN_MEM_WRITE,
+    };
+    match flags {
+        SectionFlags::Elf { sh_flags, .. } => {
+            let flags = sh_flags.0;
+            if flags & SHF_ALLOC.0 == 0 {
+                SectionClass::Discard
+            } else if flags & SHF_EXECINSTR.0 != 0 {
+                SectionClass::Text
+            } else if kind == SectionKind::UninitializedData {
+                SectionClass::Bss
+            } else if flags & SHF_WRITE.0 != 0 {
+                SectionClass::Data
+            } else {
+                SectionClass::RoData
+            }
+        }
+        SectionFlags::Coff { characteristics } => {
+            let c = characteristics.0;
+            let drop = IMAGE_SCN_LNK_REMOVE.0 | IMAGE_SCN_LNK_INFO.0 | IMAGE_SCN_MEM_DISCARDABLE.0;
+            if c & drop != 0 || name.starts_with(".debug") {
+                SectionClass::Discard
+            } else if c & (IMAGE_SCN_CNT_CODE.0 | IMAGE_SCN_MEM_EXECUTE.0) != 0 {
+                SectionClass::Text
+            } else if c & IMAGE_SCN_CNT_UNINITIALIZED_DATA.0 != 0 {
+                SectionClass::Bss
+            } else if c & IMAGE_SCN_MEM_WRITE.0 != 0 {
+                SectionClass::Data
+            } else if c & (IMAGE_SCN_MEM_READ.0 | IMAGE_SCN_CNT_INITIALIZED_DATA.0) != 0 {
+                SectionClass::RoData
+            } else {
+                SectionClass::Discard
+            }
+        }
+        _ => SectionClass::Discard,
+    }
+}
+
+fn read_section<'d, S: ObjectSection<'d>>(
+    file: &str,
+    format: Format,
+    section: &S,
+) -> Result<InputSection<'d>> {
+    let name = section.name().unwrap_or("<invalid name>");
+    let flags = section.flags();
+    let class = classify(name, flags, section.kind());
+    if let SectionFlags::Elf { sh_flags, .. } = flags {
+        if sh_flags.0 & object::elf::SHF_TLS.0 != 0 && class != SectionClass::Discard {
+            return Err(Error::Parse {
+                file: file.to_string(),
+                reason: format!(
+                    "section {name}: thread-local storage has no meaning in a UEFI image"
+                ),
+            });
+        }
+    }
+    let size = u32::try_from(section.size()).map_err(|_| Error::Parse {
+        file: file.to_string(),
+        reason: format!("section {name} is larger than 4 GiB"),
+    })?;
+    let data = if class == SectionClass::Bss || class == SectionClass::Discard {
+        &[][..]
+    } else {
+        section
+            .data()
+            .map_err(|e| parse_error(file, format!("section {name}: {e}")))?
+    };
+    let mut relocs = Vec::new();
+    if class != SectionClass::Discard {
+        for (offset, r) in section.relocations() {
+            let r_type = match r.flags() {
+                RelocationFlags::Elf { r_type } => r_type.0,
+                RelocationFlags::Coff { typ } => u32::from(typ.0),
+                _ => 0,
+            };
+            let symbol = match r.target() {
+                RelocationTarget::Symbol(s) => s.0 as u32,
+                _ => 0,
+            };
+            let addend = match format {
+                Format::Elf if r.has_implicit_addend() => {
+                    return Err(Error::Parse {
+                        file: file.to_string(),
+                        reason: format!(
+                            "section {name}: REL relocations (no addend) are not supported"
+                        ),
+                    })
+                }
+                Format::Elf => r.addend(),
+                Format::Coff => 0,
+            };
+            let offset = u32::try_from(offset).map_err(|_| {
+                parse_error(
+                    file,
+                    format!("section {name}: relocation offset {offset:#x} out of range"),
+                )
+            })?;
+            relocs.push(Reloc {
+                offset,
+                r_type,
+                symbol,
+                addend,
+            });
+        }
+    }
+    let retain = matches!(flags, SectionFlags::Elf { sh_flags, .. } if sh_flags.0 & object::elf::SHF_GNU_RETAIN.0 != 0);
+    Ok(InputSection {
+        name,
+        data,
+        size,
+        align: section.align().clamp(1, 1 << 16) as u32,
+        class,
+        relocs: relocs.into_boxed_slice(),
+        retain,
+        follows: None,
+    })
+}
+
+fn read_symbol<'d, S: ObjectSymbol<'d>>(format: Format, sym: &S) -> InputSymbol<'d> {
+    let binding = if sym.is_local() {
+        Binding::Local
+    } else if sym.is_weak() {
+        Binding::Weak
+    } else {
+        Binding::Global
+    };
+    let def = match sym.section() {
+        SymbolSection::Section(i) => SymDef::Section {
+            section: i.0 as u32,
+            value: sym.address(),
+        },
+        SymbolSection::Absolute => SymDef::Absolute(sym.address()),
+        SymbolSection::Common => {
+            let size = sym.size();
+            let align = match format {
+                Format::Elf => sym.address().max(1),
+                // COFF commons carry no alignment: lld uses the size's power of two, capped at 32.
+                Format::Coff => size.next_power_of_two().min(32),
+            };
+            SymDef::Common { size, align }
+        }
+        _ => SymDef::Undefined,
+    };
+    InputSymbol {
+        name: sym.name_bytes().unwrap_or(b""),
+        def,
+        binding,
+        size: sym.size(),
+        is_function: sym.kind() == object::SymbolKind::Text,
+    }
+}
+
+/// What the unified `object` API does not expose for COFF: weak-external defaults and associative
+/// COMDAT sections.
+fn read_coff_extras<'d, C: CoffHeader>(obj: &mut ObjectFile<'d>, coff: &CoffFile<'d, &'d [u8], C>) {
+    let table = coff.coff_symbol_table();
+    for (index, sym) in table.iter() {
+        if sym.has_aux_weak_external() {
+            if let Ok(aux) = table.aux_weak_external(index) {
+                let default = aux.weak_default_sym_index.get(object::LittleEndian);
+                if let Some(s) = obj.symbols.get_mut(index.0) {
+                    s.def = SymDef::WeakAlias { default };
+                    s.binding = Binding::Weak;
+                }
+            }
+        } else if sym.has_aux_section() {
+            let (Some(section), Ok(aux)) = (sym.section_number().index(), table.aux_section(index))
+            else {
+                continue;
+            };
+            if aux.selection == object::pe::IMAGE_COMDAT_SELECT_ASSOCIATIVE {
+                let mut leader = u32::from(aux.number.get(object::LittleEndian));
+                if C::is_type_bigobj() {
+                    leader |= u32::from(aux.high_number.get(object::LittleEndian)) << 16;
+                }
+                if let Some(s) = obj.sections.get_mut(section as usize) {
+                    s.follows = Some(leader);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,436 @@
+//! Layout: every thing that takes space in the image is a [`Chunk`] (an input section, a COMMON
+//! symbol, the GOT); chunks are grouped into output sections, ordered, and given RVAs. The scan of
+//! relocations that decides GOT slots and base relocations happens here too, because both change
+//! sizes. Layout never writes bytes.
+//!
+//! Section sizes are read from the inputs just before addresses are assigned, so a pass that
+//! deletes bytes (RISC-V/LoongArch relaxation and ALIGN) slots in before [`compute`] places chunks.
+use std::collections::HashMap;
+
+use crate::arch::Arch;
+use crate::baserel::{self, BaseReloc, BaseRelocType};
+use crate::error::{Error, Result};
+use crate::input::SectionClass;
+use crate::resolve::{Resolved, Target};
+
+pub const SECTION_ALIGNMENT: u32 = 0x1000;
+pub const FILE_ALIGNMENT: u32 = 0x200;
+/// DOS header + stub + PE signature + COFF header + PE32+ optional header.
+pub const HEADERS_BEFORE_SECTION_TABLE: u32 = 0x80 + 4 + 20 + 240;
+pub const SECTION_HEADER_SIZE: u32 = 40;
+pub const GOT_ENTRY_SIZE: u32 = 8;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChunkKind {
+    Input { file: u32, section: u32 },
+    Common(u32),
+    Got,
+}
+
+/// The small hot record layout works on: 16 bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct Chunk {
+    pub kind: ChunkKind,
+    pub rva: u32,
+    pub size: u32,
+    pub align: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum OutputKind {
+    Text,
+    RoData,
+    Data,
+    Bss,
+    Reloc,
+}
+
+impl OutputKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputKind::Text => ".text",
+            OutputKind::RoData => ".rdata",
+            OutputKind::Data => ".data",
+            OutputKind::Bss => ".bss",
+            OutputKind::Reloc => ".reloc",
+        }
+    }
+
+    pub fn characteristics(self) -> u32 {
+        use object::pe::*;
+        match self {
+            OutputKind::Text => (IMAGE_SCN_CNT_CODE | IMAGE_SCN_MEM_EXECUTE | IMAGE_SCN_MEM_READ).0,
+            OutputKind::RoData => (IMAGE_SCN_CNT_INITIALIZED_DATA | IMAGE_SCN_MEM_READ).0,
+            OutputKind::Data => {
+                (IMAGE_SCN_CNT_INITIALIZED_DATA | IMAGE_SCN_MEM_READ | IMAGE_SCN_MEM_WRITE).0
+            }
+            OutputKind::Bss => {
+                (IMAGE_SCN_CNT_UNINITIALIZED_DATA | IMAGE_SCN_MEM_READ | IMAGE_SCN_MEM_WRITE).0
+            }
+            OutputKind::Reloc => {
+                (IMAGE_SCN_CNT_INITIALIZED_DATA | IMAGE_SCN_MEM_READ | IMAGE_SCN_MEM_DISCARDABLE).0
+            }
+        }
+    }
+
+    pub fn has_file_data(self) -> bool {
+        self != OutputKind::Bss
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct OutputSection {
+    pub kind: OutputKind,
+    pub rva: u32,
+    pub virtual_size: u32,
+    pub file_offset: u32,
+    pub file_size: u32,
+    /// Range into [`Layout::chunks`].
+    pub chunks: std::ops::Range<usize>,
+}
+
+/// GOT slots, in the order the scan first needed them.
+#[derive(Debug, Default)]
+pub struct Got {
+    pub rva: u32,
+    pub slots: Vec<Target>,
+    pub index: HashMap<Target, u32>,
+}
+
+impl Got {
+    pub fn slot_rva(&self, target: Target) -> Option<u32> {
+        self.index
+            .get(&target)
+            .map(|&i| self.rva + i * GOT_ENTRY_SIZE)
+    }
+}
+
+pub struct Layout {
+    pub image_base: u64,
+    pub sections: Vec<OutputSection>,
+    pub chunks: Vec<Chunk>,
+    /// Per file, per input section: RVA, or `u32::MAX` when not in the image.
+    pub section_rva: Vec<Vec<u32>>,
+    pub common_rva: Vec<u32>,
+    pub got: Got,
+    pub base_relocs: Vec<BaseReloc>,
+    pub entry_rva: u32,
+    pub size_of_headers: u32,
+    pub size_of_image: u32,
+    pub file_size: u32,
+}
+
+pub struct Options {
+    pub image_base: u64,
+    pub allow_absolute32: bool,
+}
+
+impl Layout {
+    /// The address of a resolved target (0 for undefined weak symbols).
+    pub fn address(&self, target: Target) -> u64 {
+        match target {
+            Target::Section {
+                file,
+                section,
+                value,
+            } => {
+                let rva = self.section_rva[file as usize][section as usize];
+                self.image_base + u64::from(rva) + value
+            }
+            Target::Common(i) => self.image_base + u64::from(self.common_rva[i as usize]),
+            Target::Absolute(v) => v,
+            Target::UndefinedWeak | Target::Undefined => 0,
+        }
+    }
+
+    /// The output section (0-based index) containing `rva`.
+    pub fn section_of(&self, rva: u32) -> Option<usize> {
+        self.sections
+            .iter()
+            .position(|s| rva >= s.rva && rva < s.rva + s.virtual_size.max(1))
+    }
+
+    pub fn section(&self, kind: OutputKind) -> Option<&OutputSection> {
+        self.sections.iter().find(|s| s.kind == kind)
+    }
+}
+
+/// A place that will hold an absolute address: known by input position until RVAs exist.
+struct AbsSite {
+    file: u32,
+    section: u32,
+    offset: u32,
+    typ: BaseRelocType,
+}
+
+fn align_up(value: u64, align: u64) -> u64 {
+    value.div_ceil(align) * align
+}
+
+pub fn compute<A: Arch>(res: &Resolved, opts: &Options) -> Result<Layout> {
+    let (got, sites) = scan::<A>(res, opts)?;
+    // GOT slots and base-relocation sites are known; sizes are final.
+
+    let mut groups: [Vec<Chunk>; 4] = Default::default();
+    let mut keyed: Vec<(usize, (&str, &str), Chunk)> = Vec::new();
+    for (f, obj) in res.objects.iter().enumerate() {
+        for (s, sec) in obj.sections.iter().enumerate() {
+            if !res.live[f][s] {
+                continue;
+            }
+            let group = match sec.class {
+                SectionClass::Text => 0,
+                SectionClass::RoData => 1,
+                SectionClass::Data => 2,
+                SectionClass::Bss => 3,
+                SectionClass::Discard => continue,
+            };
+            keyed.push((
+                group,
+                grouping_key(sec.name),
+                Chunk {
+                    kind: ChunkKind::Input {
+                        file: f as u32,
+                        section: s as u32,
+                    },
+                    rva: 0,
+                    size: sec.size,
+                    align: sec.align,
+                },
+            ));
+        }
+    }
+    // COFF `$` grouping: `.text$mn` and `.text$zz` join `.text`, ordered by the suffix. The sort is
+    // stable, so ELF sections keep command-line order.
+    keyed.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    for (group, _, chunk) in keyed {
+        groups[group].push(chunk);
+    }
+    if !got.slots.is_empty() || needs_got_base::<A>(res) {
+        groups[2].push(Chunk {
+            kind: ChunkKind::Got,
+            rva: 0,
+            size: got.slots.len() as u32 * GOT_ENTRY_SIZE,
+            align: GOT_ENTRY_SIZE,
+        });
+    }
+    for (i, c) in res.commons.iter().enumerate() {
+        groups[3].push(Chunk {
+            kind: ChunkKind::Common(i as u32),
+            rva: 0,
+            size: u32::try_from(c.size).map_err(|_| Error::ImageTooLarge { size: c.size })?,
+            align: c.align.clamp(1, 4096) as u32,
+        });
+    }
+
+    let kinds = [
+        OutputKind::Text,
+        OutputKind::RoData,
+        OutputKind::Data,
+        OutputKind::Bss,
+    ];
+    let section_count = kinds
+        .iter()
+        .zip(&groups)
+        .filter(|(_, g)| !g.is_empty())
+        .count()
+        + usize::from(!sites.is_empty() || got.slots.iter().any(|t| t.is_relocatable()));
+    let size_of_headers = align_up(
+        u64::from(HEADERS_BEFORE_SECTION_TABLE + SECTION_HEADER_SIZE * section_count as u32),
+        u64::from(FILE_ALIGNMENT),
+    ) as u32;
+
+    let mut chunks = Vec::new();
+    let mut sections = Vec::new();
+    let mut rva = u64::from(SECTION_ALIGNMENT).max(u64::from(size_of_headers));
+    let mut file_offset = u64::from(size_of_headers);
+    for (kind, group) in kinds.into_iter().zip(groups) {
+        if group.is_empty() {
+            continue;
+        }
+        rva = align_up(rva, u64::from(SECTION_ALIGNMENT));
+        let start = chunks.len();
+        let mut off = 0u64;
+        for mut c in group {
+            off = align_up(off, u64::from(c.align));
+            c.rva = (rva + off) as u32;
+            off += u64::from(c.size);
+            chunks.push(c);
+        }
+        let file_size = if kind.has_file_data() {
+            align_up(off, u64::from(FILE_ALIGNMENT))
+        } else {
+            0
+        };
+        sections.push(OutputSection {
+            kind,
+            rva: rva as u32,
+            virtual_size: off as u32,
+            file_offset: if file_size > 0 { file_offset as u32 } else { 0 },
+            file_size: file_size as u32,
+            chunks: start..chunks.len(),
+        });
+        file_offset += file_size;
+        rva += off;
+        if rva > u64::from(u32::MAX) {
+            return Err(Error::ImageTooLarge { size: rva });
+        }
+    }
+
+    let mut layout = Layout {
+        image_base: opts.image_base,
+        sections,
+        section_rva: res
+            .objects
+            .iter()
+            .map(|o| vec![u32::MAX; o.sections.len()])
+            .collect(),
+        common_rva: vec![0; res.commons.len()],
+        got,
+        base_relocs: Vec::new(),
+        entry_rva: 0,
+        size_of_headers,
+        size_of_image: 0,
+        file_size: 0,
+        chunks,
+    };
+    for c in &layout.chunks {
+        match c.kind {
+            ChunkKind::Input { file, section } => {
+                layout.section_rva[file as usize][section as usize] = c.rva
+            }
+            ChunkKind::Common(i) => layout.common_rva[i as usize] = c.rva,
+            ChunkKind::Got => layout.got.rva = c.rva,
+        }
+    }
+    // Every chunk has its RVA.
+
+    let mut relocs: Vec<BaseReloc> = sites
+        .iter()
+        .map(|s| BaseReloc {
+            rva: layout.section_rva[s.file as usize][s.section as usize] + s.offset,
+            typ: s.typ,
+        })
+        .collect();
+    for (i, t) in layout.got.slots.iter().enumerate() {
+        if t.is_relocatable() {
+            relocs.push(BaseReloc {
+                rva: layout.got.rva + i as u32 * GOT_ENTRY_SIZE,
+                typ: BaseRelocType::Dir64,
+            });
+        }
+    }
+    relocs.sort_by_key(|r| r.rva);
+    relocs.dedup_by_key(|r| r.rva);
+    if !relocs.is_empty() {
+        let size = baserel::encoded_size(&relocs);
+        let reloc_rva = align_up(rva, u64::from(SECTION_ALIGNMENT));
+        layout.sections.push(OutputSection {
+            kind: OutputKind::Reloc,
+            rva: reloc_rva as u32,
+            virtual_size: size,
+            file_offset: file_offset as u32,
+            file_size: align_up(u64::from(size), u64::from(FILE_ALIGNMENT)) as u32,
+            chunks: 0..0,
+        });
+        file_offset += u64::from(layout.sections.last().unwrap().file_size);
+        rva = reloc_rva + u64::from(size);
+    }
+    layout.base_relocs = relocs;
+    layout.size_of_image = align_up(rva, u64::from(SECTION_ALIGNMENT)) as u32;
+    layout.file_size = file_offset as u32;
+    let entry = layout.address(res.entry) - layout.image_base;
+    layout.entry_rva = entry as u32;
+    Ok(layout)
+}
+
+/// `.text$mn` → (`.text`, `mn`); other names sort as their own group with an empty suffix.
+fn grouping_key(name: &str) -> (&str, &str) {
+    match name.split_once('$') {
+        Some((base, suffix)) => (base, suffix),
+        None => (name, ""),
+    }
+}
+
+fn needs_got_base<A: Arch>(res: &Resolved) -> bool {
+    live_relocs(res).any(|(obj, _, r)| {
+        A::reloc_info(obj.format, r.r_type).is_some_and(|i| i.formula.uses_got())
+    })
+}
+
+fn live_relocs<'r, 'd>(
+    res: &'r Resolved<'d>,
+) -> impl Iterator<
+    Item = (
+        &'r crate::input::ObjectFile<'d>,
+        usize,
+        &'r crate::input::Reloc,
+    ),
+> + 'r {
+    res.objects.iter().enumerate().flat_map(move |(f, obj)| {
+        obj.sections
+            .iter()
+            .enumerate()
+            .filter(move |(s, _)| res.live[f][*s])
+            .flat_map(move |(s, sec)| sec.relocs.iter().map(move |r| (obj, s, r)))
+    })
+}
+
+/// Decides GOT slots and the places that will hold absolute addresses, and rejects unknown types
+/// and 32-bit absolute addresses the loader cannot move.
+fn scan<A: Arch>(res: &Resolved, opts: &Options) -> Result<(Got, Vec<AbsSite>)> {
+    let mut got = Got::default();
+    let mut sites = Vec::new();
+    let mut errors = Vec::new();
+    for (f, obj) in res.objects.iter().enumerate() {
+        for (s, sec) in obj.sections.iter().enumerate() {
+            if !res.live[f][s] {
+                continue;
+            }
+            for r in sec.relocs.iter() {
+                let Some(info) = A::reloc_info(obj.format, r.r_type) else {
+                    errors.push(Error::UnknownRelocation {
+                        file: obj.name.clone(),
+                        section: sec.name.to_string(),
+                        offset: r.offset.into(),
+                        r_type: A::reloc_name(obj.format, r.r_type),
+                    });
+                    continue;
+                };
+                let target = res.target(f as u32, r.symbol);
+                if info.formula.needs_got_slot()
+                    && A::relax_got(info, sec.data, r.offset as usize).is_none()
+                    && !got.index.contains_key(&target)
+                {
+                    got.index.insert(target, got.slots.len() as u32);
+                    got.slots.push(target);
+                }
+                if !info.is_absolute() || !target.is_relocatable() {
+                    continue;
+                }
+                let typ = match info.field.size() {
+                    8 => BaseRelocType::Dir64,
+                    4 if opts.allow_absolute32 => BaseRelocType::HighLow,
+                    _ => {
+                        errors.push(Error::Absolute32 {
+                            reloc: info.name,
+                            symbol: res.symbol_name(f as u32, r.symbol),
+                            file: obj.name.clone(),
+                            section: sec.name.to_string(),
+                            offset: r.offset.into(),
+                        });
+                        continue;
+                    }
+                };
+                sites.push(AbsSite {
+                    file: f as u32,
+                    section: s as u32,
+                    offset: r.offset,
+                    typ,
+                });
+            }
+        }
+    }
+    Error::check(errors)?;
+    Ok((got, sites))
+}

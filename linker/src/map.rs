@@ -1,0 +1,91 @@
+//! `--map FILE`: every output section, the input sections in it and the symbols they define, with
+//! addresses and sizes, in address order (stable across runs, so maps can be diffed).
+use std::fmt::Write;
+
+use crate::input::{Binding, SymDef};
+use crate::layout::{ChunkKind, Layout};
+use crate::resolve::{Resolved, Target};
+
+pub fn render(res: &Resolved, layout: &Layout) -> String {
+    let mut out = String::new();
+    let base = layout.image_base;
+    let _ = writeln!(
+        out,
+        "ImageBase {base:#x}  Entry {:#x}",
+        base + u64::from(layout.entry_rva)
+    );
+    let _ = writeln!(
+        out,
+        "{:>16} {:>8} {:>5} Out / In / Symbol",
+        "Address", "Size", "Align"
+    );
+    for section in &layout.sections {
+        let _ = writeln!(
+            out,
+            "{:16x} {:8x} {:5} {}",
+            base + u64::from(section.rva),
+            section.virtual_size,
+            layout::SECTION_ALIGNMENT,
+            section.kind.name()
+        );
+        for chunk in &layout.chunks[section.chunks.clone()] {
+            let addr = base + u64::from(chunk.rva);
+            match chunk.kind {
+                ChunkKind::Input { file, section: s } => {
+                    let obj = &res.objects[file as usize];
+                    let sec = &obj.sections[s as usize];
+                    let _ = writeln!(
+                        out,
+                        "{addr:16x} {:8x} {:5}     {}:({})",
+                        chunk.size, chunk.align, obj.name, sec.name
+                    );
+                    let mut symbols: Vec<_> = obj
+                        .symbols
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, sym)| !sym.name.is_empty())
+                        .filter_map(|(i, sym)| match sym.def {
+                            SymDef::Section { section: ss, value } if ss == s => {
+                                // A global that lost to another definition belongs to the winner.
+                                let won = sym.binding == Binding::Local
+                                    || res.target(file, i as u32)
+                                        == (Target::Section {
+                                            file,
+                                            section: s,
+                                            value,
+                                        });
+                                won.then_some((value, sym))
+                            }
+                            _ => None,
+                        })
+                        .collect();
+                    symbols.sort_by(|a, b| (a.0, a.1.name).cmp(&(b.0, b.1.name)));
+                    for (value, sym) in symbols {
+                        let _ = writeln!(
+                            out,
+                            "{:16x} {:8x}               {}",
+                            addr + value,
+                            sym.size,
+                            sym.display_name()
+                        );
+                    }
+                }
+                ChunkKind::Common(i) => {
+                    let c = &res.commons[i as usize];
+                    let _ = writeln!(out, "{addr:16x} {:8x} {:5}     COMMON", c.size, chunk.align);
+                    let _ = writeln!(out, "{addr:16x} {:8x}               {}", c.size, c.name);
+                }
+                ChunkKind::Got => {
+                    let _ = writeln!(
+                        out,
+                        "{addr:16x} {:8x} {:5}     <GOT>",
+                        chunk.size, chunk.align
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
+use crate::layout;

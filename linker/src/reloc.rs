@@ -1,0 +1,199 @@
+//! What a relocation computes ([`Formula`]), where the result goes ([`Field`]) and which values fit
+//! ([`Range`]). Arch files describe each relocation type as a const [`RelocInfo`]; this module owns
+//! the single verify-then-write path, so a value is range-checked in 64 bits before it is narrowed.
+
+/// The psABI names: S symbol address, A addend, P address of the field, G address of the symbol's
+/// GOT slot, GOT address of the GOT, B image base.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Formula {
+    /// Nothing to do (R_X86_64_NONE, IMAGE_REL_AMD64_ABSOLUTE).
+    None,
+    /// S + A: an absolute address, which needs a base relocation.
+    Abs,
+    /// S + A - P + bias (bias: COFF REL32_N measure from the end of the instruction).
+    Pcrel,
+    /// S + A - B: an RVA.
+    ImageRel,
+    /// S + A - start of the output section holding S.
+    SecRel,
+    /// 1-based index of the output section holding S.
+    SectionIndex,
+    /// G + A - P.
+    GotPcrel,
+    /// S + A - GOT.
+    GotRel,
+    /// GOT + A - P.
+    GotBasePcrel,
+    /// G - GOT + A: the slot's offset inside the GOT.
+    GotSlot,
+}
+
+impl Formula {
+    /// The formula reads a GOT slot of the target, so the scan must allocate one.
+    pub fn needs_got_slot(self) -> bool {
+        matches!(self, Formula::GotPcrel | Formula::GotSlot)
+    }
+
+    pub fn uses_got(self) -> bool {
+        self.needs_got_slot() || matches!(self, Formula::GotRel | Formula::GotBasePcrel)
+    }
+}
+
+/// Where the computed value is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    Data16,
+    Data32,
+    Data64,
+}
+
+impl Field {
+    pub fn size(self) -> usize {
+        match self {
+            Field::Data16 => 2,
+            Field::Data32 => 4,
+            Field::Data64 => 8,
+        }
+    }
+
+    pub fn bits(self) -> u32 {
+        self.size() as u32 * 8
+    }
+
+    /// The addend stored in the field (COFF keeps addends in place): sign-extended, as lld does.
+    pub fn read(self, bytes: &[u8]) -> i64 {
+        match self {
+            Field::Data16 => i16::from_le_bytes(bytes[..2].try_into().unwrap()) as i64,
+            Field::Data32 => i32::from_le_bytes(bytes[..4].try_into().unwrap()) as i64,
+            Field::Data64 => i64::from_le_bytes(bytes[..8].try_into().unwrap()),
+        }
+    }
+
+    /// Stores the low bits of `value`; the caller has range-checked it.
+    pub fn write(self, bytes: &mut [u8], value: i64) {
+        match self {
+            Field::Data16 => bytes[..2].copy_from_slice(&(value as u16).to_le_bytes()),
+            Field::Data32 => bytes[..4].copy_from_slice(&(value as u32).to_le_bytes()),
+            Field::Data64 => bytes[..8].copy_from_slice(&value.to_le_bytes()),
+        }
+    }
+}
+
+/// Which values a field accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Range {
+    Signed,
+    Unsigned,
+    /// Full-width fields: every value fits.
+    Any,
+}
+
+impl Range {
+    pub fn contains(self, bits: u32, value: i64) -> bool {
+        if bits >= 64 {
+            return true;
+        }
+        match self {
+            Range::Signed => {
+                let half = 1i64 << (bits - 1);
+                (-half..half).contains(&value)
+            }
+            Range::Unsigned => (0..1i64 << bits).contains(&value),
+            Range::Any => true,
+        }
+    }
+
+    pub fn describe(self, bits: u32) -> String {
+        match self {
+            Range::Signed => format!("[-2^{}, 2^{})", bits - 1, bits - 1),
+            Range::Unsigned => format!("[0, 2^{bits})"),
+            Range::Any => "any value".to_string(),
+        }
+    }
+}
+
+/// One relocation type, described as data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RelocInfo {
+    pub name: &'static str,
+    pub formula: Formula,
+    pub field: Field,
+    pub range: Range,
+    /// Added to P-relative results (COFF REL32_N: -(4 + N)).
+    pub bias: i64,
+}
+
+impl RelocInfo {
+    pub const fn new(name: &'static str, formula: Formula, field: Field, range: Range) -> Self {
+        RelocInfo {
+            name,
+            formula,
+            field,
+            range,
+            bias: 0,
+        }
+    }
+
+    pub const fn with_bias(mut self, bias: i64) -> Self {
+        self.bias = bias;
+        self
+    }
+
+    /// An absolute address that the loader must adjust when the image moves.
+    pub fn is_absolute(&self) -> bool {
+        self.formula == Formula::Abs
+    }
+}
+
+/// The value did not fit: the caller adds file, section, symbol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overflow {
+    pub value: i64,
+    pub range: String,
+}
+
+/// Verifies `value` against the type's range, then stores it. Nothing is written on overflow.
+pub fn apply(info: &RelocInfo, bytes: &mut [u8], value: i64) -> Result<(), Overflow> {
+    let bits = info.field.bits();
+    if !info.range.contains(bits, value) {
+        return Err(Overflow {
+            value,
+            range: info.range.describe(bits),
+        });
+    }
+    info.field.write(bytes, value);
+    Ok(())
+}
+
+/// The inputs of a [`Formula`], all as virtual addresses except `section_index`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Operands {
+    pub s: u64,
+    pub a: i64,
+    pub p: u64,
+    pub g: u64,
+    pub got: u64,
+    pub image_base: u64,
+    /// Start of the output section holding S.
+    pub section_start: u64,
+    pub section_index: u16,
+}
+
+/// Computes the value of a relocation in 64-bit arithmetic (wrapping, as the psABIs define it);
+/// the range check happens in [`apply`].
+pub fn evaluate(info: &RelocInfo, o: &Operands) -> i64 {
+    let s_a = o.s.wrapping_add(o.a as u64);
+    let v = match info.formula {
+        Formula::None => 0,
+        Formula::Abs => s_a,
+        Formula::Pcrel => s_a.wrapping_sub(o.p).wrapping_add(info.bias as u64),
+        Formula::ImageRel => s_a.wrapping_sub(o.image_base),
+        Formula::SecRel => s_a.wrapping_sub(o.section_start),
+        Formula::SectionIndex => o.section_index as u64,
+        Formula::GotPcrel => o.g.wrapping_add(o.a as u64).wrapping_sub(o.p),
+        Formula::GotRel => s_a.wrapping_sub(o.got),
+        Formula::GotBasePcrel => o.got.wrapping_add(o.a as u64).wrapping_sub(o.p),
+        Formula::GotSlot => o.g.wrapping_sub(o.got).wrapping_add(o.a as u64),
+    };
+    v as i64
+}

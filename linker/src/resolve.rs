@@ -1,0 +1,520 @@
+//! Symbol resolution: pulls archive members that define wanted symbols, picks one copy of each
+//! COMDAT group, binds every symbol reference to a definition, marks live sections (all of them,
+//! or what the entry reaches under `--gc-sections`) and reports undefined symbols. It assigns no
+//! addresses.
+use std::collections::{HashMap, HashSet};
+
+use crate::arch::Machine;
+use crate::debuginfo;
+use crate::error::{Error, Reference, Result};
+use crate::input::{Binding, Inputs, ObjectFile, SectionClass, Selection, SymDef};
+
+/// What a symbol reference resolves to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Target {
+    Section {
+        file: u32,
+        section: u32,
+        value: u64,
+    },
+    Absolute(u64),
+    /// Index into [`Resolved::commons`].
+    Common(u32),
+    /// An undefined weak reference: address 0.
+    UndefinedWeak,
+    Undefined,
+}
+
+impl Target {
+    /// The target moves with the image, so absolute references to it need base relocations.
+    pub fn is_relocatable(self) -> bool {
+        matches!(self, Target::Section { .. } | Target::Common(_))
+    }
+}
+
+/// A COMMON symbol, allocated in `.bss`.
+#[derive(Debug)]
+pub struct Common {
+    pub name: String,
+    pub size: u64,
+    pub align: u64,
+}
+
+/// A global symbol's final binding, for the map file.
+#[derive(Debug)]
+pub struct GlobalSymbol {
+    pub name: String,
+    pub target: Target,
+    pub size: u64,
+}
+
+pub struct Resolved<'d> {
+    pub machine: Machine,
+    pub objects: Vec<ObjectFile<'d>>,
+    /// Per file, per symbol index.
+    pub targets: Vec<Vec<Target>>,
+    /// Per file, per section index: the section goes into the image.
+    pub live: Vec<Vec<bool>>,
+    pub commons: Vec<Common>,
+    pub globals: Vec<GlobalSymbol>,
+    pub entry: Target,
+}
+
+impl Resolved<'_> {
+    pub fn target(&self, file: u32, symbol: u32) -> Target {
+        self.targets[file as usize]
+            .get(symbol as usize)
+            .copied()
+            .unwrap_or(Target::Undefined)
+    }
+
+    pub fn symbol_name(&self, file: u32, symbol: u32) -> String {
+        let obj = &self.objects[file as usize];
+        match obj.symbols.get(symbol as usize) {
+            Some(s) if !s.name.is_empty() => s.display_name(),
+            Some(s) => match s.def {
+                SymDef::Section { section, .. } => obj.sections[section as usize].name.to_string(),
+                _ => "<no name>".to_string(),
+            },
+            None => format!("<symbol #{symbol}>"),
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Strength {
+    Weak,
+    Common,
+    Strong,
+}
+
+#[derive(Clone, Copy)]
+struct Definition {
+    file: u32,
+    symbol: u32,
+    strength: Strength,
+}
+
+pub struct Options<'a> {
+    pub entry: &'a str,
+    pub gc_sections: bool,
+}
+
+pub fn resolve<'d>(inputs: Inputs<'d>, machine: Machine, opts: &Options) -> Result<Resolved<'d>> {
+    let objects = load_archive_members(inputs, machine, opts.entry)?;
+    // Every needed member is loaded.
+    let discarded = select_comdats(&objects)?;
+    // One copy of each COMDAT group remains.
+    let (definitions, names) = bind_globals(&objects, &discarded)?;
+    // Each global name has at most one winning definition.
+    let mut commons = Vec::new();
+    let mut common_of = HashMap::new();
+    let targets = compute_targets(&objects, &definitions, &names, &mut commons, &mut common_of);
+    let entry = names
+        .get(opts.entry.as_bytes())
+        .and_then(|&g| definitions[g as usize])
+        .map(|d| targets[d.file as usize][d.symbol as usize])
+        .unwrap_or(Target::Undefined);
+    if matches!(entry, Target::Undefined | Target::UndefinedWeak) {
+        return Err(Error::NoEntry {
+            symbol: opts.entry.to_string(),
+        });
+    }
+    let live = mark_live(&objects, &targets, &discarded, entry, opts.gc_sections);
+    // The image's contents are fixed; what is still unbound there is an error.
+    report_undefined(&objects, &targets, &live)?;
+
+    let mut globals: Vec<GlobalSymbol> = names
+        .iter()
+        .filter_map(|(name, &g)| {
+            let d = definitions[g as usize]?;
+            let sym = &objects[d.file as usize].symbols[d.symbol as usize];
+            Some(GlobalSymbol {
+                name: String::from_utf8_lossy(name).into_owned(),
+                target: targets[d.file as usize][d.symbol as usize],
+                size: sym.size,
+            })
+        })
+        .collect();
+    globals.sort_by(|a, b| a.name.cmp(&b.name));
+
+    Ok(Resolved {
+        machine,
+        objects,
+        targets,
+        live,
+        commons,
+        globals,
+        entry,
+    })
+}
+
+/// Loads archive members until no undefined non-weak reference has a provider left, lld-style:
+/// archive order on the command line does not matter.
+fn load_archive_members<'d>(
+    inputs: Inputs<'d>,
+    machine: Machine,
+    entry: &str,
+) -> Result<Vec<ObjectFile<'d>>> {
+    let Inputs {
+        mut objects,
+        archives,
+    } = inputs;
+    let mut defined: HashSet<&[u8]> = HashSet::new();
+    let mut wanted: Vec<&[u8]> = Vec::new();
+    let mut loaded: HashSet<(usize, u64)> = HashSet::new();
+    for obj in &objects {
+        note(obj, &mut defined, &mut wanted);
+    }
+    // The entry point can come from an archive too.
+    wanted.push(entry.as_bytes());
+    while let Some(name) = wanted.pop() {
+        if defined.contains(name) {
+            continue;
+        }
+        let provider = archives
+            .iter()
+            .enumerate()
+            .find_map(|(i, a)| a.lookup(name).map(|off| (i, off)));
+        let Some((archive, offset)) = provider else {
+            continue;
+        };
+        if !loaded.insert((archive, offset)) {
+            continue;
+        }
+        let member = archives[archive].load_member(offset, machine)?;
+        tracing::debug!(member = %member.name, symbol = %String::from_utf8_lossy(name), "loading archive member");
+        note(&member, &mut defined, &mut wanted);
+        objects.push(member);
+    }
+    Ok(objects)
+}
+
+fn note<'a>(obj: &ObjectFile<'a>, defined: &mut HashSet<&'a [u8]>, wanted: &mut Vec<&'a [u8]>) {
+    for sym in &obj.symbols {
+        if sym.binding == Binding::Local || sym.name.is_empty() {
+            continue;
+        }
+        match sym.def {
+            SymDef::Section { .. } | SymDef::Absolute(_) | SymDef::Common { .. } => {
+                defined.insert(sym.name);
+            }
+            // An ELF weak reference does not pull archive members; a COFF weak external does.
+            SymDef::Undefined if sym.binding == Binding::Weak => {}
+            SymDef::Undefined | SymDef::WeakAlias { .. } => wanted.push(sym.name),
+        }
+    }
+}
+
+/// Per file, per section: discarded because another copy of its COMDAT group won.
+fn select_comdats(objects: &[ObjectFile]) -> Result<Vec<Vec<bool>>> {
+    let mut discarded: Vec<Vec<bool>> = objects
+        .iter()
+        .map(|o| vec![false; o.sections.len()])
+        .collect();
+    // key → (file, comdat index)
+    let mut winners: HashMap<&[u8], (usize, usize)> = HashMap::new();
+    let leader_size = |f: usize, c: usize| {
+        let comdat = &objects[f].comdats[c];
+        comdat
+            .sections
+            .first()
+            .map_or(0, |&s| objects[f].sections[s as usize].size)
+    };
+    let leader_data = |f: usize, c: usize| {
+        let comdat = &objects[f].comdats[c];
+        comdat
+            .sections
+            .first()
+            .map_or(&[][..], |&s| objects[f].sections[s as usize].data)
+    };
+    for (f, obj) in objects.iter().enumerate() {
+        for (c, comdat) in obj.comdats.iter().enumerate() {
+            let Some(&(wf, wc)) = winners.get(comdat.key) else {
+                winners.insert(comdat.key, (f, c));
+                continue;
+            };
+            let conflict = |reason| Error::Comdat {
+                symbol: String::from_utf8_lossy(comdat.key).into_owned(),
+                first: objects[wf].name.clone(),
+                second: obj.name.clone(),
+                reason,
+            };
+            let new_wins = match comdat.selection {
+                Selection::Any => false,
+                Selection::NoDuplicates => {
+                    return Err(Error::Duplicate {
+                        symbol: String::from_utf8_lossy(comdat.key).into_owned(),
+                        first: objects[wf].name.clone(),
+                        second: obj.name.clone(),
+                    })
+                }
+                Selection::SameSize => {
+                    if leader_size(f, c) != leader_size(wf, wc) {
+                        return Err(conflict(
+                            "IMAGE_COMDAT_SELECT_SAME_SIZE copies differ in size",
+                        ));
+                    }
+                    false
+                }
+                Selection::ExactMatch => {
+                    if leader_data(f, c) != leader_data(wf, wc)
+                        || leader_size(f, c) != leader_size(wf, wc)
+                    {
+                        return Err(conflict("IMAGE_COMDAT_SELECT_EXACT_MATCH copies differ"));
+                    }
+                    false
+                }
+                Selection::Largest => leader_size(f, c) > leader_size(wf, wc),
+            };
+            let (lf, lc) = if new_wins {
+                winners.insert(comdat.key, (f, c));
+                (wf, wc)
+            } else {
+                (f, c)
+            };
+            for &s in &objects[lf].comdats[lc].sections {
+                discarded[lf][s as usize] = true;
+            }
+        }
+    }
+    // COFF associative sections share their leader's fate (chains resolve in a few rounds).
+    for (f, obj) in objects.iter().enumerate() {
+        for _ in 0..4 {
+            for (s, sec) in obj.sections.iter().enumerate() {
+                if let Some(leader) = sec.follows {
+                    if discarded[f].get(leader as usize).copied().unwrap_or(false) {
+                        discarded[f][s] = true;
+                    }
+                }
+            }
+        }
+    }
+    Ok(discarded)
+}
+
+type Names<'d> = HashMap<&'d [u8], u32>;
+
+fn bind_globals<'d>(
+    objects: &[ObjectFile<'d>],
+    discarded: &[Vec<bool>],
+) -> Result<(Vec<Option<Definition>>, Names<'d>)> {
+    let mut names: Names<'d> = HashMap::new();
+    let mut defs: Vec<Option<Definition>> = Vec::new();
+    let mut errors = Vec::new();
+    let mut aliases: Vec<(u32, Definition)> = Vec::new();
+    for (f, obj) in objects.iter().enumerate() {
+        for (s, sym) in obj.symbols.iter().enumerate() {
+            if sym.binding == Binding::Local || sym.name.is_empty() {
+                continue;
+            }
+            let next = defs.len() as u32;
+            let g = *names.entry(sym.name).or_insert(next);
+            if g == next {
+                defs.push(None);
+            }
+            if let SymDef::WeakAlias { default } = sym.def {
+                aliases.push((
+                    g,
+                    Definition {
+                        file: f as u32,
+                        symbol: default,
+                        strength: Strength::Weak,
+                    },
+                ));
+            }
+            let strength = match sym.def {
+                SymDef::Section { section, .. } => {
+                    if discarded[f].get(section as usize).copied().unwrap_or(true) {
+                        continue;
+                    }
+                    if sym.binding == Binding::Weak {
+                        Strength::Weak
+                    } else {
+                        Strength::Strong
+                    }
+                }
+                SymDef::Absolute(_) if sym.binding == Binding::Weak => Strength::Weak,
+                SymDef::Absolute(_) => Strength::Strong,
+                SymDef::Common { .. } => Strength::Common,
+                SymDef::Undefined | SymDef::WeakAlias { .. } => continue,
+            };
+            let new = Definition {
+                file: f as u32,
+                symbol: s as u32,
+                strength,
+            };
+            let slot = &mut defs[g as usize];
+            match slot {
+                None => *slot = Some(new),
+                Some(old) if strength == Strength::Strong && old.strength == Strength::Strong => {
+                    errors.push(Error::Duplicate {
+                        symbol: sym.display_name(),
+                        first: objects[old.file as usize].name.clone(),
+                        second: obj.name.clone(),
+                    });
+                }
+                Some(old) if strength > old.strength => *slot = Some(new),
+                Some(old) if strength == Strength::Common && old.strength == Strength::Common => {
+                    let old_size = objects[old.file as usize].symbols[old.symbol as usize].size;
+                    if sym.size > old_size {
+                        *slot = Some(new);
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    Error::check(errors)?;
+    // A COFF weak external nobody defined binds to its default (the first one seen).
+    for (g, alias) in aliases {
+        defs[g as usize].get_or_insert(alias);
+    }
+    Ok((defs, names))
+}
+
+fn compute_targets(
+    objects: &[ObjectFile],
+    defs: &[Option<Definition>],
+    names: &Names,
+    commons: &mut Vec<Common>,
+    common_of: &mut HashMap<(u32, u32), u32>,
+) -> Vec<Vec<Target>> {
+    let own = |f: usize,
+               s: usize,
+               commons: &mut Vec<Common>,
+               common_of: &mut HashMap<(u32, u32), u32>| {
+        let sym = &objects[f].symbols[s];
+        match sym.def {
+            SymDef::Section { section, value } => Target::Section {
+                file: f as u32,
+                section,
+                value,
+            },
+            SymDef::Absolute(v) => Target::Absolute(v),
+            SymDef::Common { size, align } => {
+                let id = *common_of.entry((f as u32, s as u32)).or_insert_with(|| {
+                    commons.push(Common {
+                        name: sym.display_name(),
+                        size,
+                        align,
+                    });
+                    commons.len() as u32 - 1
+                });
+                Target::Common(id)
+            }
+            SymDef::Undefined | SymDef::WeakAlias { .. } => Target::Undefined,
+        }
+    };
+    let mut targets: Vec<Vec<Target>> = Vec::with_capacity(objects.len());
+    for (f, obj) in objects.iter().enumerate() {
+        let mut t = Vec::with_capacity(obj.symbols.len());
+        for (s, sym) in obj.symbols.iter().enumerate() {
+            let target = if sym.binding == Binding::Local || sym.name.is_empty() {
+                own(f, s, commons, common_of)
+            } else {
+                match names.get(sym.name).and_then(|&g| defs[g as usize]) {
+                    Some(d) => own(d.file as usize, d.symbol as usize, commons, common_of),
+                    None if sym.binding == Binding::Weak => Target::UndefinedWeak,
+                    None => Target::Undefined,
+                }
+            };
+            t.push(target);
+        }
+        targets.push(t);
+    }
+    targets
+}
+
+fn mark_live(
+    objects: &[ObjectFile],
+    targets: &[Vec<Target>],
+    discarded: &[Vec<bool>],
+    entry: Target,
+    gc: bool,
+) -> Vec<Vec<bool>> {
+    let candidate = |f: usize, s: usize| {
+        objects[f].sections[s].class != SectionClass::Discard && !discarded[f][s]
+    };
+    let mut live: Vec<Vec<bool>> = objects
+        .iter()
+        .enumerate()
+        .map(|(f, o)| {
+            (0..o.sections.len())
+                .map(|s| !gc && candidate(f, s))
+                .collect()
+        })
+        .collect();
+    if !gc {
+        return live;
+    }
+    // Associative sections are reached through their leader.
+    let mut followers: HashMap<(usize, u32), Vec<u32>> = HashMap::new();
+    let mut work: Vec<(usize, u32)> = Vec::new();
+    for (f, obj) in objects.iter().enumerate() {
+        for (s, sec) in obj.sections.iter().enumerate() {
+            if let Some(leader) = sec.follows {
+                followers.entry((f, leader)).or_default().push(s as u32);
+            }
+            if sec.retain {
+                work.push((f, s as u32));
+            }
+        }
+    }
+    if let Target::Section { file, section, .. } = entry {
+        work.push((file as usize, section));
+    }
+    while let Some((f, s)) = work.pop() {
+        if live[f][s as usize] || !candidate(f, s as usize) {
+            continue;
+        }
+        live[f][s as usize] = true;
+        for r in objects[f].sections[s as usize].relocs.iter() {
+            if let Some(Target::Section { file, section, .. }) = targets[f].get(r.symbol as usize) {
+                work.push((*file as usize, *section));
+            }
+        }
+        if let Some(list) = followers.get(&(f, s)) {
+            work.extend(list.iter().map(|&x| (f, x)));
+        }
+    }
+    live
+}
+
+fn report_undefined(objects: &[ObjectFile], targets: &[Vec<Target>], live: &[Vec<bool>]) -> Result {
+    let mut undefined: std::collections::BTreeMap<String, Vec<Reference>> = Default::default();
+    for (f, obj) in objects.iter().enumerate() {
+        for (s, sec) in obj.sections.iter().enumerate() {
+            if !live[f][s] {
+                continue;
+            }
+            for r in sec.relocs.iter() {
+                if targets[f].get(r.symbol as usize) != Some(&Target::Undefined) {
+                    continue;
+                }
+                let sym = &obj.symbols[r.symbol as usize];
+                let refs = undefined.entry(sym.display_name()).or_default();
+                // Many references from one section say nothing more: keep the first per section.
+                if refs
+                    .iter()
+                    .any(|x| x.file == obj.name && x.section == sec.name)
+                {
+                    continue;
+                }
+                refs.push(Reference {
+                    file: obj.name.clone(),
+                    section: sec.name.to_string(),
+                    offset: u64::from(r.offset),
+                    function: debuginfo::enclosing_function(obj, s as u32, r.offset.into()),
+                    line: debuginfo::source_line(obj, s as u32, r.offset.into()),
+                });
+            }
+        }
+    }
+    Error::check(
+        undefined
+            .into_iter()
+            .map(|(symbol, references)| Error::Undefined { symbol, references })
+            .collect(),
+    )
+}
