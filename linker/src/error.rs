@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 pub type Result<T = ()> = std::result::Result<T, Error>;
 
+/// How many errors of one phase are printed, as lld's default `--error-limit`.
+pub const ERROR_LIMIT: usize = 20;
+
 /// One place that refers to a symbol: used in undefined-symbol reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reference {
@@ -166,11 +169,14 @@ impl fmt::Display for Error {
                 write!(f, "image size {size:#x} exceeds the 4 GiB limit of PE32+")
             }
             Error::Many(errors) => {
-                for (i, e) in errors.iter().enumerate() {
+                for (i, e) in errors.iter().take(ERROR_LIMIT).enumerate() {
                     if i > 0 {
                         writeln!(f)?;
                     }
                     write!(f, "{e}")?;
+                }
+                if errors.len() > ERROR_LIMIT {
+                    write!(f, "\n... and {} more errors", errors.len() - ERROR_LIMIT)?;
                 }
                 Ok(())
             }

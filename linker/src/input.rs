@@ -598,12 +598,17 @@ fn read_symbol<'d, S: ObjectSymbol<'d>>(format: Format, sym: &S) -> InputSymbol<
     }
 }
 
-/// What the unified `object` API does not expose for COFF: weak-external defaults and associative
-/// COMDAT sections.
+/// What the unified `object` API does not expose for COFF: absolute values, weak-external
+/// defaults and associative COMDAT sections.
 fn read_coff_extras<'d, C: CoffHeader>(obj: &mut ObjectFile<'d>, coff: &CoffFile<'d, &'d [u8], C>) {
     let table = coff.coff_symbol_table();
     for (index, sym) in table.iter() {
-        if sym.has_aux_weak_external() {
+        // `object` reports no address for absolute COFF symbols; the value is the address.
+        if sym.section_number() == object::pe::IMAGE_SYM_ABSOLUTE {
+            if let Some(s) = obj.symbols.get_mut(index.0) {
+                s.def = SymDef::Absolute(u64::from(sym.value()));
+            }
+        } else if sym.has_aux_weak_external() {
             if let Ok(aux) = table.aux_weak_external(index) {
                 let default = aux.weak_default_sym_index.get(object::LittleEndian);
                 if let Some(s) = obj.symbols.get_mut(index.0) {

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use crate::arch::Arch;
 use crate::baserel::{self, BaseReloc, BaseRelocType};
 use crate::error::{Error, Result};
-use crate::input::SectionClass;
+use crate::input::{ObjectFile, Reloc, SectionClass};
 use crate::resolve::{Resolved, Target};
 
 pub const SECTION_ALIGNMENT: u32 = 0x1000;
@@ -138,6 +138,7 @@ impl Layout {
                 self.image_base + u64::from(rva) + value
             }
             Target::Common(i) => self.image_base + u64::from(self.common_rva[i as usize]),
+            Target::GotBase => self.image_base + u64::from(self.got.rva),
             Target::Absolute(v) => v,
             Target::UndefinedWeak | Target::Undefined => 0,
         }
@@ -232,7 +233,7 @@ pub fn compute<A: Arch>(res: &Resolved, opts: &Options) -> Result<Layout> {
     let section_count = kinds
         .iter()
         .zip(&groups)
-        .filter(|(_, g)| !g.is_empty())
+        .filter(|(_, g)| g.iter().any(|c| c.size > 0))
         .count()
         + usize::from(!sites.is_empty() || got.slots.iter().any(|t| t.is_relocatable()));
     let size_of_headers = align_up(
@@ -256,6 +257,11 @@ pub fn compute<A: Arch>(res: &Resolved, opts: &Options) -> Result<Layout> {
             c.rva = (rva + off) as u32;
             off += u64::from(c.size);
             chunks.push(c);
+        }
+        // Empty sections (clang's COFF objects carry an empty `.data`) place their chunks but get
+        // no header: a zero-sized section would only confuse loaders.
+        if off == 0 {
+            continue;
         }
         let file_size = if kind.has_file_data() {
             align_up(off, u64::from(FILE_ALIGNMENT))
@@ -353,26 +359,22 @@ fn grouping_key(name: &str) -> (&str, &str) {
 }
 
 fn needs_got_base<A: Arch>(res: &Resolved) -> bool {
-    live_relocs(res).any(|(obj, _, r)| {
+    live_relocs(res).any(|(obj, f, r)| {
         A::reloc_info(obj.format, r.r_type).is_some_and(|i| i.formula.uses_got())
+            || res.target(f, r.symbol) == Target::GotBase
     })
 }
 
+/// Live relocations with their object and file index.
 fn live_relocs<'r, 'd>(
     res: &'r Resolved<'d>,
-) -> impl Iterator<
-    Item = (
-        &'r crate::input::ObjectFile<'d>,
-        usize,
-        &'r crate::input::Reloc,
-    ),
-> + 'r {
+) -> impl Iterator<Item = (&'r ObjectFile<'d>, u32, &'r Reloc)> + 'r {
     res.objects.iter().enumerate().flat_map(move |(f, obj)| {
         obj.sections
             .iter()
             .enumerate()
             .filter(move |(s, _)| res.live[f][*s])
-            .flat_map(move |(s, sec)| sec.relocs.iter().map(move |r| (obj, s, r)))
+            .flat_map(move |(_, sec)| sec.relocs.iter().map(move |r| (obj, f as u32, r)))
     })
 }
 

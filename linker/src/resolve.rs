@@ -20,6 +20,8 @@ pub enum Target {
     Absolute(u64),
     /// Index into [`Resolved::commons`].
     Common(u32),
+    /// `_GLOBAL_OFFSET_TABLE_`: the linker-made GOT.
+    GotBase,
     /// An undefined weak reference: address 0.
     UndefinedWeak,
     Undefined,
@@ -28,9 +30,15 @@ pub enum Target {
 impl Target {
     /// The target moves with the image, so absolute references to it need base relocations.
     pub fn is_relocatable(self) -> bool {
-        matches!(self, Target::Section { .. } | Target::Common(_))
+        matches!(
+            self,
+            Target::Section { .. } | Target::Common(_) | Target::GotBase
+        )
     }
 }
+
+/// Code addressing the GOT (x86-64 large model) names it by this symbol.
+const GOT_SYMBOL: &[u8] = b"_GLOBAL_OFFSET_TABLE_";
 
 /// A COMMON symbol, allocated in `.bss`.
 #[derive(Debug)]
@@ -415,6 +423,7 @@ fn compute_targets(
             } else {
                 match names.get(sym.name).and_then(|&g| defs[g as usize]) {
                     Some(d) => own(d.file as usize, d.symbol as usize, commons, common_of),
+                    None if sym.name == GOT_SYMBOL => Target::GotBase,
                     None if sym.binding == Binding::Weak => Target::UndefinedWeak,
                     None => Target::Undefined,
                 }

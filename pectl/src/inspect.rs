@@ -252,7 +252,12 @@ fn object_file(out: &mut String, data: &[u8]) -> Result<(), Error> {
                 other => format!("{other:?}"),
             };
             let addend = if format == Format::Elf {
-                format!(" {:+#x}", r.addend())
+                let a = r.addend();
+                if a < 0 {
+                    format!(" -{:#x}", a.unsigned_abs())
+                } else {
+                    format!(" +{a:#x}")
+                }
             } else {
                 String::new()
             };

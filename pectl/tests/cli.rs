@@ -1,0 +1,266 @@
+//! The `pectl` binary on bad input: a clear message, a non-zero exit, and no output file (an
+//! existing one is left untouched). Inputs are committed fixtures (see fixtures/regen.sh).
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+struct Run {
+    code: Option<i32>,
+    stderr: String,
+    output: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// Runs `pectl link --machine amd64 -o OUT ARGS…` in a fresh directory.
+fn link(args: &[&str]) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let output = dir.path().join("out.efi");
+    let out = Command::new(env!("CARGO_BIN_EXE_pectl"))
+        .args(["link", "--machine", "amd64", "-o"])
+        .arg(&output)
+        .args(args)
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        output,
+        _dir: dir,
+    }
+}
+
+fn assert_fails(run: &Run, expected: &[&str]) {
+    assert_eq!(run.code, Some(1), "stderr: {}", run.stderr);
+    for e in expected {
+        assert!(run.stderr.contains(e), "missing {e:?} in:\n{}", run.stderr);
+    }
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert!(!run.output.exists(), "a failed link must leave no output");
+    let leftovers: Vec<_> = std::fs::read_dir(run.output.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "temp files left behind: {leftovers:?}"
+    );
+}
+
+#[test]
+fn good_input_links() {
+    let run = link(&[fixture("hello-coff.obj").to_str().unwrap()]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let bytes = std::fs::read(&run.output).unwrap();
+    assert_eq!(&bytes[..2], b"MZ");
+}
+
+#[test]
+fn random_bytes_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.o");
+    let bytes: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    std::fs::write(&junk, bytes).unwrap();
+    let run = link(&[junk.to_str().unwrap()]);
+    assert_fails(
+        &run,
+        &["junk.o: cannot read input: not an ELF or COFF object file or archive"],
+    );
+}
+
+#[test]
+fn truncated_objects_are_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, keep) in [
+        ("hello-elf.o", 200),
+        ("hello-coff.obj", 100),
+        ("hello.a", 300),
+    ] {
+        let data = std::fs::read(fixture(name)).unwrap();
+        let cut = dir.path().join(format!("cut-{name}"));
+        std::fs::write(&cut, &data[..keep]).unwrap();
+        let run = link(&[cut.to_str().unwrap()]);
+        assert_fails(&run, &[&format!("cut-{name}"), "cannot read input"]);
+    }
+}
+
+#[test]
+fn empty_file_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.o");
+    std::fs::write(&empty, b"").unwrap();
+    assert_fails(
+        &link(&[empty.to_str().unwrap()]),
+        &["empty.o: cannot read input"],
+    );
+}
+
+#[test]
+fn object_for_another_machine_names_file_and_both_machines() {
+    let run = link(&[fixture("hello-arm64.obj").to_str().unwrap()]);
+    assert_fails(
+        &run,
+        &["hello-arm64.obj: machine arm64 (0xaa64) does not match --machine amd64"],
+    );
+}
+
+#[test]
+fn undefined_symbol_names_file_section_function_and_line() {
+    let run = link(&[fixture("undef-elf.o").to_str().unwrap()]);
+    assert_fails(
+        &run,
+        &[
+            "undefined symbol: missing_function",
+            "undef-elf.o:(.text+0x5) in function `uses_missing` at undef.c:4",
+        ],
+    );
+}
+
+#[test]
+fn duplicate_symbol_names_both_files() {
+    let run = link(&[
+        fixture("hello-coff.obj").to_str().unwrap(),
+        fixture("hello-elf.o").to_str().unwrap(),
+    ]);
+    assert_fails(
+        &run,
+        &[
+            "duplicate symbol: efi_main",
+            ">>> defined in ",
+            "hello-coff.obj\n>>> defined in ",
+            "hello-elf.o",
+        ],
+    );
+}
+
+#[test]
+fn overflowing_rel32_names_symbol_file_section_offset_and_value() {
+    let run = link(&[
+        fixture("far-call.obj").to_str().unwrap(),
+        fixture("far-abs.obj").to_str().unwrap(),
+    ]);
+    // S = 0x1000, P = 0x140001001 (.text at RVA 0x1000, field at +1), REL32: S - (P + 4).
+    let value = 0x1000i64 - (0x1_4000_1001 + 4);
+    assert_fails(
+        &run,
+        &[&format!(
+            "far-call.obj:(.text+0x1): relocation IMAGE_REL_AMD64_REL32 out of range: {value} ({value:#x}) is not in [-2^31, 2^31); references `far_away`"
+        )],
+    );
+}
+
+#[test]
+fn unknown_relocation_type_is_named() {
+    let run = link(&[fixture("got32.o").to_str().unwrap()]);
+    assert_fails(
+        &run,
+        &["got32.o:(.text+0x3): unknown relocation type 3 (0x3)"],
+    );
+}
+
+#[test]
+fn missing_entry_point_is_an_error() {
+    let run = link(&["--entry", "nope", fixture("hello-elf.o").to_str().unwrap()]);
+    assert_fails(&run, &["entry point `nope` is not defined"]);
+}
+
+#[test]
+fn missing_input_and_library_are_errors() {
+    assert_fails(
+        &link(&["/nonexistent/x.o"]),
+        &["/nonexistent/x.o: No such file"],
+    );
+    let run = link(&[
+        "-L",
+        "/nonexistent",
+        "-l",
+        "foo",
+        fixture("hello-elf.o").to_str().unwrap(),
+    ]);
+    assert_fails(&run, &["library -lfoo not found; searched: /nonexistent"]);
+}
+
+#[test]
+fn absolute32_is_an_error_unless_a_low_image_opts_in() {
+    let abs32 = fixture("abs32.o");
+    let run = link(&[abs32.to_str().unwrap()]);
+    assert_fails(
+        &run,
+        &["abs32.o:(.text+0x1): R_X86_64_32 against `.data` is a 32-bit absolute address that UEFI \
+           firmware cannot relocate safely; recompile with -fpie"],
+    );
+    let run = link(&["--allow-absolute32", abs32.to_str().unwrap()]);
+    assert_fails(
+        &run,
+        &["--allow-absolute32 needs --image-base below 0x80000000"],
+    );
+
+    let run = link(&[
+        "--image-base",
+        "0x10000000",
+        "--allow-absolute32",
+        abs32.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let image = std::fs::read(&run.output).unwrap();
+    // mov $imm32, %eax is b8 imm32: the address of .data (RVA 0x2000) in the image at 0x10000000.
+    // Three sections (.text .data .reloc): the headers end exactly at 0x200, where .text starts.
+    let text = 0x200;
+    assert_eq!(image[text], 0xb8);
+    assert_eq!(&image[text + 1..text + 5], &0x1000_2000u32.to_le_bytes());
+    // .reloc (file 0x600): page 0x1000, block of 12 bytes, HIGHLOW (3) at offset 1, padding.
+    assert_eq!(
+        &image[0x600..0x60c],
+        &[0, 0x10, 0, 0, 12, 0, 0, 0, 0x01, 0x30, 0, 0]
+    );
+}
+
+#[test]
+fn unsupported_machine_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.efi");
+    let o = Command::new(env!("CARGO_BIN_EXE_pectl"))
+        .args(["link", "--machine", "loong64", "-o"])
+        .arg(&out)
+        .arg(fixture("hello-elf.o"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr.contains("--machine loongarch64 is not yet supported"),
+        "{stderr}"
+    );
+    assert!(!out.exists());
+}
+
+#[test]
+fn failed_link_keeps_the_previous_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("keep.efi");
+    std::fs::write(&out, b"previous good image").unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_pectl"))
+        .args(["link", "--machine", "amd64", "-o"])
+        .arg(&out)
+        .arg(fixture("undef-elf.o"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(std::fs::read(&out).unwrap(), b"previous good image");
+}
+
+#[test]
+fn bad_machine_name_is_a_usage_error() {
+    let o = Command::new(env!("CARGO_BIN_EXE_pectl"))
+        .args(["link", "--machine", "mips", "-o", "x.efi", "a.o"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("unknown machine `mips`"));
+}

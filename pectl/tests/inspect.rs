@@ -1,0 +1,70 @@
+//! `pectl inspect` output, pinned with insta snapshots for each input kind, and a linked image
+//! whose headers, sections and base relocations are therefore pinned too.
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+fn inspect(path: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_pectl"))
+        .arg("inspect")
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn inspect_coff_object() {
+    insta::assert_snapshot!(inspect(&fixture("hello-coff.obj")));
+}
+
+#[test]
+fn inspect_elf_object() {
+    insta::assert_snapshot!(inspect(&fixture("hello-elf.o")));
+}
+
+#[test]
+fn inspect_archive() {
+    insta::assert_snapshot!(inspect(&fixture("hello.a")));
+}
+
+#[test]
+fn inspect_linked_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("hello.efi");
+    pectl::run([
+        "pectl",
+        "link",
+        "--machine",
+        "x64",
+        "-o",
+        out.to_str().unwrap(),
+        fixture("hello-coff.obj").to_str().unwrap(),
+    ])
+    .unwrap();
+    insta::assert_snapshot!(inspect(&out));
+}
+
+#[test]
+fn inspect_rejects_non_objects() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("notes.txt");
+    std::fs::write(&f, "just text").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_pectl"))
+        .arg("inspect")
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a PE image, object or archive"));
+}
