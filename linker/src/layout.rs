@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use crate::arch::Arch;
 use crate::baserel::{self, BaseReloc, BaseRelocType};
 use crate::error::{Error, Result};
-use crate::input::{ObjectFile, Reloc, SectionClass};
+use crate::input::{Format, ObjectFile, Reloc, SectionClass};
 use crate::resolve::{Resolved, Target};
 
 pub const SECTION_ALIGNMENT: u32 = 0x1000;
@@ -186,9 +186,13 @@ pub fn compute<A: Arch>(res: &Resolved, opts: &Options) -> Result<Layout> {
                 SectionClass::Bss => 3,
                 SectionClass::Discard => continue,
             };
+            let key = match obj.format {
+                Format::Coff => grouping_key(sec.name),
+                Format::Elf => ("", ""),
+            };
             keyed.push((
                 group,
-                grouping_key(sec.name),
+                key,
                 Chunk {
                     kind: ChunkKind::Input {
                         file: f as u32,
@@ -201,8 +205,8 @@ pub fn compute<A: Arch>(res: &Resolved, opts: &Options) -> Result<Layout> {
             ));
         }
     }
-    // COFF `$` grouping: `.text$mn` and `.text$zz` join `.text`, ordered by the suffix. The sort is
-    // stable, so ELF sections keep command-line order.
+    // COFF `$` grouping: `.text$mn` and `.text$zz` join `.text`, ordered by the suffix. ELF
+    // sections share one key, and the sort is stable, so they keep command-line order.
     keyed.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
     for (group, _, chunk) in keyed {
         groups[group].push(chunk);

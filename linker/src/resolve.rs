@@ -527,3 +527,265 @@ fn report_undefined(objects: &[ObjectFile], targets: &[Vec<Target>], live: &[Vec
             .collect(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::{Comdat, Format, InputSection, InputSymbol, Reloc};
+
+    fn section(
+        name: &'static str,
+        data: &'static [u8],
+        relocs: Vec<Reloc>,
+    ) -> InputSection<'static> {
+        InputSection {
+            name,
+            data,
+            size: data.len() as u32,
+            align: 1,
+            class: SectionClass::Text,
+            relocs: relocs.into_boxed_slice(),
+            retain: false,
+            follows: None,
+        }
+    }
+
+    fn sym(name: &'static str, def: SymDef, binding: Binding) -> InputSymbol<'static> {
+        InputSymbol {
+            name: name.as_bytes(),
+            def,
+            binding,
+            size: 0,
+            is_function: true,
+        }
+    }
+
+    fn at(section: u32) -> SymDef {
+        SymDef::Section { section, value: 0 }
+    }
+
+    /// An object with a COMDAT leader (section 1) defining `key`, an associative section (2) and
+    /// `efi_main` in section 3 calling `key`.
+    fn comdat_object(name: &str, selection: Selection, body: &'static [u8]) -> ObjectFile<'static> {
+        let call = Reloc {
+            offset: 0,
+            r_type: 4,
+            symbol: 1,
+            addend: 0,
+        };
+        let mut assoc = section(".pdata", b"\0\0\0\0", vec![]);
+        assoc.follows = Some(1);
+        ObjectFile {
+            name: name.to_string(),
+            format: Format::Coff,
+            data: &[],
+            sections: vec![
+                section("", b"", vec![]),
+                section(".text$mn", body, vec![]),
+                assoc,
+                section(".text", b"\xe8\0\0\0\0", vec![call]),
+            ],
+            symbols: vec![
+                sym("efi_main", at(3), Binding::Global),
+                sym("key", at(1), Binding::Global),
+            ],
+            comdats: vec![Comdat {
+                key: b"key",
+                selection,
+                sections: vec![1],
+            }],
+        }
+    }
+
+    fn run(objects: Vec<ObjectFile<'static>>, gc: bool) -> Result<Resolved<'static>> {
+        let inputs = Inputs {
+            objects,
+            archives: Vec::new(),
+        };
+        let opts = Options {
+            entry: "efi_main",
+            gc_sections: gc,
+        };
+        resolve(inputs, Machine::Amd64, &opts)
+    }
+
+    fn uniq(mut objs: Vec<ObjectFile<'static>>) -> Vec<ObjectFile<'static>> {
+        // Only the first object may define efi_main.
+        for o in objs.iter_mut().skip(1) {
+            o.symbols[0] = sym("other_main", at(3), Binding::Global);
+        }
+        objs
+    }
+
+    #[test]
+    fn comdat_any_keeps_the_first_copy_and_its_associates() {
+        let r = run(
+            uniq(vec![
+                comdat_object("a.obj", Selection::Any, b"\x90"),
+                comdat_object("b.obj", Selection::Any, b"\x90\x90"),
+            ]),
+            false,
+        )
+        .unwrap();
+        assert_eq!(r.live[0][1..3], [true, true]);
+        assert_eq!(
+            r.live[1][1..3],
+            [false, false],
+            "loser and its associate are dropped"
+        );
+        // b.obj's reference binds to a.obj's copy.
+        assert_eq!(
+            r.target(1, 1),
+            Target::Section {
+                file: 0,
+                section: 1,
+                value: 0
+            }
+        );
+    }
+
+    #[test]
+    fn comdat_largest_picks_the_biggest_copy() {
+        let r = run(
+            uniq(vec![
+                comdat_object("a.obj", Selection::Largest, b"\x90"),
+                comdat_object("b.obj", Selection::Largest, b"\x90\x90\x90"),
+            ]),
+            false,
+        )
+        .unwrap();
+        assert!(!r.live[0][1] && !r.live[0][2]);
+        assert!(r.live[1][1] && r.live[1][2]);
+        assert_eq!(
+            r.target(0, 1),
+            Target::Section {
+                file: 1,
+                section: 1,
+                value: 0
+            }
+        );
+    }
+
+    #[test]
+    fn comdat_same_size_and_exact_match_reject_differing_copies() {
+        let e = run(
+            uniq(vec![
+                comdat_object("a.obj", Selection::SameSize, b"\x90"),
+                comdat_object("b.obj", Selection::SameSize, b"\x90\x90"),
+            ]),
+            false,
+        )
+        .err()
+        .unwrap();
+        assert_eq!(
+            e.to_string(),
+            "COMDAT conflict for key: IMAGE_COMDAT_SELECT_SAME_SIZE copies differ in size\n>>> in a.obj\n>>> in b.obj"
+        );
+        let ok = run(
+            uniq(vec![
+                comdat_object("a.obj", Selection::ExactMatch, b"\x90"),
+                comdat_object("b.obj", Selection::ExactMatch, b"\x90"),
+            ]),
+            false,
+        );
+        assert!(ok.is_ok());
+        let e = run(
+            uniq(vec![
+                comdat_object("a.obj", Selection::ExactMatch, b"\x90"),
+                comdat_object("b.obj", Selection::ExactMatch, b"\xcc"),
+            ]),
+            false,
+        )
+        .err()
+        .unwrap();
+        assert!(
+            e.to_string()
+                .contains("IMAGE_COMDAT_SELECT_EXACT_MATCH copies differ"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn comdat_no_duplicates_is_a_duplicate_symbol() {
+        let e = run(
+            uniq(vec![
+                comdat_object("a.obj", Selection::NoDuplicates, b"\x90"),
+                comdat_object("b.obj", Selection::NoDuplicates, b"\x90"),
+            ]),
+            false,
+        )
+        .err()
+        .unwrap();
+        assert_eq!(
+            e.to_string(),
+            "duplicate symbol: key\n>>> defined in a.obj\n>>> defined in b.obj"
+        );
+    }
+
+    #[test]
+    fn gc_keeps_what_the_entry_reaches_and_associates_of_live_leaders() {
+        let mut obj = comdat_object("a.obj", Selection::Any, b"\x90");
+        obj.sections.push(section(".text$unused", b"\xc3", vec![]));
+        let r = run(vec![obj], true).unwrap();
+        assert_eq!(r.live[0], vec![false, true, true, true, false]);
+    }
+
+    #[test]
+    fn weak_definitions_yield_to_strong_and_commons_take_the_largest() {
+        let mut a = comdat_object("a.obj", Selection::Any, b"\x90");
+        a.comdats.clear();
+        a.symbols.push(sym("w", at(1), Binding::Weak));
+        a.symbols.push(InputSymbol {
+            size: 8,
+            ..sym("c", SymDef::Common { size: 8, align: 8 }, Binding::Global)
+        });
+        let mut b = comdat_object("b.obj", Selection::Any, b"\x90");
+        b.comdats.clear();
+        b.symbols[1] = sym("key_b", at(1), Binding::Global);
+        b.symbols.push(sym("w", at(2), Binding::Global));
+        b.symbols.push(InputSymbol {
+            size: 32,
+            ..sym(
+                "c",
+                SymDef::Common {
+                    size: 32,
+                    align: 16,
+                },
+                Binding::Global,
+            )
+        });
+        let r = run(uniq(vec![a, b]), false).unwrap();
+        assert_eq!(
+            r.target(0, 2),
+            Target::Section {
+                file: 1,
+                section: 2,
+                value: 0
+            }
+        );
+        let Target::Common(c) = r.target(0, 3) else {
+            panic!("common expected")
+        };
+        assert_eq!(
+            (r.commons[c as usize].size, r.commons[c as usize].align),
+            (32, 16)
+        );
+    }
+
+    #[test]
+    fn undefined_weak_is_zero_and_strong_undefined_is_reported_once_per_section() {
+        let mut a = comdat_object("a.obj", Selection::Any, b"\x90");
+        a.comdats.clear();
+        a.symbols[1] = sym("gone", SymDef::Undefined, Binding::Global);
+        let e = run(vec![a], false).err().unwrap();
+        assert_eq!(
+            e.to_string(),
+            "undefined symbol: gone\n>>> referenced by a.obj:(.text+0x0) in function `efi_main`"
+        );
+        let mut a = comdat_object("a.obj", Selection::Any, b"\x90");
+        a.comdats.clear();
+        a.symbols[1] = sym("maybe", SymDef::Undefined, Binding::Weak);
+        let r = run(vec![a], false).unwrap();
+        assert_eq!(r.target(0, 1), Target::UndefinedWeak);
+    }
+}
