@@ -264,3 +264,39 @@ fn bad_machine_name_is_a_usage_error() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown machine `mips`"));
 }
+
+#[test]
+fn comdat_copies_from_two_objects_link_once() {
+    let cases = [
+        (
+            "comdat-a.obj",
+            "comdat-b.obj",
+            ["?twice@@YAHH@Z", "?value@?$Counter@$02@@2HA"],
+        ),
+        (
+            "comdat-a.o",
+            "comdat-b.o",
+            ["_Z5twicei", "_ZN7CounterILi3EE5valueE"],
+        ),
+    ];
+    for (a, b, symbols) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let map = dir.path().join("out.map");
+        let run = link(&[
+            "--map",
+            map.to_str().unwrap(),
+            fixture(a).to_str().unwrap(),
+            fixture(b).to_str().unwrap(),
+        ]);
+        assert_eq!(run.code, Some(0), "{a} + {b}: {}", run.stderr);
+        let map = std::fs::read_to_string(&map).unwrap();
+        // Both objects define each COMDAT symbol; the map lists exactly one definition.
+        for symbol in symbols {
+            let n = map
+                .lines()
+                .filter(|l| l.ends_with(&format!(" {symbol}")))
+                .count();
+            assert_eq!(n, 1, "{symbol} in {a}+{b}:\n{map}");
+        }
+    }
+}
