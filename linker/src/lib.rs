@@ -6,6 +6,7 @@
 pub mod arch;
 pub mod baserel;
 pub mod debuginfo;
+pub mod encoding;
 pub mod error;
 pub mod input;
 pub mod layout;

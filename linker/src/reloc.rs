@@ -1,6 +1,7 @@
 //! What a relocation computes ([`Formula`]), where the result goes ([`Field`]) and which values fit
 //! ([`Range`]). Arch files describe each relocation type as a const [`RelocInfo`]; this module owns
 //! the single verify-then-write path, so a value is range-checked in 64 bits before it is narrowed.
+pub use crate::encoding::Insn;
 
 /// The psABI names: S symbol address, A addend, P address of the field, G address of the symbol's
 /// GOT slot, GOT address of the GOT, B image base.
@@ -45,19 +46,35 @@ pub enum Field {
     Data16,
     Data32,
     Data64,
+    /// An instruction immediate; its ISA's module in `encoding/` knows the bit layout.
+    Insn(Insn),
 }
 
 impl Field {
+    /// Bytes patched.
     pub fn size(self) -> usize {
         match self {
             Field::Data16 => 2,
             Field::Data32 => 4,
             Field::Data64 => 8,
+            Field::Insn(i) => i.size(),
         }
     }
 
+    /// Width of the value the field can hold (before any scaling an instruction applies).
     pub fn bits(self) -> u32 {
-        self.size() as u32 * 8
+        match self {
+            Field::Insn(i) => i.value_bits(),
+            _ => self.size() as u32 * 8,
+        }
+    }
+
+    /// The value must be a multiple of this (branch targets, scaled load/store offsets).
+    pub fn align(self, bytes: &[u8]) -> u64 {
+        match self {
+            Field::Insn(i) => i.align(bytes),
+            _ => 1,
+        }
     }
 
     /// The addend stored in the field (COFF keeps addends in place): sign-extended, as lld does.
@@ -66,15 +83,17 @@ impl Field {
             Field::Data16 => i16::from_le_bytes(bytes[..2].try_into().unwrap()) as i64,
             Field::Data32 => i32::from_le_bytes(bytes[..4].try_into().unwrap()) as i64,
             Field::Data64 => i64::from_le_bytes(bytes[..8].try_into().unwrap()),
+            Field::Insn(i) => i.read(bytes),
         }
     }
 
-    /// Stores the low bits of `value`; the caller has range-checked it.
+    /// Stores `value`; the caller has range-checked it.
     pub fn write(self, bytes: &mut [u8], value: i64) {
         match self {
             Field::Data16 => bytes[..2].copy_from_slice(&(value as u16).to_le_bytes()),
             Field::Data32 => bytes[..4].copy_from_slice(&(value as u32).to_le_bytes()),
             Field::Data64 => bytes[..8].copy_from_slice(&value.to_le_bytes()),
+            Field::Insn(i) => i.write(bytes, value),
         }
     }
 }
@@ -152,13 +171,21 @@ pub struct Overflow {
     pub range: String,
 }
 
-/// Verifies `value` against the type's range, then stores it. Nothing is written on overflow.
+/// Verifies `value` against the type's range and alignment, then stores it. Nothing is written
+/// when the value does not fit.
 pub fn apply(info: &RelocInfo, bytes: &mut [u8], value: i64) -> Result<(), Overflow> {
     let bits = info.field.bits();
     if !info.range.contains(bits, value) {
         return Err(Overflow {
             value,
             range: info.range.describe(bits),
+        });
+    }
+    let align = info.field.align(bytes);
+    if value.rem_euclid(align as i64) != 0 {
+        return Err(Overflow {
+            value,
+            range: format!("multiples of {align}"),
         });
     }
     info.field.write(bytes, value);
