@@ -96,6 +96,7 @@ pub enum Error {
         file: String,
         section: String,
         offset: u64,
+        hint: &'static str,
     },
     BadRelocation {
         reloc: &'static str,
@@ -116,7 +117,11 @@ impl fmt::Display for Error {
         match self {
             Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
             Error::Parse { file, reason } => write!(f, "{file}: cannot read input: {reason}"),
-            Error::WrongMachine { file, found, expected } => write!(
+            Error::WrongMachine {
+                file,
+                found,
+                expected,
+            } => write!(
                 f,
                 "{file}: machine {found} does not match --machine {expected}"
             ),
@@ -138,31 +143,65 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
-            Error::Duplicate { symbol, first, second } => write!(
+            Error::Duplicate {
+                symbol,
+                first,
+                second,
+            } => write!(
                 f,
                 "duplicate symbol: {symbol}\n>>> defined in {first}\n>>> defined in {second}"
             ),
-            Error::Comdat { symbol, first, second, reason } => write!(
+            Error::Comdat {
+                symbol,
+                first,
+                second,
+                reason,
+            } => write!(
                 f,
                 "COMDAT conflict for {symbol}: {reason}\n>>> in {first}\n>>> in {second}"
             ),
             Error::NoEntry { symbol } => write!(f, "entry point `{symbol}` is not defined"),
-            Error::UnknownRelocation { file, section, offset, r_type } => write!(
+            Error::UnknownRelocation {
+                file,
+                section,
+                offset,
+                r_type,
+            } => write!(
                 f,
                 "{file}:({section}+{offset:#x}): unknown relocation type {r_type}"
             ),
-            Error::RelocOverflow { reloc, symbol, file, section, offset, value, range } => write!(
+            Error::RelocOverflow {
+                reloc,
+                symbol,
+                file,
+                section,
+                offset,
+                value,
+                range,
+            } => write!(
                 f,
                 "{file}:({section}+{offset:#x}): relocation {reloc} out of range: \
                  {value} ({value:#x}) is not in {range}; references `{symbol}`"
             ),
-            Error::Absolute32 { reloc, symbol, file, section, offset } => write!(
+            Error::Absolute32 {
+                reloc,
+                symbol,
+                file,
+                section,
+                offset,
+                hint,
+            } => write!(
                 f,
                 "{file}:({section}+{offset:#x}): {reloc} against `{symbol}` is a 32-bit absolute \
-                 address that UEFI firmware cannot relocate safely; recompile with -fpie (or -fpic), \
-                 or pin a low image with --image-base and opt in with --allow-absolute32"
+                 address that UEFI firmware cannot relocate safely; {hint}"
             ),
-            Error::BadRelocation { reloc, file, section, offset, reason } => {
+            Error::BadRelocation {
+                reloc,
+                file,
+                section,
+                offset,
+                reason,
+            } => {
                 write!(f, "{file}:({section}+{offset:#x}): {reloc}: {reason}")
             }
             Error::ImageTooLarge { size } => {

@@ -11,6 +11,8 @@ use crate::arch::Arch;
 use crate::baserel::{self, BaseReloc, BaseRelocType};
 use crate::error::{Error, Result};
 use crate::input::{Format, ObjectFile, Reloc, SectionClass};
+use crate::relax::Relaxation;
+use crate::reloc::Field;
 use crate::resolve::{Resolved, Target};
 
 pub const SECTION_ALIGNMENT: u32 = 0x1000;
@@ -118,6 +120,8 @@ pub struct Layout {
     pub size_of_headers: u32,
     pub size_of_image: u32,
     pub file_size: u32,
+    /// What relaxation deleted: symbol values and relocation offsets map through it.
+    pub relax: Relaxation,
 }
 
 pub struct Options {
@@ -135,7 +139,7 @@ impl Layout {
                 value,
             } => {
                 let rva = self.section_rva[file as usize][section as usize];
-                self.image_base + u64::from(rva) + value
+                self.image_base + u64::from(rva) + self.relax.map(file, section, value)
             }
             Target::Common(i) => self.image_base + u64::from(self.common_rva[i as usize]),
             Target::GotBase => self.image_base + u64::from(self.got.rva),
@@ -168,8 +172,8 @@ fn align_up(value: u64, align: u64) -> u64 {
     value.div_ceil(align) * align
 }
 
-pub fn compute<A: Arch>(res: &Resolved, opts: &Options) -> Result<Layout> {
-    let (got, sites) = scan::<A>(res, opts)?;
+pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Result<Layout> {
+    let (got, sites) = scan::<A>(res, &relax, opts)?;
     // GOT slots and base-relocation sites are known; sizes are final.
 
     let mut groups: [Vec<Chunk>; 4] = Default::default();
@@ -199,7 +203,7 @@ pub fn compute<A: Arch>(res: &Resolved, opts: &Options) -> Result<Layout> {
                         section: s as u32,
                     },
                     rva: 0,
-                    size: sec.size,
+                    size: relax.size(f as u32, s as u32, sec),
                     align: sec.align,
                 },
             ));
@@ -303,6 +307,7 @@ pub fn compute<A: Arch>(res: &Resolved, opts: &Options) -> Result<Layout> {
         size_of_image: 0,
         file_size: 0,
         chunks,
+        relax,
     };
     for c in &layout.chunks {
         match c.kind {
@@ -318,7 +323,8 @@ pub fn compute<A: Arch>(res: &Resolved, opts: &Options) -> Result<Layout> {
     let mut relocs: Vec<BaseReloc> = sites
         .iter()
         .map(|s| BaseReloc {
-            rva: layout.section_rva[s.file as usize][s.section as usize] + s.offset,
+            rva: layout.section_rva[s.file as usize][s.section as usize]
+                + layout.relax.map(s.file, s.section, s.offset.into()) as u32,
             typ: s.typ,
         })
         .collect();
@@ -384,7 +390,11 @@ fn live_relocs<'r, 'd>(
 
 /// Decides GOT slots and the places that will hold absolute addresses, and rejects unknown types
 /// and 32-bit absolute addresses the loader cannot move.
-fn scan<A: Arch>(res: &Resolved, opts: &Options) -> Result<(Got, Vec<AbsSite>)> {
+fn scan<A: Arch>(
+    res: &Resolved,
+    relax: &Relaxation,
+    opts: &Options,
+) -> Result<(Got, Vec<AbsSite>)> {
     let mut got = Got::default();
     let mut sites = Vec::new();
     let mut errors = Vec::new();
@@ -393,8 +403,15 @@ fn scan<A: Arch>(res: &Resolved, opts: &Options) -> Result<(Got, Vec<AbsSite>)> 
             if !res.live[f][s] {
                 continue;
             }
-            for r in sec.relocs.iter() {
-                let Some(info) = A::reloc_info(obj.format, r.r_type) else {
+            let edits = relax.edits(f as u32, s as u32);
+            for (i, r) in sec.relocs.iter().enumerate() {
+                if edits.is_some_and(|e| e.is_deleted(r.offset)) {
+                    continue;
+                }
+                let Some(info) = edits
+                    .and_then(|e| e.rewrite(i as u32))
+                    .or_else(|| A::reloc_info(obj.format, r.r_type))
+                else {
                     errors.push(Error::UnknownRelocation {
                         file: obj.name.clone(),
                         section: sec.name.to_string(),
@@ -414,9 +431,9 @@ fn scan<A: Arch>(res: &Resolved, opts: &Options) -> Result<(Got, Vec<AbsSite>)> 
                 if !info.is_absolute() || !target.is_relocatable() {
                     continue;
                 }
-                let typ = match info.field.size() {
-                    8 => BaseRelocType::Dir64,
-                    4 if opts.allow_absolute32 => BaseRelocType::HighLow,
+                let typ = match info.field {
+                    Field::Data64 => BaseRelocType::Dir64,
+                    Field::Data32 if opts.allow_absolute32 => BaseRelocType::HighLow,
                     _ => {
                         errors.push(Error::Absolute32 {
                             reloc: info.name,
@@ -424,6 +441,7 @@ fn scan<A: Arch>(res: &Resolved, opts: &Options) -> Result<(Got, Vec<AbsSite>)> 
                             file: obj.name.clone(),
                             section: sec.name.to_string(),
                             offset: r.offset.into(),
+                            hint: A::NARROW_ABSOLUTE_HINT,
                         });
                         continue;
                     }

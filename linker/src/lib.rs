@@ -12,6 +12,7 @@ pub mod input;
 pub mod layout;
 pub mod map;
 pub mod pe;
+pub mod relax;
 pub mod reloc;
 pub mod resolve;
 pub mod write;
@@ -47,6 +48,7 @@ pub const DEFAULT_IMAGE_BASE: u64 = 0x1_4000_0000;
 pub fn link(args: &LinkArgs) -> Result {
     match args.machine {
         Machine::Amd64 => link_for_arch::<arch::amd64::Amd64>(args),
+        Machine::Riscv64 => link_for_arch::<arch::riscv64::Riscv64>(args),
         m => Err(Error::UnsupportedMachine { machine: m.name() }),
     }
 }
@@ -71,8 +73,12 @@ fn link_for_arch<A: arch::Arch>(args: &LinkArgs) -> Result {
     tracing::debug!(objects = resolved.objects.len(), "resolved");
     // Every live reference is bound; live sections are known.
 
+    let relaxation = relax::relax::<A>(&resolved, args.relax)?;
+    // Every deletion and instruction rewrite is decided; section sizes are final.
+
     let layout = layout::compute::<A>(
         &resolved,
+        relaxation,
         &layout::Options {
             image_base: args.image_base.unwrap_or(DEFAULT_IMAGE_BASE),
             allow_absolute32: args.allow_absolute32,
@@ -132,6 +138,7 @@ pub fn reloc_type_name(machine: Machine, format: input::Format, r_type: u32) -> 
     use arch::Arch;
     match machine {
         Machine::Amd64 => arch::amd64::Amd64::reloc_name(format, r_type),
+        Machine::Riscv64 => arch::riscv64::Riscv64::reloc_name(format, r_type),
         _ => format!("{r_type} ({r_type:#x})"),
     }
 }

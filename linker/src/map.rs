@@ -60,12 +60,14 @@ pub fn render(res: &Resolved, layout: &Layout) -> String {
                         })
                         .collect();
                     symbols.sort_by(|a, b| (a.0, a.1.name).cmp(&(b.0, b.1.name)));
+                    // Relaxation may have deleted bytes inside a symbol: map both ends.
+                    let at = |v: u64| addr + layout.relax.map(file, s, v);
                     for (value, sym) in symbols {
                         let _ = writeln!(
                             out,
                             "{:16x} {:8x}               {}",
-                            addr + value,
-                            sym.size,
+                            at(value),
+                            at(value + sym.size) - at(value),
                             sym.display_name()
                         );
                     }

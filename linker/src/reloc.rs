@@ -27,12 +27,36 @@ pub enum Formula {
     GotBasePcrel,
     /// G - GOT + A: the slot's offset inside the GOT.
     GotSlot,
+    /// Page(S + A) - Page(P), 4 KiB pages (AArch64 ADRP).
+    PagePcrel,
+    /// (S + A) mod 4 KiB: the same at every load address, since images load page-aligned.
+    PageOffset,
+    /// Page(G + A) - Page(P).
+    GotPagePcrel,
+    /// (G + A) mod 4 KiB.
+    GotPageOffset,
+    /// V + S + A, V being the field's current value (RISC-V ADD*: label differences).
+    Add,
+    /// V - S - A (RISC-V SUB*).
+    Sub,
+    /// S + A stored as a plain number, not an address the loader adjusts (RISC-V SET*, always
+    /// paired with a SUB).
+    Set,
+    /// The low 12 bits of the PC-relative value computed by the HI20 relocation at S (RISC-V
+    /// PCREL_LO12_I/S: S labels the `auipc`).
+    PcrelLo,
+    /// Not a relocation of bytes but a hint or a request to the relaxation pass
+    /// (R_RISCV_RELAX, R_RISCV_ALIGN).
+    Marker,
 }
 
 impl Formula {
     /// The formula reads a GOT slot of the target, so the scan must allocate one.
     pub fn needs_got_slot(self) -> bool {
-        matches!(self, Formula::GotPcrel | Formula::GotSlot)
+        matches!(
+            self,
+            Formula::GotPcrel | Formula::GotSlot | Formula::GotPagePcrel | Formula::GotPageOffset
+        )
     }
 
     pub fn uses_got(self) -> bool {
@@ -43,17 +67,23 @@ impl Formula {
 /// Where the computed value is stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Field {
+    /// The low 6 bits of a byte (RISC-V SET6/SUB6, DWARF call frame opcodes).
+    Data6,
+    Data8,
     Data16,
     Data32,
     Data64,
     /// An instruction immediate; its ISA's module in `encoding/` knows the bit layout.
     Insn(Insn),
+    /// An unsigned LEB128 number, rewritten in the length it already has.
+    Uleb128,
 }
 
 impl Field {
     /// Bytes patched.
     pub fn size(self) -> usize {
         match self {
+            Field::Data6 | Field::Data8 | Field::Uleb128 => 1,
             Field::Data16 => 2,
             Field::Data32 => 4,
             Field::Data64 => 8,
@@ -65,7 +95,18 @@ impl Field {
     pub fn bits(self) -> u32 {
         match self {
             Field::Insn(i) => i.value_bits(),
+            Field::Data6 => 6,
+            // Written in whatever length the assembler chose: wraps like the data fields.
+            Field::Uleb128 => 64,
             _ => self.size() as u32 * 8,
+        }
+    }
+
+    /// The value the range check sees.
+    pub fn range_value(self, value: i64) -> i64 {
+        match self {
+            Field::Insn(i) => i.range_value(value),
+            _ => value,
         }
     }
 
@@ -80,20 +121,47 @@ impl Field {
     /// The addend stored in the field (COFF keeps addends in place): sign-extended, as lld does.
     pub fn read(self, bytes: &[u8]) -> i64 {
         match self {
+            Field::Data6 => (bytes[0] & 0x3f) as i64,
+            Field::Data8 => bytes[0] as i64,
             Field::Data16 => i16::from_le_bytes(bytes[..2].try_into().unwrap()) as i64,
             Field::Data32 => i32::from_le_bytes(bytes[..4].try_into().unwrap()) as i64,
             Field::Data64 => i64::from_le_bytes(bytes[..8].try_into().unwrap()),
             Field::Insn(i) => i.read(bytes),
+            Field::Uleb128 => {
+                let mut v = 0u64;
+                for (i, b) in bytes.iter().take(10).enumerate() {
+                    v |= u64::from(b & 0x7f) << (7 * i);
+                    if b & 0x80 == 0 {
+                        break;
+                    }
+                }
+                v as i64
+            }
         }
     }
 
     /// Stores `value`; the caller has range-checked it.
     pub fn write(self, bytes: &mut [u8], value: i64) {
         match self {
+            Field::Data6 => bytes[0] = (bytes[0] & 0xc0) | (value as u8 & 0x3f),
+            Field::Data8 => bytes[0] = value as u8,
             Field::Data16 => bytes[..2].copy_from_slice(&(value as u16).to_le_bytes()),
             Field::Data32 => bytes[..4].copy_from_slice(&(value as u32).to_le_bytes()),
             Field::Data64 => bytes[..8].copy_from_slice(&value.to_le_bytes()),
             Field::Insn(i) => i.write(bytes, value),
+            Field::Uleb128 => {
+                let mut v = value as u64;
+                let len = bytes
+                    .iter()
+                    .take(10)
+                    .position(|b| b & 0x80 == 0)
+                    .map_or(1, |p| p + 1);
+                for (i, b) in bytes[..len].iter_mut().enumerate() {
+                    let more = if i + 1 < len { 0x80 } else { 0 };
+                    *b = (v & 0x7f) as u8 | more;
+                    v >>= 7;
+                }
+            }
         }
     }
 }
@@ -162,6 +230,12 @@ impl RelocInfo {
     pub fn is_absolute(&self) -> bool {
         self.formula == Formula::Abs
     }
+
+    /// A RISC-V `auipc` relocation whose value PCREL_LO12 relocations take the low bits of.
+    pub fn pairs_with_lo12(&self) -> bool {
+        matches!(self.formula, Formula::Pcrel | Formula::GotPcrel)
+            && self.field == Field::Insn(Insn::Riscv(crate::encoding::riscv::Insn::U))
+    }
 }
 
 /// The value did not fit: the caller adds file, section, symbol.
@@ -175,7 +249,7 @@ pub struct Overflow {
 /// when the value does not fit.
 pub fn apply(info: &RelocInfo, bytes: &mut [u8], value: i64) -> Result<(), Overflow> {
     let bits = info.field.bits();
-    if !info.range.contains(bits, value) {
+    if !info.range.contains(bits, info.field.range_value(value)) {
         return Err(Overflow {
             value,
             range: info.range.describe(bits),
@@ -204,6 +278,14 @@ pub struct Operands {
     /// Start of the output section holding S.
     pub section_start: u64,
     pub section_index: u16,
+    /// The field's current value (for [`Formula::Add`]/[`Formula::Sub`]).
+    pub v: i64,
+}
+
+const PAGE_MASK: u64 = 0xfff;
+
+fn page(address: u64) -> u64 {
+    address & !PAGE_MASK
 }
 
 /// Computes the value of a relocation in 64-bit arithmetic (wrapping, as the psABIs define it);
@@ -221,6 +303,16 @@ pub fn evaluate(info: &RelocInfo, o: &Operands) -> i64 {
         Formula::GotRel => s_a.wrapping_sub(o.got),
         Formula::GotBasePcrel => o.got.wrapping_add(o.a as u64).wrapping_sub(o.p),
         Formula::GotSlot => o.g.wrapping_sub(o.got).wrapping_add(o.a as u64),
+        Formula::PagePcrel => page(s_a).wrapping_sub(page(o.p)),
+        Formula::PageOffset => s_a & PAGE_MASK,
+        Formula::GotPagePcrel => page(o.g.wrapping_add(o.a as u64)).wrapping_sub(page(o.p)),
+        Formula::GotPageOffset => o.g.wrapping_add(o.a as u64) & PAGE_MASK,
+        Formula::Add => (o.v as u64).wrapping_add(s_a),
+        Formula::Sub => (o.v as u64).wrapping_sub(s_a),
+        Formula::Set => s_a,
+        // The caller computes the paired HI20's value and passes it as S (see `write`).
+        Formula::PcrelLo => o.s,
+        Formula::Marker => 0,
     };
     v as i64
 }

@@ -8,8 +8,8 @@ use crate::baserel;
 use crate::error::{Error, Result};
 use crate::layout::{ChunkKind, Layout, OutputKind, GOT_ENTRY_SIZE};
 use crate::pe::{self, Header};
-use crate::reloc::{self, Formula, Operands};
-use crate::resolve::Resolved;
+use crate::reloc::{self, Formula, Operands, RelocInfo};
+use crate::resolve::{Resolved, Target};
 
 pub fn image<A: Arch>(res: &Resolved, layout: &Layout, header: &Header) -> Result<Vec<u8>> {
     let mut buf = vec![0u8; layout.file_size as usize];
@@ -26,7 +26,10 @@ pub fn image<A: Arch>(res: &Resolved, layout: &Layout, header: &Header) -> Resul
             match chunk.kind {
                 ChunkKind::Input { file, section: s } => {
                     let sec = &res.objects[file as usize].sections[s as usize];
-                    out[..sec.data.len()].copy_from_slice(sec.data);
+                    match layout.relax.edits(file, s) {
+                        Some(edits) => edits.copy(sec.data, out),
+                        None => out[..sec.data.len()].copy_from_slice(sec.data),
+                    }
                     relocate::<A>(res, layout, file, s, chunk.rva, out, &mut errors);
                 }
                 ChunkKind::Got => {
@@ -50,7 +53,8 @@ pub fn image<A: Arch>(res: &Resolved, layout: &Layout, header: &Header) -> Resul
     Ok(buf)
 }
 
-/// Applies one input section's relocations to its bytes in the output buffer.
+/// Applies one input section's relocations to its bytes in the output buffer (already copied
+/// through the relaxation edits, so offsets are mapped the same way).
 fn relocate<A: Arch>(
     res: &Resolved,
     layout: &Layout,
@@ -62,16 +66,24 @@ fn relocate<A: Arch>(
 ) {
     let obj = &res.objects[file as usize];
     let sec = &obj.sections[section as usize];
-    for r in sec.relocs.iter() {
-        // The scan already rejected unknown types.
-        let Some(mut info) = A::reloc_info(obj.format, r.r_type) else {
-            continue;
-        };
-        if info.formula == Formula::None {
+    let edits = layout.relax.edits(file, section);
+    for (index, r) in sec.relocs.iter().enumerate() {
+        if edits.is_some_and(|e| e.is_deleted(r.offset)) {
             continue;
         }
-        let at = r.offset as usize;
-        let bad = |reason: String| Error::BadRelocation {
+        // The scan already rejected unknown types.
+        let Some(mut info) = edits
+            .and_then(|e| e.rewrite(index as u32))
+            .or_else(|| A::reloc_info(obj.format, r.r_type))
+        else {
+            continue;
+        };
+        if matches!(info.formula, Formula::None | Formula::Marker) {
+            continue;
+        }
+        let offset = layout.relax.map(file, section, r.offset.into());
+        let at = offset as usize;
+        let error = |reason: String| Error::BadRelocation {
             reloc: info.name,
             file: obj.name.clone(),
             section: sec.name.to_string(),
@@ -79,47 +91,36 @@ fn relocate<A: Arch>(
             reason,
         };
         if at + info.field.size() > out.len() {
-            errors.push(bad(format!(
+            errors.push(error(format!(
                 "field of {} bytes does not fit in a section of {} bytes",
                 info.field.size(),
                 out.len()
             )));
             continue;
         }
-        if let Some(relaxed) = A::relax_got(info, sec.data, at) {
+        if let Some(relaxed) = A::relax_got(info, sec.data, r.offset as usize) {
             out[at.wrapping_add_signed(relaxed.at)] = relaxed.byte;
             info = relaxed.info;
         }
-        let target = res.target(file, r.symbol);
-        let a = match obj.format {
-            crate::input::Format::Coff => info.field.read(&out[at..]),
-            crate::input::Format::Elf => r.addend,
+        let p = layout.image_base + u64::from(rva) + offset;
+        let value = if info.formula == Formula::PcrelLo {
+            match paired_hi20::<A>(res, layout, file, r.symbol) {
+                Ok(v) => v,
+                Err(reason) => {
+                    errors.push(error(reason));
+                    continue;
+                }
+            }
+        } else {
+            let a = match obj.format {
+                crate::input::Format::Coff => info.field.read(&out[at..]),
+                crate::input::Format::Elf => r.addend,
+            };
+            reloc::evaluate(
+                info,
+                &operands(res, layout, file, r.symbol, a, p, &out[at..], info),
+            )
         };
-        let s = layout.address(target);
-        let (section_start, section_index) = match layout
-            .section_of((s.wrapping_sub(layout.image_base)) as u32)
-            .filter(|_| target.is_relocatable())
-        {
-            Some(i) => (
-                layout.image_base + u64::from(layout.sections[i].rva),
-                i as u16 + 1,
-            ),
-            None => (0, 0),
-        };
-        let ops = Operands {
-            s,
-            a,
-            p: layout.image_base + u64::from(rva) + u64::from(r.offset),
-            g: layout
-                .got
-                .slot_rva(target)
-                .map_or(0, |g| layout.image_base + u64::from(g)),
-            got: layout.image_base + u64::from(layout.got.rva),
-            image_base: layout.image_base,
-            section_start,
-            section_index,
-        };
-        let value = reloc::evaluate(info, &ops);
         if let Err(o) = reloc::apply(info, &mut out[at..], value) {
             errors.push(Error::RelocOverflow {
                 reloc: info.name,
@@ -132,6 +133,97 @@ fn relocate<A: Arch>(
             });
         }
     }
+}
+
+fn operands(
+    res: &Resolved,
+    layout: &Layout,
+    file: u32,
+    symbol: u32,
+    a: i64,
+    p: u64,
+    field: &[u8],
+    info: &RelocInfo,
+) -> Operands {
+    let target = res.target(file, symbol);
+    let s = layout.address(target);
+    let (section_start, section_index) = match layout
+        .section_of(s.wrapping_sub(layout.image_base) as u32)
+        .filter(|_| target.is_relocatable())
+    {
+        Some(i) => (
+            layout.image_base + u64::from(layout.sections[i].rva),
+            i as u16 + 1,
+        ),
+        None => (0, 0),
+    };
+    let v = match info.formula {
+        Formula::Add | Formula::Sub => info.field.read(field),
+        _ => 0,
+    };
+    Operands {
+        s,
+        a,
+        p,
+        g: layout
+            .got
+            .slot_rva(target)
+            .map_or(0, |g| layout.image_base + u64::from(g)),
+        got: layout.image_base + u64::from(layout.got.rva),
+        image_base: layout.image_base,
+        section_start,
+        section_index,
+        v,
+    }
+}
+
+/// The value of the HI20 relocation at the `auipc` that `label` marks, which a PCREL_LO12
+/// relocation takes the low 12 bits of. The psABI pairs them by the label, not by position, so
+/// several LO12s may share one HI20.
+fn paired_hi20<A: Arch>(
+    res: &Resolved,
+    layout: &Layout,
+    file: u32,
+    label: u32,
+) -> std::result::Result<i64, String> {
+    let obj = &res.objects[file as usize];
+    let Target::Section {
+        file: lf,
+        section: ls,
+        value,
+    } = res.target(file, label)
+    else {
+        return Err(format!(
+            "`{}` does not label an instruction",
+            res.symbol_name(file, label)
+        ));
+    };
+    let hi_sec = &obj.sections[ls as usize];
+    let hi = (lf == file)
+        .then(|| {
+            hi_sec.relocs.iter().find(|h| {
+                u64::from(h.offset) == value
+                    && A::reloc_info(obj.format, h.r_type).is_some_and(|i| i.pairs_with_lo12())
+            })
+        })
+        .flatten();
+    let Some(hi) = hi else {
+        return Err(format!(
+            "no PCREL_HI20/GOT_HI20 relocation at `{}` ({}+{value:#x}) to pair with",
+            res.symbol_name(file, label),
+            hi_sec.name
+        ));
+    };
+    let info = A::reloc_info(obj.format, hi.r_type).expect("checked above");
+    let p = layout.address(Target::Section {
+        file,
+        section: ls,
+        value,
+    });
+    Ok(reloc::evaluate(
+        info,
+        &operands(res, layout, file, hi.symbol, hi.addend, p, &[], info),
+    ))
 }
 
 /// Writes `bytes` to a temporary file beside `path` and renames it into place, so a failed link

@@ -65,6 +65,9 @@ const LEA: u8 = 0x8d;
 
 impl Arch for Amd64 {
     const MACHINE: Machine = Machine::Amd64;
+    const NARROW_ABSOLUTE_HINT: &'static str =
+        "recompile with -fpie (or -fpic), or pin a low image \
+        with --image-base and opt in with --allow-absolute32";
 
     fn reloc_info(format: Format, r_type: u32) -> Option<&'static RelocInfo> {
         let table: &'static [Option<RelocInfo>] = match format {
@@ -119,6 +122,7 @@ mod tests {
             image_base: B,
             section_start: 0x1_4000_3000,
             section_index: 3,
+            v: 0,
         }
     }
 

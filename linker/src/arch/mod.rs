@@ -1,10 +1,14 @@
 //! Per-architecture knowledge. Each arch is a zero-sized type implementing [`Arch`]: its relocation
 //! table (as data), its instruction rewrites and its PE machine value. The driver picks the arch once
 //! and instantiates the whole pipeline for it, so the hot relocation loop dispatches statically.
+use crate::error::Result;
 use crate::input::Format;
+use crate::relax::{Context, SectionEdits};
 use crate::reloc::RelocInfo;
+use crate::resolve::Resolved;
 
 pub mod amd64;
+pub mod riscv64;
 
 /// The four UEFI machines the linker knows by name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -108,4 +112,18 @@ pub trait Arch: 'static {
         let _ = (info, section, field);
         None
     }
+
+    /// The bytes to delete and instructions to rewrite in one live section (RISC-V, LoongArch).
+    fn relax_section(
+        res: &Resolved,
+        file: u32,
+        section: u32,
+        ctx: &Context,
+    ) -> Result<SectionEdits> {
+        let _ = (res, file, section, ctx);
+        Ok(SectionEdits::default())
+    }
+
+    /// How to fix an absolute address narrower than 64 bits, for the error message.
+    const NARROW_ABSOLUTE_HINT: &'static str;
 }

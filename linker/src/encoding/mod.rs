@@ -5,33 +5,58 @@
 //! operations for it. Values are checked by `reloc::apply` against [`Insn::value_bits`] and
 //! [`Insn::align`] before [`Insn::write`] is called, so writers only place bits.
 
+pub mod aarch64;
 pub mod bits;
+pub mod riscv;
 
 /// An instruction field layout, tagged by ISA.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Insn {}
+pub enum Insn {
+    Aarch64(aarch64::Insn),
+    Riscv(riscv::Insn),
+}
 
 impl Insn {
     pub fn size(self) -> usize {
-        match self {}
+        match self {
+            Insn::Aarch64(_) => 4,
+            Insn::Riscv(i) => i.size(),
+        }
     }
 
     pub fn value_bits(self) -> u32 {
-        match self {}
+        match self {
+            Insn::Aarch64(i) => i.value_bits(),
+            Insn::Riscv(i) => i.value_bits(),
+        }
+    }
+
+    /// The value the range check sees (RISC-V `hi20` rounding shifts the window by 0x800).
+    pub fn range_value(self, value: i64) -> i64 {
+        match self {
+            Insn::Aarch64(_) => value,
+            Insn::Riscv(i) => i.range_value(value),
+        }
     }
 
     pub fn align(self, bytes: &[u8]) -> u64 {
-        let _ = bytes;
-        match self {}
+        match self {
+            Insn::Aarch64(i) => i.align(bytes),
+            Insn::Riscv(i) => i.align(),
+        }
     }
 
     pub fn read(self, bytes: &[u8]) -> i64 {
-        let _ = bytes;
-        match self {}
+        match self {
+            Insn::Aarch64(i) => i.read(bytes),
+            Insn::Riscv(i) => i.read(bytes),
+        }
     }
 
     pub fn write(self, bytes: &mut [u8], value: i64) {
-        let _ = (bytes, value);
-        match self {}
+        match self {
+            Insn::Aarch64(i) => i.write(bytes, value),
+            Insn::Riscv(i) => i.write(bytes, value),
+        }
     }
 }

@@ -1,0 +1,210 @@
+//! RISC-V 64 (PE machine 0x5064), ELF objects only (LLVM cannot emit RISC-V COFF).
+//!
+//! ISA quirks that shape this file (RISC-V ELF psABI, "Relocations" and "Linker Relaxation"):
+//! - PC-relative addresses are `auipc` (PCREL_HI20) + a low-12 instruction whose PCREL_LO12_I/S
+//!   relocation names the *label of the `auipc`*, not the target; the pair is matched by that
+//!   label in `write`, and several LO12s may share one HI20.
+//! - The assembler pads alignment with NOPs and marks them with R_RISCV_ALIGN (addend = bytes of
+//!   padding). Once any earlier byte is deleted the padding is wrong, so ALIGN is honoured even
+//!   with `--no-relax` (as mold does).
+//! - `auipc ra, hi; jalr ra, lo(ra)` calls marked R_RISCV_RELAX become one `jal` when the target
+//!   is in reach.
+//! - UEFI firmware cannot relocate HI20/LO12 absolute pairs in an application (edk2's RISC-V loader
+//!   dereferences a NULL fixup pointer for IMAGE_REL_BASED_RISCV_HIGH20): only 64-bit absolute
+//!   words are base-relocated, and absolute HI20/LO12 is an error asking for `-mcmodel=medany`.
+use super::{Arch, Machine};
+use crate::encoding::bits::read32;
+use crate::encoding::riscv::{self, Insn as Rv};
+use crate::encoding::Insn;
+use crate::error::{Error, Result};
+use crate::input::{Format, SectionClass};
+use crate::relax::{Context, Deletion, Patch, SectionEdits};
+use crate::reloc::{Field, Formula, Range, RelocInfo};
+use crate::resolve::{Resolved, Target};
+
+pub struct Riscv64;
+
+const fn r(name: &'static str, formula: Formula, field: Field, range: Range) -> RelocInfo {
+    RelocInfo::new(name, formula, field, range)
+}
+
+const fn insn(i: Rv) -> Field {
+    Field::Insn(Insn::Riscv(i))
+}
+
+pub const R_RISCV_CALL: u32 = 18;
+pub const R_RISCV_CALL_PLT: u32 = 19;
+pub const R_RISCV_ALIGN: u32 = 43;
+pub const R_RISCV_RELAX: u32 = 51;
+
+use Field::{Data16, Data32, Data6, Data64, Data8, Uleb128};
+use Formula::{Abs, Add, GotPcrel, Marker, Pcrel, PcrelLo, Set, Sub};
+use Range::{Any, Signed, Unsigned};
+
+const TABLE: [Option<RelocInfo>; 62] = {
+    let mut t = [None; 62];
+    t[0] = Some(r("R_RISCV_NONE", Formula::None, Data32, Any));
+    t[1] = Some(r("R_RISCV_32", Abs, Data32, Unsigned));
+    t[2] = Some(r("R_RISCV_64", Abs, Data64, Any));
+    t[16] = Some(r("R_RISCV_BRANCH", Pcrel, insn(Rv::B), Signed));
+    t[17] = Some(r("R_RISCV_JAL", Pcrel, insn(Rv::J), Signed));
+    t[18] = Some(r("R_RISCV_CALL", Pcrel, insn(Rv::Call), Signed));
+    t[19] = Some(r("R_RISCV_CALL_PLT", Pcrel, insn(Rv::Call), Signed));
+    t[20] = Some(r("R_RISCV_GOT_HI20", GotPcrel, insn(Rv::U), Signed));
+    t[23] = Some(r("R_RISCV_PCREL_HI20", Pcrel, insn(Rv::U), Signed));
+    t[24] = Some(r("R_RISCV_PCREL_LO12_I", PcrelLo, insn(Rv::I), Any));
+    t[25] = Some(r("R_RISCV_PCREL_LO12_S", PcrelLo, insn(Rv::S), Any));
+    t[26] = Some(r("R_RISCV_HI20", Abs, insn(Rv::U), Signed));
+    t[27] = Some(r("R_RISCV_LO12_I", Abs, insn(Rv::I), Any));
+    t[28] = Some(r("R_RISCV_LO12_S", Abs, insn(Rv::S), Any));
+    t[33] = Some(r("R_RISCV_ADD8", Add, Data8, Any));
+    t[34] = Some(r("R_RISCV_ADD16", Add, Data16, Any));
+    t[35] = Some(r("R_RISCV_ADD32", Add, Data32, Any));
+    t[36] = Some(r("R_RISCV_ADD64", Add, Data64, Any));
+    t[37] = Some(r("R_RISCV_SUB8", Sub, Data8, Any));
+    t[38] = Some(r("R_RISCV_SUB16", Sub, Data16, Any));
+    t[39] = Some(r("R_RISCV_SUB32", Sub, Data32, Any));
+    t[40] = Some(r("R_RISCV_SUB64", Sub, Data64, Any));
+    t[43] = Some(r("R_RISCV_ALIGN", Marker, Data32, Any));
+    t[44] = Some(r("R_RISCV_RVC_BRANCH", Pcrel, insn(Rv::CB), Signed));
+    t[45] = Some(r("R_RISCV_RVC_JUMP", Pcrel, insn(Rv::CJ), Signed));
+    t[46] = Some(r("R_RISCV_RVC_LUI", Abs, insn(Rv::CLui), Signed));
+    t[51] = Some(r("R_RISCV_RELAX", Marker, Data32, Any));
+    t[52] = Some(r("R_RISCV_SUB6", Sub, Data6, Any));
+    t[53] = Some(r("R_RISCV_SET6", Set, Data6, Any));
+    t[54] = Some(r("R_RISCV_SET8", Set, Data8, Any));
+    t[55] = Some(r("R_RISCV_SET16", Set, Data16, Any));
+    t[56] = Some(r("R_RISCV_SET32", Set, Data32, Any));
+    t[57] = Some(r("R_RISCV_32_PCREL", Pcrel, Data32, Signed));
+    t[59] = Some(r("R_RISCV_PLT32", Pcrel, Data32, Signed));
+    t[60] = Some(r("R_RISCV_SET_ULEB128", Set, Uleb128, Any));
+    t[61] = Some(r("R_RISCV_SUB_ULEB128", Sub, Uleb128, Any));
+    t
+};
+
+/// A relaxed call: the `auipc` became `jal`, the `jalr` is deleted.
+const CALL_AS_JAL: RelocInfo = r("R_RISCV_CALL (relaxed to jal)", Pcrel, insn(Rv::J), Signed);
+
+/// `jal` reaches ±1 MiB.
+const JAL_REACH: u64 = 1 << 20;
+
+impl Arch for Riscv64 {
+    const MACHINE: Machine = Machine::Riscv64;
+    const NARROW_ABSOLUTE_HINT: &'static str = "recompile with -mcmodel=medany: UEFI firmware \
+        relocates only 64-bit absolute words in a RISC-V application, not HI20/LO12 pairs";
+
+    fn reloc_info(format: Format, r_type: u32) -> Option<&'static RelocInfo> {
+        match format {
+            Format::Elf => TABLE.get(r_type as usize)?.as_ref(),
+            Format::Coff => None,
+        }
+    }
+
+    fn relax_section(
+        res: &Resolved,
+        file: u32,
+        section: u32,
+        ctx: &Context,
+    ) -> Result<SectionEdits> {
+        let obj = &res.objects[file as usize];
+        let sec = &obj.sections[section as usize];
+        let mut order: Vec<usize> = (0..sec.relocs.len()).collect();
+        order.sort_by_key(|&i| sec.relocs[i].offset);
+        let relaxable = |i: usize| {
+            order.iter().any(|&j| {
+                sec.relocs[j].offset == sec.relocs[i].offset
+                    && sec.relocs[j].r_type == R_RISCV_RELAX
+            })
+        };
+        // Every code address is within `text_span` of every other: a `jal` reaches any of them.
+        let calls_reach = ctx.enabled && ctx.text_span < JAL_REACH;
+        let mut edits = SectionEdits::default();
+        let mut deleted = 0u32;
+        for &i in &order {
+            let r = sec.relocs[i];
+            match r.r_type {
+                R_RISCV_ALIGN => {
+                    let padding = u32::try_from(r.addend).unwrap_or(u32::MAX);
+                    let align = padding.saturating_add(1).next_power_of_two();
+                    let error = |reason: String| Error::BadRelocation {
+                        reloc: "R_RISCV_ALIGN",
+                        file: obj.name.clone(),
+                        section: sec.name.to_string(),
+                        offset: r.offset.into(),
+                        reason,
+                    };
+                    if align > sec.align
+                        || u64::from(r.offset) + u64::from(padding) > u64::from(sec.size)
+                    {
+                        return Err(error(format!(
+                            "{padding} bytes of padding for {align}-byte alignment cannot be satisfied \
+                             in a section of {} bytes aligned to {}",
+                            sec.size, sec.align
+                        )));
+                    }
+                    let at = r.offset - deleted;
+                    let keep = at.next_multiple_of(align) - at;
+                    if keep > padding || keep % 2 != 0 {
+                        return Err(error(format!(
+                            "{align}-byte alignment at output offset {at:#x} needs {keep} bytes of \
+                             padding, only {padding} are there"
+                        )));
+                    }
+                    if keep < padding {
+                        edits.deletions.push(Deletion {
+                            offset: r.offset + keep,
+                            len: padding - keep,
+                        });
+                        deleted += padding - keep;
+                    }
+                    if keep > 0 {
+                        edits.patches.push(Patch {
+                            offset: r.offset,
+                            bytes: nops(keep),
+                        });
+                    }
+                }
+                R_RISCV_CALL | R_RISCV_CALL_PLT if calls_reach && relaxable(i) => {
+                    let in_text = matches!(
+                        res.target(file, r.symbol),
+                        Target::Section { file: tf, section: ts, .. }
+                            if res.objects[tf as usize].sections[ts as usize].class == SectionClass::Text
+                    );
+                    let at = r.offset as usize;
+                    if !in_text || at + 8 > sec.data.len() {
+                        continue;
+                    }
+                    let rd = riscv::rd(read32(&sec.data[at + 4..]));
+                    edits.patches.push(Patch {
+                        offset: r.offset,
+                        bytes: riscv::jal(rd).to_le_bytes().to_vec(),
+                    });
+                    edits.deletions.push(Deletion {
+                        offset: r.offset + 4,
+                        len: 4,
+                    });
+                    edits.rewrites.push((i as u32, &CALL_AS_JAL));
+                    deleted += 4;
+                }
+                _ => {}
+            }
+        }
+        edits.rewrites.sort_by_key(|r| r.0);
+        Ok(edits)
+    }
+}
+
+/// `len` bytes of NOPs: one `c.nop` when `len` is not a multiple of 4, then `nop`s.
+fn nops(len: u32) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len as usize);
+    if len % 4 == 2 {
+        out.extend_from_slice(&riscv::C_NOP.to_le_bytes());
+    }
+    while out.len() < len as usize {
+        out.extend_from_slice(&riscv::NOP.to_le_bytes());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,276 @@
+//! Every RISC-V relocation type against instruction words produced by `llvm-mc -triple=riscv64
+//! -show-encoding` (the expected bytes are the assembler's, not ours), plus relaxation and ALIGN
+//! on hand-built sections.
+use super::*;
+use crate::input::{Binding, InputSection, InputSymbol, ObjectFile, Reloc, SymDef};
+use crate::reloc::{apply, evaluate, Operands};
+
+const P: u64 = 0x1000;
+
+struct Case {
+    r_type: u32,
+    name: &'static str,
+    base: &'static [u8],
+    /// S - P for PC-relative types, S otherwise.
+    s: i64,
+    a: i64,
+    expect: &'static [u8],
+    /// Largest value that fits and smallest that does not.
+    limit: Option<(i64, i64)>,
+}
+
+#[rustfmt::skip]
+fn cases() -> Vec<Case> {
+    let c = |r_type, name, base, s, a, expect, limit| Case { r_type, name, base, s, a, expect, limit };
+    let s32 = Some(((1i64 << 31) - 0x801, (1i64 << 31) - 0x800));
+    vec![
+        c(0, "R_RISCV_NONE", &[1, 2, 3, 4], 0, 0, &[1, 2, 3, 4], None),
+        c(1, "R_RISCV_32", &[0; 4], 0x1234, 0, &[0x34, 0x12, 0, 0], Some((u32::MAX as i64, 1 << 32))),
+        c(2, "R_RISCV_64", &[0; 8], 0x1234, 8, &[0x3c, 0x12, 0, 0, 0, 0, 0, 0], None),
+        c(16, "R_RISCV_BRANCH", &[0x63, 0x00, 0xb5, 0x00], -1366, 0, &[0xe3, 0x05, 0xb5, 0xaa], Some((4094, 4096))),
+        c(17, "R_RISCV_JAL", &[0xef, 0, 0, 0], 74566, 0, &[0xef, 0x20, 0x61, 0x34], Some(((1 << 20) - 2, 1 << 20))),
+        c(18, "R_RISCV_CALL", &[0x97, 0, 0, 0, 0xe7, 0x80, 0, 0], 0x1234_5abc, 0, &[0x97, 0x60, 0x34, 0x12, 0xe7, 0x80, 0xc0, 0xab], s32),
+        c(19, "R_RISCV_CALL_PLT", &[0x97, 0, 0, 0, 0xe7, 0x80, 0, 0], 0x1234_5000, 0xabc, &[0x97, 0x60, 0x34, 0x12, 0xe7, 0x80, 0xc0, 0xab], s32),
+        c(20, "R_RISCV_GOT_HI20", &[0x17, 0x05, 0, 0], 0, 0, &[0x17, 0x65, 0x34, 0x12], s32),
+        c(23, "R_RISCV_PCREL_HI20", &[0x17, 0x05, 0, 0], 0x1234_5abc, 0, &[0x17, 0x65, 0x34, 0x12], s32),
+        c(24, "R_RISCV_PCREL_LO12_I", &[0x13, 0x05, 0x05, 0x00], 0x1234_5abc, 0, &[0x13, 0x05, 0xc5, 0xab], None),
+        c(25, "R_RISCV_PCREL_LO12_S", &[0x23, 0x30, 0xb5, 0x00], 0x1234_5abc, 0, &[0x23, 0x3e, 0xb5, 0xaa], None),
+        c(26, "R_RISCV_HI20", &[0x37, 0x05, 0, 0], 0x1234_5abc, 0, &[0x37, 0x65, 0x34, 0x12], s32),
+        c(27, "R_RISCV_LO12_I", &[0x13, 0x05, 0x05, 0x00], 0x1234_5abc, 0, &[0x13, 0x05, 0xc5, 0xab], None),
+        c(28, "R_RISCV_LO12_S", &[0x23, 0x30, 0xb5, 0x00], 0x1234_5abc, 0, &[0x23, 0x3e, 0xb5, 0xaa], None),
+        c(33, "R_RISCV_ADD8", &[0x10], 0x20, 1, &[0x31], None),
+        c(34, "R_RISCV_ADD16", &[0x10, 0x01], 0x20, 1, &[0x31, 0x01], None),
+        c(35, "R_RISCV_ADD32", &[0x10, 0, 0, 1], 0x20, 1, &[0x31, 0, 0, 1], None),
+        c(36, "R_RISCV_ADD64", &[0x10, 0, 0, 0, 0, 0, 0, 1], 0x20, 1, &[0x31, 0, 0, 0, 0, 0, 0, 1], None),
+        c(37, "R_RISCV_SUB8", &[0x31], 0x20, 1, &[0x10], None),
+        c(38, "R_RISCV_SUB16", &[0x10, 0], 0x20, 1, &[0xef, 0xff], None),
+        c(39, "R_RISCV_SUB32", &[0x31, 0, 0, 0], 0x20, 1, &[0x10, 0, 0, 0], None),
+        c(40, "R_RISCV_SUB64", &[0x31, 0, 0, 0, 0, 0, 0, 0], 0x20, 1, &[0x10, 0, 0, 0, 0, 0, 0, 0], None),
+        c(43, "R_RISCV_ALIGN", &[0x13, 0, 0, 0], 0, 6, &[0x13, 0, 0, 0], None),
+        c(44, "R_RISCV_RVC_BRANCH", &[0x01, 0xc1], 170, 0, &[0x4d, 0xc5], Some((254, 256))),
+        c(45, "R_RISCV_RVC_JUMP", &[0x01, 0xa0], 1366, 0, &[0x99, 0xab], Some((2046, 2048))),
+        c(46, "R_RISCV_RVC_LUI", &[0x01, 0x65], 0x1f000, 0, &[0x7d, 0x65], Some(((1 << 17) - 0x801, (1 << 17) - 0x800))),
+        c(51, "R_RISCV_RELAX", &[0x97, 0, 0, 0], 0, 0, &[0x97, 0, 0, 0], None),
+        c(52, "R_RISCV_SUB6", &[0xc5], 3, 0, &[0xc2], None),
+        c(53, "R_RISCV_SET6", &[0xc5], 0x3f, 0, &[0xff], None),
+        c(54, "R_RISCV_SET8", &[0x00], 0x7f, 1, &[0x80], None),
+        c(55, "R_RISCV_SET16", &[0, 0], 0x1234, 0, &[0x34, 0x12], None),
+        c(56, "R_RISCV_SET32", &[0; 4], 0x1234, 0, &[0x34, 0x12, 0, 0], None),
+        c(57, "R_RISCV_32_PCREL", &[0; 4], -16, 0, &[0xf0, 0xff, 0xff, 0xff], Some((i32::MAX as i64, 1 << 31))),
+        c(59, "R_RISCV_PLT32", &[0; 4], 16, 0, &[0x10, 0, 0, 0], Some((i32::MAX as i64, 1 << 31))),
+        c(60, "R_RISCV_SET_ULEB128", &[0x80, 0x80, 0x00], 0x1234, 0, &[0xb4, 0xa4, 0x00], None),
+        c(61, "R_RISCV_SUB_ULEB128", &[0xb4, 0xa4, 0x00], 0x34, 0, &[0x80, 0xa4, 0x00], None),
+    ]
+}
+
+#[test]
+fn every_relocation_type_encodes_like_the_assembler_and_checks_its_range() {
+    for case in cases() {
+        let info = Riscv64::reloc_info(Format::Elf, case.r_type)
+            .unwrap_or_else(|| panic!("{} missing", case.name));
+        assert_eq!(info.name, case.name);
+        let pc_relative = matches!(info.formula, Formula::Pcrel | Formula::GotPcrel);
+        let s = if pc_relative {
+            P as i64 + case.s
+        } else {
+            case.s
+        };
+        let mut buf = case.base.to_vec();
+        let ops = Operands {
+            s: s as u64,
+            a: case.a,
+            p: P,
+            // GOT_HI20: the slot is 0x12345abc past P.
+            g: P + 0x1234_5abc,
+            v: match info.formula {
+                Formula::Add | Formula::Sub => info.field.read(&buf),
+                _ => 0,
+            },
+            ..Operands::default()
+        };
+        if !matches!(info.formula, Formula::None | Formula::Marker) {
+            let value = evaluate(info, &ops);
+            apply(info, &mut buf, value).unwrap_or_else(|e| panic!("{}: {e:?}", case.name));
+        }
+        assert_eq!(buf, case.expect, "{}", case.name);
+
+        if let Some((max, over)) = case.limit {
+            let mut buf = case.base.to_vec();
+            apply(info, &mut buf, max)
+                .unwrap_or_else(|e| panic!("{}: {max:#x} must fit: {e:?}", case.name));
+            let before = buf.clone();
+            let err = apply(info, &mut buf, over).expect_err(case.name);
+            assert_eq!(buf, before, "{}: nothing written on overflow", case.name);
+            assert_eq!(err.value, over);
+            let bits = info.field.bits();
+            let expected = match info.range {
+                Range::Signed => format!("[-2^{}, 2^{})", bits - 1, bits - 1),
+                _ => format!("[0, 2^{bits})"),
+            };
+            assert_eq!(err.range, expected, "{}", case.name);
+            if info.field.align(&buf) == 2 {
+                let err = apply(info, &mut buf, 6 + 1).expect_err("odd branch offset");
+                assert_eq!(err.range, "multiples of 2", "{}", case.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn absolute_hi20_lo12_and_unknown_types_are_rejected_with_a_hint() {
+    for t in [26, 27, 28, 46] {
+        let info = Riscv64::reloc_info(Format::Elf, t).unwrap();
+        assert!(
+            info.is_absolute() && matches!(info.field, Field::Insn(_)),
+            "{}",
+            info.name
+        );
+    }
+    assert!(Riscv64::NARROW_ABSOLUTE_HINT.contains("-mcmodel=medany"));
+    // TLS and dynamic types have no meaning in a UEFI image.
+    for t in [3, 5, 6, 21, 29, 62, 1000] {
+        assert!(Riscv64::reloc_info(Format::Elf, t).is_none(), "{t}");
+    }
+    assert!(Riscv64::reloc_info(Format::Coff, 2).is_none());
+}
+
+const CALL_RELAX_ALIGN: &[u8] = &[
+    0x97, 0x00, 0x00, 0x00, // 0: auipc ra, 0      R_RISCV_CALL_PLT func, R_RISCV_RELAX
+    0xe7, 0x80, 0x00, 0x00, // 4: jalr ra, 0(ra)
+    0x13, 0x00, 0x00, 0x00, // 8: nop              R_RISCV_ALIGN 6 (8-byte alignment)
+    0x01, 0x00, //            12: c.nop
+    0x67, 0x80, 0x00, 0x00, // 14: func: ret
+];
+
+fn resolved(section_align: u32) -> Resolved<'static> {
+    let reloc = |offset, r_type, symbol, addend| Reloc {
+        offset,
+        r_type,
+        symbol,
+        addend,
+    };
+    let text = InputSection {
+        name: ".text",
+        data: CALL_RELAX_ALIGN,
+        size: CALL_RELAX_ALIGN.len() as u32,
+        align: section_align,
+        class: SectionClass::Text,
+        relocs: vec![
+            reloc(0, R_RISCV_CALL_PLT, 1, 0),
+            reloc(0, R_RISCV_RELAX, 0, 0),
+            reloc(8, R_RISCV_ALIGN, 0, 6),
+        ]
+        .into_boxed_slice(),
+        retain: false,
+        follows: None,
+    };
+    let null = InputSection {
+        name: "",
+        data: &[],
+        size: 0,
+        align: 1,
+        class: SectionClass::Discard,
+        relocs: Box::new([]),
+        retain: false,
+        follows: None,
+    };
+    let func = InputSymbol {
+        name: b"func",
+        def: SymDef::Section {
+            section: 1,
+            value: 14,
+        },
+        binding: Binding::Local,
+        size: 4,
+        is_function: true,
+    };
+    let null_sym = InputSymbol {
+        name: b"",
+        def: SymDef::Absolute(0),
+        ..func
+    };
+    Resolved {
+        machine: Machine::Riscv64,
+        objects: vec![ObjectFile {
+            name: "t.o".into(),
+            format: Format::Elf,
+            data: &[],
+            sections: vec![null, text],
+            symbols: vec![null_sym, func],
+            comdats: vec![],
+        }],
+        targets: vec![vec![
+            Target::Absolute(0),
+            Target::Section {
+                file: 0,
+                section: 1,
+                value: 14,
+            },
+        ]],
+        live: vec![vec![false, true]],
+        commons: vec![],
+        globals: vec![],
+        entry: Target::Section {
+            file: 0,
+            section: 1,
+            value: 0,
+        },
+    }
+}
+
+fn relax(res: &Resolved, enabled: bool, text_span: u64) -> Result<SectionEdits> {
+    Riscv64::relax_section(res, 0, 1, &Context { enabled, text_span })
+}
+
+#[test]
+fn call_becomes_jal_and_align_padding_shrinks_to_fit() {
+    let res = resolved(8);
+    let e = relax(&res, true, 64).unwrap();
+    assert_eq!(
+        e.deletions,
+        [
+            Deletion { offset: 4, len: 4 },
+            Deletion { offset: 12, len: 2 }
+        ]
+    );
+    assert_eq!(e.rewrites, [(0, &CALL_AS_JAL)]);
+    let mut out = vec![0u8; CALL_RELAX_ALIGN.len() - e.total() as usize];
+    e.copy(CALL_RELAX_ALIGN, &mut out);
+    // jal ra, 0 (target filled by the rewritten relocation); nop; ret — `ret` 8-byte aligned.
+    assert_eq!(out, [0xef, 0, 0, 0, 0x13, 0, 0, 0, 0x67, 0x80, 0, 0]);
+    assert_eq!(
+        14 - e.deleted_before(14),
+        8,
+        "func moves to the aligned offset"
+    );
+}
+
+#[test]
+fn no_relax_still_honours_align() {
+    let res = resolved(8);
+    let e = relax(&res, false, 64).unwrap();
+    assert!(e.rewrites.is_empty());
+    assert_eq!(e.deletions, [Deletion { offset: 8, len: 6 }]);
+    assert_eq!(14 - e.deleted_before(14), 8);
+}
+
+#[test]
+fn calls_stay_long_when_text_may_exceed_jal_reach() {
+    let res = resolved(8);
+    let e = relax(&res, true, JAL_REACH).unwrap();
+    assert!(
+        e.rewrites.is_empty(),
+        "a 1 MiB .text may put the target out of reach"
+    );
+}
+
+#[test]
+fn align_beyond_the_section_alignment_is_an_error() {
+    let res = resolved(4);
+    let err = relax(&res, false, 64).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "t.o:(.text+0x8): R_RISCV_ALIGN: 6 bytes of padding for 8-byte alignment cannot be satisfied \
+         in a section of 18 bytes aligned to 4"
+    );
+}

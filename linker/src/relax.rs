@@ -1,0 +1,202 @@
+//! Relaxation: decides, before any address is final, which bytes of which sections go away
+//! (RISC-V CALL → JAL, R_RISCV_ALIGN padding) and which instruction words change. The result is a
+//! sorted deletion list per section (mold's `r_deltas`): layout reads section sizes through it,
+//! symbol values and relocation offsets are mapped through it, and the writer copies section bytes
+//! through it. Nothing is rewritten in place, so every later phase sees one consistent picture.
+use crate::arch::Arch;
+use crate::error::{Error, Result};
+use crate::input::{InputSection, SectionClass};
+use crate::reloc::RelocInfo;
+use crate::resolve::Resolved;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Deletion {
+    /// Offset in the input section as read.
+    pub offset: u32,
+    pub len: u32,
+}
+
+/// Bytes written over the input at an (input) offset: a new instruction or fresh NOP padding.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Patch {
+    pub offset: u32,
+    pub bytes: Vec<u8>,
+}
+
+/// What relaxation does to one section.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SectionEdits {
+    /// Sorted by offset, non-overlapping.
+    pub deletions: Vec<Deletion>,
+    pub patches: Vec<Patch>,
+    /// Relocation index → the type it becomes (CALL → JAL).
+    pub rewrites: Vec<(u32, &'static RelocInfo)>,
+}
+
+impl SectionEdits {
+    /// Bytes deleted before `offset` (a deletion that starts before it and covers it counts up to
+    /// `offset`).
+    pub fn deleted_before(&self, offset: u32) -> u32 {
+        let end = self.deletions.partition_point(|d| d.offset < offset);
+        self.deletions[..end]
+            .iter()
+            .map(|d| d.len.min(offset - d.offset))
+            .sum()
+    }
+
+    pub fn is_deleted(&self, offset: u32) -> bool {
+        let i = self.deletions.partition_point(|d| d.offset <= offset);
+        i > 0 && {
+            let d = self.deletions[i - 1];
+            offset < d.offset + d.len
+        }
+    }
+
+    pub fn total(&self) -> u32 {
+        self.deletions.iter().map(|d| d.len).sum()
+    }
+
+    pub fn rewrite(&self, reloc: u32) -> Option<&'static RelocInfo> {
+        self.rewrites
+            .binary_search_by_key(&reloc, |r| r.0)
+            .ok()
+            .map(|i| self.rewrites[i].1)
+    }
+
+    /// Copies `src` (the input bytes) to `dst` (the output, `src.len() - total()` long), dropping
+    /// deleted ranges and applying patches.
+    pub fn copy(&self, src: &[u8], dst: &mut [u8]) {
+        let mut patched;
+        let src = if self.patches.is_empty() {
+            src
+        } else {
+            patched = src.to_vec();
+            for p in &self.patches {
+                let at = p.offset as usize;
+                patched[at..at + p.bytes.len()].copy_from_slice(&p.bytes);
+            }
+            &patched[..]
+        };
+        let (mut from, mut to) = (0usize, 0usize);
+        for d in &self.deletions {
+            let keep = d.offset as usize - from;
+            dst[to..to + keep].copy_from_slice(&src[from..d.offset as usize]);
+            to += keep;
+            from = (d.offset + d.len) as usize;
+        }
+        dst[to..to + src.len() - from].copy_from_slice(&src[from..]);
+    }
+}
+
+/// What an arch's relaxation may assume about the final image.
+pub struct Context {
+    /// Relaxation requested (`--no-relax` clears it). Mandatory edits (ALIGN) happen regardless.
+    pub enabled: bool,
+    /// Every text address is within this many bytes of every other (the whole `.text` is smaller,
+    /// padding included), so short PC-relative forms reach any code target.
+    pub text_span: u64,
+}
+
+/// Per file, per section: `None` when relaxation leaves the section as read.
+pub struct Relaxation {
+    edits: Vec<Vec<Option<Box<SectionEdits>>>>,
+}
+
+impl Relaxation {
+    pub fn edits(&self, file: u32, section: u32) -> Option<&SectionEdits> {
+        self.edits[file as usize][section as usize].as_deref()
+    }
+
+    /// An input offset as it is in the output section.
+    pub fn map(&self, file: u32, section: u32, offset: u64) -> u64 {
+        match self.edits(file, section) {
+            Some(e) => offset - u64::from(e.deleted_before(offset as u32)),
+            None => offset,
+        }
+    }
+
+    pub fn size(&self, file: u32, section: u32, sec: &InputSection) -> u32 {
+        sec.size - self.edits(file, section).map_or(0, |e| e.total())
+    }
+}
+
+pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
+    let text_span: u64 = res
+        .objects
+        .iter()
+        .enumerate()
+        .flat_map(|(f, o)| {
+            o.sections
+                .iter()
+                .enumerate()
+                .filter(move |(s, sec)| res.live[f][*s] && sec.class == SectionClass::Text)
+                .map(|(_, sec)| u64::from(sec.size) + u64::from(sec.align))
+        })
+        .sum();
+    let ctx = Context { enabled, text_span };
+    let mut errors = Vec::new();
+    let edits = res
+        .objects
+        .iter()
+        .enumerate()
+        .map(|(f, obj)| {
+            obj.sections
+                .iter()
+                .enumerate()
+                .map(|(s, sec)| {
+                    if !res.live[f][s] || sec.relocs.is_empty() {
+                        return None;
+                    }
+                    match A::relax_section(res, f as u32, s as u32, &ctx) {
+                        Ok(e) if e == SectionEdits::default() => None,
+                        Ok(e) => Some(Box::new(e)),
+                        Err(e) => {
+                            errors.push(e);
+                            None
+                        }
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    Error::check(errors)?;
+    Ok(Relaxation { edits })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_map_through_sorted_deletions() {
+        let e = SectionEdits {
+            deletions: vec![
+                Deletion { offset: 4, len: 4 },
+                Deletion { offset: 12, len: 2 },
+            ],
+            ..Default::default()
+        };
+        let got: Vec<u32> = [0, 4, 6, 8, 12, 13, 14, 20]
+            .iter()
+            .map(|&o| o - e.deleted_before(o))
+            .collect();
+        assert_eq!(got, [0, 4, 4, 4, 8, 8, 8, 14]);
+        assert!(e.is_deleted(4) && e.is_deleted(7) && !e.is_deleted(8) && e.is_deleted(13));
+        assert_eq!(e.total(), 6);
+    }
+
+    #[test]
+    fn copy_drops_deleted_bytes_and_applies_patches() {
+        let e = SectionEdits {
+            deletions: vec![Deletion { offset: 2, len: 2 }],
+            patches: vec![Patch {
+                offset: 0,
+                bytes: vec![0xaa],
+            }],
+            rewrites: vec![],
+        };
+        let mut out = [0u8; 4];
+        e.copy(&[1, 2, 3, 4, 5, 6], &mut out);
+        assert_eq!(out, [0xaa, 2, 5, 6]);
+    }
+}
