@@ -15,7 +15,7 @@ export DEBIAN_FRONTEND=noninteractive
 mkdir -p "$CACHE"
 
 need_apt=()
-for p in clang-19 lld-19 llvm-19 xorriso mtools dosfstools gdisk fdisk; do
+for p in clang-19 lld-19 llvm-19 xorriso mtools dosfstools gdisk fdisk gcc-riscv64-linux-gnu; do
   dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

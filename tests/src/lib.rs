@@ -1,1 +1,211 @@
-//! Shared test harness.
+//! Shared test harness for peln: toolchain discovery with one skip/fail policy, a QEMU + edk2 boot
+//! runner, C/Rust compile helpers, the self-checking C test program and link helpers (our `pectl`
+//! and the `lld-link-19` reference).
+//!
+//! A typical boot test, with `pectl` as a dev-dependency of the test crate:
+//!
+//! ```ignore
+//! use peln_tests::{Arch, LinkOpts, Variant};
+//! #[test]
+//! fn pectl_coff_amd64_boots() {
+//!     let Some(run) = peln_tests::c_program_with_pectl(
+//!         pectl::run, Arch::Amd64, &Variant::coff(), &LinkOpts::default()) else { return };
+//!     run.assert_passed();
+//! }
+//! ```
+//!
+//! Skip policy: when a tool or the firmware is missing, a test prints `skipped: <why>` to stderr and
+//! returns — unless the environment variable `CI` is set (e.g. `CI=true`), in which case it fails.
+//! Use [`require!`] in tests, or the `Option`-returning helpers, which apply the same policy through
+//! [`skip_or_fail`].
+
+pub mod cc;
+pub mod env;
+pub mod link;
+pub mod pe;
+pub mod program;
+pub mod qemu;
+pub mod rust;
+pub mod work;
+
+pub use cc::{archive, compile_c, ObjFormat};
+pub use env::{check_needs, fw_dir, is_ci, skip_or_fail, skip_unless, tool, Need, Requirement};
+pub use link::{
+    link_elf_fixed_reference, link_with_lld, link_with_pectl, pectl_link_args, LinkOpts,
+};
+pub use program::{
+    assert_program_passed, build_test_program, c_program_with_elf_reference, c_program_with_lld,
+    c_program_with_pectl, peln_lines, ProgramRun, TestProgram, Variant, CHECKS,
+};
+pub use qemu::{boot, boot_efi, boot_efi_with, make_esp_dir, BootOpts, BootResult, Media};
+pub use work::WorkDir;
+
+/// The four UEFI architectures peln links for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Arch {
+    Amd64,
+    Arm64,
+    Riscv64,
+    Loongarch64,
+}
+
+impl Arch {
+    pub const ALL: [Arch; 4] = [Arch::Amd64, Arch::Arm64, Arch::Riscv64, Arch::Loongarch64];
+
+    /// The removable-media boot file name, `EFI/BOOT/<this>`.
+    pub fn efi_boot_file(self) -> &'static str {
+        match self {
+            Arch::Amd64 => "BOOTX64.EFI",
+            Arch::Arm64 => "BOOTAA64.EFI",
+            Arch::Riscv64 => "BOOTRISCV64.EFI",
+            Arch::Loongarch64 => "BOOTLOONGARCH64.EFI",
+        }
+    }
+
+    /// The value of `pectl link --machine`.
+    pub fn pectl_machine(self) -> &'static str {
+        match self {
+            Arch::Amd64 => "amd64",
+            Arch::Arm64 => "arm64",
+            Arch::Riscv64 => "riscv64",
+            Arch::Loongarch64 => "loongarch64",
+        }
+    }
+
+    /// Whether LLVM 19 can produce COFF objects for this arch (it cannot for riscv64/loongarch64:
+    /// clang silently emits ELF for their `*-windows-*` triples).
+    pub fn supports_coff(self) -> bool {
+        matches!(self, Arch::Amd64 | Arch::Arm64)
+    }
+
+    /// The clang `-target` triple. Panics for COFF on riscv64/loongarch64 (see [`Arch::supports_coff`]).
+    pub fn clang_triple(self, format: ObjFormat) -> &'static str {
+        match (self, format) {
+            (Arch::Amd64, ObjFormat::Coff) => "x86_64-pc-windows-msvc",
+            (Arch::Amd64, ObjFormat::Elf) => "x86_64-unknown-elf",
+            (Arch::Arm64, ObjFormat::Coff) => "aarch64-pc-windows-msvc",
+            (Arch::Arm64, ObjFormat::Elf) => "aarch64-unknown-elf",
+            (Arch::Riscv64, ObjFormat::Elf) => "riscv64-unknown-elf",
+            (Arch::Loongarch64, ObjFormat::Elf) => "loongarch64-unknown-elf",
+            (a, ObjFormat::Coff) => {
+                panic!("LLVM 19 cannot emit COFF objects for {a:?}: use ObjFormat::Elf")
+            }
+        }
+    }
+
+    /// Arch-specific clang flags needed for UEFI code (ABI, code model, disabled SIMD units).
+    pub fn clang_arch_flags(self) -> &'static [&'static str] {
+        match self {
+            Arch::Amd64 => &["-mno-red-zone"],
+            Arch::Arm64 => &[],
+            Arch::Riscv64 => &["-march=rv64gc", "-mabi=lp64d", "-mcmodel=medany"],
+            // edk2 does not enable LSX/LASX: the program would die with #SXD.
+            Arch::Loongarch64 => &["-mno-lsx", "-mno-lasx"],
+        }
+    }
+
+    /// `lld-link /machine:` value, for the arches lld-link supports.
+    pub fn lld_link_machine(self) -> Option<&'static str> {
+        match self {
+            Arch::Amd64 => Some("x64"),
+            Arch::Arm64 => Some("arm64"),
+            _ => None,
+        }
+    }
+
+    /// The rustc target of a UEFI application, when rustc has one.
+    pub fn rust_uefi_target(self) -> Option<&'static str> {
+        match self {
+            Arch::Amd64 => Some("x86_64-unknown-uefi"),
+            Arch::Arm64 => Some("aarch64-unknown-uefi"),
+            _ => None,
+        }
+    }
+
+    /// The QEMU system emulator binary.
+    pub fn qemu_binary(self) -> &'static str {
+        match self {
+            Arch::Amd64 => "qemu-system-x86_64",
+            Arch::Arm64 => "qemu-system-aarch64",
+            Arch::Riscv64 => "qemu-system-riscv64",
+            Arch::Loongarch64 => "qemu-system-loongarch64",
+        }
+    }
+
+    /// edk2 firmware (CODE, VARS template), relative to [`fw_dir`].
+    pub fn firmware_rel_paths(self) -> (&'static str, &'static str) {
+        match self {
+            Arch::Amd64 => (
+                "usr/share/OVMF/OVMF_CODE_4M.fd",
+                "usr/share/OVMF/OVMF_VARS_4M.fd",
+            ),
+            Arch::Arm64 => (
+                "usr/share/AAVMF/AAVMF_CODE.fd",
+                "usr/share/AAVMF/AAVMF_VARS.fd",
+            ),
+            Arch::Riscv64 => (
+                "usr/share/qemu-efi-riscv64/RISCV_VIRT_CODE.fd",
+                "usr/share/qemu-efi-riscv64/RISCV_VIRT_VARS.fd",
+            ),
+            Arch::Loongarch64 => (
+                "usr/share/qemu-efi-loongarch64/QEMU_EFI.fd",
+                "usr/share/qemu-efi-loongarch64/QEMU_VARS.fd",
+            ),
+        }
+    }
+
+    /// The edk2 UEFI Shell application, relative to [`fw_dir`].
+    pub fn uefi_shell_rel_path(self) -> &'static str {
+        match self {
+            Arch::Amd64 => "usr/share/efi-shell-x64/shellx64.efi",
+            Arch::Arm64 => "usr/share/efi-shell-aa64/shellaa64.efi",
+            Arch::Riscv64 => "usr/share/efi-shell-riscv64/shellriscv64.efi",
+            Arch::Loongarch64 => "usr/share/efi-shell-loongarch64/shellloongarch64.efi",
+        }
+    }
+
+    /// IMAGE_FILE_MACHINE_* value of a PE image for this arch.
+    pub fn pe_machine(self) -> u16 {
+        match self {
+            Arch::Amd64 => 0x8664,
+            Arch::Arm64 => 0xaa64,
+            Arch::Riscv64 => 0x5064,
+            Arch::Loongarch64 => 0x6264,
+        }
+    }
+}
+
+impl std::fmt::Display for Arch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.pectl_machine())
+    }
+}
+
+/// Unwraps a requirement (an `Option`, a `Result<T, impl Display>` or a `bool`), or applies the skip
+/// policy and `return`s from the calling test: prints `skipped: <why>` (or panics when `CI` is set).
+///
+/// ```ignore
+/// let clang = require!(peln_tests::tool("clang-19"), "clang-19 not on PATH");
+/// require!(peln_tests::check_needs(Arch::Amd64, &[Need::Clang, Need::Qemu]));
+/// ```
+#[macro_export]
+macro_rules! require {
+    ($req:expr $(,)?) => {
+        match $crate::Requirement::check($req) {
+            ::std::result::Result::Ok(v) => v,
+            ::std::result::Result::Err(why) => {
+                $crate::skip_or_fail(&why);
+                return;
+            }
+        }
+    };
+    ($req:expr, $($why:tt)+) => {
+        match $crate::Requirement::check($req) {
+            ::std::result::Result::Ok(v) => v,
+            ::std::result::Result::Err(why) => {
+                $crate::skip_or_fail(&format!("{}: {}", format!($($why)+), why));
+                return;
+            }
+        }
+    };
+}

@@ -1,0 +1,152 @@
+//! amd64 boot tests of our linker: the C test program compiled several ways, linked in-process by
+//! `pectl link`, booted in OVMF; each must print every `PELN check <name>: ok` line and
+//! `PELN RESULT: PASS 11/11`, then shut the machine down. Plus the lld-link cross-check and the
+//! Rust no_std hello linked against the sysroot rlibs.
+use peln_tests::pe::{assert_uefi_image, PeInfo, IMAGE_SUBSYSTEM_EFI_APPLICATION};
+use peln_tests::rust::{assert_rust_hello_passed, build_rust_hello};
+use peln_tests::{
+    boot_efi, build_test_program, c_program_with_pectl, check_needs, link_with_lld,
+    link_with_pectl, peln_lines, require, Arch, LinkOpts, Need, Variant, WorkDir,
+};
+
+const ARCH: Arch = Arch::Amd64;
+
+/// (a) COFF objects from `x86_64-pc-windows-msvc` (ADDR64 + REL32 relocations).
+#[test]
+fn pectl_amd64_coff_c_program_boots_and_passes_every_check() {
+    let Some(run) = c_program_with_pectl(pectl::run, ARCH, &Variant::coff(), &LinkOpts::default())
+    else {
+        return;
+    };
+    run.assert_passed();
+}
+
+/// (b) ELF objects from `x86_64-unknown-elf -fpie` (64, PC32, PLT32, REX_GOTPCRELX).
+#[test]
+fn pectl_amd64_elf_pie_c_program_boots_and_passes_every_check() {
+    let Some(run) =
+        c_program_with_pectl(pectl::run, ARCH, &Variant::elf_pie(), &LinkOpts::default())
+    else {
+        return;
+    };
+    run.assert_passed();
+}
+
+/// (c) ELF `-fno-pic` objects use absolute 32-bit addresses (R_X86_64_32 / 32S): linked at image
+/// base 0x10000000 with `--allow-absolute32`.
+#[test]
+fn pectl_amd64_elf_nopic_absolute32_at_image_base_0x10000000_boots_and_passes() {
+    let opts = LinkOpts::default()
+        .image_base(0x1000_0000)
+        .allow_absolute32();
+    let Some(run) = c_program_with_pectl(pectl::run, ARCH, &Variant::elf_no_pic(), &opts) else {
+        return;
+    };
+    assert_eq!(
+        PeInfo::read(&run.efi).image_base,
+        0x1000_0000,
+        "ImageBase of {}",
+        run.efi.display()
+    );
+    run.assert_passed();
+}
+
+/// (d) COFF objects with one section per function/datum, linked with `--gc-sections`: still passes,
+/// and the never-referenced 64 KiB `peln_dead_data` (ext.c) is gone from the image.
+#[test]
+fn pectl_amd64_coff_gc_sections_boots_passes_and_drops_unreferenced_data() {
+    let variant = Variant::coff().split_sections();
+    let opts = LinkOpts::default().gc_sections();
+    let Some(run) = c_program_with_pectl(pectl::run, ARCH, &variant, &opts) else {
+        return;
+    };
+    run.assert_passed();
+    let full = link_with_pectl(
+        pectl::run,
+        ARCH,
+        &run.work.join("nogc.efi"),
+        &run.program.inputs(),
+        &LinkOpts::default(),
+    );
+    let (gc_len, full_len) = (file_len(&run.efi), file_len(&full));
+    assert!(
+        gc_len + 65536 <= full_len,
+        "--gc-sections image is {gc_len} bytes, without gc {full_len}: expected at least 64 KiB less"
+    );
+}
+
+/// The same COFF objects linked by lld-link-19 and by pectl boot to identical `PELN` lines.
+#[test]
+fn pectl_and_lld_link_amd64_coff_same_objects_print_identical_peln_lines() {
+    require!(check_needs(
+        ARCH,
+        &[Need::Clang, Need::LlvmAr, Need::LldLink, Need::Qemu]
+    ));
+    let work = WorkDir::new("amd64-crosscheck");
+    let program = build_test_program(ARCH, &Variant::coff(), &work.subdir("obj"));
+    let lld = link_with_lld(ARCH, &work.join("lld/BOOTX64.EFI"), &program.inputs(), &[]);
+    let ours = link_with_pectl(
+        pectl::run,
+        ARCH,
+        &work.join("pectl/BOOTX64.EFI"),
+        &program.inputs(),
+        &LinkOpts::default(),
+    );
+    assert_uefi_image(&ours, ARCH, IMAGE_SUBSYSTEM_EFI_APPLICATION);
+    let lld_boot = boot_efi(ARCH, &lld);
+    peln_tests::assert_program_passed(&lld_boot);
+    let our_boot = boot_efi(ARCH, &ours);
+    assert_eq!(
+        peln_lines(&our_boot.serial),
+        peln_lines(&lld_boot.serial),
+        "pectl and lld-link images print different PELN lines\n{}",
+        our_boot.describe()
+    );
+    peln_tests::assert_program_passed(&our_boot);
+}
+
+/// `--map FILE` writes a map that names the entry point.
+#[test]
+fn pectl_amd64_map_file_is_written_and_names_the_entry_point() {
+    require!(check_needs(ARCH, &[Need::Clang, Need::LlvmAr]));
+    let work = WorkDir::new("amd64-map");
+    let program = build_test_program(ARCH, &Variant::coff(), &work.subdir("obj"));
+    let map = work.join("out.map");
+    link_with_pectl(
+        pectl::run,
+        ARCH,
+        &work.join("BOOTX64.EFI"),
+        &program.inputs(),
+        &LinkOpts::default().map(&map),
+    );
+    let text = std::fs::read_to_string(&map)
+        .unwrap_or_else(|e| panic!("no map file {}: {e}", map.display()));
+    assert!(
+        text.contains("efi_main"),
+        "map file does not mention efi_main:\n{text}"
+    );
+}
+
+/// A `#![no_std]` Rust object plus the sysroot's libcore and libcompiler_builtins rlibs (archives
+/// with a non-object `lib.rmeta` member; only the needed members may be pulled).
+#[test]
+fn pectl_amd64_rust_no_std_hello_with_sysroot_rlibs_boots() {
+    require!(check_needs(ARCH, &[Need::RustUefi, Need::Qemu]));
+    let work = WorkDir::new("amd64-rust-hello");
+    let inputs = build_rust_hello(ARCH, &work.subdir("obj"));
+    let efi = link_with_pectl(
+        pectl::run,
+        ARCH,
+        &work.join("BOOTX64.EFI"),
+        &inputs,
+        &LinkOpts::default(),
+    );
+    assert_uefi_image(&efi, ARCH, IMAGE_SUBSYSTEM_EFI_APPLICATION);
+    assert_rust_hello_passed(&boot_efi(ARCH, &efi));
+}
+
+fn file_len(p: &std::path::Path) -> u64 {
+    std::fs::metadata(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .len()
+}
