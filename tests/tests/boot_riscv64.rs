@@ -1,0 +1,168 @@
+//! riscv64 boot tests: the C test program compiled by clang-19 in the four `-fno-pic`/`-fpie` ×
+//! `-mrelax`/`-mno-relax` variants, with `-g`, with aligned functions (R_RISCV_ALIGN), and by
+//! Debian's riscv64-linux-gnu-gcc; each linked in-process by `pectl link --machine riscv64` and
+//! booted in QEMU virt with edk2's RISCV_VIRT_CODE.fd, printing `PELN RESULT: PASS 11/11`.
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use peln_tests::cc::{archive, run_checked};
+use peln_tests::program::{programs_dir, ARCHIVE_MEMBERS, OBJECT_SOURCES};
+use peln_tests::{
+    boot_efi, c_program_with_pectl, link_with_pectl, require, Arch, LinkOpts, Variant, WorkDir,
+};
+
+const ARCH: Arch = Arch::Riscv64;
+
+fn passes(variant: Variant, opts: LinkOpts) -> Option<peln_tests::ProgramRun> {
+    let run = c_program_with_pectl(pectl::run, ARCH, &variant, &opts)?;
+    run.assert_passed();
+    Some(run)
+}
+
+#[test]
+fn clang_nopic_relax_boots() {
+    passes(
+        Variant::elf_no_pic().with_cflags("relax", &["-mrelax"]),
+        LinkOpts::default(),
+    );
+}
+
+#[test]
+fn clang_nopic_norelax_boots() {
+    passes(
+        Variant::elf_no_pic().with_cflags("norelax", &["-mno-relax"]),
+        LinkOpts::default(),
+    );
+}
+
+#[test]
+fn clang_pie_relax_boots() {
+    // -fpie adds GOT_HI20 (GOT slots with DIR64 base relocations) and ADD32/SUB32 jump tables.
+    passes(
+        Variant::elf_pie().with_cflags("relax", &["-mrelax"]),
+        LinkOpts::default(),
+    );
+}
+
+#[test]
+fn clang_pie_norelax_boots() {
+    passes(
+        Variant::elf_pie().with_cflags("norelax", &["-mno-relax"]),
+        LinkOpts::default(),
+    );
+}
+
+#[test]
+fn clang_debug_info_boots() {
+    // -g brings ADD/SUB/SET_ULEB128/SUB_ULEB128 pairs into the (discarded) DWARF sections.
+    passes(
+        Variant::elf().with_cflags("g", &["-g"]),
+        LinkOpts::default(),
+    );
+}
+
+fn text_size(efi: &Path) -> u32 {
+    peln_tests::pe::PeInfo::read(efi)
+        .section(".text")
+        .expect(".text")
+        .virtual_size
+}
+
+/// Functions aligned to 32 bytes: the assembler pads with NOPs marked R_RISCV_ALIGN, and relaxing
+/// calls moves code, so the linker must re-pad. The program passes both ways, `.text` shrinks with
+/// relaxation, and every function in the map is still 32-byte aligned.
+#[test]
+fn aligned_functions_stay_aligned_and_relaxation_shrinks_text() {
+    let variant = Variant::elf().with_cflags("align32", &["-falign-functions=32", "-mrelax"]);
+    let Some(relaxed) = passes(variant.clone(), LinkOpts::default()) else {
+        return;
+    };
+    let map = relaxed.work.join("relaxed.map");
+    let mapped = link_with_pectl(
+        pectl::run,
+        ARCH,
+        &relaxed.work.join("mapped.efi"),
+        &relaxed.program.inputs(),
+        &LinkOpts::default().map(&map),
+    );
+    assert_eq!(
+        std::fs::read(&mapped).unwrap(),
+        std::fs::read(&relaxed.efi).unwrap()
+    );
+    let map = std::fs::read_to_string(&map).unwrap();
+    let functions = [
+        "efi_main",
+        "peln_ext_func",
+        "peln_lib_func",
+        "peln_weak_overridden",
+    ];
+    for f in functions {
+        let line = map
+            .lines()
+            .find(|l| l.trim_end().ends_with(&format!(" {f}")))
+            .unwrap_or_else(|| panic!("{f} not in map:\n{map}"));
+        let addr = u64::from_str_radix(line.split_whitespace().next().unwrap(), 16).unwrap();
+        assert_eq!(addr % 32, 0, "{f} at {addr:#x} lost its alignment");
+    }
+
+    let unrelaxed = link_with_pectl(
+        pectl::run,
+        ARCH,
+        &relaxed.work.join("norelax.efi"),
+        &relaxed.program.inputs(),
+        &LinkOpts::default().no_relax(),
+    );
+    boot_efi(ARCH, &unrelaxed).assert_contains(&peln_tests::program::pass_line());
+    let (before, after) = (text_size(&unrelaxed), text_size(&relaxed.efi));
+    println!("riscv64 .text: {before:#x} bytes with --no-relax, {after:#x} relaxed");
+    assert!(
+        after < before,
+        ".text {after:#x} relaxed is not smaller than {before:#x}"
+    );
+}
+
+/// GCC output (Debian's cross compiler), which differs from clang's in relocation mix.
+#[test]
+fn gcc_medany_relax_boots() {
+    let gcc = require!(peln_tests::env::need_tool("riscv64-linux-gnu-gcc"));
+    let work = WorkDir::new("riscv64-gcc-pectl");
+    let src = programs_dir().join("c");
+    let compile = |name: &str| -> PathBuf {
+        let out = work.join(&format!("{name}.o"));
+        run_checked(
+            Command::new(&gcc)
+                .args([
+                    "-ffreestanding",
+                    "-fno-pic",
+                    "-mcmodel=medany",
+                    "-O2",
+                    "-nostdlib",
+                ])
+                .args([
+                    "-fno-stack-protector",
+                    "-fno-builtin",
+                    "-march=rv64gc",
+                    "-mabi=lp64d",
+                ])
+                .arg("-c")
+                .arg(src.join(format!("{name}.c")))
+                .arg("-o")
+                .arg(&out),
+            "riscv64-linux-gnu-gcc",
+        );
+        out
+    };
+    let mut inputs: Vec<PathBuf> = OBJECT_SOURCES.iter().map(|n| compile(n)).collect();
+    let members: Vec<PathBuf> = ARCHIVE_MEMBERS.iter().map(|n| compile(n)).collect();
+    let lib = work.join("libpeln.a");
+    archive(&lib, &members);
+    inputs.push(lib);
+    let efi = link_with_pectl(
+        pectl::run,
+        ARCH,
+        &work.join(ARCH.efi_boot_file()),
+        &inputs,
+        &LinkOpts::default(),
+    );
+    peln_tests::program::assert_program_passed(&boot_efi(ARCH, &efi));
+}
