@@ -125,10 +125,14 @@ impl fmt::Display for Error {
                 f,
                 "{file}: machine {found} does not match --machine {expected}"
             ),
-            Error::UnsupportedMachine { machine } => write!(
-                f,
-                "--machine {machine} is not yet supported (supported: amd64)"
-            ),
+            Error::UnsupportedMachine { machine } => {
+                let supported: Vec<_> = crate::SUPPORTED.iter().map(|m| m.name()).collect();
+                write!(
+                    f,
+                    "--machine {machine} is not yet supported (supported: {})",
+                    supported.join(", ")
+                )
+            }
             Error::LibraryNotFound { name, searched } => {
                 write!(f, "library -l{name} not found; searched:")?;
                 for p in searched {

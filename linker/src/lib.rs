@@ -42,12 +42,16 @@ pub struct LinkArgs {
     pub timestamp: u32,
 }
 
+/// The machines [`link`] has a backend for.
+pub const SUPPORTED: &[Machine] = &[Machine::Amd64, Machine::Riscv64];
+
 /// lld-link's default for 64-bit images.
 pub const DEFAULT_IMAGE_BASE: u64 = 0x1_4000_0000;
 
 pub fn link(args: &LinkArgs) -> Result {
     match args.machine {
         Machine::Amd64 => link_for_arch::<arch::amd64::Amd64>(args),
+        Machine::Arm64 => link_for_arch::<arch::arm64::Arm64>(args),
         Machine::Riscv64 => link_for_arch::<arch::riscv64::Riscv64>(args),
         m => Err(Error::UnsupportedMachine { machine: m.name() }),
     }
@@ -138,6 +142,7 @@ pub fn reloc_type_name(machine: Machine, format: input::Format, r_type: u32) -> 
     use arch::Arch;
     match machine {
         Machine::Amd64 => arch::amd64::Amd64::reloc_name(format, r_type),
+        Machine::Arm64 => arch::arm64::Arm64::reloc_name(format, r_type),
         Machine::Riscv64 => arch::riscv64::Riscv64::reloc_name(format, r_type),
         _ => format!("{r_type} ({r_type:#x})"),
     }

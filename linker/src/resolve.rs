@@ -82,6 +82,7 @@ impl Resolved<'_> {
             Some(s) if !s.name.is_empty() => s.display_name(),
             Some(s) => match s.def {
                 SymDef::Section { section, .. } => obj.sections[section as usize].name.to_string(),
+                SymDef::Absolute(v) => format!("absolute {v:#x}"),
                 _ => "<no name>".to_string(),
             },
             None => format!("<symbol #{symbol}>"),

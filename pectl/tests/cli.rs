@@ -1,54 +1,13 @@
 //! The `pectl` binary on bad input: a clear message, a non-zero exit, and no output file (an
 //! existing one is left untouched). Inputs are committed fixtures (see fixtures/regen.sh).
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-struct Run {
-    code: Option<i32>,
-    stderr: String,
-    output: PathBuf,
-    _dir: tempfile::TempDir,
-}
+mod common;
+use common::{assert_fails, fixture, link_for, Run};
 
 /// Runs `pectl link --machine amd64 -o OUT ARGS…` in a fresh directory.
 fn link(args: &[&str]) -> Run {
-    let dir = tempfile::tempdir().unwrap();
-    let output = dir.path().join("out.efi");
-    let out = Command::new(env!("CARGO_BIN_EXE_pectl"))
-        .args(["link", "--machine", "amd64", "-o"])
-        .arg(&output)
-        .args(args)
-        .output()
-        .unwrap();
-    Run {
-        code: out.status.code(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        output,
-        _dir: dir,
-    }
-}
-
-fn assert_fails(run: &Run, expected: &[&str]) {
-    assert_eq!(run.code, Some(1), "stderr: {}", run.stderr);
-    for e in expected {
-        assert!(run.stderr.contains(e), "missing {e:?} in:\n{}", run.stderr);
-    }
-    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
-    assert!(!run.output.exists(), "a failed link must leave no output");
-    let leftovers: Vec<_> = std::fs::read_dir(run.output.parent().unwrap())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert!(
-        leftovers.is_empty(),
-        "temp files left behind: {leftovers:?}"
-    );
+    link_for("amd64", args)
 }
 
 #[test]

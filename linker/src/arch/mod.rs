@@ -4,10 +4,11 @@
 use crate::error::Result;
 use crate::input::Format;
 use crate::relax::{Context, SectionEdits};
-use crate::reloc::RelocInfo;
+use crate::reloc::{Field, RelocInfo};
 use crate::resolve::Resolved;
 
 pub mod amd64;
+pub mod arm64;
 pub mod riscv64;
 
 /// The four UEFI machines the linker knows by name.
@@ -91,8 +92,22 @@ pub struct Relaxation {
     pub info: &'static RelocInfo,
 }
 
+/// A range-extension thunk: code that reaches any address of the image, placed near direct
+/// branches whose destination is beyond their reach; they branch to the thunk instead.
+#[derive(Clone, Copy, Debug)]
+pub struct Thunk {
+    /// The field of the branches that may go through a thunk.
+    pub branch: Field,
+    pub code: &'static [u8],
+    /// Relocations inside `code` against the destination: (offset, type).
+    pub relocs: &'static [(u32, RelocInfo)],
+}
+
 pub trait Arch: 'static {
     const MACHINE: Machine;
+
+    /// Range-extension thunks, for ISAs whose direct branches cannot span an image.
+    const THUNK: Option<Thunk> = None;
 
     /// The relocation table: what a raw relocation type of the given object format computes and
     /// where the result goes. `None` for types the linker does not know.

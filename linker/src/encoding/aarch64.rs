@@ -58,7 +58,7 @@ fn get_imm21(word: u32) -> u64 {
 }
 
 fn set_imm21(bytes: &mut [u8], imm: u64) {
-    let imm = imm as u32;
+    let imm = imm as u32 & 0x1f_ffff;
     patch32(bytes, IMMLO_IMMHI, (imm & 0b11) << 29 | (imm >> 2) << 5);
 }
 
