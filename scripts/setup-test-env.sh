@@ -51,7 +51,9 @@ fi
 # Rust UEFI targets are optional (the Rust boot tests skip without them, except under CI=true
 # where the target must have been installable).
 if command -v rustup >/dev/null 2>&1; then
-  rustup target list --installed 2>/dev/null | grep -q x86_64-unknown-uefi || rustup target add x86_64-unknown-uefi || echo "setup: x86_64-unknown-uefi not installable"
+  for t in x86_64-unknown-uefi riscv64gc-unknown-none-elf; do
+    rustup target list --installed 2>/dev/null | grep -qx "$t" || rustup target add "$t" || echo "setup: $t not installable"
+  done
 fi
 
 for t in clang-19 ld.lld-19 lld-link-19 llvm-ar-19 qemu-system-x86_64 qemu-system-aarch64 qemu-system-riscv64 qemu-system-loongarch64 xorriso mkfs.fat sgdisk; do

@@ -113,12 +113,14 @@ impl Arch {
         }
     }
 
-    /// The rustc target of a UEFI application, when rustc has one.
+    /// The rustc target to build a UEFI program with, when rustup has one here.
     pub fn rust_uefi_target(self) -> Option<&'static str> {
         match self {
             Arch::Amd64 => Some("x86_64-unknown-uefi"),
             Arch::Arm64 => Some("aarch64-unknown-uefi"),
-            _ => None,
+            // No UEFI target: the bare-metal one emits ELF with the same calling convention.
+            Arch::Riscv64 => Some("riscv64gc-unknown-none-elf"),
+            Arch::Loongarch64 => None,
         }
     }
 

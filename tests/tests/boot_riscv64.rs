@@ -7,8 +7,10 @@ use std::process::Command;
 
 use peln_tests::cc::{archive, run_checked};
 use peln_tests::program::{programs_dir, ARCHIVE_MEMBERS, OBJECT_SOURCES};
+use peln_tests::rust::{assert_rust_hello_passed, build_rust_hello};
 use peln_tests::{
-    boot_efi, c_program_with_pectl, link_with_pectl, require, Arch, LinkOpts, Variant, WorkDir,
+    boot_efi, c_program_with_pectl, check_needs, link_with_pectl, require, Arch, LinkOpts, Need,
+    Variant, WorkDir,
 };
 
 const ARCH: Arch = Arch::Riscv64;
@@ -165,4 +167,21 @@ fn gcc_medany_relax_boots() {
         &LinkOpts::default(),
     );
     peln_tests::program::assert_program_passed(&boot_efi(ARCH, &efi));
+}
+
+/// A `#![no_std]` Rust program for `riscv64gc-unknown-none-elf` with the sysroot's libcore and
+/// compiler_builtins rlibs (whose C builtins hold medlow HI20/LO12: only live members may count).
+#[test]
+fn rust_no_std_hello_with_sysroot_rlibs_boots() {
+    require!(check_needs(ARCH, &[Need::RustUefi, Need::Qemu]));
+    let work = WorkDir::new("riscv64-rust-hello");
+    let inputs = build_rust_hello(ARCH, &work.subdir("obj"));
+    let efi = link_with_pectl(
+        pectl::run,
+        ARCH,
+        &work.join(ARCH.efi_boot_file()),
+        &inputs,
+        &LinkOpts::default(),
+    );
+    assert_rust_hello_passed(&boot_efi(ARCH, &efi));
 }
