@@ -7,6 +7,9 @@ pub enum BaseRelocType {
     HighLow,
     /// IMAGE_REL_BASED_DIR64.
     Dir64,
+    /// IMAGE_REL_BASED_LOONGARCH64_MARK_LA: the `lu12i.w, ori, lu32i.d, lu52i.d` sequence of an
+    /// `la.abs`, patched as one 64-bit address by edk2.
+    MarkLa,
 }
 
 impl BaseRelocType {
@@ -14,6 +17,7 @@ impl BaseRelocType {
         match self {
             BaseRelocType::HighLow => 3,
             BaseRelocType::Dir64 => 10,
+            BaseRelocType::MarkLa => 8,
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Layout: every thing that takes space in the image is a [`Chunk`] (an input section, a COMMON
-//! symbol, the GOT); chunks are grouped into output sections, ordered, and given RVAs. The scan of
+//! symbol, the GOT, range-extension thunks); chunks are grouped into output sections, ordered, and given RVAs. The scan of
 //! relocations that decides GOT slots and base relocations happens here too, because both change
 //! sizes. Layout never writes bytes.
 //!
@@ -7,12 +7,14 @@
 //! deletes bytes (RISC-V/LoongArch relaxation and ALIGN) slots in before [`compute`] places chunks.
 use std::collections::HashMap;
 
-use crate::arch::Arch;
+pub mod thunks;
+
+use crate::arch::{AbsoluteInsn, Arch};
 use crate::baserel::{self, BaseReloc, BaseRelocType};
 use crate::error::{Error, Result};
 use crate::input::{Format, ObjectFile, Reloc, SectionClass};
 use crate::relax::Relaxation;
-use crate::reloc::Field;
+use crate::reloc::{Field, Formula};
 use crate::resolve::{Resolved, Target};
 
 pub const SECTION_ALIGNMENT: u32 = 0x1000;
@@ -24,9 +26,14 @@ pub const GOT_ENTRY_SIZE: u32 = 8;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChunkKind {
-    Input { file: u32, section: u32 },
+    Input {
+        file: u32,
+        section: u32,
+    },
     Common(u32),
     Got,
+    /// Range-extension thunks: an index into [`thunks::Thunks::groups`].
+    Thunk(u32),
 }
 
 /// The small hot record layout works on: 16 bytes.
@@ -115,6 +122,7 @@ pub struct Layout {
     pub section_rva: Vec<Vec<u32>>,
     pub common_rva: Vec<u32>,
     pub got: Got,
+    pub thunks: thunks::Thunks,
     pub base_relocs: Vec<BaseReloc>,
     pub entry_rva: u32,
     pub size_of_headers: u32,
@@ -215,6 +223,8 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
     for (group, _, chunk) in keyed {
         groups[group].push(chunk);
     }
+    let thunks = thunks::plan::<A>(res, &mut groups[0]);
+    // Every branch that cannot reach its destination has a thunk chunk after its section.
     if !got.slots.is_empty() || needs_got_base::<A>(res) {
         groups[2].push(Chunk {
             kind: ChunkKind::Got,
@@ -301,6 +311,7 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
             .collect(),
         common_rva: vec![0; res.commons.len()],
         got,
+        thunks,
         base_relocs: Vec::new(),
         entry_rva: 0,
         size_of_headers,
@@ -316,6 +327,7 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
             }
             ChunkKind::Common(i) => layout.common_rva[i as usize] = c.rva,
             ChunkKind::Got => layout.got.rva = c.rva,
+            ChunkKind::Thunk(g) => layout.thunks.groups[g as usize].rva = c.rva,
         }
     }
     // Every chunk has its RVA.
@@ -428,23 +440,30 @@ fn scan<A: Arch>(
                     got.index.insert(target, got.slots.len() as u32);
                     got.slots.push(target);
                 }
-                if !info.is_absolute() || !target.is_relocatable() {
+                let moves = target.is_relocatable() || info.formula == Formula::Relative;
+                if !info.is_absolute() || !moves {
                     continue;
                 }
                 let typ = match info.field {
-                    Field::Data64 => BaseRelocType::Dir64,
-                    Field::Data32 if opts.allow_absolute32 => BaseRelocType::HighLow,
-                    _ => {
-                        errors.push(Error::Absolute32 {
-                            reloc: info.name,
-                            symbol: res.symbol_name(f as u32, r.symbol),
-                            file: obj.name.clone(),
-                            section: sec.name.to_string(),
-                            offset: r.offset.into(),
-                            hint: A::NARROW_ABSOLUTE_HINT,
-                        });
-                        continue;
-                    }
+                    Field::Data64 => Some(BaseRelocType::Dir64),
+                    Field::Data32 if opts.allow_absolute32 => Some(BaseRelocType::HighLow),
+                    Field::Insn(_) => match A::absolute_insn(&sec.relocs, i) {
+                        AbsoluteInsn::BaseReloc(t) => Some(t),
+                        AbsoluteInsn::Covered => continue,
+                        AbsoluteInsn::Unsupported => None,
+                    },
+                    _ => None,
+                };
+                let Some(typ) = typ else {
+                    errors.push(Error::Absolute32 {
+                        reloc: info.name,
+                        symbol: res.symbol_name(f as u32, r.symbol),
+                        file: obj.name.clone(),
+                        section: sec.name.to_string(),
+                        offset: r.offset.into(),
+                        hint: A::NARROW_ABSOLUTE_HINT,
+                    });
+                    continue;
                 };
                 sites.push(AbsSite {
                     file: f as u32,

@@ -43,7 +43,7 @@ pub struct LinkArgs {
 }
 
 /// The machines [`link`] has a backend for.
-pub const SUPPORTED: &[Machine] = &[Machine::Amd64, Machine::Riscv64];
+pub const SUPPORTED: &[Machine] = &[Machine::Amd64, Machine::Riscv64, Machine::Loongarch64];
 
 /// lld-link's default for 64-bit images.
 pub const DEFAULT_IMAGE_BASE: u64 = 0x1_4000_0000;
@@ -53,6 +53,7 @@ pub fn link(args: &LinkArgs) -> Result {
         Machine::Amd64 => link_for_arch::<arch::amd64::Amd64>(args),
         Machine::Arm64 => link_for_arch::<arch::arm64::Arm64>(args),
         Machine::Riscv64 => link_for_arch::<arch::riscv64::Riscv64>(args),
+        Machine::Loongarch64 => link_for_arch::<arch::loongarch64::Loongarch64>(args),
         m => Err(Error::UnsupportedMachine { machine: m.name() }),
     }
 }
@@ -144,6 +145,7 @@ pub fn reloc_type_name(machine: Machine, format: input::Format, r_type: u32) -> 
         Machine::Amd64 => arch::amd64::Amd64::reloc_name(format, r_type),
         Machine::Arm64 => arch::arm64::Arm64::reloc_name(format, r_type),
         Machine::Riscv64 => arch::riscv64::Riscv64::reloc_name(format, r_type),
+        Machine::Loongarch64 => arch::loongarch64::Loongarch64::reloc_name(format, r_type),
         _ => format!("{r_type} ({r_type:#x})"),
     }
 }

@@ -77,6 +77,19 @@ pub fn render(res: &Resolved, layout: &Layout) -> String {
                     let _ = writeln!(out, "{addr:16x} {:8x} {:5}     COMMON", c.size, chunk.align);
                     let _ = writeln!(out, "{addr:16x} {:8x}               {}", c.size, c.name);
                 }
+                ChunkKind::Thunk(g) => {
+                    let g = &layout.thunks.groups[g as usize];
+                    let obj = &res.objects[g.file as usize];
+                    let _ = writeln!(
+                        out,
+                        "{addr:16x} {:8x} {:5}     <{} thunks after {}:({})>",
+                        chunk.size,
+                        chunk.align,
+                        g.dests.len(),
+                        obj.name,
+                        obj.sections[g.section as usize].name
+                    );
+                }
                 ChunkKind::Got => {
                     let _ = writeln!(
                         out,

@@ -95,6 +95,8 @@ pub struct Context {
     /// Every text address is within this many bytes of every other (the whole `.text` is smaller,
     /// padding included), so short PC-relative forms reach any code target.
     pub text_span: u64,
+    /// The same bound for any two addresses in the image.
+    pub image_span: u64,
 }
 
 /// Per file, per section: `None` when relaxation leaves the section as read.
@@ -121,19 +123,33 @@ impl Relaxation {
 }
 
 pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
-    let text_span: u64 = res
-        .objects
-        .iter()
-        .enumerate()
-        .flat_map(|(f, o)| {
-            o.sections
-                .iter()
-                .enumerate()
-                .filter(move |(s, sec)| res.live[f][*s] && sec.class == SectionClass::Text)
-                .map(|(_, sec)| u64::from(sec.size) + u64::from(sec.align))
-        })
-        .sum();
-    let ctx = Context { enabled, text_span };
+    let span = |class: Option<SectionClass>| -> u64 {
+        res.objects
+            .iter()
+            .enumerate()
+            .flat_map(|(f, o)| {
+                o.sections
+                    .iter()
+                    .enumerate()
+                    .filter(move |(s, sec)| res.live[f][*s] && class.is_none_or(|c| sec.class == c))
+            })
+            .map(|(_, sec)| {
+                let got = if class.is_none() {
+                    8 * sec.relocs.len() as u64
+                } else {
+                    0
+                };
+                u64::from(sec.size) + u64::from(sec.align) + got
+            })
+            .sum()
+    };
+    // Output sections start on 4 KiB boundaries; the 8 bytes per relocation bound the GOT.
+    let commons: u64 = res.commons.iter().map(|c| c.size + c.align).sum();
+    let ctx = Context {
+        enabled,
+        text_span: span(Some(SectionClass::Text)),
+        image_span: span(None) + commons + 6 * 0x1000,
+    };
     let mut errors = Vec::new();
     let edits = res
         .objects

@@ -45,6 +45,14 @@ pub enum Formula {
     /// The low 12 bits of the PC-relative value computed by the HI20 relocation at S (RISC-V
     /// PCREL_LO12_I/S: S labels the `auipc`).
     PcrelLo,
+    /// G + A: the address of the symbol's GOT slot (LoongArch GOT_PC_LO12 takes its low bits).
+    Got,
+    /// B + A: an address relative to the image base (R_LARCH_RELATIVE), relocated by the loader.
+    Relative,
+    /// LoongArch `pcalau12i` page arithmetic toward S + A (or the GOT slot, G + A), measured from
+    /// the `pcalau12i` that is `back` bytes before this instruction (extreme model: 8 for
+    /// `lu32i.d`, 12 for `lu52i.d`). See `page_delta`.
+    PageDelta { got: bool, back: u8 },
     /// Not a relocation of bytes but a hint or a request to the relaxation pass
     /// (R_RISCV_RELAX, R_RISCV_ALIGN).
     Marker,
@@ -55,7 +63,12 @@ impl Formula {
     pub fn needs_got_slot(self) -> bool {
         matches!(
             self,
-            Formula::GotPcrel | Formula::GotSlot | Formula::GotPagePcrel | Formula::GotPageOffset
+            Formula::GotPcrel
+                | Formula::GotSlot
+                | Formula::GotPagePcrel
+                | Formula::GotPageOffset
+                | Formula::Got
+                | Formula::PageDelta { got: true, .. }
         )
     }
 
@@ -228,7 +241,7 @@ impl RelocInfo {
 
     /// An absolute address that the loader must adjust when the image moves.
     pub fn is_absolute(&self) -> bool {
-        self.formula == Formula::Abs
+        matches!(self.formula, Formula::Abs | Formula::Relative)
     }
 
     /// A RISC-V `auipc` relocation whose value PCREL_LO12 relocations take the low bits of.
@@ -312,7 +325,37 @@ pub fn evaluate(info: &RelocInfo, o: &Operands) -> i64 {
         Formula::Set => s_a,
         // The caller computes the paired HI20's value and passes it as S (see `write`).
         Formula::PcrelLo => o.s,
+        Formula::Got => o.g.wrapping_add(o.a as u64),
+        Formula::Relative => o.image_base.wrapping_add(o.a as u64),
+        Formula::PageDelta { got, back } => {
+            let dest = if got {
+                o.g.wrapping_add(o.a as u64)
+            } else {
+                s_a
+            };
+            page_delta(dest, o.p.wrapping_sub(u64::from(back)), back != 0)
+        }
         Formula::Marker => 0,
     };
     v as i64
+}
+
+/// The value a `pcalau12i`-based sequence at `pc` needs to reach `dest` (LoongArch psABI, as lld
+/// computes it). `pcalau12i` yields `pc`'s page plus `hi20 << 12`; the low 12 bits are added
+/// *sign-extended*, so when bit 11 of `dest` is set the page must be one higher. When the upper
+/// 32 bits come from `lu32i.d`/`lu52i.d` (`wide`), they are added to a sign-extended lower half
+/// and need the matching borrow/carry.
+pub fn page_delta(dest: u64, pc: u64, wide: bool) -> u64 {
+    const PAGE: u64 = !0xfff;
+    if !wide {
+        return (dest.wrapping_add(0x800) & PAGE).wrapping_sub(pc & PAGE);
+    }
+    let mut result = (dest & PAGE).wrapping_sub(pc & PAGE);
+    if dest & 0x800 != 0 {
+        result = result.wrapping_add(0x1000).wrapping_sub(0x1_0000_0000);
+    }
+    if result & 0x8000_0000 != 0 {
+        result = result.wrapping_add(0x1_0000_0000);
+    }
+    result
 }

@@ -39,6 +39,9 @@ pub fn image<A: Arch>(res: &Resolved, layout: &Layout, header: &Header) -> Resul
                     }
                 }
                 ChunkKind::Common(_) => {}
+                ChunkKind::Thunk(g) => {
+                    write_thunks::<A>(res, layout, g, chunk.rva, out, &mut errors)
+                }
             }
         }
         if section.kind == OutputKind::Reloc {
@@ -116,10 +119,13 @@ fn relocate<A: Arch>(
                 crate::input::Format::Coff => info.field.read(&out[at..]),
                 crate::input::Format::Elf => r.addend,
             };
-            reloc::evaluate(
-                info,
-                &operands(res, layout, file, r.symbol, a, p, &out[at..], info),
-            )
+            let mut ops = operands(res, layout, file, r.symbol, a, p, &out[at..], info);
+            if let Some(s) =
+                via_thunk::<A>(layout, info, file, section, res.target(file, r.symbol), a)
+            {
+                (ops.s, ops.a) = (s, 0);
+            }
+            reloc::evaluate(info, &ops)
         };
         if let Err(o) = reloc::apply(info, &mut out[at..], value) {
             errors.push(Error::RelocOverflow {
@@ -224,6 +230,63 @@ fn paired_hi20<A: Arch>(
         info,
         &operands(res, layout, file, hi.symbol, hi.addend, p, &[], info),
     ))
+}
+
+/// A branch that cannot reach its destination goes to the thunk layout placed for it.
+fn via_thunk<A: Arch>(
+    layout: &Layout,
+    info: &RelocInfo,
+    file: u32,
+    section: u32,
+    target: Target,
+    a: i64,
+) -> Option<u64> {
+    if A::THUNK?.branch != info.field {
+        return None;
+    }
+    let rva = layout.thunks.rva(file, section, target, a)?;
+    Some(layout.image_base + u64::from(rva))
+}
+
+/// Fills one group of range-extension thunks: the arch's thunk code, relocated to each destination.
+fn write_thunks<A: Arch>(
+    res: &Resolved,
+    layout: &Layout,
+    group: u32,
+    rva: u32,
+    out: &mut [u8],
+    errors: &mut Vec<Error>,
+) {
+    let Some(thunk) = A::THUNK else {
+        return;
+    };
+    let g = &layout.thunks.groups[group as usize];
+    let obj = &res.objects[g.file as usize];
+    for (i, dest) in g.dests.iter().enumerate() {
+        let at = i * thunk.code.len();
+        let code = &mut out[at..at + thunk.code.len()];
+        code.copy_from_slice(thunk.code);
+        for (off, info) in thunk.relocs {
+            let ops = Operands {
+                s: layout.address(dest.target),
+                a: dest.addend,
+                p: layout.image_base + u64::from(rva) + (at as u64) + u64::from(*off),
+                ..Operands::default()
+            };
+            let value = reloc::evaluate(info, &ops);
+            if let Err(o) = reloc::apply(info, &mut code[*off as usize..], value) {
+                errors.push(Error::RelocOverflow {
+                    reloc: info.name,
+                    symbol: res.symbol_name(g.file, dest.symbol),
+                    file: obj.name.clone(),
+                    section: format!("thunks after {}", obj.sections[g.section as usize].name),
+                    offset: (at as u64) + u64::from(*off),
+                    value: o.value,
+                    range: o.range,
+                });
+            }
+        }
+    }
 }
 
 /// Writes `bytes` to a temporary file beside `path` and renames it into place, so a failed link

@@ -1,14 +1,16 @@
 //! Per-architecture knowledge. Each arch is a zero-sized type implementing [`Arch`]: its relocation
 //! table (as data), its instruction rewrites and its PE machine value. The driver picks the arch once
 //! and instantiates the whole pipeline for it, so the hot relocation loop dispatches statically.
+use crate::baserel::BaseRelocType;
 use crate::error::Result;
-use crate::input::Format;
+use crate::input::{Format, Reloc};
 use crate::relax::{Context, SectionEdits};
 use crate::reloc::{Field, RelocInfo};
 use crate::resolve::Resolved;
 
 pub mod amd64;
 pub mod arm64;
+pub mod loongarch64;
 pub mod riscv64;
 
 /// The four UEFI machines the linker knows by name.
@@ -141,4 +143,21 @@ pub trait Arch: 'static {
 
     /// How to fix an absolute address narrower than 64 bits, for the error message.
     const NARROW_ABSOLUTE_HINT: &'static str;
+
+    /// What the absolute address built by the instruction of `relocs[index]` needs from the
+    /// loader. By default firmware cannot patch instructions.
+    fn absolute_insn(relocs: &[Reloc], index: usize) -> AbsoluteInsn {
+        let _ = (relocs, index);
+        AbsoluteInsn::Unsupported
+    }
+}
+
+/// How an absolute address held in instructions survives the image being moved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AbsoluteInsn {
+    Unsupported,
+    /// This instruction carries the base relocation for the whole sequence.
+    BaseReloc(BaseRelocType),
+    /// Another instruction's base relocation patches this one too.
+    Covered,
 }

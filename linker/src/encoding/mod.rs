@@ -7,12 +7,14 @@
 
 pub mod aarch64;
 pub mod bits;
+pub mod loongarch;
 pub mod riscv;
 
 /// An instruction field layout, tagged by ISA.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Insn {
     Aarch64(aarch64::Insn),
+    Loongarch(loongarch::Insn),
     Riscv(riscv::Insn),
 }
 
@@ -20,6 +22,7 @@ impl Insn {
     pub fn size(self) -> usize {
         match self {
             Insn::Aarch64(_) => 4,
+            Insn::Loongarch(i) => i.size(),
             Insn::Riscv(i) => i.size(),
         }
     }
@@ -27,6 +30,7 @@ impl Insn {
     pub fn value_bits(self) -> u32 {
         match self {
             Insn::Aarch64(i) => i.value_bits(),
+            Insn::Loongarch(i) => i.value_bits(),
             Insn::Riscv(i) => i.value_bits(),
         }
     }
@@ -35,6 +39,7 @@ impl Insn {
     pub fn range_value(self, value: i64) -> i64 {
         match self {
             Insn::Aarch64(_) => value,
+            Insn::Loongarch(i) => i.range_value(value),
             Insn::Riscv(i) => i.range_value(value),
         }
     }
@@ -42,6 +47,7 @@ impl Insn {
     pub fn align(self, bytes: &[u8]) -> u64 {
         match self {
             Insn::Aarch64(i) => i.align(bytes),
+            Insn::Loongarch(i) => i.align(),
             Insn::Riscv(i) => i.align(),
         }
     }
@@ -49,6 +55,7 @@ impl Insn {
     pub fn read(self, bytes: &[u8]) -> i64 {
         match self {
             Insn::Aarch64(i) => i.read(bytes),
+            Insn::Loongarch(i) => i.read(bytes),
             Insn::Riscv(i) => i.read(bytes),
         }
     }
@@ -56,6 +63,7 @@ impl Insn {
     pub fn write(self, bytes: &mut [u8], value: i64) {
         match self {
             Insn::Aarch64(i) => i.write(bytes, value),
+            Insn::Loongarch(i) => i.write(bytes, value),
             Insn::Riscv(i) => i.write(bytes, value),
         }
     }

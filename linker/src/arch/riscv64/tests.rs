@@ -219,7 +219,16 @@ fn resolved(section_align: u32) -> Resolved<'static> {
 }
 
 fn relax(res: &Resolved, enabled: bool, text_span: u64) -> Result<SectionEdits> {
-    Riscv64::relax_section(res, 0, 1, &Context { enabled, text_span })
+    Riscv64::relax_section(
+        res,
+        0,
+        1,
+        &Context {
+            enabled,
+            text_span,
+            image_span: text_span,
+        },
+    )
 }
 
 #[test]
