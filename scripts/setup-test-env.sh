@@ -15,7 +15,7 @@ export DEBIAN_FRONTEND=noninteractive
 mkdir -p "$CACHE"
 
 need_apt=()
-for p in clang-19 lld-19 llvm-19 xorriso mtools dosfstools gdisk fdisk gcc-riscv64-linux-gnu; do
+for p in clang-19 lld-19 llvm-19 xorriso mtools dosfstools gdisk fdisk gcc-riscv64-linux-gnu genisoimage; do
   dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -51,7 +51,7 @@ fi
 # Rust UEFI targets are optional (the Rust boot tests skip without them, except under CI=true
 # where the target must have been installable).
 if command -v rustup >/dev/null 2>&1; then
-  for t in x86_64-unknown-uefi riscv64gc-unknown-none-elf; do
+  for t in x86_64-unknown-uefi aarch64-unknown-uefi riscv64gc-unknown-none-elf; do
     rustup target list --installed 2>/dev/null | grep -qx "$t" || rustup target add "$t" || echo "setup: $t not installable"
   done
 fi

@@ -43,7 +43,12 @@ pub struct LinkArgs {
 }
 
 /// The machines [`link`] has a backend for.
-pub const SUPPORTED: &[Machine] = &[Machine::Amd64, Machine::Riscv64, Machine::Loongarch64];
+pub const SUPPORTED: &[Machine] = &[
+    Machine::Amd64,
+    Machine::Arm64,
+    Machine::Riscv64,
+    Machine::Loongarch64,
+];
 
 /// lld-link's default for 64-bit images.
 pub const DEFAULT_IMAGE_BASE: u64 = 0x1_4000_0000;

@@ -10,8 +10,8 @@
 //!   convention, adopted by lld), in a load/store it is in units of the access size, in a branch in
 //!   words. `encoding::aarch64` reads them back in bytes.
 //! - `b`/`bl` reach ±128 MiB. Beyond that a branch goes through a range-extension thunk placed
-//!   after its section (see `thunks.rs`), as lld and mold do; the thunk clobbers x16 (IP0), which
-//!   the procedure call standard reserves for exactly this.
+//!   after its section (`layout/thunks.rs`), as lld and mold do; the thunk clobbers x16 (IP0),
+//!   which the procedure call standard reserves for exactly this.
 //! - PE has no base relocation for an address split over `movz`/`movk` (MOVW_UABS_*, the large
 //!   code model): those are accepted only against absolute symbols. GOT slots hold 64-bit words
 //!   with DIR64 base relocations. The `adrp`+`ldr` GOT pair is not relaxed to `adrp`+`add`: both

@@ -203,7 +203,18 @@ impl Arch for Loongarch64 {
                 .find(|&j| sec.relocs[j].offset == offset && sec.relocs[j].r_type == r_type)
         };
         let marked = |i: usize| at_offset(sec.relocs[i].offset, R_LARCH_RELAX).is_some();
-        let in_image = |symbol: u32| res.target(file, symbol).is_relocatable();
+        // `pcaddi` counts words: the target must be 4-byte aligned wherever layout puts it.
+        let word_aligned = |symbol: u32, addend: i64| match res.target(file, symbol) {
+            Target::Section {
+                file: tf,
+                section: ts,
+                value,
+            } => {
+                let align = res.objects[tf as usize].sections[ts as usize].align;
+                align % 4 == 0 && (value as i64).wrapping_add(addend) % 4 == 0
+            }
+            _ => false,
+        };
         let in_text = |symbol: u32| {
             matches!(res.target(file, symbol), Target::Section { file: tf, section: ts, .. }
                 if res.objects[tf as usize].sections[ts as usize].class == SectionClass::Text)
@@ -275,7 +286,9 @@ impl Arch for Loongarch64 {
                     edits.rewrites.push((i as u32, &CALL36_AS_B26));
                     deleted += 4;
                 }
-                R_LARCH_PCALA_HI20 if ctx.enabled && marked(i) && in_image(r.symbol) => {
+                R_LARCH_PCALA_HI20
+                    if ctx.enabled && marked(i) && word_aligned(r.symbol, r.addend) =>
+                {
                     let Some(lo) = at_offset(r.offset + 4, R_LARCH_PCALA_LO12) else {
                         continue;
                     };

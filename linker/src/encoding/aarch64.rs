@@ -6,7 +6,9 @@
 //! the byte offset before scaling. Only [`Insn::Adrp`] reads differently from how it writes: the
 //! value written is a page delta in bytes (`imm21 << 12`), but COFF objects store their addend in
 //! the same bits as plain bytes (MSVC's convention, which lld adopted for `PAGEBASE_REL21`), so
-//! [`read`] returns the immediate unshifted.
+//! [`Insn::read`] returns the immediate unshifted.
+#![allow(clippy::unusual_byte_groupings)] // masks are grouped by instruction field, not by nibble
+
 use super::bits::{extract, patch32, read32, sign_extend};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -122,7 +122,8 @@ pub fn plan<A: Arch>(res: &Resolved, text: &mut Vec<Chunk>) -> Thunks {
             ) else {
                 continue;
             };
-            let distance = (to + value)
+            let distance = to
+                .wrapping_add(value)
                 .wrapping_add(b.addend as u64)
                 .wrapping_sub(from + b.offset) as i64;
             if !b.info.range.contains(b.info.field.bits(), distance) {
