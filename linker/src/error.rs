@@ -49,9 +49,6 @@ pub enum Error {
         found: String,
         expected: &'static str,
     },
-    UnsupportedMachine {
-        machine: &'static str,
-    },
     LibraryNotFound {
         name: String,
         searched: Vec<PathBuf>,
@@ -89,8 +86,9 @@ pub enum Error {
         value: i64,
         range: String,
     },
-    /// An absolute address narrower than 64 bits that firmware cannot relocate safely.
-    Absolute32 {
+    /// An absolute address in a form (narrower than 64 bits, or spread over instructions) that
+    /// firmware cannot relocate.
+    UnrelocatableAbsolute {
         reloc: &'static str,
         symbol: String,
         file: String,
@@ -125,14 +123,6 @@ impl fmt::Display for Error {
                 f,
                 "{file}: machine {found} does not match --machine {expected}"
             ),
-            Error::UnsupportedMachine { machine } => {
-                let supported: Vec<_> = crate::SUPPORTED.iter().map(|m| m.name()).collect();
-                write!(
-                    f,
-                    "--machine {machine} is not yet supported (supported: {})",
-                    supported.join(", ")
-                )
-            }
             Error::LibraryNotFound { name, searched } => {
                 write!(f, "library -l{name} not found; searched:")?;
                 for p in searched {
@@ -187,7 +177,7 @@ impl fmt::Display for Error {
                 "{file}:({section}+{offset:#x}): relocation {reloc} out of range: \
                  {value} ({value:#x}) is not in {range}; references `{symbol}`"
             ),
-            Error::Absolute32 {
+            Error::UnrelocatableAbsolute {
                 reloc,
                 symbol,
                 file,
@@ -196,8 +186,8 @@ impl fmt::Display for Error {
                 hint,
             } => write!(
                 f,
-                "{file}:({section}+{offset:#x}): {reloc} against `{symbol}` is a 32-bit absolute \
-                 address that UEFI firmware cannot relocate safely; {hint}"
+                "{file}:({section}+{offset:#x}): {reloc} against `{symbol}` stores an absolute \
+                 address in a form UEFI firmware cannot relocate; {hint}"
             ),
             Error::BadRelocation {
                 reloc,

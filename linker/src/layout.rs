@@ -455,7 +455,7 @@ fn scan<A: Arch>(
                     _ => None,
                 };
                 let Some(typ) = typ else {
-                    errors.push(Error::Absolute32 {
+                    errors.push(Error::UnrelocatableAbsolute {
                         reloc: info.name,
                         symbol: res.symbol_name(f as u32, r.symbol),
                         file: obj.name.clone(),

@@ -12,7 +12,7 @@ fn medlow_absolute_hi20_asks_for_medany() {
     assert_fails(
         &link("rv-medlow.o"),
         &[
-            "rv-medlow.o:(.text+0x0): R_RISCV_HI20 against `counter` is a 32-bit absolute address",
+            "rv-medlow.o:(.text+0x0): R_RISCV_HI20 against `counter` stores an absolute address in a form UEFI firmware cannot relocate",
             "recompile with -mcmodel=medany",
             "rv-medlow.o:(.text+0x4): R_RISCV_LO12_I against `counter`",
         ],

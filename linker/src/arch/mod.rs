@@ -161,3 +161,38 @@ pub enum AbsoluteInsn {
     /// Another instruction's base relocation patches this one too.
     Covered,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_aliases_map_to_machines_and_pe_values() {
+        let cases = [
+            (
+                &["amd64", "x86_64", "x64", "X86-64"][..],
+                Machine::Amd64,
+                0x8664,
+            ),
+            (&["arm64", "aarch64", "aa64"][..], Machine::Arm64, 0xaa64),
+            (&["riscv64"][..], Machine::Riscv64, 0x5064),
+            (
+                &["loongarch64", "loong64"][..],
+                Machine::Loongarch64,
+                0x6264,
+            ),
+        ];
+        for (names, machine, pe) in cases {
+            for n in names {
+                assert_eq!(Machine::from_name(n), Some(machine), "{n}");
+            }
+            assert_eq!(machine.pe_machine(), pe);
+            assert_eq!(Machine::from_pe_machine(pe), Some(machine));
+            assert_eq!(
+                Machine::from_elf_machine(machine.elf_machine()),
+                Some(machine)
+            );
+        }
+        assert_eq!(Machine::from_name("mips"), None);
+    }
+}
