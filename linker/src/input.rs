@@ -29,7 +29,11 @@ pub enum SectionClass {
     RoData,
     Data,
     Bss,
-    /// Not part of the image: debug info, linker directives, notes, relocation tables.
+    /// DWARF (`.debug_info`, `.debug_line`, …) from ELF objects: copied into the image as
+    /// discardable sections a debugger reads, never a GC root.
+    Debug,
+    /// Not part of the image: linker directives, notes, relocation tables, CodeView, compressed
+    /// or unknown debug sections.
     Discard,
 }
 
@@ -451,8 +455,13 @@ fn classify(name: &str, flags: SectionFlags, kind: SectionKind) -> SectionClass 
     match flags {
         SectionFlags::Elf { sh_flags, .. } => {
             let flags = sh_flags.0;
+            let compressed = flags & object::elf::SHF_COMPRESSED.0 != 0;
             if flags & SHF_ALLOC.0 == 0 {
-                SectionClass::Discard
+                if !compressed && crate::layout::DEBUG_SECTIONS.contains(&name) {
+                    SectionClass::Debug
+                } else {
+                    SectionClass::Discard
+                }
             } else if flags & SHF_EXECINSTR.0 != 0 {
                 SectionClass::Text
             } else if kind == SectionKind::UninitializedData {

@@ -52,7 +52,29 @@ pub enum OutputKind {
     Data,
     Bss,
     Reloc,
+    /// One DWARF section, by its index in [`DEBUG_SECTIONS`].
+    Debug(u8),
 }
+
+/// The DWARF sections copied into images, in output order. Their names exceed the 8 bytes of a
+/// section header, so the headers say `/N`: an offset into a COFF string table at the end of the
+/// file (what lld-link and GNU ld write for MinGW).
+pub const DEBUG_SECTIONS: &[&str] = &[
+    ".debug_abbrev",
+    ".debug_info",
+    ".debug_line",
+    ".debug_line_str",
+    ".debug_str",
+    ".debug_str_offsets",
+    ".debug_addr",
+    ".debug_rnglists",
+    ".debug_loclists",
+    ".debug_ranges",
+    ".debug_loc",
+    ".debug_aranges",
+    ".debug_frame",
+    ".debug_names",
+];
 
 impl OutputKind {
     pub fn name(self) -> &'static str {
@@ -62,6 +84,7 @@ impl OutputKind {
             OutputKind::Data => ".data",
             OutputKind::Bss => ".bss",
             OutputKind::Reloc => ".reloc",
+            OutputKind::Debug(i) => DEBUG_SECTIONS[i as usize],
         }
     }
 
@@ -76,7 +99,7 @@ impl OutputKind {
             OutputKind::Bss => {
                 (IMAGE_SCN_CNT_UNINITIALIZED_DATA | IMAGE_SCN_MEM_READ | IMAGE_SCN_MEM_WRITE).0
             }
-            OutputKind::Reloc => {
+            OutputKind::Reloc | OutputKind::Debug(_) => {
                 (IMAGE_SCN_CNT_INITIALIZED_DATA | IMAGE_SCN_MEM_READ | IMAGE_SCN_MEM_DISCARDABLE).0
             }
         }
@@ -130,6 +153,15 @@ pub struct Layout {
     pub file_size: u32,
     /// What relaxation deleted: symbol values and relocation offsets map through it.
     pub relax: Relaxation,
+    /// Where the DWARF sections begin (`u32::MAX`: none). Addresses inside them are offsets
+    /// from their own section's start, as DWARF's cross-section references expect.
+    pub debug_rva: u32,
+    /// Section names longer than 8 bytes, NUL-terminated (the COFF string table without its
+    /// 4-byte size), and its file offset.
+    pub strtab: Vec<u8>,
+    pub strtab_offset: u32,
+    /// (output section index, string table offset) for each long name.
+    pub long_names: Vec<(usize, u32)>,
 }
 
 pub struct Options {
@@ -138,6 +170,10 @@ pub struct Options {
 }
 
 impl Layout {
+    fn strtab_len(&self) -> u32 {
+        self.strtab.len() as u32
+    }
+
     /// The address of a resolved target (0 for undefined weak symbols).
     pub fn address(&self, target: Target) -> u64 {
         match target {
@@ -147,6 +183,19 @@ impl Layout {
                 value,
             } => {
                 let rva = self.section_rva[file as usize][section as usize];
+                if rva == u32::MAX {
+                    // Only debug info refers to sections the link dropped: lld's tombstone.
+                    return 0;
+                }
+                if rva >= self.debug_rva {
+                    let start = self
+                        .sections
+                        .iter()
+                        .rev()
+                        .find(|s| s.rva <= rva)
+                        .map_or(rva, |s| s.rva);
+                    return u64::from(rva - start) + value;
+                }
                 self.image_base + u64::from(rva) + self.relax.map(file, section, value)
             }
             Target::Common(i) => self.image_base + u64::from(self.common_rva[i as usize]),
@@ -185,6 +234,7 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
     // GOT slots and base-relocation sites are known; sizes are final.
 
     let mut groups: [Vec<Chunk>; 4] = Default::default();
+    let mut debug_groups: Vec<Vec<Chunk>> = vec![Vec::new(); DEBUG_SECTIONS.len()];
     let mut keyed: Vec<(usize, (&str, &str), Chunk)> = Vec::new();
     for (f, obj) in res.objects.iter().enumerate() {
         for (s, sec) in obj.sections.iter().enumerate() {
@@ -196,6 +246,20 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
                 SectionClass::RoData => 1,
                 SectionClass::Data => 2,
                 SectionClass::Bss => 3,
+                SectionClass::Debug => {
+                    if let Some(i) = DEBUG_SECTIONS.iter().position(|n| *n == sec.name) {
+                        debug_groups[i].push(Chunk {
+                            kind: ChunkKind::Input {
+                                file: f as u32,
+                                section: s as u32,
+                            },
+                            rva: 0,
+                            size: sec.size,
+                            align: sec.align,
+                        });
+                    }
+                    continue;
+                }
                 SectionClass::Discard => continue,
             };
             let key = match obj.format {
@@ -253,7 +317,11 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
         .zip(&groups)
         .filter(|(_, g)| g.iter().any(|c| c.size > 0))
         .count()
-        + usize::from(!sites.is_empty() || got.slots.iter().any(|t| t.is_relocatable()));
+        + usize::from(!sites.is_empty() || got.slots.iter().any(|t| t.is_relocatable()))
+        + debug_groups
+            .iter()
+            .filter(|g| g.iter().any(|c| c.size > 0))
+            .count();
     let size_of_headers = align_up(
         u64::from(HEADERS_BEFORE_SECTION_TABLE + SECTION_HEADER_SIZE * section_count as u32),
         u64::from(FILE_ALIGNMENT),
@@ -319,6 +387,10 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
         file_size: 0,
         chunks,
         relax,
+        debug_rva: u32::MAX,
+        strtab: Vec::new(),
+        strtab_offset: 0,
+        long_names: Vec::new(),
     };
     for c in &layout.chunks {
         match c.kind {
@@ -365,6 +437,53 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
         rva = reloc_rva + u64::from(size);
     }
     layout.base_relocs = relocs;
+
+    // DWARF last: a debugger reads it from the file; it changes no other address.
+    for (i, group) in debug_groups.into_iter().enumerate() {
+        let size: u64 = group.iter().map(|c| u64::from(c.size)).sum();
+        if size == 0 {
+            continue;
+        }
+        rva = align_up(rva, u64::from(SECTION_ALIGNMENT));
+        if layout.debug_rva == u32::MAX {
+            layout.debug_rva = rva as u32;
+        }
+        let start = layout.chunks.len();
+        let mut off = 0u64;
+        for mut c in group {
+            off = align_up(off, u64::from(c.align));
+            c.rva = (rva + off) as u32;
+            off += u64::from(c.size);
+            if let ChunkKind::Input { file, section } = c.kind {
+                layout.section_rva[file as usize][section as usize] = c.rva;
+            }
+            layout.chunks.push(c);
+        }
+        let file_size = align_up(off, u64::from(FILE_ALIGNMENT));
+        let name = DEBUG_SECTIONS[i];
+        layout
+            .long_names
+            .push((layout.sections.len(), 4 + layout.strtab_len()));
+        layout.strtab.extend_from_slice(name.as_bytes());
+        layout.strtab.push(0);
+        layout.sections.push(OutputSection {
+            kind: OutputKind::Debug(i as u8),
+            rva: rva as u32,
+            virtual_size: off as u32,
+            file_offset: file_offset as u32,
+            file_size: file_size as u32,
+            chunks: start..layout.chunks.len(),
+        });
+        file_offset += file_size;
+        rva += off;
+        if rva > u64::from(u32::MAX) {
+            return Err(Error::ImageTooLarge { size: rva });
+        }
+    }
+    if !layout.strtab.is_empty() {
+        layout.strtab_offset = file_offset as u32;
+        file_offset += 4 + layout.strtab.len() as u64;
+    }
     layout.size_of_image = align_up(rva, u64::from(SECTION_ALIGNMENT)) as u32;
     layout.file_size = file_offset as u32;
     let entry = layout.address(res.entry) - layout.image_base;
@@ -432,6 +551,10 @@ fn scan<A: Arch>(
                     });
                     continue;
                 };
+                // DWARF holds link-time addresses for a debugger: nothing for the loader.
+                if sec.class == SectionClass::Debug {
+                    continue;
+                }
                 let target = res.target(f as u32, r.symbol);
                 if info.formula.needs_got_slot()
                     && A::relax_got(info, sec.data, r.offset as usize).is_none()

@@ -107,7 +107,9 @@ pub fn write_headers(buf: &mut [u8], layout: &Layout, header: &Header, machine: 
     c.u16(machine);
     c.u16(layout.sections.len() as u16);
     c.u32(header.timestamp);
-    c.u32(0); // PointerToSymbolTable
+    // No symbols, but the string table that follows the (empty) symbol table holds long section
+    // names.
+    c.u32(layout.strtab_offset); // PointerToSymbolTable
     c.u32(0); // NumberOfSymbols
     c.u16(240); // SizeOfOptionalHeader
     c.u16(characteristics);
@@ -181,9 +183,15 @@ pub fn write_headers(buf: &mut [u8], layout: &Layout, header: &Header, machine: 
         }
     }
 
-    for s in &layout.sections {
+    for (i, s) in layout.sections.iter().enumerate() {
         let mut name = [0u8; 8];
-        name[..s.kind.name().len()].copy_from_slice(s.kind.name().as_bytes());
+        match layout.long_names.iter().find(|(section, _)| *section == i) {
+            Some((_, offset)) => {
+                let slash = format!("/{offset}");
+                name[..slash.len()].copy_from_slice(slash.as_bytes());
+            }
+            None => name[..s.kind.name().len()].copy_from_slice(s.kind.name().as_bytes()),
+        }
         c.bytes(&name);
         c.u32(s.virtual_size);
         c.u32(s.rva);

@@ -160,7 +160,8 @@ pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
                 .iter()
                 .enumerate()
                 .map(|(s, sec)| {
-                    if !res.live[f][s] || sec.relocs.is_empty() {
+                    if !res.live[f][s] || sec.relocs.is_empty() || sec.class == SectionClass::Debug
+                    {
                         return None;
                     }
                     match A::relax_section(res, f as u32, s as u32, &ctx) {

@@ -474,6 +474,14 @@ fn mark_live(
     if let Target::Section { file, section, .. } = entry {
         work.push((file as usize, section));
     }
+    // Debug info describes whatever survives; it keeps nothing alive itself.
+    for (f, obj) in objects.iter().enumerate() {
+        for (s, sec) in obj.sections.iter().enumerate() {
+            if sec.class == SectionClass::Debug {
+                live[f][s] = candidate(f, s);
+            }
+        }
+    }
     while let Some((f, s)) = work.pop() {
         if live[f][s as usize] || !candidate(f, s as usize) {
             continue;
@@ -495,7 +503,8 @@ fn report_undefined(objects: &[ObjectFile], targets: &[Vec<Target>], live: &[Vec
     let mut undefined: std::collections::BTreeMap<String, Vec<Reference>> = Default::default();
     for (f, obj) in objects.iter().enumerate() {
         for (s, sec) in obj.sections.iter().enumerate() {
-            if !live[f][s] {
+            // Debug info may name what the link dropped; it resolves to 0 there, as in lld.
+            if !live[f][s] || sec.class == SectionClass::Debug {
                 continue;
             }
             for r in sec.relocs.iter() {

@@ -52,6 +52,12 @@ pub fn image<A: Arch>(res: &Resolved, layout: &Layout, header: &Header) -> Resul
         }
     }
     Error::check(errors)?;
+    if !layout.strtab.is_empty() {
+        let at = layout.strtab_offset as usize;
+        let size = 4 + layout.strtab.len();
+        buf[at..at + 4].copy_from_slice(&(size as u32).to_le_bytes());
+        buf[at + 4..at + size].copy_from_slice(&layout.strtab);
+    }
     pe::write_checksum(&mut buf);
     Ok(buf)
 }

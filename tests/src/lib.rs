@@ -20,6 +20,7 @@
 //! [`skip_or_fail`].
 
 pub mod cc;
+pub mod dwarf;
 pub mod env;
 pub mod link;
 pub mod pe;

@@ -51,6 +51,24 @@ fn clang_relax_align_boots() {
     passes(Variant::elf().with_cflags("relax", RELAX));
 }
 
+/// -g: DWARF with its ADD/SUB/ULEB128 relocations is copied in and verifies, and efi_main's
+/// DW_AT_low_pc/high_pc match the map.
+#[test]
+fn clang_debug_info_boots_and_its_dwarf_matches_the_map() {
+    let dir = tempfile::tempdir().unwrap();
+    let map = dir.path().join("g.map");
+    let mut flags = vec!["-g"];
+    flags.extend_from_slice(RELAX);
+    let variant = Variant::elf().with_cflags("g", &flags);
+    let Some(run) =
+        c_program_with_pectl(pectl::run, ARCH, &variant, &LinkOpts::default().map(&map))
+    else {
+        return;
+    };
+    run.assert_passed();
+    peln_tests::dwarf::assert_dwarf_matches_map(&run.efi, &map, "efi_main");
+}
+
 #[test]
 fn clang_medium_relax_boots() {
     let mut flags = vec!["-mcmodel=medium"];

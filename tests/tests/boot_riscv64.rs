@@ -54,13 +54,19 @@ fn clang_pie_norelax_boots() {
     );
 }
 
+/// -g: the DWARF sections (with their ADD/SUB/SET_ULEB128/SUB_ULEB128 pairs) go into the image;
+/// llvm-dwarfdump verifies them and finds the functions where the map says, after relaxation moved
+/// them.
 #[test]
-fn clang_debug_info_boots() {
-    // -g brings ADD/SUB/SET_ULEB128/SUB_ULEB128 pairs into the (discarded) DWARF sections.
-    passes(
-        Variant::elf().with_cflags("g", &["-g"]),
-        LinkOpts::default(),
-    );
+fn clang_debug_info_boots_and_its_dwarf_matches_the_relaxed_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let map = dir.path().join("g.map");
+    let variant = Variant::elf().with_cflags("g", &["-g", "-mrelax"]);
+    let Some(run) = passes(variant, LinkOpts::default().map(&map)) else {
+        return;
+    };
+    peln_tests::dwarf::assert_dwarf_matches_map(&run.efi, &map, "efi_main");
+    peln_tests::dwarf::assert_dwarf_matches_map(&run.efi, &map, "peln_ext_func");
 }
 
 fn text_size(efi: &Path) -> u32 {
