@@ -432,7 +432,7 @@ fn read_object<'d, O: Object<'d>>(
     })
 }
 
-fn empty_section<'d>() -> InputSection<'d> {
+pub(crate) fn empty_section<'d>() -> InputSection<'d> {
     InputSection {
         name: "",
         data: &[],

@@ -217,3 +217,61 @@ mod tests {
         assert_eq!(out, [0xaa, 2, 5, 6]);
     }
 }
+
+/// An R_*_ALIGN request: NOP padding at `offset` that must end on an `align` boundary.
+pub struct AlignRequest {
+    pub reloc: &'static str,
+    pub offset: u32,
+    pub align: u64,
+    /// Bytes of NOPs the assembler left (the most any alignment can need).
+    pub padding: u64,
+    /// Give up aligning (delete all padding) when more than this would be kept; 0: no limit.
+    pub max_skip: u64,
+}
+
+impl AlignRequest {
+    /// How many padding bytes stay once `deleted` earlier bytes of the section are gone, and the
+    /// deletion of the rest. The section's own alignment must cover the request, since only
+    /// offsets inside it are known here.
+    pub fn cut(
+        &self,
+        obj: &crate::input::ObjectFile,
+        sec: &InputSection,
+        deleted: u32,
+        granule: u64,
+    ) -> Result<(u32, Option<Deletion>)> {
+        let error = |reason: String| Error::BadRelocation {
+            reloc: self.reloc,
+            file: obj.name.clone(),
+            section: sec.name.to_string(),
+            offset: self.offset.into(),
+            reason,
+        };
+        let (align, padding) = (self.align, self.padding);
+        if align > u64::from(sec.align) || u64::from(self.offset) + padding > u64::from(sec.size) {
+            return Err(error(format!(
+                "{padding} bytes of padding for {align}-byte alignment cannot be satisfied in a \
+                 section of {} bytes aligned to {}",
+                sec.size, sec.align
+            )));
+        }
+        let at = u64::from(self.offset - deleted);
+        let needed = at.next_multiple_of(align) - at;
+        let keep = if self.max_skip != 0 && needed > self.max_skip {
+            0
+        } else {
+            needed
+        };
+        if keep > padding || keep % granule != 0 {
+            return Err(error(format!(
+                "{align}-byte alignment at output offset {at:#x} needs {keep} bytes of padding, \
+                 only {padding} are there"
+            )));
+        }
+        let deletion = (keep < padding).then(|| Deletion {
+            offset: self.offset + keep as u32,
+            len: (padding - keep) as u32,
+        });
+        Ok((keep as u32, deletion))
+    }
+}

@@ -18,9 +18,9 @@ use crate::baserel::BaseRelocType;
 use crate::encoding::bits::read32;
 use crate::encoding::loongarch::{self, Insn as La};
 use crate::encoding::Insn;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::input::{Format, Reloc, SectionClass};
-use crate::relax::{Context, Deletion, Patch, SectionEdits};
+use crate::relax::{AlignRequest, Context, Deletion, Patch, SectionEdits};
 use crate::reloc::{Field, Formula, Range, RelocInfo};
 use crate::resolve::{Resolved, Target};
 
@@ -227,42 +227,17 @@ impl Arch for Loongarch64 {
             match r.r_type {
                 R_LARCH_ALIGN => {
                     let (align, padding, max_skip) = align_request(&r);
-                    let error = |reason: String| Error::BadRelocation {
+                    let request = AlignRequest {
                         reloc: "R_LARCH_ALIGN",
-                        file: obj.name.clone(),
-                        section: sec.name.to_string(),
-                        offset: r.offset.into(),
-                        reason,
+                        offset: r.offset,
+                        align,
+                        padding,
+                        max_skip,
                     };
-                    if align > u64::from(sec.align)
-                        || u64::from(r.offset) + padding > u64::from(sec.size)
-                    {
-                        return Err(error(format!(
-                            "{padding} bytes of padding for {align}-byte alignment cannot be \
-                             satisfied in a section of {} bytes aligned to {}",
-                            sec.size, sec.align
-                        )));
-                    }
-                    let at = u64::from(r.offset - deleted);
-                    let needed = at.next_multiple_of(align) - at;
-                    let keep = if max_skip != 0 && needed > max_skip {
-                        0
-                    } else {
-                        needed
-                    };
-                    if keep > padding {
-                        return Err(error(format!(
-                            "{align}-byte alignment at output offset {at:#x} needs {keep} bytes \
-                             of padding, only {padding} are there"
-                        )));
-                    }
-                    let cut = (padding - keep) as u32;
-                    if cut > 0 {
-                        edits.deletions.push(Deletion {
-                            offset: r.offset + keep as u32,
-                            len: cut,
-                        });
-                        deleted += cut;
+                    // The padding is whole 4-byte `nop`s: the kept prefix stays valid code.
+                    if let (_, Some(d)) = request.cut(obj, sec, deleted, 4)? {
+                        deleted += d.len;
+                        edits.deletions.push(d);
                     }
                 }
                 R_LARCH_CALL36 if ctx.enabled && marked(i) && in_text(r.symbol) => {

@@ -16,9 +16,9 @@ use super::{Arch, Machine};
 use crate::encoding::bits::read32;
 use crate::encoding::riscv::{self, Insn as Rv};
 use crate::encoding::Insn;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::input::{Format, SectionClass};
-use crate::relax::{Context, Deletion, Patch, SectionEdits};
+use crate::relax::{AlignRequest, Context, Deletion, Patch, SectionEdits};
 use crate::reloc::{Field, Formula, Range, RelocInfo};
 use crate::resolve::{Resolved, Target};
 
@@ -124,39 +124,20 @@ impl Arch for Riscv64 {
             let r = sec.relocs[i];
             match r.r_type {
                 R_RISCV_ALIGN => {
-                    let padding = u32::try_from(r.addend).unwrap_or(u32::MAX);
-                    let align = padding.saturating_add(1).next_power_of_two();
-                    let error = |reason: String| Error::BadRelocation {
+                    let padding = u64::try_from(r.addend).unwrap_or(u64::MAX);
+                    let request = AlignRequest {
                         reloc: "R_RISCV_ALIGN",
-                        file: obj.name.clone(),
-                        section: sec.name.to_string(),
-                        offset: r.offset.into(),
-                        reason,
+                        offset: r.offset,
+                        align: padding.saturating_add(1).next_power_of_two(),
+                        padding,
+                        max_skip: 0,
                     };
-                    if align > sec.align
-                        || u64::from(r.offset) + u64::from(padding) > u64::from(sec.size)
-                    {
-                        return Err(error(format!(
-                            "{padding} bytes of padding for {align}-byte alignment cannot be satisfied \
-                             in a section of {} bytes aligned to {}",
-                            sec.size, sec.align
-                        )));
+                    let (keep, deletion) = request.cut(obj, sec, deleted, 2)?;
+                    if let Some(d) = deletion {
+                        deleted += d.len;
+                        edits.deletions.push(d);
                     }
-                    let at = r.offset - deleted;
-                    let keep = at.next_multiple_of(align) - at;
-                    if keep > padding || keep % 2 != 0 {
-                        return Err(error(format!(
-                            "{align}-byte alignment at output offset {at:#x} needs {keep} bytes of \
-                             padding, only {padding} are there"
-                        )));
-                    }
-                    if keep < padding {
-                        edits.deletions.push(Deletion {
-                            offset: r.offset + keep,
-                            len: padding - keep,
-                        });
-                        deleted += padding - keep;
-                    }
+                    // The kept prefix may now end inside a 4-byte `nop`: write fresh ones.
                     if keep > 0 {
                         edits.patches.push(Patch {
                             offset: r.offset,
