@@ -86,11 +86,12 @@ fn pe(out: &mut String, data: &[u8]) -> Result<(), Error> {
         }
     }
     writeln!(out, "sections:")?;
-    for s in file.section_table().iter() {
+    for (s, section) in file.section_table().iter().zip(file.sections()) {
+        // `object` resolves `/N` long names through the COFF string table (DWARF sections).
         writeln!(
             out,
             "  {:<8} rva {:#08x} vsize {:#08x} file {:#08x} fsize {:#08x} flags {:#010x}",
-            String::from_utf8_lossy(s.raw_name()).trim_end_matches('\0'),
+            section.name().unwrap_or("?"),
             s.virtual_address.get(le),
             s.virtual_size.get(le),
             s.pointer_to_raw_data.get(le),
