@@ -1,0 +1,302 @@
+//! Input validation through the binary: exit code, exact message, and no output file (nor a
+//! leftover temporary file) on every error.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::{fake_pe, run};
+
+struct Case {
+    dir: tempfile::TempDir,
+}
+
+impl Case {
+    fn new() -> Case {
+        let c = Case {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        fs::write(c.p("x64.efi"), fake_pe(0x8664, 0x20b, 10)).unwrap();
+        fs::write(c.p("aa64.efi"), fake_pe(0xaa64, 0x20b, 10)).unwrap();
+        fs::write(c.p("pe32.efi"), fake_pe(0x8664, 0x10b, 10)).unwrap();
+        fs::write(c.p("console.exe"), fake_pe(0x8664, 0x20b, 3)).unwrap();
+        fs::write(c.p("script.sh"), b"#!/bin/sh\necho not a PE file\n").unwrap();
+        c
+    }
+    fn p(&self, name: &str) -> String {
+        self.dir.path().join(name).display().to_string()
+    }
+    /// Run, expect failure with exactly `msg` (after the "cloud-boot-iso: error: " prefix), and
+    /// check that the directory holds no output or temporary file.
+    fn fails(&self, args: &[&str], env: &[(&str, &str)], msg: &str) {
+        let before: Vec<_> = listing(self.dir.path());
+        let o = run(args, env);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "stderr: {err}");
+        assert_eq!(err, format!("cloud-boot-iso: error: {msg}\n"));
+        assert!(o.stdout.is_empty());
+        assert_eq!(listing(self.dir.path()), before, "files left behind");
+    }
+}
+
+fn listing(d: &Path) -> Vec<String> {
+    let mut v: Vec<_> = fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn no_inputs() {
+    let c = Case::new();
+    c.fails(
+        &["-o", &c.p("out.iso")],
+        &[],
+        "no --uki inputs: give at least one --uki linux/<arch>=<path>",
+    );
+}
+
+#[test]
+fn unknown_arch() {
+    let c = Case::new();
+    let spec = format!("linux/sparc64={}", c.p("x64.efi"));
+    c.fails(
+        &["--uki", &spec, "-o", &c.p("out.iso")],
+        &[],
+        &format!(
+            "--uki \"{spec}\": unknown architecture \"sparc64\" (expected amd64, arm64, riscv64 or \
+             loongarch64; aliases x86_64, aarch64, loong64)"
+        ),
+    );
+}
+
+#[test]
+fn malformed_uki_spec() {
+    let c = Case::new();
+    let spec = format!("amd64={}", c.p("x64.efi"));
+    c.fails(
+        &["--uki", &spec, "-o", &c.p("out.iso")],
+        &[],
+        &format!(
+            "--uki \"{spec}\": expected linux/<arch>=<path> (arch: amd64, arm64, riscv64, loongarch64)"
+        ),
+    );
+}
+
+#[test]
+fn duplicate_arch_through_alias() {
+    let c = Case::new();
+    c.fails(
+        &[
+            "--uki",
+            &format!("linux/amd64={}", c.p("x64.efi")),
+            "--uki",
+            &format!("linux/x86_64={}", c.p("aa64.efi")),
+            "-o",
+            &c.p("out.iso"),
+        ],
+        &[],
+        &format!(
+            "--uki linux/amd64 given twice ({} and {}): each arch has one \\EFI\\BOOT\\BOOTX64.EFI slot",
+            c.p("x64.efi"),
+            c.p("aa64.efi")
+        ),
+    );
+}
+
+#[test]
+fn missing_file() {
+    let c = Case::new();
+    c.fails(
+        &[
+            "--uki",
+            &format!("linux/arm64={}", c.p("nope.efi")),
+            "-o",
+            &c.p("out.iso"),
+        ],
+        &[],
+        &format!(
+            "cannot open {}: No such file or directory (os error 2)",
+            c.p("nope.efi")
+        ),
+    );
+}
+
+#[test]
+fn not_a_pe_file() {
+    let c = Case::new();
+    c.fails(
+        &[
+            "--uki",
+            &format!("linux/amd64={}", c.p("script.sh")),
+            "-o",
+            &c.p("out.iso"),
+        ],
+        &[],
+        &format!("{}: not a PE image (no MZ signature)", c.p("script.sh")),
+    );
+}
+
+#[test]
+fn wrong_machine_names_both() {
+    let c = Case::new();
+    c.fails(
+        &[
+            "--uki",
+            &format!("linux/amd64={}", c.p("x64.efi")),
+            "--uki",
+            &format!("linux/arm64={}", c.p("x64.efi")),
+            "-o",
+            &c.p("out.iso"),
+        ],
+        &[],
+        &format!(
+            "{}: PE machine is 0x8664 (amd64) but --uki linux/arm64 needs 0xaa64 (arm64)",
+            c.p("x64.efi")
+        ),
+    );
+}
+
+#[test]
+fn pe32_and_non_efi_subsystem() {
+    let c = Case::new();
+    c.fails(
+        &[
+            "--uki",
+            &format!("linux/amd64={}", c.p("pe32.efi")),
+            "-o",
+            &c.p("out.iso"),
+        ],
+        &[],
+        &format!(
+            "{}: not a PE32+ image (optional header magic 0x010b = PE32, UEFI on 64-bit CPUs needs 0x020b)",
+            c.p("pe32.efi")
+        ),
+    );
+    c.fails(
+        &[
+            "--uki",
+            &format!("linux/amd64={}", c.p("console.exe")),
+            "-o",
+            &c.p("out.iso"),
+        ],
+        &[],
+        &format!(
+            "{}: PE subsystem is 3, not an EFI image (10 application, 11 boot-service driver, 12 runtime driver)",
+            c.p("console.exe")
+        ),
+    );
+}
+
+#[test]
+fn unwritable_output() {
+    let c = Case::new();
+    let uki = format!("linux/amd64={}", c.p("x64.efi"));
+    // Root ignores permission bits, so use paths no one can write: a missing directory...
+    let missing = c.p("no/such/dir/out.iso");
+    c.fails(
+        &["--uki", &uki, "-o", &missing],
+        &[],
+        &format!(
+            "cannot create a temporary output file in {}: No such file or directory (os error 2)",
+            c.p("no/such/dir")
+        ),
+    );
+    // ...and an existing directory as the output.
+    fs::create_dir(c.p("adir")).unwrap();
+    c.fails(
+        &["--uki", &uki, "-o", &c.p("adir")],
+        &[],
+        &format!("cannot write output {}: is a directory", c.p("adir")),
+    );
+}
+
+#[test]
+fn bad_label_epoch_and_add() {
+    let c = Case::new();
+    let uki = format!("linux/amd64={}", c.p("x64.efi"));
+    let out = c.p("out.iso");
+    let long = "L".repeat(33);
+    c.fails(
+        &["--uki", &uki, "-o", &out, "-V", &long],
+        &[],
+        &format!("volume label \"{long}\": longer than 32 characters"),
+    );
+    c.fails(
+        &["--uki", &uki, "-o", &out],
+        &[("SOURCE_DATE_EPOCH", "yesterday")],
+        "SOURCE_DATE_EPOCH=\"yesterday\" is not a non-negative integer number of seconds",
+    );
+    c.fails(
+        &["--uki", &uki, "-o", &out, "--add", "just-a-name"],
+        &[],
+        "--add \"just-a-name\": expected ISO_PATH=HOST_PATH",
+    );
+    c.fails(
+        &[
+            "--uki",
+            &uki,
+            "-o",
+            &out,
+            "--add",
+            &format!("a={}", c.p("absent")),
+        ],
+        &[],
+        &format!(
+            "cannot read {}: No such file or directory (os error 2)",
+            c.p("absent")
+        ),
+    );
+    c.fails(
+        &[
+            "--uki",
+            &uki,
+            "-o",
+            &out,
+            "--add",
+            &format!("x={}", c.p("script.sh")),
+            "--add",
+            &format!("x={}", c.p("x64.efi")),
+        ],
+        &[],
+        &format!(
+            "--add: ISO path \"/x\" is given twice (again by {})",
+            c.p("x64.efi")
+        ),
+    );
+}
+
+#[test]
+fn success_writes_only_the_output() {
+    let c = Case::new();
+    let o = run(
+        &[
+            "--uki",
+            &format!("linux/x86_64={}", c.p("x64.efi")),
+            "--uki",
+            &format!("linux/aarch64={}", c.p("aa64.efi")),
+            "-o",
+            &c.p("out.iso"),
+        ],
+        &[],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert_eq!(
+        err,
+        format!(
+            "cloud-boot-iso: wrote {}: 17.0 MiB (16.0 MiB ESP FAT16 at offset 1048576, arches: amd64 arm64; 0 extra files)\n",
+            c.p("out.iso")
+        )
+    );
+    let names = listing(c.dir.path());
+    assert!(names.contains(&"out.iso".to_string()));
+    assert!(!names.iter().any(|n| n.ends_with(".tmp")), "{names:?}");
+    let meta = fs::metadata(c.p("out.iso")).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(meta.permissions().mode() & 0o777, 0o644);
+    assert_eq!(meta.len(), 17 * 1024 * 1024 + 36 * 512);
+}
