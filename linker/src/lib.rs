@@ -15,6 +15,7 @@ pub mod pe;
 pub mod relax;
 pub mod reloc;
 pub mod resolve;
+pub mod uki;
 pub mod write;
 
 use std::path::PathBuf;

@@ -1,7 +1,8 @@
 //! `pectl`: the command-line front end of the peln linker.
 //!
-//! `pectl link` turns objects and archives into a PE32+ UEFI image; `pectl inspect` prints what a
-//! PE image, COFF/ELF object or archive holds.
+//! `pectl link` turns objects and archives into a PE32+ UEFI image; `pectl uki` joins a UEFI stub,
+//! a kernel, initrds and a command line into a Unified Kernel Image as systemd's ukify does;
+//! `pectl inspect` prints what a PE image, COFF/ELF object or archive holds.
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -30,8 +31,42 @@ struct Cli {
 enum Command {
     /// Link objects and archives into a PE32+ EFI image.
     Link(Link),
+    /// Build a Unified Kernel Image: a UEFI stub with the kernel, initrds, command line,
+    /// os-release, uname and SBAT data appended as sections, laid out as systemd's ukify does.
+    Uki(Uki),
     /// Print headers, sections, symbols, relocations of a PE image, COFF/ELF object or archive.
     Inspect { file: PathBuf },
+}
+
+#[derive(clap::Args, Debug)]
+struct Uki {
+    /// The UEFI stub: a PE32+ image for amd64, arm64, riscv64 or loongarch64 (e.g. systemd's
+    /// linuxx64.efi.stub).
+    #[arg(long, value_name = "STUB.efi")]
+    stub: PathBuf,
+    /// The kernel, a PE image for the stub's machine [.linux].
+    #[arg(long, value_name = "KERNEL")]
+    linux: PathBuf,
+    /// An initrd [.initrd]; repeat to concatenate several, each padded with zeros to 4 bytes.
+    #[arg(long = "initrd", value_name = "FILE")]
+    initrds: Vec<PathBuf>,
+    /// Kernel command line [.cmdline]: the text, or @FILE for a file's contents.
+    #[arg(long, value_name = "TEXT|@FILE", allow_hyphen_values = true)]
+    cmdline: Option<String>,
+    /// os-release [.osrel]: the text, or @FILE for a file's contents.
+    #[arg(long, value_name = "TEXT|@FILE", allow_hyphen_values = true)]
+    os_release: Option<String>,
+    /// Kernel release [.uname]. Without it, it is read from the kernel as ukify does (x86 boot
+    /// header, or a `Linux version` string); an empty TEXT adds no .uname.
+    #[arg(long, value_name = "TEXT", allow_hyphen_values = true)]
+    uname: Option<String>,
+    /// SBAT entries [.sbat], merged with the stub's and the kernel's: the text, or @FILE, starting
+    /// with an `sbat,1,...` line; repeatable. Default: the `uki,1,UKI,...` entry.
+    #[arg(long, value_name = "TEXT|@FILE", allow_hyphen_values = true)]
+    sbat: Vec<String>,
+    /// Output image.
+    #[arg(short, long, value_name = "OUT.efi")]
+    output: PathBuf,
 }
 
 #[derive(clap::Args, Debug)]
@@ -150,6 +185,23 @@ where
                 timestamp: timestamp()?,
             };
             peln_linker::link(&args)?;
+            Ok(())
+        }
+        Command::Uki(u) => {
+            use peln_linker::uki::{Payload, UkiArgs};
+            let args = UkiArgs {
+                stub: u.stub,
+                linux: u.linux,
+                initrds: u.initrds,
+                cmdline: u.cmdline.as_deref().map(Payload::parse),
+                os_release: u.os_release.as_deref().map(Payload::parse),
+                uname: u.uname,
+                sbat: u.sbat.iter().map(|s| Payload::parse(s)).collect(),
+                output: u.output,
+            };
+            for warning in peln_linker::uki::build(&args)? {
+                eprintln!("pectl: warning: {warning}");
+            }
             Ok(())
         }
         Command::Inspect { file } => {
