@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on a fresh Debian 12 (bookworm) machine: clang/lld/llvm 19,
-# image tools, QEMU 10 from bookworm-backports, and edk2 2025.02 firmware + UEFI shells for all four
-# arches (trixie arch:all packages, unpacked, never installed: they would pull a newer libc).
+# image tools, QEMU 10 from bookworm-backports, edk2 2025.02 firmware + UEFI shells for all four
+# arches (trixie arch:all packages, unpacked, never installed: they would pull a newer libc),
+# Debian's kernels for amd64/arm64/riscv64 and systemd's UKI stub (scripts/fetch-kernels.sh), and
+# `task` (PyPI go-task-bin) for Taskfile.yaml.
 # Idempotent: each step is skipped when its result is already present.
 #
-# Firmware lands in $PELN_FW_DIR (default: ~/.cache/peln/fw); the tests read the same variable.
+# Firmware lands in $PELN_FW_DIR (default: ~/.cache/peln/fw), kernels in $PELN_CACHE_DIR/kernels and
+# the stub in $PELN_CACHE_DIR/systemd (default cache: ~/.cache/peln); the tests read the same variables.
 set -euo pipefail
 
 CACHE=${PELN_CACHE_DIR:-$HOME/.cache/peln}
@@ -48,6 +51,28 @@ if [ ! -f "$FW/usr/share/qemu-efi-loongarch64/QEMU_EFI.fd" ] || [ ! -f "$FW/usr/
   for f in "$CACHE"/debs/*.deb; do dpkg -x "$f" "$FW"; done
 fi
 
+# Debian trixie kernels (amd64, arm64, riscv64) and systemd-boot's linuxx64.efi.stub, for the UKI
+# boots; the script skips what is already cached.
+PELN_CACHE_DIR=$CACHE "$(dirname "$0")/fetch-kernels.sh"
+
+# `task` for Taskfile.yaml: PyPI's go-task-bin ships the static Go binary; it is installed into a
+# throw-away venv and copied to /usr/local/bin, which is on every shell's PATH (a pip --user or
+# pyenv install would put it where CI's shell may not look).
+TASK_VERSION=3.54.0
+if ! task --version 2>/dev/null | grep -q "^$TASK_VERSION"; then
+  echo "setup: installing task $TASK_VERSION (PyPI go-task-bin) into /usr/local/bin"
+  venv=$(mktemp -d "${TMPDIR:-/tmp}/peln-go-task-XXXXXX")
+  if ! python3 -m venv "$venv" 2>/dev/null; then
+    $SUDO apt-get install -y -qq --no-install-recommends python3-venv
+    python3 -m venv "$venv"
+  fi
+  "$venv/bin/pip" install -q --disable-pip-version-check "go-task-bin==$TASK_VERSION"
+  $SUDO install -m 0755 "$venv/bin/task" /usr/local/bin/task
+  rm -rf "$venv"
+  hash -r
+fi
+task --version | grep -q "^$TASK_VERSION" || { echo "setup: task $TASK_VERSION not on PATH ($(command -v task || echo none))" >&2; exit 1; }
+
 # Rust UEFI targets are optional (the Rust boot tests skip without them, except under CI=true
 # where the target must have been installable).
 if command -v rustup >/dev/null 2>&1; then
@@ -56,7 +81,7 @@ if command -v rustup >/dev/null 2>&1; then
   done
 fi
 
-for t in clang-19 ld.lld-19 lld-link-19 llvm-ar-19 qemu-system-x86_64 qemu-system-aarch64 qemu-system-riscv64 qemu-system-loongarch64 xorriso mkfs.fat sgdisk; do
+for t in clang-19 ld.lld-19 lld-link-19 llvm-ar-19 task qemu-system-x86_64 qemu-system-aarch64 qemu-system-riscv64 qemu-system-loongarch64 xorriso mkfs.fat sgdisk; do
   command -v "$t" >/dev/null || { echo "setup: $t missing after install" >&2; exit 1; }
 done
-echo "setup: ok (firmware in $FW)"
+echo "setup: ok (firmware in $FW, kernels in $CACHE/kernels, $(task --version | head -n 1))"

@@ -22,6 +22,7 @@
 pub mod cc;
 pub mod dwarf;
 pub mod env;
+pub mod kernel;
 pub mod link;
 pub mod pe;
 pub mod program;

@@ -2,8 +2,9 @@
 //!
 //! Command lines are exactly those of TESTENV.md: pflash CODE read-only plus a per-run copy of the
 //! VARS template, `-m 512 -smp 1 -nographic -nic none -no-reboot -boot menu=on,splash-time=0`
-//! (`-m 1024` on loongarch64). Boots are serialised by a process-wide lock: TCG is CPU-bound and
-//! `cargo test` runs tests in parallel threads.
+//! (`-m 1024` on loongarch64; [`BootOpts::memory_mib`] overrides it, e.g. for Linux kernels). Boots
+//! are serialised by a process-wide lock: TCG is CPU-bound and `cargo test` runs tests in parallel
+//! threads.
 use crate::env::{firmware, need_tool};
 use crate::Arch;
 use std::ffi::OsString;
@@ -37,6 +38,8 @@ pub struct BootOpts {
     pub timeout: Duration,
     /// Kill QEMU as soon as this text appears in the (cleaned) serial output.
     pub stop_when: Option<String>,
+    /// Guest RAM in MiB (`-m`); `None` is the TESTENV default (512, 1024 on loongarch64).
+    pub memory_mib: Option<u32>,
 }
 
 impl Default for BootOpts {
@@ -44,6 +47,7 @@ impl Default for BootOpts {
         BootOpts {
             timeout: DEFAULT_TIMEOUT,
             stop_when: None,
+            memory_mib: None,
         }
     }
 }
@@ -144,9 +148,24 @@ pub fn strip_ansi(s: &str) -> String {
     out
 }
 
+/// The default guest RAM of `arch` in MiB (TESTENV.md): 512, and 1024 on loongarch64.
+pub fn default_memory_mib(arch: Arch) -> u32 {
+    if arch == Arch::Loongarch64 {
+        1024
+    } else {
+        512
+    }
+}
+
 /// The QEMU arguments (without the binary) for `arch` booting `media`, with `vars` as the writable
-/// variable store copy.
-pub fn qemu_args(arch: Arch, code: &Path, vars: &Path, media: &Media) -> Vec<OsString> {
+/// variable store copy and `memory_mib` of RAM (`None`: [`default_memory_mib`]).
+pub fn qemu_args(
+    arch: Arch,
+    code: &Path,
+    vars: &Path,
+    media: &Media,
+    memory_mib: Option<u32>,
+) -> Vec<OsString> {
     let mut a: Vec<OsString> = Vec::new();
     let mut push = |s: &str| a.push(s.into());
     match arch {
@@ -171,14 +190,12 @@ pub fn qemu_args(arch: Arch, code: &Path, vars: &Path, media: &Media) -> Vec<OsS
             push("la464");
         }
     }
-    let mem = if arch == Arch::Loongarch64 {
-        "1024"
-    } else {
-        "512"
-    };
+    let mem = memory_mib
+        .unwrap_or_else(|| default_memory_mib(arch))
+        .to_string();
     for s in [
         "-m",
-        mem,
+        &mem,
         "-smp",
         "1",
         "-nographic",
@@ -267,7 +284,7 @@ pub fn boot(arch: Arch, media: &Media, opts: BootOpts) -> BootResult {
         .unwrap_or_else(|e| panic!("cannot copy {}: {e}", fw.vars_template.display()));
 
     let mut cmd = Command::new(&qemu);
-    cmd.args(qemu_args(arch, &fw.code, &vars, media))
+    cmd.args(qemu_args(arch, &fw.code, &vars, media, opts.memory_mib))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -398,6 +415,7 @@ mod tests {
             Path::new("/c.fd"),
             Path::new("/v,x.fd"),
             &Media::FatDir("/esp".into()),
+            None,
         );
         let s: Vec<String> = a.iter().map(|x| x.to_string_lossy().into_owned()).collect();
         assert_eq!(
@@ -411,10 +429,25 @@ mod tests {
     #[test]
     fn qemu_args_cdrom_uses_ide_on_amd64_and_scsi_elsewhere() {
         let m = Media::Cdrom("/b.iso".into());
-        let x = qemu_args(Arch::Amd64, Path::new("/c"), Path::new("/v"), &m);
-        let r = qemu_args(Arch::Riscv64, Path::new("/c"), Path::new("/v"), &m);
+        let x = qemu_args(Arch::Amd64, Path::new("/c"), Path::new("/v"), &m, None);
+        let r = qemu_args(Arch::Riscv64, Path::new("/c"), Path::new("/v"), &m, None);
         assert!(x.iter().any(|s| s == "ide-cd,drive=cd0"));
         assert!(r.iter().any(|s| s == "scsi-cd,drive=cd0,bus=scsi0.0"));
         assert!(r.iter().any(|s| s == "-m") && r.iter().any(|s| s == "512"));
+    }
+
+    #[test]
+    fn qemu_args_memory_override() {
+        let m = Media::FatDir("/esp".into());
+        let a = qemu_args(
+            Arch::Arm64,
+            Path::new("/c"),
+            Path::new("/v"),
+            &m,
+            Some(1536),
+        );
+        let i = a.iter().position(|s| s == "-m").expect("-m");
+        assert_eq!(a[i + 1], "1536");
+        assert_eq!(a.iter().filter(|s| *s == "-m").count(), 1);
     }
 }
