@@ -517,25 +517,10 @@ impl Pe {
     }
 }
 
-/// The PE checksum with the field at `field` counted as zero (pe.rs's algorithm, for any
-/// `e_lfanew`).
-fn checksum(bytes: &[u8], field: usize) -> u32 {
-    let mut sum: u64 = 0;
-    for (i, pair) in bytes.chunks(2).enumerate() {
-        if i * 2 == field || i * 2 == field + 2 {
-            continue;
-        }
-        sum += u64::from(u16::from_le_bytes([pair[0], *pair.get(1).unwrap_or(&0)]));
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    sum = (sum & 0xffff) + (sum >> 16);
-    (sum as u32).wrapping_add(bytes.len() as u32)
-}
-
 /// The checksum the PE header at the start of `bytes` should hold (`None` if it is not a PE).
 pub fn pe_checksum(bytes: &[u8]) -> Option<u32> {
     let pe = Pe::parse("", bytes).ok()?;
-    Some(checksum(bytes, pe.checksum_offset()))
+    Some(crate::pe::checksum_at(bytes, pe.checksum_offset()))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1067,7 +1052,7 @@ pub fn assemble(parts: &Parts) -> Result<Uki, UkiError> {
     wr32(&mut out, stub.opt + 56, size_of_image);
     wr32(&mut out, stub.opt + 60, size_of_headers as u32);
     let field = stub.checksum_offset();
-    let sum = checksum(&out, field);
+    let sum = crate::pe::checksum_at(&out, field);
     wr32(&mut out, field, sum);
     Ok(Uki {
         image: out,
@@ -1292,7 +1277,7 @@ mod tests {
         );
         assert_eq!(
             rd32(&uki.image, pe.checksum_offset()),
-            Some(checksum(&uki.image, pe.checksum_offset()))
+            Some(crate::pe::checksum_at(&uki.image, pe.checksum_offset()))
         );
     }
 

@@ -68,14 +68,15 @@ fn pe(out: &mut String, data: &[u8]) -> Result<(), Error> {
         oh.size_of_uninitialized_data()
     )?;
     let stored = oh.check_sum();
-    let computed = peln_linker::pe::checksum(data);
+    let computed = peln_linker::pe::checksum_field(data)
+        .map(|field| peln_linker::pe::checksum_at(data, field));
     writeln!(
         out,
         "checksum: {stored:#010x} ({})",
-        if stored == computed {
-            "valid"
-        } else {
-            "INVALID"
+        match computed {
+            _ if stored == 0 => "not set",
+            Some(c) if c == stored => "valid",
+            _ => "INVALID",
         }
     )?;
     writeln!(out, "data-directories:")?;
