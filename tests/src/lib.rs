@@ -28,6 +28,7 @@ pub mod pe;
 pub mod program;
 pub mod qemu;
 pub mod rust;
+pub mod stub;
 pub mod work;
 
 pub use cc::{archive, compile_c, ObjFormat};
