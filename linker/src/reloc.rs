@@ -251,6 +251,34 @@ impl RelocInfo {
     }
 }
 
+/// The constructors every arch file builds its const relocation table with, so all tables read
+/// the same: `r(name, formula, field, range)`, with the instruction field of each ISA.
+pub mod table {
+    use super::{Field, Formula, Range, RelocInfo};
+    use crate::encoding::{aarch64, loongarch, riscv, Insn};
+
+    pub const fn r(name: &'static str, formula: Formula, field: Field, range: Range) -> RelocInfo {
+        RelocInfo::new(name, formula, field, range)
+    }
+
+    pub const fn a64(i: aarch64::Insn) -> Field {
+        Field::Insn(Insn::Aarch64(i))
+    }
+
+    pub const fn rv(i: riscv::Insn) -> Field {
+        Field::Insn(Insn::Riscv(i))
+    }
+
+    pub const fn la(i: loongarch::Insn) -> Field {
+        Field::Insn(Insn::Loongarch(i))
+    }
+
+    /// LoongArch `pcalau12i` page arithmetic, see [`Formula::PageDelta`].
+    pub const fn page(got: bool, back: u8) -> Formula {
+        Formula::PageDelta { got, back }
+    }
+}
+
 /// The value did not fit: the caller adds file, section, symbol.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Overflow {

@@ -10,13 +10,10 @@
 //! below 2 GiB, which the user must ask for.
 use super::{Arch, Machine, Relaxation};
 use crate::input::Format;
+use crate::reloc::table::r;
 use crate::reloc::{Field, Formula, Range, RelocInfo};
 
 pub struct Amd64;
-
-const fn r(name: &'static str, formula: Formula, field: Field, range: Range) -> RelocInfo {
-    RelocInfo::new(name, formula, field, range)
-}
 
 use Field::*;
 use Formula::*;

@@ -18,19 +18,11 @@
 //!   instructions would have to change together, and the slot costs only 8 bytes.
 use super::{Arch, Machine, Thunk};
 use crate::encoding::aarch64::Insn as A64;
-use crate::encoding::Insn;
 use crate::input::Format;
+use crate::reloc::table::{a64, r};
 use crate::reloc::{Field, Formula, Range, RelocInfo};
 
 pub struct Arm64;
-
-const fn r(name: &'static str, formula: Formula, field: Field, range: Range) -> RelocInfo {
-    RelocInfo::new(name, formula, field, range)
-}
-
-const fn insn(i: A64) -> Field {
-    Field::Insn(Insn::Aarch64(i))
-}
 
 use Field::{Data16, Data32, Data64};
 use Formula::{
@@ -44,49 +36,49 @@ const COFF: [Option<RelocInfo>; 18] = {
     t[0x0] = Some(r("IMAGE_REL_ARM64_ABSOLUTE", Formula::None, Data32, Any));
     t[0x1] = Some(r("IMAGE_REL_ARM64_ADDR32", Abs, Data32, Unsigned));
     t[0x2] = Some(r("IMAGE_REL_ARM64_ADDR32NB", ImageRel, Data32, Unsigned));
-    t[0x3] = Some(r("IMAGE_REL_ARM64_BRANCH26", Pcrel, insn(Branch26), Signed));
+    t[0x3] = Some(r("IMAGE_REL_ARM64_BRANCH26", Pcrel, a64(Branch26), Signed));
     t[0x4] = Some(r(
         "IMAGE_REL_ARM64_PAGEBASE_REL21",
         PagePcrel,
-        insn(Adrp),
+        a64(Adrp),
         Signed,
     ));
-    t[0x5] = Some(r("IMAGE_REL_ARM64_REL21", Pcrel, insn(Adr), Signed));
+    t[0x5] = Some(r("IMAGE_REL_ARM64_REL21", Pcrel, a64(Adr), Signed));
     t[0x6] = Some(r(
         "IMAGE_REL_ARM64_PAGEOFFSET_12A",
         PageOffset,
-        insn(AddLo12),
+        a64(AddLo12),
         Any,
     ));
     t[0x7] = Some(r(
         "IMAGE_REL_ARM64_PAGEOFFSET_12L",
         PageOffset,
-        insn(LdStSized),
+        a64(LdStSized),
         Any,
     ));
     t[0x8] = Some(r("IMAGE_REL_ARM64_SECREL", SecRel, Data32, Unsigned));
     t[0x9] = Some(r(
         "IMAGE_REL_ARM64_SECREL_LOW12A",
         SecRel,
-        insn(AddLo12),
+        a64(AddLo12),
         Any,
     ));
     t[0xa] = Some(r(
         "IMAGE_REL_ARM64_SECREL_HIGH12A",
         SecRel,
-        insn(AddHi12),
+        a64(AddHi12),
         Unsigned,
     ));
     t[0xb] = Some(r(
         "IMAGE_REL_ARM64_SECREL_LOW12L",
         SecRel,
-        insn(LdStSized),
+        a64(LdStSized),
         Any,
     ));
     t[0xd] = Some(r("IMAGE_REL_ARM64_SECTION", SectionIndex, Data16, Unsigned));
     t[0xe] = Some(r("IMAGE_REL_ARM64_ADDR64", Abs, Data64, Any));
-    t[0xf] = Some(r("IMAGE_REL_ARM64_BRANCH19", Pcrel, insn(Branch19), Signed));
-    t[0x10] = Some(r("IMAGE_REL_ARM64_BRANCH14", Pcrel, insn(Branch14), Signed));
+    t[0xf] = Some(r("IMAGE_REL_ARM64_BRANCH19", Pcrel, a64(Branch19), Signed));
+    t[0x10] = Some(r("IMAGE_REL_ARM64_BRANCH14", Pcrel, a64(Branch14), Signed));
     // Measured from the end of the 4-byte field, like amd64's REL32 (lld: `s - p - 4`).
     t[0x11] = Some(r("IMAGE_REL_ARM64_REL32", Pcrel, Data32, Signed).with_bias(-4));
     t
@@ -103,70 +95,65 @@ const ELF: [Option<RelocInfo>; 57] = {
     t[258 - 256] = Some(r("R_AARCH64_ABS32", Abs, Data32, Unsigned));
     t[260 - 256] = Some(r("R_AARCH64_PREL64", Pcrel, Data64, Any));
     t[261 - 256] = Some(r("R_AARCH64_PREL32", Pcrel, Data32, Signed));
-    t[263 - 256] = Some(r("R_AARCH64_MOVW_UABS_G0", Abs, insn(Movw(0)), Unsigned));
-    t[264 - 256] = Some(r("R_AARCH64_MOVW_UABS_G0_NC", Abs, insn(Movw(0)), Any));
-    t[265 - 256] = Some(r("R_AARCH64_MOVW_UABS_G1", Abs, insn(Movw(1)), Unsigned));
-    t[266 - 256] = Some(r("R_AARCH64_MOVW_UABS_G1_NC", Abs, insn(Movw(1)), Any));
-    t[267 - 256] = Some(r("R_AARCH64_MOVW_UABS_G2", Abs, insn(Movw(2)), Unsigned));
-    t[268 - 256] = Some(r("R_AARCH64_MOVW_UABS_G2_NC", Abs, insn(Movw(2)), Any));
-    t[269 - 256] = Some(r("R_AARCH64_MOVW_UABS_G3", Abs, insn(Movw(3)), Any));
-    t[274 - 256] = Some(r("R_AARCH64_ADR_PREL_LO21", Pcrel, insn(Adr), Signed));
+    t[263 - 256] = Some(r("R_AARCH64_MOVW_UABS_G0", Abs, a64(Movw(0)), Unsigned));
+    t[264 - 256] = Some(r("R_AARCH64_MOVW_UABS_G0_NC", Abs, a64(Movw(0)), Any));
+    t[265 - 256] = Some(r("R_AARCH64_MOVW_UABS_G1", Abs, a64(Movw(1)), Unsigned));
+    t[266 - 256] = Some(r("R_AARCH64_MOVW_UABS_G1_NC", Abs, a64(Movw(1)), Any));
+    t[267 - 256] = Some(r("R_AARCH64_MOVW_UABS_G2", Abs, a64(Movw(2)), Unsigned));
+    t[268 - 256] = Some(r("R_AARCH64_MOVW_UABS_G2_NC", Abs, a64(Movw(2)), Any));
+    t[269 - 256] = Some(r("R_AARCH64_MOVW_UABS_G3", Abs, a64(Movw(3)), Any));
+    t[274 - 256] = Some(r("R_AARCH64_ADR_PREL_LO21", Pcrel, a64(Adr), Signed));
     t[275 - 256] = Some(r(
         "R_AARCH64_ADR_PREL_PG_HI21",
         PagePcrel,
-        insn(Adrp),
+        a64(Adrp),
         Signed,
     ));
     t[277 - 256] = Some(r(
         "R_AARCH64_ADD_ABS_LO12_NC",
         PageOffset,
-        insn(AddLo12),
+        a64(AddLo12),
         Any,
     ));
     t[278 - 256] = Some(r(
         "R_AARCH64_LDST8_ABS_LO12_NC",
         PageOffset,
-        insn(LdSt(0)),
+        a64(LdSt(0)),
         Any,
     ));
-    t[279 - 256] = Some(r("R_AARCH64_TSTBR14", Pcrel, insn(Branch14), Signed));
-    t[280 - 256] = Some(r("R_AARCH64_CONDBR19", Pcrel, insn(Branch19), Signed));
-    t[282 - 256] = Some(r("R_AARCH64_JUMP26", Pcrel, insn(Branch26), Signed));
-    t[283 - 256] = Some(r("R_AARCH64_CALL26", Pcrel, insn(Branch26), Signed));
+    t[279 - 256] = Some(r("R_AARCH64_TSTBR14", Pcrel, a64(Branch14), Signed));
+    t[280 - 256] = Some(r("R_AARCH64_CONDBR19", Pcrel, a64(Branch19), Signed));
+    t[282 - 256] = Some(r("R_AARCH64_JUMP26", Pcrel, a64(Branch26), Signed));
+    t[283 - 256] = Some(r("R_AARCH64_CALL26", Pcrel, a64(Branch26), Signed));
     t[284 - 256] = Some(r(
         "R_AARCH64_LDST16_ABS_LO12_NC",
         PageOffset,
-        insn(LdSt(1)),
+        a64(LdSt(1)),
         Any,
     ));
     t[285 - 256] = Some(r(
         "R_AARCH64_LDST32_ABS_LO12_NC",
         PageOffset,
-        insn(LdSt(2)),
+        a64(LdSt(2)),
         Any,
     ));
     t[286 - 256] = Some(r(
         "R_AARCH64_LDST64_ABS_LO12_NC",
         PageOffset,
-        insn(LdSt(3)),
+        a64(LdSt(3)),
         Any,
     ));
     t[299 - 256] = Some(r(
         "R_AARCH64_LDST128_ABS_LO12_NC",
         PageOffset,
-        insn(LdSt(4)),
+        a64(LdSt(4)),
         Any,
     ));
-    t[311 - 256] = Some(r(
-        "R_AARCH64_ADR_GOT_PAGE",
-        GotPagePcrel,
-        insn(Adrp),
-        Signed,
-    ));
+    t[311 - 256] = Some(r("R_AARCH64_ADR_GOT_PAGE", GotPagePcrel, a64(Adrp), Signed));
     t[312 - 256] = Some(r(
         "R_AARCH64_LD64_GOT_LO12_NC",
         GotPageOffset,
-        insn(LdSt(3)),
+        a64(LdSt(3)),
         Any,
     ));
     t
@@ -184,11 +171,11 @@ const _: () = assert!(THUNK_CODE.len() == 3 * 4);
 const THUNK_RELOCS: [(u32, RelocInfo); 2] = [
     (
         0,
-        r("range-extension thunk ADRP", PagePcrel, insn(Adrp), Signed),
+        r("range-extension thunk ADRP", PagePcrel, a64(Adrp), Signed),
     ),
     (
         4,
-        r("range-extension thunk ADD", PageOffset, insn(AddLo12), Any),
+        r("range-extension thunk ADD", PageOffset, a64(AddLo12), Any),
     ),
 ];
 
@@ -200,7 +187,7 @@ impl Arch for Arm64 {
         low image with --image-base and opt in with --allow-absolute32";
 
     const THUNK: Option<Thunk> = Some(Thunk {
-        branch: insn(Branch26),
+        branch: a64(Branch26),
         code: &THUNK_CODE,
         relocs: &THUNK_RELOCS,
     });
