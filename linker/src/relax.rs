@@ -52,6 +52,28 @@ impl SectionEdits {
         }
     }
 
+    /// Replaces the two instructions at `offset` with the one instruction `word`, relocated by
+    /// `info` instead of relocation `reloc` (a call or address pair that now reaches its target
+    /// in one). Returns the bytes deleted.
+    pub fn shorten_pair(
+        &mut self,
+        offset: u32,
+        word: u32,
+        reloc: usize,
+        info: &'static RelocInfo,
+    ) -> u32 {
+        self.patches.push(Patch {
+            offset,
+            bytes: word.to_le_bytes().to_vec(),
+        });
+        self.deletions.push(Deletion {
+            offset: offset + 4,
+            len: 4,
+        });
+        self.rewrites.push((reloc as u32, info));
+        4
+    }
+
     pub fn total(&self) -> u32 {
         self.deletions.iter().map(|d| d.len).sum()
     }
@@ -86,6 +108,14 @@ impl SectionEdits {
         }
         dst[to..to + src.len() - from].copy_from_slice(&src[from..]);
     }
+}
+
+/// The indices of a section's relocations in offset order: relaxation walks the section front to
+/// back, counting the bytes deleted so far.
+pub fn by_offset(sec: &InputSection) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..sec.relocs.len()).collect();
+    order.sort_by_key(|&i| sec.relocs[i].offset);
+    order
 }
 
 /// What an arch's relaxation may assume about the final image.

@@ -76,6 +76,12 @@ impl Resolved<'_> {
             .unwrap_or(Target::Undefined)
     }
 
+    /// The symbol is defined in a code section (so within `.text` span of every call site).
+    pub fn in_text(&self, file: u32, symbol: u32) -> bool {
+        matches!(self.target(file, symbol), Target::Section { file, section, .. }
+            if self.objects[file as usize].sections[section as usize].class == SectionClass::Text)
+    }
+
     pub fn symbol_name(&self, file: u32, symbol: u32) -> String {
         let obj = &self.objects[file as usize];
         match obj.symbols.get(symbol as usize) {

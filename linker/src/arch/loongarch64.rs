@@ -19,7 +19,7 @@ use crate::encoding::bits::read32;
 use crate::encoding::loongarch::{self, Insn as La};
 use crate::error::Result;
 use crate::input::{Format, Reloc, SectionClass};
-use crate::relax::{AlignRequest, Context, Deletion, Patch, SectionEdits};
+use crate::relax::{self, AlignRequest, Context, SectionEdits};
 use crate::reloc::table::{la, page, r};
 use crate::reloc::{Field, Formula, Range, RelocInfo};
 use crate::resolve::{Resolved, Target};
@@ -167,8 +167,7 @@ impl Arch for Loongarch64 {
     ) -> Result<SectionEdits> {
         let obj = &res.objects[file as usize];
         let sec = &obj.sections[section as usize];
-        let mut order: Vec<usize> = (0..sec.relocs.len()).collect();
-        order.sort_by_key(|&i| sec.relocs[i].offset);
+        let order = relax::by_offset(sec);
         let at_offset = |offset: u32, r_type: u32| {
             order
                 .iter()
@@ -187,10 +186,6 @@ impl Arch for Loongarch64 {
                 align % 4 == 0 && (value as i64).wrapping_add(addend) % 4 == 0
             }
             _ => false,
-        };
-        let in_text = |symbol: u32| {
-            matches!(res.target(file, symbol), Target::Section { file: tf, section: ts, .. }
-                if res.objects[tf as usize].sections[ts as usize].class == SectionClass::Text)
         };
         let word = |offset: u32| read32(&sec.data[offset as usize..]);
         let mut edits = SectionEdits::default();
@@ -213,7 +208,7 @@ impl Arch for Loongarch64 {
                         edits.deletions.push(d);
                     }
                 }
-                R_LARCH_CALL36 if ctx.enabled && marked(i) && in_text(r.symbol) => {
+                R_LARCH_CALL36 if ctx.enabled && marked(i) && res.in_text(file, r.symbol) => {
                     if ctx.text_span >= B26_REACH || r.offset as usize + 8 > sec.data.len() {
                         continue;
                     }
@@ -223,16 +218,7 @@ impl Arch for Loongarch64 {
                         loongarch::ZERO => loongarch::B,
                         _ => continue,
                     };
-                    edits.patches.push(Patch {
-                        offset: r.offset,
-                        bytes: op.to_le_bytes().to_vec(),
-                    });
-                    edits.deletions.push(Deletion {
-                        offset: r.offset + 4,
-                        len: 4,
-                    });
-                    edits.rewrites.push((i as u32, &CALL36_AS_B26));
-                    deleted += 4;
+                    deleted += edits.shorten_pair(r.offset, op, i, &CALL36_AS_B26);
                 }
                 R_LARCH_PCALA_HI20
                     if ctx.enabled && marked(i) && word_aligned(r.symbol, r.addend) =>
@@ -253,16 +239,8 @@ impl Arch for Loongarch64 {
                     if loongarch::rd(add) != rd || loongarch::rj(add) != rd || add >> 22 != ADDI_D {
                         continue;
                     }
-                    edits.patches.push(Patch {
-                        offset: r.offset,
-                        bytes: (loongarch::PCADDI | rd).to_le_bytes().to_vec(),
-                    });
-                    edits.deletions.push(Deletion {
-                        offset: r.offset + 4,
-                        len: 4,
-                    });
-                    edits.rewrites.push((i as u32, &PCALA_AS_PCADDI));
-                    deleted += 4;
+                    let pcaddi = loongarch::PCADDI | rd;
+                    deleted += edits.shorten_pair(r.offset, pcaddi, i, &PCALA_AS_PCADDI);
                 }
                 _ => {}
             }

@@ -16,11 +16,11 @@ use super::{Arch, Machine};
 use crate::encoding::bits::read32;
 use crate::encoding::riscv::{self, Insn as Rv};
 use crate::error::Result;
-use crate::input::{Format, SectionClass};
-use crate::relax::{AlignRequest, Context, Deletion, Patch, SectionEdits};
+use crate::input::Format;
+use crate::relax::{self, AlignRequest, Context, Patch, SectionEdits};
 use crate::reloc::table::{r, rv};
 use crate::reloc::{Field, Formula, Range, RelocInfo};
-use crate::resolve::{Resolved, Target};
+use crate::resolve::Resolved;
 
 pub struct Riscv64;
 
@@ -100,8 +100,7 @@ impl Arch for Riscv64 {
     ) -> Result<SectionEdits> {
         let obj = &res.objects[file as usize];
         let sec = &obj.sections[section as usize];
-        let mut order: Vec<usize> = (0..sec.relocs.len()).collect();
-        order.sort_by_key(|&i| sec.relocs[i].offset);
+        let order = relax::by_offset(sec);
         let relaxable = |i: usize| {
             order.iter().any(|&j| {
                 sec.relocs[j].offset == sec.relocs[i].offset
@@ -138,26 +137,12 @@ impl Arch for Riscv64 {
                     }
                 }
                 R_RISCV_CALL | R_RISCV_CALL_PLT if calls_reach && relaxable(i) => {
-                    let in_text = matches!(
-                        res.target(file, r.symbol),
-                        Target::Section { file: tf, section: ts, .. }
-                            if res.objects[tf as usize].sections[ts as usize].class == SectionClass::Text
-                    );
                     let at = r.offset as usize;
-                    if !in_text || at + 8 > sec.data.len() {
+                    if !res.in_text(file, r.symbol) || at + 8 > sec.data.len() {
                         continue;
                     }
                     let rd = riscv::rd(read32(&sec.data[at + 4..]));
-                    edits.patches.push(Patch {
-                        offset: r.offset,
-                        bytes: riscv::jal(rd).to_le_bytes().to_vec(),
-                    });
-                    edits.deletions.push(Deletion {
-                        offset: r.offset + 4,
-                        len: 4,
-                    });
-                    edits.rewrites.push((i as u32, &CALL_AS_JAL));
-                    deleted += 4;
+                    deleted += edits.shorten_pair(r.offset, riscv::jal(rd), i, &CALL_AS_JAL);
                 }
                 _ => {}
             }

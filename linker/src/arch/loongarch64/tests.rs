@@ -2,6 +2,7 @@
 //! -triple=loongarch64 -show-encoding` (the expected bytes are the assembler's), the psABI page
 //! arithmetic on edge values, `la.abs` → MARK_LA, and ALIGN/relaxation on hand-built sections.
 use super::*;
+use crate::relax::Deletion;
 use crate::reloc::{apply, evaluate, page_delta, Operands};
 use crate::resolve::OneObject;
 

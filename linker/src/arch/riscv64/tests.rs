@@ -2,7 +2,8 @@
 //! -show-encoding` (the expected bytes are the assembler's, not ours), plus relaxation and ALIGN
 //! on hand-built sections.
 use super::*;
-use crate::input::Reloc;
+use crate::input::{Reloc, SectionClass};
+use crate::relax::Deletion;
 use crate::reloc::{apply, evaluate, Operands};
 use crate::resolve::OneObject;
 
