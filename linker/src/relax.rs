@@ -210,44 +210,6 @@ pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
     Ok(Relaxation { edits })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn offsets_map_through_sorted_deletions() {
-        let e = SectionEdits {
-            deletions: vec![
-                Deletion { offset: 4, len: 4 },
-                Deletion { offset: 12, len: 2 },
-            ],
-            ..Default::default()
-        };
-        let got: Vec<u32> = [0, 4, 6, 8, 12, 13, 14, 20]
-            .iter()
-            .map(|&o| o - e.deleted_before(o))
-            .collect();
-        assert_eq!(got, [0, 4, 4, 4, 8, 8, 8, 14]);
-        assert!(e.is_deleted(4) && e.is_deleted(7) && !e.is_deleted(8) && e.is_deleted(13));
-        assert_eq!(e.total(), 6);
-    }
-
-    #[test]
-    fn copy_drops_deleted_bytes_and_applies_patches() {
-        let e = SectionEdits {
-            deletions: vec![Deletion { offset: 2, len: 2 }],
-            patches: vec![Patch {
-                offset: 0,
-                bytes: vec![0xaa],
-            }],
-            rewrites: vec![],
-        };
-        let mut out = [0u8; 4];
-        e.copy(&[1, 2, 3, 4, 5, 6], &mut out);
-        assert_eq!(out, [0xaa, 2, 5, 6]);
-    }
-}
-
 /// An R_*_ALIGN request: NOP padding at `offset` that must end on an `align` boundary.
 pub struct AlignRequest {
     pub reloc: &'static str,
@@ -303,5 +265,43 @@ impl AlignRequest {
             len: (padding - keep) as u32,
         });
         Ok((keep as u32, deletion))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_map_through_sorted_deletions() {
+        let e = SectionEdits {
+            deletions: vec![
+                Deletion { offset: 4, len: 4 },
+                Deletion { offset: 12, len: 2 },
+            ],
+            ..Default::default()
+        };
+        let got: Vec<u32> = [0, 4, 6, 8, 12, 13, 14, 20]
+            .iter()
+            .map(|&o| o - e.deleted_before(o))
+            .collect();
+        assert_eq!(got, [0, 4, 4, 4, 8, 8, 8, 14]);
+        assert!(e.is_deleted(4) && e.is_deleted(7) && !e.is_deleted(8) && e.is_deleted(13));
+        assert_eq!(e.total(), 6);
+    }
+
+    #[test]
+    fn copy_drops_deleted_bytes_and_applies_patches() {
+        let e = SectionEdits {
+            deletions: vec![Deletion { offset: 2, len: 2 }],
+            patches: vec![Patch {
+                offset: 0,
+                bytes: vec![0xaa],
+            }],
+            rewrites: vec![],
+        };
+        let mut out = [0u8; 4];
+        e.copy(&[1, 2, 3, 4, 5, 6], &mut out);
+        assert_eq!(out, [0xaa, 2, 5, 6]);
     }
 }

@@ -18,7 +18,7 @@ use crate::baserel::BaseRelocType;
 use crate::encoding::bits::read32;
 use crate::encoding::loongarch::{self, Insn as La};
 use crate::error::Result;
-use crate::input::{Format, Reloc, SectionClass};
+use crate::input::{Format, Reloc};
 use crate::relax::{self, AlignRequest, Context, SectionEdits};
 use crate::reloc::table::{la, page, r};
 use crate::reloc::{Field, Formula, Range, RelocInfo};
