@@ -205,8 +205,8 @@ impl Arch for Arm64 {
 mod tests {
     use super::*;
     use crate::encoding::bits::read32;
-    use crate::error::Error;
-    use crate::reloc::{apply, evaluate, Operands};
+    use crate::error::{Error, RelocSite};
+    use crate::reloc::{apply, evaluate, Operands, Unfit};
 
     /// One row per relocation type. `word` is the instruction (or zeroed data) before, `bytes`
     /// what the relocation leaves; `limit` is the largest value that fits and the smallest that
@@ -368,14 +368,21 @@ mod tests {
                         .unwrap_or_else(|e| panic!("{}: {max:#x} must fit: {e:?}", case.name));
                     let untouched = buf.clone();
                     let err = apply(info, &mut buf, over).expect_err(case.name);
-                    assert_eq!(err.value, over);
                     assert_eq!(buf, untouched, "{}: overflow must not write", case.name);
                     let bits = info.field.bits();
                     let expected = match info.range {
                         Range::Signed => format!("[-2^{}, 2^{})", bits - 1, bits - 1),
                         _ => format!("[0, 2^{bits})"),
                     };
-                    assert_eq!(err.range, expected, "{}", case.name);
+                    assert_eq!(
+                        err,
+                        Unfit::Range {
+                            value: over,
+                            range: expected
+                        },
+                        "{}",
+                        case.name
+                    );
                     let low = match info.range {
                         Range::Signed => -over,
                         _ => 0,
@@ -404,7 +411,15 @@ mod tests {
             if let Some((value, align)) = case.misaligned {
                 let mut buf = before(&case);
                 let err = apply(info, &mut buf, value).expect_err(case.name);
-                assert_eq!(err.range, format!("multiples of {align}"), "{}", case.name);
+                assert_eq!(
+                    err,
+                    Unfit::Align {
+                        value,
+                        align: align as u64
+                    },
+                    "{}",
+                    case.name
+                );
                 assert_eq!(
                     buf,
                     before(&case),
@@ -444,15 +459,22 @@ mod tests {
     fn overflow_and_misalignment_errors_name_type_symbol_place_and_value() {
         let pg = Arm64::reloc_info(Format::Elf, 275).unwrap();
         let mut word = ADRP_X0.to_le_bytes();
-        let o = apply(pg, &mut word, 1 << 32).unwrap_err();
+        let Unfit::Range { value, range } = apply(pg, &mut word, 1 << 32).unwrap_err() else {
+            panic!("a page 4 GiB away is out of range");
+        };
+        let site = |reloc| {
+            Box::new(RelocSite {
+                reloc,
+                symbol: "far".into(),
+                file: "far.o".into(),
+                section: ".text".into(),
+                offset: 8,
+            })
+        };
         let e = Error::RelocOverflow {
-            reloc: pg.name,
-            symbol: "far".into(),
-            file: "far.o".into(),
-            section: ".text".into(),
-            offset: 8,
-            value: o.value,
-            range: o.range,
+            site: site(pg.name),
+            value,
+            range,
         };
         assert_eq!(
             e.to_string(),
@@ -462,7 +484,24 @@ mod tests {
         let ld = Arm64::reloc_info(Format::Elf, 286).unwrap();
         let mut word = LDR_X1.to_le_bytes();
         let o = apply(ld, &mut word, 0x14).unwrap_err();
-        assert_eq!((o.value, o.range.as_str()), (0x14, "multiples of 8"));
+        assert_eq!(
+            o,
+            Unfit::Align {
+                value: 0x14,
+                align: 8
+            }
+        );
+        let e = Error::RelocMisaligned {
+            site: site(ld.name),
+            target: 0x1_4000_3014,
+            align: 8,
+        };
+        assert_eq!(
+            e.to_string(),
+            "far.o:(.text+0x8): relocation R_AARCH64_LDST64_ABS_LO12_NC misaligned: target \
+             0x140003014 is not a multiple of 8 (the instruction encodes it in 8-byte units); \
+             references `far`"
+        );
     }
 
     #[test]

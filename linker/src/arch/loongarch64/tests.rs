@@ -2,8 +2,9 @@
 //! -triple=loongarch64 -show-encoding` (the expected bytes are the assembler's), the psABI page
 //! arithmetic on edge values, `la.abs` → MARK_LA, and ALIGN/relaxation on hand-built sections.
 use super::*;
+use crate::input::SectionClass;
 use crate::relax::Deletion;
-use crate::reloc::{apply, evaluate, page_delta, Operands};
+use crate::reloc::{apply, evaluate, page_delta, Operands, Unfit};
 use crate::resolve::OneObject;
 
 const P: u64 = 0x1_2000_1000;
@@ -95,11 +96,19 @@ fn every_relocation_type_encodes_like_the_assembler_and_checks_its_range() {
                 Range::Signed => format!("[-2^{}, 2^{})", bits - 1, bits - 1),
                 _ => format!("[0, 2^{bits})"),
             };
-            assert_eq!(err.range, expected, "{}", case.name);
+            assert_eq!(
+                err,
+                Unfit::Range {
+                    value: over,
+                    range: expected
+                },
+                "{}",
+                case.name
+            );
             if info.field.align(&buf) == 4 {
                 assert_eq!(
-                    apply(info, &mut buf, 6).unwrap_err().range,
-                    "multiples of 4",
+                    apply(info, &mut buf, 6).unwrap_err(),
+                    Unfit::Align { value: 6, align: 4 },
                     "{}",
                     case.name
                 );
