@@ -40,7 +40,7 @@ pub fn source_line(obj: &ObjectFile, section: u32, offset: u64) -> Option<String
             .program(gimli::DebugLineOffset(unit), 8, None, None)
             .ok()?;
         let header = program.header().clone();
-        let len = header.unit_length() as usize + header.format().initial_length_size() as usize;
+        let len = header.unit_length() + header.format().initial_length_size() as usize;
         let mut rows = program.rows();
         while let Ok(Some((header, row))) = rows.next_row() {
             let addr = row.address();

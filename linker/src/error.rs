@@ -33,6 +33,24 @@ impl fmt::Display for Reference {
     }
 }
 
+/// Where a relocation is and what it references: the context every error about its value prints.
+/// Boxed in the variants that carry it, so that `Result` stays small on the path that succeeds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelocSite {
+    pub reloc: &'static str,
+    pub symbol: String,
+    pub file: String,
+    pub section: String,
+    pub offset: u64,
+}
+
+impl fmt::Display for RelocSite {
+    /// The place only: messages put the relocation and the symbol where they read best.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:({}+{:#x})", self.file, self.section, self.offset)
+    }
+}
+
 #[derive(Debug)]
 pub enum Error {
     Io {
@@ -77,23 +95,23 @@ pub enum Error {
         offset: u64,
         r_type: String,
     },
+    /// The value is outside what the field holds (`range` as `[-2^27, 2^27)`).
     RelocOverflow {
-        reloc: &'static str,
-        symbol: String,
-        file: String,
-        section: String,
-        offset: u64,
+        site: Box<RelocSite>,
         value: i64,
         range: String,
+    },
+    /// The target is not a multiple of the unit the instruction encodes it in (a branch to an
+    /// odd address, a scaled load/store offset).
+    RelocMisaligned {
+        site: Box<RelocSite>,
+        target: u64,
+        align: u64,
     },
     /// An absolute address in a form (narrower than 64 bits, or spread over instructions) that
     /// firmware cannot relocate.
     UnrelocatableAbsolute {
-        reloc: &'static str,
-        symbol: String,
-        file: String,
-        section: String,
-        offset: u64,
+        site: Box<RelocSite>,
         hint: &'static str,
     },
     BadRelocation {
@@ -164,30 +182,27 @@ impl fmt::Display for Error {
                 f,
                 "{file}:({section}+{offset:#x}): unknown relocation type {r_type}"
             ),
-            Error::RelocOverflow {
-                reloc,
-                symbol,
-                file,
-                section,
-                offset,
-                value,
-                range,
-            } => write!(
+            Error::RelocOverflow { site, value, range } => write!(
                 f,
-                "{file}:({section}+{offset:#x}): relocation {reloc} out of range: \
-                 {value} ({value:#x}) is not in {range}; references `{symbol}`"
+                "{site}: relocation {} out of range: {value} ({value:#x}) is not in {range}; \
+                 references `{}`",
+                site.reloc, site.symbol
             ),
-            Error::UnrelocatableAbsolute {
-                reloc,
-                symbol,
-                file,
-                section,
-                offset,
-                hint,
+            Error::RelocMisaligned {
+                site,
+                target,
+                align,
             } => write!(
                 f,
-                "{file}:({section}+{offset:#x}): {reloc} against `{symbol}` stores an absolute \
-                 address in a form UEFI firmware cannot relocate; {hint}"
+                "{site}: relocation {} misaligned: target {target:#x} is not a multiple of \
+                 {align} (the instruction encodes it in {align}-byte units); references `{}`",
+                site.reloc, site.symbol
+            ),
+            Error::UnrelocatableAbsolute { site, hint } => write!(
+                f,
+                "{site}: {} against `{}` stores an absolute address in a form UEFI firmware \
+                 cannot relocate; {hint}",
+                site.reloc, site.symbol
             ),
             Error::BadRelocation {
                 reloc,

@@ -98,7 +98,7 @@ pub struct InputSymbol<'d> {
 }
 
 impl InputSymbol<'_> {
-    const NULL: InputSymbol<'static> = InputSymbol {
+    pub(crate) const NULL: InputSymbol<'static> = InputSymbol {
         name: b"",
         def: SymDef::Absolute(0),
         binding: Binding::Local,

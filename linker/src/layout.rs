@@ -11,7 +11,7 @@ pub mod thunks;
 
 use crate::arch::{AbsoluteInsn, Arch};
 use crate::baserel::{self, BaseReloc, BaseRelocType};
-use crate::error::{Error, Result};
+use crate::error::{Error, RelocSite, Result};
 use crate::input::{Format, ObjectFile, Reloc, SectionClass};
 use crate::relax::Relaxation;
 use crate::reloc::{Field, Formula};
@@ -579,11 +579,13 @@ fn scan<A: Arch>(
                 };
                 let Some(typ) = typ else {
                     errors.push(Error::UnrelocatableAbsolute {
-                        reloc: info.name,
-                        symbol: res.symbol_name(f as u32, r.symbol),
-                        file: obj.name.clone(),
-                        section: sec.name.to_string(),
-                        offset: r.offset.into(),
+                        site: Box::new(RelocSite {
+                            reloc: info.name,
+                            symbol: res.symbol_name(f as u32, r.symbol),
+                            file: obj.name.clone(),
+                            section: sec.name.to_string(),
+                            offset: r.offset.into(),
+                        }),
                         hint: A::NARROW_ABSOLUTE_HINT,
                     });
                     continue;

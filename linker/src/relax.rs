@@ -52,6 +52,28 @@ impl SectionEdits {
         }
     }
 
+    /// Replaces the two instructions at `offset` with the one instruction `word`, relocated by
+    /// `info` instead of relocation `reloc` (a call or address pair that now reaches its target
+    /// in one). Returns the bytes deleted.
+    pub fn shorten_pair(
+        &mut self,
+        offset: u32,
+        word: u32,
+        reloc: usize,
+        info: &'static RelocInfo,
+    ) -> u32 {
+        self.patches.push(Patch {
+            offset,
+            bytes: word.to_le_bytes().to_vec(),
+        });
+        self.deletions.push(Deletion {
+            offset: offset + 4,
+            len: 4,
+        });
+        self.rewrites.push((reloc as u32, info));
+        4
+    }
+
     pub fn total(&self) -> u32 {
         self.deletions.iter().map(|d| d.len).sum()
     }
@@ -86,6 +108,14 @@ impl SectionEdits {
         }
         dst[to..to + src.len() - from].copy_from_slice(&src[from..]);
     }
+}
+
+/// The indices of a section's relocations in offset order: relaxation walks the section front to
+/// back, counting the bytes deleted so far.
+pub fn by_offset(sec: &InputSection) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..sec.relocs.len()).collect();
+    order.sort_by_key(|&i| sec.relocs[i].offset);
+    order
 }
 
 /// What an arch's relaxation may assume about the final image.
@@ -180,44 +210,6 @@ pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
     Ok(Relaxation { edits })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn offsets_map_through_sorted_deletions() {
-        let e = SectionEdits {
-            deletions: vec![
-                Deletion { offset: 4, len: 4 },
-                Deletion { offset: 12, len: 2 },
-            ],
-            ..Default::default()
-        };
-        let got: Vec<u32> = [0, 4, 6, 8, 12, 13, 14, 20]
-            .iter()
-            .map(|&o| o - e.deleted_before(o))
-            .collect();
-        assert_eq!(got, [0, 4, 4, 4, 8, 8, 8, 14]);
-        assert!(e.is_deleted(4) && e.is_deleted(7) && !e.is_deleted(8) && e.is_deleted(13));
-        assert_eq!(e.total(), 6);
-    }
-
-    #[test]
-    fn copy_drops_deleted_bytes_and_applies_patches() {
-        let e = SectionEdits {
-            deletions: vec![Deletion { offset: 2, len: 2 }],
-            patches: vec![Patch {
-                offset: 0,
-                bytes: vec![0xaa],
-            }],
-            rewrites: vec![],
-        };
-        let mut out = [0u8; 4];
-        e.copy(&[1, 2, 3, 4, 5, 6], &mut out);
-        assert_eq!(out, [0xaa, 2, 5, 6]);
-    }
-}
-
 /// An R_*_ALIGN request: NOP padding at `offset` that must end on an `align` boundary.
 pub struct AlignRequest {
     pub reloc: &'static str,
@@ -273,5 +265,43 @@ impl AlignRequest {
             len: (padding - keep) as u32,
         });
         Ok((keep as u32, deletion))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_map_through_sorted_deletions() {
+        let e = SectionEdits {
+            deletions: vec![
+                Deletion { offset: 4, len: 4 },
+                Deletion { offset: 12, len: 2 },
+            ],
+            ..Default::default()
+        };
+        let got: Vec<u32> = [0, 4, 6, 8, 12, 13, 14, 20]
+            .iter()
+            .map(|&o| o - e.deleted_before(o))
+            .collect();
+        assert_eq!(got, [0, 4, 4, 4, 8, 8, 8, 14]);
+        assert!(e.is_deleted(4) && e.is_deleted(7) && !e.is_deleted(8) && e.is_deleted(13));
+        assert_eq!(e.total(), 6);
+    }
+
+    #[test]
+    fn copy_drops_deleted_bytes_and_applies_patches() {
+        let e = SectionEdits {
+            deletions: vec![Deletion { offset: 2, len: 2 }],
+            patches: vec![Patch {
+                offset: 0,
+                bytes: vec![0xaa],
+            }],
+            rewrites: vec![],
+        };
+        let mut out = [0u8; 4];
+        e.copy(&[1, 2, 3, 4, 5, 6], &mut out);
+        assert_eq!(out, [0xaa, 2, 5, 6]);
     }
 }

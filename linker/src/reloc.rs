@@ -251,29 +251,56 @@ impl RelocInfo {
     }
 }
 
-/// The value did not fit: the caller adds file, section, symbol.
+/// The constructors every arch file builds its const relocation table with, so all tables read
+/// the same: `r(name, formula, field, range)`, with the instruction field of each ISA.
+pub mod table {
+    use super::{Field, Formula, Range, RelocInfo};
+    use crate::encoding::{aarch64, loongarch, riscv, Insn};
+
+    pub const fn r(name: &'static str, formula: Formula, field: Field, range: Range) -> RelocInfo {
+        RelocInfo::new(name, formula, field, range)
+    }
+
+    pub const fn a64(i: aarch64::Insn) -> Field {
+        Field::Insn(Insn::Aarch64(i))
+    }
+
+    pub const fn rv(i: riscv::Insn) -> Field {
+        Field::Insn(Insn::Riscv(i))
+    }
+
+    pub const fn la(i: loongarch::Insn) -> Field {
+        Field::Insn(Insn::Loongarch(i))
+    }
+
+    /// LoongArch `pcalau12i` page arithmetic, see [`Formula::PageDelta`].
+    pub const fn page(got: bool, back: u8) -> Formula {
+        Formula::PageDelta { got, back }
+    }
+}
+
+/// Why a value cannot be stored: the caller adds file, section, symbol.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Overflow {
-    pub value: i64,
-    pub range: String,
+pub enum Unfit {
+    /// Outside the field's range, described as `[-2^27, 2^27)`.
+    Range { value: i64, range: String },
+    /// Not a multiple of the unit the field counts in (branch words, scaled load/store offsets).
+    Align { value: i64, align: u64 },
 }
 
 /// Verifies `value` against the type's range and alignment, then stores it. Nothing is written
 /// when the value does not fit.
-pub fn apply(info: &RelocInfo, bytes: &mut [u8], value: i64) -> Result<(), Overflow> {
+pub fn apply(info: &RelocInfo, bytes: &mut [u8], value: i64) -> Result<(), Unfit> {
     let bits = info.field.bits();
     if !info.range.contains(bits, info.field.range_value(value)) {
-        return Err(Overflow {
+        return Err(Unfit::Range {
             value,
             range: info.range.describe(bits),
         });
     }
     let align = info.field.align(bytes);
     if value.rem_euclid(align as i64) != 0 {
-        return Err(Overflow {
-            value,
-            range: format!("multiples of {align}"),
-        });
+        return Err(Unfit::Align { value, align });
     }
     info.field.write(bytes, value);
     Ok(())
@@ -293,6 +320,19 @@ pub struct Operands {
     pub section_index: u16,
     /// The field's current value (for [`Formula::Add`]/[`Formula::Sub`]).
     pub v: i64,
+}
+
+impl Operands {
+    /// The address the relocation points at, S + A or (through the GOT) G + A: what a misaligned
+    /// value is misaligned because of.
+    pub fn target(&self, formula: Formula) -> u64 {
+        let base = if formula.needs_got_slot() {
+            self.g
+        } else {
+            self.s
+        };
+        base.wrapping_add(self.a as u64)
+    }
 }
 
 const PAGE_MASK: u64 = 0xfff;

@@ -76,6 +76,12 @@ impl Resolved<'_> {
             .unwrap_or(Target::Undefined)
     }
 
+    /// The symbol is defined in a code section (so within `.text` span of every call site).
+    pub fn in_text(&self, file: u32, symbol: u32) -> bool {
+        matches!(self.target(file, symbol), Target::Section { file, section, .. }
+            if self.objects[file as usize].sections[section as usize].class == SectionClass::Text)
+    }
+
     pub fn symbol_name(&self, file: u32, symbol: u32) -> String {
         let obj = &self.objects[file as usize];
         match obj.symbols.get(symbol as usize) {
@@ -536,6 +542,96 @@ fn report_undefined(objects: &[ObjectFile], targets: &[Vec<Target>], live: &[Vec
             .map(|(symbol, references)| Error::Undefined { symbol, references })
             .collect(),
     )
+}
+
+/// A one-object [`Resolved`] built by hand, for the arch files' relaxation tests: an ELF `t.o`
+/// whose section 0 and symbol 0 are the null entries. Every other section is live, every symbol is
+/// local and resolves to its own definition, and the entry is the start of section 1.
+#[cfg(test)]
+pub(crate) struct OneObject<'d> {
+    machine: Machine,
+    sections: Vec<crate::input::InputSection<'d>>,
+    symbols: Vec<crate::input::InputSymbol<'d>>,
+}
+
+#[cfg(test)]
+impl<'d> OneObject<'d> {
+    pub fn new(machine: Machine) -> Self {
+        OneObject {
+            machine,
+            sections: vec![crate::input::empty_section()],
+            symbols: vec![crate::input::InputSymbol::NULL],
+        }
+    }
+
+    /// Adds the next section (index 1, 2, ...).
+    pub fn section(
+        mut self,
+        name: &'d str,
+        class: SectionClass,
+        align: u32,
+        data: &'d [u8],
+        relocs: Vec<crate::input::Reloc>,
+    ) -> Self {
+        self.sections.push(crate::input::InputSection {
+            name,
+            data,
+            size: data.len() as u32,
+            align,
+            class,
+            relocs: relocs.into_boxed_slice(),
+            retain: false,
+            follows: None,
+        });
+        self
+    }
+
+    /// Adds the next symbol (index 1, 2, ...), defined at `value` in `section`.
+    pub fn symbol(mut self, name: &'d [u8], section: u32, value: u64) -> Self {
+        self.symbols.push(crate::input::InputSymbol {
+            name,
+            def: SymDef::Section { section, value },
+            ..crate::input::InputSymbol::NULL
+        });
+        self
+    }
+
+    pub fn build(self) -> Resolved<'d> {
+        let targets = self
+            .symbols
+            .iter()
+            .map(|s| match s.def {
+                SymDef::Section { section, value } => Target::Section {
+                    file: 0,
+                    section,
+                    value,
+                },
+                SymDef::Absolute(v) => Target::Absolute(v),
+                _ => Target::Undefined,
+            })
+            .collect();
+        let live = (0..self.sections.len()).map(|s| s != 0).collect();
+        Resolved {
+            machine: self.machine,
+            objects: vec![ObjectFile {
+                name: "t.o".into(),
+                format: crate::input::Format::Elf,
+                data: &[],
+                sections: self.sections,
+                symbols: self.symbols,
+                comdats: vec![],
+            }],
+            targets: vec![targets],
+            live: vec![live],
+            commons: vec![],
+            globals: vec![],
+            entry: Target::Section {
+                file: 0,
+                section: 1,
+                value: 0,
+            },
+        }
+    }
 }
 
 #[cfg(test)]

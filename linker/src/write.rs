@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::arch::Arch;
 use crate::baserel;
-use crate::error::{Error, Result};
+use crate::error::{Error, RelocSite, Result};
 use crate::layout::{ChunkKind, Layout, OutputKind, GOT_ENTRY_SIZE};
 use crate::pe::{self, Header};
 use crate::reloc::{self, Formula, Operands, RelocInfo};
@@ -112,9 +112,9 @@ fn relocate<A: Arch>(
             info = relaxed.info;
         }
         let p = layout.image_base + u64::from(rva) + offset;
-        let value = if info.formula == Formula::PcrelLo {
+        let (value, target) = if info.formula == Formula::PcrelLo {
             match paired_hi20::<A>(res, layout, file, r.symbol) {
-                Ok(v) => v,
+                Ok(v) => (v, v as u64),
                 Err(reason) => {
                     errors.push(error(reason));
                     continue;
@@ -125,38 +125,46 @@ fn relocate<A: Arch>(
                 crate::input::Format::Coff => info.field.read(&out[at..]),
                 crate::input::Format::Elf => r.addend,
             };
-            let mut ops = operands(res, layout, file, r.symbol, a, p, &out[at..], info);
+            let mut ops = operands(res, layout, file, r.symbol, a, p);
+            if matches!(info.formula, Formula::Add | Formula::Sub) {
+                ops.v = info.field.read(&out[at..]);
+            }
             if let Some(s) =
                 via_thunk::<A>(layout, info, file, section, res.target(file, r.symbol), a)
             {
                 (ops.s, ops.a) = (s, 0);
             }
-            reloc::evaluate(info, &ops)
+            (reloc::evaluate(info, &ops), ops.target(info.formula))
         };
-        if let Err(o) = reloc::apply(info, &mut out[at..], value) {
-            errors.push(Error::RelocOverflow {
+        if let Err(unfit) = reloc::apply(info, &mut out[at..], value) {
+            let site = RelocSite {
                 reloc: info.name,
                 symbol: res.symbol_name(file, r.symbol),
                 file: obj.name.clone(),
                 section: sec.name.to_string(),
                 offset: r.offset.into(),
-                value: o.value,
-                range: o.range,
-            });
+            };
+            errors.push(unfit_error(site, unfit, target));
         }
     }
 }
 
-fn operands(
-    res: &Resolved,
-    layout: &Layout,
-    file: u32,
-    symbol: u32,
-    a: i64,
-    p: u64,
-    field: &[u8],
-    info: &RelocInfo,
-) -> Operands {
+/// The error for a value `reloc::apply` refused, `target` being the address it points at.
+fn unfit_error(site: RelocSite, unfit: reloc::Unfit, target: u64) -> Error {
+    let site = Box::new(site);
+    match unfit {
+        reloc::Unfit::Range { value, range } => Error::RelocOverflow { site, value, range },
+        reloc::Unfit::Align { align, .. } => Error::RelocMisaligned {
+            site,
+            target,
+            align,
+        },
+    }
+}
+
+/// S, G and the rest for a relocation against `symbol` with addend `a` at address `p`; V (the
+/// field's own value, for ADD/SUB) is left to the caller, which has the field.
+fn operands(res: &Resolved, layout: &Layout, file: u32, symbol: u32, a: i64, p: u64) -> Operands {
     let target = res.target(file, symbol);
     let s = layout.address(target);
     let (section_start, section_index) = match layout
@@ -168,10 +176,6 @@ fn operands(
             i as u16 + 1,
         ),
         None => (0, 0),
-    };
-    let v = match info.formula {
-        Formula::Add | Formula::Sub => info.field.read(field),
-        _ => 0,
     };
     Operands {
         s,
@@ -185,7 +189,7 @@ fn operands(
         image_base: layout.image_base,
         section_start,
         section_index,
-        v,
+        v: 0,
     }
 }
 
@@ -234,7 +238,7 @@ fn paired_hi20<A: Arch>(
     });
     Ok(reloc::evaluate(
         info,
-        &operands(res, layout, file, hi.symbol, hi.addend, p, &[], info),
+        &operands(res, layout, file, hi.symbol, hi.addend, p),
     ))
 }
 
@@ -280,16 +284,15 @@ fn write_thunks<A: Arch>(
                 ..Operands::default()
             };
             let value = reloc::evaluate(info, &ops);
-            if let Err(o) = reloc::apply(info, &mut code[*off as usize..], value) {
-                errors.push(Error::RelocOverflow {
+            if let Err(unfit) = reloc::apply(info, &mut code[*off as usize..], value) {
+                let site = RelocSite {
                     reloc: info.name,
                     symbol: res.symbol_name(g.file, dest.symbol),
                     file: obj.name.clone(),
                     section: format!("thunks after {}", obj.sections[g.section as usize].name),
                     offset: (at as u64) + u64::from(*off),
-                    value: o.value,
-                    range: o.range,
-                });
+                };
+                errors.push(unfit_error(site, unfit, ops.target(info.formula)));
             }
         }
     }

@@ -67,15 +67,17 @@ fn misaligned_scaled_load_offset_is_an_error_in_elf_and_coff() {
     assert_fails(
         &link(&["a64-misaligned.o"]),
         &[
-            "a64-misaligned.o:(.text+0x4): relocation R_AARCH64_LDST64_ABS_LO12_NC out of range: \
-           4 (0x4) is not in multiples of 8; references `table`",
+            "a64-misaligned.o:(.text+0x4): relocation R_AARCH64_LDST64_ABS_LO12_NC misaligned: \
+           target 0x140002004 is not a multiple of 8 (the instruction encodes it in 8-byte \
+           units); references `table`",
         ],
     );
     assert_fails(
         &link(&["a64-misaligned.obj"]),
         &[
-            "a64-misaligned.obj:(.text+0x4): relocation IMAGE_REL_ARM64_PAGEOFFSET_12L out of \
-           range: 4 (0x4) is not in multiples of 8; references `table`",
+            "a64-misaligned.obj:(.text+0x4): relocation IMAGE_REL_ARM64_PAGEOFFSET_12L \
+           misaligned: target 0x140002004 is not a multiple of 8 (the instruction encodes it in \
+           8-byte units); references `table`",
         ],
     );
 }

@@ -18,19 +18,11 @@
 //!   instructions would have to change together, and the slot costs only 8 bytes.
 use super::{Arch, Machine, Thunk};
 use crate::encoding::aarch64::Insn as A64;
-use crate::encoding::Insn;
 use crate::input::Format;
+use crate::reloc::table::{a64, r};
 use crate::reloc::{Field, Formula, Range, RelocInfo};
 
 pub struct Arm64;
-
-const fn r(name: &'static str, formula: Formula, field: Field, range: Range) -> RelocInfo {
-    RelocInfo::new(name, formula, field, range)
-}
-
-const fn insn(i: A64) -> Field {
-    Field::Insn(Insn::Aarch64(i))
-}
 
 use Field::{Data16, Data32, Data64};
 use Formula::{
@@ -44,49 +36,49 @@ const COFF: [Option<RelocInfo>; 18] = {
     t[0x0] = Some(r("IMAGE_REL_ARM64_ABSOLUTE", Formula::None, Data32, Any));
     t[0x1] = Some(r("IMAGE_REL_ARM64_ADDR32", Abs, Data32, Unsigned));
     t[0x2] = Some(r("IMAGE_REL_ARM64_ADDR32NB", ImageRel, Data32, Unsigned));
-    t[0x3] = Some(r("IMAGE_REL_ARM64_BRANCH26", Pcrel, insn(Branch26), Signed));
+    t[0x3] = Some(r("IMAGE_REL_ARM64_BRANCH26", Pcrel, a64(Branch26), Signed));
     t[0x4] = Some(r(
         "IMAGE_REL_ARM64_PAGEBASE_REL21",
         PagePcrel,
-        insn(Adrp),
+        a64(Adrp),
         Signed,
     ));
-    t[0x5] = Some(r("IMAGE_REL_ARM64_REL21", Pcrel, insn(Adr), Signed));
+    t[0x5] = Some(r("IMAGE_REL_ARM64_REL21", Pcrel, a64(Adr), Signed));
     t[0x6] = Some(r(
         "IMAGE_REL_ARM64_PAGEOFFSET_12A",
         PageOffset,
-        insn(AddLo12),
+        a64(AddLo12),
         Any,
     ));
     t[0x7] = Some(r(
         "IMAGE_REL_ARM64_PAGEOFFSET_12L",
         PageOffset,
-        insn(LdStSized),
+        a64(LdStSized),
         Any,
     ));
     t[0x8] = Some(r("IMAGE_REL_ARM64_SECREL", SecRel, Data32, Unsigned));
     t[0x9] = Some(r(
         "IMAGE_REL_ARM64_SECREL_LOW12A",
         SecRel,
-        insn(AddLo12),
+        a64(AddLo12),
         Any,
     ));
     t[0xa] = Some(r(
         "IMAGE_REL_ARM64_SECREL_HIGH12A",
         SecRel,
-        insn(AddHi12),
+        a64(AddHi12),
         Unsigned,
     ));
     t[0xb] = Some(r(
         "IMAGE_REL_ARM64_SECREL_LOW12L",
         SecRel,
-        insn(LdStSized),
+        a64(LdStSized),
         Any,
     ));
     t[0xd] = Some(r("IMAGE_REL_ARM64_SECTION", SectionIndex, Data16, Unsigned));
     t[0xe] = Some(r("IMAGE_REL_ARM64_ADDR64", Abs, Data64, Any));
-    t[0xf] = Some(r("IMAGE_REL_ARM64_BRANCH19", Pcrel, insn(Branch19), Signed));
-    t[0x10] = Some(r("IMAGE_REL_ARM64_BRANCH14", Pcrel, insn(Branch14), Signed));
+    t[0xf] = Some(r("IMAGE_REL_ARM64_BRANCH19", Pcrel, a64(Branch19), Signed));
+    t[0x10] = Some(r("IMAGE_REL_ARM64_BRANCH14", Pcrel, a64(Branch14), Signed));
     // Measured from the end of the 4-byte field, like amd64's REL32 (lld: `s - p - 4`).
     t[0x11] = Some(r("IMAGE_REL_ARM64_REL32", Pcrel, Data32, Signed).with_bias(-4));
     t
@@ -103,70 +95,65 @@ const ELF: [Option<RelocInfo>; 57] = {
     t[258 - 256] = Some(r("R_AARCH64_ABS32", Abs, Data32, Unsigned));
     t[260 - 256] = Some(r("R_AARCH64_PREL64", Pcrel, Data64, Any));
     t[261 - 256] = Some(r("R_AARCH64_PREL32", Pcrel, Data32, Signed));
-    t[263 - 256] = Some(r("R_AARCH64_MOVW_UABS_G0", Abs, insn(Movw(0)), Unsigned));
-    t[264 - 256] = Some(r("R_AARCH64_MOVW_UABS_G0_NC", Abs, insn(Movw(0)), Any));
-    t[265 - 256] = Some(r("R_AARCH64_MOVW_UABS_G1", Abs, insn(Movw(1)), Unsigned));
-    t[266 - 256] = Some(r("R_AARCH64_MOVW_UABS_G1_NC", Abs, insn(Movw(1)), Any));
-    t[267 - 256] = Some(r("R_AARCH64_MOVW_UABS_G2", Abs, insn(Movw(2)), Unsigned));
-    t[268 - 256] = Some(r("R_AARCH64_MOVW_UABS_G2_NC", Abs, insn(Movw(2)), Any));
-    t[269 - 256] = Some(r("R_AARCH64_MOVW_UABS_G3", Abs, insn(Movw(3)), Any));
-    t[274 - 256] = Some(r("R_AARCH64_ADR_PREL_LO21", Pcrel, insn(Adr), Signed));
+    t[263 - 256] = Some(r("R_AARCH64_MOVW_UABS_G0", Abs, a64(Movw(0)), Unsigned));
+    t[264 - 256] = Some(r("R_AARCH64_MOVW_UABS_G0_NC", Abs, a64(Movw(0)), Any));
+    t[265 - 256] = Some(r("R_AARCH64_MOVW_UABS_G1", Abs, a64(Movw(1)), Unsigned));
+    t[266 - 256] = Some(r("R_AARCH64_MOVW_UABS_G1_NC", Abs, a64(Movw(1)), Any));
+    t[267 - 256] = Some(r("R_AARCH64_MOVW_UABS_G2", Abs, a64(Movw(2)), Unsigned));
+    t[268 - 256] = Some(r("R_AARCH64_MOVW_UABS_G2_NC", Abs, a64(Movw(2)), Any));
+    t[269 - 256] = Some(r("R_AARCH64_MOVW_UABS_G3", Abs, a64(Movw(3)), Any));
+    t[274 - 256] = Some(r("R_AARCH64_ADR_PREL_LO21", Pcrel, a64(Adr), Signed));
     t[275 - 256] = Some(r(
         "R_AARCH64_ADR_PREL_PG_HI21",
         PagePcrel,
-        insn(Adrp),
+        a64(Adrp),
         Signed,
     ));
     t[277 - 256] = Some(r(
         "R_AARCH64_ADD_ABS_LO12_NC",
         PageOffset,
-        insn(AddLo12),
+        a64(AddLo12),
         Any,
     ));
     t[278 - 256] = Some(r(
         "R_AARCH64_LDST8_ABS_LO12_NC",
         PageOffset,
-        insn(LdSt(0)),
+        a64(LdSt(0)),
         Any,
     ));
-    t[279 - 256] = Some(r("R_AARCH64_TSTBR14", Pcrel, insn(Branch14), Signed));
-    t[280 - 256] = Some(r("R_AARCH64_CONDBR19", Pcrel, insn(Branch19), Signed));
-    t[282 - 256] = Some(r("R_AARCH64_JUMP26", Pcrel, insn(Branch26), Signed));
-    t[283 - 256] = Some(r("R_AARCH64_CALL26", Pcrel, insn(Branch26), Signed));
+    t[279 - 256] = Some(r("R_AARCH64_TSTBR14", Pcrel, a64(Branch14), Signed));
+    t[280 - 256] = Some(r("R_AARCH64_CONDBR19", Pcrel, a64(Branch19), Signed));
+    t[282 - 256] = Some(r("R_AARCH64_JUMP26", Pcrel, a64(Branch26), Signed));
+    t[283 - 256] = Some(r("R_AARCH64_CALL26", Pcrel, a64(Branch26), Signed));
     t[284 - 256] = Some(r(
         "R_AARCH64_LDST16_ABS_LO12_NC",
         PageOffset,
-        insn(LdSt(1)),
+        a64(LdSt(1)),
         Any,
     ));
     t[285 - 256] = Some(r(
         "R_AARCH64_LDST32_ABS_LO12_NC",
         PageOffset,
-        insn(LdSt(2)),
+        a64(LdSt(2)),
         Any,
     ));
     t[286 - 256] = Some(r(
         "R_AARCH64_LDST64_ABS_LO12_NC",
         PageOffset,
-        insn(LdSt(3)),
+        a64(LdSt(3)),
         Any,
     ));
     t[299 - 256] = Some(r(
         "R_AARCH64_LDST128_ABS_LO12_NC",
         PageOffset,
-        insn(LdSt(4)),
+        a64(LdSt(4)),
         Any,
     ));
-    t[311 - 256] = Some(r(
-        "R_AARCH64_ADR_GOT_PAGE",
-        GotPagePcrel,
-        insn(Adrp),
-        Signed,
-    ));
+    t[311 - 256] = Some(r("R_AARCH64_ADR_GOT_PAGE", GotPagePcrel, a64(Adrp), Signed));
     t[312 - 256] = Some(r(
         "R_AARCH64_LD64_GOT_LO12_NC",
         GotPageOffset,
-        insn(LdSt(3)),
+        a64(LdSt(3)),
         Any,
     ));
     t
@@ -184,11 +171,11 @@ const _: () = assert!(THUNK_CODE.len() == 3 * 4);
 const THUNK_RELOCS: [(u32, RelocInfo); 2] = [
     (
         0,
-        r("range-extension thunk ADRP", PagePcrel, insn(Adrp), Signed),
+        r("range-extension thunk ADRP", PagePcrel, a64(Adrp), Signed),
     ),
     (
         4,
-        r("range-extension thunk ADD", PageOffset, insn(AddLo12), Any),
+        r("range-extension thunk ADD", PageOffset, a64(AddLo12), Any),
     ),
 ];
 
@@ -200,7 +187,7 @@ impl Arch for Arm64 {
         low image with --image-base and opt in with --allow-absolute32";
 
     const THUNK: Option<Thunk> = Some(Thunk {
-        branch: insn(Branch26),
+        branch: a64(Branch26),
         code: &THUNK_CODE,
         relocs: &THUNK_RELOCS,
     });
@@ -218,8 +205,8 @@ impl Arch for Arm64 {
 mod tests {
     use super::*;
     use crate::encoding::bits::read32;
-    use crate::error::Error;
-    use crate::reloc::{apply, evaluate, Operands};
+    use crate::error::{Error, RelocSite};
+    use crate::reloc::{apply, evaluate, Operands, Unfit};
 
     /// One row per relocation type. `word` is the instruction (or zeroed data) before, `bytes`
     /// what the relocation leaves; `limit` is the largest value that fits and the smallest that
@@ -381,14 +368,21 @@ mod tests {
                         .unwrap_or_else(|e| panic!("{}: {max:#x} must fit: {e:?}", case.name));
                     let untouched = buf.clone();
                     let err = apply(info, &mut buf, over).expect_err(case.name);
-                    assert_eq!(err.value, over);
                     assert_eq!(buf, untouched, "{}: overflow must not write", case.name);
                     let bits = info.field.bits();
                     let expected = match info.range {
                         Range::Signed => format!("[-2^{}, 2^{})", bits - 1, bits - 1),
                         _ => format!("[0, 2^{bits})"),
                     };
-                    assert_eq!(err.range, expected, "{}", case.name);
+                    assert_eq!(
+                        err,
+                        Unfit::Range {
+                            value: over,
+                            range: expected
+                        },
+                        "{}",
+                        case.name
+                    );
                     let low = match info.range {
                         Range::Signed => -over,
                         _ => 0,
@@ -417,7 +411,15 @@ mod tests {
             if let Some((value, align)) = case.misaligned {
                 let mut buf = before(&case);
                 let err = apply(info, &mut buf, value).expect_err(case.name);
-                assert_eq!(err.range, format!("multiples of {align}"), "{}", case.name);
+                assert_eq!(
+                    err,
+                    Unfit::Align {
+                        value,
+                        align: align as u64
+                    },
+                    "{}",
+                    case.name
+                );
                 assert_eq!(
                     buf,
                     before(&case),
@@ -457,15 +459,22 @@ mod tests {
     fn overflow_and_misalignment_errors_name_type_symbol_place_and_value() {
         let pg = Arm64::reloc_info(Format::Elf, 275).unwrap();
         let mut word = ADRP_X0.to_le_bytes();
-        let o = apply(pg, &mut word, 1 << 32).unwrap_err();
+        let Unfit::Range { value, range } = apply(pg, &mut word, 1 << 32).unwrap_err() else {
+            panic!("a page 4 GiB away is out of range");
+        };
+        let site = |reloc| {
+            Box::new(RelocSite {
+                reloc,
+                symbol: "far".into(),
+                file: "far.o".into(),
+                section: ".text".into(),
+                offset: 8,
+            })
+        };
         let e = Error::RelocOverflow {
-            reloc: pg.name,
-            symbol: "far".into(),
-            file: "far.o".into(),
-            section: ".text".into(),
-            offset: 8,
-            value: o.value,
-            range: o.range,
+            site: site(pg.name),
+            value,
+            range,
         };
         assert_eq!(
             e.to_string(),
@@ -475,7 +484,24 @@ mod tests {
         let ld = Arm64::reloc_info(Format::Elf, 286).unwrap();
         let mut word = LDR_X1.to_le_bytes();
         let o = apply(ld, &mut word, 0x14).unwrap_err();
-        assert_eq!((o.value, o.range.as_str()), (0x14, "multiples of 8"));
+        assert_eq!(
+            o,
+            Unfit::Align {
+                value: 0x14,
+                align: 8
+            }
+        );
+        let e = Error::RelocMisaligned {
+            site: site(ld.name),
+            target: 0x1_4000_3014,
+            align: 8,
+        };
+        assert_eq!(
+            e.to_string(),
+            "far.o:(.text+0x8): relocation R_AARCH64_LDST64_ABS_LO12_NC misaligned: target \
+             0x140003014 is not a multiple of 8 (the instruction encodes it in 8-byte units); \
+             references `far`"
+        );
     }
 
     #[test]

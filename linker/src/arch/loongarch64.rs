@@ -17,26 +17,14 @@ use super::{AbsoluteInsn, Arch, Machine};
 use crate::baserel::BaseRelocType;
 use crate::encoding::bits::read32;
 use crate::encoding::loongarch::{self, Insn as La};
-use crate::encoding::Insn;
 use crate::error::Result;
-use crate::input::{Format, Reloc, SectionClass};
-use crate::relax::{AlignRequest, Context, Deletion, Patch, SectionEdits};
+use crate::input::{Format, Reloc};
+use crate::relax::{self, AlignRequest, Context, SectionEdits};
+use crate::reloc::table::{la, page, r};
 use crate::reloc::{Field, Formula, Range, RelocInfo};
 use crate::resolve::{Resolved, Target};
 
 pub struct Loongarch64;
-
-const fn r(name: &'static str, formula: Formula, field: Field, range: Range) -> RelocInfo {
-    RelocInfo::new(name, formula, field, range)
-}
-
-const fn insn(i: La) -> Field {
-    Field::Insn(Insn::Loongarch(i))
-}
-
-const fn page(got: bool, back: u8) -> Formula {
-    Formula::PageDelta { got, back }
-}
 
 pub const R_LARCH_ABS_HI20: u32 = 67;
 pub const R_LARCH_ABS_LO12: u32 = 68;
@@ -68,75 +56,60 @@ const TABLE: [Option<RelocInfo>; 111] = {
     t[53] = Some(r("R_LARCH_SUB16", Sub, Data16, Any));
     t[55] = Some(r("R_LARCH_SUB32", Sub, Data32, Any));
     t[56] = Some(r("R_LARCH_SUB64", Sub, Data64, Any));
-    t[64] = Some(r("R_LARCH_B16", Pcrel, insn(La::B16), Signed));
-    t[65] = Some(r("R_LARCH_B21", Pcrel, insn(La::B21), Signed));
-    t[66] = Some(r("R_LARCH_B26", Pcrel, insn(La::B26), Signed));
-    t[67] = Some(r("R_LARCH_ABS_HI20", Abs, insn(La::Hi20), Any));
-    t[68] = Some(r("R_LARCH_ABS_LO12", Abs, insn(La::Lo12), Any));
-    t[69] = Some(r("R_LARCH_ABS64_LO20", Abs, insn(La::Lo20), Any));
-    t[70] = Some(r("R_LARCH_ABS64_HI12", Abs, insn(La::Hi12), Any));
+    t[64] = Some(r("R_LARCH_B16", Pcrel, la(La::B16), Signed));
+    t[65] = Some(r("R_LARCH_B21", Pcrel, la(La::B21), Signed));
+    t[66] = Some(r("R_LARCH_B26", Pcrel, la(La::B26), Signed));
+    t[67] = Some(r("R_LARCH_ABS_HI20", Abs, la(La::Hi20), Any));
+    t[68] = Some(r("R_LARCH_ABS_LO12", Abs, la(La::Lo12), Any));
+    t[69] = Some(r("R_LARCH_ABS64_LO20", Abs, la(La::Lo20), Any));
+    t[70] = Some(r("R_LARCH_ABS64_HI12", Abs, la(La::Hi12), Any));
     t[71] = Some(r(
         "R_LARCH_PCALA_HI20",
         page(false, 0),
-        insn(La::Hi20),
+        la(La::Hi20),
         Signed,
     ));
-    t[72] = Some(r("R_LARCH_PCALA_LO12", Set, insn(La::Lo12), Any));
-    t[73] = Some(r(
-        "R_LARCH_PCALA64_LO20",
-        page(false, 8),
-        insn(La::Lo20),
-        Any,
-    ));
+    t[72] = Some(r("R_LARCH_PCALA_LO12", Set, la(La::Lo12), Any));
+    t[73] = Some(r("R_LARCH_PCALA64_LO20", page(false, 8), la(La::Lo20), Any));
     t[74] = Some(r(
         "R_LARCH_PCALA64_HI12",
         page(false, 12),
-        insn(La::Hi12),
+        la(La::Hi12),
         Any,
     ));
     t[75] = Some(r(
         "R_LARCH_GOT_PC_HI20",
         page(true, 0),
-        insn(La::Hi20),
+        la(La::Hi20),
         Signed,
     ));
-    t[76] = Some(r("R_LARCH_GOT_PC_LO12", Got, insn(La::Lo12), Any));
-    t[77] = Some(r(
-        "R_LARCH_GOT64_PC_LO20",
-        page(true, 8),
-        insn(La::Lo20),
-        Any,
-    ));
+    t[76] = Some(r("R_LARCH_GOT_PC_LO12", Got, la(La::Lo12), Any));
+    t[77] = Some(r("R_LARCH_GOT64_PC_LO20", page(true, 8), la(La::Lo20), Any));
     t[78] = Some(r(
         "R_LARCH_GOT64_PC_HI12",
         page(true, 12),
-        insn(La::Hi12),
+        la(La::Hi12),
         Any,
     ));
     t[99] = Some(r("R_LARCH_32_PCREL", Pcrel, Data32, Signed));
     t[100] = Some(r("R_LARCH_RELAX", Marker, Data32, Any));
     t[102] = Some(r("R_LARCH_ALIGN", Marker, Data32, Any));
-    t[103] = Some(r("R_LARCH_PCREL20_S2", Pcrel, insn(La::Pcrel20S2), Signed));
+    t[103] = Some(r("R_LARCH_PCREL20_S2", Pcrel, la(La::Pcrel20S2), Signed));
     t[105] = Some(r("R_LARCH_ADD6", Add, Data6, Any));
     t[106] = Some(r("R_LARCH_SUB6", Sub, Data6, Any));
     t[107] = Some(r("R_LARCH_ADD_ULEB128", Add, Uleb128, Any));
     t[108] = Some(r("R_LARCH_SUB_ULEB128", Sub, Uleb128, Any));
     t[109] = Some(r("R_LARCH_64_PCREL", Pcrel, Data64, Any));
-    t[110] = Some(r("R_LARCH_CALL36", Pcrel, insn(La::Call36), Signed));
+    t[110] = Some(r("R_LARCH_CALL36", Pcrel, la(La::Call36), Signed));
     t
 };
 
 /// Relaxed forms: the relocation a rewritten instruction takes instead.
-const CALL36_AS_B26: RelocInfo = r(
-    "R_LARCH_CALL36 (relaxed to bl)",
-    Pcrel,
-    insn(La::B26),
-    Signed,
-);
+const CALL36_AS_B26: RelocInfo = r("R_LARCH_CALL36 (relaxed to bl)", Pcrel, la(La::B26), Signed);
 const PCALA_AS_PCADDI: RelocInfo = r(
     "R_LARCH_PCALA_HI20 (relaxed to pcaddi)",
     Pcrel,
-    insn(La::Pcrel20S2),
+    la(La::Pcrel20S2),
     Signed,
 );
 
@@ -194,8 +167,7 @@ impl Arch for Loongarch64 {
     ) -> Result<SectionEdits> {
         let obj = &res.objects[file as usize];
         let sec = &obj.sections[section as usize];
-        let mut order: Vec<usize> = (0..sec.relocs.len()).collect();
-        order.sort_by_key(|&i| sec.relocs[i].offset);
+        let order = relax::by_offset(sec);
         let at_offset = |offset: u32, r_type: u32| {
             order
                 .iter()
@@ -214,10 +186,6 @@ impl Arch for Loongarch64 {
                 align % 4 == 0 && (value as i64).wrapping_add(addend) % 4 == 0
             }
             _ => false,
-        };
-        let in_text = |symbol: u32| {
-            matches!(res.target(file, symbol), Target::Section { file: tf, section: ts, .. }
-                if res.objects[tf as usize].sections[ts as usize].class == SectionClass::Text)
         };
         let word = |offset: u32| read32(&sec.data[offset as usize..]);
         let mut edits = SectionEdits::default();
@@ -240,7 +208,7 @@ impl Arch for Loongarch64 {
                         edits.deletions.push(d);
                     }
                 }
-                R_LARCH_CALL36 if ctx.enabled && marked(i) && in_text(r.symbol) => {
+                R_LARCH_CALL36 if ctx.enabled && marked(i) && res.in_text(file, r.symbol) => {
                     if ctx.text_span >= B26_REACH || r.offset as usize + 8 > sec.data.len() {
                         continue;
                     }
@@ -250,16 +218,7 @@ impl Arch for Loongarch64 {
                         loongarch::ZERO => loongarch::B,
                         _ => continue,
                     };
-                    edits.patches.push(Patch {
-                        offset: r.offset,
-                        bytes: op.to_le_bytes().to_vec(),
-                    });
-                    edits.deletions.push(Deletion {
-                        offset: r.offset + 4,
-                        len: 4,
-                    });
-                    edits.rewrites.push((i as u32, &CALL36_AS_B26));
-                    deleted += 4;
+                    deleted += edits.shorten_pair(r.offset, op, i, &CALL36_AS_B26);
                 }
                 R_LARCH_PCALA_HI20
                     if ctx.enabled && marked(i) && word_aligned(r.symbol, r.addend) =>
@@ -280,16 +239,8 @@ impl Arch for Loongarch64 {
                     if loongarch::rd(add) != rd || loongarch::rj(add) != rd || add >> 22 != ADDI_D {
                         continue;
                     }
-                    edits.patches.push(Patch {
-                        offset: r.offset,
-                        bytes: (loongarch::PCADDI | rd).to_le_bytes().to_vec(),
-                    });
-                    edits.deletions.push(Deletion {
-                        offset: r.offset + 4,
-                        len: 4,
-                    });
-                    edits.rewrites.push((i as u32, &PCALA_AS_PCADDI));
-                    deleted += 4;
+                    let pcaddi = loongarch::PCADDI | rd;
+                    deleted += edits.shorten_pair(r.offset, pcaddi, i, &PCALA_AS_PCADDI);
                 }
                 _ => {}
             }

@@ -15,22 +15,14 @@
 use super::{Arch, Machine};
 use crate::encoding::bits::read32;
 use crate::encoding::riscv::{self, Insn as Rv};
-use crate::encoding::Insn;
 use crate::error::Result;
-use crate::input::{Format, SectionClass};
-use crate::relax::{AlignRequest, Context, Deletion, Patch, SectionEdits};
+use crate::input::Format;
+use crate::relax::{self, AlignRequest, Context, Patch, SectionEdits};
+use crate::reloc::table::{r, rv};
 use crate::reloc::{Field, Formula, Range, RelocInfo};
-use crate::resolve::{Resolved, Target};
+use crate::resolve::Resolved;
 
 pub struct Riscv64;
-
-const fn r(name: &'static str, formula: Formula, field: Field, range: Range) -> RelocInfo {
-    RelocInfo::new(name, formula, field, range)
-}
-
-const fn insn(i: Rv) -> Field {
-    Field::Insn(Insn::Riscv(i))
-}
 
 pub const R_RISCV_CALL: u32 = 18;
 pub const R_RISCV_CALL_PLT: u32 = 19;
@@ -46,17 +38,17 @@ const TABLE: [Option<RelocInfo>; 62] = {
     t[0] = Some(r("R_RISCV_NONE", Formula::None, Data32, Any));
     t[1] = Some(r("R_RISCV_32", Abs, Data32, Unsigned));
     t[2] = Some(r("R_RISCV_64", Abs, Data64, Any));
-    t[16] = Some(r("R_RISCV_BRANCH", Pcrel, insn(Rv::B), Signed));
-    t[17] = Some(r("R_RISCV_JAL", Pcrel, insn(Rv::J), Signed));
-    t[18] = Some(r("R_RISCV_CALL", Pcrel, insn(Rv::Call), Signed));
-    t[19] = Some(r("R_RISCV_CALL_PLT", Pcrel, insn(Rv::Call), Signed));
-    t[20] = Some(r("R_RISCV_GOT_HI20", GotPcrel, insn(Rv::U), Signed));
-    t[23] = Some(r("R_RISCV_PCREL_HI20", Pcrel, insn(Rv::U), Signed));
-    t[24] = Some(r("R_RISCV_PCREL_LO12_I", PcrelLo, insn(Rv::I), Any));
-    t[25] = Some(r("R_RISCV_PCREL_LO12_S", PcrelLo, insn(Rv::S), Any));
-    t[26] = Some(r("R_RISCV_HI20", Abs, insn(Rv::U), Signed));
-    t[27] = Some(r("R_RISCV_LO12_I", Abs, insn(Rv::I), Any));
-    t[28] = Some(r("R_RISCV_LO12_S", Abs, insn(Rv::S), Any));
+    t[16] = Some(r("R_RISCV_BRANCH", Pcrel, rv(Rv::B), Signed));
+    t[17] = Some(r("R_RISCV_JAL", Pcrel, rv(Rv::J), Signed));
+    t[18] = Some(r("R_RISCV_CALL", Pcrel, rv(Rv::Call), Signed));
+    t[19] = Some(r("R_RISCV_CALL_PLT", Pcrel, rv(Rv::Call), Signed));
+    t[20] = Some(r("R_RISCV_GOT_HI20", GotPcrel, rv(Rv::U), Signed));
+    t[23] = Some(r("R_RISCV_PCREL_HI20", Pcrel, rv(Rv::U), Signed));
+    t[24] = Some(r("R_RISCV_PCREL_LO12_I", PcrelLo, rv(Rv::I), Any));
+    t[25] = Some(r("R_RISCV_PCREL_LO12_S", PcrelLo, rv(Rv::S), Any));
+    t[26] = Some(r("R_RISCV_HI20", Abs, rv(Rv::U), Signed));
+    t[27] = Some(r("R_RISCV_LO12_I", Abs, rv(Rv::I), Any));
+    t[28] = Some(r("R_RISCV_LO12_S", Abs, rv(Rv::S), Any));
     t[33] = Some(r("R_RISCV_ADD8", Add, Data8, Any));
     t[34] = Some(r("R_RISCV_ADD16", Add, Data16, Any));
     t[35] = Some(r("R_RISCV_ADD32", Add, Data32, Any));
@@ -66,9 +58,9 @@ const TABLE: [Option<RelocInfo>; 62] = {
     t[39] = Some(r("R_RISCV_SUB32", Sub, Data32, Any));
     t[40] = Some(r("R_RISCV_SUB64", Sub, Data64, Any));
     t[43] = Some(r("R_RISCV_ALIGN", Marker, Data32, Any));
-    t[44] = Some(r("R_RISCV_RVC_BRANCH", Pcrel, insn(Rv::CB), Signed));
-    t[45] = Some(r("R_RISCV_RVC_JUMP", Pcrel, insn(Rv::CJ), Signed));
-    t[46] = Some(r("R_RISCV_RVC_LUI", Abs, insn(Rv::CLui), Signed));
+    t[44] = Some(r("R_RISCV_RVC_BRANCH", Pcrel, rv(Rv::CB), Signed));
+    t[45] = Some(r("R_RISCV_RVC_JUMP", Pcrel, rv(Rv::CJ), Signed));
+    t[46] = Some(r("R_RISCV_RVC_LUI", Abs, rv(Rv::CLui), Signed));
     t[51] = Some(r("R_RISCV_RELAX", Marker, Data32, Any));
     t[52] = Some(r("R_RISCV_SUB6", Sub, Data6, Any));
     t[53] = Some(r("R_RISCV_SET6", Set, Data6, Any));
@@ -83,7 +75,7 @@ const TABLE: [Option<RelocInfo>; 62] = {
 };
 
 /// A relaxed call: the `auipc` became `jal`, the `jalr` is deleted.
-const CALL_AS_JAL: RelocInfo = r("R_RISCV_CALL (relaxed to jal)", Pcrel, insn(Rv::J), Signed);
+const CALL_AS_JAL: RelocInfo = r("R_RISCV_CALL (relaxed to jal)", Pcrel, rv(Rv::J), Signed);
 
 /// `jal` reaches ±1 MiB.
 const JAL_REACH: u64 = 1 << 20;
@@ -108,8 +100,7 @@ impl Arch for Riscv64 {
     ) -> Result<SectionEdits> {
         let obj = &res.objects[file as usize];
         let sec = &obj.sections[section as usize];
-        let mut order: Vec<usize> = (0..sec.relocs.len()).collect();
-        order.sort_by_key(|&i| sec.relocs[i].offset);
+        let order = relax::by_offset(sec);
         let relaxable = |i: usize| {
             order.iter().any(|&j| {
                 sec.relocs[j].offset == sec.relocs[i].offset
@@ -146,26 +137,12 @@ impl Arch for Riscv64 {
                     }
                 }
                 R_RISCV_CALL | R_RISCV_CALL_PLT if calls_reach && relaxable(i) => {
-                    let in_text = matches!(
-                        res.target(file, r.symbol),
-                        Target::Section { file: tf, section: ts, .. }
-                            if res.objects[tf as usize].sections[ts as usize].class == SectionClass::Text
-                    );
                     let at = r.offset as usize;
-                    if !in_text || at + 8 > sec.data.len() {
+                    if !res.in_text(file, r.symbol) || at + 8 > sec.data.len() {
                         continue;
                     }
                     let rd = riscv::rd(read32(&sec.data[at + 4..]));
-                    edits.patches.push(Patch {
-                        offset: r.offset,
-                        bytes: riscv::jal(rd).to_le_bytes().to_vec(),
-                    });
-                    edits.deletions.push(Deletion {
-                        offset: r.offset + 4,
-                        len: 4,
-                    });
-                    edits.rewrites.push((i as u32, &CALL_AS_JAL));
-                    deleted += 4;
+                    deleted += edits.shorten_pair(r.offset, riscv::jal(rd), i, &CALL_AS_JAL);
                 }
                 _ => {}
             }

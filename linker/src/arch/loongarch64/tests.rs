@@ -2,8 +2,10 @@
 //! -triple=loongarch64 -show-encoding` (the expected bytes are the assembler's), the psABI page
 //! arithmetic on edge values, `la.abs` → MARK_LA, and ALIGN/relaxation on hand-built sections.
 use super::*;
-use crate::input::{Binding, InputSection, InputSymbol, ObjectFile, SymDef};
-use crate::reloc::{apply, evaluate, page_delta, Operands};
+use crate::input::SectionClass;
+use crate::relax::Deletion;
+use crate::reloc::{apply, evaluate, page_delta, Operands, Unfit};
+use crate::resolve::OneObject;
 
 const P: u64 = 0x1_2000_1000;
 
@@ -94,11 +96,19 @@ fn every_relocation_type_encodes_like_the_assembler_and_checks_its_range() {
                 Range::Signed => format!("[-2^{}, 2^{})", bits - 1, bits - 1),
                 _ => format!("[0, 2^{bits})"),
             };
-            assert_eq!(err.range, expected, "{}", case.name);
+            assert_eq!(
+                err,
+                Unfit::Range {
+                    value: over,
+                    range: expected
+                },
+                "{}",
+                case.name
+            );
             if info.field.align(&buf) == 4 {
                 assert_eq!(
-                    apply(info, &mut buf, 6).unwrap_err().range,
-                    "multiples of 4",
+                    apply(info, &mut buf, 6).unwrap_err(),
+                    Unfit::Align { value: 6, align: 4 },
                     "{}",
                     case.name
                 );
@@ -229,91 +239,27 @@ const CODE: &[u8] = &[
 ];
 
 fn resolved(section_align: u32) -> Resolved<'static> {
-    let text = InputSection {
-        name: ".text",
-        data: CODE,
-        size: CODE.len() as u32,
-        align: section_align,
-        class: SectionClass::Text,
-        relocs: vec![
-            reloc(0, R_LARCH_PCALA_HI20, 1, 0),
-            reloc(0, R_LARCH_RELAX, 0, 0),
-            reloc(4, R_LARCH_PCALA_LO12, 1, 0),
-            reloc(4, R_LARCH_RELAX, 0, 0),
-            reloc(8, R_LARCH_CALL36, 2, 0),
-            reloc(8, R_LARCH_RELAX, 0, 0),
-            reloc(16, R_LARCH_ALIGN, 0, 12),
-        ]
-        .into_boxed_slice(),
-        retain: false,
-        follows: None,
-    };
-    let null = InputSection {
-        name: "",
-        data: &[],
-        size: 0,
-        align: 1,
-        class: SectionClass::Discard,
-        relocs: Box::new([]),
-        retain: false,
-        follows: None,
-    };
-    let data = InputSection {
-        name: ".data",
-        data: &[1, 0, 0, 0, 0, 0, 0, 0],
-        size: 8,
-        align: 8,
-        class: SectionClass::Data,
-        relocs: Box::new([]),
-        retain: false,
-        follows: None,
-    };
-    let sym = |name: &'static [u8], section, value| InputSymbol {
-        name,
-        def: SymDef::Section { section, value },
-        binding: Binding::Local,
-        size: 0,
-        is_function: false,
-    };
-    Resolved {
-        machine: Machine::Loongarch64,
-        objects: vec![ObjectFile {
-            name: "t.o".into(),
-            format: Format::Elf,
-            data: &[],
-            sections: vec![null, text, data],
-            symbols: vec![
-                InputSymbol {
-                    def: SymDef::Absolute(0),
-                    ..sym(b"", 0, 0)
-                },
-                sym(b"value", 2, 0),
-                sym(b"helper", 1, 28),
-            ],
-            comdats: vec![],
-        }],
-        targets: vec![vec![
-            Target::Absolute(0),
-            Target::Section {
-                file: 0,
-                section: 2,
-                value: 0,
-            },
-            Target::Section {
-                file: 0,
-                section: 1,
-                value: 28,
-            },
-        ]],
-        live: vec![vec![false, true, true]],
-        commons: vec![],
-        globals: vec![],
-        entry: Target::Section {
-            file: 0,
-            section: 1,
-            value: 0,
-        },
-    }
+    let relocs = vec![
+        reloc(0, R_LARCH_PCALA_HI20, 1, 0),
+        reloc(0, R_LARCH_RELAX, 0, 0),
+        reloc(4, R_LARCH_PCALA_LO12, 1, 0),
+        reloc(4, R_LARCH_RELAX, 0, 0),
+        reloc(8, R_LARCH_CALL36, 2, 0),
+        reloc(8, R_LARCH_RELAX, 0, 0),
+        reloc(16, R_LARCH_ALIGN, 0, 12),
+    ];
+    OneObject::new(Machine::Loongarch64)
+        .section(".text", SectionClass::Text, section_align, CODE, relocs)
+        .section(
+            ".data",
+            SectionClass::Data,
+            8,
+            &[1, 0, 0, 0, 0, 0, 0, 0],
+            vec![],
+        )
+        .symbol(b"value", 2, 0)
+        .symbol(b"helper", 1, 28)
+        .build()
 }
 
 fn relax(res: &Resolved, enabled: bool, span: u64) -> Result<SectionEdits> {
