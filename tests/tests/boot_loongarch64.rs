@@ -145,7 +145,7 @@ fn rust_no_std_hello_boots_relaxed_and_unrelaxed() {
         pectl::run,
         ARCH,
         &work.join("relaxed.efi"),
-        &[lib.clone()],
+        std::slice::from_ref(&lib),
         &LinkOpts::default(),
     );
     let plain = link_with_pectl(

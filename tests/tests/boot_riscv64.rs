@@ -136,7 +136,7 @@ fn gcc_medany_relax_boots() {
     let work = WorkDir::new("riscv64-gcc-pectl");
     let src = programs_dir().join("c");
     let compile = |name: &str| -> PathBuf {
-        let out = work.join(&format!("{name}.o"));
+        let out = work.join(format!("{name}.o"));
         run_checked(
             Command::new(&gcc)
                 .args([
