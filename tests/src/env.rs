@@ -38,13 +38,30 @@ pub fn need_tool(name: &str) -> Result<PathBuf, String> {
     })
 }
 
-/// The firmware unpack directory: `$PELN_FW_DIR`, default `$HOME/.cache/peln/fw`.
-pub fn fw_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("PELN_FW_DIR").filter(|d| !d.is_empty()) {
+/// The repository root (parent of the `tests` crate).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+/// Where `scripts/setup-test-env.sh` caches downloads: `$PELN_CACHE_DIR`, default
+/// `$HOME/.cache/peln`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("PELN_CACHE_DIR").filter(|d| !d.is_empty()) {
         return PathBuf::from(d);
     }
     let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
-    PathBuf::from(home).join(".cache/peln/fw")
+    PathBuf::from(home).join(".cache/peln")
+}
+
+/// The firmware unpack directory: `$PELN_FW_DIR`, default `<cache_dir>/fw` (as the setup script).
+pub fn fw_dir() -> PathBuf {
+    match std::env::var_os("PELN_FW_DIR").filter(|d| !d.is_empty()) {
+        Some(d) => PathBuf::from(d),
+        None => cache_dir().join("fw"),
+    }
 }
 
 /// edk2 firmware of one arch.

@@ -12,7 +12,7 @@
 //! ```
 //! Missing files are errors for [`crate::require!`]: a skip, or a failure under `CI=true`.
 use crate::cc::run_checked;
-use crate::env::{fw_dir, need_tool, LD_LLD};
+use crate::env::{cache_dir, fw_dir, need_tool, repo_root, LD_LLD};
 use crate::qemu::{boot, BootOpts, BootResult, Media};
 use crate::Arch;
 use std::path::{Path, PathBuf};
@@ -32,15 +32,6 @@ pub const KERNEL_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// The prefix of the line `/init` prints with `/proc/cmdline`.
 pub const CMDLINE_PREFIX: &str = "PELN-INIT: cmdline: ";
-
-/// `$PELN_CACHE_DIR`, default `$HOME/.cache/peln` (where `scripts/setup-test-env.sh` puts things).
-pub fn cache_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("PELN_CACHE_DIR").filter(|d| !d.is_empty()) {
-        return PathBuf::from(d);
-    }
-    let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
-    PathBuf::from(home).join(".cache/peln")
-}
 
 /// Where the kernel of `arch` is cached: `<cache>/kernels/<arch>/vmlinuz.efi`.
 pub fn kernel_path(arch: Arch) -> PathBuf {
@@ -134,7 +125,7 @@ pub fn check_initramfs_tools() -> Result<(), String> {
 
 /// `scripts/mkinitramfs.sh`.
 pub fn mkinitramfs_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/mkinitramfs.sh")
+    repo_root().join("scripts/mkinitramfs.sh")
 }
 
 /// Builds the initramfs of `arch` (`/init` from `tests/programs/init/init.c`, `/dev`, `/proc`) with

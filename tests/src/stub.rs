@@ -11,7 +11,7 @@
 //! let stub = peln_tests::stub::build_and_link_stub(pectl::run, arch, &work.subdir("stub"), &tgt);
 //! ```
 use crate::cc::{compile_c, run_checked, ObjFormat};
-use crate::env::{need_tool, CLANG};
+use crate::env::{need_tool, repo_root, CLANG};
 use crate::link::{link_with_pectl, LinkOpts};
 use crate::qemu::BootResult;
 use crate::Arch;
@@ -21,14 +21,6 @@ use std::process::Command;
 
 /// The stub's entry symbol (in the arch shim).
 pub const STUB_ENTRY: &str = "efi_main";
-
-/// The repository root (parent of the `tests` crate).
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("tests/ has a parent")
-        .to_path_buf()
-}
 
 /// `stub/build.sh`.
 pub fn build_script() -> PathBuf {

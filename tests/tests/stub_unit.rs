@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 use peln_tests::cc::run_checked;
-use peln_tests::stub::repo_root;
+use peln_tests::env::repo_root;
 
 #[test]
 fn stub_host_unit_tests_pass() {

@@ -15,7 +15,7 @@ fn task_e2e_boots_every_arch_from_fat_dir_cd_and_disk() {
     let task = require!(need_tool("task"));
     require!(peln_tests::kernel::check_kernels());
     let work = WorkDir::new("task-e2e");
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = peln_tests::env::repo_root();
     let out = Command::new(task)
         .current_dir(&root)
         .env("PELN_BUILD_DIR", work.path())
