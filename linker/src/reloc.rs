@@ -399,3 +399,20 @@ pub fn page_delta(dest: u64, pc: u64, wide: bool) -> u64 {
     }
     result
 }
+
+/// The range-limit half of every arch's table test: `max` fits the field of `info` (written into
+/// `buf`), `over` is refused with the field's range spelled out, and the refused write leaves `buf`
+/// as it was.
+#[cfg(test)]
+pub(crate) fn assert_limit(name: &str, info: &RelocInfo, buf: &mut [u8], max: i64, over: i64) {
+    apply(info, buf, max).unwrap_or_else(|e| panic!("{name}: {max:#x} must fit: {e:?}"));
+    let untouched = buf.to_vec();
+    let err = apply(info, buf, over).expect_err(name);
+    assert_eq!(buf, &untouched[..], "{name}: overflow must not write");
+    let bits = info.field.bits();
+    let range = match info.range {
+        Range::Signed => format!("[-2^{}, 2^{})", bits - 1, bits - 1),
+        _ => format!("[0, 2^{bits})"),
+    };
+    assert_eq!(err, Unfit::Range { value: over, range }, "{name}");
+}

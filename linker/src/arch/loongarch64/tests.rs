@@ -87,24 +87,7 @@ fn every_relocation_type_encodes_like_the_assembler_and_checks_its_range() {
         assert_eq!(buf, case.expect, "{}", case.name);
         if let Some((max, over)) = case.limit {
             let mut buf = case.base.to_vec();
-            apply(info, &mut buf, max).unwrap_or_else(|e| panic!("{}: {max:#x}: {e:?}", case.name));
-            let before = buf.clone();
-            let err = apply(info, &mut buf, over).expect_err(case.name);
-            assert_eq!(buf, before, "{}: nothing written on overflow", case.name);
-            let bits = info.field.bits();
-            let expected = match info.range {
-                Range::Signed => format!("[-2^{}, 2^{})", bits - 1, bits - 1),
-                _ => format!("[0, 2^{bits})"),
-            };
-            assert_eq!(
-                err,
-                Unfit::Range {
-                    value: over,
-                    range: expected
-                },
-                "{}",
-                case.name
-            );
+            crate::reloc::assert_limit(case.name, info, &mut buf, max, over);
             if info.field.align(&buf) == 4 {
                 assert_eq!(
                     apply(info, &mut buf, 6).unwrap_err(),
