@@ -65,6 +65,13 @@ field_of() {
   awk -v p="$2" -v f="$3:" '$1 == "Package:" { cur = ($2 == p) } cur && $1 == f { sub(/^[^:]*: /, ""); print; exit }' "$1"
 }
 
+# True when apt has a real (downloadable) candidate version of package $1, not just a virtual name.
+has_candidate() {
+  local c
+  c=$(apt-cache "${APT[@]}" policy "$1" 2>/dev/null | sed -n 's/^ *Candidate: //p' | head -n 1)
+  [ -n "$c" ] && [ "$c" != "(none)" ]
+}
+
 # Downloads the kernel package of `arch` into the current directory; prints "<package> <version>".
 # Normal path: apt-get update + apt-cache + apt-get download (signature and hashes checked).
 # Fallback, when the arch's index fails apt's verification (seen here for riscv64: the mirror served
@@ -78,8 +85,11 @@ download_kernel() {
   if apt-get "${APT[@]}" update -qq >"$log" 2>&1; then
     dep=$(apt-cache "${APT[@]}" show --no-all-versions "$meta" | sed -n 's/^Depends: \([^ ,]*\).*/\1/p' | head -n 1)
     [ -n "$dep" ] || { echo "fetch-kernels: cannot resolve $meta" >&2; return 1; }
+    # `$dep-unsigned` may exist only as a virtual name (riscv64: provided by $dep itself), which
+    # `apt-cache show` answers for but `apt-get download` cannot fetch: take it only when it has a
+    # real candidate version.
     pkg=$dep
-    if apt-cache "${APT[@]}" show --no-all-versions "$dep-unsigned" >/dev/null 2>&1; then pkg=$dep-unsigned; fi
+    if has_candidate "$dep-unsigned"; then pkg=$dep-unsigned; fi
     apt-get "${APT[@]}" download -qq "$pkg" >&2
     ver=$(apt-cache "${APT[@]}" show --no-all-versions "$pkg" | sed -n 's/^Version: //p' | head -n 1)
   else

@@ -73,15 +73,25 @@ if ! task --version 2>/dev/null | grep -q "^$TASK_VERSION"; then
 fi
 task --version | grep -q "^$TASK_VERSION" || { echo "setup: task $TASK_VERSION not on PATH ($(command -v task || echo none))" >&2; exit 1; }
 
-# Rust UEFI targets are optional (the Rust boot tests skip without them, except under CI=true
-# where the target must have been installable).
-if command -v rustup >/dev/null 2>&1; then
+# Rust targets and the rust-src component (stub/build.sh and the loongarch64 tests build core with
+# -Zbuild-std), for the stable toolchain the tests use and for nightly (cargo fuzz).
+command -v rustup >/dev/null || { echo "setup: rustup missing: the Rust targets cannot be added" >&2; exit 1; }
+for tc in stable nightly; do
+  rustup toolchain list | grep -q "^$tc" || rustup toolchain install --profile minimal "$tc"
   for t in x86_64-unknown-uefi aarch64-unknown-uefi riscv64gc-unknown-none-elf; do
-    rustup target list --installed 2>/dev/null | grep -qx "$t" || rustup target add "$t" || echo "setup: $t not installable"
+    rustup +"$tc" target list --installed | grep -qx "$t" || rustup +"$tc" target add "$t"
   done
-fi
+  rustup +"$tc" component list --installed | grep -q '^rust-src' || rustup +"$tc" component add rust-src
+done
 
 for t in clang-19 ld.lld-19 lld-link-19 llvm-ar-19 task qemu-system-x86_64 qemu-system-aarch64 qemu-system-riscv64 qemu-system-loongarch64 xorriso mkfs.fat sgdisk; do
   command -v "$t" >/dev/null || { echo "setup: $t missing after install" >&2; exit 1; }
+done
+# Prove the Rust pieces rather than trust the install steps above.
+for tc in stable nightly; do
+  for t in x86_64-unknown-uefi aarch64-unknown-uefi riscv64gc-unknown-none-elf; do
+    rustup +"$tc" target list --installed | grep -qx "$t" || { echo "setup: rust target $t ($tc) missing" >&2; exit 1; }
+  done
+  [ -f "$(rustc +"$tc" --print sysroot)/lib/rustlib/src/rust/library/Cargo.lock" ] || { echo "setup: rust-src ($tc) missing" >&2; exit 1; }
 done
 echo "setup: ok (firmware in $FW, kernels in $CACHE/kernels, $(task --version | head -n 1))"

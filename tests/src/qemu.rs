@@ -3,8 +3,8 @@
 //! Command lines are exactly those of TESTENV.md: pflash CODE read-only plus a per-run copy of the
 //! VARS template, `-m 512 -smp 1 -nographic -nic none -no-reboot -boot menu=on,splash-time=0`
 //! (`-m 1024` on loongarch64; [`BootOpts::memory_mib`] overrides it, e.g. for Linux kernels). Boots
-//! are serialised by a process-wide lock: TCG is CPU-bound and `cargo test` runs tests in parallel
-//! threads.
+//! are serialised by a machine-wide lock (`boot_lock`): TCG is CPU-bound, `cargo test` runs tests in
+//! parallel threads, and several test processes (workspace crates, worktrees) may boot at once.
 use crate::env::{firmware, need_tool};
 use crate::Arch;
 use std::ffi::OsString;
@@ -12,13 +12,26 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Default time limit of a boot (TCG on a loaded 2-core machine).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
 
-static BOOT_LOCK: Mutex<()> = Mutex::new(());
+/// Holds the machine-wide QEMU lock until dropped: an exclusive `flock` on a file in the temp dir,
+/// so boots of every test process on this machine run one at a time (released by the kernel if the
+/// process dies).
+pub fn boot_lock() -> std::fs::File {
+    let path = std::env::temp_dir().join("peln-qemu.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+    file.lock()
+        .unwrap_or_else(|e| panic!("cannot lock {}: {e}", path.display()));
+    file
+}
 
 /// What to boot from.
 #[derive(Clone, Debug)]
@@ -290,9 +303,7 @@ pub fn boot(arch: Arch, media: &Media, opts: BootOpts) -> BootResult {
         .stderr(Stdio::piped());
     let command = crate::cc::command_line(&cmd);
 
-    let _guard = BOOT_LOCK
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _guard = boot_lock();
     let start = Instant::now();
     let mut child = cmd
         .spawn()

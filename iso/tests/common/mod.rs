@@ -170,8 +170,6 @@ pub fn scratch(name: &str) -> PathBuf {
 // QEMU
 // ---------------------------------------------------------------------------------------------
 
-/// TCG is CPU-bound and the machine has two cores shared with others: one QEMU at a time.
-static QEMU: Mutex<()> = Mutex::new(());
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Media {
@@ -298,7 +296,8 @@ pub fn boot(arch: &str, media: Media, image: &Path, timeout: Duration) -> Option
         }
     }
 
-    let _guard = QEMU.lock().unwrap_or_else(|p| p.into_inner());
+    // TCG is CPU-bound: one QEMU at a time on this machine, shared with the peln-tests boots.
+    let _guard = peln_tests::qemu::boot_lock();
     let start = Instant::now();
     let mut child = Command::new(m.qemu)
         .args(&args)
