@@ -73,7 +73,7 @@ for arch in amd64 arm64 riscv64 loongarch64; do
   done
   r=$work/root
   # Modules live in usr/lib/modules (sid, merged /usr) or lib/modules (trixie's kernel packages).
-  mdir=$(ls -d "$r"/usr/lib/modules/* "$r"/lib/modules/* 2>/dev/null | head -n 1)
+  mdir=$(shopt -s nullglob; for m in "$r"/usr/lib/modules/* "$r"/lib/modules/*; do echo "$m"; break; done)
   [ -n "$mdir" ] || { echo "fetch-live: $arch: no modules directory in ${pkgs[*]}" >&2; exit 1; }
   kver=${mdir##*/}
   # The kernel: usr/lib/modules/<kver>/vmlinuz (sid) or boot/vmlinu[xz]-<kver> (trixie).

@@ -15,6 +15,19 @@ use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 
+/// The directory of `dest` ("." for a bare name) and its file name, for scratch files beside it.
+fn dir_and_name(dest: &Path) -> (PathBuf, String) {
+    let dir = match dest.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = dest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    (dir, name)
+}
+
 /// The output while it is being written: a new file beside the destination, removed on drop
 /// unless `persist` renamed it into place. Same directory, so the rename is atomic and a failed
 /// build leaves neither a partial image nor the old one touched.
@@ -27,14 +40,7 @@ pub struct TempOutput {
 impl TempOutput {
     pub fn create(dest: &Path) -> Result<TempOutput> {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let dir = match dest.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = dest
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let (dir, name) = dir_and_name(dest);
         loop {
             let n = COUNTER.fetch_add(1, AtomicOrdering::Relaxed);
             let path = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
@@ -75,6 +81,34 @@ impl Drop for TempOutput {
         if !self.done {
             let _ = std::fs::remove_file(&self.path);
         }
+    }
+}
+
+/// A scratch directory beside the output (same filesystem, so no tmpfs fills up with kernels),
+/// removed with its contents on drop.
+pub struct TempDir {
+    pub path: PathBuf,
+}
+
+impl TempDir {
+    pub fn beside(dest: &Path) -> Result<TempDir> {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let (dir, name) = dir_and_name(dest);
+        loop {
+            let n = COUNTER.fetch_add(1, AtomicOrdering::Relaxed);
+            let path = dir.join(format!(".{name}.{}.{n}.d", std::process::id()));
+            match std::fs::create_dir(&path) {
+                Ok(()) => return Ok(TempDir { path }),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(Error::io("create a scratch directory in", dir, e)),
+            }
+        }
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
     }
 }
 

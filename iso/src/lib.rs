@@ -12,6 +12,7 @@ pub mod esp;
 pub mod gpt;
 pub mod io;
 pub mod iso9660;
+pub mod live;
 pub mod pe;
 pub mod time;
 pub mod tree;
