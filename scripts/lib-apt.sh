@@ -97,11 +97,12 @@ kernel_package_of() {
   if has_candidate "$dep-unsigned"; then echo "$dep-unsigned"; else echo "$dep"; fi
 }
 
-# The packages that carry a versioned kernel package's files: sid splits the image from its
-# modules (linux-binary-…, linux-modules-…); trixie's image package carries both itself.
+# The packages that carry a versioned kernel package's files: sid splits the image (linux-binary-…)
+# from its modules (linux-modules-…) and modules.builtin/config (linux-base-…); trixie's image
+# package carries all of them itself.
 kernel_file_packages() {
   local split
-  split=$(depends_of "$1" | grep -E '^linux-(binary|modules)-[0-9]' || true)
+  split=$(depends_of "$1" | grep -E '^linux-(binary|modules|base)-[0-9]' || true)
   if [ -n "$split" ]; then echo "$split"; else echo "$1"; fi
 }
 

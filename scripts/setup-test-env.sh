@@ -2,7 +2,8 @@
 # Installs everything the tests need on a fresh Debian 12 (bookworm) machine: clang/lld/llvm 19,
 # image tools, QEMU 10 from bookworm-backports, edk2 2025.02 firmware + UEFI shells for all four
 # arches (trixie arch:all packages, unpacked, never installed: they would pull a newer libc),
-# Debian's kernels for amd64/arm64/riscv64 and systemd's UKI stub (scripts/fetch-kernels.sh), and
+# Debian's kernels for amd64/arm64/riscv64 and systemd's UKI stub (scripts/fetch-kernels.sh), the
+# live-ISO inputs of all four arches (scripts/fetch-live.sh), and
 # `task` (PyPI go-task-bin) for Taskfile.yaml.
 # Idempotent: each step is skipped when its result is already present.
 #
@@ -18,7 +19,8 @@ export DEBIAN_FRONTEND=noninteractive
 mkdir -p "$CACHE"
 
 need_apt=()
-for p in clang-19 lld-19 llvm-19 xorriso mtools dosfstools gdisk fdisk gcc-riscv64-linux-gnu genisoimage; do
+for p in clang-19 lld-19 llvm-19 xorriso mtools dosfstools gdisk fdisk gcc-riscv64-linux-gnu genisoimage \
+  squashfs-tools cpio zstd xz-utils; do
   dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -55,6 +57,10 @@ fi
 # boots; the script skips what is already cached.
 PELN_CACHE_DIR=$CACHE "$(dirname "$0")/fetch-kernels.sh"
 
+# The live-ISO boots (build-iso): per arch a Debian kernel with its modules, systemd-boot and
+# busybox-static (trixie; sid for loong64, also the loongarch64 kernel of the UKI boot).
+PELN_CACHE_DIR=$CACHE "$(dirname "$0")/fetch-live.sh"
+
 # `task` for Taskfile.yaml: PyPI's go-task-bin ships the static Go binary; it is installed into a
 # throw-away venv and copied to /usr/local/bin, which is on every shell's PATH (a pip --user or
 # pyenv install would put it where CI's shell may not look).
@@ -84,7 +90,8 @@ for tc in stable nightly; do
   rustup +"$tc" component list --installed | grep -q '^rust-src' || rustup +"$tc" component add rust-src
 done
 
-for t in clang-19 ld.lld-19 lld-link-19 llvm-ar-19 task qemu-system-x86_64 qemu-system-aarch64 qemu-system-riscv64 qemu-system-loongarch64 xorriso mkfs.fat sgdisk; do
+for t in clang-19 ld.lld-19 lld-link-19 llvm-ar-19 task qemu-system-x86_64 qemu-system-aarch64 qemu-system-riscv64 qemu-system-loongarch64 xorriso mkfs.fat sgdisk \
+  mksquashfs cpio zstd; do
   command -v "$t" >/dev/null || { echo "setup: $t missing after install" >&2; exit 1; }
 done
 # Prove the Rust pieces rather than trust the install steps above.

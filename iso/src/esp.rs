@@ -401,7 +401,9 @@ pub fn write_esp(
 
     // The directory tree and every entry's place; FAT names are case-insensitive.
     let mut dirs = vec![Dir::new(0)];
-    dirs[0].entries.push(sfn_entry(&VOLUME_LABEL, ATTR_VOLUME, 0, 0, t));
+    dirs[0]
+        .entries
+        .push(sfn_entry(&VOLUME_LABEL, ATTR_VOLUME, 0, 0, t));
     for (i, f) in files.iter().enumerate() {
         let comps: Vec<&str> = f.path.split('/').filter(|c| !c.is_empty()).collect();
         let (leaf, parents) = comps.split_last().expect("ESP paths are never empty");
@@ -418,7 +420,11 @@ pub fn write_esp(
                 }
             };
         }
-        assert!(dirs[d].find(leaf).is_none(), "ESP path {} given twice", f.path);
+        assert!(
+            dirs[d].find(leaf).is_none(),
+            "ESP path {} given twice",
+            f.path
+        );
         dirs[d].add(leaf, Child::File(i));
     }
     if g.fat_type == FatType::Fat16 && dirs[0].entries.len() > 512 {
@@ -476,7 +482,11 @@ pub fn write_esp(
                 FatType::Fat32 => g.cluster_offset(d.cluster),
             }
         } else {
-            let parent = if d.parent == 0 { 0 } else { dirs[d.parent].cluster };
+            let parent = if d.parent == 0 {
+                0
+            } else {
+                dirs[d.parent].cluster
+            };
             let mut dots = vec![
                 sfn_entry(b".          ", ATTR_DIR, d.cluster, 0, t),
                 sfn_entry(b"..         ", ATTR_DIR, parent, 0, t),

@@ -339,7 +339,9 @@ pub fn read_boot_tar(tar_path: &Path, want: Option<Arch>, scratch: &Path) -> Res
                 machine_name(other.machine()),
                 uname(arch)
             )),
-            None => in_tar(&format!("no systemd-boot in the tar (expected {want_name})")),
+            None => in_tar(&format!(
+                "no systemd-boot in the tar (expected {want_name})"
+            )),
         });
     };
     check_pe(tar_path, member, sdboot, arch, "systemd-boot")?;
@@ -477,7 +479,10 @@ pub fn build(cfg: &LiveConfig) -> Result<Report> {
     // Now: every input is what its place in the image needs.
 
     let name = entry_name(&cfg.label);
-    let title = cfg.title.clone().unwrap_or_else(|| default_title(&cfg.label));
+    let title = cfg
+        .title
+        .clone()
+        .unwrap_or_else(|| default_title(&cfg.label));
     let mut esp = Vec::new();
     let mut tree = Tree::new();
     let host = |p: &Path| -> Result<EspData> {
@@ -591,11 +596,23 @@ mod tests {
 
     #[test]
     fn kernel_versions_sort_like_sort_v() {
-        let mut v = ["6.12.9-amd64", "6.12.10-amd64", "6.9.1", "7.2.13+deb14-loong64", "6.12.10"];
+        let mut v = [
+            "6.12.9-amd64",
+            "6.12.10-amd64",
+            "6.9.1",
+            "7.2.13+deb14-loong64",
+            "6.12.10",
+        ];
         v.sort_by(|a, b| version_cmp(a, b));
         assert_eq!(
             v,
-            ["6.9.1", "6.12.9-amd64", "6.12.10", "6.12.10-amd64", "7.2.13+deb14-loong64"]
+            [
+                "6.9.1",
+                "6.12.9-amd64",
+                "6.12.10",
+                "6.12.10-amd64",
+                "7.2.13+deb14-loong64"
+            ]
         );
     }
 

@@ -3,6 +3,8 @@
 //! that follows ../shared/TESTENV.md.
 #![allow(dead_code)]
 
+pub mod live;
+
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
@@ -169,7 +171,6 @@ pub fn scratch(name: &str) -> PathBuf {
 // ---------------------------------------------------------------------------------------------
 // QEMU
 // ---------------------------------------------------------------------------------------------
-
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Media {
