@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Fetches Debian trixie kernels for amd64, arm64 and riscv64 and systemd's UKI stub, for the UKI
-# end-to-end boots. Packages are downloaded with apt-get (private lists, nothing is installed) and
+# Fetches Debian trixie kernels for amd64, arm64 and riscv64, Debian sid's for loong64 (the only
+# suite that has that architecture), and systemd's UKI stub, for the UKI end-to-end boots. Packages are downloaded with apt-get (private lists, nothing is installed) and
 # only the kernel image is unpacked (kernel packages also carry modules: not extracted); the .debs
 # are deleted afterwards.
 #
@@ -10,7 +10,8 @@
 #
 # The kernels are Debian's `cloud-<arch>` flavour where there is one (amd64, arm64: a third of the
 # size of the generic flavour, and it has what QEMU q35/virt needs: 8250/PL011 serial, virtio,
-# devtmpfs, initramfs) and the generic flavour on riscv64; the `-unsigned` variant when it exists.
+# devtmpfs, initramfs) and the generic flavour on riscv64 and loong64; the `-unsigned` variant when
+# it exists. sid moves: its version is resolved from the index at fetch time, never pinned.
 # Idempotent: each file is skipped when it is already present and valid.
 set -euo pipefail
 shopt -s inherit_errexit
@@ -30,16 +31,20 @@ mkdir -p "$CACHE"
 # a Packages file older than its InRelease): the unverified index resolves the package, and
 # apt-helper downloads it with the SHA256 that index gives.
 download_kernel() {
-  local arch=$1 meta dep pkg ver
+  local arch=$1 meta dep pkg ver suite darch
   meta=$(meta_of "$arch")
-  apt_opts trixie "$arch"
-  local log=$CACHE/apt-trixie-$arch/update.log
+  suite=$(suite_of "$arch")
+  darch=$(deb_arch_of "$arch")
+  apt_opts "$suite" "$darch"
+  local log=$CACHE/apt-$suite-$darch/update.log
   if apt-get "${APT[@]}" update -qq >"$log" 2>&1; then
-    pkg=$(kernel_package_of "$meta")
+    # sid splits the kernel image (linux-binary-…) from its modules: take the image's package.
+    pkg=$(kernel_file_packages "$(kernel_package_of "$meta")" | grep -v -E '^linux-(modules|base)-' | head -n 1)
     apt-get "${APT[@]}" download -qq "$pkg" >&2
     ver=$(version_of "$pkg")
   else
     grep -m 1 '^E:' "$log" >&2 || cat "$log" >&2
+    [ "$suite" = trixie ] || return 1 # the fallback below knows trixie's unsplit packages only
     echo "fetch-kernels: warning: trixie $arch index failed apt's verification; resolving $meta from the unverified index and downloading with its SHA256" >&2
     local idx=$CACHE/apt-trixie-$arch/Packages
     /usr/lib/apt/apt-helper -o APT::Sandbox::User=root download-file \
@@ -61,7 +66,7 @@ download_kernel() {
 }
 
 total=0
-for arch in amd64 arm64 riscv64; do
+for arch in amd64 arm64 riscv64 loongarch64; do
   out=$KDIR/$arch/vmlinuz.efi
   want=$(machine_of "$arch")
   if [ "$(pe_machine "$out" 2>/dev/null || true)" = "$want" ]; then
@@ -77,10 +82,12 @@ for arch in amd64 arm64 riscv64; do
   size=$(stat -c %s "$deb")
   total=$((total + size))
   echo "fetch-kernels: $arch: $pkg $ver ($(human "$size") .deb)"
-  # amd64/arm64 ship boot/vmlinuz-* (bzImage, Image.gz), riscv64 boot/vmlinux-* (a plain Image).
-  dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$work/root" --wildcards './boot/vmlinu[xz]-*'
+  # amd64/arm64 ship boot/vmlinuz-* (bzImage, Image.gz), riscv64 boot/vmlinux-* (a plain Image),
+  # sid's loong64 usr/lib/modules/<kver>/vmlinuz (EFI zboot).
+  if [ "$(suite_of "$arch")" = sid ]; then pattern='./usr/lib/modules/*/vmlinuz'; else pattern='./boot/vmlinu[xz]-*'; fi
+  dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$work/root" --wildcards "$pattern"
   rm -f "$deb"
-  vmlinuz=$(ls "$work"/root/boot/vmlinu[xz]-*)
+  vmlinuz=$(shopt -s nullglob; for f in "$work"/root/boot/vmlinu[xz]-* "$work"/root/usr/lib/modules/*/vmlinuz; do echo "$f"; break; done)
   kernel_pe "$vmlinuz" "$out.tmp"
   got=$(pe_machine "$out.tmp" || true)
   if [ "$got" != "$want" ]; then
