@@ -1,6 +1,6 @@
-# Shared by fetch-live.sh (which checks a fetched modules tree) and mklive.sh (which puts the
-# modules into the live initramfs), sourced: which kernel modules the live initramfs needs and in
-# what order they load.
+# Shared by fetch-live.sh (which checks a fetched modules tree), mklive.sh (which puts the modules
+# into the live initramfs) and mkdracut.sh, sourced: which kernel modules a live initramfs needs, in
+# what order they load, and how a boot-files tar is made. The caller sets CACHE.
 
 # What the live initramfs needs that Debian builds as modules (each is either built in or a .ko):
 # the CD/disk drivers of QEMU's media (virtio-scsi CD, virtio-blk disk, and the q35 AHCI CD on
@@ -42,6 +42,24 @@ live_module_cat() {
     *.gz) gzip -dc "$1" ;;
     *) cat "$1" ;;
   esac
+}
+
+# live_boot_tar ARCH INITRAMFS OUT: a build-iso boot-files tar with the cached kernel and
+# systemd-boot of ARCH and INITRAMFS: usr/lib/modules/<kver>/{vmlinuz,initramfs.img} and
+# usr/lib/systemd/boot/efi/systemd-boot<efi>.efi; sorted, owners 0:0, mtimes $SOURCE_DATE_EPOCH.
+live_boot_tar() {
+  local arch=$1 src=$CACHE/live/$1 efi mdir kver bt
+  case $arch in amd64) efi=x64 ;; arm64) efi=aa64 ;; *) efi=$arch ;; esac
+  mdir=$(live_modules_dir "$src")
+  kver=${mdir##*/}
+  bt=$(mktemp -d "${TMPDIR:-/tmp}/peln-boot-tar-XXXXXX")
+  mkdir -p "$bt/usr/lib/modules/$kver" "$bt/usr/lib/systemd/boot/efi"
+  cp "$src/vmlinuz" "$bt/usr/lib/modules/$kver/vmlinuz"
+  cp "$2" "$bt/usr/lib/modules/$kver/initramfs.img"
+  cp "$src/systemd-boot$efi.efi" "$bt/usr/lib/systemd/boot/efi/"
+  tar -C "$bt" --sort=name --mtime="@${SOURCE_DATE_EPOCH:-0}" --owner=0 --group=0 --numeric-owner \
+    -cf "$3" usr
+  rm -rf "$bt"
 }
 
 # live_check_modules ARCH MDIR: every module of live_modules is in MDIR or built in.

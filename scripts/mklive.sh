@@ -35,7 +35,6 @@ for t in mksquashfs cpio; do
 done
 mdir=$(live_modules_dir "$src")
 kver=${mdir##*/}
-case $arch in amd64) efi=x64 ;; arm64) efi=aa64 ;; *) efi=$arch ;; esac
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/peln-mklive-XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -106,18 +105,14 @@ INIT
 chmod 0755 "$ir/init" "$ir/bin/busybox"
 cpio_of "$ir" >"$out/initramfs.img"
 
-# --- boot-files tar ---
-bt=$tmp/boot
-mkdir -p "$bt/usr/lib/modules/$kver" "$bt/usr/lib/systemd/boot/efi"
-cp "$src/vmlinuz" "$bt/usr/lib/modules/$kver/vmlinuz"
-cp "$out/initramfs.img" "$bt/usr/lib/modules/$kver/initramfs.img"
-cp "$src/systemd-boot$efi.efi" "$bt/usr/lib/systemd/boot/efi/"
-tar -C "$bt" --sort=name --mtime="@$epoch" --owner=0 --group=0 --numeric-owner -cf "$out/boot.tar" usr
+live_boot_tar "$arch" "$out/initramfs.img" "$out/boot.tar"
 
 # --- squashfs root ---
 rt=$tmp/root
-mkdir -p "$rt"/{bin,dev,proc,sys,run,tmp,etc}
+mkdir -p "$rt"/{bin,sbin,dev,proc,sys,run,tmp,etc}
 cp "$src/busybox" "$rt/bin/busybox"
+# dracut's switch_root runs /sbin/init; ours (mklive's initramfs) runs /init.
+ln -s ../init "$rt/sbin/init"
 echo "$id" >"$rt/etc/peln-live-id"
 cat >"$rt/init" <<'INIT'
 #!/bin/busybox sh

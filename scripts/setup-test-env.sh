@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on a fresh Debian 12 (bookworm) machine: clang/lld/llvm 19,
-# image tools, QEMU 10 from bookworm-backports, edk2 2025.02 firmware + UEFI shells for all four
+# image tools, what the live-ISO tests build with (squashfs-tools, cpio, zstd, and bookworm's
+# dracut 059 with dracut-live: trixie's dracut-install needs trixie's libc), QEMU 10 from bookworm-backports, edk2 2025.02 firmware + UEFI shells for all four
 # arches (trixie arch:all packages, unpacked, never installed: they would pull a newer libc),
 # Debian's kernels for amd64/arm64/riscv64 and systemd's UKI stub (scripts/fetch-kernels.sh), the
 # live-ISO inputs of all four arches (scripts/fetch-live.sh), and
@@ -20,7 +21,7 @@ mkdir -p "$CACHE"
 
 need_apt=()
 for p in clang-19 lld-19 llvm-19 xorriso mtools dosfstools gdisk fdisk gcc-riscv64-linux-gnu genisoimage \
-  squashfs-tools cpio zstd xz-utils; do
+  squashfs-tools cpio zstd xz-utils kmod dracut-core dracut-live; do
   dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -91,7 +92,7 @@ for tc in stable nightly; do
 done
 
 for t in clang-19 ld.lld-19 lld-link-19 llvm-ar-19 task qemu-system-x86_64 qemu-system-aarch64 qemu-system-riscv64 qemu-system-loongarch64 xorriso mkfs.fat sgdisk \
-  mksquashfs cpio zstd; do
+  mksquashfs cpio zstd depmod dracut; do
   command -v "$t" >/dev/null || { echo "setup: $t missing after install" >&2; exit 1; }
 done
 # Prove the Rust pieces rather than trust the install steps above.

@@ -185,3 +185,55 @@ fn single_arch_form_boots_amd64_from_squashfs_img() {
     );
     assert!(!Path::new(&format!("{o}.tmp")).exists());
 }
+
+/// Debian's real dracut with its dmsquash-live module (scripts/mkdracut.sh) in place of mklive's
+/// initramfs, for the same kernel and the four-arch image's x86_64 squashfs: same marker, from CD
+/// and from disk (where udev's by-label link must point at the whole hybrid disk).
+#[test]
+fn real_dracut_dmsquash_live_boots_amd64() {
+    let Some(l) = mklive("amd64", &id("amd64")) else {
+        return;
+    };
+    if !common::have_tool("dracut") || !common::have_tool("depmod") {
+        return;
+    }
+    let dir = common::scratch("live-dracut");
+    let o = std::process::Command::new(peln_tests::env::repo_root().join("scripts/mkdracut.sh"))
+        .arg(&dir)
+        .output()
+        .expect("run scripts/mkdracut.sh");
+    assert!(
+        o.status.success(),
+        "mkdracut.sh: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = dir.join("dracut.iso");
+    live::build(&[
+        "-q",
+        "--arch",
+        &format!(
+            "x86_64:{}:{}",
+            dir.join("boot.tar").display(),
+            l.squashfs.display()
+        ),
+        &out.display().to_string(),
+    ]);
+    for media in [Media::Cdrom(out.clone()), Media::Disk(out.clone())] {
+        let Some(r) = boot("amd64", media) else {
+            return;
+        };
+        let (arch, squashfs, entries, selected) = marker(&r);
+        assert_eq!(
+            (arch.as_str(), squashfs.as_str(), selected.as_str()),
+            ("x86_64", "multi-x86_64", "dakota-live-x86_64.conf"),
+            "{}",
+            r.describe()
+        );
+        assert!(entries.contains(&"dakota-live-x86_64.conf".to_string()));
+        assert!(
+            r.serial.contains("dracut: Switching root"),
+            "{}",
+            r.describe()
+        );
+    }
+}
