@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs everything the tests need on a fresh Debian 12 (bookworm) machine: clang/lld/llvm 19,
-# image tools, what the live-ISO tests build with (squashfs-tools, cpio, zstd, and bookworm's
-# dracut 059 with dracut-live: trixie's dracut-install needs trixie's libc), QEMU 10 from bookworm-backports, edk2 2025.02 firmware + UEFI shells for all four
-# arches (trixie arch:all packages, unpacked, never installed: they would pull a newer libc),
-# Debian's kernels for amd64/arm64/riscv64 and systemd's UKI stub (scripts/fetch-kernels.sh), the
-# live-ISO inputs of all four arches (scripts/fetch-live.sh), and
-# `task` (PyPI go-task-bin) for Taskfile.yaml.
+# image tools, what the live-ISO tests build with (squashfs-tools, cpio, zstd, kmod, and bookworm's
+# dracut 059 with dracut-live: trixie's dracut 106 needs libc6 >= 2.38 and libkmod2 >= 33), QEMU 10
+# from bookworm-backports, edk2 2025.02 firmware + UEFI shells for all four arches (trixie arch:all
+# packages, unpacked, never installed: they would pull a newer libc), Debian's kernels for all four
+# arches and systemd's UKI stub (scripts/fetch-kernels.sh), the live-ISO inputs of all four arches
+# (scripts/fetch-live.sh), and `task` (PyPI go-task-bin) for Taskfile.yaml.
 # Idempotent: each step is skipped when its result is already present.
 #
 # Firmware lands in $PELN_FW_DIR (default: ~/.cache/peln/fw), kernels in $PELN_CACHE_DIR/kernels and
