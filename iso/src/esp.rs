@@ -224,7 +224,7 @@ fn lfn_entries(name: &str, sfn: &[u8; 11]) -> Vec<[u8; 32]> {
     let mut units: Vec<u16> = name.encode_utf16().collect();
     let n = units.len().div_ceil(13);
     // NUL-terminate unless the name fills its last entry exactly, then pad with 0xFFFF.
-    if units.len() % 13 != 0 {
+    if !units.len().is_multiple_of(13) {
         units.push(0);
     }
     units.resize(n * 13, 0xFFFF);
