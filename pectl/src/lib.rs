@@ -3,12 +3,16 @@
 //! `pectl link` turns objects and archives into a PE32+ UEFI image; `pectl uki` joins a UEFI stub,
 //! a kernel, initrds and a command line into a Unified Kernel Image as systemd's ukify does;
 //! `pectl inspect` prints what a PE image, COFF/ELF object or archive holds.
+//!
+//! Called as `lld-link`, `ld.lld` or with `-flavor link|gnu`, pectl is the linker toolchains
+//! already know how to drive (see [`flavor`]).
 use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 use peln_linker::{LinkArgs, Machine, Subsystem};
 
+pub mod flavor;
 mod inspect;
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -72,8 +76,9 @@ struct Uki {
 #[derive(clap::Args, Debug)]
 struct Link {
     /// Target machine: amd64 (x86_64, x64), arm64 (aarch64, aa64), riscv64, loongarch64 (loong64).
+    /// Default: the machine of the first object.
     #[arg(long, value_parser = parse_machine)]
-    machine: Machine,
+    machine: Option<Machine>,
     /// Output image.
     #[arg(short, long)]
     output: PathBuf,
@@ -96,7 +101,7 @@ struct Link {
     #[arg(short = 'l', value_name = "NAME")]
     libs: Vec<String>,
     /// Preferred load address (decimal or 0x hex).
-    #[arg(long, value_parser = parse_number)]
+    #[arg(long, value_parser = flavor::parse_number)]
     image_base: Option<u64>,
     /// Accept 32-bit absolute addresses (-fno-pic code): base-relocated as HIGHLOW, so the image
     /// works only when firmware loads it below 4 GiB. Requires --image-base below 2 GiB.
@@ -124,14 +129,6 @@ fn parse_subsystem(s: &str) -> Result<Subsystem, String> {
     })
 }
 
-fn parse_number(s: &str) -> Result<u64, String> {
-    let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(hex) => u64::from_str_radix(&hex.replace('_', ""), 16),
-        None => s.replace('_', "").parse(),
-    };
-    parsed.map_err(|e| format!("`{s}`: {e}"))
-}
-
 /// SOURCE_DATE_EPOCH, clamped to the 32-bit TimeDateStamp; 0 when unset.
 fn timestamp() -> Result<u32, Error> {
     match std::env::var("SOURCE_DATE_EPOCH") {
@@ -153,7 +150,14 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = Cli::try_parse_from(args)?;
+    let argv: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    if let Some((f, start)) = flavor::detect(&argv)? {
+        let mut args = flavor::parse(f, &argv[start..])?;
+        args.timestamp = timestamp()?;
+        peln_linker::link(&args)?;
+        return Ok(());
+    }
+    let cli = Cli::try_parse_from(argv)?;
     init_tracing(cli.verbose);
     match cli.command {
         Command::Link(l) => {
@@ -171,7 +175,6 @@ where
             }
             let args = LinkArgs {
                 machine: l.machine,
-                output: l.output,
                 inputs: l.inputs,
                 lib_dirs: l.lib_dirs,
                 libs: l.libs,
@@ -183,6 +186,7 @@ where
                 allow_absolute32: l.allow_absolute32,
                 relax: !l.no_relax,
                 timestamp: timestamp()?,
+                ..LinkArgs::new(l.output)
             };
             peln_linker::link(&args)?;
             Ok(())
