@@ -6,15 +6,15 @@
 //! machine has two cores).
 use crate::cc::run_checked;
 use crate::env::{need_tool, repo_root};
+use crate::link::pectl_exe;
 use crate::Arch;
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
 /// The line every correct build prints, on every arch and with every linker.
-pub const REALAPP_LINE: &str = "PELN realapp: records=200 json_bytes=31670 ids=19900 \
-                                fnv=0x8824f6a67ecda284 round_trip=true";
+pub const REALAPP_LINE: &str = "PELN realapp: n=200 bytes=31670 ids=19900 fnv=8824f6a67ecda284";
 /// The program's own verdict (it compares its results with what it expects).
 pub const REALAPP_PASS: &str = "PELN REALAPP RESULT: PASS";
 
@@ -68,30 +68,6 @@ pub fn rust_target(arch: Arch) -> &'static str {
 /// rustup ships no `loongarch64-unknown-none` std: core and alloc are built from rust-src.
 fn needs_build_std(arch: Arch) -> bool {
     arch == Arch::Loongarch64
-}
-
-/// The pectl executable of this workspace, built (once per test process) by the same cargo in
-/// the same profile as the running test.
-pub fn pectl_exe() -> Result<PathBuf, String> {
-    static EXE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
-    EXE.get_or_init(|| {
-        // <target>/<profile>/deps/<test binary>
-        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .ok_or("test binary is not in <target>/<profile>/deps")?;
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(repo_root())
-            .args(["build", "--locked", "-p", "pectl", "--bin", "pectl"]);
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            cmd.arg("--release");
-        }
-        run_checked(&mut cmd, "building the pectl executable");
-        Ok(profile_dir.join("pectl"))
-    })
-    .clone()
 }
 
 /// Where the workspace's build output goes (`$CARGO_TARGET_DIR` or `<repo>/target`).

@@ -15,6 +15,9 @@ use uefi::runtime::ResetType;
 #[entry]
 fn main() -> Status {
     let report = work::run();
+    // The firmware may leave the cursor mid-line and wraps at 80 columns: start a fresh line and
+    // keep each line short, so the test sees it whole.
+    uefi::println!();
     uefi::println!("PELN realapp: {}", report.line);
     uefi::println!(
         "PELN REALAPP RESULT: {}",
