@@ -266,3 +266,19 @@ fn unknown_options_are_errors_not_inputs() {
     )
     .assert_fails("takes no linker scripts");
 }
+
+#[test]
+fn drectve_defaultlib_is_found_through_libpath_unless_nodefaultlib() {
+    let libpath = format!("/libpath:{}", fixture("").display());
+    pectl_as("lld-link", &["/out:out.efi", &libpath, &f("drectve.obj")]).assert_ok();
+    pectl_as(
+        "lld-link",
+        &[
+            "/out:out.efi",
+            &libpath,
+            "/nodefaultlib:hello.a",
+            &f("drectve.obj"),
+        ],
+    )
+    .assert_fails("entry point `efi_main` is not defined");
+}
