@@ -282,3 +282,32 @@ fn drectve_defaultlib_is_found_through_libpath_unless_nodefaultlib() {
     )
     .assert_fails("entry point `efi_main` is not defined");
 }
+
+#[test]
+fn whole_archive_links_members_nobody_asked_for() {
+    // hello.a's only member is hello-elf.o itself: linked whole, efi_main is defined twice.
+    pectl_as(
+        "ld.lld",
+        &["-o", "out.efi", &f("hello-elf.o"), &f("hello.a")],
+    )
+    .assert_ok();
+    pectl_as(
+        "ld.lld",
+        &[
+            "-o",
+            "out.efi",
+            &f("hello-elf.o"),
+            "--whole-archive",
+            &f("hello.a"),
+            "--no-whole-archive",
+        ],
+    )
+    .assert_fails("duplicate symbol: efi_main");
+}
+
+#[test]
+fn archive_without_a_symbol_index_links_and_gives_the_machine() {
+    let out = pectl_as("ld.lld", &["-o", "out.efi", &f("hello-noindex.a")]);
+    out.assert_ok();
+    assert!(inspect(&out.path("out.efi")).contains("machine: 0x8664 (amd64)"));
+}
