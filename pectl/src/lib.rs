@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use peln_linker::{LinkArgs, Machine, Subsystem};
 
 mod inspect;
+mod verify;
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -36,6 +37,12 @@ enum Command {
     Uki(Uki),
     /// Print headers, sections, symbols, relocations of a PE image, COFF/ELF object or archive.
     Inspect { file: PathBuf },
+    /// Check that UEFI firmware (edk2) would load and run each image: every problem is printed
+    /// with its field and value. Exit status 1 when any image has errors; warnings do not fail.
+    Verify {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -188,7 +195,7 @@ where
             Ok(())
         }
         Command::Uki(u) => {
-            use peln_linker::uki::{Payload, UkiArgs};
+            use peln_uki::{Payload, UkiArgs};
             let args = UkiArgs {
                 stub: u.stub,
                 linux: u.linux,
@@ -199,7 +206,7 @@ where
                 sbat: u.sbat.iter().map(|s| Payload::parse(s)).collect(),
                 output: u.output,
             };
-            for warning in peln_linker::uki::build(&args)? {
+            for warning in peln_uki::build(&args)? {
                 eprintln!("pectl: warning: {warning}");
             }
             Ok(())
@@ -210,6 +217,7 @@ where
             print!("{text}");
             Ok(())
         }
+        Command::Verify { files } => verify::run(&files),
     }
 }
 

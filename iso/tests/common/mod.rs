@@ -170,7 +170,6 @@ pub fn scratch(name: &str) -> PathBuf {
 // QEMU
 // ---------------------------------------------------------------------------------------------
 
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Media {
     Cd,
