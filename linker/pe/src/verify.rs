@@ -634,7 +634,7 @@ mod tests {
             ("directory past image", |d| {
                     wr32(d, OPT + 112 + 8, 0x2ff0);
                     wr32(d, OPT + 112 + 12, 0x20)
-                },
+                }, "DataDirectory[1] = rva 0x2ff0"),
             ("certificate past file", |d| { wr32(d, OPT + 112 + 32, 0x500); wr32(d, OPT + 112 + 36, 0x200) }, "DataDirectory[4] (certificate table) = offset 0x500 size 0x200"),
             ("W+X with NX", |d| wr32(d, TABLE + 36, 0xe000_0020), "OptionalHeader.DllCharacteristics = 0x0160: NX_COMPAT, but section .text is writable and executable"),
         ];
