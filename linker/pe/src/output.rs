@@ -3,7 +3,7 @@
 //! is complete and synced. A failure (full disk, RLIMIT_FSIZE, a check that refuses the result)
 //! removes the temporary file: no half-written output, and an existing output stays untouched.
 use std::fs::File;
-use std::io::{self, Write};
+use std::io::{self, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 #[derive(Debug)]
 pub struct Staged {
     tmp: PathBuf,
+    file: File,
     target: PathBuf,
     committed: bool,
 }
@@ -32,10 +33,15 @@ impl Staged {
         loop {
             let n = COUNTER.fetch_add(1, Ordering::Relaxed);
             let tmp = dir.join(format!(".{name}.peln-{}-{n}.tmp", std::process::id()));
-            match File::options().write(true).create_new(true).open(&tmp) {
-                Ok(_) => {
+            let mut options = File::options();
+            options.read(true).write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o644);
+            match options.open(&tmp) {
+                Ok(file) => {
                     return Ok(Staged {
                         tmp,
+                        file,
                         target: target.to_path_buf(),
                         committed: false,
                     })
@@ -51,15 +57,21 @@ impl Staged {
         &self.tmp
     }
 
-    /// Writes `bytes` to the temporary file and syncs it.
-    pub fn write(&self, bytes: &[u8]) -> io::Result<()> {
-        let mut f = File::create(&self.tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()
+    /// The temporary file, open for reading and writing (for writers that stream or seek).
+    pub fn file(&self) -> &File {
+        &self.file
     }
 
-    /// Renames the temporary file over the target.
+    /// Writes `bytes` as the whole contents.
+    pub fn write(&self, bytes: &[u8]) -> io::Result<()> {
+        self.file.set_len(0)?;
+        (&self.file).seek(io::SeekFrom::Start(0))?;
+        (&self.file).write_all(bytes)
+    }
+
+    /// Makes the contents durable and renames the temporary file over the target.
     pub fn commit(mut self) -> io::Result<()> {
+        self.file.sync_all()?;
         std::fs::rename(&self.tmp, &self.target)?;
         self.committed = true;
         Ok(())

@@ -299,7 +299,7 @@ fn optional_header(d: &[u8], h: &Headers, r: &mut Report) {
             );
         }
     }
-    if sa.is_power_of_two() && h.size_of_image % sa != 0 {
+    if sa.is_power_of_two() && !h.size_of_image.is_multiple_of(sa) {
         r.warn(
             "OptionalHeader.SizeOfImage",
             hex(h.size_of_image),
@@ -490,7 +490,7 @@ fn block(d: &[u8], h: &Headers, b: &Block, dir_rva: u32, r: &mut Report) {
             dir_rva as usize + b.at + 8 + 2 * e
         )
     };
-    if b.page % PAGE != 0 {
+    if !b.page.is_multiple_of(PAGE) {
         r.warn(
             format!(
                 "base relocation block at {:#x}: VirtualAddress",
