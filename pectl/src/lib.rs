@@ -4,7 +4,7 @@
 //! a kernel, initrds and a command line into a Unified Kernel Image as systemd's ukify does;
 //! `pectl inspect` prints what a PE image, COFF/ELF object or archive holds.
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 use peln_linker::{LinkArgs, Machine, Subsystem};
@@ -176,9 +176,23 @@ where
                     }
                 }
             }
+            let inputs: Vec<&Path> = l.inputs.iter().map(PathBuf::as_path).collect();
+            if let Some(input) = peln_pe::output::output_is_input(&l.output, &inputs) {
+                return Err(format!(
+                    "output {} is the input {}: refusing to overwrite an input",
+                    l.output.display(),
+                    input.display()
+                )
+                .into());
+            }
+            // The linker writes into a staged file beside the output; it becomes the output only
+            // once `pectl verify`'s checks pass, so a link that produced an image firmware would
+            // refuse leaves the previous output untouched.
+            let staged = peln_pe::output::Staged::new(&l.output)
+                .map_err(|e| format!("{}: {e}", l.output.display()))?;
             let args = LinkArgs {
                 machine: l.machine,
-                output: l.output,
+                output: staged.path().to_path_buf(),
                 inputs: l.inputs,
                 lib_dirs: l.lib_dirs,
                 libs: l.libs,
@@ -192,6 +206,20 @@ where
                 timestamp: timestamp()?,
             };
             peln_linker::link(&args)?;
+            let image = std::fs::read(staged.path())
+                .map_err(|e| format!("{}: {e}", l.output.display()))?;
+            let report = peln_pe::verify::verify(&image);
+            if !report.is_clean() {
+                return Err(format!(
+                    "{}: the linked image would not load (pectl verify): {}",
+                    l.output.display(),
+                    report.error_text()
+                )
+                .into());
+            }
+            staged
+                .commit()
+                .map_err(|e| format!("{}: {e}", l.output.display()))?;
             Ok(())
         }
         Command::Uki(u) => {
