@@ -356,7 +356,7 @@ pub fn write_esp(
     let mut boot_entries: Vec<[u8; 32]> = Vec::new();
     let mut files = Vec::new();
     for input in inputs {
-        let name = input.arch.boot_file();
+        let name = input.arch.efi_boot_file();
         let (sfn, long) = short_name(name, &mut taken);
         if long {
             boot_entries.extend(lfn_entries(name, &sfn));
@@ -601,7 +601,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut ins = Vec::new();
         for (a, data) in inputs {
-            let p = dir.path().join(a.boot_file());
+            let p = dir.path().join(a.efi_boot_file());
             std::fs::write(&p, data).unwrap();
             ins.push(EspInput {
                 arch: *a,

@@ -20,7 +20,7 @@ use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
@@ -65,7 +65,7 @@ impl Uki {
             return Err(Error::UkiSyntax { spec: shown });
         }
         let arch_s = String::from_utf8_lossy(arch).into_owned();
-        let arch = Arch::parse(&arch_s).ok_or(Error::UnknownArch {
+        let arch = Arch::from_name(&arch_s).ok_or(Error::UnknownArch {
             spec: shown,
             arch: arch_s,
         })?;
@@ -206,9 +206,15 @@ pub fn build(cfg: &Config) -> Result<Report> {
             std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a directory"),
         ));
     }
-    let tmp = io::TempOutput::create(&cfg.output)?;
-    let out: &File = &tmp.file;
-    let tmp_path = tmp.path.clone();
+    let tmp = peln_pe::output::Staged::new(&cfg.output).map_err(|e| {
+        let dir = match cfg.output.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        Error::io("create a temporary output file in", dir, e)
+    })?;
+    let out: &File = tmp.file();
+    let tmp_path = tmp.path().to_path_buf();
     let werr = |e| Error::io("write", &tmp_path, e);
     out.set_len(image_bytes).map_err(werr)?;
 
@@ -304,7 +310,8 @@ pub fn build(cfg: &Config) -> Result<Report> {
     // Now: the image is complete in the temporary file.
 
     // Phase 7: make it durable and publish it under its name.
-    tmp.persist(&cfg.output)?;
+    tmp.commit()
+        .map_err(|e| Error::io("write and rename the finished image to", &cfg.output, e))?;
 
     Ok(Report {
         output: cfg.output.clone(),

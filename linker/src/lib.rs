@@ -15,7 +15,6 @@ pub mod pe;
 pub mod relax;
 pub mod reloc;
 pub mod resolve;
-pub mod uki;
 pub mod write;
 
 use std::path::PathBuf;

@@ -212,36 +212,9 @@ pub fn write_headers(buf: &mut [u8], layout: &Layout, header: &Header, machine: 
     debug_assert!(c.at <= layout.size_of_headers as usize);
 }
 
-/// The PE checksum of an image we wrote (PE header at 0x80): see [`checksum_at`].
+/// The PE checksum of an image we wrote (PE header at 0x80).
 pub fn checksum(bytes: &[u8]) -> u32 {
-    checksum_at(bytes, CHECKSUM_OFFSET)
-}
-
-/// The PE checksum: a 16-bit one's-complement-style sum of the file, with the 4-byte checksum
-/// field at `field` counted as zero, plus the file length.
-pub fn checksum_at(bytes: &[u8], field: usize) -> u32 {
-    let mut sum: u64 = 0;
-    for (i, pair) in bytes.chunks(2).enumerate() {
-        if i * 2 == field || i * 2 == field + 2 {
-            continue;
-        }
-        let word = u16::from_le_bytes([pair[0], *pair.get(1).unwrap_or(&0)]);
-        sum += u64::from(word);
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    sum = (sum & 0xffff) + (sum >> 16);
-    (sum as u32).wrapping_add(bytes.len() as u32)
-}
-
-/// Where the optional header's CheckSum field is in any PE image (found through `e_lfanew`, which
-/// other producers do not put at 0x80), or `None` if `bytes` is not a PE image.
-pub fn checksum_field(bytes: &[u8]) -> Option<usize> {
-    let e_lfanew = u32::from_le_bytes(bytes.get(0x3c..0x40)?.try_into().ok()?) as usize;
-    let field = e_lfanew.checked_add(4 + 20 + 64)?;
-    (bytes.get(..2)? == b"MZ"
-        && bytes.get(e_lfanew..e_lfanew.checked_add(4)?)? == b"PE\0\0"
-        && bytes.len() >= field + 4)
-        .then_some(field)
+    peln_pe::checksum(bytes, CHECKSUM_OFFSET)
 }
 
 pub fn write_checksum(buf: &mut [u8]) {

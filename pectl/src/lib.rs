@@ -7,13 +7,14 @@
 //! Called as `lld-link`, `ld.lld` or with `-flavor link|gnu`, pectl is the linker toolchains
 //! already know how to drive (see [`flavor`]).
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 use peln_linker::{LinkArgs, Machine, Subsystem};
 
 pub mod flavor;
 mod inspect;
+mod verify;
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -40,6 +41,12 @@ enum Command {
     Uki(Uki),
     /// Print headers, sections, symbols, relocations of a PE image, COFF/ELF object or archive.
     Inspect { file: PathBuf },
+    /// Check that UEFI firmware (edk2) would load and run each image: every problem is printed
+    /// with its field and value. Exit status 1 when any image has errors; warnings do not fail.
+    Verify {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -143,6 +150,40 @@ fn timestamp() -> Result<u32, Error> {
     }
 }
 
+/// Links `args` whatever the flavour that parsed them. The linker writes into a staged file beside
+/// the output; it becomes the output only once `pectl verify`'s checks pass, so a link that
+/// produced an image firmware would refuse leaves the previous output untouched.
+fn link(mut args: LinkArgs) -> Result<(), Error> {
+    let output = std::mem::take(&mut args.output);
+    let inputs: Vec<&Path> = args.inputs.iter().map(PathBuf::as_path).collect();
+    if let Some(input) = peln_pe::output::output_is_input(&output, &inputs) {
+        return Err(format!(
+            "output {} is the input {}: refusing to overwrite an input",
+            output.display(),
+            input.display()
+        )
+        .into());
+    }
+    let staged =
+        peln_pe::output::Staged::new(&output).map_err(|e| format!("{}: {e}", output.display()))?;
+    args.output = staged.path().to_path_buf();
+    peln_linker::link(&args)?;
+    let image = std::fs::read(staged.path()).map_err(|e| format!("{}: {e}", output.display()))?;
+    let report = peln_pe::verify::verify(&image);
+    if !report.is_clean() {
+        return Err(format!(
+            "{}: the linked image would not load (pectl verify): {}",
+            output.display(),
+            report.error_text()
+        )
+        .into());
+    }
+    staged
+        .commit()
+        .map_err(|e| format!("{}: {e}", output.display()))?;
+    Ok(())
+}
+
 /// Runs `pectl` with `args` (argv[0] included). Help and usage errors come back as errors whose
 /// text is clap's.
 pub fn run<I, T>(args: I) -> Result<(), Error>
@@ -154,8 +195,7 @@ where
     if let Some((f, start)) = flavor::detect(&argv)? {
         let mut args = flavor::parse(f, &argv[start..])?;
         args.timestamp = timestamp()?;
-        peln_linker::link(&args)?;
-        return Ok(());
+        return link(args);
     }
     let cli = Cli::try_parse_from(argv)?;
     init_tracing(cli.verbose);
@@ -188,11 +228,10 @@ where
                 timestamp: timestamp()?,
                 ..LinkArgs::new(l.output)
             };
-            peln_linker::link(&args)?;
-            Ok(())
+            link(args)
         }
         Command::Uki(u) => {
-            use peln_linker::uki::{Payload, UkiArgs};
+            use peln_uki::{Payload, UkiArgs};
             let args = UkiArgs {
                 stub: u.stub,
                 linux: u.linux,
@@ -203,7 +242,7 @@ where
                 sbat: u.sbat.iter().map(|s| Payload::parse(s)).collect(),
                 output: u.output,
             };
-            for warning in peln_linker::uki::build(&args)? {
+            for warning in peln_uki::build(&args)? {
                 eprintln!("pectl: warning: {warning}");
             }
             Ok(())
@@ -214,6 +253,7 @@ where
             print!("{text}");
             Ok(())
         }
+        Command::Verify { files } => verify::run(&files),
     }
 }
 

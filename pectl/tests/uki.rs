@@ -157,7 +157,7 @@ fn assert_ukify_layout(img: &Image, first_new: usize) {
     );
     assert_eq!(
         Some(img.checksum),
-        peln_linker::uki::pe_checksum(&img.bytes),
+        peln_uki::pe_checksum(&img.bytes),
         "stored checksum is the recomputed one"
     );
     let mut by_rva: Vec<&Section> = img.sections.iter().collect();

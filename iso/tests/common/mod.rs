@@ -71,16 +71,11 @@ pub fn shell(arch: &str) -> Option<PathBuf> {
     fw_file(rel)
 }
 
-/// A minimal PE32+ header (no sections): valid input for the checks, not bootable.
+/// A loadable PE32+ image (`pectl verify` passes it), with `magic` and `subsystem` patched in so
+/// that tests can break exactly those.
 pub fn fake_pe(machine: u16, magic: u16, subsystem: u16) -> Vec<u8> {
-    let mut v = vec![0u8; 0x400];
-    v[..2].copy_from_slice(b"MZ");
-    v[0x3c..0x40].copy_from_slice(&0x80u32.to_le_bytes());
-    v[0x80..0x84].copy_from_slice(b"PE\0\0");
-    v[0x84..0x86].copy_from_slice(&machine.to_le_bytes());
-    v[0x94..0x96].copy_from_slice(&240u16.to_le_bytes());
-    v[0x98..0x9a].copy_from_slice(&magic.to_le_bytes());
-    v[0x98 + 68..0x98 + 70].copy_from_slice(&subsystem.to_le_bytes());
+    let mut v = peln_pe::synth::image(machine, subsystem);
+    v[peln_pe::synth::OPT..peln_pe::synth::OPT + 2].copy_from_slice(&magic.to_le_bytes());
     v
 }
 
