@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand};
 use peln_linker::{LinkArgs, Machine, Subsystem};
 
-mod inspect;
+pub mod inspect;
 mod verify;
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -206,8 +206,8 @@ where
                 timestamp: timestamp()?,
             };
             peln_linker::link(&args)?;
-            let image = std::fs::read(staged.path())
-                .map_err(|e| format!("{}: {e}", l.output.display()))?;
+            let image =
+                std::fs::read(staged.path()).map_err(|e| format!("{}: {e}", l.output.display()))?;
             let report = peln_pe::verify::verify(&image);
             if !report.is_clean() {
                 return Err(format!(
