@@ -5,12 +5,17 @@
 //! (src/ukify/ukify.py) are the reference; what this module does differently is named where it
 //! does it:
 //!
-//! - New sections go after the stub's, in ukify's order `.osrel .cmdline .uname .initrd .linux
-//!   .sbat`. Each starts at the previous section's end rounded up to SectionAlignment, its raw
-//!   data at the end of the file rounded up to FileAlignment; SizeOfRawData is the length rounded
-//!   up to FileAlignment. `.linux` is `CNT_CODE | MEM_READ` (old kernels run in place through
-//!   the EFI handover protocol), the rest `CNT_INITIALIZED_DATA | MEM_READ`. `.linux`'s
-//!   VirtualSize is the kernel's SizeOfImage (room to run in place), never less than its length.
+//! - New sections go after the stub's, in ukify 257's order `.osrel .cmdline .uname .linux
+//!   .initrd .sbat`. Each starts at the previous section's end rounded up to SectionAlignment,
+//!   its raw data at the end of the file rounded up to FileAlignment; SizeOfRawData is the length
+//!   rounded up to FileAlignment and VirtualSize the length. `.linux` is `CNT_CODE | MEM_READ`
+//!   (old kernels run in place through the EFI handover protocol), the rest
+//!   `CNT_INITIALIZED_DATA | MEM_READ`. The UKI keeps NX_COMPAT only when the kernel has it.
+//! - A command line given as text has its whitespace collapsed (ukify's `' '.join(split())`);
+//!   `@FILE` is taken verbatim.
+//! - Deliberately unlike ukify: without `--os-release` there is no `.osrel` (ukify copies the
+//!   build host's /etc/os-release, which would make the image depend on the machine that built
+//!   it), and the stub, the kernel and the result must pass `pectl verify` (peln_pe::verify).
 //! - Several initrds are concatenated, each padded with zeros to a multiple of 4 bytes; a single
 //!   one is taken as it is.
 //! - `.sbat` merges the stub's and the kernel's `.sbat` and the `--sbat` texts (default: the `uki`
@@ -29,7 +34,8 @@
 //!   PointerToSymbolTable) follows.
 //! - SizeOfImage and NumberOfSections are recomputed, SizeOfInitializedData grows by each new
 //!   section's VirtualSize (as ukify), TimeDateStamp is the stub's. Unlike ukify (which writes 0)
-//!   the checksum is computed. The same inputs give the same bytes.
+//!   the checksum is computed. The same inputs give the same bytes, and the same bytes as ukify
+//!   257 apart from the checksum (tests/tests/ukify_reference.rs runs the real one).
 use std::fmt;
 use std::path::{Path, PathBuf};
 
