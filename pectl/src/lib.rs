@@ -3,12 +3,16 @@
 //! `pectl link` turns objects and archives into a PE32+ UEFI image; `pectl uki` joins a UEFI stub,
 //! a kernel, initrds and a command line into a Unified Kernel Image as systemd's ukify does;
 //! `pectl inspect` prints what a PE image, COFF/ELF object or archive holds.
+//!
+//! Called as `lld-link`, `ld.lld` or with `-flavor link|gnu`, pectl is the linker toolchains
+//! already know how to drive (see [`flavor`]).
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 use peln_linker::{LinkArgs, Machine, Subsystem};
 
+pub mod flavor;
 pub mod inspect;
 mod verify;
 
@@ -79,8 +83,9 @@ struct Uki {
 #[derive(clap::Args, Debug)]
 struct Link {
     /// Target machine: amd64 (x86_64, x64), arm64 (aarch64, aa64), riscv64, loongarch64 (loong64).
+    /// Default: the machine of the first object.
     #[arg(long, value_parser = parse_machine)]
-    machine: Machine,
+    machine: Option<Machine>,
     /// Output image.
     #[arg(short, long)]
     output: PathBuf,
@@ -103,7 +108,7 @@ struct Link {
     #[arg(short = 'l', value_name = "NAME")]
     libs: Vec<String>,
     /// Preferred load address (decimal or 0x hex).
-    #[arg(long, value_parser = parse_number)]
+    #[arg(long, value_parser = flavor::parse_number)]
     image_base: Option<u64>,
     /// Accept 32-bit absolute addresses (-fno-pic code): base-relocated as HIGHLOW, so the image
     /// works only when firmware loads it below 4 GiB. Requires --image-base below 2 GiB.
@@ -131,14 +136,6 @@ fn parse_subsystem(s: &str) -> Result<Subsystem, String> {
     })
 }
 
-fn parse_number(s: &str) -> Result<u64, String> {
-    let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(hex) => u64::from_str_radix(&hex.replace('_', ""), 16),
-        None => s.replace('_', "").parse(),
-    };
-    parsed.map_err(|e| format!("`{s}`: {e}"))
-}
-
 /// SOURCE_DATE_EPOCH, clamped to the 32-bit TimeDateStamp; 0 when unset.
 fn timestamp() -> Result<u32, Error> {
     match std::env::var("SOURCE_DATE_EPOCH") {
@@ -153,6 +150,40 @@ fn timestamp() -> Result<u32, Error> {
     }
 }
 
+/// Links `args` whatever the flavour that parsed them. The linker writes into a staged file beside
+/// the output; it becomes the output only once `pectl verify`'s checks pass, so a link that
+/// produced an image firmware would refuse leaves the previous output untouched.
+fn link(mut args: LinkArgs) -> Result<(), Error> {
+    let output = std::mem::take(&mut args.output);
+    let inputs: Vec<&Path> = args.inputs.iter().map(PathBuf::as_path).collect();
+    if let Some(input) = peln_pe::output::output_is_input(&output, &inputs) {
+        return Err(format!(
+            "output {} is the input {}: refusing to overwrite an input",
+            output.display(),
+            input.display()
+        )
+        .into());
+    }
+    let staged =
+        peln_pe::output::Staged::new(&output).map_err(|e| format!("{}: {e}", output.display()))?;
+    args.output = staged.path().to_path_buf();
+    peln_linker::link(&args)?;
+    let image = std::fs::read(staged.path()).map_err(|e| format!("{}: {e}", output.display()))?;
+    let report = peln_pe::verify::verify(&image);
+    if !report.is_clean() {
+        return Err(format!(
+            "{}: the linked image would not load (pectl verify): {}",
+            output.display(),
+            report.error_text()
+        )
+        .into());
+    }
+    staged
+        .commit()
+        .map_err(|e| format!("{}: {e}", output.display()))?;
+    Ok(())
+}
+
 /// Runs `pectl` with `args` (argv[0] included). Help and usage errors come back as errors whose
 /// text is clap's.
 pub fn run<I, T>(args: I) -> Result<(), Error>
@@ -160,7 +191,13 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = Cli::try_parse_from(args)?;
+    let argv: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    if let Some((f, start)) = flavor::detect(&argv)? {
+        let mut args = flavor::parse(f, &argv[start..])?;
+        args.timestamp = timestamp()?;
+        return link(args);
+    }
+    let cli = Cli::try_parse_from(argv)?;
     init_tracing(cli.verbose);
     match cli.command {
         Command::Link(l) => {
@@ -176,23 +213,8 @@ where
                     }
                 }
             }
-            let inputs: Vec<&Path> = l.inputs.iter().map(PathBuf::as_path).collect();
-            if let Some(input) = peln_pe::output::output_is_input(&l.output, &inputs) {
-                return Err(format!(
-                    "output {} is the input {}: refusing to overwrite an input",
-                    l.output.display(),
-                    input.display()
-                )
-                .into());
-            }
-            // The linker writes into a staged file beside the output; it becomes the output only
-            // once `pectl verify`'s checks pass, so a link that produced an image firmware would
-            // refuse leaves the previous output untouched.
-            let staged = peln_pe::output::Staged::new(&l.output)
-                .map_err(|e| format!("{}: {e}", l.output.display()))?;
             let args = LinkArgs {
                 machine: l.machine,
-                output: staged.path().to_path_buf(),
                 inputs: l.inputs,
                 lib_dirs: l.lib_dirs,
                 libs: l.libs,
@@ -204,23 +226,9 @@ where
                 allow_absolute32: l.allow_absolute32,
                 relax: !l.no_relax,
                 timestamp: timestamp()?,
+                ..LinkArgs::new(l.output)
             };
-            peln_linker::link(&args)?;
-            let image =
-                std::fs::read(staged.path()).map_err(|e| format!("{}: {e}", l.output.display()))?;
-            let report = peln_pe::verify::verify(&image);
-            if !report.is_clean() {
-                return Err(format!(
-                    "{}: the linked image would not load (pectl verify): {}",
-                    l.output.display(),
-                    report.error_text()
-                )
-                .into());
-            }
-            staged
-                .commit()
-                .map_err(|e| format!("{}: {e}", l.output.display()))?;
-            Ok(())
+            link(args)
         }
         Command::Uki(u) => {
             use peln_uki::{Payload, UkiArgs};

@@ -28,6 +28,7 @@ pub mod link;
 pub mod pe;
 pub mod program;
 pub mod qemu;
+pub mod realapp;
 pub mod rust;
 pub mod stub;
 pub mod work;
