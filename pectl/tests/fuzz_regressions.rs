@@ -39,3 +39,8 @@ fn uki() {
 fn iso_input() {
     replay("iso_input", targets::iso_input);
 }
+
+#[test]
+fn flavors() {
+    replay("flavors", targets::flavors);
+}

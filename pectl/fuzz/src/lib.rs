@@ -1,10 +1,6 @@
 //! What each fuzz target runs, shared with the regression test that replays `regressions/`
 //! under plain `cargo test` (pectl/tests/fuzz_regressions.rs includes this file). Errors are
 //! expected; only a panic, a hang, an abort or an unbounded allocation is a finding.
-//!
-//! Hook for the linker's command-line flavours (wt-flavours): when they land, add a target that
-//! splits the input into arguments and calls `pectl::run(["pectl", ...])` with every path
-//! argument pointing at a file that does not exist, so only argument parsing and dispatch run.
 
 /// The PE reader behind `pectl inspect`, `pectl verify`, `pectl uki` and the ISO tools.
 pub fn pe_reader(data: &[u8]) {
@@ -61,5 +57,34 @@ pub fn iso_input(data: &[u8]) {
     }
     for arch in cloud_boot_iso::arch::Arch::ALL {
         let _ = cloud_boot_iso::pe::validate(&path, arch);
+    }
+}
+
+/// The linker's command-line flavours (lld-link and GNU ld syntax): the input is split into
+/// arguments at newlines, its first byte picks the program name. Only detection and parsing
+/// run, never a link; `@FILE` arguments are dropped so that the fuzzer does not read the
+/// machine's files (response files are tested with committed fixtures).
+pub fn flavors(data: &[u8]) {
+    let Some((&pick, rest)) = data.split_first() else {
+        return;
+    };
+    let program = [
+        "pectl",
+        "ld.lld",
+        "lld-link",
+        "ld.lld-19",
+        "x86_64-w64-mingw32-ld",
+    ];
+    let mut argv = vec![std::ffi::OsString::from(
+        program[usize::from(pick) % program.len()],
+    )];
+    argv.extend(
+        rest.split(|&b| b == b'\n')
+            .map(String::from_utf8_lossy)
+            .filter(|a| !a.starts_with('@'))
+            .map(|a| std::ffi::OsString::from(a.into_owned())),
+    );
+    if let Ok(Some((flavor, start))) = pectl::flavor::detect(&argv) {
+        let _ = pectl::flavor::parse(flavor, &argv[start..]);
     }
 }
