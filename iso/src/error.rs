@@ -43,6 +43,8 @@ pub enum Error {
     },
     /// PE32+ but not an EFI application/driver.
     NotEfi { path: PathBuf, subsystem: u16 },
+    /// `-o` names one of the inputs.
+    OutputIsInput { output: PathBuf, input: PathBuf },
     /// `pectl verify` finds errors in a boot input: firmware would refuse it, or it would fail.
     NotLoadable { path: PathBuf, errors: String },
     /// Volume label that cannot be stored.
@@ -131,6 +133,12 @@ impl fmt::Display for Error {
                 path.display(),
                 machine_name(*found),
                 machine_name(arch.pe_machine())
+            ),
+            Error::OutputIsInput { output, input } => write!(
+                f,
+                "output {} is the input {}: refusing to overwrite an input",
+                output.display(),
+                input.display()
             ),
             Error::NotLoadable { path, errors } => write!(
                 f,

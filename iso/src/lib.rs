@@ -174,6 +174,18 @@ pub fn build(cfg: &Config) -> Result<Report> {
             size: info.size,
         });
     }
+    // A `--add` directory is not compared: the image replaces a file, never a directory.
+    let inputs: Vec<&Path> = ukis
+        .iter()
+        .map(|u| u.path.as_path())
+        .chain(cfg.adds.iter().map(|a| a.host.as_path()))
+        .collect();
+    if let Some(input) = peln_pe::output::output_is_input(&cfg.output, &inputs) {
+        return Err(Error::OutputIsInput {
+            output: cfg.output.clone(),
+            input: input.to_path_buf(),
+        });
+    }
     // Now: inputs are valid and ordered by arch (ESP layout does not depend on argument order).
 
     // Phase 2: the ISO tree, metadata only.
