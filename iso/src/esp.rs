@@ -711,10 +711,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut ins = Vec::new();
         for (a, data) in inputs {
-            let p = dir.path().join(a.boot_file());
+            let p = dir.path().join(a.efi_boot_file());
             std::fs::write(&p, data).unwrap();
             ins.push(EspFile {
-                path: format!("EFI/BOOT/{}", a.boot_file()),
+                path: format!("EFI/BOOT/{}", a.efi_boot_file()),
                 data: EspData::Host {
                     path: p,
                     size: data.len() as u64,

@@ -21,7 +21,7 @@ use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
@@ -66,7 +66,7 @@ impl Uki {
             return Err(Error::UkiSyntax { spec: shown });
         }
         let arch_s = String::from_utf8_lossy(arch).into_owned();
-        let arch = Arch::parse(&arch_s).ok_or(Error::UnknownArch {
+        let arch = Arch::from_name(&arch_s).ok_or(Error::UnknownArch {
             spec: shown,
             arch: arch_s,
         })?;
@@ -170,11 +170,23 @@ pub fn build(cfg: &Config) -> Result<Report> {
     for u in &ukis {
         let info = pe::validate(&u.path, u.arch)?;
         esp.push(EspFile {
-            path: format!("EFI/BOOT/{}", u.arch.boot_file()),
+            path: format!("EFI/BOOT/{}", u.arch.efi_boot_file()),
             data: EspData::Host {
                 path: u.path.clone(),
                 size: info.size,
             },
+        });
+    }
+    // A `--add` directory is not compared: the image replaces a file, never a directory.
+    let inputs: Vec<&Path> = ukis
+        .iter()
+        .map(|u| u.path.as_path())
+        .chain(cfg.adds.iter().map(|a| a.host.as_path()))
+        .collect();
+    if let Some(input) = peln_pe::output::output_is_input(&cfg.output, &inputs) {
+        return Err(Error::OutputIsInput {
+            output: cfg.output.clone(),
+            input: input.to_path_buf(),
         });
     }
     // Now: inputs are valid and ordered by arch (ESP layout does not depend on argument order).
@@ -238,9 +250,15 @@ pub fn write_image(img: &Image) -> Result<Report> {
             std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a directory"),
         ));
     }
-    let tmp = io::TempOutput::create(&img.output)?;
-    let out: &File = &tmp.file;
-    let tmp_path = tmp.path.clone();
+    let tmp = peln_pe::output::Staged::new(&img.output).map_err(|e| {
+        let dir = match img.output.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        Error::io("create a temporary output file in", dir, e)
+    })?;
+    let out: &File = tmp.file();
+    let tmp_path = tmp.path().to_path_buf();
     let werr = |e| Error::io("write", &tmp_path, e);
     out.set_len(image_bytes).map_err(werr)?;
 
@@ -335,7 +353,8 @@ pub fn write_image(img: &Image) -> Result<Report> {
     // Now: the image is complete in the temporary file.
 
     // Phase 5: make it durable and publish it under its name.
-    tmp.persist(&img.output)?;
+    tmp.commit()
+        .map_err(|e| Error::io("write and rename the finished image to", &img.output, e))?;
 
     Ok(Report {
         output: img.output.clone(),

@@ -29,7 +29,6 @@ use std::path::{Path, PathBuf};
 use crate::arch::{machine_name, Arch};
 use crate::error::{Error, Result};
 use crate::esp::{EspData, EspFile};
-use crate::io::TempDir;
 use crate::tree::{AddSpec, Tree};
 use crate::{pe, Image, Report};
 
@@ -94,7 +93,7 @@ impl LiveArch {
             return Err(bad("expected ARCH:BOOT_TAR:SQUASHFS"));
         }
         let name = String::from_utf8_lossy(&b[..first]).into_owned();
-        let arch = Arch::parse(&name).ok_or_else(|| {
+        let arch = Arch::from_name(&name).ok_or_else(|| {
             bad(&format!(
                 "unknown architecture {name:?} (expected x86_64, aarch64, riscv64 or loongarch64; \
                  aliases amd64, arm64, loong64)"
@@ -336,7 +335,7 @@ pub fn read_boot_tar(tar_path: &Path, want: Option<Arch>, scratch: &Path) -> Res
             Some((other, member, _)) => in_tar(&format!(
                 "{member} is systemd-boot for {} ({}), but --arch {} needs {want_name}",
                 uname(*other),
-                machine_name(other.machine()),
+                machine_name(other.pe_machine()),
                 uname(arch)
             )),
             None => in_tar(&format!(
@@ -388,7 +387,7 @@ fn check_pe(tar: &Path, member: &str, file: &Path, arch: Arch, what: &str) -> Re
             "the {what} is a PE for {} but --arch {} needs {}",
             machine_name(found),
             uname(arch),
-            machine_name(arch.machine())
+            machine_name(arch.pe_machine())
         ),
         Err(Error::NotPe { reason, .. }) => {
             format!("the {what} is not a PE image ({reason}); it must be an EFI image")
@@ -466,14 +465,34 @@ pub fn build(cfg: &LiveConfig) -> Result<Report> {
     if let Some(s) = &cfg.store {
         check_squashfs(s, "--store")?;
     }
+    let inputs: Vec<&Path> = cfg
+        .arches
+        .iter()
+        .flat_map(|a| [a.boot_tar.as_path(), a.squashfs.as_path()])
+        .chain(cfg.store.as_deref())
+        .collect();
+    if let Some(input) = peln_pe::output::output_is_input(&cfg.output, &inputs) {
+        return Err(Error::OutputIsInput {
+            output: cfg.output.clone(),
+            input: input.to_path_buf(),
+        });
+    }
 
     // The boot files, checked; ordered by arch so argument order does not change the image.
-    let scratch = TempDir::beside(&cfg.output)?;
+    // Scratch space beside the output: same filesystem, so no tmpfs fills up with kernels.
+    let dir = match cfg.output.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let scratch = tempfile::Builder::new()
+        .prefix(".build-iso-")
+        .tempdir_in(dir)
+        .map_err(|e| Error::io("create a scratch directory in", dir, e))?;
     let mut arches = Vec::new();
     for (i, a) in cfg.arches.iter().enumerate() {
-        let dir = scratch.path.join(i.to_string());
-        std::fs::create_dir(&dir).map_err(|e| Error::io("create", &dir, e))?;
-        arches.push((read_boot_tar(&a.boot_tar, a.arch, &dir)?, a));
+        let sub = scratch.path().join(i.to_string());
+        std::fs::create_dir(&sub).map_err(|e| Error::io("create", &sub, e))?;
+        arches.push((read_boot_tar(&a.boot_tar, a.arch, &sub)?, a));
     }
     arches.sort_by_key(|(b, _)| b.arch);
     // Now: every input is what its place in the image needs.
@@ -495,7 +514,7 @@ pub fn build(cfg: &LiveConfig) -> Result<Report> {
         })
     };
     for (b, _) in &arches {
-        let path = format!("EFI/BOOT/{}", b.arch.boot_file());
+        let path = format!("EFI/BOOT/{}", b.arch.efi_boot_file());
         add(&mut tree, &path, &b.sdboot)?;
         esp.push(EspFile {
             path,

@@ -127,6 +127,10 @@ pub struct Comdat<'d> {
     pub selection: Selection,
     /// The leader first (COFF: the COMDAT section itself).
     pub sections: Vec<u32>,
+    /// COFF leader of storage class STATIC: the group belongs to its object alone, so copies in
+    /// other objects are neither duplicates nor replacements (rustc's liballoc and libcore both
+    /// carry such NODUPLICATES leaders of one name; lld-link keeps each).
+    pub local: bool,
 }
 
 #[derive(Debug)]
@@ -140,6 +144,10 @@ pub struct ObjectFile<'d> {
     /// Indexed by the object's own symbol index (COFF auxiliary slots hold null symbols).
     pub symbols: Vec<InputSymbol<'d>>,
     pub comdats: Vec<Comdat<'d>>,
+    /// `/DEFAULTLIB:` directives of a COFF `.drectve` section.
+    pub default_libs: Vec<&'d str>,
+    /// `/INCLUDE:` directives: symbols to pull in and keep.
+    pub includes: Vec<&'d str>,
 }
 
 /// A static archive whose members are loaded only when they define a wanted symbol.
@@ -149,12 +157,16 @@ pub struct Archive<'d> {
     file: ArchiveFile<'d>,
     /// Symbol name → member offset.
     index: HashMap<&'d [u8], u64>,
+    /// Every object member is linked, wanted or not (`--whole-archive`).
+    pub whole: bool,
 }
 
 /// A mapped input file. The arena every later phase borrows from.
 pub struct Mapped {
     pub path: PathBuf,
     map: Option<memmap2::Mmap>,
+    /// An archive to link whole.
+    pub whole: bool,
 }
 
 impl Mapped {
@@ -175,6 +187,7 @@ impl Mapped {
         Ok(Mapped {
             path: path.to_path_buf(),
             map,
+            whole: false,
         })
     }
 
@@ -198,7 +211,11 @@ pub fn load(mapped: &[Mapped], machine: Machine) -> Result<Inputs<'_>> {
         let name = m.path.display().to_string();
         let data = m.bytes();
         match FileKind::parse(data) {
-            Ok(FileKind::Archive) => inputs.archives.push(Archive::parse(name, data, machine)?),
+            Ok(FileKind::Archive) => {
+                let mut archive = Archive::parse(name, data, machine)?;
+                archive.whole = m.whole;
+                inputs.archives.push(archive);
+            }
             _ => inputs.objects.push(parse_object(name, data, machine)?),
         }
     }
@@ -234,7 +251,9 @@ impl<'d> Archive<'d> {
                     let obj = parse_object(mname, bytes, machine)?;
                     for sym in &obj.symbols {
                         if sym.binding != Binding::Local && is_definition(sym.def) {
-                            index.entry(sym.name).or_insert(member.file_range().0);
+                            index
+                                .entry(sym.name)
+                                .or_insert(header_offset(data, &member));
                         }
                     }
                 }
@@ -245,7 +264,23 @@ impl<'d> Archive<'d> {
             data,
             file,
             index,
+            whole: false,
         })
+    }
+
+    /// Offsets of the members that are objects (rlibs' `lib.rmeta` is not).
+    pub fn object_members(&self) -> Result<Vec<u64>> {
+        let mut offsets = Vec::new();
+        for member in self.file.members() {
+            let member = member.map_err(|e| parse_error(&self.name, e))?;
+            let bytes = member
+                .data(self.data)
+                .map_err(|e| parse_error(&self.name, e))?;
+            if is_object(bytes) || is_bitcode(bytes) {
+                offsets.push(header_offset(self.data, &member));
+            }
+        }
+        Ok(offsets)
     }
 
     /// The member offset defining `name`, if any.
@@ -264,6 +299,15 @@ impl<'d> Archive<'d> {
     }
 }
 
+/// Where a member's header starts: what [`ArchiveFile::member`] and the symbol index take (the
+/// member's `file_range` starts after the header and a BSD long name).
+fn header_offset(archive: &[u8], member: &object::read::archive::ArchiveMember) -> u64 {
+    let header = member.header().map_or(std::ptr::null(), |h| {
+        (h as *const object::archive::Header).cast::<u8>()
+    });
+    (header as usize).wrapping_sub(archive.as_ptr() as usize) as u64
+}
+
 fn member_name(archive: &str, member: &[u8]) -> String {
     format!("{archive}({})", String::from_utf8_lossy(member))
 }
@@ -274,6 +318,58 @@ fn is_object(bytes: &[u8]) -> bool {
         FileKind::parse(bytes),
         Ok(FileKind::Elf64 | FileKind::Coff | FileKind::CoffBig)
     )
+}
+
+/// LLVM bitcode (`-flto`), raw or in its wrapper header.
+fn is_bitcode(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"BC\xc0\xde") || bytes.starts_with(&[0xde, 0xc0, 0x17, 0x0b])
+}
+
+/// The machine an object (or an archive's first object member) is for; `None` for a file that
+/// does not tell (an archive without objects, a machine-independent COFF object).
+pub fn sniff_machine(name: &str, data: &[u8]) -> Result<Option<Machine>> {
+    let unknown = |format, raw| Error::Parse {
+        file: name.to_string(),
+        reason: format!("unsupported machine {}", machine_name(format, raw)),
+    };
+    match FileKind::parse(data) {
+        Ok(FileKind::Archive) => {
+            let file = ArchiveFile::parse(data).map_err(|e| parse_error(name, e))?;
+            for member in file.members() {
+                let member = member.map_err(|e| parse_error(name, e))?;
+                let bytes = member.data(data).map_err(|e| parse_error(name, e))?;
+                if is_object(bytes) || is_bitcode(bytes) {
+                    return sniff_machine(&member_name(name, member.name()), bytes);
+                }
+            }
+            Ok(None)
+        }
+        Ok(FileKind::Elf64) => {
+            let elf = object::read::elf::ElfFile64::<object::Endianness>::parse(data)
+                .map_err(|e| parse_error(name, e))?;
+            let raw = elf.elf_header().e_machine(elf.endian()).0;
+            Machine::from_elf_machine(raw)
+                .map(Some)
+                .ok_or_else(|| unknown(Format::Elf, raw))
+        }
+        Ok(FileKind::Coff | FileKind::CoffBig) => {
+            let raw = u16::from_le_bytes([data[0], data[1]]);
+            let raw = if raw == 0xffff {
+                // bigobj: the machine follows the 0/0xffff signature and the version.
+                u16::from_le_bytes([data[6], data[7]])
+            } else {
+                raw
+            };
+            match raw {
+                0 => Ok(None),
+                _ => Machine::from_pe_machine(raw)
+                    .map(Some)
+                    .ok_or_else(|| unknown(Format::Coff, raw)),
+            }
+        }
+        // Let the full parse explain what the file is.
+        _ => parse_object(name.to_string(), data, Machine::Amd64).map(|_| None),
+    }
 }
 
 fn is_definition(def: SymDef) -> bool {
@@ -303,6 +399,14 @@ fn machine_name(format: Format, raw: u16) -> String {
 }
 
 pub fn parse_object<'d>(name: String, data: &'d [u8], machine: Machine) -> Result<ObjectFile<'d>> {
+    if is_bitcode(data) {
+        return Err(Error::Parse {
+            file: name,
+            reason: "is LLVM bitcode (link-time optimisation: -flto, -C linker-plugin-lto); \
+                     pectl links native objects only, so build without LTO"
+                .into(),
+        });
+    }
     let kind = FileKind::parse(data).map_err(|_| Error::Parse {
         file: name.clone(),
         reason: "not an ELF or COFF object file or archive".into(),
@@ -415,10 +519,15 @@ fn read_object<'d, O: Object<'d>>(
                 .map_err(|e| parse_error(&name, e))?,
             Format::Coff => comdat.name_bytes().map_err(|e| parse_error(&name, e))?,
         };
+        let local = format == Format::Coff
+            && file
+                .symbol_by_index(comdat.symbol())
+                .is_ok_and(|s| s.is_local());
         comdats.push(Comdat {
             key,
             selection,
             sections: comdat.sections().map(|s| s.0 as u32).collect(),
+            local,
         });
     }
 
@@ -429,6 +538,8 @@ fn read_object<'d, O: Object<'d>>(
         sections,
         symbols,
         comdats,
+        default_libs: Vec::new(),
+        includes: Vec::new(),
     })
 }
 
@@ -610,6 +721,9 @@ fn read_symbol<'d, S: ObjectSymbol<'d>>(format: Format, sym: &S) -> InputSymbol<
 /// What the unified `object` API does not expose for COFF: absolute values, weak-external
 /// defaults and associative COMDAT sections.
 fn read_coff_extras<'d, C: CoffHeader>(obj: &mut ObjectFile<'d>, coff: &CoffFile<'d, &'d [u8], C>) {
+    if let Some(text) = coff.section_by_name(".drectve").and_then(|s| s.data().ok()) {
+        read_directives(obj, text);
+    }
     let table = coff.coff_symbol_table();
     for (index, sym) in table.iter() {
         // `object` reports no address for absolute COFF symbols; the value is the address.
@@ -639,6 +753,44 @@ fn read_coff_extras<'d, C: CoffHeader>(obj: &mut ObjectFile<'d>, coff: &CoffFile
                     s.follows = Some(leader);
                 }
             }
+        }
+    }
+}
+
+/// Linker directives a COFF object carries in `.drectve`: options as on lld-link's command line,
+/// separated by blanks, values optionally quoted. Only `/DEFAULTLIB` and `/INCLUDE` change a UEFI
+/// image; the rest (`/FAILIFMISMATCH`, `/EXPORT`, `/MERGE`, …) are accepted and ignored, as lld
+/// ignores what does not apply.
+fn read_directives<'d>(obj: &mut ObjectFile<'d>, text: &'d [u8]) {
+    let text = text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(text);
+    let Ok(text) = std::str::from_utf8(text) else {
+        return;
+    };
+    let mut start = None;
+    let mut quoted = false;
+    let mut words = Vec::new();
+    for (i, c) in text.char_indices().chain([(text.len(), ' ')]) {
+        match c {
+            '"' => quoted = !quoted,
+            c if (c.is_whitespace() || c == '\0') && !quoted => {
+                if let Some(s) = start.take() {
+                    words.push(&text[s..i]);
+                }
+                continue;
+            }
+            _ => {}
+        }
+        start.get_or_insert(i);
+    }
+    for w in words {
+        let Some((option, value)) = w.get(1..).and_then(|w| w.split_once(':')) else {
+            continue;
+        };
+        let value = value.trim_matches('"');
+        match option.to_ascii_lowercase().as_str() {
+            "defaultlib" => obj.default_libs.push(value),
+            "include" => obj.includes.push(value),
+            _ => {}
         }
     }
 }

@@ -15,7 +15,6 @@ pub mod pe;
 pub mod relax;
 pub mod reloc;
 pub mod resolve;
-pub mod uki;
 pub mod write;
 
 use std::path::PathBuf;
@@ -27,42 +26,154 @@ pub use pe::Subsystem;
 /// Everything `pectl link` was told. Plain data: no I/O happens while building it.
 #[derive(Clone, Debug)]
 pub struct LinkArgs {
-    pub machine: Machine,
+    /// `None`: the machine of the first object among the inputs, as lld-link decides it.
+    pub machine: Option<Machine>,
     pub output: PathBuf,
+    /// Objects and archives. A bare file name that is not in the current directory is looked up
+    /// in `lib_dirs`, as lld-link does with `/LIBPATH`.
     pub inputs: Vec<PathBuf>,
+    /// Archives every object member of which is linked (`--whole-archive`, `/WHOLEARCHIVE`).
+    pub whole_archives: Vec<PathBuf>,
     pub lib_dirs: Vec<PathBuf>,
     pub libs: Vec<String>,
+    /// Which `/DEFAULTLIB` directives of objects' `.drectve` sections to honour.
+    pub default_libs: DefaultLibs,
+    /// Symbols to pull from archives and keep alive (`-u`, `/INCLUDE`).
+    pub undefined: Vec<String>,
     pub entry: String,
     pub subsystem: Subsystem,
+    /// MajorSubsystemVersion.MinorSubsystemVersion (`/SUBSYSTEM:name,6.0`).
+    pub subsystem_version: (u16, u16),
     pub gc_sections: bool,
+    /// Drop DWARF (`--strip-debug`, `/DEBUG:NONE`) instead of copying it into the image.
+    pub strip_debug: bool,
     pub map: Option<PathBuf>,
     pub image_base: Option<u64>,
     pub allow_absolute32: bool,
     pub relax: bool,
+    pub sections: layout::SectionOptions,
+    /// IMAGE_FILE_DLL (`/DLL`): EDK2 marks its drivers so.
+    pub dll: bool,
     /// TimeDateStamp: SOURCE_DATE_EPOCH or 0, never the wall clock.
     pub timestamp: u32,
+}
+
+impl LinkArgs {
+    /// The defaults of `pectl link`, lld-link and GNU ld agree on for a UEFI application.
+    pub fn new(output: PathBuf) -> LinkArgs {
+        LinkArgs {
+            machine: None,
+            output,
+            inputs: Vec::new(),
+            whole_archives: Vec::new(),
+            lib_dirs: Vec::new(),
+            libs: Vec::new(),
+            default_libs: DefaultLibs::All,
+            undefined: Vec::new(),
+            entry: "efi_main".into(),
+            subsystem: Subsystem::EfiApplication,
+            subsystem_version: (0, 0),
+            gc_sections: false,
+            strip_debug: false,
+            map: None,
+            image_base: None,
+            allow_absolute32: false,
+            relax: true,
+            sections: layout::SectionOptions::default(),
+            dll: false,
+            timestamp: 0,
+        }
+    }
+}
+
+/// `/NODEFAULTLIB` with and without a library name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DefaultLibs {
+    All,
+    None,
+    Except(Vec<String>),
+}
+
+impl DefaultLibs {
+    fn wants(&self, name: &str) -> bool {
+        let base = |n: &str| n.to_ascii_lowercase().trim_end_matches(".lib").to_string();
+        match self {
+            DefaultLibs::All => true,
+            DefaultLibs::None => false,
+            DefaultLibs::Except(names) => !names.iter().any(|n| base(n) == base(name)),
+        }
+    }
 }
 
 /// lld-link's default for 64-bit images.
 pub const DEFAULT_IMAGE_BASE: u64 = 0x1_4000_0000;
 
 pub fn link(args: &LinkArgs) -> Result {
-    match args.machine {
-        Machine::Amd64 => link_for_arch::<arch::amd64::Amd64>(args),
-        Machine::Arm64 => link_for_arch::<arch::arm64::Arm64>(args),
-        Machine::Riscv64 => link_for_arch::<arch::riscv64::Riscv64>(args),
-        Machine::Loongarch64 => link_for_arch::<arch::loongarch64::Loongarch64>(args),
+    let (paths, whole) = find_inputs(args)?;
+    let machine = match args.machine {
+        Some(m) => m,
+        None => infer_machine(&paths)?,
+    };
+    let paths = Paths {
+        inputs: &paths,
+        whole: &whole,
+    };
+    match machine {
+        Machine::Amd64 => link_for_arch::<arch::amd64::Amd64>(args, paths),
+        Machine::Arm64 => link_for_arch::<arch::arm64::Arm64>(args, paths),
+        Machine::Riscv64 => link_for_arch::<arch::riscv64::Riscv64>(args, paths),
+        Machine::Loongarch64 => link_for_arch::<arch::loongarch64::Loongarch64>(args, paths),
     }
 }
 
-fn link_for_arch<A: arch::Arch>(args: &LinkArgs) -> Result {
-    let paths = find_inputs(args)?;
-    let mapped = paths
-        .iter()
-        .map(|p| input::Mapped::open(p))
-        .collect::<Result<Vec<_>>>()?;
-    let inputs = input::load(&mapped, A::MACHINE)?;
+/// The machine of the first object (an archive's first object member counts), as lld-link
+/// infers `/MACHINE`; every other command-line object must agree.
+fn infer_machine(paths: &[PathBuf]) -> Result<Machine> {
+    let mut first: Option<(Machine, &PathBuf)> = None;
+    for path in paths {
+        let mapped = input::Mapped::open(path)?;
+        let Some(m) = input::sniff_machine(&path.display().to_string(), mapped.bytes())? else {
+            continue;
+        };
+        match first {
+            None => first = Some((m, path)),
+            Some((fm, fp)) if fm != m => {
+                return Err(Error::MixedMachines {
+                    first: format!("{} ({})", fp.display(), fm.name()),
+                    second: format!("{} ({})", path.display(), m.name()),
+                })
+            }
+            Some(_) => {}
+        }
+    }
+    first.map(|(m, _)| m).ok_or(Error::NoMachine)
+}
+
+/// Input files as found on disk, and which archives are linked whole.
+struct Paths<'a> {
+    inputs: &'a [PathBuf],
+    whole: &'a [PathBuf],
+}
+
+fn link_for_arch<A: arch::Arch>(args: &LinkArgs, paths: Paths) -> Result {
+    let open = |list: &[PathBuf]| -> Result<Vec<input::Mapped>> {
+        list.iter()
+            .map(|p| {
+                let mut m = input::Mapped::open(p)?;
+                m.whole = paths.whole.contains(p);
+                Ok(m)
+            })
+            .collect()
+    };
+    let mapped = open(paths.inputs)?;
+    let mut inputs = input::load(&mapped, A::MACHINE)?;
     // Every command-line object is parsed and is for this machine; archives are indexed.
+    let default_libs = find_default_libs(args, &inputs, paths.inputs)?;
+    let mapped_defaults = open(&default_libs)?;
+    inputs
+        .archives
+        .extend(input::load(&mapped_defaults, A::MACHINE)?.archives);
+    // The `/DEFAULTLIB`s the objects ask for are indexed too.
 
     let resolved = resolve::resolve(
         inputs,
@@ -70,6 +181,8 @@ fn link_for_arch<A: arch::Arch>(args: &LinkArgs) -> Result {
         &resolve::Options {
             entry: &args.entry,
             gc_sections: args.gc_sections,
+            strip_debug: args.strip_debug,
+            undefined: &args.undefined,
         },
     )?;
     tracing::debug!(objects = resolved.objects.len(), "resolved");
@@ -84,6 +197,7 @@ fn link_for_arch<A: arch::Arch>(args: &LinkArgs) -> Result {
         &layout::Options {
             image_base: args.image_base.unwrap_or(DEFAULT_IMAGE_BASE),
             allow_absolute32: args.allow_absolute32,
+            sections: args.sections.clone(),
         },
     )?;
     tracing::debug!(size_of_image = layout.size_of_image, "laid out");
@@ -91,6 +205,8 @@ fn link_for_arch<A: arch::Arch>(args: &LinkArgs) -> Result {
 
     let header = pe::Header {
         subsystem: args.subsystem,
+        subsystem_version: args.subsystem_version,
+        dll: args.dll,
         timestamp: args.timestamp,
         low_image: layout
             .base_relocs
@@ -106,33 +222,73 @@ fn link_for_arch<A: arch::Arch>(args: &LinkArgs) -> Result {
     write::commit(&args.output, &image)
 }
 
-/// Command-line inputs, then each `-l NAME` found in the `-L` directories (`libNAME.a`,
-/// `NAME.lib`, `libNAME.lib`, or `NAME` itself), as GNU ld and lld-link look them up.
-fn find_inputs(args: &LinkArgs) -> Result<Vec<PathBuf>> {
-    let mut paths = args.inputs.clone();
-    for name in &args.libs {
-        let candidates = [
-            format!("lib{name}.a"),
-            format!("{name}.lib"),
-            format!("lib{name}.lib"),
-            name.clone(),
-        ];
-        let found = args
-            .lib_dirs
-            .iter()
-            .flat_map(|d| candidates.iter().map(move |c| d.join(c)))
-            .find(|p| p.is_file());
-        match found {
-            Some(p) => paths.push(p),
-            None => {
-                return Err(Error::LibraryNotFound {
-                    name: name.clone(),
-                    searched: args.lib_dirs.clone(),
-                })
-            }
+/// Command-line inputs (a bare name missing from the current directory is looked up in the `-L`
+/// directories, as lld-link does), then each `-l NAME` found in the `-L` directories.
+/// Also returns the found paths of `whole_archives`.
+fn find_inputs(args: &LinkArgs) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
+    let mut paths = Vec::new();
+    let mut whole = Vec::new();
+    for input in args.inputs.iter().chain(&args.whole_archives) {
+        let bare = input.components().count() == 1;
+        let found = if bare && !input.exists() {
+            args.lib_dirs
+                .iter()
+                .map(|d| d.join(input))
+                .find(|p| p.is_file())
+        } else {
+            None
+        };
+        let path = found.unwrap_or_else(|| input.clone());
+        if args.whole_archives.contains(input) {
+            whole.push(path.clone());
+        }
+        if !paths.contains(&path) {
+            paths.push(path);
         }
     }
-    Ok(paths)
+    for name in &args.libs {
+        paths.push(find_library(args, name)?);
+    }
+    Ok((paths, whole))
+}
+
+/// `libNAME.a`, `NAME.lib`, `libNAME.lib`, or `NAME` itself in the `-L` directories, as GNU ld
+/// and lld-link look libraries up.
+fn find_library(args: &LinkArgs, name: &str) -> Result<PathBuf> {
+    let candidates = [
+        format!("lib{name}.a"),
+        format!("{name}.lib"),
+        format!("lib{name}.lib"),
+        name.to_string(),
+    ];
+    args.lib_dirs
+        .iter()
+        .flat_map(|d| candidates.iter().map(move |c| d.join(c)))
+        .find(|p| p.is_file())
+        .ok_or_else(|| Error::LibraryNotFound {
+            name: name.to_string(),
+            searched: args.lib_dirs.clone(),
+        })
+}
+
+/// The libraries named by `/DEFAULTLIB` in the command-line objects' `.drectve` sections and not
+/// excluded by `/NODEFAULTLIB`: lld-link links them as if named on the command line.
+fn find_default_libs(
+    args: &LinkArgs,
+    inputs: &input::Inputs,
+    already: &[PathBuf],
+) -> Result<Vec<PathBuf>> {
+    let mut found: Vec<PathBuf> = Vec::new();
+    for name in inputs.objects.iter().flat_map(|o| &o.default_libs) {
+        if !args.default_libs.wants(name) {
+            continue;
+        }
+        let path = find_library(args, name)?;
+        if !already.contains(&path) && !found.contains(&path) {
+            found.push(path);
+        }
+    }
+    Ok(found)
 }
 
 /// The name of a relocation type as the linker knows it (for `pectl inspect`).

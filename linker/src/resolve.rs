@@ -113,10 +113,14 @@ struct Definition {
 pub struct Options<'a> {
     pub entry: &'a str,
     pub gc_sections: bool,
+    /// Leave DWARF out of the image.
+    pub strip_debug: bool,
+    /// Symbols to pull from archives and keep (`-u`, `/INCLUDE`), besides objects' `/INCLUDE`s.
+    pub undefined: &'a [String],
 }
 
 pub fn resolve<'d>(inputs: Inputs<'d>, machine: Machine, opts: &Options) -> Result<Resolved<'d>> {
-    let objects = load_archive_members(inputs, machine, opts.entry)?;
+    let objects = load_archive_members(inputs, machine, opts)?;
     // Every needed member is loaded.
     let discarded = select_comdats(&objects)?;
     // One copy of each COMDAT group remains.
@@ -135,7 +139,21 @@ pub fn resolve<'d>(inputs: Inputs<'d>, machine: Machine, opts: &Options) -> Resu
             symbol: opts.entry.to_string(),
         });
     }
-    let live = mark_live(&objects, &targets, &discarded, entry, opts.gc_sections);
+    // Roots besides the entry: what `-u`/`/INCLUDE` name, when something defines it.
+    let roots: Vec<Target> = opts
+        .undefined
+        .iter()
+        .map(String::as_bytes)
+        .chain(
+            objects
+                .iter()
+                .flat_map(|o| o.includes.iter().map(|i| i.as_bytes())),
+        )
+        .filter_map(|name| names.get(name).and_then(|&g| definitions[g as usize]))
+        .map(|d| targets[d.file as usize][d.symbol as usize])
+        .chain([entry])
+        .collect();
+    let live = mark_live(&objects, &targets, &discarded, &roots, opts);
     // The image's contents are fixed; what is still unbound there is an error.
     report_undefined(&objects, &targets, &live)?;
 
@@ -169,7 +187,7 @@ pub fn resolve<'d>(inputs: Inputs<'d>, machine: Machine, opts: &Options) -> Resu
 fn load_archive_members<'d>(
     inputs: Inputs<'d>,
     machine: Machine,
-    entry: &str,
+    opts: &Options,
 ) -> Result<Vec<ObjectFile<'d>>> {
     let Inputs {
         mut objects,
@@ -178,11 +196,20 @@ fn load_archive_members<'d>(
     let mut defined: HashSet<&[u8]> = HashSet::new();
     let mut wanted: Vec<&[u8]> = Vec::new();
     let mut loaded: HashSet<(usize, u64)> = HashSet::new();
+    for (a, archive) in archives.iter().enumerate() {
+        if archive.whole {
+            for offset in archive.object_members()? {
+                loaded.insert((a, offset));
+                objects.push(archive.load_member(offset, machine)?);
+            }
+        }
+    }
     for obj in &objects {
         note(obj, &mut defined, &mut wanted);
     }
-    // The entry point can come from an archive too.
-    wanted.push(entry.as_bytes());
+    // The entry point and `-u` symbols can come from an archive too.
+    wanted.push(opts.entry.as_bytes());
+    wanted.extend(opts.undefined.iter().map(String::as_bytes));
     while let Some(name) = wanted.pop() {
         if defined.contains(name) {
             continue;
@@ -206,6 +233,7 @@ fn load_archive_members<'d>(
 }
 
 fn note<'a>(obj: &ObjectFile<'a>, defined: &mut HashSet<&'a [u8]>, wanted: &mut Vec<&'a [u8]>) {
+    wanted.extend(obj.includes.iter().map(|i| i.as_bytes()));
     for sym in &obj.symbols {
         if sym.binding == Binding::Local || sym.name.is_empty() {
             continue;
@@ -245,6 +273,9 @@ fn select_comdats(objects: &[ObjectFile]) -> Result<Vec<Vec<bool>>> {
     };
     for (f, obj) in objects.iter().enumerate() {
         for (c, comdat) in obj.comdats.iter().enumerate() {
+            if comdat.local {
+                continue;
+            }
             let Some(&(wf, wc)) = winners.get(comdat.key) else {
                 winners.insert(comdat.key, (f, c));
                 continue;
@@ -446,11 +477,15 @@ fn mark_live(
     objects: &[ObjectFile],
     targets: &[Vec<Target>],
     discarded: &[Vec<bool>],
-    entry: Target,
-    gc: bool,
+    roots: &[Target],
+    opts: &Options,
 ) -> Vec<Vec<bool>> {
+    let gc = opts.gc_sections;
     let candidate = |f: usize, s: usize| {
-        objects[f].sections[s].class != SectionClass::Discard && !discarded[f][s]
+        let class = objects[f].sections[s].class;
+        class != SectionClass::Discard
+            && !(opts.strip_debug && class == SectionClass::Debug)
+            && !discarded[f][s]
     };
     let mut live: Vec<Vec<bool>> = objects
         .iter()
@@ -477,8 +512,10 @@ fn mark_live(
             }
         }
     }
-    if let Target::Section { file, section, .. } = entry {
-        work.push((file as usize, section));
+    for root in roots {
+        if let Target::Section { file, section, .. } = *root {
+            work.push((file as usize, section));
+        }
     }
     // Debug info describes whatever survives; it keeps nothing alive itself.
     for (f, obj) in objects.iter().enumerate() {
@@ -620,6 +657,8 @@ impl<'d> OneObject<'d> {
                 sections: self.sections,
                 symbols: self.symbols,
                 comdats: vec![],
+                default_libs: vec![],
+                includes: vec![],
             }],
             targets: vec![targets],
             live: vec![live],
@@ -699,7 +738,10 @@ mod tests {
                 key: b"key",
                 selection,
                 sections: vec![1],
+                local: false,
             }],
+            default_libs: vec![],
+            includes: vec![],
         }
     }
 
@@ -711,6 +753,8 @@ mod tests {
         let opts = Options {
             entry: "efi_main",
             gc_sections: gc,
+            strip_debug: false,
+            undefined: &[],
         };
         resolve(inputs, Machine::Amd64, &opts)
     }
@@ -826,6 +870,30 @@ mod tests {
             e.to_string(),
             "duplicate symbol: key\n>>> defined in a.obj\n>>> defined in b.obj"
         );
+    }
+
+    #[test]
+    fn static_comdat_leaders_are_local_to_their_object() {
+        let local = |name| {
+            let mut o = comdat_object(name, Selection::NoDuplicates, b"\x90");
+            o.symbols[1].binding = Binding::Local;
+            o.comdats[0].local = true;
+            o
+        };
+        let r = run(uniq(vec![local("a.obj"), local("b.obj")]), false).unwrap();
+        assert_eq!(r.live[0][1..3], [true, true]);
+        assert_eq!(r.live[1][1..3], [true, true]);
+        for f in 0..2 {
+            assert_eq!(
+                r.target(f, 1),
+                Target::Section {
+                    file: f,
+                    section: 1,
+                    value: 0
+                },
+                "each object's reference binds to its own copy"
+            );
+        }
     }
 
     #[test]

@@ -1,6 +1,5 @@
 //! Writing: fills the image buffer from the layout (headers, section bytes, GOT, `.reloc`), applies
 //! relocations through the arch's table, computes the PE checksum, and commits the file atomically.
-use std::io::Write;
 use std::path::Path;
 
 use crate::arch::Arch;
@@ -301,27 +300,8 @@ fn write_thunks<A: Arch>(
 /// Writes `bytes` to a temporary file beside `path` and renames it into place, so a failed link
 /// never leaves a partial file or clobbers a previous good one.
 pub fn commit(path: &Path, bytes: &[u8]) -> Result {
-    let io = |source| Error::Io {
+    peln_pe::output::write_atomic(path, bytes).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.pectl-{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io)
+    })
 }
