@@ -22,7 +22,7 @@
 use std::cmp::Ordering;
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -286,7 +286,18 @@ pub fn read_boot_tar(tar_path: &Path, want: Option<Arch>, scratch: &Path) -> Res
         n += 1;
         let dest = scratch.join(format!("{n}"));
         let mut out = File::create(&dest).map_err(|e| Error::io("create", &dest, e))?;
-        std::io::copy(&mut entry, &mut out).map_err(tar_err)?;
+        // Not io::copy: a full disk must be reported as a write error, not as a bad tar.
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = match entry.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(tar_err(e)),
+            };
+            out.write_all(&buf[..n])
+                .map_err(|e| Error::io("write", &dest, e))?;
+        }
         if let Some(a) = sd {
             sdboots.push((a, member, dest));
             continue;
@@ -484,8 +495,14 @@ pub fn build(cfg: &LiveConfig) -> Result<Report> {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
+    // Named after the output, so an error about a scratch file says which build it was.
+    let name = cfg
+        .output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let scratch = tempfile::Builder::new()
-        .prefix(".build-iso-")
+        .prefix(&format!(".{name}.parts-"))
         .tempdir_in(dir)
         .map_err(|e| Error::io("create a scratch directory in", dir, e))?;
     let mut arches = Vec::new();
