@@ -591,7 +591,8 @@ pub fn build(cfg: &LiveConfig) -> Result<Report> {
     if let Some(s) = &cfg.store {
         add(&mut tree, "LiveOS/store.squashfs.img", s)?;
     }
-    let report = crate::write_image(&Image {
+    // `scratch` (the tar members) lives until the image is written.
+    crate::write_image(&Image {
         esp,
         tree,
         arches: arches.iter().map(|(b, _)| b.arch).collect(),
@@ -599,9 +600,7 @@ pub fn build(cfg: &LiveConfig) -> Result<Report> {
         volume_label: cfg.label.clone(),
         source_date_epoch: cfg.source_date_epoch,
         progress: cfg.progress,
-    })?;
-    drop(scratch);
-    Ok(report)
+    })
 }
 
 #[cfg(test)]
