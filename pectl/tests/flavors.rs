@@ -311,3 +311,20 @@ fn archive_without_a_symbol_index_links_and_gives_the_machine() {
     out.assert_ok();
     assert!(inspect(&out.path("out.efi")).contains("machine: 0x8664 (amd64)"));
 }
+
+#[test]
+fn merge_into_bss_or_in_a_cycle_is_an_error() {
+    let obj = f("hello-coff.obj");
+    pectl_as("lld-link", &["/out:out.efi", "/merge:.data=.bss", &obj])
+        .assert_fails("/MERGE:.data=.bss: .data can go into .text, .rdata or .data only");
+    pectl_as(
+        "lld-link",
+        &[
+            "/out:out.efi",
+            "/merge:.data=.rdata",
+            "/merge:.rdata=.data",
+            &obj,
+        ],
+    )
+    .assert_fails("/MERGE options form a cycle");
+}
