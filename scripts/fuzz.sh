@@ -6,8 +6,8 @@
 # (`cargo +nightly fuzz tmin`), put it in <dir>/regressions/<target>/ and fix the bug; the
 # regression tests replay that directory under plain `cargo test`.
 #
-# FUZZ_BUILD=dev builds without optimisation: a quicker build for a short smoke run (CI);
-# the default, release, executes several times faster for real fuzzing.
+# FUZZ_BUILD=dev builds without optimisation: a quicker build, but it executes about 100 times
+# slower (ASan on unoptimised code); the default, release, is what CI and real fuzzing use.
 #
 # Long run (hours, e.g. before a release): scripts/fuzz.sh 3600
 # or one target directly:  cargo +nightly fuzz run --fuzz-dir pectl/fuzz pe_reader -- -max_total_time=14400
