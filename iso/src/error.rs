@@ -59,6 +59,10 @@ pub enum Error {
         expected: u64,
         found: u64,
     },
+    /// A bad command line of build-iso: `what` names the argument.
+    Usage { what: String, reason: String },
+    /// An input file that is not what its place needs: `subject` names the file (and member).
+    Input { subject: String, reason: String },
     /// An I/O failure, with what we were doing and on which path.
     Io {
         action: &'static str,
@@ -166,6 +170,10 @@ impl fmt::Display for Error {
                 "{}: changed size while the image was written ({expected} bytes, now {found})",
                 path.display()
             ),
+            Error::Usage { what, reason } | Error::Input {
+                subject: what,
+                reason,
+            } => write!(f, "{what}: {reason}"),
             Error::Io {
                 action,
                 path,

@@ -251,7 +251,9 @@ impl<'d> Archive<'d> {
                     let obj = parse_object(mname, bytes, machine)?;
                     for sym in &obj.symbols {
                         if sym.binding != Binding::Local && is_definition(sym.def) {
-                            index.entry(sym.name).or_insert(member.file_range().0);
+                            index
+                                .entry(sym.name)
+                                .or_insert(header_offset(data, &member));
                         }
                     }
                 }
@@ -275,7 +277,7 @@ impl<'d> Archive<'d> {
                 .data(self.data)
                 .map_err(|e| parse_error(&self.name, e))?;
             if is_object(bytes) || is_bitcode(bytes) {
-                offsets.push(member.file_range().0);
+                offsets.push(header_offset(self.data, &member));
             }
         }
         Ok(offsets)
@@ -295,6 +297,15 @@ impl<'d> Archive<'d> {
         let bytes = member.data(self.data).map_err(|e| parse_error(&name, e))?;
         parse_object(name, bytes, machine)
     }
+}
+
+/// Where a member's header starts: what [`ArchiveFile::member`] and the symbol index take (the
+/// member's `file_range` starts after the header and a BSD long name).
+fn header_offset(archive: &[u8], member: &object::read::archive::ArchiveMember) -> u64 {
+    let header = member.header().map_or(std::ptr::null(), |h| {
+        (h as *const object::archive::Header).cast::<u8>()
+    });
+    (header as usize).wrapping_sub(archive.as_ptr() as usize) as u64
 }
 
 fn member_name(archive: &str, member: &[u8]) -> String {

@@ -227,13 +227,17 @@ fn merge_groups(merge: &[(String, String)]) -> Result<[usize; 4]> {
         };
         into[f] = t;
     }
-    for _ in 0..GROUPS.len() {
-        for g in 0..GROUPS.len() {
-            into[g] = into[into[g]];
+    // Follow chains (`.rdata=.data` then `.data=.text`) to a group that stays put.
+    let direct = into;
+    for (g, final_group) in into.iter_mut().enumerate() {
+        let mut t = g;
+        for _ in 0..=GROUPS.len() {
+            t = direct[t];
         }
-    }
-    if (0..GROUPS.len()).any(|g| into[into[g]] != into[g]) {
-        return Err(Error::Usage("/MERGE options form a cycle".into()));
+        if direct[t] != t {
+            return Err(Error::Usage("/MERGE options form a cycle".into()));
+        }
+        *final_group = t;
     }
     Ok(into)
 }

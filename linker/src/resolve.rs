@@ -873,6 +873,30 @@ mod tests {
     }
 
     #[test]
+    fn static_comdat_leaders_are_local_to_their_object() {
+        let local = |name| {
+            let mut o = comdat_object(name, Selection::NoDuplicates, b"\x90");
+            o.symbols[1].binding = Binding::Local;
+            o.comdats[0].local = true;
+            o
+        };
+        let r = run(uniq(vec![local("a.obj"), local("b.obj")]), false).unwrap();
+        assert_eq!(r.live[0][1..3], [true, true]);
+        assert_eq!(r.live[1][1..3], [true, true]);
+        for f in 0..2 {
+            assert_eq!(
+                r.target(f, 1),
+                Target::Section {
+                    file: f,
+                    section: 1,
+                    value: 0
+                },
+                "each object's reference binds to its own copy"
+            );
+        }
+    }
+
+    #[test]
     fn gc_keeps_what_the_entry_reaches_and_associates_of_live_leaders() {
         let mut obj = comdat_object("a.obj", Selection::Any, b"\x90");
         obj.sections.push(section(".text$unused", b"\xc3", vec![]));

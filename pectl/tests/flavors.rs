@@ -266,3 +266,65 @@ fn unknown_options_are_errors_not_inputs() {
     )
     .assert_fails("takes no linker scripts");
 }
+
+#[test]
+fn drectve_defaultlib_is_found_through_libpath_unless_nodefaultlib() {
+    let libpath = format!("/libpath:{}", fixture("").display());
+    pectl_as("lld-link", &["/out:out.efi", &libpath, &f("drectve.obj")]).assert_ok();
+    pectl_as(
+        "lld-link",
+        &[
+            "/out:out.efi",
+            &libpath,
+            "/nodefaultlib:hello.a",
+            &f("drectve.obj"),
+        ],
+    )
+    .assert_fails("entry point `efi_main` is not defined");
+}
+
+#[test]
+fn whole_archive_links_members_nobody_asked_for() {
+    // hello.a's only member is hello-elf.o itself: linked whole, efi_main is defined twice.
+    pectl_as(
+        "ld.lld",
+        &["-o", "out.efi", &f("hello-elf.o"), &f("hello.a")],
+    )
+    .assert_ok();
+    pectl_as(
+        "ld.lld",
+        &[
+            "-o",
+            "out.efi",
+            &f("hello-elf.o"),
+            "--whole-archive",
+            &f("hello.a"),
+            "--no-whole-archive",
+        ],
+    )
+    .assert_fails("duplicate symbol: efi_main");
+}
+
+#[test]
+fn archive_without_a_symbol_index_links_and_gives_the_machine() {
+    let out = pectl_as("ld.lld", &["-o", "out.efi", &f("hello-noindex.a")]);
+    out.assert_ok();
+    assert!(inspect(&out.path("out.efi")).contains("machine: 0x8664 (amd64)"));
+}
+
+#[test]
+fn merge_into_bss_or_in_a_cycle_is_an_error() {
+    let obj = f("hello-coff.obj");
+    pectl_as("lld-link", &["/out:out.efi", "/merge:.data=.bss", &obj])
+        .assert_fails("/MERGE:.data=.bss: .data can go into .text, .rdata or .data only");
+    pectl_as(
+        "lld-link",
+        &[
+            "/out:out.efi",
+            "/merge:.data=.rdata",
+            "/merge:.rdata=.data",
+            &obj,
+        ],
+    )
+    .assert_fails("/MERGE options form a cycle");
+}

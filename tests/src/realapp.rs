@@ -9,7 +9,7 @@ use crate::env::{need_tool, repo_root};
 use crate::link::pectl_exe;
 use crate::Arch;
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
@@ -93,7 +93,16 @@ pub fn build_realapp(arch: Arch, profile: Profile, linker: &Linker) -> PathBuf {
         workspace_target_dir()
             .join("peln-realapp")
             .join(format!("{}-{}", linker.name(), arch));
+    let name = if target.ends_with("-uefi") {
+        "peln-realapp.efi"
+    } else {
+        "peln-realapp"
+    };
+    let output = target_dir.join(target).join(profile.dir()).join(name);
     let cargo = need_tool("cargo").unwrap_or_else(|e| panic!("{e}"));
+    if !matches!(linker, Linker::Default) {
+        relink_if_pectl_changed(&cargo, &target_dir, target, profile, &output);
+    }
     let mut cmd = Command::new(cargo);
     // Nothing from the test's own cargo run may leak into the program's build.
     for var in [
@@ -144,12 +153,36 @@ pub fn build_realapp(arch: Arch, profile: Profile, linker: &Linker) -> PathBuf {
         &mut cmd,
         &format!("cargo build of the real app for {target} ({profile:?}, {linker:?})"),
     );
-    let name = if target.ends_with("-uefi") {
-        "peln-realapp.efi"
-    } else {
-        "peln-realapp"
+    output
+}
+
+/// cargo fingerprints the linker's path, not its contents: after pectl changes, drop the
+/// program's own crate (not its dependencies) so cargo links it again with the new pectl.
+fn relink_if_pectl_changed(
+    cargo: &Path,
+    target_dir: &Path,
+    target: &str,
+    profile: Profile,
+    output: &Path,
+) {
+    let mtime = |p: &Path| p.metadata().and_then(|m| m.modified()).ok();
+    let pectl = pectl_exe().unwrap_or_else(|e| panic!("{e}"));
+    let (Some(linked), Some(built)) = (mtime(output), mtime(&pectl)) else {
+        return;
     };
-    target_dir.join(target).join(profile.dir()).join(name)
+    if built <= linked {
+        return;
+    }
+    let mut cmd = Command::new(cargo);
+    cmd.args(["clean", "-p", "peln-realapp", "--target", target])
+        .arg("--manifest-path")
+        .arg(realapp_dir().join("Cargo.toml"))
+        .arg("--target-dir")
+        .arg(target_dir);
+    if profile == Profile::Release {
+        cmd.arg("--release");
+    }
+    run_checked(&mut cmd, "cargo clean of the real app's own crate");
 }
 
 /// The `.cargo/config.toml` recipe of the README.

@@ -5,14 +5,25 @@
 //! linker (rust-lld) prints the same line. riscv64 uses the README's `.cargo/config.toml` recipe.
 use peln_tests::pe::{assert_uefi_image, IMAGE_SUBSYSTEM_EFI_APPLICATION};
 use peln_tests::realapp::{
-    assert_realapp_passed, build_realapp, check_rust_target, Linker, Profile,
+    assert_realapp_passed, build_realapp, check_rust_target, rust_target, Linker, Profile,
 };
 use peln_tests::{boot_efi, check_needs, require, Arch, Need};
 
 /// Builds, checks the image is a UEFI PE for `arch`, boots it, asserts the program passed.
 fn build_and_boot(arch: Arch, profile: Profile, linker: Linker) {
     let image = build_realapp(arch, profile, &linker);
-    assert_uefi_image(&image, arch, IMAGE_SUBSYSTEM_EFI_APPLICATION);
+    let pe = assert_uefi_image(&image, arch, IMAGE_SUBSYSTEM_EFI_APPLICATION);
+    if !rust_target(arch).ends_with("-uefi") {
+        // rustc passes --strip-debug for release only; DWARF sections have long (`/N`) names.
+        let dwarf = pe.sections.iter().any(|s| s.name.starts_with('/'));
+        assert_eq!(
+            dwarf,
+            profile == Profile::Debug,
+            "{}: DWARF sections {:?}",
+            image.display(),
+            pe.sections
+        );
+    }
     let result = boot_efi(arch, &image);
     eprintln!(
         "{arch} {profile:?} {linker:?}: booted in {:.1}s",

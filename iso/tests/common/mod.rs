@@ -3,6 +3,8 @@
 //! workspace's one harness, peln-tests; this file only adapts them to these tests' arch names.
 #![allow(dead_code)]
 
+pub mod live;
+
 use std::fs;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -127,6 +129,52 @@ pub fn scratch(name: &str) -> PathBuf {
         .join(name);
     fs::create_dir_all(&d).unwrap();
     d
+}
+
+/// SHA-256 of the logical content: size, then every non-zero 64 KiB-aligned block with its
+/// offset. Blocks wholly in holes (SEEK_HOLE) are zero by definition and are not read, so two
+/// files with the same bytes have the same digest however their holes are laid out.
+pub fn content_digest(path: &Path) -> [u8; 32] {
+    const B: u64 = 64 << 10;
+    let f = fs::File::open(path).unwrap();
+    let len = f.metadata().unwrap().len();
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(len.to_le_bytes());
+    let mut buf = vec![0u8; B as usize];
+    let mut next_block = 0u64;
+    while next_block * B < len {
+        // SAFETY: lseek on a valid fd; no memory passed.
+        let data = unsafe {
+            libc::lseek(
+                std::os::unix::io::AsRawFd::as_raw_fd(&f),
+                (next_block * B) as i64,
+                libc::SEEK_DATA,
+            )
+        };
+        if data < 0 {
+            break; // only a hole remains
+        }
+        let hole = unsafe {
+            libc::lseek(
+                std::os::unix::io::AsRawFd::as_raw_fd(&f),
+                data,
+                libc::SEEK_HOLE,
+            )
+        } as u64;
+        let last = hole.min(len).div_ceil(B);
+        for blk in (data as u64 / B).max(next_block)..last {
+            let pos = blk * B;
+            let n = (len - pos).min(B) as usize;
+            f.read_exact_at(&mut buf[..n], pos).unwrap();
+            if buf[..n].iter().any(|&b| b != 0) {
+                h.update(pos.to_le_bytes());
+                h.update(&buf[..n]);
+            }
+        }
+        next_block = last;
+    }
+    h.finalize().into()
 }
 
 // ---------------------------------------------------------------------------------------------
