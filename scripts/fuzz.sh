@@ -6,15 +6,26 @@
 # (`cargo +nightly fuzz tmin`), put it in <dir>/regressions/<target>/ and fix the bug; the
 # regression tests replay that directory under plain `cargo test`.
 #
-# Long run (hours, e.g. before a release): FUZZ_JOBS=1 scripts/fuzz.sh 3600
+# FUZZ_BUILD=dev builds without optimisation: a quicker build, but it executes about 100 times
+# slower (ASan on unoptimised code); the default, release, is what CI and real fuzzing use.
+#
+# Long run (hours, e.g. before a release): scripts/fuzz.sh 3600
 # or one target directly:  cargo +nightly fuzz run --fuzz-dir pectl/fuzz pe_reader -- -max_total_time=14400
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET=${1:-20}
+case ${FUZZ_BUILD:-release} in
+  release) profile=--release ;;
+  dev) profile=--dev ;;
+  *) echo "fuzz.sh: FUZZ_BUILD is release or dev" >&2; exit 2 ;;
+esac
 command -v cargo-fuzz >/dev/null || cargo fuzz --version >/dev/null 2>&1 || {
   echo "fuzz.sh: cargo-fuzz missing (scripts/setup-test-env.sh installs it)" >&2
   exit 1
 }
+# One target dir for both fuzz crates: they share peln-linker, object and the rest, which are
+# then built once (the build is most of a short run's time).
+target_dir=$PWD/target/fuzz
 work=$(mktemp -d "${TMPDIR:-/tmp}/peln-fuzz-XXXXXX")
 trap 'rm -rf "$work"' EXIT
 total=0
@@ -23,7 +34,7 @@ for dir in pectl/fuzz linker/fuzz; do
     echo "fuzz.sh: $dir does not exist yet: skipped"
     continue
   fi
-  cargo +nightly fuzz build --fuzz-dir "$dir" -O 2>&1 | tail -n 2
+  cargo +nightly fuzz build --fuzz-dir "$dir" --target-dir "$target_dir" "$profile" 2>&1 | tail -n 2
   for target in $(cargo +nightly fuzz list --fuzz-dir "$dir"); do
     scratch=$work/${dir//\//_}-$target
     mkdir -p "$scratch"
@@ -32,7 +43,7 @@ for dir in pectl/fuzz linker/fuzz; do
     [ -d "$dir/regressions/$target" ] && seeds+=("$dir/regressions/$target")
     echo "fuzz.sh: $dir $target for ${SECONDS_PER_TARGET}s"
     # -rss_limit_mb: an input that makes a tool allocate without bound is a finding too.
-    cargo +nightly fuzz run --fuzz-dir "$dir" -O "$target" "$scratch" "${seeds[@]}" -- \
+    cargo +nightly fuzz run --fuzz-dir "$dir" --target-dir "$target_dir" "$profile" "$target" "$scratch" "${seeds[@]}" -- \
       -max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=2048 -print_final_stats=1 2>"$scratch.log" || {
       tail -n 40 "$scratch.log" >&2
       echo "fuzz.sh: $dir $target FAILED: the input is in $dir/artifacts/$target/" >&2

@@ -1,11 +1,12 @@
-//! The checks on boot inputs: first the ones that give this tool's own messages (not a PE image,
-//! PE32, wrong machine for the `--uki` slot, not EFI), read from the headers alone; then
-//! `pectl verify`'s load checks ([`peln_pe::verify`]) over the file, mapped rather than read
-//! (a UKI can be hundreds of MiB; the bytes are copied later, streamed, into the ESP).
+//! The checks on boot inputs, on peln's one PE reader: first the ones that give this tool's own
+//! messages (not a PE image, PE32, wrong machine for the `--uki` slot, not EFI), then
+//! `pectl verify`'s load checks ([`peln_pe::verify`]). The file is mapped rather than read (a UKI
+//! can be hundreds of MiB; the bytes are copied later, streamed, into the ESP).
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
+
+use peln_pe::Headers;
 
 use crate::arch::Arch;
 use crate::error::{Error, Result};
@@ -18,15 +19,12 @@ pub struct PeInfo {
     pub size: u64,
 }
 
-const IMAGE_NT_OPTIONAL_HDR64_MAGIC: u16 = 0x20b;
 /// EFI_APPLICATION, EFI_BOOT_SERVICE_DRIVER, EFI_RUNTIME_DRIVER.
 const EFI_SUBSYSTEMS: [u16; 3] = [10, 11, 12];
-/// Offset of `Subsystem` in the PE32+ optional header.
-const SUBSYSTEM_OFFSET: u64 = 68;
 
-/// Check that `path` is a PE32+ EFI image for `arch`.
+/// Check that `path` is a PE32+ EFI image for `arch` that firmware would load.
 pub fn validate(path: &Path, arch: Arch) -> Result<PeInfo> {
-    let mut f = File::open(path).map_err(|e| Error::io("open", path, e))?;
+    let f = File::open(path).map_err(|e| Error::io("open", path, e))?;
     let meta = f.metadata().map_err(|e| Error::io("stat", path, e))?;
     if !meta.is_file() {
         return Err(Error::NotPe {
@@ -35,89 +33,38 @@ pub fn validate(path: &Path, arch: Arch) -> Result<PeInfo> {
         });
     }
     let size = meta.len();
-    let not_pe = |reason: String| Error::NotPe {
-        path: path.into(),
-        reason,
+    // An empty file cannot be mapped; it is simply not a PE image.
+    let map = match size {
+        0 => None,
+        // SAFETY: the mapping is read-only and private; the build reads inputs that it expects
+        // to stay put (copy_sparse fails a build whose input changed size underneath it).
+        _ => Some(unsafe { memmap2::Mmap::map(&f) }.map_err(|e| Error::io("map", path, e))?),
     };
-
-    // Read what there is of the DOS header first, so a short non-PE file is reported as
-    // "no MZ signature" rather than as a short PE.
-    let mut dos = [0u8; 64];
-    let mut got = 0;
-    while got < dos.len() {
-        match f.read(&mut dos[got..]) {
-            Ok(0) => break,
-            Ok(n) => got += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(Error::io("read", path, e)),
-        }
-    }
-    if got < 2 || &dos[..2] != b"MZ" {
-        return Err(not_pe("no MZ signature".into()));
-    }
-    if got < dos.len() {
-        return Err(not_pe(format!("{size} bytes, shorter than a DOS header")));
-    }
-    let lfanew = u32::from_le_bytes(dos[0x3c..0x40].try_into().unwrap()) as u64;
-
-    // "PE\0\0" + COFF file header (20 bytes).
-    let mut nt = [0u8; 24];
-    read_at(&mut f, path, lfanew, &mut nt).map_err(|e| match e {
-        ReadErr::Short => not_pe(format!(
-            "e_lfanew {lfanew:#x} points past the end of the file"
-        )),
-        ReadErr::Io(e) => e,
+    let data: &[u8] = map.as_deref().unwrap_or(&[]);
+    let h = Headers::parse(data).map_err(|e| Error::NotPe {
+        path: path.into(),
+        reason: e.0,
     })?;
-    if &nt[..4] != b"PE\0\0" {
-        return Err(not_pe(format!("no PE signature at offset {lfanew:#x}")));
-    }
-    let machine = u16::from_le_bytes([nt[4], nt[5]]);
-    let opt_size = u16::from_le_bytes([nt[20], nt[21]]) as u64;
-
-    let opt_off = lfanew + 24;
-    let mut magic = [0u8; 2];
-    if opt_size < 2 {
-        return Err(not_pe("no optional header".into()));
-    }
-    read_at(&mut f, path, opt_off, &mut magic).map_err(|e| match e {
-        ReadErr::Short => not_pe("truncated optional header".into()),
-        ReadErr::Io(e) => e,
-    })?;
-    let magic = u16::from_le_bytes(magic);
-    if magic != IMAGE_NT_OPTIONAL_HDR64_MAGIC {
+    if !h.pe32plus {
         return Err(Error::NotPe32Plus {
             path: path.into(),
-            magic,
+            magic: object_magic(data, &h),
         });
     }
-    if machine != arch.pe_machine() {
+    if h.machine != arch.pe_machine() {
         return Err(Error::WrongMachine {
             path: path.into(),
             arch,
-            found: machine,
+            found: h.machine,
         });
     }
-    if opt_size < SUBSYSTEM_OFFSET + 2 {
-        return Err(not_pe(format!(
-            "optional header of {opt_size} bytes has no Subsystem field"
-        )));
-    }
-    let mut sub = [0u8; 2];
-    read_at(&mut f, path, opt_off + SUBSYSTEM_OFFSET, &mut sub).map_err(|e| match e {
-        ReadErr::Short => not_pe("truncated optional header".into()),
-        ReadErr::Io(e) => e,
-    })?;
-    let subsystem = u16::from_le_bytes(sub);
-    if !EFI_SUBSYSTEMS.contains(&subsystem) {
+    if !EFI_SUBSYSTEMS.contains(&h.subsystem) {
         return Err(Error::NotEfi {
             path: path.into(),
-            subsystem,
+            subsystem: h.subsystem,
         });
     }
-    // SAFETY: the mapping is read-only and private; the build reads inputs that it expects to
-    // stay put (copy_sparse fails a build whose input changed size underneath it).
-    let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| Error::io("map", path, e))?;
-    let report = peln_pe::verify::verify(&map);
+    let report = peln_pe::verify::verify(data);
     if !report.is_clean() {
         return Err(Error::NotLoadable {
             path: path.into(),
@@ -125,30 +72,15 @@ pub fn validate(path: &Path, arch: Arch) -> Result<PeInfo> {
         });
     }
     Ok(PeInfo {
-        machine,
-        subsystem,
+        machine: h.machine,
+        subsystem: h.subsystem,
         size,
     })
 }
 
-enum ReadErr {
-    Short,
-    Io(Error),
-}
-
-fn read_at(
-    f: &mut File,
-    path: &Path,
-    off: u64,
-    buf: &mut [u8],
-) -> std::result::Result<(), ReadErr> {
-    f.seek(SeekFrom::Start(off))
-        .map_err(|e| ReadErr::Io(Error::io("read", path, e)))?;
-    match f.read_exact(buf) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(ReadErr::Short),
-        Err(e) => Err(ReadErr::Io(Error::io("read", path, e))),
-    }
+/// The optional header's magic (Headers keeps only whether it is PE32+).
+fn object_magic(data: &[u8], h: &Headers) -> u16 {
+    peln_pe::headers::rd16(data, h.opt).unwrap_or(0)
 }
 
 /// A loadable PE32+ image for tests, with `magic` and `subsystem` patched in.

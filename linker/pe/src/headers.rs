@@ -217,7 +217,7 @@ impl Headers {
         let nt = dos.e_lfanew.get(LE) as usize;
         if d.get(nt..nt.saturating_add(4)) != Some(b"PE\0\0".as_slice()) {
             return Err(NotPe(format!(
-                "no PE signature at e_lfanew {nt:#x} (the offset the DOS header gives)"
+                "no PE signature at offset {nt:#x} (e_lfanew)"
             )));
         }
         let coff = nt + 4;
