@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs everything the tests and Taskfile.yaml need on a fresh Debian 12 (bookworm) machine,
-# then proves it: clang/lld/llvm 19, image tools, QEMU 10 from bookworm-backports, edk2 2025.02
-# firmware + UEFI shells for all four arches (trixie arch:all packages, unpacked, never installed:
-# they would pull a newer libc), Debian's kernels for amd64/arm64/riscv64 and systemd's UKI stub
-# (scripts/fetch-kernels.sh), `task` (PyPI go-task-bin), the Rust targets and rust-src for stable
-# and nightly, cargo-fuzz, and Debian trixie's ukify with pefile (the reference `pectl uki` is
+# then proves it: clang/lld/llvm 19, image tools, what the live-ISO tests build with
+# (squashfs-tools, cpio, zstd, kmod, and bookworm's dracut 059 with dracut-live: trixie's dracut 106
+# needs libc6 >= 2.38 and libkmod2 >= 33), QEMU 10 from bookworm-backports, edk2 2025.02 firmware +
+# UEFI shells for all four arches (trixie arch:all packages, unpacked, never installed: they would
+# pull a newer libc), Debian's kernels for all four arches (trixie; sid for loong64) and systemd's
+# UKI stub (scripts/fetch-kernels.sh), the live-ISO inputs of all four arches
+# (scripts/fetch-live.sh), `task` (PyPI go-task-bin), the Rust targets and rust-src for stable and
+# nightly, cargo-fuzz, and Debian trixie's ukify with pefile (the reference `pectl uki` is
 # compared with).
 #
 # Two parts: INSTALL steps, each skipped when its result is already present (idempotent), then
@@ -31,7 +34,7 @@ mkdir -p "$CACHE"
 
 need_apt=()
 for p in clang-19 lld-19 llvm-19 binutils xorriso mtools dosfstools gdisk fdisk gcc-riscv64-linux-gnu genisoimage \
-  cpio gzip xz-utils python3-venv; do
+  cpio gzip xz-utils python3-venv squashfs-tools zstd kmod dracut-core dracut-live; do
   dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -67,6 +70,10 @@ fi
 # Debian trixie kernels (amd64, arm64, riscv64) and systemd-boot's linuxx64.efi.stub, for the UKI
 # boots; the script skips what is already cached.
 PELN_CACHE_DIR=$CACHE "$(dirname "$0")/fetch-kernels.sh"
+
+# The live-ISO boots (build-iso): per arch a Debian kernel with its modules, systemd-boot and
+# busybox-static (trixie; sid for loong64, also the loongarch64 kernel of the UKI boot).
+PELN_CACHE_DIR=$CACHE "$(dirname "$0")/fetch-live.sh"
 
 # `task` for Taskfile.yaml: PyPI's go-task-bin ships the static Go binary; it is installed into a
 # throw-away venv and copied to /usr/local/bin, which is on every shell's PATH (a pip --user or
@@ -144,7 +151,7 @@ need_file() { need "$2 ($1)" test -s "$1"; }
 
 need_cmd clang-19 ld.lld-19 lld-link-19 llvm-ar-19 llvm-readobj-19 llvm-dwarfdump-19 \
   riscv64-linux-gnu-gcc objcopy xorriso isoinfo mcopy mdir mkfs.fat fsck.fat sgdisk sfdisk \
-  cpio gzip xz python3 \
+  cpio gzip xz python3 mksquashfs zstd depmod dracut \
   qemu-system-x86_64 qemu-system-aarch64 qemu-system-riscv64 qemu-system-loongarch64
 need "QEMU >= 9 (qemu-system-loongarch64 --version)" sh -c 'qemu-system-loongarch64 --version | grep -qE "version (9|1[0-9])\."'
 need "task $TASK_VERSION on PATH" sh -c "task --version | grep -q '^$TASK_VERSION'"
@@ -155,7 +162,11 @@ for rel in OVMF/OVMF_CODE_4M.fd OVMF/OVMF_VARS_4M.fd AAVMF/AAVMF_CODE.fd AAVMF/A
   efi-shell-loongarch64/shellloongarch64.efi; do
   need_file "$FW/usr/share/$rel" "edk2 firmware/UEFI shell"
 done
-for a in amd64 arm64 riscv64; do need_file "$CACHE/kernels/$a/vmlinuz.efi" "Debian $a kernel"; done
+for a in amd64 arm64 riscv64 loongarch64; do
+  need_file "$CACHE/kernels/$a/vmlinuz.efi" "Debian $a kernel"
+  for f in vmlinuz busybox packages; do need_file "$CACHE/live/$a/$f" "live-ISO input (fetch-live.sh)"; done
+done
+need "dracut's dmsquash-live module (dracut-live)" test -d /usr/lib/dracut/modules.d/90dmsquash-live
 need_file "$CACHE/systemd/linuxx64.efi.stub" "systemd UKI stub"
 need "ukify ($UKIFY_DIR/usr/bin/ukify) runs with pefile $PEFILE_VERSION" \
   "$UKIFY_DIR/venv/bin/python" "$UKIFY_DIR/usr/bin/ukify" --version

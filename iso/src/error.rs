@@ -43,6 +43,8 @@ pub enum Error {
     },
     /// PE32+ but not an EFI application/driver.
     NotEfi { path: PathBuf, subsystem: u16 },
+    /// `-o` names one of the inputs.
+    OutputIsInput { output: PathBuf, input: PathBuf },
     /// `pectl verify` finds errors in a boot input: firmware would refuse it, or it would fail.
     NotLoadable { path: PathBuf, errors: String },
     /// Volume label that cannot be stored.
@@ -57,6 +59,10 @@ pub enum Error {
         expected: u64,
         found: u64,
     },
+    /// A bad command line of build-iso: `what` names the argument.
+    Usage { what: String, reason: String },
+    /// An input file that is not what its place needs: `subject` names the file (and member).
+    Input { subject: String, reason: String },
     /// An I/O failure, with what we were doing and on which path.
     Io {
         action: &'static str,
@@ -132,6 +138,12 @@ impl fmt::Display for Error {
                 machine_name(*found),
                 machine_name(arch.pe_machine())
             ),
+            Error::OutputIsInput { output, input } => write!(
+                f,
+                "output {} is the input {}: refusing to overwrite an input",
+                output.display(),
+                input.display()
+            ),
             Error::NotLoadable { path, errors } => write!(
                 f,
                 "{}: UEFI firmware would not load it (pectl verify): {errors}",
@@ -158,6 +170,10 @@ impl fmt::Display for Error {
                 "{}: changed size while the image was written ({expected} bytes, now {found})",
                 path.display()
             ),
+            Error::Usage { what, reason } | Error::Input {
+                subject: what,
+                reason,
+            } => write!(f, "{what}: {reason}"),
             Error::Io {
                 action,
                 path,

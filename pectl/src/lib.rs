@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 use peln_linker::{LinkArgs, Machine, Subsystem};
 
 pub mod flavor;
-mod inspect;
+pub mod inspect;
 mod verify;
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -249,7 +249,12 @@ where
         }
         Command::Inspect { file } => {
             let data = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            let text = inspect::render(&file.display().to_string(), &data)?;
+            let name = file.display().to_string();
+            // Errors from the readers (`object`'s) do not know the file: name it.
+            let text = inspect::render(&name, &data).map_err(|e| match e.to_string() {
+                m if m.starts_with(&name) => m,
+                m => format!("{name}: {m}"),
+            })?;
             print!("{text}");
             Ok(())
         }

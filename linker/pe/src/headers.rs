@@ -197,6 +197,8 @@ pub struct Headers {
     /// Offset of the section table.
     pub table: usize,
     pub sections: Vec<Section>,
+    /// The length of the file the headers were read from.
+    pub file_len: usize,
 }
 
 impl Headers {
@@ -294,6 +296,7 @@ impl Headers {
             data_dirs,
             table,
             sections: raw_sections.iter().map(Section::from).collect(),
+            file_len: d.len(),
         })
     }
 
@@ -302,12 +305,15 @@ impl Headers {
         self.data_dirs.get(index).copied().unwrap_or((0, 0))
     }
 
-    /// The file offset of `len` bytes at `rva`, when one section's raw data holds them all.
+    /// The file offset of `len` bytes at `rva`, when one section's raw data holds them all and
+    /// they are inside the file: the range can be sliced without a further check.
     pub fn rva_to_offset(&self, rva: u32, len: usize) -> Option<usize> {
         self.sections.iter().find_map(|s| {
             let delta = rva.checked_sub(s.virtual_address)? as usize;
-            (delta.checked_add(len)? <= s.size_of_raw_data as usize)
-                .then(|| s.pointer_to_raw_data as usize + delta)
+            let at = (s.pointer_to_raw_data as usize).checked_add(delta)?;
+            (delta.checked_add(len)? <= s.size_of_raw_data as usize
+                && at.checked_add(len)? <= self.file_len)
+                .then_some(at)
         })
     }
 

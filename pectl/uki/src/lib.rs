@@ -5,12 +5,17 @@
 //! (src/ukify/ukify.py) are the reference; what this module does differently is named where it
 //! does it:
 //!
-//! - New sections go after the stub's, in ukify's order `.osrel .cmdline .uname .initrd .linux
-//!   .sbat`. Each starts at the previous section's end rounded up to SectionAlignment, its raw
-//!   data at the end of the file rounded up to FileAlignment; SizeOfRawData is the length rounded
-//!   up to FileAlignment. `.linux` is `CNT_CODE | MEM_READ` (old kernels run in place through
-//!   the EFI handover protocol), the rest `CNT_INITIALIZED_DATA | MEM_READ`. `.linux`'s
-//!   VirtualSize is the kernel's SizeOfImage (room to run in place), never less than its length.
+//! - New sections go after the stub's, in ukify 257's order `.osrel .cmdline .uname .linux
+//!   .initrd .sbat`. Each starts at the previous section's end rounded up to SectionAlignment,
+//!   its raw data at the end of the file rounded up to FileAlignment; SizeOfRawData is the length
+//!   rounded up to FileAlignment and VirtualSize the length. `.linux` is `CNT_CODE | MEM_READ`
+//!   (old kernels run in place through the EFI handover protocol), the rest
+//!   `CNT_INITIALIZED_DATA | MEM_READ`. The UKI keeps NX_COMPAT only when the kernel has it.
+//! - A command line given as text has its whitespace collapsed (ukify's `' '.join(split())`);
+//!   `@FILE` is taken verbatim.
+//! - Deliberately unlike ukify: without `--os-release` there is no `.osrel` (ukify copies the
+//!   build host's /etc/os-release, which would make the image depend on the machine that built
+//!   it), and the stub, the kernel and the result must pass `pectl verify` (peln_pe::verify).
 //! - Several initrds are concatenated, each padded with zeros to a multiple of 4 bytes; a single
 //!   one is taken as it is.
 //! - `.sbat` merges the stub's and the kernel's `.sbat` and the `--sbat` texts (default: the `uki`
@@ -29,7 +34,8 @@
 //!   PointerToSymbolTable) follows.
 //! - SizeOfImage and NumberOfSections are recomputed, SizeOfInitializedData grows by each new
 //!   section's VirtualSize (as ukify), TimeDateStamp is the stub's. Unlike ukify (which writes 0)
-//!   the checksum is computed. The same inputs give the same bytes.
+//!   the checksum is computed. The same inputs give the same bytes, and the same bytes as ukify
+//!   257 apart from the checksum (tests/tests/ukify_reference.rs runs the real one).
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -51,6 +57,9 @@ const SBAT_HEADER: &str =
 const IMAGE_SCN_CNT_CODE: u32 = 0x0000_0020;
 const IMAGE_SCN_CNT_INITIALIZED_DATA: u32 = 0x0000_0040;
 const IMAGE_SCN_MEM_READ: u32 = 0x4000_0000;
+const IMAGE_DLLCHARACTERISTICS_NX_COMPAT: u16 = 0x0100;
+/// Offset of DllCharacteristics in the optional header.
+const OPT_DLL_CHARACTERISTICS: usize = 70;
 const DEBUG_ENTRY_SIZE: usize = 28;
 const COFF_SYMBOL_SIZE: u64 = 18;
 
@@ -286,7 +295,15 @@ pub fn build(args: &UkiArgs) -> Result<Vec<String>, UkiError> {
         .map(|p| read(p))
         .collect::<Result<Vec<_>, _>>()?;
     let os_release = args.os_release.as_ref().map(Payload::bytes).transpose()?;
-    let cmdline = args.cmdline.as_ref().map(Payload::bytes).transpose()?;
+    // As ukify: whitespace in a command line given as text has no meaning and is collapsed; a
+    // file's contents are taken verbatim.
+    let cmdline = match &args.cmdline {
+        Some(Payload::Text(t)) => {
+            Payload::Text(t.split_whitespace().collect::<Vec<_>>().join(" ")).bytes()?
+        }
+        Some(file) => file.bytes()?,
+        None => None,
+    };
     let sbat = args
         .sbat
         .iter()
@@ -306,7 +323,7 @@ pub fn build(args: &UkiArgs) -> Result<Vec<String>, UkiError> {
             data: &linux,
         },
         os_release: os_release.as_ref().and_then(|o| o.as_deref()),
-        cmdline: cmdline.as_ref().and_then(|o| o.as_deref()),
+        cmdline: cmdline.as_deref(),
         uname: args.uname.as_deref(),
         initrds: &initrds,
         sbat: &sbat,
@@ -678,10 +695,6 @@ pub fn assemble(parts: &Parts) -> Result<Uki, UkiError> {
         Some(u) => (!u.is_empty()).then(|| u.as_bytes().to_vec()),
         None => detect_uname(parts.linux.data).map(String::into_bytes),
     };
-    let linux_len = parts.linux.data.len() as u64;
-    let linux_vsize = fit32(linux_len.max(u64::from(linux.size_of_image)), || {
-        format!("{linux_name} size")
-    })?;
     let sbat = merge_sbat(
         &[
             (stub_name, &stub, parts.stub.data),
@@ -692,29 +705,27 @@ pub fn assemble(parts: &Parts) -> Result<Uki, UkiError> {
     )?;
     let data_section = IMAGE_SCN_CNT_INITIALIZED_DATA | IMAGE_SCN_MEM_READ;
     let mut new: Vec<NewSection> = Vec::new();
+    let code_section = IMAGE_SCN_CNT_CODE | IMAGE_SCN_MEM_READ;
+    // ukify 257's order; `.linux` is code (old kernels run in place through the EFI handover
+    // protocol), and its VirtualSize is its length, as every section's.
     let contents = [
-        (".osrel", parts.os_release.map(<[u8]>::to_vec)),
-        (".cmdline", parts.cmdline.map(<[u8]>::to_vec)),
-        (".uname", uname),
-        (".initrd", join_initrds(parts.initrds)),
+        (".osrel", parts.os_release.map(<[u8]>::to_vec), data_section),
+        (".cmdline", parts.cmdline.map(<[u8]>::to_vec), data_section),
+        (".uname", uname, data_section),
+        (".linux", Some(parts.linux.data.to_vec()), code_section),
+        (".initrd", join_initrds(parts.initrds), data_section),
     ];
-    for (name, data) in contents {
+    for (name, data, characteristics) in contents {
         if let Some(data) = data {
             let virtual_size = fit32(data.len() as u64, || format!("{name} size"))?;
             new.push(NewSection {
                 name,
                 data,
                 virtual_size,
-                characteristics: data_section,
+                characteristics,
             });
         }
     }
-    new.push(NewSection {
-        name: ".linux",
-        data: parts.linux.data.to_vec(),
-        virtual_size: linux_vsize,
-        characteristics: IMAGE_SCN_CNT_CODE | IMAGE_SCN_MEM_READ,
-    });
     for n in &new {
         if stub.sections.iter().any(|s| s.is(n.name)) {
             return Err(UkiError::SectionExists {
@@ -896,6 +907,15 @@ pub fn assemble(parts: &Parts) -> Result<Uki, UkiError> {
     wr32(&mut out, stub.opt + 8, size_of_initialized_data as u32);
     wr32(&mut out, stub.opt + 56, size_of_image);
     wr32(&mut out, stub.opt + 60, size_of_headers as u32);
+    if linux.dll_characteristics & IMAGE_DLLCHARACTERISTICS_NX_COMPAT == 0 {
+        // As ukify: the UKI claims NX_COMPAT only when the kernel it runs does, or firmware that
+        // enforces it would fault in the kernel.
+        wr16(
+            &mut out,
+            stub.opt + OPT_DLL_CHARACTERISTICS,
+            stub.dll_characteristics & !IMAGE_DLLCHARACTERISTICS_NX_COMPAT,
+        );
+    }
     let field = stub.checksum_offset();
     let sum = peln_pe::checksum(&out, field);
     wr32(&mut out, field, sum);
@@ -1087,19 +1107,23 @@ mod tests {
         let pe = Pe::parse(&uki.image).unwrap();
         assert_eq!(
             names(&pe),
-            [".text", ".data", ".osrel", ".cmdline", ".uname", ".initrd", ".linux", ".sbat"]
+            [".text", ".data", ".osrel", ".cmdline", ".uname", ".linux", ".initrd", ".sbat"]
         );
         // .data ends at 0x3234: .osrel at 0x4000, then each at the next 0x1000 boundary.
         let rvas: Vec<u32> = pe.sections.iter().map(|s| s.virtual_address).collect();
         assert_eq!(
             rvas,
-            [0x1000, 0x2000, 0x4000, 0x5000, 0x6000, 0x7000, 0x8000, 0xc000]
+            [0x1000, 0x2000, 0x4000, 0x5000, 0x6000, 0x7000, 0x8000, 0x9000]
         );
-        let linux = &pe.sections[6];
-        assert_eq!(linux.virtual_size, 0x4000, "the kernel's SizeOfImage");
+        let linux = &pe.sections[5];
+        assert_eq!(
+            linux.virtual_size as usize,
+            kernel.len(),
+            "its length, as ukify"
+        );
         assert_eq!(linux.characteristics, 0x4000_0020);
         assert_eq!(linux.raw(&uki.image), &kernel[..]);
-        let initrd = &pe.sections[5];
+        let initrd = &pe.sections[6];
         assert_eq!(initrd.virtual_size, 16);
         assert_eq!(
             &initrd.raw(&uki.image)[..16],
@@ -1110,12 +1134,12 @@ mod tests {
             assert_eq!(s.size_of_raw_data % 0x200, 0, "{}", s.name());
         }
         assert_eq!(pe.sections[2].characteristics, 0x4000_0040);
-        assert_eq!(pe.size_of_image, 0xd000);
+        assert_eq!(pe.size_of_image, 0xa000);
         // The stub's own bytes are untouched up to its end.
         assert_eq!(uki.image[0x400..0xa00], stub[0x400..0xa00]);
         assert_eq!(
             pe.size_of_initialized_data,
-            8 + 13 + 5 + 16 + 0x4000 + pe.sections[7].virtual_size
+            8 + 13 + 5 + kernel.len() as u32 + 16 + pe.sections[7].virtual_size
         );
         assert_eq!(
             rd32(&uki.image, pe.checksum_offset()),
