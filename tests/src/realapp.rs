@@ -1,9 +1,9 @@
 //! The real Rust UEFI program (tests/programs/realapp: `uefi` + `serde` + `serde_json` from
 //! crates.io) built by `cargo build` with pectl as rustc's linker, the way a user would call it.
 //!
-//! Each build gets its own persistent target dir under the workspace's `target/peln-realapp/`, so
-//! a second test run rebuilds nothing; builds run one at a time (they are CPU-bound and the
-//! machine has two cores).
+//! Builds go to persistent target dirs under the workspace's `target/peln-realapp/` (one per
+//! linker), so a second test run rebuilds nothing; builds run one at a time (they are CPU-bound
+//! and the machine has two cores).
 use crate::cc::run_checked;
 use crate::env::{need_tool, repo_root};
 use crate::link::pectl_exe;
@@ -89,10 +89,11 @@ pub fn build_realapp(arch: Arch, profile: Profile, linker: &Linker) -> PathBuf {
     static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
     let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let target = rust_target(arch);
-    let target_dir =
-        workspace_target_dir()
-            .join("peln-realapp")
-            .join(format!("{}-{}", linker.name(), arch));
+    // One target dir per linker, shared by the arches: the host's proc-macros (serde_derive,
+    // syn) are built once per profile instead of once per arch.
+    let target_dir = workspace_target_dir()
+        .join("peln-realapp")
+        .join(linker.name());
     let name = if target.ends_with("-uefi") {
         "peln-realapp.efi"
     } else {

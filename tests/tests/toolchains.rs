@@ -1,7 +1,7 @@
 //! Toolchains drive pectl as their own linker, and the result boots: clang-19's MSVC driver
 //! (`-fuse-ld=lld -B<dir with an lld-link link to pectl>`) on amd64 and arm64, clang-19's bare-metal
 //! driver (`-fuse-ld=<pectl named ld.lld>`) on riscv64, and EDK2's CLANGPDB lld-link command line
-//! on amd64. The program is the self-checking C test program.
+//! on amd64 and arm64. The program is the self-checking C test program.
 use std::path::Path;
 use std::process::Command;
 
@@ -86,14 +86,12 @@ fn clang_baremetal_driver_links_riscv64_through_pectl_as_ld_lld_and_it_boots() {
     });
 }
 
-/// EDK2's CLANGPDB X64 RELEASE link line (tools_def `CLANGPDB_X64_DLINK_FLAGS` plus the RELEASE
-/// additions), with `/SUBSYSTEM:EFI_APPLICATION` so the firmware starts it from the boot path, and
-/// the inputs in an `@` file as EDK2's build passes its static libraries.
-#[test]
-fn edk2_clangpdb_lld_link_line_links_amd64_and_it_boots() {
-    let arch = Arch::Amd64;
+/// EDK2's CLANGPDB RELEASE link line (tools_def `CLANGPDB_<ARCH>_DLINK_FLAGS` plus the RELEASE
+/// additions; AARCH64 adds `/WX`), with `/SUBSYSTEM:EFI_APPLICATION` so the firmware starts it from
+/// the boot path, and the inputs in an `@` file as EDK2's build passes its static libraries.
+fn edk2_clangpdb_links_and_boots(arch: Arch, machine: &str, extra: &[&str]) {
     require!(check_needs(arch, &[Need::Clang, Need::LlvmAr, Need::Qemu]));
-    let work = WorkDir::new("amd64-edk2-clangpdb");
+    let work = WorkDir::new(&format!("{arch}-edk2-clangpdb"));
     let program = build_test_program(arch, &Variant::coff(), &work.subdir("obj"));
     let libs = work.join("static_library_files.lst");
     let list: Vec<String> = program
@@ -115,7 +113,7 @@ fn edk2_clangpdb_lld_link_line_links_amd64_and_it_boots() {
             "/ALIGN:4096",
             "/DRIVER",
             "/FILEALIGN:32",
-            "/Machine:X64",
+            &format!("/Machine:{machine}"),
             "/DLL",
             "/ENTRY:efi_main",
             "/SUBSYSTEM:EFI_APPLICATION",
@@ -129,6 +127,7 @@ fn edk2_clangpdb_lld_link_line_links_amd64_and_it_boots() {
             "/SECTION:.pdata,D",
             "/MERGE:.rdata=.data",
         ])
+        .args(extra)
         .arg(format!("@{}", libs.display()));
     run_checked(&mut cmd, "pectl as lld-link with EDK2's CLANGPDB options");
     let pe = PeInfo::read(&efi);
@@ -145,4 +144,14 @@ fn edk2_clangpdb_lld_link_line_links_amd64_and_it_boots() {
         "/lldmap writes a map next to the image"
     );
     assert_program_passed(&boot_efi(arch, &efi));
+}
+
+#[test]
+fn edk2_clangpdb_lld_link_line_links_amd64_and_it_boots() {
+    edk2_clangpdb_links_and_boots(Arch::Amd64, "X64", &[]);
+}
+
+#[test]
+fn edk2_clangpdb_lld_link_line_links_arm64_with_wx_and_it_boots() {
+    edk2_clangpdb_links_and_boots(Arch::Arm64, "ARM64", &["/WX"]);
 }
