@@ -147,8 +147,25 @@ pub struct Archive<'d> {
     pub name: String,
     data: &'d [u8],
     file: ArchiveFile<'d>,
-    /// Symbol name → member offset.
-    index: HashMap<&'d [u8], u64>,
+    /// Symbol name → the member defining it.
+    index: HashMap<&'d [u8], Member<'d>>,
+}
+
+/// An archive member a symbol points at: by header offset when the archive has a symbol index,
+/// or already located when its members were scanned because it had none.
+#[derive(Clone, Copy, Debug)]
+pub enum Member<'d> {
+    Header(u64),
+    Scanned { name: &'d [u8], bytes: &'d [u8] },
+}
+
+/// What every object must agree with: the machine, and how many bytes each relocation type
+/// patches (from the arch's table), so that the reader proves each relocation lies inside its
+/// section while knowing nothing else of the arch.
+#[derive(Clone, Copy)]
+pub struct Expect {
+    pub machine: Machine,
+    pub field_size: fn(Format, u32) -> Option<u32>,
 }
 
 /// A mapped input file. The arena every later phase borrows from.
@@ -189,24 +206,29 @@ pub struct Inputs<'d> {
     pub archives: Vec<Archive<'d>>,
 }
 
-pub fn load(mapped: &[Mapped], machine: Machine) -> Result<Inputs<'_>> {
+/// Reads each `(name, bytes)` input: objects are parsed and checked, archives indexed.
+pub fn load<'d>(files: &[(String, &'d [u8])], expect: Expect) -> Result<Inputs<'d>> {
     let mut inputs = Inputs {
         objects: Vec::new(),
         archives: Vec::new(),
     };
-    for m in mapped {
-        let name = m.path.display().to_string();
-        let data = m.bytes();
-        match FileKind::parse(data) {
-            Ok(FileKind::Archive) => inputs.archives.push(Archive::parse(name, data, machine)?),
-            _ => inputs.objects.push(parse_object(name, data, machine)?),
+    for (name, data) in files {
+        match FileKind::parse(*data) {
+            Ok(FileKind::Archive) => {
+                inputs
+                    .archives
+                    .push(Archive::parse(name.clone(), data, expect)?)
+            }
+            _ => inputs
+                .objects
+                .push(parse_object(name.clone(), data, expect)?),
         }
     }
     Ok(inputs)
 }
 
 impl<'d> Archive<'d> {
-    fn parse(name: String, data: &'d [u8], machine: Machine) -> Result<Archive<'d>> {
+    fn parse(name: String, data: &'d [u8], expect: Expect) -> Result<Archive<'d>> {
         let file = ArchiveFile::parse(data).map_err(|e| parse_error(&name, e))?;
         if file.is_thin() {
             return Err(Error::Parse {
@@ -219,10 +241,13 @@ impl<'d> Archive<'d> {
             Some(symbols) => {
                 for sym in symbols {
                     let sym = sym.map_err(|e| parse_error(&name, e))?;
-                    index.entry(sym.name()).or_insert(sym.offset().0);
+                    index
+                        .entry(sym.name())
+                        .or_insert(Member::Header(sym.offset().0));
                 }
             }
-            // No symbol index (`ar` without `s`): read every member's definitions instead.
+            // No symbol index (`ar S`, `llvm-ar rcS`): read every member's definitions instead,
+            // as ld.lld does.
             None => {
                 for member in file.members() {
                     let member = member.map_err(|e| parse_error(&name, e))?;
@@ -231,10 +256,14 @@ impl<'d> Archive<'d> {
                         continue;
                     }
                     let mname = member_name(&name, member.name());
-                    let obj = parse_object(mname, bytes, machine)?;
+                    let obj = parse_object(mname, bytes, expect)?;
+                    let found = Member::Scanned {
+                        name: member.name(),
+                        bytes,
+                    };
                     for sym in &obj.symbols {
                         if sym.binding != Binding::Local && is_definition(sym.def) {
-                            index.entry(sym.name).or_insert(member.file_range().0);
+                            index.entry(sym.name).or_insert(found);
                         }
                     }
                 }
@@ -248,19 +277,35 @@ impl<'d> Archive<'d> {
         })
     }
 
-    /// The member offset defining `name`, if any.
-    pub fn lookup(&self, name: &[u8]) -> Option<u64> {
+    /// The member defining `name`, if any.
+    pub fn lookup(&self, name: &[u8]) -> Option<Member<'d>> {
         self.index.get(name).copied()
     }
 
-    pub fn load_member(&self, offset: u64, machine: Machine) -> Result<ObjectFile<'d>> {
-        let member = self
-            .file
-            .member(object::read::archive::ArchiveOffset(offset))
-            .map_err(|e| parse_error(&self.name, e))?;
-        let name = member_name(&self.name, member.name());
-        let bytes = member.data(self.data).map_err(|e| parse_error(&name, e))?;
-        parse_object(name, bytes, machine)
+    /// Where `member` starts in the archive: the same number for every symbol it defines.
+    pub fn member_key(&self, member: Member<'d>) -> u64 {
+        match member {
+            Member::Header(offset) => offset,
+            Member::Scanned { bytes, .. } => {
+                (bytes.as_ptr() as usize - self.data.as_ptr() as usize) as u64
+            }
+        }
+    }
+
+    pub fn load_member(&self, member: Member<'d>, expect: Expect) -> Result<ObjectFile<'d>> {
+        let (name, bytes) = match member {
+            Member::Header(offset) => {
+                let member = self
+                    .file
+                    .member(object::read::archive::ArchiveOffset(offset))
+                    .map_err(|e| parse_error(&self.name, e))?;
+                let name = member_name(&self.name, member.name());
+                let bytes = member.data(self.data).map_err(|e| parse_error(&name, e))?;
+                (name, bytes)
+            }
+            Member::Scanned { name, bytes } => (member_name(&self.name, name), bytes),
+        };
+        parse_object(name, bytes, expect)
     }
 }
 
@@ -302,7 +347,13 @@ fn machine_name(format: Format, raw: u16) -> String {
     }
 }
 
-pub fn parse_object<'d>(name: String, data: &'d [u8], machine: Machine) -> Result<ObjectFile<'d>> {
+pub fn parse_object<'d>(name: String, data: &'d [u8], expect: Expect) -> Result<ObjectFile<'d>> {
+    let obj = read_any(name, data, expect.machine)?;
+    validate(&obj, expect.field_size)?;
+    Ok(obj)
+}
+
+fn read_any<'d>(name: String, data: &'d [u8], machine: Machine) -> Result<ObjectFile<'d>> {
     let kind = FileKind::parse(data).map_err(|_| Error::Parse {
         file: name.clone(),
         reason: "not an ELF or COFF object file or archive".into(),
@@ -641,4 +692,96 @@ fn read_coff_extras<'d, C: CoffHeader>(obj: &mut ObjectFile<'d>, coff: &CoffFile
             }
         }
     }
+}
+
+/// Checks every index and range the later phases use without a check of their own: section
+/// numbers of symbols, associative leaders and COMDAT members, symbol indices of relocations,
+/// relocated fields inside their section, symbol values inside their section. After this, an
+/// [`ObjectFile`] is consistent by construction.
+fn validate(obj: &ObjectFile, field_size: fn(Format, u32) -> Option<u32>) -> Result {
+    let bad = |reason: String| {
+        Err(Error::Parse {
+            file: obj.name.clone(),
+            reason,
+        })
+    };
+    let (sections, symbols) = (obj.sections.len(), obj.symbols.len());
+    let section_name = |i: u32| format!("section {i} ({})", obj.sections[i as usize].name);
+    for (i, sec) in obj.sections.iter().enumerate() {
+        let has_bytes = !matches!(sec.class, SectionClass::Bss | SectionClass::Discard);
+        if has_bytes && sec.data.len() != sec.size as usize {
+            return bad(format!(
+                "{}: {} bytes of contents for a size of {}",
+                section_name(i as u32),
+                sec.data.len(),
+                sec.size
+            ));
+        }
+        if let Some(leader) = sec.follows {
+            if leader as usize >= sections || leader as usize == i {
+                return bad(format!(
+                    "{}: associative COMDAT leader {leader} is not another section",
+                    section_name(i as u32)
+                ));
+            }
+        }
+        for r in sec.relocs.iter() {
+            if r.symbol as usize >= symbols {
+                return bad(format!(
+                    "{}: relocation at {:#x} names symbol {}, but the symbol table has {symbols}",
+                    section_name(i as u32),
+                    r.offset,
+                    r.symbol
+                ));
+            }
+            // Unknown types are reported with their location once the link needs them.
+            let width = field_size(obj.format, r.r_type).unwrap_or(0);
+            if u64::from(r.offset) + u64::from(width) > u64::from(sec.size) {
+                return bad(format!(
+                    "{}: relocation type {} at {:#x} patches {width} bytes beyond the section's {}",
+                    section_name(i as u32),
+                    r.r_type,
+                    r.offset,
+                    sec.size
+                ));
+            }
+        }
+    }
+    for (i, sym) in obj.symbols.iter().enumerate() {
+        let what = || format!("symbol {i} ({})", String::from_utf8_lossy(sym.name));
+        match sym.def {
+            SymDef::Section { section, value } => {
+                if section as usize >= sections {
+                    return bad(format!(
+                        "{} is in section {section}, but the object has {sections}",
+                        what()
+                    ));
+                }
+                let size = obj.sections[section as usize].size;
+                if value > u64::from(size) {
+                    return bad(format!(
+                        "{} has value {value:#x}, beyond the {size} bytes of {}",
+                        what(),
+                        section_name(section)
+                    ));
+                }
+            }
+            SymDef::WeakAlias { default } if default as usize >= symbols => {
+                return bad(format!(
+                    "{}: weak external default {default} is not a symbol",
+                    what()
+                ));
+            }
+            _ => {}
+        }
+    }
+    for comdat in &obj.comdats {
+        if let Some(&s) = comdat.sections.iter().find(|&&s| s as usize >= sections) {
+            return bad(format!(
+                "COMDAT group {} names section {s}, but the object has {sections}",
+                String::from_utf8_lossy(comdat.key)
+            ));
+        }
+    }
+    Ok(())
 }

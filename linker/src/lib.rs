@@ -43,30 +43,93 @@ pub struct LinkArgs {
     pub timestamp: u32,
 }
 
-/// lld-link's default for 64-bit images.
-pub const DEFAULT_IMAGE_BASE: u64 = 0x1_4000_0000;
-
-pub fn link(args: &LinkArgs) -> Result {
-    match args.machine {
-        Machine::Amd64 => link_for_arch::<arch::amd64::Amd64>(args),
-        Machine::Arm64 => link_for_arch::<arch::arm64::Arm64>(args),
-        Machine::Riscv64 => link_for_arch::<arch::riscv64::Riscv64>(args),
-        Machine::Loongarch64 => link_for_arch::<arch::loongarch64::Loongarch64>(args),
+impl LinkArgs {
+    /// An EFI application for `machine` entered at `efi_main`, with every option at its default.
+    pub fn new(machine: Machine, output: PathBuf) -> LinkArgs {
+        LinkArgs {
+            machine,
+            output,
+            inputs: Vec::new(),
+            lib_dirs: Vec::new(),
+            libs: Vec::new(),
+            entry: "efi_main".into(),
+            subsystem: Subsystem::EfiApplication,
+            gc_sections: false,
+            map: None,
+            image_base: None,
+            allow_absolute32: false,
+            relax: true,
+            timestamp: 0,
+        }
     }
 }
 
-fn link_for_arch<A: arch::Arch>(args: &LinkArgs) -> Result {
+/// lld-link's default for 64-bit images.
+pub const DEFAULT_IMAGE_BASE: u64 = 0x1_4000_0000;
+
+/// Links the files `args` names and writes the image (and map) atomically.
+pub fn link(args: &LinkArgs) -> Result {
     let paths = find_inputs(args)?;
     let mapped = paths
         .iter()
         .map(|p| input::Mapped::open(p))
         .collect::<Result<Vec<_>>>()?;
-    let inputs = input::load(&mapped, A::MACHINE)?;
-    // Every command-line object is parsed and is for this machine; archives are indexed.
+    let named: Vec<(String, &[u8])> = mapped
+        .iter()
+        .map(|m| (m.path.display().to_string(), m.bytes()))
+        .collect();
+    let linked = link_buffers(args, &named)?;
+    // The image is complete in memory; nothing has touched the output path yet.
+
+    if let (Some(path), Some(map)) = (&args.map, &linked.map) {
+        write::commit(path, map.as_bytes())?;
+    }
+    write::commit(&args.output, &linked.image)
+}
+
+/// What a link produces, before anything is written to disk.
+pub struct Linked {
+    pub image: Vec<u8>,
+    /// The link map, when `args.map` asks for one.
+    pub map: Option<String>,
+}
+
+/// Links in-memory inputs, each `(name for diagnostics, bytes)`, in command-line order;
+/// `args.inputs`, `libs` and `output` are not consulted. The fuzzers drive this.
+pub fn link_buffers(args: &LinkArgs, files: &[(String, &[u8])]) -> Result<Linked> {
+    match args.machine {
+        Machine::Amd64 => link_for_arch::<arch::amd64::Amd64>(args, files),
+        Machine::Arm64 => link_for_arch::<arch::arm64::Arm64>(args, files),
+        Machine::Riscv64 => link_for_arch::<arch::riscv64::Riscv64>(args, files),
+        Machine::Loongarch64 => link_for_arch::<arch::loongarch64::Loongarch64>(args, files),
+    }
+}
+
+/// What objects for `machine` are checked against when read.
+pub fn expect(machine: Machine) -> input::Expect {
+    match machine {
+        Machine::Amd64 => expect_for::<arch::amd64::Amd64>(),
+        Machine::Arm64 => expect_for::<arch::arm64::Arm64>(),
+        Machine::Riscv64 => expect_for::<arch::riscv64::Riscv64>(),
+        Machine::Loongarch64 => expect_for::<arch::loongarch64::Loongarch64>(),
+    }
+}
+
+fn expect_for<A: arch::Arch>() -> input::Expect {
+    input::Expect {
+        machine: A::MACHINE,
+        field_size: A::field_size,
+    }
+}
+
+fn link_for_arch<A: arch::Arch>(args: &LinkArgs, files: &[(String, &[u8])]) -> Result<Linked> {
+    let expect = expect_for::<A>();
+    let inputs = input::load(files, expect)?;
+    // Every command-line object is parsed, checked and is for this machine; archives are indexed.
 
     let resolved = resolve::resolve(
         inputs,
-        A::MACHINE,
+        expect,
         &resolve::Options {
             entry: &args.entry,
             gc_sections: args.gc_sections,
@@ -98,12 +161,8 @@ fn link_for_arch<A: arch::Arch>(args: &LinkArgs) -> Result {
             .any(|r| r.typ == baserel::BaseRelocType::HighLow),
     };
     let image = write::image::<A>(&resolved, &layout, &header)?;
-    // The image is complete in memory; nothing has touched the output path yet.
-
-    if let Some(map) = &args.map {
-        write::commit(map, map::render(&resolved, &layout).as_bytes())?;
-    }
-    write::commit(&args.output, &image)
+    let map = args.map.as_ref().map(|_| map::render(&resolved, &layout));
+    Ok(Linked { image, map })
 }
 
 /// Command-line inputs, then each `-l NAME` found in the `-L` directories (`libNAME.a`,

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use crate::arch::Machine;
 use crate::debuginfo;
 use crate::error::{Error, Reference, Result};
-use crate::input::{Binding, Inputs, ObjectFile, SectionClass, Selection, SymDef};
+use crate::input::{Binding, Expect, Inputs, ObjectFile, SectionClass, Selection, SymDef};
 
 /// What a symbol reference resolves to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -115,8 +115,9 @@ pub struct Options<'a> {
     pub gc_sections: bool,
 }
 
-pub fn resolve<'d>(inputs: Inputs<'d>, machine: Machine, opts: &Options) -> Result<Resolved<'d>> {
-    let objects = load_archive_members(inputs, machine, opts.entry)?;
+pub fn resolve<'d>(inputs: Inputs<'d>, expect: Expect, opts: &Options) -> Result<Resolved<'d>> {
+    let machine = expect.machine;
+    let objects = load_archive_members(inputs, expect, opts.entry)?;
     // Every needed member is loaded.
     let discarded = select_comdats(&objects)?;
     // One copy of each COMDAT group remains.
@@ -168,7 +169,7 @@ pub fn resolve<'d>(inputs: Inputs<'d>, machine: Machine, opts: &Options) -> Resu
 /// archive order on the command line does not matter.
 fn load_archive_members<'d>(
     inputs: Inputs<'d>,
-    machine: Machine,
+    expect: Expect,
     entry: &str,
 ) -> Result<Vec<ObjectFile<'d>>> {
     let Inputs {
@@ -190,14 +191,14 @@ fn load_archive_members<'d>(
         let provider = archives
             .iter()
             .enumerate()
-            .find_map(|(i, a)| a.lookup(name).map(|off| (i, off)));
-        let Some((archive, offset)) = provider else {
+            .find_map(|(i, a)| a.lookup(name).map(|m| (i, m)));
+        let Some((archive, member)) = provider else {
             continue;
         };
-        if !loaded.insert((archive, offset)) {
+        if !loaded.insert((archive, archives[archive].member_key(member))) {
             continue;
         }
-        let member = archives[archive].load_member(offset, machine)?;
+        let member = archives[archive].load_member(member, expect)?;
         tracing::debug!(member = %member.name, symbol = %String::from_utf8_lossy(name), "loading archive member");
         note(&member, &mut defined, &mut wanted);
         objects.push(member);
@@ -712,7 +713,12 @@ mod tests {
             entry: "efi_main",
             gc_sections: gc,
         };
-        resolve(inputs, Machine::Amd64, &opts)
+        use crate::arch::Arch;
+        let expect = Expect {
+            machine: Machine::Amd64,
+            field_size: crate::arch::amd64::Amd64::field_size,
+        };
+        resolve(inputs, expect, &opts)
     }
 
     fn uniq(mut objs: Vec<ObjectFile<'static>>) -> Vec<ObjectFile<'static>> {

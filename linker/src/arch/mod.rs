@@ -115,6 +115,16 @@ pub trait Arch: 'static {
     /// where the result goes. `None` for types the linker does not know.
     fn reloc_info(format: Format, r_type: u32) -> Option<&'static RelocInfo>;
 
+    /// Bytes of the section a relocation of this type reads or writes at its offset (markers
+    /// touch none). `None` for unknown types.
+    fn field_size(format: Format, r_type: u32) -> Option<u32> {
+        let info = Self::reloc_info(format, r_type)?;
+        Some(match info.formula {
+            crate::reloc::Formula::None | crate::reloc::Formula::Marker => 0,
+            _ => info.field.size() as u32,
+        })
+    }
+
     /// The type's name for diagnostics, also for unknown types.
     fn reloc_name(format: Format, r_type: u32) -> String {
         match Self::reloc_info(format, r_type) {
