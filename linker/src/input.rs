@@ -1,7 +1,8 @@
 //! Inputs: maps files, sniffs their kind, splits archives and normalizes ELF and COFF objects into
 //! one borrowed view (sections, symbols, relocations, COMDAT groups). This is the only module that
 //! uses `object::read`; it knows nothing of output addresses.
-use std::collections::HashMap;
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -9,8 +10,8 @@ use object::read::archive::ArchiveFile;
 use object::read::coff::{CoffFile, CoffHeader, Symbol as _};
 use object::read::elf::FileHeader as _;
 use object::{
-    ComdatKind, FileKind, Object, ObjectComdat, ObjectSection, ObjectSymbol, RelocationFlags,
-    RelocationTarget, SectionFlags, SectionKind, SymbolSection,
+    FileKind, Object, ObjectComdat, ObjectSection, ObjectSymbol, RelocationFlags, RelocationTarget,
+    SectionFlags, SectionKind, SymbolSection,
 };
 
 use crate::arch::Machine;
@@ -148,7 +149,7 @@ pub struct Archive<'d> {
     data: &'d [u8],
     file: ArchiveFile<'d>,
     /// Symbol name → the member defining it.
-    index: HashMap<&'d [u8], Member<'d>>,
+    index: FxHashMap<&'d [u8], Member<'d>>,
 }
 
 /// An archive member a symbol points at: by header offset when the archive has a symbol index,
@@ -206,22 +207,28 @@ pub struct Inputs<'d> {
     pub archives: Vec<Archive<'d>>,
 }
 
-/// Reads each `(name, bytes)` input: objects are parsed and checked, archives indexed.
+/// Reads each `(name, bytes)` input, in parallel: objects are parsed and checked, archives
+/// indexed. The first failing input in command-line order is the error, whatever the threads did.
 pub fn load<'d>(files: &[(String, &'d [u8])], expect: Expect) -> Result<Inputs<'d>> {
+    enum Read<'d> {
+        Object(ObjectFile<'d>),
+        Archive(Archive<'d>),
+    }
+    let read: Vec<Result<Read<'d>>> = files
+        .par_iter()
+        .map(|(name, data)| match FileKind::parse(*data) {
+            Ok(FileKind::Archive) => Archive::parse(name.clone(), data, expect).map(Read::Archive),
+            _ => parse_object(name.clone(), data, expect).map(Read::Object),
+        })
+        .collect();
     let mut inputs = Inputs {
-        objects: Vec::new(),
+        objects: Vec::with_capacity(files.len()),
         archives: Vec::new(),
     };
-    for (name, data) in files {
-        match FileKind::parse(*data) {
-            Ok(FileKind::Archive) => {
-                inputs
-                    .archives
-                    .push(Archive::parse(name.clone(), data, expect)?)
-            }
-            _ => inputs
-                .objects
-                .push(parse_object(name.clone(), data, expect)?),
+    for r in read {
+        match r? {
+            Read::Object(o) => inputs.objects.push(o),
+            Read::Archive(a) => inputs.archives.push(a),
         }
     }
     Ok(inputs)
@@ -236,7 +243,7 @@ impl<'d> Archive<'d> {
                 reason: "thin archives are not supported".into(),
             });
         }
-        let mut index = HashMap::new();
+        let mut index = FxHashMap::default();
         match file.symbols().map_err(|e| parse_error(&name, e))? {
             Some(symbols) => {
                 for sym in symbols {
@@ -389,7 +396,7 @@ fn read_any<'d>(name: String, data: &'d [u8], machine: Machine) -> Result<Object
             let coff = CoffFile::<&[u8]>::parse(data).map_err(|e| parse_error(&name, e))?;
             check_coff_machine(&coff, machine).map_err(|raw| wrong(Format::Coff, raw))?;
             let mut obj = read_object(name, data, Format::Coff, &coff)?;
-            read_coff_extras(&mut obj, &coff);
+            read_coff_extras(&mut obj, &coff)?;
             Ok(obj)
         }
         FileKind::CoffBig => {
@@ -397,7 +404,7 @@ fn read_any<'d>(name: String, data: &'d [u8], machine: Machine) -> Result<Object
                 .map_err(|e| parse_error(&name, e))?;
             check_coff_machine(&coff, machine).map_err(|raw| wrong(Format::Coff, raw))?;
             let mut obj = read_object(name, data, Format::Coff, &coff)?;
-            read_coff_extras(&mut obj, &coff);
+            read_coff_extras(&mut obj, &coff)?;
             Ok(obj)
         }
         FileKind::Elf32 => Err(bad("32-bit ELF objects cannot go into a PE32+ image")),
@@ -450,27 +457,21 @@ fn read_object<'d, O: Object<'d>>(
     }
 
     let mut comdats = Vec::new();
-    for comdat in file.comdats() {
-        let selection = match comdat.kind() {
-            ComdatKind::NoDuplicates => Selection::NoDuplicates,
-            ComdatKind::SameSize => Selection::SameSize,
-            ComdatKind::ExactMatch => Selection::ExactMatch,
-            ComdatKind::Largest => Selection::Largest,
-            _ => Selection::Any,
-        };
-        let key = match format {
-            // ELF groups are keyed by their signature symbol's name.
-            Format::Elf => file
+    // COFF COMDATs come from `read_coff_extras`: `object` finds each one's associative sections
+    // by walking the whole symbol table, quadratic in an object with one COMDAT per function.
+    if format == Format::Elf {
+        for comdat in file.comdats() {
+            let key = file
                 .symbol_by_index(comdat.symbol())
                 .and_then(|s| s.name_bytes())
-                .map_err(|e| parse_error(&name, e))?,
-            Format::Coff => comdat.name_bytes().map_err(|e| parse_error(&name, e))?,
-        };
-        comdats.push(Comdat {
-            key,
-            selection,
-            sections: comdat.sections().map(|s| s.0 as u32).collect(),
-        });
+                .map_err(|e| parse_error(&name, e))?;
+            comdats.push(Comdat {
+                key,
+                // GRP_COMDAT has one rule: the first group of a signature wins.
+                selection: Selection::Any,
+                sections: comdat.sections().map(|s| s.0 as u32).collect(),
+            });
+        }
     }
 
     Ok(ObjectFile {
@@ -658,9 +659,12 @@ fn read_symbol<'d, S: ObjectSymbol<'d>>(format: Format, sym: &S) -> InputSymbol<
     }
 }
 
-/// What the unified `object` API does not expose for COFF: absolute values, weak-external
-/// defaults and associative COMDAT sections.
-fn read_coff_extras<'d, C: CoffHeader>(obj: &mut ObjectFile<'d>, coff: &CoffFile<'d, &'d [u8], C>) {
+/// What the unified `object` API does not expose for COFF, or not cheaply: absolute values,
+/// weak-external defaults, COMDAT groups and their associative sections.
+fn read_coff_extras<'d, C: CoffHeader>(
+    obj: &mut ObjectFile<'d>,
+    coff: &CoffFile<'d, &'d [u8], C>,
+) -> Result {
     let table = coff.coff_symbol_table();
     for (index, sym) in table.iter() {
         // `object` reports no address for absolute COFF symbols; the value is the address.
@@ -681,17 +685,52 @@ fn read_coff_extras<'d, C: CoffHeader>(obj: &mut ObjectFile<'d>, coff: &CoffFile
             else {
                 continue;
             };
-            if aux.selection == object::pe::IMAGE_COMDAT_SELECT_ASSOCIATIVE {
-                let mut leader = u32::from(aux.number.get(object::LittleEndian));
-                if C::is_type_bigobj() {
-                    leader |= u32::from(aux.high_number.get(object::LittleEndian)) << 16;
+            let selection = match aux.selection {
+                object::pe::IMAGE_COMDAT_SELECT_ASSOCIATIVE => {
+                    let mut leader = u32::from(aux.number.get(object::LittleEndian));
+                    if C::is_type_bigobj() {
+                        leader |= u32::from(aux.high_number.get(object::LittleEndian)) << 16;
+                    }
+                    if let Some(s) = obj.sections.get_mut(section as usize) {
+                        s.follows = Some(leader);
+                    }
+                    continue;
                 }
-                if let Some(s) = obj.sections.get_mut(section as usize) {
-                    s.follows = Some(leader);
+                object::pe::IMAGE_COMDAT_SELECT_NODUPLICATES => Selection::NoDuplicates,
+                object::pe::IMAGE_COMDAT_SELECT_SAME_SIZE => Selection::SameSize,
+                object::pe::IMAGE_COMDAT_SELECT_EXACT_MATCH => Selection::ExactMatch,
+                object::pe::IMAGE_COMDAT_SELECT_LARGEST => Selection::Largest,
+                // 0: not a COMDAT section.
+                object::pe::ComdatSelection(0) => continue,
+                _ => Selection::Any,
+            };
+            // The COMDAT symbol is the first later symbol in the same section (PE/COFF
+            // specification, "COMDAT Sections"); it names the group. Associative sections
+            // follow their leader through `follows`, so the group lists only the leader.
+            let mut next = index.0 + 1 + usize::from(sym.number_of_aux_symbols());
+            let key = loop {
+                let Ok(s) = table.symbol(object::SymbolIndex(next)) else {
+                    break None;
+                };
+                if s.section_number() == sym.section_number() {
+                    break s.name(table.strings()).ok();
                 }
-            }
+                next += 1 + usize::from(s.number_of_aux_symbols());
+            };
+            let Some(key) = key else {
+                return Err(parse_error(
+                    &obj.name,
+                    format!("COMDAT section {section} has no COMDAT symbol"),
+                ));
+            };
+            obj.comdats.push(Comdat {
+                key,
+                selection,
+                sections: vec![section as u32],
+            });
         }
     }
+    Ok(())
 }
 
 /// Checks every index and range the later phases use without a check of their own: section

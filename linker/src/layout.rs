@@ -5,7 +5,7 @@
 //!
 //! Section sizes are read from the inputs just before addresses are assigned, so a pass that
 //! deletes bytes (RISC-V/LoongArch relaxation and ALIGN) slots in before [`compute`] places chunks.
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 pub mod thunks;
 
@@ -126,7 +126,7 @@ pub struct OutputSection {
 pub struct Got {
     pub rva: u32,
     pub slots: Vec<Target>,
-    pub index: HashMap<Target, u32>,
+    pub index: FxHashMap<Target, u32>,
 }
 
 impl Got {

@@ -78,13 +78,14 @@ pub fn link(args: &LinkArgs) -> Result {
         .iter()
         .map(|m| (m.path.display().to_string(), m.bytes()))
         .collect();
-    let linked = link_buffers(args, &named)?;
-    // The image is complete in memory; nothing has touched the output path yet.
+    let mut image = write::OutputFile::new(&args.output);
+    let map = link_into(args, &named, &mut image)?;
+    // The image is complete; the output path still holds whatever it held before.
 
-    if let (Some(path), Some(map)) = (&args.map, &linked.map) {
+    if let (Some(path), Some(map)) = (&args.map, &map) {
         write::commit(path, map.as_bytes())?;
     }
-    write::commit(&args.output, &linked.image)
+    image.commit()
 }
 
 /// What a link produces, before anything is written to disk.
@@ -97,11 +98,22 @@ pub struct Linked {
 /// Links in-memory inputs, each `(name for diagnostics, bytes)`, in command-line order;
 /// `args.inputs`, `libs` and `output` are not consulted. The fuzzers drive this.
 pub fn link_buffers(args: &LinkArgs, files: &[(String, &[u8])]) -> Result<Linked> {
+    let mut image = Vec::new();
+    let map = link_into(args, files, &mut image)?;
+    Ok(Linked { image, map })
+}
+
+/// Links `files` into `out`; returns the map when `args.map` asks for one.
+fn link_into(
+    args: &LinkArgs,
+    files: &[(String, &[u8])],
+    out: &mut dyn write::Output,
+) -> Result<Option<String>> {
     match args.machine {
-        Machine::Amd64 => link_for_arch::<arch::amd64::Amd64>(args, files),
-        Machine::Arm64 => link_for_arch::<arch::arm64::Arm64>(args, files),
-        Machine::Riscv64 => link_for_arch::<arch::riscv64::Riscv64>(args, files),
-        Machine::Loongarch64 => link_for_arch::<arch::loongarch64::Loongarch64>(args, files),
+        Machine::Amd64 => link_for_arch::<arch::amd64::Amd64>(args, files, out),
+        Machine::Arm64 => link_for_arch::<arch::arm64::Arm64>(args, files, out),
+        Machine::Riscv64 => link_for_arch::<arch::riscv64::Riscv64>(args, files, out),
+        Machine::Loongarch64 => link_for_arch::<arch::loongarch64::Loongarch64>(args, files, out),
     }
 }
 
@@ -122,7 +134,11 @@ fn expect_for<A: arch::Arch>() -> input::Expect {
     }
 }
 
-fn link_for_arch<A: arch::Arch>(args: &LinkArgs, files: &[(String, &[u8])]) -> Result<Linked> {
+fn link_for_arch<A: arch::Arch>(
+    args: &LinkArgs,
+    files: &[(String, &[u8])],
+    out: &mut dyn write::Output,
+) -> Result<Option<String>> {
     let expect = expect_for::<A>();
     let inputs = input::load(files, expect)?;
     // Every command-line object is parsed, checked and is for this machine; archives are indexed.
@@ -160,9 +176,14 @@ fn link_for_arch<A: arch::Arch>(args: &LinkArgs, files: &[(String, &[u8])]) -> R
             .iter()
             .any(|r| r.typ == baserel::BaseRelocType::HighLow),
     };
-    let image = write::image::<A>(&resolved, &layout, &header)?;
-    let map = args.map.as_ref().map(|_| map::render(&resolved, &layout));
-    Ok(Linked { image, map })
+    write::image::<A>(
+        &resolved,
+        &layout,
+        &header,
+        out.buffer(layout.file_size as usize)?,
+    )?;
+    // The image is complete in `out`.
+    Ok(args.map.as_ref().map(|_| map::render(&resolved, &layout)))
 }
 
 /// Command-line inputs, then each `-l NAME` found in the `-L` directories (`libNAME.a`,

@@ -1,65 +1,88 @@
 //! Writing: fills the image buffer from the layout (headers, section bytes, GOT, `.reloc`), applies
 //! relocations through the arch's table, computes the PE checksum, and commits the file atomically.
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
 
 use crate::arch::Arch;
 use crate::baserel;
 use crate::error::{Error, RelocSite, Result};
-use crate::layout::{ChunkKind, Layout, OutputKind, GOT_ENTRY_SIZE};
+use crate::layout::{Chunk, ChunkKind, Layout, OutputKind, GOT_ENTRY_SIZE};
 use crate::pe::{self, Header};
 use crate::reloc::{self, Formula, Operands, RelocInfo};
 use crate::resolve::{Resolved, Target};
 
-pub fn image<A: Arch>(res: &Resolved, layout: &Layout, header: &Header) -> Result<Vec<u8>> {
-    let mut buf = vec![0u8; layout.file_size as usize];
-    pe::write_headers(&mut buf, layout, header, A::MACHINE.pe_machine());
+/// Fills `buf` (zeroed, `layout.file_size` bytes) with the image. Chunks are copied and
+/// relocated in parallel, each into its own slice of the buffer, and errors are gathered in chunk
+/// order: the bytes and the messages are the same whatever the number of threads.
+pub fn image<A: Arch>(res: &Resolved, layout: &Layout, header: &Header, buf: &mut [u8]) -> Result {
+    pe::write_headers(buf, layout, header, A::MACHINE.pe_machine());
 
-    let mut errors = Vec::new();
-    for section in &layout.sections {
-        if !section.kind.has_file_data() {
-            continue;
-        }
+    let mut slices: Vec<(&Chunk, &mut [u8])> = Vec::with_capacity(layout.chunks.len());
+    let mut rest = &mut buf[..];
+    let mut consumed = 0usize;
+    for section in layout.sections.iter().filter(|s| s.kind.has_file_data()) {
         for chunk in &layout.chunks[section.chunks.clone()] {
             let at = (section.file_offset + (chunk.rva - section.rva)) as usize;
-            let out = &mut buf[at..at + chunk.size as usize];
-            match chunk.kind {
-                ChunkKind::Input { file, section: s } => {
-                    let sec = &res.objects[file as usize].sections[s as usize];
-                    match layout.relax.edits(file, s) {
-                        Some(edits) => edits.copy(sec.data, out),
-                        None => out[..sec.data.len()].copy_from_slice(sec.data),
-                    }
-                    relocate::<A>(res, layout, file, s, chunk.rva, out, &mut errors);
-                }
-                ChunkKind::Got => {
-                    for (i, &t) in layout.got.slots.iter().enumerate() {
-                        let at = i * GOT_ENTRY_SIZE as usize;
-                        out[at..at + 8].copy_from_slice(&layout.address(t).to_le_bytes());
-                    }
-                }
-                ChunkKind::Common(_) => {}
-                ChunkKind::Thunk(g) => {
-                    write_thunks::<A>(res, layout, g, chunk.rva, out, &mut errors)
-                }
-            }
-        }
-        if section.kind == OutputKind::Reloc {
-            let mut bytes = Vec::with_capacity(section.virtual_size as usize);
-            baserel::encode(&layout.base_relocs, &mut bytes);
-            let at = section.file_offset as usize;
-            buf[at..at + bytes.len()].copy_from_slice(&bytes);
+            let (_, tail) = std::mem::take(&mut rest).split_at_mut(at - consumed);
+            let (out, tail) = tail.split_at_mut(chunk.size as usize);
+            rest = tail;
+            consumed = at + chunk.size as usize;
+            slices.push((chunk, out));
         }
     }
+    let errors: Vec<Error> = slices
+        .into_par_iter()
+        .flat_map_iter(|(chunk, out)| {
+            let mut errors = Vec::new();
+            write_chunk::<A>(res, layout, chunk, out, &mut errors);
+            errors
+        })
+        .collect();
     Error::check(errors)?;
+
+    if let Some(section) = layout.section(OutputKind::Reloc) {
+        let mut bytes = Vec::with_capacity(section.virtual_size as usize);
+        baserel::encode(&layout.base_relocs, &mut bytes);
+        let at = section.file_offset as usize;
+        buf[at..at + bytes.len()].copy_from_slice(&bytes);
+    }
     if !layout.strtab.is_empty() {
         let at = layout.strtab_offset as usize;
         let size = 4 + layout.strtab.len();
         buf[at..at + 4].copy_from_slice(&(size as u32).to_le_bytes());
         buf[at + 4..at + size].copy_from_slice(&layout.strtab);
     }
-    pe::write_checksum(&mut buf);
-    Ok(buf)
+    pe::write_checksum(buf);
+    Ok(())
+}
+
+fn write_chunk<A: Arch>(
+    res: &Resolved,
+    layout: &Layout,
+    chunk: &Chunk,
+    out: &mut [u8],
+    errors: &mut Vec<Error>,
+) {
+    match chunk.kind {
+        ChunkKind::Input { file, section: s } => {
+            let sec = &res.objects[file as usize].sections[s as usize];
+            match layout.relax.edits(file, s) {
+                Some(edits) => edits.copy(sec.data, out),
+                None => out[..sec.data.len()].copy_from_slice(sec.data),
+            }
+            relocate::<A>(res, layout, file, s, chunk.rva, out, errors);
+        }
+        ChunkKind::Got => {
+            for (i, &t) in layout.got.slots.iter().enumerate() {
+                let at = i * GOT_ENTRY_SIZE as usize;
+                out[at..at + 8].copy_from_slice(&layout.address(t).to_le_bytes());
+            }
+        }
+        ChunkKind::Common(_) => {}
+        ChunkKind::Thunk(g) => write_thunks::<A>(res, layout, g, chunk.rva, out, errors),
+    }
 }
 
 /// Applies one input section's relocations to its bytes in the output buffer (already copied
@@ -298,13 +321,83 @@ fn write_thunks<A: Arch>(
     }
 }
 
-/// Writes `bytes` to a temporary file beside `path` and renames it into place, so a failed link
-/// never leaves a partial file or clobbers a previous good one.
-pub fn commit(path: &Path, bytes: &[u8]) -> Result {
-    let io = |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+/// Where an image is written: sized once layout knows the file size, then filled in place.
+pub trait Output {
+    /// A zeroed buffer of `len` bytes.
+    fn buffer(&mut self, len: usize) -> Result<&mut [u8]>;
+}
+
+impl Output for Vec<u8> {
+    fn buffer(&mut self, len: usize) -> Result<&mut [u8]> {
+        self.clear();
+        self.resize(len, 0);
+        Ok(self)
+    }
+}
+
+/// The image as a memory-mapped temporary file beside its final path, renamed into place by
+/// [`OutputFile::commit`]. Dropped uncommitted, it is removed: a failed link leaves no partial
+/// file and the previous output untouched.
+pub struct OutputFile {
+    path: PathBuf,
+    tmp: PathBuf,
+    map: Option<memmap2::MmapMut>,
+    committed: bool,
+}
+
+impl OutputFile {
+    pub fn new(path: &Path) -> OutputFile {
+        OutputFile {
+            path: path.to_path_buf(),
+            tmp: temp_path(path),
+            map: None,
+            committed: false,
+        }
+    }
+
+    /// Renames the written file into place. Like lld and mold, no fsync: the rename replaces
+    /// the old file only once the new one is complete in the page cache.
+    pub fn commit(mut self) -> Result {
+        drop(self.map.take());
+        std::fs::rename(&self.tmp, &self.path).map_err(|source| Error::Io {
+            path: self.path.clone(),
+            source,
+        })?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Output for OutputFile {
+    fn buffer(&mut self, len: usize) -> Result<&mut [u8]> {
+        let io = |source| Error::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let file = std::fs::File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&self.tmp)
+            .map_err(io)?;
+        file.set_len(len as u64).map_err(io)?;
+        // SAFETY: the file is this link's own fresh temporary; nothing else maps or resizes it.
+        let map = unsafe { memmap2::MmapMut::map_mut(&file) }.map_err(io)?;
+        Ok(self.map.insert(map))
+    }
+}
+
+impl Drop for OutputFile {
+    fn drop(&mut self) {
+        if !self.committed {
+            drop(self.map.take());
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+fn temp_path(path: &Path) -> PathBuf {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -313,11 +406,20 @@ pub fn commit(path: &Path, bytes: &[u8]) -> Result {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.pectl-{}.tmp", std::process::id()));
+    dir.join(format!(".{name}.pectl-{}.tmp", std::process::id()))
+}
+
+/// Writes `bytes` to a temporary file beside `path` and renames it into place, so a failed link
+/// never leaves a partial file or clobbers a previous good one.
+pub fn commit(path: &Path, bytes: &[u8]) -> Result {
+    let io = |source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let tmp = temp_path(path);
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {
