@@ -35,7 +35,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 (cd "$ROOT" && cargo build -q --release -p pectl)
 PECTL=$CARGO_TARGET_DIR/release/pectl
 
-CACHE=$CARGO_TARGET_DIR/bench-cache/$FILES-$FUNCS-$(clang-19 --version | head -1 | tr -dc '0-9.')
+CACHE=$CARGO_TARGET_DIR/bench-cache/$FILES-$FUNCS-clang$(clang-19 -dumpversion)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/pectl-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM

@@ -14,7 +14,7 @@ use object::{
     SectionFlags, SectionKind, SymbolSection,
 };
 
-use crate::arch::Machine;
+use crate::consts::{Machine, DEBUG_SECTIONS};
 use crate::error::{Error, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -509,7 +509,7 @@ fn classify(name: &str, flags: SectionFlags, kind: SectionKind) -> SectionClass 
             let flags = sh_flags.0;
             let compressed = flags & object::elf::SHF_COMPRESSED.0 != 0;
             if flags & SHF_ALLOC.0 == 0 {
-                if !compressed && crate::layout::DEBUG_SECTIONS.contains(&name) {
+                if !compressed && DEBUG_SECTIONS.contains(&name) {
                     SectionClass::Debug
                 } else {
                     SectionClass::Discard
@@ -726,7 +726,7 @@ fn read_coff_extras<'d, C: CoffHeader>(
             obj.comdats.push(Comdat {
                 key,
                 selection,
-                sections: vec![section as u32],
+                sections: vec![section],
             });
         }
     }

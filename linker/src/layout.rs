@@ -56,25 +56,7 @@ pub enum OutputKind {
     Debug(u8),
 }
 
-/// The DWARF sections copied into images, in output order. Their names exceed the 8 bytes of a
-/// section header, so the headers say `/N`: an offset into a COFF string table at the end of the
-/// file (what lld-link and GNU ld write for MinGW).
-pub const DEBUG_SECTIONS: &[&str] = &[
-    ".debug_abbrev",
-    ".debug_info",
-    ".debug_line",
-    ".debug_line_str",
-    ".debug_str",
-    ".debug_str_offsets",
-    ".debug_addr",
-    ".debug_rnglists",
-    ".debug_loclists",
-    ".debug_ranges",
-    ".debug_loc",
-    ".debug_aranges",
-    ".debug_frame",
-    ".debug_names",
-];
+pub use crate::consts::DEBUG_SECTIONS;
 
 impl OutputKind {
     pub fn name(self) -> &'static str {

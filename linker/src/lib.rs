@@ -5,6 +5,7 @@
 //! pipeline is instantiated for it.
 pub mod arch;
 pub mod baserel;
+pub mod consts;
 pub mod debuginfo;
 pub mod encoding;
 pub mod error;
@@ -20,7 +21,7 @@ pub mod write;
 
 use std::path::PathBuf;
 
-pub use arch::Machine;
+pub use consts::Machine;
 pub use error::{Error, Result};
 pub use pe::Subsystem;
 

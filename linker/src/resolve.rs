@@ -4,7 +4,7 @@
 //! addresses.
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::arch::Machine;
+use crate::consts::Machine;
 use crate::debuginfo;
 use crate::error::{Error, Reference, Result};
 use crate::input::{Binding, Expect, Inputs, ObjectFile, SectionClass, Selection, SymDef};
