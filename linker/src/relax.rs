@@ -7,7 +7,7 @@ use crate::arch::Arch;
 use crate::error::{Error, Result};
 use crate::input::{InputSection, SectionClass};
 use crate::reloc::RelocInfo;
-use crate::resolve::Resolved;
+use crate::resolve::{Resolved, Target};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Deletion {
@@ -119,7 +119,7 @@ pub fn by_offset(sec: &InputSection) -> Vec<usize> {
 }
 
 /// What an arch's relaxation may assume about the final image.
-pub struct Context {
+pub struct Context<'r> {
     /// Relaxation requested (`--no-relax` clears it). Mandatory edits (ALIGN) happen regardless.
     pub enabled: bool,
     /// Every text address is within this many bytes of every other (the whole `.text` is smaller,
@@ -127,6 +127,83 @@ pub struct Context {
     pub text_span: u64,
     /// The same bound for any two addresses in the image.
     pub image_span: u64,
+    /// Per file, per section: where a live text section starts in `.text` with the deletions of
+    /// the previous round (`u64::MAX`: not in `.text`). Placed in link order, as layout places
+    /// ELF text.
+    text_start: Vec<Vec<u64>>,
+    previous: &'r Relaxation,
+    /// Deleting bytes can widen alignment padding between two places, by less than the largest
+    /// alignment of a text section (see [`Context::text_distance`]).
+    slack: u64,
+}
+
+impl<'r> Context<'r> {
+    pub fn new(
+        res: &Resolved,
+        enabled: bool,
+        text_span: u64,
+        image_span: u64,
+        previous: &'r Relaxation,
+    ) -> Context<'r> {
+        let mut text_start = Vec::with_capacity(res.objects.len());
+        let (mut at, mut slack) = (0u64, 0u64);
+        for (f, obj) in res.objects.iter().enumerate() {
+            let starts = obj
+                .sections
+                .iter()
+                .enumerate()
+                .map(|(s, sec)| {
+                    if !res.live[f][s] || sec.class != SectionClass::Text {
+                        return u64::MAX;
+                    }
+                    let align = u64::from(sec.align);
+                    slack = slack.max(align - 1);
+                    at = at.next_multiple_of(align);
+                    let start = at;
+                    at += u64::from(previous.size(f as u32, s as u32, sec));
+                    start
+                })
+                .collect();
+            text_start.push(starts);
+        }
+        Context {
+            enabled,
+            text_span,
+            image_span,
+            text_start,
+            previous,
+            slack,
+        }
+    }
+
+    /// A bound on the distance, in the final `.text`, from input offset `offset` of a section to
+    /// `symbol + addend`; `None` when the target is not in `.text`. Earlier rounds' deletions
+    /// only bring two places closer, except that the padding before an aligned section may grow:
+    /// by less than its alignment over any stretch (the layout of a stretch is the same when its
+    /// start moves by a multiple of the largest alignment), hence `slack`.
+    pub fn text_distance(
+        &self,
+        res: &Resolved,
+        (file, section, offset): (u32, u32, u32),
+        symbol: u32,
+        addend: i64,
+    ) -> Option<u64> {
+        let place = |f: u32, s: u32, value: u64| {
+            let start = self.text_start[f as usize][s as usize];
+            (start != u64::MAX).then(|| start + self.previous.map(f, s, value))
+        };
+        let Target::Section {
+            file: tf,
+            section: ts,
+            value,
+        } = res.target(file, symbol)
+        else {
+            return None;
+        };
+        let to = place(tf, ts, value)?.wrapping_add_signed(addend);
+        let from = place(file, section, offset.into())?;
+        Some(to.abs_diff(from) + self.slack)
+    }
 }
 
 /// Per file, per section: `None` when relaxation leaves the section as read.
@@ -135,6 +212,27 @@ pub struct Relaxation {
 }
 
 impl Relaxation {
+    /// Every section as read.
+    pub fn none(res: &Resolved) -> Relaxation {
+        Relaxation {
+            edits: res
+                .objects
+                .iter()
+                .map(|o| o.sections.iter().map(|_| None).collect())
+                .collect(),
+        }
+    }
+
+    /// Bytes deleted from the whole image.
+    fn total(&self) -> u64 {
+        self.edits
+            .iter()
+            .flatten()
+            .flatten()
+            .map(|e| u64::from(e.total()))
+            .sum()
+    }
+
     pub fn edits(&self, file: u32, section: u32) -> Option<&SectionEdits> {
         self.edits[file as usize][section as usize].as_deref()
     }
@@ -151,6 +249,9 @@ impl Relaxation {
         sec.size - self.edits(file, section).map_or(0, |e| e.total())
     }
 }
+
+/// Rounds of relaxation before the last one's decisions stand (each is sound on its own).
+const MAX_ROUNDS: usize = 8;
 
 pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
     let span = |class: Option<SectionClass>| -> u64 {
@@ -175,11 +276,27 @@ pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
     };
     // Output sections start on 4 KiB boundaries; the 8 bytes per relocation bound the GOT.
     let commons: u64 = res.commons.iter().map(|c| c.size + c.align).sum();
-    let ctx = Context {
-        enabled,
-        text_span: span(Some(SectionClass::Text)),
-        image_span: span(None) + commons + 6 * 0x1000,
-    };
+    let (text_span, image_span) = (
+        span(Some(SectionClass::Text)),
+        span(None) + commons + 6 * 0x1000,
+    );
+    // Each round decides afresh from the places the previous round's deletions give. Deleting
+    // only shrinks distances, so what one round relaxes the next relaxes too, and a round that
+    // deletes no more than the one before has reached the fixed point.
+    let mut relaxation = Relaxation::none(res);
+    for _ in 0..MAX_ROUNDS {
+        let ctx = Context::new(res, enabled, text_span, image_span, &relaxation);
+        let next = relax_round::<A>(res, &ctx)?;
+        let done = next.total() == relaxation.total();
+        relaxation = next;
+        if done || !enabled {
+            break;
+        }
+    }
+    Ok(relaxation)
+}
+
+fn relax_round<A: Arch>(res: &Resolved, ctx: &Context) -> Result<Relaxation> {
     let mut errors = Vec::new();
     let edits = res
         .objects
@@ -194,7 +311,7 @@ pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
                     {
                         return None;
                     }
-                    match A::relax_section(res, f as u32, s as u32, &ctx) {
+                    match A::relax_section(res, f as u32, s as u32, ctx) {
                         Ok(e) if e == SectionEdits::default() => None,
                         Ok(e) => Some(Box::new(e)),
                         Err(e) => {

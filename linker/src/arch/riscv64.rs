@@ -107,8 +107,6 @@ impl Arch for Riscv64 {
                     && sec.relocs[j].r_type == R_RISCV_RELAX
             })
         };
-        // Every code address is within `text_span` of every other: a `jal` reaches any of them.
-        let calls_reach = ctx.enabled && ctx.text_span < JAL_REACH;
         let mut edits = SectionEdits::default();
         let mut deleted = 0u32;
         for &i in &order {
@@ -136,9 +134,12 @@ impl Arch for Riscv64 {
                         });
                     }
                 }
-                R_RISCV_CALL | R_RISCV_CALL_PLT if calls_reach && relaxable(i) => {
+                R_RISCV_CALL | R_RISCV_CALL_PLT if ctx.enabled && relaxable(i) => {
                     let at = r.offset as usize;
-                    if !res.in_text(file, r.symbol) || at + 8 > sec.data.len() {
+                    let distance =
+                        ctx.text_distance(res, (file, section, r.offset), r.symbol, r.addend);
+                    // `jal` reaches [-1 MiB, 1 MiB - 2]; the bound is on the absolute distance.
+                    if distance.is_none_or(|d| d >= JAL_REACH - 2) || at + 8 > sec.data.len() {
                         continue;
                     }
                     let rd = riscv::rd(read32(&sec.data[at + 4..]));
