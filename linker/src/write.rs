@@ -136,7 +136,7 @@ fn relocate<A: Arch>(
         }
         let p = layout.image_base + u64::from(rva) + offset;
         let (value, target) = if info.formula == Formula::PcrelLo {
-            match paired_hi20::<A>(res, layout, file, r.symbol) {
+            match paired_hi20::<A>(res, layout, (file, section, index as u32)) {
                 Ok(v) => (v, v as u64),
                 Err(reason) => {
                     errors.push(error(reason));
@@ -216,48 +216,23 @@ fn operands(res: &Resolved, layout: &Layout, file: u32, symbol: u32, a: i64, p: 
     }
 }
 
-/// The value of the HI20 relocation at the `auipc` that `label` marks, which a PCREL_LO12
-/// relocation takes the low 12 bits of. The psABI pairs them by the label, not by position, so
-/// several LO12s may share one HI20.
+/// The value of the HI20 relocation that the PCREL_LO12 relocation `index` of `section` takes
+/// the low 12 bits of (paired by the scan).
 fn paired_hi20<A: Arch>(
     res: &Resolved,
     layout: &Layout,
-    file: u32,
-    label: u32,
+    (file, section, index): (u32, u32, u32),
 ) -> std::result::Result<i64, String> {
     let obj = &res.objects[file as usize];
-    let Target::Section {
-        file: lf,
-        section: ls,
-        value,
-    } = res.target(file, label)
-    else {
-        return Err(format!(
-            "`{}` does not label an instruction",
-            res.symbol_name(file, label)
-        ));
+    let Some(&(hs, hj)) = layout.hi20.get(&(file, section, index)) else {
+        return Err("no HI20 relocation pairs with it".into());
     };
-    let hi_sec = &obj.sections[ls as usize];
-    let hi = (lf == file)
-        .then(|| {
-            hi_sec.relocs.iter().find(|h| {
-                u64::from(h.offset) == value
-                    && A::reloc_info(obj.format, h.r_type).is_some_and(|i| i.pairs_with_lo12())
-            })
-        })
-        .flatten();
-    let Some(hi) = hi else {
-        return Err(format!(
-            "no PCREL_HI20/GOT_HI20 relocation at `{}` ({}+{value:#x}) to pair with",
-            res.symbol_name(file, label),
-            hi_sec.name
-        ));
-    };
-    let info = A::reloc_info(obj.format, hi.r_type).expect("checked above");
+    let hi = &obj.sections[hs as usize].relocs[hj as usize];
+    let info = A::reloc_info(obj.format, hi.r_type).expect("the scan paired a known type");
     let p = layout.address(Target::Section {
         file,
-        section: ls,
-        value,
+        section: hs,
+        value: u64::from(hi.offset),
     });
     Ok(reloc::evaluate(
         info,
