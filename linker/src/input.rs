@@ -436,12 +436,15 @@ fn read_object<'d, O: Object<'d>>(
     file: &O,
 ) -> Result<ObjectFile<'d>> {
     let mut sections: Vec<InputSection<'d>> = Vec::new();
+    // Relocations are gathered here and copied out at their exact size: one allocation per
+    // section instead of a growing vector's several.
+    let mut scratch = Vec::new();
     for section in file.sections() {
         let index = section.index().0;
         if sections.len() <= index {
             sections.resize_with(index + 1, empty_section);
         }
-        sections[index] = read_section(&name, format, &section)?;
+        sections[index] = read_section(&name, format, &section, &mut scratch)?;
     }
 
     let mut symbols: Vec<InputSymbol<'d>> = Vec::new();
@@ -549,6 +552,7 @@ fn read_section<'d, S: ObjectSection<'d>>(
     file: &str,
     format: Format,
     section: &S,
+    relocs: &mut Vec<Reloc>,
 ) -> Result<InputSection<'d>> {
     let name = section.name().unwrap_or("<invalid name>");
     let flags = section.flags();
@@ -574,7 +578,7 @@ fn read_section<'d, S: ObjectSection<'d>>(
             .data()
             .map_err(|e| parse_error(file, format!("section {name}: {e}")))?
     };
-    let mut relocs = Vec::new();
+    relocs.clear();
     if class != SectionClass::Discard {
         for (offset, r) in section.relocations() {
             let r_type = match r.flags() {
@@ -619,7 +623,7 @@ fn read_section<'d, S: ObjectSection<'d>>(
         size,
         align: section.align().clamp(1, 1 << 16) as u32,
         class,
-        relocs: relocs.into_boxed_slice(),
+        relocs: relocs[..].into(),
         retain,
         follows: None,
     })

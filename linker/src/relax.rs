@@ -26,8 +26,13 @@ pub struct Patch {
 /// What relaxation does to one section.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SectionEdits {
-    /// Sorted by offset, non-overlapping.
+    /// Sorted by offset, non-overlapping; added through [`SectionEdits::delete`].
     pub deletions: Vec<Deletion>,
+    /// Bytes deleted up to the end of each deletion (mold's cumulative `r_deltas`), so that
+    /// mapping an offset is one binary search.
+    through: Vec<u32>,
+    /// A call was left long although a later round, with more bytes deleted, may find it in reach.
+    pub pending: bool,
     pub patches: Vec<Patch>,
     /// Relocation index → the type it becomes (CALL → JAL).
     pub rewrites: Vec<(u32, &'static RelocInfo)>,
@@ -38,10 +43,21 @@ impl SectionEdits {
     /// `offset`).
     pub fn deleted_before(&self, offset: u32) -> u32 {
         let end = self.deletions.partition_point(|d| d.offset < offset);
-        self.deletions[..end]
-            .iter()
-            .map(|d| d.len.min(offset - d.offset))
-            .sum()
+        let Some(last) = end.checked_sub(1) else {
+            return 0;
+        };
+        let d = self.deletions[last];
+        self.through[last] - (d.offset + d.len).saturating_sub(offset)
+    }
+
+    /// Adds a deletion after every one so far.
+    pub fn delete(&mut self, d: Deletion) {
+        debug_assert!(self
+            .deletions
+            .last()
+            .is_none_or(|p| p.offset + p.len <= d.offset));
+        self.through.push(self.total() + d.len);
+        self.deletions.push(d);
     }
 
     pub fn is_deleted(&self, offset: u32) -> bool {
@@ -66,7 +82,7 @@ impl SectionEdits {
             offset,
             bytes: word.to_le_bytes().to_vec(),
         });
-        self.deletions.push(Deletion {
+        self.delete(Deletion {
             offset: offset + 4,
             len: 4,
         });
@@ -75,7 +91,7 @@ impl SectionEdits {
     }
 
     pub fn total(&self) -> u32 {
-        self.deletions.iter().map(|d| d.len).sum()
+        self.through.last().copied().unwrap_or(0)
     }
 
     pub fn rewrite(&self, reloc: u32) -> Option<&'static RelocInfo> {
@@ -283,11 +299,16 @@ pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
     // Each round decides afresh from the places the previous round's deletions give. Deleting
     // only shrinks distances, so what one round relaxes the next relaxes too, and a round that
     // deletes no more than the one before has reached the fixed point.
+    // A section with no pending call would come out of another round the same (its ALIGN cuts
+    // depend only on its own deletions), so later rounds redo only sections with pending calls.
     let mut relaxation = Relaxation::none(res);
-    for _ in 0..MAX_ROUNDS {
+    for round in 0..MAX_ROUNDS {
         let ctx = Context::new(res, enabled, text_span, image_span, &relaxation);
-        let next = relax_round::<A>(res, &ctx)?;
-        let done = next.total() == relaxation.total();
+        let next = relax_round::<A>(res, &ctx, |f, s| {
+            round == 0 || relaxation.edits(f, s).is_some_and(|e| e.pending)
+        })?;
+        let pending = next.edits.iter().flatten().flatten().any(|e| e.pending);
+        let done = !pending || next.total() == relaxation.total();
         relaxation = next;
         if done || !enabled {
             break;
@@ -296,7 +317,13 @@ pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
     Ok(relaxation)
 }
 
-fn relax_round<A: Arch>(res: &Resolved, ctx: &Context) -> Result<Relaxation> {
+/// One round: sections for which `redo` says so are relaxed afresh, the others keep the edits
+/// `ctx` was built from.
+fn relax_round<A: Arch>(
+    res: &Resolved,
+    ctx: &Context,
+    redo: impl Fn(u32, u32) -> bool,
+) -> Result<Relaxation> {
     let mut errors = Vec::new();
     let edits = res
         .objects
@@ -310,6 +337,9 @@ fn relax_round<A: Arch>(res: &Resolved, ctx: &Context) -> Result<Relaxation> {
                     if !res.live[f][s] || sec.relocs.is_empty() || sec.class == SectionClass::Debug
                     {
                         return None;
+                    }
+                    if !redo(f as u32, s as u32) {
+                        return ctx.previous.edits[f][s].clone();
                     }
                     match A::relax_section(res, f as u32, s as u32, ctx) {
                         Ok(e) if e == SectionEdits::default() => None,
@@ -391,13 +421,9 @@ mod tests {
 
     #[test]
     fn offsets_map_through_sorted_deletions() {
-        let e = SectionEdits {
-            deletions: vec![
-                Deletion { offset: 4, len: 4 },
-                Deletion { offset: 12, len: 2 },
-            ],
-            ..Default::default()
-        };
+        let mut e = SectionEdits::default();
+        e.delete(Deletion { offset: 4, len: 4 });
+        e.delete(Deletion { offset: 12, len: 2 });
         let got: Vec<u32> = [0, 4, 6, 8, 12, 13, 14, 20]
             .iter()
             .map(|&o| o - e.deleted_before(o))
@@ -409,14 +435,14 @@ mod tests {
 
     #[test]
     fn copy_drops_deleted_bytes_and_applies_patches() {
-        let e = SectionEdits {
-            deletions: vec![Deletion { offset: 2, len: 2 }],
+        let mut e = SectionEdits {
             patches: vec![Patch {
                 offset: 0,
                 bytes: vec![0xaa],
             }],
-            rewrites: vec![],
+            ..Default::default()
         };
+        e.delete(Deletion { offset: 2, len: 2 });
         let mut out = [0u8; 4];
         e.copy(&[1, 2, 3, 4, 5, 6], &mut out);
         assert_eq!(out, [0xaa, 2, 5, 6]);

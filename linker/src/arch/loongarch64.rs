@@ -205,7 +205,7 @@ impl Arch for Loongarch64 {
                     // The padding is whole 4-byte `nop`s: the kept prefix stays valid code.
                     if let (_, Some(d)) = request.cut(obj, sec, deleted, 4)? {
                         deleted += d.len;
-                        edits.deletions.push(d);
+                        edits.delete(d);
                     }
                 }
                 R_LARCH_CALL36 if ctx.enabled && marked(i) && res.in_text(file, r.symbol) => {
