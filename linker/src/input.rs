@@ -751,8 +751,11 @@ fn validate(obj: &ObjectFile, field_size: fn(Format, u32) -> Option<u32>) -> Res
     let (sections, symbols) = (obj.sections.len(), obj.symbols.len());
     let section_name = |i: u32| format!("section {i} ({})", obj.sections[i as usize].name);
     for (i, sec) in obj.sections.iter().enumerate() {
+        // Zero-filled code or data (no file contents, as `.skip` may give) is fine as long as
+        // nothing patches it; otherwise relocations read the bytes they patch.
         let has_bytes = !matches!(sec.class, SectionClass::Bss | SectionClass::Discard);
-        if has_bytes && sec.data.len() != sec.size as usize {
+        let zero_filled = sec.data.is_empty() && sec.relocs.is_empty();
+        if has_bytes && sec.data.len() != sec.size as usize && !zero_filled {
             return bad(format!(
                 "{}: {} bytes of contents for a size of {}",
                 section_name(i as u32),
