@@ -831,3 +831,96 @@ fn validate(obj: &ObjectFile, field_size: fn(Format, u32) -> Option<u32>) -> Res
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Data32 for every type, as an arch table would say.
+    fn four_bytes(_: Format, _: u32) -> Option<u32> {
+        Some(4)
+    }
+
+    fn object() -> ObjectFile<'static> {
+        let mut text = empty_section();
+        text.name = ".text";
+        text.class = SectionClass::Text;
+        text.data = &[0; 8];
+        text.size = 8;
+        text.relocs = Box::new([Reloc {
+            offset: 4,
+            r_type: 1,
+            symbol: 1,
+            addend: 0,
+        }]);
+        ObjectFile {
+            name: "t.o".into(),
+            format: Format::Elf,
+            data: &[],
+            sections: vec![empty_section(), text],
+            symbols: vec![
+                InputSymbol::NULL,
+                InputSymbol {
+                    name: b"f",
+                    def: SymDef::Section {
+                        section: 1,
+                        value: 8,
+                    },
+                    ..InputSymbol::NULL
+                },
+            ],
+            comdats: vec![],
+        }
+    }
+
+    fn refused(obj: &ObjectFile) -> String {
+        validate(obj, four_bytes).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_consistent_object_passes() {
+        validate(&object(), four_bytes).unwrap();
+    }
+
+    #[test]
+    fn every_index_and_range_is_checked() {
+        let mut o = object();
+        o.sections[1].relocs[0].offset = 5;
+        assert_eq!(
+            refused(&o),
+            "t.o: cannot read input: section 1 (.text): relocation type 1 at 0x5 patches 4 bytes \
+             beyond the section's 8"
+        );
+        let mut o = object();
+        o.sections[1].relocs[0].symbol = 2;
+        assert!(refused(&o).contains("names symbol 2, but the symbol table has 2"));
+        let mut o = object();
+        o.symbols[1].def = SymDef::Section {
+            section: 2,
+            value: 0,
+        };
+        assert!(refused(&o).contains("symbol 1 (f) is in section 2, but the object has 2"));
+        let mut o = object();
+        o.symbols[1].def = SymDef::Section {
+            section: 1,
+            value: 9,
+        };
+        assert!(refused(&o).contains("has value 0x9, beyond the 8 bytes of section 1 (.text)"));
+        let mut o = object();
+        o.symbols[1].def = SymDef::WeakAlias { default: 7 };
+        assert!(refused(&o).contains("weak external default 7 is not a symbol"));
+        let mut o = object();
+        o.sections[1].follows = Some(1);
+        assert!(refused(&o).contains("associative COMDAT leader 1 is not another section"));
+        let mut o = object();
+        o.comdats.push(Comdat {
+            key: b"k",
+            selection: Selection::Any,
+            sections: vec![3],
+        });
+        assert!(refused(&o).contains("COMDAT group k names section 3"));
+        let mut o = object();
+        o.sections[1].data = &[0; 4];
+        assert!(refused(&o).contains("4 bytes of contents for a size of 8"));
+    }
+}

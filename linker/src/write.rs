@@ -402,3 +402,76 @@ pub fn commit(path: &Path, bytes: &[u8]) -> Result {
     }
     result.map_err(io)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::amd64::Amd64;
+    use crate::consts::{BaseRelocType, Machine};
+    use crate::input::{Reloc, SectionClass};
+    use crate::pe::Subsystem;
+    use crate::relax::Relaxation;
+    use crate::resolve::OneObject;
+
+    const R_X86_64_64: u32 = 1;
+    const R_X86_64_PLT32: u32 = 4;
+
+    /// `call data_fn` at .text+1, and an 8-byte pointer to `data_fn` in .data: one PC-relative
+    /// and one absolute relocation, laid out and written by hand-built input.
+    #[test]
+    fn laid_out_and_written_from_a_hand_built_object() {
+        let res = OneObject::new(Machine::Amd64)
+            .section(
+                ".text",
+                SectionClass::Text,
+                16,
+                &[0xe8, 0, 0, 0, 0, 0xc3, 0x90, 0x90, 0xc3],
+                vec![Reloc {
+                    offset: 1,
+                    r_type: R_X86_64_PLT32,
+                    symbol: 1,
+                    addend: -4,
+                }],
+            )
+            .section(
+                ".data",
+                SectionClass::Data,
+                8,
+                &[0; 8],
+                vec![Reloc {
+                    offset: 0,
+                    r_type: R_X86_64_64,
+                    symbol: 1,
+                    addend: 0,
+                }],
+            )
+            .symbol(b"data_fn", 1, 8)
+            .build();
+        let opts = crate::layout::Options {
+            image_base: 0x1_4000_0000,
+            allow_absolute32: false,
+        };
+        let layout = crate::layout::compute::<Amd64>(&res, Relaxation::none(&res), &opts).unwrap();
+        let text = layout.section(OutputKind::Text).unwrap();
+        let data = layout.section(OutputKind::Data).unwrap();
+        assert_eq!((text.rva, data.rva), (0x1000, 0x2000));
+        assert_eq!(layout.base_relocs.len(), 1, "the pointer, nothing else");
+        assert_eq!(layout.base_relocs[0].rva, data.rva);
+        assert_eq!(layout.base_relocs[0].typ, BaseRelocType::Dir64);
+
+        let header = Header {
+            subsystem: Subsystem::EfiApplication,
+            timestamp: 0,
+            low_image: false,
+        };
+        let mut buf = vec![0u8; layout.file_size as usize];
+        image::<Amd64>(&res, &layout, &header, &mut buf).unwrap();
+        let at = |s: &crate::layout::OutputSection, off: usize| s.file_offset as usize + off;
+        // call rel32: target .text+8, from the end of the 5-byte call.
+        assert_eq!(buf[at(text, 1)..at(text, 5)], 3i32.to_le_bytes());
+        assert_eq!(
+            buf[at(data, 0)..at(data, 8)],
+            (0x1_4000_1008u64).to_le_bytes()
+        );
+    }
+}
