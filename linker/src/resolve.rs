@@ -205,7 +205,9 @@ fn select_comdats(objects: &[ObjectFile]) -> Result<Vec<Vec<bool>>> {
         .map(|o| vec![false; o.sections.len()])
         .collect();
     // key → (file, comdat index)
-    let mut winners: FxHashMap<&[u8], (usize, usize)> = FxHashMap::default();
+    let comdats = objects.iter().map(|o| o.comdats.len()).sum();
+    let mut winners: FxHashMap<&[u8], (usize, usize)> =
+        FxHashMap::with_capacity_and_hasher(comdats, Default::default());
     let leader_size = |f: usize, c: usize| {
         let comdat = &objects[f].comdats[c];
         comdat
@@ -291,8 +293,14 @@ fn bind_globals<'d>(
     objects: &[ObjectFile<'d>],
     discarded: &[Vec<bool>],
 ) -> Result<(Vec<Option<Definition>>, Names<'d>)> {
-    let mut names: Names<'d> = FxHashMap::default();
-    let mut defs: Vec<Option<Definition>> = Vec::new();
+    // Sized once for every global name, rather than grown (and rehashed) a dozen times.
+    let globals = objects
+        .iter()
+        .flat_map(|o| &o.symbols)
+        .filter(|s| s.binding != Binding::Local && !s.name.is_empty())
+        .count();
+    let mut names: Names<'d> = FxHashMap::with_capacity_and_hasher(globals, Default::default());
+    let mut defs: Vec<Option<Definition>> = Vec::with_capacity(globals);
     let mut errors = Vec::new();
     let mut aliases: Vec<(u32, Definition)> = Vec::new();
     for (f, obj) in objects.iter().enumerate() {

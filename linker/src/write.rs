@@ -148,7 +148,7 @@ fn relocate<A: Arch>(
                 crate::input::Format::Coff => info.field.read(&out[at..]),
                 crate::input::Format::Elf => r.addend,
             };
-            let mut ops = operands(res, layout, file, r.symbol, a, p);
+            let mut ops = operands(res, layout, info.formula, (file, r.symbol), a, p);
             if matches!(info.formula, Formula::Add | Formula::Sub) {
                 ops.v = info.field.read(&out[at..]);
             }
@@ -185,14 +185,23 @@ fn unfit_error(site: RelocSite, unfit: reloc::Unfit, target: u64) -> Error {
     }
 }
 
-/// S, G and the rest for a relocation against `symbol` with addend `a` at address `p`; V (the
-/// field's own value, for ADD/SUB) is left to the caller, which has the field.
-fn operands(res: &Resolved, layout: &Layout, file: u32, symbol: u32, a: i64, p: u64) -> Operands {
+/// S, G and the rest `formula` uses for a relocation against `symbol` with addend `a` at address
+/// `p` (the GOT slot and output section are looked up only when it needs them); V (the field's
+/// own value, for ADD/SUB) is left to the caller, which has the field.
+fn operands(
+    res: &Resolved,
+    layout: &Layout,
+    formula: Formula,
+    (file, symbol): (u32, u32),
+    a: i64,
+    p: u64,
+) -> Operands {
     let target = res.target(file, symbol);
     let s = layout.address(target);
+    let needs_section = matches!(formula, Formula::SecRel | Formula::SectionIndex);
     let (section_start, section_index) = match layout
         .section_of(s.wrapping_sub(layout.image_base) as u32)
-        .filter(|_| target.is_relocatable())
+        .filter(|_| needs_section && target.is_relocatable())
     {
         Some(i) => (
             layout.image_base + u64::from(layout.sections[i].rva),
@@ -204,9 +213,10 @@ fn operands(res: &Resolved, layout: &Layout, file: u32, symbol: u32, a: i64, p: 
         s,
         a,
         p,
-        g: layout
-            .got
-            .slot_rva(target)
+        g: formula
+            .needs_got_slot()
+            .then(|| layout.got.slot_rva(target))
+            .flatten()
             .map_or(0, |g| layout.image_base + u64::from(g)),
         got: layout.image_base + u64::from(layout.got.rva),
         image_base: layout.image_base,
@@ -236,7 +246,7 @@ fn paired_hi20<A: Arch>(
     });
     Ok(reloc::evaluate(
         info,
-        &operands(res, layout, file, hi.symbol, hi.addend, p),
+        &operands(res, layout, info.formula, (file, hi.symbol), hi.addend, p),
     ))
 }
 
