@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Build time and peak RSS of cloud-boot-iso for a payload over 4 GiB, beside `cp` and
-# `xorriso -as mkisofs` on the same payload.
+# Build time and peak RSS of cloud-boot-iso and build-iso for a payload over 4 GiB, beside `cp`,
+# `cp` + `sync` (both binaries fsync their output) and `xorriso -as mkisofs` on the same payload.
+# build-iso gets the payload as its x86_64 squashfs, with the boot-files tar of scripts/mklive.sh
+# (needs scripts/fetch-live.sh's cache).
 #
 #   iso/bench.sh [SIZE_MIB] [sparse|dense]      (default: 4400 MiB, sparse)
 #
@@ -25,14 +27,16 @@ for t in xorriso cp; do command -v "$t" >/dev/null || { echo "bench: $t missing 
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 (cd "$ROOT" && cargo build -q --release -p cloud-boot-iso)
 BIN=$CARGO_TARGET_DIR/release/cloud-boot-iso
+BUILD_ISO=$CARGO_TARGET_DIR/release/build-iso
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/cbi-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
+"$ROOT/scripts/mklive.sh" amd64 "$WORK/live" bench
 PAYLOAD=$WORK/payload.bin
 case $KIND in
   sparse)
     truncate -s "${SIZE_MIB}M" "$PAYLOAD"
-    printf 'HEAD' | dd of="$PAYLOAD" conv=notrunc status=none
+    printf 'hsqs' | dd of="$PAYLOAD" conv=notrunc status=none # build-iso checks squashfs magic
     printf 'TAIL' | dd of="$PAYLOAD" bs=1 seek=$((SIZE_MIB * 1048576 - 4)) conv=notrunc status=none
     ;;
   dense)
@@ -40,6 +44,7 @@ case $KIND in
     : >"$PAYLOAD"
     for _ in $(seq 1 $(((SIZE_MIB + 63) / 64))); do cat "$WORK/chunk" >>"$PAYLOAD"; done
     truncate -s "${SIZE_MIB}M" "$PAYLOAD"
+    printf 'hsqs' | dd of="$PAYLOAD" conv=notrunc status=none
     rm "$WORK/chunk"
     ;;
   *) echo "bench: kind must be sparse or dense" >&2; exit 2 ;;
@@ -63,6 +68,8 @@ row() { # name, output file, command...
 echo "payload: ${SIZE_MIB} MiB, $KIND ($(du -k "$PAYLOAD" | cut -f1) KiB allocated), $(nproc) cores"
 printf '%-24s %11s %13s %15s %15s\n' tool time "peak RSS" "output size" "allocated"
 row "cloud-boot-iso" "$WORK/a.iso" "$BIN" -q --uki "linux/amd64=$UKI" --add "payload.bin=$PAYLOAD" -o "$WORK/a.iso"
+row "build-iso" "$WORK/b.iso" "$BUILD_ISO" -q --arch "x86_64:$WORK/live/boot.tar:$PAYLOAD" "$WORK/b.iso"
 row "cp" "$WORK/copy.bin" cp "$PAYLOAD" "$WORK/copy.bin"
+row "cp + sync" "$WORK/copy.bin" sh -c 'cp "$1" "$2" && sync "$2"' - "$PAYLOAD" "$WORK/copy.bin"
 row "xorriso -as mkisofs" "$WORK/x.iso" xorriso -as mkisofs -quiet -R -J -iso-level 3 -o "$WORK/x.iso" \
   -graft-points "payload.bin=$PAYLOAD"

@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
-# Installs everything the tests need on a fresh Debian 12 (bookworm) machine: clang/lld/llvm 19,
-# image tools, QEMU 10 from bookworm-backports, edk2 2025.02 firmware + UEFI shells for all four
-# arches (trixie arch:all packages, unpacked, never installed: they would pull a newer libc),
-# Debian's kernels for amd64/arm64/riscv64 and systemd's UKI stub (scripts/fetch-kernels.sh), and
-# `task` (PyPI go-task-bin) for Taskfile.yaml.
-# Idempotent: each step is skipped when its result is already present.
+# Installs everything the tests and Taskfile.yaml need on a fresh Debian 12 (bookworm) machine,
+# then proves it: clang/lld/llvm 19, image tools, what the live-ISO tests build with
+# (squashfs-tools, cpio, zstd, kmod, and bookworm's dracut 059 with dracut-live: trixie's dracut 106
+# needs libc6 >= 2.38 and libkmod2 >= 33), QEMU 10 from bookworm-backports, edk2 2025.02 firmware +
+# UEFI shells for all four arches (trixie arch:all packages, unpacked, never installed: they would
+# pull a newer libc), Debian's kernels for all four arches (trixie; sid for loong64) and systemd's
+# UKI stub (scripts/fetch-kernels.sh), the live-ISO inputs of all four arches
+# (scripts/fetch-live.sh), `task` (PyPI go-task-bin), the Rust targets and rust-src for stable and
+# nightly, cargo-fuzz, and Debian trixie's ukify with pefile (the reference `pectl uki` is
+# compared with).
 #
-# Firmware lands in $PELN_FW_DIR (default: ~/.cache/peln/fw), kernels in $PELN_CACHE_DIR/kernels and
-# the stub in $PELN_CACHE_DIR/systemd (default cache: ~/.cache/peln); the tests read the same variables.
+# Two parts: INSTALL steps, each skipped when its result is already present (idempotent), then
+# one CHECK section that tests every item the tests use and fails naming each missing one. The
+# checks do not trust the install steps: an install that "succeeded" but left a tool missing
+# fails here, not in a test. To add a package: install it in a step, and add its check below.
+#
+# Firmware lands in $PELN_FW_DIR (default: $PELN_CACHE_DIR/fw), kernels in $PELN_CACHE_DIR/kernels,
+# the stub in $PELN_CACHE_DIR/systemd, ukify in $PELN_CACHE_DIR/ukify (default cache:
+# ~/.cache/peln); the tests read the same variables. CI points PELN_CACHE_DIR at an empty
+# directory, so every download path runs on every CI run.
 set -euo pipefail
 
 CACHE=${PELN_CACHE_DIR:-$HOME/.cache/peln}
@@ -17,8 +28,13 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 mkdir -p "$CACHE"
 
+# ============================================================================================
+# INSTALL
+# ============================================================================================
+
 need_apt=()
-for p in clang-19 lld-19 llvm-19 xorriso mtools dosfstools gdisk fdisk gcc-riscv64-linux-gnu genisoimage; do
+for p in clang-19 lld-19 llvm-19 binutils xorriso mtools dosfstools gdisk fdisk gcc-riscv64-linux-gnu genisoimage \
+  cpio gzip xz-utils python3-venv squashfs-tools zstd kmod dracut-core dracut-live; do
   dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -55,6 +71,10 @@ fi
 # boots; the script skips what is already cached.
 PELN_CACHE_DIR=$CACHE "$(dirname "$0")/fetch-kernels.sh"
 
+# The live-ISO boots (build-iso): per arch a Debian kernel with its modules, systemd-boot and
+# busybox-static (trixie; sid for loong64, also the loongarch64 kernel of the UKI boot).
+PELN_CACHE_DIR=$CACHE "$(dirname "$0")/fetch-live.sh"
+
 # `task` for Taskfile.yaml: PyPI's go-task-bin ships the static Go binary; it is installed into a
 # throw-away venv and copied to /usr/local/bin, which is on every shell's PATH (a pip --user or
 # pyenv install would put it where CI's shell may not look).
@@ -71,11 +91,10 @@ if ! task --version 2>/dev/null | grep -q "^$TASK_VERSION"; then
   rm -rf "$venv"
   hash -r
 fi
-task --version | grep -q "^$TASK_VERSION" || { echo "setup: task $TASK_VERSION not on PATH ($(command -v task || echo none))" >&2; exit 1; }
 
 # Rust targets and the rust-src component (stub/build.sh and the loongarch64 tests build core with
 # -Zbuild-std), for the stable toolchain the tests use and for nightly (cargo fuzz).
-command -v rustup >/dev/null || { echo "setup: rustup missing: the Rust targets cannot be added" >&2; exit 1; }
+command -v rustup >/dev/null || { echo "setup: rustup missing: install it from https://rustup.rs (the Rust targets cannot be added)" >&2; exit 1; }
 for tc in stable nightly; do
   rustup toolchain list | grep -q "^$tc" || rustup toolchain install --profile minimal "$tc"
   for t in x86_64-unknown-uefi aarch64-unknown-uefi riscv64gc-unknown-none-elf; do
@@ -84,14 +103,84 @@ for tc in stable nightly; do
   rustup +"$tc" component list --installed | grep -q '^rust-src' || rustup +"$tc" component add rust-src
 done
 
-for t in clang-19 ld.lld-19 lld-link-19 llvm-ar-19 task qemu-system-x86_64 qemu-system-aarch64 qemu-system-riscv64 qemu-system-loongarch64 xorriso mkfs.fat sgdisk; do
-  command -v "$t" >/dev/null || { echo "setup: $t missing after install" >&2; exit 1; }
+
+# cargo-fuzz for the fuzz targets (pectl/fuzz, linker/fuzz; run by scripts/fuzz.sh).
+CARGO_FUZZ_VERSION=0.13.2
+if ! cargo fuzz --version 2>/dev/null | grep -q "$CARGO_FUZZ_VERSION"; then
+  echo "setup: installing cargo-fuzz $CARGO_FUZZ_VERSION (crates.io)"
+  cargo install --locked --quiet cargo-fuzz --version "$CARGO_FUZZ_VERSION"
+fi
+
+# Debian trixie's ukify (systemd-ukify, a Python script) and pefile from PyPI in a venv: the
+# reference `pectl uki` is compared with (pectl/tests/ukify.rs). pefile is pinned to the version
+# trixie ships with ukify 257.
+UKIFY_DIR=$CACHE/ukify
+PEFILE_VERSION=2024.8.26
+if [ ! -x "$UKIFY_DIR/usr/bin/ukify" ]; then
+  echo "setup: fetching systemd-ukify from trixie into $UKIFY_DIR"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" >"$CACHE/trixie.list"
+  TRX=(-o Dir::Etc::sourcelist="$CACHE/trixie.list" -o Dir::Etc::sourceparts=- -o Dir::State::Lists="$CACHE/trixie-lists" -o APT::Sandbox::User=root)
+  mkdir -p "$CACHE/trixie-lists/partial" "$CACHE/ukify-deb"
+  [ -n "$(ls "$CACHE"/trixie-lists/*Packages* 2>/dev/null)" ] || $SUDO apt-get "${TRX[@]}" update -qq
+  (cd "$CACHE/ukify-deb" && $SUDO apt-get "${TRX[@]}" download systemd-ukify)
+  dpkg -x "$CACHE"/ukify-deb/systemd-ukify_*.deb "$UKIFY_DIR"
+  rm -rf "$CACHE/ukify-deb"
+fi
+if ! "$UKIFY_DIR/venv/bin/python" -c "import pefile, sys; sys.exit(pefile.__version__ != '$PEFILE_VERSION')" 2>/dev/null; then
+  echo "setup: installing pefile $PEFILE_VERSION (PyPI) into $UKIFY_DIR/venv"
+  python3 -m venv "$UKIFY_DIR/venv" 2>/dev/null || {
+    $SUDO apt-get install -y -qq --no-install-recommends python3-venv
+    python3 -m venv "$UKIFY_DIR/venv"
+  }
+  "$UKIFY_DIR/venv/bin/pip" install -q --disable-pip-version-check "pefile==$PEFILE_VERSION"
+fi
+
+# ============================================================================================
+# CHECK: every item the tests and the Taskfile use, each named when missing.
+# ============================================================================================
+
+missing=()
+# need WHAT COMMAND...: WHAT is missing unless COMMAND succeeds.
+need() {
+  local what=$1
+  shift
+  "$@" >/dev/null 2>&1 || missing+=("$what")
+}
+need_cmd() { for c in "$@"; do need "command $c" command -v "$c"; done; }
+need_file() { need "$2 ($1)" test -s "$1"; }
+
+need_cmd clang-19 ld.lld-19 lld-link-19 llvm-ar-19 llvm-readobj-19 llvm-dwarfdump-19 \
+  riscv64-linux-gnu-gcc objcopy xorriso isoinfo mcopy mdir mkfs.fat fsck.fat sgdisk sfdisk \
+  cpio gzip xz python3 mksquashfs zstd depmod dracut \
+  qemu-system-x86_64 qemu-system-aarch64 qemu-system-riscv64 qemu-system-loongarch64
+need "QEMU >= 9 (qemu-system-loongarch64 --version)" sh -c 'qemu-system-loongarch64 --version | grep -qE "version (9|1[0-9])\."'
+need "task $TASK_VERSION on PATH" sh -c "task --version | grep -q '^$TASK_VERSION'"
+for rel in OVMF/OVMF_CODE_4M.fd OVMF/OVMF_VARS_4M.fd AAVMF/AAVMF_CODE.fd AAVMF/AAVMF_VARS.fd \
+  qemu-efi-riscv64/RISCV_VIRT_CODE.fd qemu-efi-riscv64/RISCV_VIRT_VARS.fd \
+  qemu-efi-loongarch64/QEMU_EFI.fd qemu-efi-loongarch64/QEMU_VARS.fd \
+  efi-shell-x64/shellx64.efi efi-shell-aa64/shellaa64.efi efi-shell-riscv64/shellriscv64.efi \
+  efi-shell-loongarch64/shellloongarch64.efi; do
+  need_file "$FW/usr/share/$rel" "edk2 firmware/UEFI shell"
 done
-# Prove the Rust pieces rather than trust the install steps above.
+for a in amd64 arm64 riscv64 loongarch64; do
+  need_file "$CACHE/kernels/$a/vmlinuz.efi" "Debian $a kernel"
+  for f in vmlinuz busybox packages; do need_file "$CACHE/live/$a/$f" "live-ISO input (fetch-live.sh)"; done
+done
+need "dracut's dmsquash-live module (dracut-live)" test -d /usr/lib/dracut/modules.d/90dmsquash-live
+need_file "$CACHE/systemd/linuxx64.efi.stub" "systemd UKI stub"
+need "ukify ($UKIFY_DIR/usr/bin/ukify) runs with pefile $PEFILE_VERSION" \
+  "$UKIFY_DIR/venv/bin/python" "$UKIFY_DIR/usr/bin/ukify" --version
 for tc in stable nightly; do
   for t in x86_64-unknown-uefi aarch64-unknown-uefi riscv64gc-unknown-none-elf; do
-    rustup +"$tc" target list --installed | grep -qx "$t" || { echo "setup: rust target $t ($tc) missing" >&2; exit 1; }
+    need "rust target $t ($tc)" sh -c "rustup +$tc target list --installed | grep -qx $t"
   done
-  [ -f "$(rustc +"$tc" --print sysroot)/lib/rustlib/src/rust/library/Cargo.lock" ] || { echo "setup: rust-src ($tc) missing" >&2; exit 1; }
+  need "rust-src ($tc)" sh -c "test -f \"\$(rustc +$tc --print sysroot)/lib/rustlib/src/rust/library/Cargo.lock\""
 done
-echo "setup: ok (firmware in $FW, kernels in $CACHE/kernels, $(task --version | head -n 1))"
+need "cargo-fuzz $CARGO_FUZZ_VERSION (cargo fuzz --version)" sh -c "cargo fuzz --version | grep -q $CARGO_FUZZ_VERSION"
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: FAILED: ${#missing[@]} item(s) missing after install:" >&2
+  printf '  - %s\n' "${missing[@]}" >&2
+  exit 1
+fi
+echo "setup: ok (firmware in $FW, kernels in $CACHE/kernels, ukify in $UKIFY_DIR, $(task --version | head -n 1))"

@@ -43,6 +43,10 @@ pub enum Error {
     },
     /// PE32+ but not an EFI application/driver.
     NotEfi { path: PathBuf, subsystem: u16 },
+    /// `-o` names one of the inputs.
+    OutputIsInput { output: PathBuf, input: PathBuf },
+    /// `pectl verify` finds errors in a boot input: firmware would refuse it, or it would fail.
+    NotLoadable { path: PathBuf, errors: String },
     /// Volume label that cannot be stored.
     BadLabel { label: String, reason: String },
     /// SOURCE_DATE_EPOCH set to something that is not a non-negative integer.
@@ -55,6 +59,10 @@ pub enum Error {
         expected: u64,
         found: u64,
     },
+    /// A bad command line of build-iso: `what` names the argument.
+    Usage { what: String, reason: String },
+    /// An input file that is not what its place needs: `subject` names the file (and member).
+    Input { subject: String, reason: String },
     /// An I/O failure, with what we were doing and on which path.
     Io {
         action: &'static str,
@@ -94,7 +102,7 @@ impl fmt::Display for Error {
                 "--uki linux/{arch} given twice ({} and {}): each arch has one \\EFI\\BOOT\\{} slot",
                 first.display(),
                 second.display(),
-                arch.boot_file()
+                arch.efi_boot_file()
             ),
             Error::NoInputs => write!(
                 f,
@@ -128,7 +136,18 @@ impl fmt::Display for Error {
                 "{}: PE machine is {} but --uki linux/{arch} needs {}",
                 path.display(),
                 machine_name(*found),
-                machine_name(arch.machine())
+                machine_name(arch.pe_machine())
+            ),
+            Error::OutputIsInput { output, input } => write!(
+                f,
+                "output {} is the input {}: refusing to overwrite an input",
+                output.display(),
+                input.display()
+            ),
+            Error::NotLoadable { path, errors } => write!(
+                f,
+                "{}: UEFI firmware would not load it (pectl verify): {errors}",
+                path.display()
             ),
             Error::NotEfi { path, subsystem } => write!(
                 f,
@@ -151,6 +170,10 @@ impl fmt::Display for Error {
                 "{}: changed size while the image was written ({expected} bytes, now {found})",
                 path.display()
             ),
+            Error::Usage { what, reason } | Error::Input {
+                subject: what,
+                reason,
+            } => write!(f, "{what}: {reason}"),
             Error::Io {
                 action,
                 path,

@@ -1,10 +1,11 @@
-//! The EFI System Partition: sizing rule, FAT16/FAT32 geometry, and a small writer for the one
-//! tree an ESP here holds (`\EFI\BOOT\BOOT<ARCH>.EFI`).
+//! The EFI System Partition: sizing rule, FAT16/FAT32 geometry, and a small writer for the few
+//! files an ESP here holds (`\EFI\BOOT\BOOT<ARCH>.EFI`, and for `build-iso` the boot loader's
+//! configuration, kernels and initrds).
 //!
 //! Why not `fatfs`: its latest release (0.3.6) writes long-name entries in front of "." and ".."
 //! in every new directory and a non-zero ".." cluster for first-level FAT32 directories
 //! (rafalh/rust-fatfs #99, #100, #117; fixed only on its unreleased master), and `fsck.fat -n`
-//! reports both. The structures needed for a fixed three-level tree are few, so we write them
+//! reports both. The structures needed for a small tree written once are few, so we write them
 //! here, where every byte is deterministic, and keep `fatfs` as an independent reader in tests.
 //!
 //! Layout (all sectors 512 bytes): reserved sectors (boot sector; FAT32 adds FSInfo at 1 and
@@ -18,7 +19,6 @@ use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use crate::arch::Arch;
 use crate::error::{Error, Result};
 use crate::io::{HashingReader, Progress};
 use crate::time::Civil;
@@ -224,7 +224,7 @@ fn lfn_entries(name: &str, sfn: &[u8; 11]) -> Vec<[u8; 32]> {
     let mut units: Vec<u16> = name.encode_utf16().collect();
     let n = units.len().div_ceil(13);
     // NUL-terminate unless the name fills its last entry exactly, then pad with 0xFFFF.
-    if units.len() % 13 != 0 {
+    if !units.len().is_multiple_of(13) {
         units.push(0);
     }
     units.resize(n * 13, 0xFFFF);
@@ -300,28 +300,97 @@ fn short_name(name: &str, taken: &mut HashSet<[u8; 11]>) -> ([u8; 11], bool) {
     unreachable!()
 }
 
-pub struct EspInput {
-    pub arch: Arch,
-    pub path: PathBuf,
-    /// Length seen at validation time.
-    pub size: u64,
+/// One file of the ESP: its path there ('/'-separated, directories created as needed, in the
+/// order first named) and where its bytes come from.
+pub struct EspFile {
+    pub path: String,
+    pub data: EspData,
 }
 
-/// Write a FAT volume of `size` bytes at byte `base` of `out` holding each input at
-/// `\EFI\BOOT\BOOT<ARCH>.EFI`. The region must read as zeros beforehand (a fresh `set_len`):
-/// free clusters and FAT entries are left as they are. Input bytes are streamed through `hasher`
-/// on the way (the GPT GUID seed).
+pub enum EspData {
+    /// A host file, streamed; `size` is its length seen at validation time.
+    Host { path: PathBuf, size: u64 },
+    /// Small generated content (loader configuration).
+    Bytes(Vec<u8>),
+}
+
+impl EspFile {
+    pub fn size(&self) -> u64 {
+        match &self.data {
+            EspData::Host { size, .. } => *size,
+            EspData::Bytes(b) => b.len() as u64,
+        }
+    }
+}
+
+/// A directory of the ESP being laid out: its entries (long-name entries included) and, per
+/// child, the slot of its short entry, filled once the child has clusters.
+struct Dir {
+    parent: usize,
+    cluster: u32,
+    names: Vec<(String, usize)>,
+    entries: Vec<[u8; 32]>,
+    taken: HashSet<[u8; 11]>,
+    /// (slot in `entries`, short name, child) in creation order.
+    children: Vec<(usize, [u8; 11], Child)>,
+}
+
+#[derive(Clone, Copy)]
+enum Child {
+    Dir(usize),
+    File(usize),
+}
+
+impl Dir {
+    fn new(parent: usize) -> Dir {
+        Dir {
+            parent,
+            cluster: 0,
+            names: Vec::new(),
+            entries: Vec::new(),
+            taken: HashSet::new(),
+            children: Vec::new(),
+        }
+    }
+
+    /// Adds the directory entries of `name`; its short entry is filled once it has clusters.
+    fn add(&mut self, name: &str, child: Child) {
+        let (sfn, long) = short_name(name, &mut self.taken);
+        if long {
+            self.entries.extend(lfn_entries(name, &sfn));
+        }
+        self.names.push((name.to_string(), self.children.len()));
+        self.children.push((self.entries.len(), sfn, child));
+        self.entries.push([0; 32]);
+    }
+
+    fn find(&self, name: &str) -> Option<Child> {
+        self.names
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|&(_, i)| self.children[i].2)
+    }
+}
+
+/// Write a FAT volume of `size` bytes at byte `base` of `out` holding `files`. The region must
+/// read as zeros beforehand (a fresh `set_len`): free clusters and FAT entries are left as they
+/// are. Each file's ESP path and bytes are streamed through `hasher` on the way (the GPT GUID
+/// seed).
+///
+/// Clusters are given in creation order: the FAT32 root, the other directories in the order they
+/// are first named, then the files in the order given, so the same list gives the same bytes.
 #[allow(clippy::too_many_arguments)]
 pub fn write_esp(
     out: &File,
     out_path: &Path,
     base: u64,
     size: u64,
-    inputs: &[EspInput],
+    files: &[EspFile],
     epoch: u64,
     hasher: &mut sha2::Sha256,
     progress: &mut Progress,
 ) -> Result<Geometry> {
+    use sha2::Digest;
     let g = Geometry::new(size)?;
     let t = Stamp::new(epoch);
     let cb = g.cluster_bytes();
@@ -329,6 +398,40 @@ pub fn write_esp(
         out.write_all_at(bytes, base + off)
             .map_err(|e| Error::io("write", out_path, e))
     };
+
+    // The directory tree and every entry's place; FAT names are case-insensitive.
+    let mut dirs = vec![Dir::new(0)];
+    dirs[0]
+        .entries
+        .push(sfn_entry(&VOLUME_LABEL, ATTR_VOLUME, 0, 0, t));
+    for (i, f) in files.iter().enumerate() {
+        let comps: Vec<&str> = f.path.split('/').filter(|c| !c.is_empty()).collect();
+        let (leaf, parents) = comps.split_last().expect("ESP paths are never empty");
+        let mut d = 0;
+        for p in parents {
+            d = match dirs[d].find(p) {
+                Some(Child::Dir(c)) => c,
+                Some(Child::File(_)) => panic!("ESP path {} runs through a file", f.path),
+                None => {
+                    dirs.push(Dir::new(d));
+                    let c = dirs.len() - 1;
+                    dirs[d].add(p, Child::Dir(c));
+                    c
+                }
+            };
+        }
+        assert!(
+            dirs[d].find(leaf).is_none(),
+            "ESP path {} given twice",
+            f.path
+        );
+        dirs[d].add(leaf, Child::File(i));
+    }
+    if g.fat_type == FatType::Fat16 && dirs[0].entries.len() > 512 {
+        return Err(Error::TooLarge {
+            what: "more than 512 entries in the FAT16 ESP's root directory".into(),
+        });
+    }
 
     // Allocate contiguous cluster runs in creation order.
     let mut next = 2u32;
@@ -345,66 +448,71 @@ pub fn write_esp(
         next += n as u32;
         Ok(first)
     };
-    let root_cluster = match g.fat_type {
-        FatType::Fat32 => alloc(cb)?,
-        FatType::Fat16 => 0,
-    };
-    let efi_cluster = alloc(3 * DIRENT as u64)?;
-
-    // \EFI\BOOT entries: ".", "..", then each file with its long name if it needs one.
-    let mut taken = HashSet::new();
-    let mut boot_entries: Vec<[u8; 32]> = Vec::new();
-    let mut files = Vec::new();
-    for input in inputs {
-        let name = input.arch.boot_file();
-        let (sfn, long) = short_name(name, &mut taken);
-        if long {
-            boot_entries.extend(lfn_entries(name, &sfn));
-        }
-        files.push((input, sfn, boot_entries.len(), 0u32));
-        boot_entries.push([0; 32]); // filled once the file has clusters
+    if g.fat_type == FatType::Fat32 {
+        dirs[0].cluster = alloc((dirs[0].entries.len() * DIRENT) as u64)?;
     }
-    let boot_cluster = alloc(((boot_entries.len() + 2) * DIRENT) as u64)?;
-    for (input, sfn, slot, first_cluster) in &mut files {
-        let size32 = u32::try_from(input.size).map_err(|_| Error::TooLarge {
-            what: format!("{}: FAT files are limited to 4 GiB", input.path.display()),
-        })?;
-        *first_cluster = if input.size == 0 {
-            0
-        } else {
-            alloc(input.size)?
-        };
-        boot_entries[*slot] = sfn_entry(sfn, ATTR_ARCHIVE, *first_cluster, size32, t);
+    for d in dirs.iter_mut().skip(1) {
+        // "." and ".." come first.
+        d.cluster = alloc(((d.entries.len() + 2) * DIRENT) as u64)?;
+    }
+    let mut file_clusters = Vec::with_capacity(files.len());
+    for f in files {
+        let size = f.size();
+        file_clusters.push(if size == 0 { 0 } else { alloc(size)? });
     }
 
     // Directories. ".." of a first-level directory is cluster 0, even on FAT32.
-    let mut root = vec![sfn_entry(&VOLUME_LABEL, ATTR_VOLUME, 0, 0, t)];
-    root.push(sfn_entry(b"EFI        ", ATTR_DIR, efi_cluster, 0, t));
-    let efi = [
-        sfn_entry(b".          ", ATTR_DIR, efi_cluster, 0, t),
-        sfn_entry(b"..         ", ATTR_DIR, 0, 0, t),
-        sfn_entry(b"BOOT       ", ATTR_DIR, boot_cluster, 0, t),
-    ];
-    let mut boot = vec![
-        sfn_entry(b".          ", ATTR_DIR, boot_cluster, 0, t),
-        sfn_entry(b"..         ", ATTR_DIR, efi_cluster, 0, t),
-    ];
-    boot.extend(boot_entries);
-    let root_off = match g.fat_type {
-        FatType::Fat16 => g.root_offset(),
-        FatType::Fat32 => g.cluster_offset(root_cluster),
-    };
-    put(root_off, &root.concat())?;
-    put(g.cluster_offset(efi_cluster), &efi.concat())?;
-    put(g.cluster_offset(boot_cluster), &boot.concat())?;
+    for i in 0..dirs.len() {
+        let d = &dirs[i];
+        let mut entries = d.entries.clone();
+        for &(slot, sfn, child) in &d.children {
+            entries[slot] = match child {
+                Child::Dir(c) => sfn_entry(&sfn, ATTR_DIR, dirs[c].cluster, 0, t),
+                Child::File(f) => {
+                    let size32 = u32::try_from(files[f].size()).map_err(|_| Error::TooLarge {
+                        what: format!("ESP file {}: FAT files are limited to 4 GiB", files[f].path),
+                    })?;
+                    sfn_entry(&sfn, ATTR_ARCHIVE, file_clusters[f], size32, t)
+                }
+            };
+        }
+        let off = if i == 0 {
+            match g.fat_type {
+                FatType::Fat16 => g.root_offset(),
+                FatType::Fat32 => g.cluster_offset(d.cluster),
+            }
+        } else {
+            let parent = if d.parent == 0 {
+                0
+            } else {
+                dirs[d.parent].cluster
+            };
+            let mut dots = vec![
+                sfn_entry(b".          ", ATTR_DIR, d.cluster, 0, t),
+                sfn_entry(b"..         ", ATTR_DIR, parent, 0, t),
+            ];
+            dots.extend(entries);
+            entries = dots;
+            g.cluster_offset(d.cluster)
+        };
+        put(off, &entries.concat())?;
+    }
 
     // File data, straight into its clusters.
     let mut buf = vec![0u8; 1 << 20];
-    for &(input, _, _, first) in &files {
-        use sha2::Digest;
-        hasher.update(input.arch.name().as_bytes());
+    for (f, &first) in files.iter().zip(&file_clusters) {
+        hasher.update(f.path.as_bytes());
         hasher.update([0]);
-        let src = File::open(&input.path).map_err(|e| Error::io("open", &input.path, e))?;
+        let (host, expected) = match &f.data {
+            EspData::Bytes(b) => {
+                hasher.update(b);
+                put(g.cluster_offset(first), b)?;
+                progress.advance(b.len() as u64);
+                continue;
+            }
+            EspData::Host { path, size } => (path, *size),
+        };
+        let src = File::open(host).map_err(|e| Error::io("open", host, e))?;
         let mut r = HashingReader {
             inner: src,
             hasher: &mut *hasher,
@@ -415,9 +523,9 @@ pub fn write_esp(
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::io("read", &input.path, e)),
+                Err(e) => return Err(Error::io("read", host, e)),
             };
-            if pos + n as u64 > input.size {
+            if pos + n as u64 > expected {
                 pos += n as u64;
                 break;
             }
@@ -428,12 +536,12 @@ pub fn write_esp(
             pos += n as u64;
             progress.advance(n as u64);
         }
-        if pos != input.size {
+        if pos != expected {
             // The ESP was laid out from the validated length; a different length now means the
             // file is being rewritten and the image would not match what was checked.
             return Err(Error::ChangedDuringBuild {
-                path: input.path.clone(),
-                expected: input.size,
+                path: host.clone(),
+                expected,
                 found: pos,
             });
         }
@@ -457,6 +565,7 @@ pub fn write_esp(
     put(g.fat_offset(1), &fat_bytes)?;
 
     // Boot sector(s) last: a crash before here leaves no valid-looking filesystem.
+    let root_cluster = dirs[0].cluster;
     let bs = boot_sector(&g, root_cluster);
     put(0, &bs)?;
     if g.fat_type == FatType::Fat32 {
@@ -528,6 +637,7 @@ fn fsinfo(free: u32, next_free: u32) -> [u8; 512] {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::arch::Arch;
     use std::io::Read;
 
     #[test]
@@ -601,12 +711,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut ins = Vec::new();
         for (a, data) in inputs {
-            let p = dir.path().join(a.boot_file());
+            let p = dir.path().join(a.efi_boot_file());
             std::fs::write(&p, data).unwrap();
-            ins.push(EspInput {
-                arch: *a,
-                path: p,
-                size: data.len() as u64,
+            ins.push(EspFile {
+                path: format!("EFI/BOOT/{}", a.efi_boot_file()),
+                data: EspData::Host {
+                    path: p,
+                    size: data.len() as u64,
+                },
             });
         }
         let out = tempfile::tempfile().unwrap();

@@ -7,76 +7,11 @@
 use std::fs::File;
 use std::io::{self, IsTerminal, Read, Write};
 use std::os::unix::fs::FileExt;
-use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::io::AsRawFd;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering as AtomicOrdering};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
-
-/// The output while it is being written: a new file beside the destination, removed on drop
-/// unless `persist` renamed it into place. Same directory, so the rename is atomic and a failed
-/// build leaves neither a partial image nor the old one touched.
-pub struct TempOutput {
-    pub path: PathBuf,
-    pub file: File,
-    done: bool,
-}
-
-impl TempOutput {
-    pub fn create(dest: &Path) -> Result<TempOutput> {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let dir = match dest.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = dest
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        loop {
-            let n = COUNTER.fetch_add(1, AtomicOrdering::Relaxed);
-            let path = dir.join(format!(".{name}.{}.{n}.tmp", std::process::id()));
-            match File::options()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .mode(0o644)
-                .open(&path)
-            {
-                Ok(file) => {
-                    return Ok(TempOutput {
-                        path,
-                        file,
-                        done: false,
-                    })
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(Error::io("create a temporary output file in", dir, e)),
-            }
-        }
-    }
-
-    /// Make the data durable and move it to `dest`.
-    pub fn persist(mut self, dest: &Path) -> Result {
-        self.file
-            .sync_all()
-            .map_err(|e| Error::io("write", &self.path, e))?;
-        std::fs::rename(&self.path, dest)
-            .map_err(|e| Error::io("rename the finished image to", dest, e))?;
-        self.done = true;
-        Ok(())
-    }
-}
-
-impl Drop for TempOutput {
-    fn drop(&mut self) {
-        if !self.done {
-            let _ = std::fs::remove_file(&self.path);
-        }
-    }
-}
 
 const BUF: usize = 1 << 20;
 

@@ -354,7 +354,7 @@ pub fn dir_record(
     date: &[u8; 7],
     su: &[u8],
 ) -> Vec<u8> {
-    let pad = usize::from(ident.len() % 2 == 0);
+    let pad = usize::from(ident.len().is_multiple_of(2));
     let mut len = 33 + ident.len() + pad + su.len();
     len += len % 2;
     let mut r = Vec::with_capacity(len);
@@ -673,7 +673,7 @@ impl Layout {
         ce: &mut CeAlloc,
     ) -> Vec<u8> {
         let (inline, forced) = self.rr_entries(tree, node, rec);
-        let base = 33 + ident.len() + usize::from(ident.len() % 2 == 0);
+        let base = 33 + ident.len() + usize::from(ident.len().is_multiple_of(2));
         let su = self.system_use(inline, forced, 254 - base, ce);
         dir_record(ident, extent, size, flags, &self.date7, &su)
     }
@@ -1215,7 +1215,7 @@ mod tests {
             let len = root[off] as usize;
             let idl = root[off + 32] as usize;
             let ident = &root[off + 33..off + 33 + idl];
-            let su_start = off + 33 + idl + usize::from(idl % 2 == 0);
+            let su_start = off + 33 + idl + usize::from(idl.is_multiple_of(2));
             let su = &root[su_start..off + len];
             let nm_at = su.windows(2).position(|w| w == b"NM").unwrap();
             let nm_len = su[nm_at + 2] as usize;

@@ -12,6 +12,7 @@ pub mod esp;
 pub mod gpt;
 pub mod io;
 pub mod iso9660;
+pub mod live;
 pub mod pe;
 pub mod time;
 pub mod tree;
@@ -20,7 +21,7 @@ use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
@@ -28,7 +29,7 @@ pub use arch::Arch;
 pub use error::{Error, Result};
 pub use esp::FatType;
 
-use crate::esp::{EspInput, MIB};
+use crate::esp::{EspData, EspFile, MIB};
 use crate::gpt::{Gpt, Partition};
 use crate::io::Progress;
 use crate::iso9660::{Layout, VolumeParams, BLOCK};
@@ -65,7 +66,7 @@ impl Uki {
             return Err(Error::UkiSyntax { spec: shown });
         }
         let arch_s = String::from_utf8_lossy(arch).into_owned();
-        let arch = Arch::parse(&arch_s).ok_or(Error::UnknownArch {
+        let arch = Arch::from_name(&arch_s).ok_or(Error::UnknownArch {
             spec: shown,
             arch: arch_s,
         })?;
@@ -144,7 +145,7 @@ pub fn check_label(label: &str) -> Result {
 /// Build the image described by `cfg`. On any error nothing is left at `cfg.output` (the
 /// temporary file is removed when dropped).
 pub fn build(cfg: &Config) -> Result<Report> {
-    // Phase 1: inputs. Every UKI is a PE32+ EFI image for its own arch, one per arch.
+    // Inputs: every UKI is a PE32+ EFI image for its own arch, one per arch.
     if cfg.ukis.is_empty() {
         return Err(Error::NoInputs);
     }
@@ -165,30 +166,73 @@ pub fn build(cfg: &Config) -> Result<Report> {
             });
         }
     }
-    let mut esp_inputs = Vec::new();
+    let mut esp = Vec::new();
     for u in &ukis {
         let info = pe::validate(&u.path, u.arch)?;
-        esp_inputs.push(EspInput {
-            arch: u.arch,
-            path: u.path.clone(),
-            size: info.size,
+        esp.push(EspFile {
+            path: format!("EFI/BOOT/{}", u.arch.efi_boot_file()),
+            data: EspData::Host {
+                path: u.path.clone(),
+                size: info.size,
+            },
+        });
+    }
+    // A `--add` directory is not compared: the image replaces a file, never a directory.
+    let inputs: Vec<&Path> = ukis
+        .iter()
+        .map(|u| u.path.as_path())
+        .chain(cfg.adds.iter().map(|a| a.host.as_path()))
+        .collect();
+    if let Some(input) = peln_pe::output::output_is_input(&cfg.output, &inputs) {
+        return Err(Error::OutputIsInput {
+            output: cfg.output.clone(),
+            input: input.to_path_buf(),
         });
     }
     // Now: inputs are valid and ordered by arch (ESP layout does not depend on argument order).
 
-    // Phase 2: the ISO tree, metadata only.
     let mut tree = Tree::new();
     for a in &cfg.adds {
         tree.add(a)?;
     }
+    write_image(&Image {
+        esp,
+        tree,
+        arches: ukis.iter().map(|u| u.arch).collect(),
+        output: cfg.output.clone(),
+        volume_label: cfg.volume_label.clone(),
+        source_date_epoch: cfg.source_date_epoch,
+        progress: cfg.progress,
+    })
+}
 
-    // Phase 3: sizes and places.
-    let uki_total: u64 = esp_inputs.iter().map(|e| e.size).sum();
-    let esp_bytes = esp::esp_size(uki_total).ok_or_else(|| Error::TooLarge {
+/// Everything one hybrid image holds, checked: what both binaries hand to [`write_image`].
+pub struct Image {
+    /// ESP files in the order their clusters are given.
+    pub esp: Vec<EspFile>,
+    /// The ISO 9660 side.
+    pub tree: Tree,
+    /// The arches the image boots, for the report.
+    pub arches: Vec<Arch>,
+    pub output: PathBuf,
+    pub volume_label: String,
+    pub source_date_epoch: u64,
+    pub progress: bool,
+}
+
+/// Lay out and write `img` to a temporary file beside `img.output`, then rename it into place.
+/// On any error nothing is left at `img.output`.
+pub fn write_image(img: &Image) -> Result<Report> {
+    check_label(&img.volume_label)?;
+    let tree = &img.tree;
+
+    // Phase 1: sizes and places.
+    let esp_total: u64 = img.esp.iter().map(|f| f.size()).sum();
+    let esp_bytes = esp::esp_size(esp_total).ok_or_else(|| Error::TooLarge {
         what: "ESP size overflows".into(),
     })?;
-    let when = Civil::from_unix(cfg.source_date_epoch);
-    let layout = Layout::compute(&tree, when)?;
+    let when = Civil::from_unix(img.source_date_epoch);
+    let layout = Layout::compute(tree, when)?;
     let esp_offset = (layout.data_end * BLOCK).next_multiple_of(ESP_ALIGN);
     let volume_end = esp_offset + esp_bytes;
     let image_bytes = volume_end + TAIL;
@@ -198,26 +242,32 @@ pub fn build(cfg: &Config) -> Result<Report> {
     let esp_block = (esp_offset / BLOCK) as u32;
     // Now: every byte of the image has a place; nothing has been written.
 
-    // Phase 4: output file, in the destination directory so the final rename is atomic.
-    if cfg.output.is_dir() {
+    // Phase 2: output file, in the destination directory so the final rename is atomic.
+    if img.output.is_dir() {
         return Err(Error::io(
             "write output",
-            &cfg.output,
+            &img.output,
             std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a directory"),
         ));
     }
-    let tmp = io::TempOutput::create(&cfg.output)?;
-    let out: &File = &tmp.file;
-    let tmp_path = tmp.path.clone();
+    let tmp = peln_pe::output::Staged::new(&img.output).map_err(|e| {
+        let dir = match img.output.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        Error::io("create a temporary output file in", dir, e)
+    })?;
+    let out: &File = tmp.file();
+    let tmp_path = tmp.path().to_path_buf();
     let werr = |e| Error::io("write", &tmp_path, e);
     out.set_len(image_bytes).map_err(werr)?;
 
-    // Phase 5: ISO metadata, payload, ESP. The hash of what defines the image seeds the GUIDs.
+    // Phase 3: ISO metadata, payload, ESP. The hash of what defines the image seeds the GUIDs.
     let mut seed = Sha256::new();
     let meta = layout.metadata(
-        &tree,
+        tree,
         &VolumeParams {
-            label: &cfg.volume_label,
+            label: &img.volume_label,
             space_blocks,
             esp_block,
             esp_bytes,
@@ -235,8 +285,8 @@ pub fn build(cfg: &Config) -> Result<Report> {
             Kind::Dir { .. } => 0,
         })
         .sum();
-    let label = format!("writing {}", cfg.output.display());
-    let mut progress = Progress::new(&label, payload + uki_total, cfg.progress);
+    let label = format!("writing {}", img.output.display());
+    let mut progress = Progress::new(&label, payload + esp_total, img.progress);
     for f in tree.files_dfs() {
         let Kind::File { host, size } = &tree.nodes[f].kind else {
             unreachable!()
@@ -257,8 +307,8 @@ pub fn build(cfg: &Config) -> Result<Report> {
         &tmp_path,
         esp_offset,
         esp_bytes,
-        &esp_inputs,
-        cfg.source_date_epoch,
+        &img.esp,
+        img.source_date_epoch,
         &mut seed,
         &mut progress,
     )?
@@ -266,8 +316,7 @@ pub fn build(cfg: &Config) -> Result<Report> {
     progress.finish();
     let seed: [u8; 32] = seed.finalize().into();
     // Now: blocks 16.. hold the ISO volume and the ESP; the system area and tail are zeros.
-
-    // Phase 6: protective MBR and both GPT copies.
+    // Phase 4: protective MBR and both GPT copies.
     let g = Gpt {
         disk_guid: gpt::derived_guid(&seed, "disk"),
         total_lba: image_bytes / gpt::SECTOR,
@@ -303,16 +352,17 @@ pub fn build(cfg: &Config) -> Result<Report> {
         .map_err(werr)?;
     // Now: the image is complete in the temporary file.
 
-    // Phase 7: make it durable and publish it under its name.
-    tmp.persist(&cfg.output)?;
+    // Phase 5: make it durable and publish it under its name.
+    tmp.commit()
+        .map_err(|e| Error::io("write and rename the finished image to", &img.output, e))?;
 
     Ok(Report {
-        output: cfg.output.clone(),
+        output: img.output.clone(),
         image_bytes,
         esp_offset,
         esp_bytes,
         fat_type,
-        arches: ukis.iter().map(|u| u.arch).collect(),
+        arches: img.arches.clone(),
         files: tree.file_count(),
         disk_guid: gpt::guid_string(&g.disk_guid),
     })

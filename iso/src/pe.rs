@@ -1,5 +1,7 @@
-//! Minimal PE32+ header check for boot inputs. Only the headers are read (a UKI can be hundreds
-//! of MiB); the bytes are copied later, streamed, into the ESP.
+//! The checks on boot inputs: first the ones that give this tool's own messages (not a PE image,
+//! PE32, wrong machine for the `--uki` slot, not EFI), read from the headers alone; then
+//! `pectl verify`'s load checks ([`peln_pe::verify`]) over the file, mapped rather than read
+//! (a UKI can be hundreds of MiB; the bytes are copied later, streamed, into the ESP).
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -88,7 +90,7 @@ pub fn validate(path: &Path, arch: Arch) -> Result<PeInfo> {
             magic,
         });
     }
-    if machine != arch.machine() {
+    if machine != arch.pe_machine() {
         return Err(Error::WrongMachine {
             path: path.into(),
             arch,
@@ -110,6 +112,16 @@ pub fn validate(path: &Path, arch: Arch) -> Result<PeInfo> {
         return Err(Error::NotEfi {
             path: path.into(),
             subsystem,
+        });
+    }
+    // SAFETY: the mapping is read-only and private; the build reads inputs that it expects to
+    // stay put (copy_sparse fails a build whose input changed size underneath it).
+    let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| Error::io("map", path, e))?;
+    let report = peln_pe::verify::verify(&map);
+    if !report.is_clean() {
+        return Err(Error::NotLoadable {
+            path: path.into(),
+            errors: report.error_text(),
         });
     }
     Ok(PeInfo {
@@ -139,17 +151,11 @@ fn read_at(
     }
 }
 
-/// Build a minimal PE32+ header (no sections) for tests: just enough for `validate`.
+/// A loadable PE32+ image for tests, with `magic` and `subsystem` patched in.
 #[cfg(test)]
 pub(crate) fn fake_pe(machine: u16, magic: u16, subsystem: u16) -> Vec<u8> {
-    let mut v = vec![0u8; 0x200];
-    v[..2].copy_from_slice(b"MZ");
-    v[0x3c..0x40].copy_from_slice(&0x80u32.to_le_bytes());
-    v[0x80..0x84].copy_from_slice(b"PE\0\0");
-    v[0x84..0x86].copy_from_slice(&machine.to_le_bytes());
-    v[0x94..0x96].copy_from_slice(&240u16.to_le_bytes());
-    v[0x98..0x9a].copy_from_slice(&magic.to_le_bytes());
-    v[0x98 + 68..0x98 + 70].copy_from_slice(&subsystem.to_le_bytes());
+    let mut v = peln_pe::synth::image(machine, subsystem);
+    v[peln_pe::synth::OPT..peln_pe::synth::OPT + 2].copy_from_slice(&magic.to_le_bytes());
     v
 }
 
@@ -169,7 +175,7 @@ mod tests {
         let info = check(&fake_pe(0xaa64, 0x20b, 10), Arch::Arm64).unwrap();
         assert_eq!(
             (info.machine, info.subsystem, info.size),
-            (0xaa64, 10, 0x200)
+            (0xaa64, 10, 0x600)
         );
     }
 

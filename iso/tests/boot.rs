@@ -145,9 +145,9 @@ fn oracle_rejects_firmware_builtin_shell() {
         return;
     };
     assert!(
-        b.transcript.contains("UEFI Interactive Shell v"),
+        b.serial.contains("UEFI Interactive Shell v"),
         "{}",
-        b.transcript
+        b.serial
     );
     let verdict = std::panic::catch_unwind(|| {
         assert_shell_from_media("amd64", Media::Cd, &b, "/CDROM(");

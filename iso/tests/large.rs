@@ -8,12 +8,8 @@ mod common;
 
 use std::fs::{self, File};
 use std::os::unix::fs::{FileExt, MetadataExt};
-use std::os::unix::io::AsRawFd;
-use std::path::Path;
 
-use sha2::{Digest, Sha256};
-
-use common::{build, fake_pe, have_tool, tool};
+use common::{build, content_digest, fake_pe, have_tool, tool};
 
 const SIZE: u64 = (4 << 30) + (32 << 20) + 12345;
 /// Markers: start, straddling the first/second extent boundary (0xFFFFF800), a 1 MiB block in
@@ -24,39 +20,6 @@ const MARKS: [(u64, &[u8]); 4] = [
     (1 << 30, &[0x5A; 1 << 20]),
     (SIZE - 4, b"TAIL"),
 ];
-
-/// SHA-256 of the logical content: size, then every non-zero 64 KiB-aligned block with its
-/// offset. Blocks wholly in holes (SEEK_HOLE) are zero by definition and are not read, so two
-/// files with the same bytes have the same digest however their holes are laid out.
-fn content_digest(path: &Path) -> [u8; 32] {
-    const B: u64 = 64 << 10;
-    let f = File::open(path).unwrap();
-    let len = f.metadata().unwrap().len();
-    let mut h = Sha256::new();
-    h.update(len.to_le_bytes());
-    let mut buf = vec![0u8; B as usize];
-    let mut next_block = 0u64;
-    while next_block * B < len {
-        // SAFETY: lseek on a valid fd; no memory passed.
-        let data = unsafe { libc::lseek(f.as_raw_fd(), (next_block * B) as i64, libc::SEEK_DATA) };
-        if data < 0 {
-            break; // only a hole remains
-        }
-        let hole = unsafe { libc::lseek(f.as_raw_fd(), data, libc::SEEK_HOLE) } as u64;
-        let last = hole.min(len).div_ceil(B);
-        for blk in (data as u64 / B).max(next_block)..last {
-            let pos = blk * B;
-            let n = (len - pos).min(B) as usize;
-            f.read_exact_at(&mut buf[..n], pos).unwrap();
-            if buf[..n].iter().any(|&b| b != 0) {
-                h.update(pos.to_le_bytes());
-                h.update(&buf[..n]);
-            }
-        }
-        next_block = last;
-    }
-    h.finalize().into()
-}
 
 #[test]
 fn payload_over_4gib_reads_back_through_xorriso() {

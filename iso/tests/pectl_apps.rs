@@ -55,7 +55,7 @@ fn runs(arch: &str, media: Media) {
     let Some(b) = boot(arch, media, img, Duration::from_secs(120)) else {
         return;
     };
-    let t = &b.transcript;
+    let t = &b.serial;
     let pass = format!("PELN RESULT: PASS {0}/{0}", CHECKS.len());
     assert!(
         t.contains(&pass) && !t.contains("Internal Shell") && !t.contains("FAIL"),

@@ -67,6 +67,15 @@ pub enum Error {
         found: String,
         expected: &'static str,
     },
+    /// Inputs for two machines, each as `file (machine)`.
+    MixedMachines {
+        first: String,
+        second: String,
+    },
+    /// Options that contradict each other or what pectl writes.
+    Usage(String),
+    /// No input is an object, so nothing says which machine the image is for.
+    NoMachine,
     LibraryNotFound {
         name: String,
         searched: Vec<PathBuf>,
@@ -140,6 +149,14 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "{file}: machine {found} does not match --machine {expected}"
+            ),
+            Error::MixedMachines { first, second } => {
+                write!(f, "inputs are for different machines: {first} and {second}")
+            }
+            Error::Usage(reason) => write!(f, "{reason}"),
+            Error::NoMachine => write!(
+                f,
+                "no input object tells the machine; name it (--machine, /MACHINE, -m)"
             ),
             Error::LibraryNotFound { name, searched } => {
                 write!(f, "library -l{name} not found; searched:")?;

@@ -128,6 +128,10 @@ pub struct Comdat<'d> {
     pub selection: Selection,
     /// The leader first (COFF: the COMDAT section itself).
     pub sections: Vec<u32>,
+    /// COFF leader of storage class STATIC: the group belongs to its object alone, so copies in
+    /// other objects are neither duplicates nor replacements (rustc's liballoc and libcore both
+    /// carry such NODUPLICATES leaders of one name; lld-link keeps each).
+    pub local: bool,
 }
 
 #[derive(Debug)]
@@ -141,6 +145,10 @@ pub struct ObjectFile<'d> {
     /// Indexed by the object's own symbol index (COFF auxiliary slots hold null symbols).
     pub symbols: Vec<InputSymbol<'d>>,
     pub comdats: Vec<Comdat<'d>>,
+    /// `/DEFAULTLIB:` directives of a COFF `.drectve` section.
+    pub default_libs: Vec<&'d str>,
+    /// `/INCLUDE:` directives: symbols to pull in and keep.
+    pub includes: Vec<&'d str>,
 }
 
 /// A static archive whose members are loaded only when they define a wanted symbol.
@@ -148,16 +156,10 @@ pub struct Archive<'d> {
     pub name: String,
     data: &'d [u8],
     file: ArchiveFile<'d>,
-    /// Symbol name → the member defining it.
-    index: FxHashMap<&'d [u8], Member<'d>>,
-}
-
-/// An archive member a symbol points at: by header offset when the archive has a symbol index,
-/// or already located when its members were scanned because it had none.
-#[derive(Clone, Copy, Debug)]
-pub enum Member<'d> {
-    Header(u64),
-    Scanned { name: &'d [u8], bytes: &'d [u8] },
+    /// Symbol name → member header offset.
+    index: FxHashMap<&'d [u8], u64>,
+    /// Every object member is linked, wanted or not (`--whole-archive`).
+    pub whole: bool,
 }
 
 /// What every object must agree with: the machine, and how many bytes each relocation type
@@ -173,6 +175,8 @@ pub struct Expect {
 pub struct Mapped {
     pub path: PathBuf,
     map: Option<memmap2::Mmap>,
+    /// An archive to link whole.
+    pub whole: bool,
 }
 
 impl Mapped {
@@ -193,6 +197,7 @@ impl Mapped {
         Ok(Mapped {
             path: path.to_path_buf(),
             map,
+            whole: false,
         })
     }
 
@@ -207,28 +212,52 @@ pub struct Inputs<'d> {
     pub archives: Vec<Archive<'d>>,
 }
 
-/// Reads each `(name, bytes)` input, in parallel: objects are parsed and checked, archives
-/// indexed. The first failing input in command-line order is the error, whatever the threads did.
-pub fn load<'d>(files: &[(String, &'d [u8])], expect: Expect) -> Result<Inputs<'d>> {
+/// One input file's bytes, wherever they come from (a mapped file, a fuzzer's buffer).
+pub struct Source<'d> {
+    /// As diagnostics name it.
+    pub name: String,
+    pub bytes: &'d [u8],
+    /// An archive linked whole (`--whole-archive`).
+    pub whole: bool,
+}
+
+impl Mapped {
+    pub fn source(&self) -> Source<'_> {
+        Source {
+            name: self.path.display().to_string(),
+            bytes: self.bytes(),
+            whole: self.whole,
+        }
+    }
+}
+
+/// Reads each input, in parallel: objects are parsed and checked, archives indexed. The first
+/// failing input in command-line order is the error, whatever the threads did.
+pub fn load<'d>(files: &[Source<'d>], expect: Expect) -> Result<Inputs<'d>> {
     enum Read<'d> {
         Object(ObjectFile<'d>),
         Archive(Archive<'d>),
     }
     let read: Vec<Result<Read<'d>>> = files
         .par_iter()
-        .map(|(name, data)| match FileKind::parse(*data) {
-            Ok(FileKind::Archive) => Archive::parse(name.clone(), data, expect).map(Read::Archive),
-            _ => parse_object(name.clone(), data, expect).map(Read::Object),
+        .map(|f| match FileKind::parse(f.bytes) {
+            Ok(FileKind::Archive) => {
+                Archive::parse(f.name.clone(), f.bytes, expect).map(Read::Archive)
+            }
+            _ => parse_object(f.name.clone(), f.bytes, expect).map(Read::Object),
         })
         .collect();
     let mut inputs = Inputs {
         objects: Vec::with_capacity(files.len()),
         archives: Vec::new(),
     };
-    for r in read {
+    for (r, file) in read.into_iter().zip(files) {
         match r? {
             Read::Object(o) => inputs.objects.push(o),
-            Read::Archive(a) => inputs.archives.push(a),
+            Read::Archive(mut a) => {
+                a.whole = file.whole;
+                inputs.archives.push(a);
+            }
         }
     }
     Ok(inputs)
@@ -248,9 +277,7 @@ impl<'d> Archive<'d> {
             Some(symbols) => {
                 for sym in symbols {
                     let sym = sym.map_err(|e| parse_error(&name, e))?;
-                    index
-                        .entry(sym.name())
-                        .or_insert(Member::Header(sym.offset().0));
+                    index.entry(sym.name()).or_insert(sym.offset().0);
                 }
             }
             // No symbol index (`ar S`, `llvm-ar rcS`): read every member's definitions instead,
@@ -264,13 +291,11 @@ impl<'d> Archive<'d> {
                     }
                     let mname = member_name(&name, member.name());
                     let obj = parse_object(mname, bytes, expect)?;
-                    let found = Member::Scanned {
-                        name: member.name(),
-                        bytes,
-                    };
                     for sym in &obj.symbols {
                         if sym.binding != Binding::Local && is_definition(sym.def) {
-                            index.entry(sym.name).or_insert(found);
+                            index
+                                .entry(sym.name)
+                                .or_insert(header_offset(data, &member));
                         }
                     }
                 }
@@ -281,39 +306,48 @@ impl<'d> Archive<'d> {
             data,
             file,
             index,
+            whole: false,
         })
     }
 
-    /// The member defining `name`, if any.
-    pub fn lookup(&self, name: &[u8]) -> Option<Member<'d>> {
+    /// Offsets of the members that are objects (rlibs' `lib.rmeta` is not).
+    pub fn object_members(&self) -> Result<Vec<u64>> {
+        let mut offsets = Vec::new();
+        for member in self.file.members() {
+            let member = member.map_err(|e| parse_error(&self.name, e))?;
+            let bytes = member
+                .data(self.data)
+                .map_err(|e| parse_error(&self.name, e))?;
+            if is_object(bytes) || is_bitcode(bytes) {
+                offsets.push(header_offset(self.data, &member));
+            }
+        }
+        Ok(offsets)
+    }
+
+    /// The member offset defining `name`, if any.
+    pub fn lookup(&self, name: &[u8]) -> Option<u64> {
         self.index.get(name).copied()
     }
 
-    /// Where `member` starts in the archive: the same number for every symbol it defines.
-    pub fn member_key(&self, member: Member<'d>) -> u64 {
-        match member {
-            Member::Header(offset) => offset,
-            Member::Scanned { bytes, .. } => {
-                (bytes.as_ptr() as usize - self.data.as_ptr() as usize) as u64
-            }
-        }
-    }
-
-    pub fn load_member(&self, member: Member<'d>, expect: Expect) -> Result<ObjectFile<'d>> {
-        let (name, bytes) = match member {
-            Member::Header(offset) => {
-                let member = self
-                    .file
-                    .member(object::read::archive::ArchiveOffset(offset))
-                    .map_err(|e| parse_error(&self.name, e))?;
-                let name = member_name(&self.name, member.name());
-                let bytes = member.data(self.data).map_err(|e| parse_error(&name, e))?;
-                (name, bytes)
-            }
-            Member::Scanned { name, bytes } => (member_name(&self.name, name), bytes),
-        };
+    pub fn load_member(&self, offset: u64, expect: Expect) -> Result<ObjectFile<'d>> {
+        let member = self
+            .file
+            .member(object::read::archive::ArchiveOffset(offset))
+            .map_err(|e| parse_error(&self.name, e))?;
+        let name = member_name(&self.name, member.name());
+        let bytes = member.data(self.data).map_err(|e| parse_error(&name, e))?;
         parse_object(name, bytes, expect)
     }
+}
+
+/// Where a member's header starts: what [`ArchiveFile::member`] and the symbol index take (the
+/// member's `file_range` starts after the header and a BSD long name).
+fn header_offset(archive: &[u8], member: &object::read::archive::ArchiveMember) -> u64 {
+    let header = member.header().map_or(std::ptr::null(), |h| {
+        (h as *const object::archive::Header).cast::<u8>()
+    });
+    (header as usize).wrapping_sub(archive.as_ptr() as usize) as u64
 }
 
 fn member_name(archive: &str, member: &[u8]) -> String {
@@ -326,6 +360,58 @@ fn is_object(bytes: &[u8]) -> bool {
         FileKind::parse(bytes),
         Ok(FileKind::Elf64 | FileKind::Coff | FileKind::CoffBig)
     )
+}
+
+/// LLVM bitcode (`-flto`), raw or in its wrapper header.
+fn is_bitcode(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"BC\xc0\xde") || bytes.starts_with(&[0xde, 0xc0, 0x17, 0x0b])
+}
+
+/// The machine an object (or an archive's first object member) is for; `None` for a file that
+/// does not tell (an archive without objects, a machine-independent COFF object).
+pub fn sniff_machine(name: &str, data: &[u8]) -> Result<Option<Machine>> {
+    let unknown = |format, raw| Error::Parse {
+        file: name.to_string(),
+        reason: format!("unsupported machine {}", machine_name(format, raw)),
+    };
+    match FileKind::parse(data) {
+        Ok(FileKind::Archive) => {
+            let file = ArchiveFile::parse(data).map_err(|e| parse_error(name, e))?;
+            for member in file.members() {
+                let member = member.map_err(|e| parse_error(name, e))?;
+                let bytes = member.data(data).map_err(|e| parse_error(name, e))?;
+                if is_object(bytes) || is_bitcode(bytes) {
+                    return sniff_machine(&member_name(name, member.name()), bytes);
+                }
+            }
+            Ok(None)
+        }
+        Ok(FileKind::Elf64) => {
+            let elf = object::read::elf::ElfFile64::<object::Endianness>::parse(data)
+                .map_err(|e| parse_error(name, e))?;
+            let raw = elf.elf_header().e_machine(elf.endian()).0;
+            Machine::from_elf_machine(raw)
+                .map(Some)
+                .ok_or_else(|| unknown(Format::Elf, raw))
+        }
+        Ok(FileKind::Coff | FileKind::CoffBig) => {
+            let raw = u16::from_le_bytes([data[0], data[1]]);
+            let raw = if raw == 0xffff {
+                // bigobj: the machine follows the 0/0xffff signature and the version.
+                u16::from_le_bytes([data[6], data[7]])
+            } else {
+                raw
+            };
+            match raw {
+                0 => Ok(None),
+                _ => Machine::from_pe_machine(raw)
+                    .map(Some)
+                    .ok_or_else(|| unknown(Format::Coff, raw)),
+            }
+        }
+        // Let the full parse explain what the file is.
+        _ => read_any(name.to_string(), data, Machine::Amd64).map(|_| None),
+    }
 }
 
 fn is_definition(def: SymDef) -> bool {
@@ -361,6 +447,14 @@ pub fn parse_object<'d>(name: String, data: &'d [u8], expect: Expect) -> Result<
 }
 
 fn read_any<'d>(name: String, data: &'d [u8], machine: Machine) -> Result<ObjectFile<'d>> {
+    if is_bitcode(data) {
+        return Err(Error::Parse {
+            file: name,
+            reason: "is LLVM bitcode (link-time optimisation: -flto, -C linker-plugin-lto); \
+                     pectl links native objects only, so build without LTO"
+                .into(),
+        });
+    }
     let kind = FileKind::parse(data).map_err(|_| Error::Parse {
         file: name.clone(),
         reason: "not an ELF or COFF object file or archive".into(),
@@ -473,6 +567,7 @@ fn read_object<'d, O: Object<'d>>(
                 // GRP_COMDAT has one rule: the first group of a signature wins.
                 selection: Selection::Any,
                 sections: comdat.sections().map(|s| s.0 as u32).collect(),
+                local: false,
             });
         }
     }
@@ -484,6 +579,8 @@ fn read_object<'d, O: Object<'d>>(
         sections,
         symbols,
         comdats,
+        default_libs: Vec::new(),
+        includes: Vec::new(),
     })
 }
 
@@ -663,12 +760,15 @@ fn read_symbol<'d, S: ObjectSymbol<'d>>(format: Format, sym: &S) -> InputSymbol<
     }
 }
 
-/// What the unified `object` API does not expose for COFF, or not cheaply: absolute values,
-/// weak-external defaults, COMDAT groups and their associative sections.
+/// What the unified `object` API does not expose for COFF, or not cheaply: directives,
+/// absolute values, weak-external defaults, COMDAT groups and their associative sections.
 fn read_coff_extras<'d, C: CoffHeader>(
     obj: &mut ObjectFile<'d>,
     coff: &CoffFile<'d, &'d [u8], C>,
 ) -> Result {
+    if let Some(text) = coff.section_by_name(".drectve").and_then(|s| s.data().ok()) {
+        read_directives(obj, text);
+    }
     let table = coff.coff_symbol_table();
     for (index, sym) in table.iter() {
         // `object` reports no address for absolute COFF symbols; the value is the address.
@@ -712,25 +812,32 @@ fn read_coff_extras<'d, C: CoffHeader>(
             // specification, "COMDAT Sections"); it names the group. Associative sections
             // follow their leader through `follows`, so the group lists only the leader.
             let mut next = index.0 + 1 + usize::from(sym.number_of_aux_symbols());
-            let key = loop {
+            let leader = loop {
                 let Ok(s) = table.symbol(object::SymbolIndex(next)) else {
                     break None;
                 };
                 if s.section_number() == sym.section_number() {
-                    break s.name(table.strings()).ok();
+                    break Some(s);
                 }
                 next += 1 + usize::from(s.number_of_aux_symbols());
             };
-            let Some(key) = key else {
+            let Some((leader, key)) = leader.and_then(|s| Some((s, s.name(table.strings()).ok()?)))
+            else {
                 return Err(parse_error(
                     &obj.name,
                     format!("COMDAT section {section} has no COMDAT symbol"),
                 ));
             };
+            // A static leader's group is private to its object.
+            let global = matches!(
+                leader.storage_class(),
+                object::pe::IMAGE_SYM_CLASS_EXTERNAL | object::pe::IMAGE_SYM_CLASS_WEAK_EXTERNAL
+            );
             obj.comdats.push(Comdat {
                 key,
                 selection,
                 sections: vec![section],
+                local: !global,
             });
         }
     }
@@ -832,6 +939,44 @@ fn validate(obj: &ObjectFile, field_size: fn(Format, u32) -> Option<u32>) -> Res
     Ok(())
 }
 
+/// Linker directives a COFF object carries in `.drectve`: options as on lld-link's command line,
+/// separated by blanks, values optionally quoted. Only `/DEFAULTLIB` and `/INCLUDE` change a UEFI
+/// image; the rest (`/FAILIFMISMATCH`, `/EXPORT`, `/MERGE`, …) are accepted and ignored, as lld
+/// ignores what does not apply.
+fn read_directives<'d>(obj: &mut ObjectFile<'d>, text: &'d [u8]) {
+    let text = text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(text);
+    let Ok(text) = std::str::from_utf8(text) else {
+        return;
+    };
+    let mut start = None;
+    let mut quoted = false;
+    let mut words = Vec::new();
+    for (i, c) in text.char_indices().chain([(text.len(), ' ')]) {
+        match c {
+            '"' => quoted = !quoted,
+            c if (c.is_whitespace() || c == '\0') && !quoted => {
+                if let Some(s) = start.take() {
+                    words.push(&text[s..i]);
+                }
+                continue;
+            }
+            _ => {}
+        }
+        start.get_or_insert(i);
+    }
+    for w in words {
+        let Some((option, value)) = w.get(1..).and_then(|w| w.split_once(':')) else {
+            continue;
+        };
+        let value = value.trim_matches('"');
+        match option.to_ascii_lowercase().as_str() {
+            "defaultlib" => obj.default_libs.push(value),
+            "include" => obj.includes.push(value),
+            _ => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -870,6 +1015,8 @@ mod tests {
                 },
             ],
             comdats: vec![],
+            default_libs: vec![],
+            includes: vec![],
         }
     }
 
@@ -917,6 +1064,7 @@ mod tests {
             key: b"k",
             selection: Selection::Any,
             sections: vec![3],
+            local: false,
         });
         assert!(refused(&o).contains("COMDAT group k names section 3"));
         let mut o = object();

@@ -17,6 +17,7 @@ use crate::relax::Relaxation;
 use crate::reloc::{Field, Formula};
 use crate::resolve::{Resolved, Target};
 
+/// Defaults of `/ALIGN` and `/FILEALIGN`.
 pub const SECTION_ALIGNMENT: u32 = 0x1000;
 pub const FILE_ALIGNMENT: u32 = 0x200;
 /// DOS header + stub + PE signature + COFF header + PE32+ optional header.
@@ -95,6 +96,9 @@ impl OutputKind {
 #[derive(Clone, Debug)]
 pub struct OutputSection {
     pub kind: OutputKind,
+    /// The kind's characteristics, joined with those of sections merged into it and overridden
+    /// by `/SECTION`.
+    pub characteristics: u32,
     pub rva: u32,
     pub virtual_size: u32,
     pub file_offset: u32,
@@ -121,6 +125,8 @@ impl Got {
 
 pub struct Layout {
     pub image_base: u64,
+    pub section_alignment: u32,
+    pub file_alignment: u32,
     pub sections: Vec<OutputSection>,
     pub chunks: Vec<Chunk>,
     /// Per file, per input section: RVA, or `u32::MAX` when not in the image.
@@ -152,6 +158,73 @@ pub struct Layout {
 pub struct Options {
     pub image_base: u64,
     pub allow_absolute32: bool,
+    pub sections: SectionOptions,
+}
+
+/// Output-section options of lld-link's command line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SectionOptions {
+    /// `/MERGE:from=to`, in command-line order.
+    pub merge: Vec<(String, String)>,
+    /// `/SECTION:name,attrs`: the permission bits (IMAGE_SCN_MEM_*) the section gets.
+    pub permissions: Vec<(String, u32)>,
+    pub section_alignment: u32,
+    pub file_alignment: u32,
+}
+
+impl Default for SectionOptions {
+    fn default() -> Self {
+        SectionOptions {
+            merge: Vec::new(),
+            permissions: Vec::new(),
+            section_alignment: SECTION_ALIGNMENT,
+            file_alignment: FILE_ALIGNMENT,
+        }
+    }
+}
+
+/// The section header bits `/SECTION` replaces (lld's `permMask`).
+pub const PERMISSION_MASK: u32 = 0xfe00_0000;
+
+/// The output sections input sections are sorted into, by contents.
+const GROUPS: [OutputKind; 4] = [
+    OutputKind::Text,
+    OutputKind::RoData,
+    OutputKind::Data,
+    OutputKind::Bss,
+];
+
+/// Which group each group's chunks go to after `/MERGE`. Input sections are placed by their
+/// contents, not their names, so a merge of any other name (`.xdata`, `.pdata`) already holds.
+fn merge_groups(merge: &[(String, String)]) -> Result<[usize; 4]> {
+    let index = |name: &str| GROUPS.iter().position(|k| k.name() == name);
+    let mut into = [0, 1, 2, 3];
+    for (from, to) in merge {
+        let Some(f) = index(from) else { continue };
+        let t = match index(to) {
+            Some(3) | None => {
+                return Err(Error::Usage(format!(
+                    "/MERGE:{from}={to}: {from} can go into .text, .rdata or .data only (the \
+                     sections pectl writes; .bss has no file bytes)"
+                )))
+            }
+            Some(t) => t,
+        };
+        into[f] = t;
+    }
+    // Follow chains (`.rdata=.data` then `.data=.text`) to a group that stays put.
+    let direct = into;
+    for (g, final_group) in into.iter_mut().enumerate() {
+        let mut t = g;
+        for _ in 0..=GROUPS.len() {
+            t = direct[t];
+        }
+        if direct[t] != t {
+            return Err(Error::Usage("/MERGE options form a cycle".into()));
+        }
+        *final_group = t;
+    }
+    Ok(into)
 }
 
 impl Layout {
@@ -217,6 +290,11 @@ fn align_up(value: u64, align: u64) -> u64 {
 pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Result<Layout> {
     let Scan { got, sites, hi20 } = scan::<A>(res, &relax, opts)?;
     // GOT slots and base-relocation sites are known; sizes are final.
+    let into = merge_groups(&opts.sections.merge)?;
+    let (section_alignment, file_alignment) = (
+        opts.sections.section_alignment,
+        opts.sections.file_alignment,
+    );
 
     let mut groups: [Vec<Chunk>; 4] = Default::default();
     let mut debug_groups: Vec<Vec<Chunk>> = vec![Vec::new(); DEBUG_SECTIONS.len()];
@@ -270,12 +348,12 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
     // sections share one key, and the sort is stable, so they keep command-line order.
     keyed.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
     for (group, _, chunk) in keyed {
-        groups[group].push(chunk);
+        groups[into[group]].push(chunk);
     }
     let thunks = thunks::plan::<A>(res, &mut groups[0]);
     // Every branch that cannot reach its destination has a thunk chunk after its section.
     if !got.slots.is_empty() || needs_got_base::<A>(res) {
-        groups[2].push(Chunk {
+        groups[into[2]].push(Chunk {
             kind: ChunkKind::Got,
             rva: 0,
             size: got.slots.len() as u32 * GOT_ENTRY_SIZE,
@@ -283,7 +361,7 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
         });
     }
     for (i, c) in res.commons.iter().enumerate() {
-        groups[3].push(Chunk {
+        groups[into[3]].push(Chunk {
             kind: ChunkKind::Common(i as u32),
             rva: 0,
             size: u32::try_from(c.size).map_err(|_| Error::ImageTooLarge { size: c.size })?,
@@ -291,12 +369,7 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
         });
     }
 
-    let kinds = [
-        OutputKind::Text,
-        OutputKind::RoData,
-        OutputKind::Data,
-        OutputKind::Bss,
-    ];
+    let kinds = GROUPS;
     let section_count = kinds
         .iter()
         .zip(&groups)
@@ -309,18 +382,18 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
             .count();
     let size_of_headers = align_up(
         u64::from(HEADERS_BEFORE_SECTION_TABLE + SECTION_HEADER_SIZE * section_count as u32),
-        u64::from(FILE_ALIGNMENT),
+        u64::from(file_alignment),
     ) as u32;
 
     let mut chunks = Vec::new();
     let mut sections = Vec::new();
-    let mut rva = u64::from(SECTION_ALIGNMENT).max(u64::from(size_of_headers));
+    let mut rva = u64::from(section_alignment).max(u64::from(size_of_headers));
     let mut file_offset = u64::from(size_of_headers);
-    for (kind, group) in kinds.into_iter().zip(groups) {
+    for (g, (kind, group)) in kinds.into_iter().zip(groups).enumerate() {
         if group.is_empty() {
             continue;
         }
-        rva = align_up(rva, u64::from(SECTION_ALIGNMENT));
+        rva = align_up(rva, u64::from(section_alignment));
         let start = chunks.len();
         let mut off = 0u64;
         for mut c in group {
@@ -335,12 +408,15 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
             continue;
         }
         let file_size = if kind.has_file_data() {
-            align_up(off, u64::from(FILE_ALIGNMENT))
+            align_up(off, u64::from(file_alignment))
         } else {
             0
         };
         sections.push(OutputSection {
             kind,
+            characteristics: (0..GROUPS.len())
+                .filter(|&m| into[m] == g)
+                .fold(0, |c, m| c | GROUPS[m].characteristics()),
             rva: rva as u32,
             virtual_size: off as u32,
             file_offset: if file_size > 0 { file_offset as u32 } else { 0 },
@@ -356,6 +432,8 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
 
     let mut layout = Layout {
         image_base: opts.image_base,
+        section_alignment,
+        file_alignment,
         sections,
         section_rva: res
             .objects
@@ -410,13 +488,14 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
     relocs.dedup_by_key(|r| r.rva);
     if !relocs.is_empty() {
         let size = baserel::encoded_size(&relocs);
-        let reloc_rva = align_up(rva, u64::from(SECTION_ALIGNMENT));
+        let reloc_rva = align_up(rva, u64::from(section_alignment));
         layout.sections.push(OutputSection {
             kind: OutputKind::Reloc,
+            characteristics: OutputKind::Reloc.characteristics(),
             rva: reloc_rva as u32,
             virtual_size: size,
             file_offset: file_offset as u32,
-            file_size: align_up(u64::from(size), u64::from(FILE_ALIGNMENT)) as u32,
+            file_size: align_up(u64::from(size), u64::from(file_alignment)) as u32,
             chunks: 0..0,
         });
         file_offset += u64::from(layout.sections.last().unwrap().file_size);
@@ -430,7 +509,7 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
         if size == 0 {
             continue;
         }
-        rva = align_up(rva, u64::from(SECTION_ALIGNMENT));
+        rva = align_up(rva, u64::from(section_alignment));
         if layout.debug_rva == u32::MAX {
             layout.debug_rva = rva as u32;
         }
@@ -445,7 +524,7 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
             }
             layout.chunks.push(c);
         }
-        let file_size = align_up(off, u64::from(FILE_ALIGNMENT));
+        let file_size = align_up(off, u64::from(file_alignment));
         let name = DEBUG_SECTIONS[i];
         layout
             .long_names
@@ -454,6 +533,7 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
         layout.strtab.push(0);
         layout.sections.push(OutputSection {
             kind: OutputKind::Debug(i as u8),
+            characteristics: OutputKind::Debug(i as u8).characteristics(),
             rva: rva as u32,
             virtual_size: off as u32,
             file_offset: file_offset as u32,
@@ -470,7 +550,12 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
         layout.strtab_offset = file_offset as u32;
         file_offset += 4 + layout.strtab.len() as u64;
     }
-    layout.size_of_image = align_up(rva, u64::from(SECTION_ALIGNMENT)) as u32;
+    layout.size_of_image = align_up(rva, u64::from(section_alignment)) as u32;
+    for (name, permissions) in &opts.sections.permissions {
+        for s in layout.sections.iter_mut().filter(|s| s.kind.name() == name) {
+            s.characteristics = (s.characteristics & !PERMISSION_MASK) | permissions;
+        }
+    }
     layout.file_size = file_offset as u32;
     let entry = layout.address(res.entry) - layout.image_base;
     layout.entry_rva = entry as u32;

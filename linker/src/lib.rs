@@ -16,7 +16,6 @@ pub mod pe;
 pub mod relax;
 pub mod reloc;
 pub mod resolve;
-pub mod uki;
 pub mod write;
 
 use std::path::PathBuf;
@@ -28,39 +27,81 @@ pub use pe::Subsystem;
 /// Everything `pectl link` was told. Plain data: no I/O happens while building it.
 #[derive(Clone, Debug)]
 pub struct LinkArgs {
-    pub machine: Machine,
+    /// `None`: the machine of the first object among the inputs, as lld-link decides it.
+    pub machine: Option<Machine>,
     pub output: PathBuf,
+    /// Objects and archives. A bare file name that is not in the current directory is looked up
+    /// in `lib_dirs`, as lld-link does with `/LIBPATH`.
     pub inputs: Vec<PathBuf>,
+    /// Archives every object member of which is linked (`--whole-archive`, `/WHOLEARCHIVE`).
+    pub whole_archives: Vec<PathBuf>,
     pub lib_dirs: Vec<PathBuf>,
     pub libs: Vec<String>,
+    /// Which `/DEFAULTLIB` directives of objects' `.drectve` sections to honour.
+    pub default_libs: DefaultLibs,
+    /// Symbols to pull from archives and keep alive (`-u`, `/INCLUDE`).
+    pub undefined: Vec<String>,
     pub entry: String,
     pub subsystem: Subsystem,
+    /// MajorSubsystemVersion.MinorSubsystemVersion (`/SUBSYSTEM:name,6.0`).
+    pub subsystem_version: (u16, u16),
     pub gc_sections: bool,
+    /// Drop DWARF (`--strip-debug`, `/DEBUG:NONE`) instead of copying it into the image.
+    pub strip_debug: bool,
     pub map: Option<PathBuf>,
     pub image_base: Option<u64>,
     pub allow_absolute32: bool,
     pub relax: bool,
+    pub sections: layout::SectionOptions,
+    /// IMAGE_FILE_DLL (`/DLL`): EDK2 marks its drivers so.
+    pub dll: bool,
     /// TimeDateStamp: SOURCE_DATE_EPOCH or 0, never the wall clock.
     pub timestamp: u32,
 }
 
 impl LinkArgs {
-    /// An EFI application for `machine` entered at `efi_main`, with every option at its default.
-    pub fn new(machine: Machine, output: PathBuf) -> LinkArgs {
+    /// The defaults of `pectl link`, lld-link and GNU ld agree on for a UEFI application.
+    pub fn new(output: PathBuf) -> LinkArgs {
         LinkArgs {
-            machine,
+            machine: None,
             output,
             inputs: Vec::new(),
+            whole_archives: Vec::new(),
             lib_dirs: Vec::new(),
             libs: Vec::new(),
+            default_libs: DefaultLibs::All,
+            undefined: Vec::new(),
             entry: "efi_main".into(),
             subsystem: Subsystem::EfiApplication,
+            subsystem_version: (0, 0),
             gc_sections: false,
+            strip_debug: false,
             map: None,
             image_base: None,
             allow_absolute32: false,
             relax: true,
+            sections: layout::SectionOptions::default(),
+            dll: false,
             timestamp: 0,
+        }
+    }
+}
+
+/// `/NODEFAULTLIB` with and without a library name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DefaultLibs {
+    All,
+    None,
+    Except(Vec<String>),
+}
+
+impl DefaultLibs {
+    fn wants(&self, name: &str) -> bool {
+        let base = |n: &str| n.to_ascii_lowercase().trim_end_matches(".lib").to_string();
+        match self {
+            DefaultLibs::All => true,
+            DefaultLibs::None => false,
+            DefaultLibs::Except(names) => !names.iter().any(|n| base(n) == base(name)),
         }
     }
 }
@@ -70,17 +111,18 @@ pub const DEFAULT_IMAGE_BASE: u64 = 0x1_4000_0000;
 
 /// Links the files `args` names and writes the image (and map) atomically.
 pub fn link(args: &LinkArgs) -> Result {
-    let paths = find_inputs(args)?;
+    let (paths, whole) = find_inputs(args)?;
     let mapped = paths
         .iter()
-        .map(|p| input::Mapped::open(p))
+        .map(|p| {
+            let mut m = input::Mapped::open(p)?;
+            m.whole = whole.contains(p);
+            Ok(m)
+        })
         .collect::<Result<Vec<_>>>()?;
-    let named: Vec<(String, &[u8])> = mapped
-        .iter()
-        .map(|m| (m.path.display().to_string(), m.bytes()))
-        .collect();
+    let sources: Vec<input::Source> = mapped.iter().map(input::Mapped::source).collect();
     let mut image = write::OutputFile::new(&args.output);
-    let map = link_into(args, &named, &mut image)?;
+    let map = link_into(args, &sources, Some(&paths), &mut image)?;
     // The image is complete; the output path still holds whatever it held before.
 
     if let (Some(path), Some(map)) = (&args.map, &map) {
@@ -97,25 +139,64 @@ pub struct Linked {
 }
 
 /// Links in-memory inputs, each `(name for diagnostics, bytes)`, in command-line order;
-/// `args.inputs`, `libs` and `output` are not consulted. The fuzzers drive this.
+/// `args.inputs`, `libs`, `output` and objects' `/DEFAULTLIB`s are not consulted (nothing is
+/// read from disk). The fuzzers drive this.
 pub fn link_buffers(args: &LinkArgs, files: &[(String, &[u8])]) -> Result<Linked> {
+    let sources: Vec<input::Source> = files
+        .iter()
+        .map(|(name, bytes)| input::Source {
+            name: name.clone(),
+            bytes,
+            whole: false,
+        })
+        .collect();
     let mut image = Vec::new();
-    let map = link_into(args, files, &mut image)?;
+    let map = link_into(args, &sources, None, &mut image)?;
     Ok(Linked { image, map })
 }
 
-/// Links `files` into `out`; returns the map when `args.map` asks for one.
+/// Links `sources` into `out`; returns the map when `args.map` asks for one. `paths` are the
+/// sources' files when they come from disk, where objects' `/DEFAULTLIB`s are then looked for.
 fn link_into(
     args: &LinkArgs,
-    files: &[(String, &[u8])],
+    sources: &[input::Source],
+    paths: Option<&[PathBuf]>,
     out: &mut dyn write::Output,
 ) -> Result<Option<String>> {
-    match args.machine {
-        Machine::Amd64 => link_for_arch::<arch::amd64::Amd64>(args, files, out),
-        Machine::Arm64 => link_for_arch::<arch::arm64::Arm64>(args, files, out),
-        Machine::Riscv64 => link_for_arch::<arch::riscv64::Riscv64>(args, files, out),
-        Machine::Loongarch64 => link_for_arch::<arch::loongarch64::Loongarch64>(args, files, out),
+    let machine = match args.machine {
+        Some(m) => m,
+        None => infer_machine(sources)?,
+    };
+    match machine {
+        Machine::Amd64 => link_for_arch::<arch::amd64::Amd64>(args, sources, paths, out),
+        Machine::Arm64 => link_for_arch::<arch::arm64::Arm64>(args, sources, paths, out),
+        Machine::Riscv64 => link_for_arch::<arch::riscv64::Riscv64>(args, sources, paths, out),
+        Machine::Loongarch64 => {
+            link_for_arch::<arch::loongarch64::Loongarch64>(args, sources, paths, out)
+        }
     }
+}
+
+/// The machine of the first object (an archive's first object member counts), as lld-link
+/// infers `/MACHINE`; every other command-line object must agree.
+fn infer_machine(sources: &[input::Source]) -> Result<Machine> {
+    let mut first: Option<(Machine, &str)> = None;
+    for source in sources {
+        let Some(m) = input::sniff_machine(&source.name, source.bytes)? else {
+            continue;
+        };
+        match first {
+            None => first = Some((m, &source.name)),
+            Some((fm, fname)) if fm != m => {
+                return Err(Error::MixedMachines {
+                    first: format!("{fname} ({})", fm.name()),
+                    second: format!("{} ({})", source.name, m.name()),
+                })
+            }
+            Some(_) => {}
+        }
+    }
+    first.map(|(m, _)| m).ok_or(Error::NoMachine)
 }
 
 /// What objects for `machine` are checked against when read.
@@ -137,12 +218,27 @@ fn expect_for<A: arch::Arch>() -> input::Expect {
 
 fn link_for_arch<A: arch::Arch>(
     args: &LinkArgs,
-    files: &[(String, &[u8])],
+    sources: &[input::Source],
+    paths: Option<&[PathBuf]>,
     out: &mut dyn write::Output,
 ) -> Result<Option<String>> {
     let expect = expect_for::<A>();
-    let inputs = input::load(files, expect)?;
+    let mut inputs = input::load(sources, expect)?;
     // Every command-line object is parsed, checked and is for this machine; archives are indexed.
+    let default_libs = match paths {
+        Some(paths) => find_default_libs(args, &inputs, paths)?,
+        None => Vec::new(),
+    };
+    let mapped_defaults = default_libs
+        .iter()
+        .map(|p| input::Mapped::open(p))
+        .collect::<Result<Vec<_>>>()?;
+    let default_sources: Vec<input::Source> =
+        mapped_defaults.iter().map(input::Mapped::source).collect();
+    inputs
+        .archives
+        .extend(input::load(&default_sources, expect)?.archives);
+    // The `/DEFAULTLIB`s the objects ask for are indexed too.
 
     let resolved = resolve::resolve(
         inputs,
@@ -150,6 +246,8 @@ fn link_for_arch<A: arch::Arch>(
         &resolve::Options {
             entry: &args.entry,
             gc_sections: args.gc_sections,
+            strip_debug: args.strip_debug,
+            undefined: &args.undefined,
         },
     )?;
     tracing::debug!(objects = resolved.objects.len(), "resolved");
@@ -164,6 +262,7 @@ fn link_for_arch<A: arch::Arch>(
         &layout::Options {
             image_base: args.image_base.unwrap_or(DEFAULT_IMAGE_BASE),
             allow_absolute32: args.allow_absolute32,
+            sections: args.sections.clone(),
         },
     )?;
     tracing::debug!(size_of_image = layout.size_of_image, "laid out");
@@ -171,6 +270,8 @@ fn link_for_arch<A: arch::Arch>(
 
     let header = pe::Header {
         subsystem: args.subsystem,
+        subsystem_version: args.subsystem_version,
+        dll: args.dll,
         timestamp: args.timestamp,
         low_image: layout
             .base_relocs
@@ -187,33 +288,73 @@ fn link_for_arch<A: arch::Arch>(
     Ok(args.map.as_ref().map(|_| map::render(&resolved, &layout)))
 }
 
-/// Command-line inputs, then each `-l NAME` found in the `-L` directories (`libNAME.a`,
-/// `NAME.lib`, `libNAME.lib`, or `NAME` itself), as GNU ld and lld-link look them up.
-fn find_inputs(args: &LinkArgs) -> Result<Vec<PathBuf>> {
-    let mut paths = args.inputs.clone();
-    for name in &args.libs {
-        let candidates = [
-            format!("lib{name}.a"),
-            format!("{name}.lib"),
-            format!("lib{name}.lib"),
-            name.clone(),
-        ];
-        let found = args
-            .lib_dirs
-            .iter()
-            .flat_map(|d| candidates.iter().map(move |c| d.join(c)))
-            .find(|p| p.is_file());
-        match found {
-            Some(p) => paths.push(p),
-            None => {
-                return Err(Error::LibraryNotFound {
-                    name: name.clone(),
-                    searched: args.lib_dirs.clone(),
-                })
-            }
+/// Command-line inputs (a bare name missing from the current directory is looked up in the `-L`
+/// directories, as lld-link does), then each `-l NAME` found in the `-L` directories.
+/// Also returns the found paths of `whole_archives`.
+fn find_inputs(args: &LinkArgs) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
+    let mut paths = Vec::new();
+    let mut whole = Vec::new();
+    for input in args.inputs.iter().chain(&args.whole_archives) {
+        let bare = input.components().count() == 1;
+        let found = if bare && !input.exists() {
+            args.lib_dirs
+                .iter()
+                .map(|d| d.join(input))
+                .find(|p| p.is_file())
+        } else {
+            None
+        };
+        let path = found.unwrap_or_else(|| input.clone());
+        if args.whole_archives.contains(input) {
+            whole.push(path.clone());
+        }
+        if !paths.contains(&path) {
+            paths.push(path);
         }
     }
-    Ok(paths)
+    for name in &args.libs {
+        paths.push(find_library(args, name)?);
+    }
+    Ok((paths, whole))
+}
+
+/// `libNAME.a`, `NAME.lib`, `libNAME.lib`, or `NAME` itself in the `-L` directories, as GNU ld
+/// and lld-link look libraries up.
+fn find_library(args: &LinkArgs, name: &str) -> Result<PathBuf> {
+    let candidates = [
+        format!("lib{name}.a"),
+        format!("{name}.lib"),
+        format!("lib{name}.lib"),
+        name.to_string(),
+    ];
+    args.lib_dirs
+        .iter()
+        .flat_map(|d| candidates.iter().map(move |c| d.join(c)))
+        .find(|p| p.is_file())
+        .ok_or_else(|| Error::LibraryNotFound {
+            name: name.to_string(),
+            searched: args.lib_dirs.clone(),
+        })
+}
+
+/// The libraries named by `/DEFAULTLIB` in the command-line objects' `.drectve` sections and not
+/// excluded by `/NODEFAULTLIB`: lld-link links them as if named on the command line.
+fn find_default_libs(
+    args: &LinkArgs,
+    inputs: &input::Inputs,
+    already: &[PathBuf],
+) -> Result<Vec<PathBuf>> {
+    let mut found: Vec<PathBuf> = Vec::new();
+    for name in inputs.objects.iter().flat_map(|o| &o.default_libs) {
+        if !args.default_libs.wants(name) {
+            continue;
+        }
+        let path = find_library(args, name)?;
+        if !already.contains(&path) && !found.contains(&path) {
+            found.push(path);
+        }
+    }
+    Ok(found)
 }
 
 /// The name of a relocation type as the linker knows it (for `pectl inspect`).

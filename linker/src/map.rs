@@ -25,7 +25,7 @@ pub fn render(res: &Resolved, layout: &Layout) -> String {
             "{:16x} {:8x} {:5} {}",
             base + u64::from(section.rva),
             section.virtual_size,
-            layout::SECTION_ALIGNMENT,
+            layout.section_alignment,
             section.kind.name()
         );
         for chunk in &layout.chunks[section.chunks.clone()] {
@@ -102,5 +102,3 @@ pub fn render(res: &Resolved, layout: &Layout) -> String {
     }
     out
 }
-
-use crate::layout;

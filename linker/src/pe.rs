@@ -1,5 +1,5 @@
 //! PE32+ headers: DOS stub, COFF file header, optional header, section table, checksum.
-use crate::layout::{Layout, OutputKind, FILE_ALIGNMENT, SECTION_ALIGNMENT};
+use crate::layout::{Layout, OutputKind};
 
 /// UEFI image subsystems.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +33,9 @@ impl Subsystem {
 /// The header fields that come from options rather than from the layout.
 pub struct Header {
     pub subsystem: Subsystem,
+    /// MajorSubsystemVersion, MinorSubsystemVersion.
+    pub subsystem_version: (u16, u16),
+    pub dll: bool,
     pub timestamp: u32,
     /// The image holds 32-bit absolute addresses: it must stay below 4 GiB.
     pub low_image: bool,
@@ -104,6 +107,9 @@ pub fn write_headers(buf: &mut [u8], layout: &Layout, header: &Header, machine: 
     if !header.low_image {
         characteristics |= IMAGE_FILE_LARGE_ADDRESS_AWARE.0;
     }
+    if header.dll {
+        characteristics |= IMAGE_FILE_DLL.0;
+    }
     c.u16(machine);
     c.u16(layout.sections.len() as u16);
     c.u32(header.timestamp);
@@ -128,11 +134,11 @@ pub fn write_headers(buf: &mut [u8], layout: &Layout, header: &Header, machine: 
         s.file_size
     });
     let size_of_bss = sum(&|k| k == OutputKind::Bss, &|s| {
-        s.virtual_size.next_multiple_of(FILE_ALIGNMENT)
+        s.virtual_size.next_multiple_of(layout.file_alignment)
     });
     let base_of_code = layout.section(OutputKind::Text).map_or(0, |s| s.rva);
     let wx = layout.sections.iter().any(|s| {
-        let ch = s.kind.characteristics();
+        let ch = s.characteristics;
         ch & IMAGE_SCN_MEM_WRITE.0 != 0 && ch & IMAGE_SCN_MEM_EXECUTE.0 != 0
     });
     let mut dll = IMAGE_DLLCHARACTERISTICS_DYNAMIC_BASE.0;
@@ -152,14 +158,14 @@ pub fn write_headers(buf: &mut [u8], layout: &Layout, header: &Header, machine: 
     c.u32(layout.entry_rva);
     c.u32(base_of_code);
     c.u64(layout.image_base);
-    c.u32(SECTION_ALIGNMENT);
-    c.u32(FILE_ALIGNMENT);
+    c.u32(layout.section_alignment);
+    c.u32(layout.file_alignment);
     c.u16(0); // MajorOperatingSystemVersion
     c.u16(0);
     c.u16(0); // MajorImageVersion
     c.u16(0);
-    c.u16(0); // MajorSubsystemVersion
-    c.u16(0);
+    c.u16(header.subsystem_version.0);
+    c.u16(header.subsystem_version.1);
     c.u32(0); // Win32VersionValue
     c.u32(layout.size_of_image);
     c.u32(layout.size_of_headers);
@@ -201,50 +207,14 @@ pub fn write_headers(buf: &mut [u8], layout: &Layout, header: &Header, machine: 
         c.u32(0); // PointerToLinenumbers
         c.u16(0);
         c.u16(0);
-        c.u32(s.kind.characteristics());
+        c.u32(s.characteristics);
     }
     debug_assert!(c.at <= layout.size_of_headers as usize);
 }
 
-/// The PE checksum of an image we wrote (PE header at 0x80): see [`checksum_at`].
+/// The PE checksum of an image we wrote (PE header at 0x80).
 pub fn checksum(bytes: &[u8]) -> u32 {
-    checksum_at(bytes, CHECKSUM_OFFSET)
-}
-
-/// The PE checksum: a 16-bit one's-complement-style sum of the file, with the 4-byte checksum
-/// field at `field` counted as zero, plus the file length.
-pub fn checksum_at(bytes: &[u8], field: usize) -> u32 {
-    // End-around-carry addition is associative, so the words are summed in 64 bits (no overflow
-    // below 2^48 words) and folded once at the end: the value folding after every word gives, at
-    // a fraction of the cost.
-    let word = |p: &[u8]| u64::from(u16::from_le_bytes([p[0], *p.get(1).unwrap_or(&0)]));
-    let pairs = bytes.chunks_exact(2);
-    let tail = pairs.remainder();
-    let mut sum: u64 = pairs
-        .map(|p| u64::from(u16::from_le_bytes([p[0], p[1]])))
-        .sum::<u64>()
-        + tail.first().map_or(0, |&b| u64::from(b));
-    // The checksum field counts as zero.
-    for at in [field, field + 2] {
-        if at % 2 == 0 && at < bytes.len() {
-            sum -= word(&bytes[at..]);
-        }
-    }
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    (sum as u32).wrapping_add(bytes.len() as u32)
-}
-
-/// Where the optional header's CheckSum field is in any PE image (found through `e_lfanew`, which
-/// other producers do not put at 0x80), or `None` if `bytes` is not a PE image.
-pub fn checksum_field(bytes: &[u8]) -> Option<usize> {
-    let e_lfanew = u32::from_le_bytes(bytes.get(0x3c..0x40)?.try_into().ok()?) as usize;
-    let field = e_lfanew.checked_add(4 + 20 + 64)?;
-    (bytes.get(..2)? == b"MZ"
-        && bytes.get(e_lfanew..e_lfanew.checked_add(4)?)? == b"PE\0\0"
-        && bytes.len() >= field + 4)
-        .then_some(field)
+    peln_pe::checksum(bytes, CHECKSUM_OFFSET)
 }
 
 pub fn write_checksum(buf: &mut [u8]) {

@@ -104,11 +104,15 @@ struct Definition {
 pub struct Options<'a> {
     pub entry: &'a str,
     pub gc_sections: bool,
+    /// Leave DWARF out of the image.
+    pub strip_debug: bool,
+    /// Symbols to pull from archives and keep (`-u`, `/INCLUDE`), besides objects' `/INCLUDE`s.
+    pub undefined: &'a [String],
 }
 
 pub fn resolve<'d>(inputs: Inputs<'d>, expect: Expect, opts: &Options) -> Result<Resolved<'d>> {
     let machine = expect.machine;
-    let objects = load_archive_members(inputs, expect, opts.entry)?;
+    let objects = load_archive_members(inputs, expect, opts)?;
     // Every needed member is loaded.
     let discarded = select_comdats(&objects)?;
     // One copy of each COMDAT group remains.
@@ -127,7 +131,21 @@ pub fn resolve<'d>(inputs: Inputs<'d>, expect: Expect, opts: &Options) -> Result
             symbol: opts.entry.to_string(),
         });
     }
-    let live = mark_live(&objects, &targets, &discarded, entry, opts.gc_sections);
+    // Roots besides the entry: what `-u`/`/INCLUDE` name, when something defines it.
+    let roots: Vec<Target> = opts
+        .undefined
+        .iter()
+        .map(String::as_bytes)
+        .chain(
+            objects
+                .iter()
+                .flat_map(|o| o.includes.iter().map(|i| i.as_bytes())),
+        )
+        .filter_map(|name| names.get(name).and_then(|&g| definitions[g as usize]))
+        .map(|d| targets[d.file as usize][d.symbol as usize])
+        .chain([entry])
+        .collect();
+    let live = mark_live(&objects, &targets, &discarded, &roots, opts);
     // The image's contents are fixed; what is still unbound there is an error.
     report_undefined(&objects, &targets, &live)?;
 
@@ -146,7 +164,7 @@ pub fn resolve<'d>(inputs: Inputs<'d>, expect: Expect, opts: &Options) -> Result
 fn load_archive_members<'d>(
     inputs: Inputs<'d>,
     expect: Expect,
-    entry: &str,
+    opts: &Options,
 ) -> Result<Vec<ObjectFile<'d>>> {
     let Inputs {
         mut objects,
@@ -155,11 +173,20 @@ fn load_archive_members<'d>(
     let mut defined: FxHashSet<&[u8]> = FxHashSet::default();
     let mut wanted: Vec<&[u8]> = Vec::new();
     let mut loaded: FxHashSet<(usize, u64)> = FxHashSet::default();
+    for (a, archive) in archives.iter().enumerate() {
+        if archive.whole {
+            for offset in archive.object_members()? {
+                loaded.insert((a, offset));
+                objects.push(archive.load_member(offset, expect)?);
+            }
+        }
+    }
     for obj in &objects {
         note(obj, &mut defined, &mut wanted);
     }
-    // The entry point can come from an archive too.
-    wanted.push(entry.as_bytes());
+    // The entry point and `-u` symbols can come from an archive too.
+    wanted.push(opts.entry.as_bytes());
+    wanted.extend(opts.undefined.iter().map(String::as_bytes));
     while let Some(name) = wanted.pop() {
         if defined.contains(name) {
             continue;
@@ -167,14 +194,14 @@ fn load_archive_members<'d>(
         let provider = archives
             .iter()
             .enumerate()
-            .find_map(|(i, a)| a.lookup(name).map(|m| (i, m)));
-        let Some((archive, member)) = provider else {
+            .find_map(|(i, a)| a.lookup(name).map(|off| (i, off)));
+        let Some((archive, offset)) = provider else {
             continue;
         };
-        if !loaded.insert((archive, archives[archive].member_key(member))) {
+        if !loaded.insert((archive, offset)) {
             continue;
         }
-        let member = archives[archive].load_member(member, expect)?;
+        let member = archives[archive].load_member(offset, expect)?;
         tracing::debug!(member = %member.name, symbol = %String::from_utf8_lossy(name), "loading archive member");
         note(&member, &mut defined, &mut wanted);
         objects.push(member);
@@ -183,6 +210,7 @@ fn load_archive_members<'d>(
 }
 
 fn note<'a>(obj: &ObjectFile<'a>, defined: &mut FxHashSet<&'a [u8]>, wanted: &mut Vec<&'a [u8]>) {
+    wanted.extend(obj.includes.iter().map(|i| i.as_bytes()));
     for sym in &obj.symbols {
         if sym.binding == Binding::Local || sym.name.is_empty() {
             continue;
@@ -224,6 +252,9 @@ fn select_comdats(objects: &[ObjectFile]) -> Result<Vec<Vec<bool>>> {
     };
     for (f, obj) in objects.iter().enumerate() {
         for (c, comdat) in obj.comdats.iter().enumerate() {
+            if comdat.local {
+                continue;
+            }
             let Some(&(wf, wc)) = winners.get(comdat.key) else {
                 winners.insert(comdat.key, (f, c));
                 continue;
@@ -431,11 +462,15 @@ fn mark_live(
     objects: &[ObjectFile],
     targets: &[Vec<Target>],
     discarded: &[Vec<bool>],
-    entry: Target,
-    gc: bool,
+    roots: &[Target],
+    opts: &Options,
 ) -> Vec<Vec<bool>> {
+    let gc = opts.gc_sections;
     let candidate = |f: usize, s: usize| {
-        objects[f].sections[s].class != SectionClass::Discard && !discarded[f][s]
+        let class = objects[f].sections[s].class;
+        class != SectionClass::Discard
+            && !(opts.strip_debug && class == SectionClass::Debug)
+            && !discarded[f][s]
     };
     let mut live: Vec<Vec<bool>> = objects
         .iter()
@@ -462,8 +497,10 @@ fn mark_live(
             }
         }
     }
-    if let Target::Section { file, section, .. } = entry {
-        work.push((file as usize, section));
+    for root in roots {
+        if let Target::Section { file, section, .. } = *root {
+            work.push((file as usize, section));
+        }
     }
     // Debug info describes whatever survives; it keeps nothing alive itself.
     for (f, obj) in objects.iter().enumerate() {
@@ -605,6 +642,8 @@ impl<'d> OneObject<'d> {
                 sections: self.sections,
                 symbols: self.symbols,
                 comdats: vec![],
+                default_libs: vec![],
+                includes: vec![],
             }],
             targets: vec![targets],
             live: vec![live],
@@ -683,7 +722,10 @@ mod tests {
                 key: b"key",
                 selection,
                 sections: vec![1],
+                local: false,
             }],
+            default_libs: vec![],
+            includes: vec![],
         }
     }
 
@@ -695,6 +737,8 @@ mod tests {
         let opts = Options {
             entry: "efi_main",
             gc_sections: gc,
+            strip_debug: false,
+            undefined: &[],
         };
         use crate::arch::Arch;
         let expect = Expect {
@@ -815,6 +859,30 @@ mod tests {
             e.to_string(),
             "duplicate symbol: key\n>>> defined in a.obj\n>>> defined in b.obj"
         );
+    }
+
+    #[test]
+    fn static_comdat_leaders_are_local_to_their_object() {
+        let local = |name| {
+            let mut o = comdat_object(name, Selection::NoDuplicates, b"\x90");
+            o.symbols[1].binding = Binding::Local;
+            o.comdats[0].local = true;
+            o
+        };
+        let r = run(uniq(vec![local("a.obj"), local("b.obj")]), false).unwrap();
+        assert_eq!(r.live[0][1..3], [true, true]);
+        assert_eq!(r.live[1][1..3], [true, true]);
+        for f in 0..2 {
+            assert_eq!(
+                r.target(f, 1),
+                Target::Section {
+                    file: f,
+                    section: 1,
+                    value: 0
+                },
+                "each object's reference binds to its own copy"
+            );
+        }
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Writing: fills the image buffer from the layout (headers, section bytes, GOT, `.reloc`), applies
 //! relocations through the arch's table, computes the PE checksum, and commits the file atomically.
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use peln_pe::output::Staged;
 use rayon::prelude::*;
 
 use crate::arch::Arch;
@@ -320,97 +320,60 @@ impl Output for Vec<u8> {
     }
 }
 
-/// The image as a memory-mapped temporary file beside its final path, renamed into place by
-/// [`OutputFile::commit`]. Dropped uncommitted, it is removed: a failed link leaves no partial
-/// file and the previous output untouched.
+/// The image as a memory-mapped [`Staged`] file beside its final path, sized by layout and
+/// filled in place, renamed into place by [`OutputFile::commit`]. Dropped uncommitted, it is
+/// removed: a failed link leaves no partial file and the previous output untouched.
 pub struct OutputFile {
     path: PathBuf,
-    tmp: PathBuf,
+    // Unmapped before the staged file is renamed or removed.
     map: Option<memmap2::MmapMut>,
-    committed: bool,
+    staged: Option<Staged>,
 }
 
 impl OutputFile {
     pub fn new(path: &Path) -> OutputFile {
         OutputFile {
             path: path.to_path_buf(),
-            tmp: temp_path(path),
             map: None,
-            committed: false,
+            staged: None,
         }
     }
 
-    /// Renames the written file into place. Like lld and mold, no fsync: the rename replaces
-    /// the old file only once the new one is complete in the page cache.
-    pub fn commit(mut self) -> Result {
-        drop(self.map.take());
-        std::fs::rename(&self.tmp, &self.path).map_err(|source| Error::Io {
+    fn io(&self, source: std::io::Error) -> Error {
+        Error::Io {
             path: self.path.clone(),
             source,
-        })?;
-        self.committed = true;
-        Ok(())
+        }
+    }
+
+    pub fn commit(mut self) -> Result {
+        drop(self.map.take());
+        match self.staged.take() {
+            Some(staged) => staged.commit().map_err(|e| self.io(e)),
+            None => Err(self.io(std::io::Error::other("no image was written"))),
+        }
     }
 }
 
 impl Output for OutputFile {
     fn buffer(&mut self, len: usize) -> Result<&mut [u8]> {
-        let io = |source| Error::Io {
-            path: self.path.clone(),
-            source,
-        };
-        let file = std::fs::File::options()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&self.tmp)
-            .map_err(io)?;
-        file.set_len(len as u64).map_err(io)?;
-        // SAFETY: the file is this link's own fresh temporary; nothing else maps or resizes it.
-        let map = unsafe { memmap2::MmapMut::map_mut(&file) }.map_err(io)?;
+        let staged = Staged::new(&self.path).map_err(|e| self.io(e))?;
+        staged.file().set_len(len as u64).map_err(|e| self.io(e))?;
+        // SAFETY: the staged file is this link's own fresh temporary; nothing else maps or
+        // resizes it.
+        let map = unsafe { memmap2::MmapMut::map_mut(staged.file()) }.map_err(|e| self.io(e))?;
+        self.staged = Some(staged);
         Ok(self.map.insert(map))
     }
-}
-
-impl Drop for OutputFile {
-    fn drop(&mut self) {
-        if !self.committed {
-            drop(self.map.take());
-            let _ = std::fs::remove_file(&self.tmp);
-        }
-    }
-}
-
-fn temp_path(path: &Path) -> PathBuf {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    dir.join(format!(".{name}.pectl-{}.tmp", std::process::id()))
 }
 
 /// Writes `bytes` to a temporary file beside `path` and renames it into place, so a failed link
 /// never leaves a partial file or clobbers a previous good one.
 pub fn commit(path: &Path, bytes: &[u8]) -> Result {
-    let io = |source| Error::Io {
+    peln_pe::output::write_atomic(path, bytes).map_err(|source| Error::Io {
         path: path.to_path_buf(),
         source,
-    };
-    let tmp = temp_path(path);
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(io)
+    })
 }
 
 #[cfg(test)]
@@ -460,6 +423,7 @@ mod tests {
         let opts = crate::layout::Options {
             image_base: 0x1_4000_0000,
             allow_absolute32: false,
+            sections: Default::default(),
         };
         let layout = crate::layout::compute::<Amd64>(&res, Relaxation::none(&res), &opts).unwrap();
         let text = layout.section(OutputKind::Text).unwrap();
@@ -471,6 +435,8 @@ mod tests {
 
         let header = Header {
             subsystem: Subsystem::EfiApplication,
+            subsystem_version: (0, 0),
+            dll: false,
             timestamp: 0,
             low_image: false,
         };

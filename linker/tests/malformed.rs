@@ -28,7 +28,8 @@ fn mains(machine: Machine) -> Vec<Vec<u8>> {
 fn link(machine: Machine, main: &[u8], input: &[u8], gc_sections: bool) -> peln_linker::Result {
     let args = LinkArgs {
         gc_sections,
-        ..LinkArgs::new(machine, "out.efi".into())
+        machine: Some(machine),
+        ..LinkArgs::new("out.efi".into())
     };
     let files = [("main.o".to_string(), main), ("fuzz.o".to_string(), input)];
     peln_linker::link_buffers(&args, &files).map(|_| ())
@@ -75,7 +76,10 @@ fn archive_without_symbol_index_is_scanned() {
     let main = seed("main-amd64-coff.o");
     let archive = seed("helper-amd64-coff-noindex.a");
     let with_index = seed("helper-amd64-coff.a");
-    let args = LinkArgs::new(Machine::Amd64, "out.efi".into());
+    let args = LinkArgs {
+        machine: Some(Machine::Amd64),
+        ..LinkArgs::new("out.efi".into())
+    };
     let image = |lib: &[u8]| {
         let files = [
             ("main.obj".to_string(), &main[..]),

@@ -7,7 +7,7 @@ use object::{
     FileKind, Object, ObjectSection, ObjectSymbol, RelocationFlags, RelocationTarget, SectionIndex,
 };
 use peln_linker::input::Format;
-use peln_linker::Machine;
+use peln_pe::Machine;
 
 use crate::Error;
 
@@ -24,7 +24,7 @@ pub fn render(name: &str, data: &[u8]) -> Result<String, Error> {
 
 fn machine_name(pe_machine: u16) -> String {
     match Machine::from_pe_machine(pe_machine) {
-        Some(m) => format!("{pe_machine:#06x} ({})", m.name()),
+        Some(_) => peln_pe::machine::describe(pe_machine),
         None => format!("{pe_machine:#06x}"),
     }
 }
@@ -68,8 +68,7 @@ fn pe(out: &mut String, data: &[u8]) -> Result<(), Error> {
         oh.size_of_uninitialized_data()
     )?;
     let stored = oh.check_sum();
-    let computed = peln_linker::pe::checksum_field(data)
-        .map(|field| peln_linker::pe::checksum_at(data, field));
+    let computed = peln_pe::checksum_field(data).map(|field| peln_pe::checksum(data, field));
     writeln!(
         out,
         "checksum: {stored:#010x} ({})",

@@ -3,13 +3,18 @@
 //! `pectl link` turns objects and archives into a PE32+ UEFI image; `pectl uki` joins a UEFI stub,
 //! a kernel, initrds and a command line into a Unified Kernel Image as systemd's ukify does;
 //! `pectl inspect` prints what a PE image, COFF/ELF object or archive holds.
+//!
+//! Called as `lld-link`, `ld.lld` or with `-flavor link|gnu`, pectl is the linker toolchains
+//! already know how to drive (see [`flavor`]).
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 use peln_linker::{LinkArgs, Machine, Subsystem};
 
-mod inspect;
+pub mod flavor;
+pub mod inspect;
+mod verify;
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
 
@@ -36,6 +41,12 @@ enum Command {
     Uki(Uki),
     /// Print headers, sections, symbols, relocations of a PE image, COFF/ELF object or archive.
     Inspect { file: PathBuf },
+    /// Check that UEFI firmware (edk2) would load and run each image: every problem is printed
+    /// with its field and value. Exit status 1 when any image has errors; warnings do not fail.
+    Verify {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -72,8 +83,9 @@ struct Uki {
 #[derive(clap::Args, Debug)]
 struct Link {
     /// Target machine: amd64 (x86_64, x64), arm64 (aarch64, aa64), riscv64, loongarch64 (loong64).
+    /// Default: the machine of the first object.
     #[arg(long, value_parser = parse_machine)]
-    machine: Machine,
+    machine: Option<Machine>,
     /// Output image.
     #[arg(short, long)]
     output: PathBuf,
@@ -96,7 +108,7 @@ struct Link {
     #[arg(short = 'l', value_name = "NAME")]
     libs: Vec<String>,
     /// Preferred load address (decimal or 0x hex).
-    #[arg(long, value_parser = parse_number)]
+    #[arg(long, value_parser = flavor::parse_number)]
     image_base: Option<u64>,
     /// Accept 32-bit absolute addresses (-fno-pic code): base-relocated as HIGHLOW, so the image
     /// works only when firmware loads it below 4 GiB. Requires --image-base below 2 GiB.
@@ -124,14 +136,6 @@ fn parse_subsystem(s: &str) -> Result<Subsystem, String> {
     })
 }
 
-fn parse_number(s: &str) -> Result<u64, String> {
-    let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(hex) => u64::from_str_radix(&hex.replace('_', ""), 16),
-        None => s.replace('_', "").parse(),
-    };
-    parsed.map_err(|e| format!("`{s}`: {e}"))
-}
-
 /// SOURCE_DATE_EPOCH, clamped to the 32-bit TimeDateStamp; 0 when unset.
 fn timestamp() -> Result<u32, Error> {
     match std::env::var("SOURCE_DATE_EPOCH") {
@@ -146,6 +150,40 @@ fn timestamp() -> Result<u32, Error> {
     }
 }
 
+/// Links `args` whatever the flavour that parsed them. The linker writes into a staged file beside
+/// the output; it becomes the output only once `pectl verify`'s checks pass, so a link that
+/// produced an image firmware would refuse leaves the previous output untouched.
+fn link(mut args: LinkArgs) -> Result<(), Error> {
+    let output = std::mem::take(&mut args.output);
+    let inputs: Vec<&Path> = args.inputs.iter().map(PathBuf::as_path).collect();
+    if let Some(input) = peln_pe::output::output_is_input(&output, &inputs) {
+        return Err(format!(
+            "output {} is the input {}: refusing to overwrite an input",
+            output.display(),
+            input.display()
+        )
+        .into());
+    }
+    let staged =
+        peln_pe::output::Staged::new(&output).map_err(|e| format!("{}: {e}", output.display()))?;
+    args.output = staged.path().to_path_buf();
+    peln_linker::link(&args)?;
+    let image = std::fs::read(staged.path()).map_err(|e| format!("{}: {e}", output.display()))?;
+    let report = peln_pe::verify::verify(&image);
+    if !report.is_clean() {
+        return Err(format!(
+            "{}: the linked image would not load (pectl verify): {}",
+            output.display(),
+            report.error_text()
+        )
+        .into());
+    }
+    staged
+        .commit()
+        .map_err(|e| format!("{}: {e}", output.display()))?;
+    Ok(())
+}
+
 /// Runs `pectl` with `args` (argv[0] included). Help and usage errors come back as errors whose
 /// text is clap's.
 pub fn run<I, T>(args: I) -> Result<(), Error>
@@ -153,7 +191,13 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = Cli::try_parse_from(args)?;
+    let argv: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    if let Some((f, start)) = flavor::detect(&argv)? {
+        let mut args = flavor::parse(f, &argv[start..])?;
+        args.timestamp = timestamp()?;
+        return link(args);
+    }
+    let cli = Cli::try_parse_from(argv)?;
     init_tracing(cli.verbose);
     match cli.command {
         Command::Link(l) => {
@@ -171,7 +215,6 @@ where
             }
             let args = LinkArgs {
                 machine: l.machine,
-                output: l.output,
                 inputs: l.inputs,
                 lib_dirs: l.lib_dirs,
                 libs: l.libs,
@@ -183,12 +226,12 @@ where
                 allow_absolute32: l.allow_absolute32,
                 relax: !l.no_relax,
                 timestamp: timestamp()?,
+                ..LinkArgs::new(l.output)
             };
-            peln_linker::link(&args)?;
-            Ok(())
+            link(args)
         }
         Command::Uki(u) => {
-            use peln_linker::uki::{Payload, UkiArgs};
+            use peln_uki::{Payload, UkiArgs};
             let args = UkiArgs {
                 stub: u.stub,
                 linux: u.linux,
@@ -199,17 +242,23 @@ where
                 sbat: u.sbat.iter().map(|s| Payload::parse(s)).collect(),
                 output: u.output,
             };
-            for warning in peln_linker::uki::build(&args)? {
+            for warning in peln_uki::build(&args)? {
                 eprintln!("pectl: warning: {warning}");
             }
             Ok(())
         }
         Command::Inspect { file } => {
             let data = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-            let text = inspect::render(&file.display().to_string(), &data)?;
+            let name = file.display().to_string();
+            // Errors from the readers (`object`'s) do not know the file: name it.
+            let text = inspect::render(&name, &data).map_err(|e| match e.to_string() {
+                m if m.starts_with(&name) => m,
+                m => format!("{name}: {m}"),
+            })?;
             print!("{text}");
             Ok(())
         }
+        Command::Verify { files } => verify::run(&files),
     }
 }
 

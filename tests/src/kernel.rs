@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-/// The arches Debian ships a kernel for (loongarch64 is only in debian-ports).
-pub const KERNEL_ARCHES: [Arch; 3] = [Arch::Amd64, Arch::Arm64, Arch::Riscv64];
+/// The arches Debian ships a kernel for: all four (trixie; loong64 only in sid, fetched from there).
+pub const KERNEL_ARCHES: [Arch; 4] = Arch::ALL;
 
 /// Guest RAM for a kernel boot. 512 MiB boots all three kernels with the tiny initramfs; a UKI
 /// holds a second copy of kernel and initrd while the stub runs, so leave room.
@@ -95,7 +95,7 @@ pub fn systemd_stub() -> Result<PathBuf, String> {
     cached_pe(systemd_stub_path(), Arch::Amd64, "systemd stub")
 }
 
-/// All three kernels and the systemd stub are cached (the error lists everything missing).
+/// All four kernels and the systemd stub are cached (the error lists everything missing).
 pub fn check_kernels() -> Result<(), String> {
     let missing: Vec<String> = KERNEL_ARCHES
         .iter()

@@ -19,6 +19,7 @@
 //! Use [`require!`] in tests, or the `Option`-returning helpers, which apply the same policy through
 //! [`skip_or_fail`].
 
+pub mod bad_input;
 pub mod cc;
 pub mod dwarf;
 pub mod env;
@@ -27,6 +28,7 @@ pub mod link;
 pub mod pe;
 pub mod program;
 pub mod qemu;
+pub mod realapp;
 pub mod rust;
 pub mod stub;
 pub mod work;

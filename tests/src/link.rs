@@ -1,11 +1,12 @@
 //! Linking: argv for our `pectl link` (run in-process by the test crate, which has `pectl` as a
 //! dev-dependency) and the `lld-link-19` reference linker.
 use crate::cc::run_checked;
-use crate::env::{need_tool, LD_LLD, LLD_LINK};
+use crate::env::{need_tool, repo_root, LD_LLD, LLD_LINK};
 use crate::Arch;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 /// Options of `pectl link` (the ones tests use; `extra` is appended verbatim before the inputs).
 #[derive(Clone, Debug, Default)]
@@ -137,6 +138,42 @@ where
         shown.join(" ")
     );
     out.to_path_buf()
+}
+
+/// The pectl executable of this workspace, built (once per test process) by the same cargo in
+/// the same profile as the running test.
+pub fn pectl_exe() -> Result<PathBuf, String> {
+    static EXE: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    EXE.get_or_init(|| {
+        // <target>/<profile>/deps/<test binary>
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .ok_or("test binary is not in <target>/<profile>/deps")?;
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.current_dir(repo_root())
+            .args(["build", "--locked", "-p", "pectl", "--bin", "pectl"]);
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            cmd.arg("--release");
+        }
+        run_checked(&mut cmd, "building the pectl executable");
+        Ok(profile_dir.join("pectl"))
+    })
+    .clone()
+}
+
+/// A link named `name` (`lld-link`, `ld.lld`) to [`pectl_exe`] in `dir`: how toolchains that
+/// choose their linker by name are pointed at pectl.
+pub fn pectl_named(dir: &Path, name: &str) -> PathBuf {
+    let exe = pectl_exe().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(dir).unwrap();
+    let link = dir.join(name);
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(exe, &link)
+        .unwrap_or_else(|e| panic!("symlink {}: {e}", link.display()));
+    link
 }
 
 /// Links with `lld-link-19 /machine:<m> /subsystem:efi_application /entry:efi_main /nodefaultlib

@@ -141,10 +141,17 @@ impl PeInfo {
 
 /// Asserts the basic shape edk2 needs of a UEFI image: PE32+, machine of `arch`, executable, relocs
 /// NOT stripped, a non-empty base relocation directory, the given subsystem, an entry point inside
-/// the image, 4 KiB-or-larger section alignment. Returns the parsed headers.
+/// the image, 4 KiB-or-larger section alignment — and `pectl verify`'s checks find no error.
+/// Returns the parsed headers.
 pub fn assert_uefi_image(path: &Path, arch: Arch, subsystem: u16) -> PeInfo {
     let pe = PeInfo::read(path);
     let p = path.display();
+    let report = peln_pe::verify::verify(&std::fs::read(path).unwrap());
+    assert!(
+        report.is_clean(),
+        "{p}: pectl verify: {}",
+        report.error_text()
+    );
     assert_eq!(pe.machine, arch.pe_machine(), "{p}: machine");
     assert_eq!(pe.subsystem, subsystem, "{p}: subsystem");
     assert!(

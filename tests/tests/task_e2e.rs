@@ -1,8 +1,8 @@
 //! `task e2e`, run as the README tells a newcomer to: the Taskfile compiles the stub for all four
-//! arches, links it with pectl, packs UKIs (Debian kernels on amd64/arm64/riscv64, the handoff
-//! payload on loongarch64), merges them into one boot.iso and boots every UKI from a FAT dir and
-//! boot.iso as a CD and as a disk. Each boot is checked by `peln-boot` against the guest's own
-//! marker; this test checks that all twelve boots reported success.
+//! arches, links it with pectl, packs UKIs (Debian's kernels: trixie, sid on loongarch64), merges
+//! them into one boot.iso and boots every UKI from a FAT dir and boot.iso as a CD and as a disk.
+//! Each boot is checked by `peln-boot` against the guest's own marker; this test checks that all
+//! twelve boots reported success.
 use std::process::Command;
 
 use peln_tests::{check_needs, env::need_tool, require, Arch, Need, WorkDir};

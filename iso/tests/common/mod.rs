@@ -1,86 +1,51 @@
-//! Shared helpers for the cloud-boot-iso integration tests: tool/firmware discovery with the
-//! CI=true rule, running the binary, reading image structures, and a serialised QEMU runner
-//! that follows ../shared/TESTENV.md.
+//! Helpers of the cloud-boot-iso integration tests: running the binary and reading image
+//! structures. Tool and firmware discovery (with the CI=true rule) and the QEMU runner are the
+//! workspace's one harness, peln-tests; this file only adapts them to these tests' arch names.
 #![allow(dead_code)]
 
+pub mod live;
+
 use std::fs;
-use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use peln_tests::{skip_unless, Arch, BootOpts, BootResult};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_cloud-boot-iso");
 
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
+/// The harness's arch for one of these tests' names (`amd64`, ...).
+pub fn arch(name: &str) -> Arch {
+    Arch::ALL
+        .into_iter()
+        .find(|a| a.pectl_machine() == name)
+        .unwrap_or_else(|| panic!("unknown arch {name}"))
 }
 
-/// `true` if `what` is available. Otherwise fail under CI=true (a missing tool there is a broken
-/// setup, not a reason to pass), or print "skipped: …" and return `false`.
-pub fn require(what: &str, ok: bool) -> bool {
-    if ok {
-        return true;
-    }
-    if ci() {
-        panic!("{what} is missing (CI=true: scripts/setup-test-env.sh must provide it)");
-    }
-    eprintln!("skipped: {what} is missing (run scripts/setup-test-env.sh)");
-    false
-}
-
+/// `true` if `tool` is on PATH; otherwise the harness's skip policy (a failure under CI).
 pub fn have_tool(tool: &str) -> bool {
-    require(
-        &format!("tool `{tool}`"),
-        Command::new("sh")
-            .arg("-c")
-            .arg(format!("command -v {tool}"))
-            .stdout(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success()),
-    )
-}
-
-pub fn fw_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("PELN_FW_DIR") {
-        return PathBuf::from(d);
-    }
-    let home = std::env::var_os("HOME").expect("HOME");
-    Path::new(&home).join(".cache/peln/fw")
-}
-
-pub fn fw_file(rel: &str) -> Option<PathBuf> {
-    let p = fw_dir().join("usr/share").join(rel);
-    if require(&format!("firmware file {}", p.display()), p.is_file()) {
-        Some(p)
-    } else {
-        None
-    }
+    skip_unless(peln_tests::env::need_tool(tool)).is_some()
 }
 
 /// Debian's UEFI Shell app for an arch (third-party PE files).
-pub fn shell(arch: &str) -> Option<PathBuf> {
-    let rel = match arch {
-        "amd64" => "efi-shell-x64/shellx64.efi",
-        "arm64" => "efi-shell-aa64/shellaa64.efi",
-        "riscv64" => "efi-shell-riscv64/shellriscv64.efi",
-        "loongarch64" => "efi-shell-loongarch64/shellloongarch64.efi",
-        _ => unreachable!(),
-    };
-    fw_file(rel)
+pub fn shell(name: &str) -> Option<PathBuf> {
+    let p = peln_tests::fw_dir().join(arch(name).uefi_shell_rel_path());
+    skip_unless(if p.is_file() {
+        Ok(p)
+    } else {
+        Err(format!(
+            "UEFI shell {} missing (run scripts/setup-test-env.sh)",
+            p.display()
+        ))
+    })
 }
 
-/// A minimal PE32+ header (no sections): valid input for the checks, not bootable.
+/// A loadable PE32+ image (`pectl verify` passes it), with `magic` and `subsystem` patched in so
+/// that tests can break exactly those.
 pub fn fake_pe(machine: u16, magic: u16, subsystem: u16) -> Vec<u8> {
-    let mut v = vec![0u8; 0x400];
-    v[..2].copy_from_slice(b"MZ");
-    v[0x3c..0x40].copy_from_slice(&0x80u32.to_le_bytes());
-    v[0x80..0x84].copy_from_slice(b"PE\0\0");
-    v[0x84..0x86].copy_from_slice(&machine.to_le_bytes());
-    v[0x94..0x96].copy_from_slice(&240u16.to_le_bytes());
-    v[0x98..0x9a].copy_from_slice(&magic.to_le_bytes());
-    v[0x98 + 68..0x98 + 70].copy_from_slice(&subsystem.to_le_bytes());
+    let mut v = peln_pe::synth::image(machine, subsystem);
+    v[peln_pe::synth::OPT..peln_pe::synth::OPT + 2].copy_from_slice(&magic.to_le_bytes());
     v
 }
 
@@ -166,215 +131,80 @@ pub fn scratch(name: &str) -> PathBuf {
     d
 }
 
+/// SHA-256 of the logical content: size, then every non-zero 64 KiB-aligned block with its
+/// offset. Blocks wholly in holes (SEEK_HOLE) are zero by definition and are not read, so two
+/// files with the same bytes have the same digest however their holes are laid out.
+pub fn content_digest(path: &Path) -> [u8; 32] {
+    const B: u64 = 64 << 10;
+    let f = fs::File::open(path).unwrap();
+    let len = f.metadata().unwrap().len();
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    h.update(len.to_le_bytes());
+    let mut buf = vec![0u8; B as usize];
+    let mut next_block = 0u64;
+    while next_block * B < len {
+        // SAFETY: lseek on a valid fd; no memory passed.
+        let data = unsafe {
+            libc::lseek(
+                std::os::unix::io::AsRawFd::as_raw_fd(&f),
+                (next_block * B) as i64,
+                libc::SEEK_DATA,
+            )
+        };
+        if data < 0 {
+            break; // only a hole remains
+        }
+        let hole = unsafe {
+            libc::lseek(
+                std::os::unix::io::AsRawFd::as_raw_fd(&f),
+                data,
+                libc::SEEK_HOLE,
+            )
+        } as u64;
+        let last = hole.min(len).div_ceil(B);
+        for blk in (data as u64 / B).max(next_block)..last {
+            let pos = blk * B;
+            let n = (len - pos).min(B) as usize;
+            f.read_exact_at(&mut buf[..n], pos).unwrap();
+            if buf[..n].iter().any(|&b| b != 0) {
+                h.update(pos.to_le_bytes());
+                h.update(&buf[..n]);
+            }
+        }
+        next_block = last;
+    }
+    h.finalize().into()
+}
+
 // ---------------------------------------------------------------------------------------------
 // QEMU
 // ---------------------------------------------------------------------------------------------
 
-
+/// How a test attaches the image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Media {
     Cd,
     Disk,
 }
 
-pub struct Machine {
-    pub qemu: &'static str,
-    pub machine_args: &'static [&'static str],
-    pub mem: &'static str,
-    pub code: &'static str,
-    pub vars: &'static str,
-}
-
-pub fn machine(arch: &str) -> Machine {
-    match arch {
-        "amd64" => Machine {
-            qemu: "qemu-system-x86_64",
-            machine_args: &["-machine", "q35,accel=tcg"],
-            mem: "512",
-            code: "OVMF/OVMF_CODE_4M.fd",
-            vars: "OVMF/OVMF_VARS_4M.fd",
-        },
-        "arm64" => Machine {
-            qemu: "qemu-system-aarch64",
-            machine_args: &["-machine", "virt", "-cpu", "max"],
-            mem: "512",
-            code: "AAVMF/AAVMF_CODE.fd",
-            vars: "AAVMF/AAVMF_VARS.fd",
-        },
-        "riscv64" => Machine {
-            qemu: "qemu-system-riscv64",
-            machine_args: &["-machine", "virt"],
-            mem: "512",
-            code: "qemu-efi-riscv64/RISCV_VIRT_CODE.fd",
-            vars: "qemu-efi-riscv64/RISCV_VIRT_VARS.fd",
-        },
-        "loongarch64" => Machine {
-            qemu: "qemu-system-loongarch64",
-            machine_args: &["-machine", "virt", "-cpu", "la464"],
-            mem: "1024",
-            code: "qemu-efi-loongarch64/QEMU_EFI.fd",
-            vars: "qemu-efi-loongarch64/QEMU_VARS.fd",
-        },
-        _ => unreachable!(),
-    }
-}
-
-/// What a boot produced: the serial console with escape sequences and CRs removed.
-pub struct Boot {
-    pub transcript: String,
-    pub elapsed: Duration,
-    pub timed_out: bool,
-}
-
 const BANNER: &str = "UEFI Interactive Shell v";
 
 /// Boot `image` on `arch` from `media` until the UEFI Shell has printed its banner and mapping
-/// table (it then shows "Press ESC in N seconds…" or "Shell>"), or `timeout`. `None` when
-/// QEMU or firmware is missing outside CI.
-pub fn boot(arch: &str, media: Media, image: &Path, timeout: Duration) -> Option<Boot> {
-    let m = machine(arch);
-    if !have_tool(m.qemu) {
-        return None;
-    }
-    let code = fw_file(m.code)?;
-    let vars_tpl = fw_file(m.vars)?;
-    let tmp = tempfile::tempdir().unwrap();
-    let vars = tmp.path().join("vars.fd");
-    fs::copy(&vars_tpl, &vars).unwrap();
-
-    let img = image.display().to_string();
-    let mut args: Vec<String> = m.machine_args.iter().map(|s| s.to_string()).collect();
-    for a in [
-        "-m",
-        m.mem,
-        "-smp",
-        "1",
-        "-nographic",
-        "-nic",
-        "none",
-        "-no-reboot",
-        "-boot",
-        "menu=on,splash-time=0",
-    ] {
-        args.push(a.into());
-    }
-    args.push("-drive".into());
-    args.push(format!(
-        "if=pflash,format=raw,unit=0,readonly=on,file={}",
-        code.display()
-    ));
-    args.push("-drive".into());
-    args.push(format!(
-        "if=pflash,format=raw,unit=1,file={}",
-        vars.display()
-    ));
-    match media {
-        Media::Disk => {
-            args.push("-drive".into());
-            args.push(format!("if=none,id=d0,format=raw,readonly=on,file={img}"));
-            args.push("-device".into());
-            args.push("virtio-blk-pci,drive=d0".into());
-        }
-        Media::Cd => {
-            args.push("-drive".into());
-            args.push(format!(
-                "if=none,id=cd0,media=cdrom,readonly=on,format=raw,file={img}"
-            ));
-            if arch == "amd64" {
-                args.push("-device".into());
-                args.push("ide-cd,drive=cd0".into());
-            } else {
-                for a in [
-                    "-device",
-                    "virtio-scsi-pci,id=scsi0",
-                    "-device",
-                    "scsi-cd,drive=cd0,bus=scsi0.0",
-                ] {
-                    args.push(a.into());
-                }
-            }
-        }
-    }
-
-    // TCG is CPU-bound: one QEMU at a time on this machine, shared with the peln-tests boots.
-    let _guard = peln_tests::qemu::boot_lock();
-    let start = Instant::now();
-    let mut child = Command::new(m.qemu)
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {}: {e}", m.qemu));
-    let out = Arc::new(Mutex::new(Vec::new()));
-    let mut readers = Vec::new();
-    for mut pipe in [
-        Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
-        Box::new(child.stderr.take().unwrap()),
-    ] {
-        let out = out.clone();
-        readers.push(std::thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                out.lock().unwrap().extend_from_slice(&buf[..n]);
-            }
-        }));
-    }
-    let mut timed_out = false;
-    loop {
-        std::thread::sleep(Duration::from_millis(100));
-        let text = String::from_utf8_lossy(&out.lock().unwrap()).into_owned();
-        if let Some(at) = text.find(BANNER) {
-            let after = &text[at..];
-            if after.contains("Press ESC in") || after.contains("Shell>") {
-                break;
-            }
-        }
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if start.elapsed() > timeout {
-            timed_out = true;
-            break;
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    for r in readers {
-        let _ = r.join();
-    }
-    let raw = String::from_utf8_lossy(&out.lock().unwrap()).into_owned();
-    Some(Boot {
-        transcript: clean(&raw),
-        elapsed: start.elapsed(),
-        timed_out,
-    })
-}
-
-/// Drop ANSI escape sequences and carriage returns.
-fn clean(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut it = s.chars().peekable();
-    while let Some(c) = it.next() {
-        if c == '\x1b' {
-            if it.peek() == Some(&'[') {
-                it.next();
-                for d in it.by_ref() {
-                    if d.is_ascii_alphabetic() {
-                        break;
-                    }
-                }
-            }
-            continue;
-        }
-        if c != '\r' {
-            out.push(c);
-        }
-    }
-    out
+/// table and starts its startup.nsh countdown, QEMU exits, or `timeout`. `None` when QEMU or
+/// firmware is missing outside CI.
+pub fn boot(name: &str, media: Media, image: &Path, timeout: Duration) -> Option<BootResult> {
+    let arch = arch(name);
+    skip_unless(peln_tests::check_needs(arch, &[peln_tests::Need::Qemu]))?;
+    let media = match media {
+        Media::Cd => peln_tests::Media::Cdrom(image.to_path_buf()),
+        Media::Disk => peln_tests::Media::Disk(image.to_path_buf()),
+    };
+    let opts = BootOpts {
+        timeout,
+        ..BootOpts::stop_when("Press ESC in")
+    };
+    Some(peln_tests::boot(arch, &media, opts))
 }
 
 /// Device path of the shell's FS0 (the filesystem it was started from, as the firmware mapped
@@ -394,8 +224,8 @@ pub fn fs0_path(transcript: &str) -> Option<String> {
 
 /// Assert that `b` is Debian's shell started from our media: its banner, no fallback to the
 /// firmware's built-in shell (which prints the same banner!), and FS0 on the expected device.
-pub fn assert_shell_from_media(arch: &str, media: Media, b: &Boot, expect_in_fs0: &str) {
-    let t = &b.transcript;
+pub fn assert_shell_from_media(arch: &str, media: Media, b: &BootResult, expect_in_fs0: &str) {
+    let t = &b.serial;
     let ctx = || {
         format!(
             "{arch} {media:?} after {:.1}s (timed out: {}):\n{}",

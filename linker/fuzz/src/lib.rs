@@ -17,7 +17,8 @@ pub fn link_beside(machine: Machine, main: &[u8], fuzzed: &[u8]) {
         let args = LinkArgs {
             gc_sections,
             map: Some("fuzz.map".into()),
-            ..LinkArgs::new(machine, "fuzz.efi".into())
+            machine: Some(machine),
+            ..LinkArgs::new("fuzz.efi".into())
         };
         let files = [("main.o".to_string(), main), ("fuzz.o".to_string(), fuzzed)];
         let _ = peln_linker::link_buffers(&args, &files);

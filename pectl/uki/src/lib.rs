@@ -5,12 +5,17 @@
 //! (src/ukify/ukify.py) are the reference; what this module does differently is named where it
 //! does it:
 //!
-//! - New sections go after the stub's, in ukify's order `.osrel .cmdline .uname .initrd .linux
-//!   .sbat`. Each starts at the previous section's end rounded up to SectionAlignment, its raw
-//!   data at the end of the file rounded up to FileAlignment; SizeOfRawData is the length rounded
-//!   up to FileAlignment. `.linux` is `CNT_CODE | MEM_READ` (old kernels run in place through
-//!   the EFI handover protocol), the rest `CNT_INITIALIZED_DATA | MEM_READ`. `.linux`'s
-//!   VirtualSize is the kernel's SizeOfImage (room to run in place), never less than its length.
+//! - New sections go after the stub's, in ukify 257's order `.osrel .cmdline .uname .linux
+//!   .initrd .sbat`. Each starts at the previous section's end rounded up to SectionAlignment,
+//!   its raw data at the end of the file rounded up to FileAlignment; SizeOfRawData is the length
+//!   rounded up to FileAlignment and VirtualSize the length. `.linux` is `CNT_CODE | MEM_READ`
+//!   (old kernels run in place through the EFI handover protocol), the rest
+//!   `CNT_INITIALIZED_DATA | MEM_READ`. The UKI keeps NX_COMPAT only when the kernel has it.
+//! - A command line given as text has its whitespace collapsed (ukify's `' '.join(split())`);
+//!   `@FILE` is taken verbatim.
+//! - Deliberately unlike ukify: without `--os-release` there is no `.osrel` (ukify copies the
+//!   build host's /etc/os-release, which would make the image depend on the machine that built
+//!   it), and the stub, the kernel and the result must pass `pectl verify` (peln_pe::verify).
 //! - Several initrds are concatenated, each padded with zeros to a multiple of 4 bytes; a single
 //!   one is taken as it is.
 //! - `.sbat` merges the stub's and the kernel's `.sbat` and the `--sbat` texts (default: the `uki`
@@ -29,11 +34,16 @@
 //!   PointerToSymbolTable) follows.
 //! - SizeOfImage and NumberOfSections are recomputed, SizeOfInitializedData grows by each new
 //!   section's VirtualSize (as ukify), TimeDateStamp is the stub's. Unlike ukify (which writes 0)
-//!   the checksum is computed. The same inputs give the same bytes.
+//!   the checksum is computed. The same inputs give the same bytes, and the same bytes as ukify
+//!   257 apart from the checksum (tests/tests/ukify_reference.rs runs the real one).
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::arch::Machine;
+use peln_pe::headers::{
+    rd16, rd32, wr16, wr32, IMAGE_DIRECTORY_ENTRY_DEBUG, IMAGE_DIRECTORY_ENTRY_SECURITY,
+    SECTION_HEADER_SIZE,
+};
+use peln_pe::{Headers as Pe, Machine, Section as SectionHeader};
 
 /// What `ukify` puts in `.sbat` when no `--sbat` is given.
 pub const DEFAULT_SBAT: &str =
@@ -47,9 +57,9 @@ const SBAT_HEADER: &str =
 const IMAGE_SCN_CNT_CODE: u32 = 0x0000_0020;
 const IMAGE_SCN_CNT_INITIALIZED_DATA: u32 = 0x0000_0040;
 const IMAGE_SCN_MEM_READ: u32 = 0x4000_0000;
-const IMAGE_DIRECTORY_ENTRY_SECURITY: usize = 4;
-const IMAGE_DIRECTORY_ENTRY_DEBUG: usize = 6;
-const SECTION_HEADER_SIZE: usize = 40;
+const IMAGE_DLLCHARACTERISTICS_NX_COMPAT: u16 = 0x0100;
+/// Offset of DllCharacteristics in the optional header.
+const OPT_DLL_CHARACTERISTICS: usize = 70;
 const DEBUG_ENTRY_SIZE: usize = 28;
 const COFF_SYMBOL_SIZE: u64 = 18;
 
@@ -96,6 +106,15 @@ pub enum UkiError {
     },
     NotUtf8 {
         what: String,
+    },
+    /// `pectl verify` finds errors: UEFI firmware would refuse the image, or it would fail.
+    Unloadable {
+        file: String,
+        errors: String,
+    },
+    OutputIsInput {
+        output: String,
+        input: String,
     },
     TooLarge {
         what: String,
@@ -155,6 +174,13 @@ impl fmt::Display for UkiError {
             ),
             UkiError::Malformed { file, reason } => write!(f, "{file}: {reason}"),
             UkiError::NotUtf8 { what } => write!(f, "{what} is not valid UTF-8"),
+            UkiError::Unloadable { file, errors } => {
+                write!(f, "{file}: UEFI firmware would not load it: {errors}")
+            }
+            UkiError::OutputIsInput { output, input } => write!(
+                f,
+                "output {output} is the input {input}: refusing to overwrite an input"
+            ),
             UkiError::TooLarge { what } => {
                 write!(f, "the UKI is too large: {what} does not fit in 32 bits")
             }
@@ -269,7 +295,15 @@ pub fn build(args: &UkiArgs) -> Result<Vec<String>, UkiError> {
         .map(|p| read(p))
         .collect::<Result<Vec<_>, _>>()?;
     let os_release = args.os_release.as_ref().map(Payload::bytes).transpose()?;
-    let cmdline = args.cmdline.as_ref().map(Payload::bytes).transpose()?;
+    // As ukify: whitespace in a command line given as text has no meaning and is collapsed; a
+    // file's contents are taken verbatim.
+    let cmdline = match &args.cmdline {
+        Some(Payload::Text(t)) => {
+            Payload::Text(t.split_whitespace().collect::<Vec<_>>().join(" ")).bytes()?
+        }
+        Some(file) => file.bytes()?,
+        None => None,
+    };
     let sbat = args
         .sbat
         .iter()
@@ -289,41 +323,58 @@ pub fn build(args: &UkiArgs) -> Result<Vec<String>, UkiError> {
             data: &linux,
         },
         os_release: os_release.as_ref().and_then(|o| o.as_deref()),
-        cmdline: cmdline.as_ref().and_then(|o| o.as_deref()),
+        cmdline: cmdline.as_deref(),
         uname: args.uname.as_deref(),
         initrds: &initrds,
         sbat: &sbat,
     })?;
     // The image is complete in memory; nothing has touched the output path yet.
-    crate::write::commit(&args.output, &uki.image).map_err(|e| match e {
-        crate::Error::Io { path, source } => UkiError::Io { path, source },
-        other => UkiError::Io {
-            path: args.output.clone(),
-            source: std::io::Error::other(other.to_string()),
-        },
+    refuse_unloadable(&stub_name, &stub)?;
+    refuse_unloadable(&linux_name, &linux)?;
+    let output_name = args.output.display().to_string();
+    refuse_unloadable(&output_name, &uki.image)?;
+    let inputs: Vec<&Path> = [&args.stub, &args.linux]
+        .into_iter()
+        .chain(&args.initrds)
+        .map(PathBuf::as_path)
+        .collect();
+    if let Some(input) = peln_pe::output::output_is_input(&args.output, &inputs) {
+        return Err(UkiError::OutputIsInput {
+            output: output_name,
+            input: input.display().to_string(),
+        });
+    }
+    peln_pe::output::write_atomic(&args.output, &uki.image).map_err(|source| UkiError::Io {
+        path: args.output.clone(),
+        source,
     })?;
     Ok(uki.warnings)
 }
 
-// ---------------------------------------------------------------------------------------------
-// Reading PE headers (by hand: every field is bounds-checked, nothing is trusted).
-
-fn rd16(d: &[u8], at: usize) -> Option<u16> {
-    d.get(at..at.checked_add(2)?)
-        .map(|b| u16::from_le_bytes([b[0], b[1]]))
+/// The checksum the PE header at the start of `bytes` should hold (`None` if it is not a PE).
+pub fn pe_checksum(bytes: &[u8]) -> Option<u32> {
+    let pe = Pe::parse(bytes).ok()?;
+    Some(peln_pe::checksum(bytes, pe.checksum_offset()))
 }
 
-fn rd32(d: &[u8], at: usize) -> Option<u32> {
-    d.get(at..at.checked_add(4)?)
-        .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+/// `pectl verify`'s errors, as an error naming `file`.
+fn refuse_unloadable(file: &str, image: &[u8]) -> Result<(), UkiError> {
+    let report = peln_pe::verify::verify(image);
+    if report.is_clean() {
+        return Ok(());
+    }
+    Err(UkiError::Unloadable {
+        file: file.to_string(),
+        errors: report.error_text(),
+    })
 }
 
-fn wr16(d: &mut [u8], at: usize, v: u16) {
-    d[at..at + 2].copy_from_slice(&v.to_le_bytes());
-}
-
-fn wr32(d: &mut [u8], at: usize, v: u32) {
-    d[at..at + 4].copy_from_slice(&v.to_le_bytes());
+/// The headers of input `file`, or why it is not a PE image.
+fn parse(file: &str, d: &[u8]) -> Result<Pe, UkiError> {
+    Pe::parse(d).map_err(|e| UkiError::NotPe {
+        file: file.to_string(),
+        reason: e.0,
+    })
 }
 
 fn round_up(x: u64, align: u64) -> u64 {
@@ -332,195 +383,6 @@ fn round_up(x: u64, align: u64) -> u64 {
 
 fn fit32(v: u64, what: impl FnOnce() -> String) -> Result<u32, UkiError> {
     u32::try_from(v).map_err(|_| UkiError::TooLarge { what: what() })
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct SectionHeader {
-    name: [u8; 8],
-    virtual_size: u32,
-    virtual_address: u32,
-    size_of_raw_data: u32,
-    pointer_to_raw_data: u32,
-    pointer_to_relocations: u32,
-    pointer_to_linenumbers: u32,
-    number_of_relocations: u16,
-    number_of_linenumbers: u16,
-    characteristics: u32,
-}
-
-impl SectionHeader {
-    fn parse(b: &[u8]) -> SectionHeader {
-        let u32_at = |at| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
-        let u16_at = |at| u16::from_le_bytes(b[at..at + 2].try_into().unwrap());
-        SectionHeader {
-            name: b[..8].try_into().unwrap(),
-            virtual_size: u32_at(8),
-            virtual_address: u32_at(12),
-            size_of_raw_data: u32_at(16),
-            pointer_to_raw_data: u32_at(20),
-            pointer_to_relocations: u32_at(24),
-            pointer_to_linenumbers: u32_at(28),
-            number_of_relocations: u16_at(32),
-            number_of_linenumbers: u16_at(34),
-            characteristics: u32_at(36),
-        }
-    }
-
-    fn write(&self, b: &mut [u8]) {
-        b[..8].copy_from_slice(&self.name);
-        wr32(b, 8, self.virtual_size);
-        wr32(b, 12, self.virtual_address);
-        wr32(b, 16, self.size_of_raw_data);
-        wr32(b, 20, self.pointer_to_raw_data);
-        wr32(b, 24, self.pointer_to_relocations);
-        wr32(b, 28, self.pointer_to_linenumbers);
-        wr16(b, 32, self.number_of_relocations);
-        wr16(b, 34, self.number_of_linenumbers);
-        wr32(b, 36, self.characteristics);
-    }
-
-    fn name(&self) -> String {
-        let end = self.name.iter().position(|&c| c == 0).unwrap_or(8);
-        String::from_utf8_lossy(&self.name[..end]).into_owned()
-    }
-
-    fn is(&self, name: &str) -> bool {
-        let mut padded = [0u8; 8];
-        padded[..name.len()].copy_from_slice(name.as_bytes());
-        self.name == padded
-    }
-
-    /// Where the section ends in memory: VirtualSize, or SizeOfRawData when that is 0 (as
-    /// loaders read it).
-    fn end_rva(&self) -> u64 {
-        let size = if self.virtual_size == 0 {
-            self.size_of_raw_data
-        } else {
-            self.virtual_size
-        };
-        u64::from(self.virtual_address) + u64::from(size)
-    }
-
-    /// Its raw data, cut at the end of the file.
-    fn raw<'d>(&self, d: &'d [u8]) -> &'d [u8] {
-        let start = (self.pointer_to_raw_data as usize).min(d.len());
-        let end = start
-            .saturating_add(self.size_of_raw_data as usize)
-            .min(d.len());
-        &d[start..end]
-    }
-}
-
-/// The header fields of a PE image this module reads or rewrites, with their file offsets.
-#[derive(Clone, Debug)]
-struct Pe {
-    /// Offset of the COFF file header.
-    coff: usize,
-    /// Offset of the optional header.
-    opt: usize,
-    pe32plus: bool,
-    machine: u16,
-    pointer_to_symbol_table: u32,
-    number_of_symbols: u32,
-    size_of_initialized_data: u32,
-    section_alignment: u32,
-    file_alignment: u32,
-    size_of_image: u32,
-    size_of_headers: u32,
-    data_dirs: Vec<(u32, u32)>,
-    /// Offset of the section table.
-    table: usize,
-    sections: Vec<SectionHeader>,
-}
-
-impl Pe {
-    fn parse(file: &str, d: &[u8]) -> Result<Pe, UkiError> {
-        let bad = |reason: &str| UkiError::NotPe {
-            file: file.to_string(),
-            reason: reason.to_string(),
-        };
-        if d.starts_with(b"\x7fELF") {
-            return Err(bad("it is an ELF file"));
-        }
-        if d.len() < 0x40 || !d.starts_with(b"MZ") {
-            return Err(bad("no MZ signature"));
-        }
-        let e_lfanew = rd32(d, 0x3c).unwrap() as usize;
-        if d.get(e_lfanew..e_lfanew.saturating_add(4)) != Some(b"PE\0\0".as_slice()) {
-            return Err(bad("no PE signature at the offset the DOS header gives"));
-        }
-        let coff = e_lfanew + 4;
-        let truncated = || bad("truncated headers");
-        let size_of_optional_header = rd16(d, coff + 16).ok_or_else(truncated)? as usize;
-        let opt = coff + 20;
-        let pe32plus = match rd16(d, opt).ok_or_else(truncated)? {
-            0x20b => true,
-            0x10b => false,
-            magic => return Err(bad(&format!("unknown optional header magic {magic:#x}"))),
-        };
-        let dirs_at = if pe32plus { 112 } else { 96 };
-        if size_of_optional_header < dirs_at || opt + size_of_optional_header > d.len() {
-            return Err(truncated());
-        }
-        let number_of_rva_and_sizes = rd32(d, opt + dirs_at - 4).unwrap() as usize;
-        let dir_count = number_of_rva_and_sizes
-            .min((size_of_optional_header - dirs_at) / 8)
-            .min(16);
-        let data_dirs = (0..dir_count)
-            .map(|i| {
-                let at = opt + dirs_at + 8 * i;
-                (rd32(d, at).unwrap(), rd32(d, at + 4).unwrap())
-            })
-            .collect();
-        let table = opt + size_of_optional_header;
-        let count = rd16(d, coff + 2).unwrap() as usize;
-        let table_bytes = d
-            .get(table..table + count * SECTION_HEADER_SIZE)
-            .ok_or_else(|| bad("the section table runs past the end of the file"))?;
-        let sections = table_bytes
-            .chunks_exact(SECTION_HEADER_SIZE)
-            .map(SectionHeader::parse)
-            .collect();
-        Ok(Pe {
-            coff,
-            opt,
-            pe32plus,
-            machine: rd16(d, coff).unwrap(),
-            pointer_to_symbol_table: rd32(d, coff + 8).unwrap(),
-            number_of_symbols: rd32(d, coff + 12).unwrap(),
-            size_of_initialized_data: rd32(d, opt + 8).unwrap(),
-            section_alignment: rd32(d, opt + 32).unwrap(),
-            file_alignment: rd32(d, opt + 36).unwrap(),
-            size_of_image: rd32(d, opt + 56).unwrap(),
-            size_of_headers: rd32(d, opt + 60).unwrap(),
-            data_dirs,
-            table,
-            sections,
-        })
-    }
-
-    fn dir(&self, index: usize) -> (u32, u32) {
-        self.data_dirs.get(index).copied().unwrap_or((0, 0))
-    }
-
-    /// The file offset of `len` bytes at `rva`, when one section's raw data holds them all.
-    fn rva_to_offset(&self, rva: u32, len: usize) -> Option<usize> {
-        self.sections.iter().find_map(|s| {
-            let delta = rva.checked_sub(s.virtual_address)? as usize;
-            (delta + len <= s.size_of_raw_data as usize)
-                .then(|| s.pointer_to_raw_data as usize + delta)
-        })
-    }
-
-    fn checksum_offset(&self) -> usize {
-        self.opt + 64
-    }
-}
-
-/// The checksum the PE header at the start of `bytes` should hold (`None` if it is not a PE).
-pub fn pe_checksum(bytes: &[u8]) -> Option<u32> {
-    let pe = Pe::parse("", bytes).ok()?;
-    Some(crate::pe::checksum_at(bytes, pe.checksum_offset()))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -773,7 +635,7 @@ fn relayout(
 pub fn assemble(parts: &Parts) -> Result<Uki, UkiError> {
     let mut warnings = Vec::new();
     let (stub_name, linux_name) = (parts.stub.name, parts.linux.name);
-    let stub = Pe::parse(stub_name, parts.stub.data)?;
+    let stub = parse(stub_name, parts.stub.data)?;
     if !stub.pe32plus {
         return Err(UkiError::NotPe32Plus {
             file: stub_name.to_string(),
@@ -785,7 +647,7 @@ pub fn assemble(parts: &Parts) -> Result<Uki, UkiError> {
             machine: stub.machine,
         });
     }
-    let linux = Pe::parse(linux_name, parts.linux.data)?;
+    let linux = parse(linux_name, parts.linux.data)?;
     if linux.machine != stub.machine {
         return Err(UkiError::MachineMismatch {
             stub: stub_name.to_string(),
@@ -833,10 +695,6 @@ pub fn assemble(parts: &Parts) -> Result<Uki, UkiError> {
         Some(u) => (!u.is_empty()).then(|| u.as_bytes().to_vec()),
         None => detect_uname(parts.linux.data).map(String::into_bytes),
     };
-    let linux_len = parts.linux.data.len() as u64;
-    let linux_vsize = fit32(linux_len.max(u64::from(linux.size_of_image)), || {
-        format!("{linux_name} size")
-    })?;
     let sbat = merge_sbat(
         &[
             (stub_name, &stub, parts.stub.data),
@@ -847,29 +705,27 @@ pub fn assemble(parts: &Parts) -> Result<Uki, UkiError> {
     )?;
     let data_section = IMAGE_SCN_CNT_INITIALIZED_DATA | IMAGE_SCN_MEM_READ;
     let mut new: Vec<NewSection> = Vec::new();
+    let code_section = IMAGE_SCN_CNT_CODE | IMAGE_SCN_MEM_READ;
+    // ukify 257's order; `.linux` is code (old kernels run in place through the EFI handover
+    // protocol), and its VirtualSize is its length, as every section's.
     let contents = [
-        (".osrel", parts.os_release.map(<[u8]>::to_vec)),
-        (".cmdline", parts.cmdline.map(<[u8]>::to_vec)),
-        (".uname", uname),
-        (".initrd", join_initrds(parts.initrds)),
+        (".osrel", parts.os_release.map(<[u8]>::to_vec), data_section),
+        (".cmdline", parts.cmdline.map(<[u8]>::to_vec), data_section),
+        (".uname", uname, data_section),
+        (".linux", Some(parts.linux.data.to_vec()), code_section),
+        (".initrd", join_initrds(parts.initrds), data_section),
     ];
-    for (name, data) in contents {
+    for (name, data, characteristics) in contents {
         if let Some(data) = data {
             let virtual_size = fit32(data.len() as u64, || format!("{name} size"))?;
             new.push(NewSection {
                 name,
                 data,
                 virtual_size,
-                characteristics: data_section,
+                characteristics,
             });
         }
     }
-    new.push(NewSection {
-        name: ".linux",
-        data: parts.linux.data.to_vec(),
-        virtual_size: linux_vsize,
-        characteristics: IMAGE_SCN_CNT_CODE | IMAGE_SCN_MEM_READ,
-    });
     for n in &new {
         if stub.sections.iter().any(|s| s.is(n.name)) {
             return Err(UkiError::SectionExists {
@@ -1051,8 +907,17 @@ pub fn assemble(parts: &Parts) -> Result<Uki, UkiError> {
     wr32(&mut out, stub.opt + 8, size_of_initialized_data as u32);
     wr32(&mut out, stub.opt + 56, size_of_image);
     wr32(&mut out, stub.opt + 60, size_of_headers as u32);
+    if linux.dll_characteristics & IMAGE_DLLCHARACTERISTICS_NX_COMPAT == 0 {
+        // As ukify: the UKI claims NX_COMPAT only when the kernel it runs does, or firmware that
+        // enforces it would fault in the kernel.
+        wr16(
+            &mut out,
+            stub.opt + OPT_DLL_CHARACTERISTICS,
+            stub.dll_characteristics & !IMAGE_DLLCHARACTERISTICS_NX_COMPAT,
+        );
+    }
     let field = stub.checksum_offset();
-    let sum = crate::pe::checksum_at(&out, field);
+    let sum = peln_pe::checksum(&out, field);
     wr32(&mut out, field, sum);
     Ok(Uki {
         image: out,
@@ -1161,10 +1026,7 @@ mod tests {
                 (".sbat", 0x2000, kernel_sbat, 0x60),
             ],
         );
-        let (s, k) = (
-            Pe::parse("s", &stub).unwrap(),
-            Pe::parse("k", &kernel).unwrap(),
-        );
+        let (s, k) = (Pe::parse(&stub).unwrap(), Pe::parse(&kernel).unwrap());
         let mut warnings = Vec::new();
         let texts = [
             "not sbat\nx,1\n".to_string(),
@@ -1242,22 +1104,26 @@ mod tests {
             ..parts(&stub, &kernel)
         })
         .unwrap();
-        let pe = Pe::parse("uki", &uki.image).unwrap();
+        let pe = Pe::parse(&uki.image).unwrap();
         assert_eq!(
             names(&pe),
-            [".text", ".data", ".osrel", ".cmdline", ".uname", ".initrd", ".linux", ".sbat"]
+            [".text", ".data", ".osrel", ".cmdline", ".uname", ".linux", ".initrd", ".sbat"]
         );
         // .data ends at 0x3234: .osrel at 0x4000, then each at the next 0x1000 boundary.
         let rvas: Vec<u32> = pe.sections.iter().map(|s| s.virtual_address).collect();
         assert_eq!(
             rvas,
-            [0x1000, 0x2000, 0x4000, 0x5000, 0x6000, 0x7000, 0x8000, 0xc000]
+            [0x1000, 0x2000, 0x4000, 0x5000, 0x6000, 0x7000, 0x8000, 0x9000]
         );
-        let linux = &pe.sections[6];
-        assert_eq!(linux.virtual_size, 0x4000, "the kernel's SizeOfImage");
+        let linux = &pe.sections[5];
+        assert_eq!(
+            linux.virtual_size as usize,
+            kernel.len(),
+            "its length, as ukify"
+        );
         assert_eq!(linux.characteristics, 0x4000_0020);
         assert_eq!(linux.raw(&uki.image), &kernel[..]);
-        let initrd = &pe.sections[5];
+        let initrd = &pe.sections[6];
         assert_eq!(initrd.virtual_size, 16);
         assert_eq!(
             &initrd.raw(&uki.image)[..16],
@@ -1268,16 +1134,16 @@ mod tests {
             assert_eq!(s.size_of_raw_data % 0x200, 0, "{}", s.name());
         }
         assert_eq!(pe.sections[2].characteristics, 0x4000_0040);
-        assert_eq!(pe.size_of_image, 0xd000);
+        assert_eq!(pe.size_of_image, 0xa000);
         // The stub's own bytes are untouched up to its end.
         assert_eq!(uki.image[0x400..0xa00], stub[0x400..0xa00]);
         assert_eq!(
             pe.size_of_initialized_data,
-            8 + 13 + 5 + 16 + 0x4000 + pe.sections[7].virtual_size
+            8 + 13 + 5 + kernel.len() as u32 + 16 + pe.sections[7].virtual_size
         );
         assert_eq!(
             rd32(&uki.image, pe.checksum_offset()),
-            Some(crate::pe::checksum_at(&uki.image, pe.checksum_offset()))
+            Some(peln_pe::checksum(&uki.image, pe.checksum_offset()))
         );
     }
 
@@ -1316,7 +1182,7 @@ mod tests {
             ..parts(&stub, &kernel)
         })
         .unwrap();
-        let pe = Pe::parse("uki", &uki.image).unwrap();
+        let pe = Pe::parse(&uki.image).unwrap();
         // 4 + .cmdline .linux .sbat: the table ends at 0x260, so the data moves down 0x200.
         assert_eq!(pe.sections.len(), 7);
         assert_eq!(pe.size_of_headers, 0x400);
@@ -1375,7 +1241,7 @@ mod tests {
         wr32(&mut stub, 0x44 + 12, 2);
         let kernel = synth(AMD64, 0x400, &[(".text", 0x1000, &[0x90; 0x10], 0x10)]);
         let uki = assemble(&parts(&stub, &kernel)).unwrap();
-        let pe = Pe::parse("uki", &uki.image).unwrap();
+        let pe = Pe::parse(&uki.image).unwrap();
         assert_eq!((pe.pointer_to_symbol_table, pe.number_of_symbols), (0, 0));
         assert_eq!(
             uki.image[0x44 + 18..0x44 + 20],
@@ -1403,7 +1269,7 @@ mod tests {
         );
         let kernel = synth(AMD64, 0x400, &[(".text", 0x1000, &[0x90; 0x10], 0x10)]);
         let uki = assemble(&parts(&stub, &kernel)).unwrap();
-        let pe = Pe::parse("uki", &uki.image).unwrap();
+        let pe = Pe::parse(&uki.image).unwrap();
         assert_eq!(names(&pe), [".text", ".sbat", ".sdmagic", ".linux"]);
         let sbat = &pe.sections[1];
         let want = format!("{SBAT_HEADER}\nstub,1,S,stub,1,https://s\nuki,1,UKI,uki,1,https://uapi-group.org/specifications/specs/unified_kernel_image/\n\0");
@@ -1422,7 +1288,7 @@ mod tests {
             ],
         );
         let uki = assemble(&parts(&cramped, &kernel)).unwrap();
-        let pe = Pe::parse("uki", &uki.image).unwrap();
+        let pe = Pe::parse(&uki.image).unwrap();
         assert_eq!(names(&pe), [".text", ".sdmagic", ".linux", ".sbat"]);
         assert_eq!(
             &pe.sections[3].raw(&uki.image)[..want.len()],

@@ -1,0 +1,170 @@
+//! Inputs of the build-iso tests: Debian's kernels, systemd-boot and busybox as
+//! scripts/fetch-live.sh cached them, turned into boot-files tars and squashfs roots by
+//! scripts/mklive.sh (once per test binary and arch).
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Mutex;
+
+use peln_tests::env::{cache_dir, repo_root, skip_or_fail};
+
+pub const BUILD_ISO: &str = env!("CARGO_BIN_EXE_build-iso");
+
+/// (peln arch, uname -m, systemd-boot suffix) of the four arches.
+pub const ARCHES: [(&str, &str, &str); 4] = [
+    ("amd64", "x86_64", "x64"),
+    ("arm64", "aarch64", "aa64"),
+    ("riscv64", "riscv64", "riscv64"),
+    ("loongarch64", "loongarch64", "loongarch64"),
+];
+
+pub fn uname(arch: &str) -> &'static str {
+    ARCHES.iter().find(|a| a.0 == arch).unwrap().1
+}
+
+pub fn efi(arch: &str) -> &'static str {
+    ARCHES.iter().find(|a| a.0 == arch).unwrap().2
+}
+
+/// `$PELN_CACHE_DIR/live/<arch>`, or `None` (skip; a failure under CI) when fetch-live.sh has not
+/// run.
+pub fn fetched(arch: &str) -> Option<PathBuf> {
+    let d = cache_dir().join("live").join(arch);
+    if d.join("packages").is_file() {
+        Some(d)
+    } else {
+        skip_or_fail(&format!(
+            "{} missing (run scripts/setup-test-env.sh, which runs scripts/fetch-live.sh)",
+            d.display()
+        ));
+        None
+    }
+}
+
+/// Debian's systemd-boot for `arch`.
+pub fn sdboot(arch: &str) -> Option<PathBuf> {
+    Some(fetched(arch)?.join(format!("systemd-boot{}.efi", efi(arch))))
+}
+
+/// Debian's kernel (a PE with the EFI stub) for `arch`.
+pub fn kernel(arch: &str) -> Option<PathBuf> {
+    Some(fetched(arch)?.join("vmlinuz"))
+}
+
+/// What scripts/mklive.sh made for one arch.
+#[derive(Clone, Debug)]
+pub struct Live {
+    pub dir: PathBuf,
+    pub boot_tar: PathBuf,
+    pub squashfs: PathBuf,
+    pub initramfs: PathBuf,
+    pub kver: String,
+    pub id: String,
+}
+
+/// scripts/mklive.sh for `arch` with squashfs id `id`, once per test binary.
+pub fn mklive(arch: &str, id: &str) -> Option<Live> {
+    static DONE: Mutex<Option<HashMap<String, Live>>> = Mutex::new(None);
+    fetched(arch)?;
+    for t in ["mksquashfs", "cpio"] {
+        if !super::have_tool(t) {
+            return None;
+        }
+    }
+    let key = format!("{arch}/{id}");
+    let mut done = DONE.lock().unwrap();
+    if let Some(l) = done.get_or_insert_with(HashMap::new).get(&key) {
+        return Some(l.clone());
+    }
+    let dir = super::scratch(&format!("live-{arch}-{id}"));
+    let o = Command::new(repo_root().join("scripts/mklive.sh"))
+        .args([arch, &dir.display().to_string(), id])
+        .output()
+        .expect("run scripts/mklive.sh");
+    assert!(
+        o.status.success(),
+        "mklive.sh {arch}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let live = Live {
+        boot_tar: dir.join("boot.tar"),
+        squashfs: dir.join("squashfs.img"),
+        initramfs: dir.join("initramfs.img"),
+        kver: std::fs::read_to_string(dir.join("kver"))
+            .unwrap()
+            .trim()
+            .to_string(),
+        id: id.to_string(),
+        dir,
+    };
+    done.as_mut().unwrap().insert(key, live.clone());
+    Some(live)
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+/// Writes a boot-files tar holding `members` (path in the tar, host file), deterministic headers.
+pub fn boot_tar(out: &Path, compression: Compression, members: &[(&str, &Path)]) {
+    let mut b = tar::Builder::new(Vec::new());
+    for (name, host) in members {
+        let data = std::fs::read(host).unwrap_or_else(|e| panic!("{}: {e}", host.display()));
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(0);
+        h.set_cksum();
+        b.append_data(&mut h, name, data.as_slice()).unwrap();
+    }
+    let bytes = b.into_inner().unwrap();
+    let mut f = File::create(out).unwrap();
+    match compression {
+        Compression::None => std::io::Write::write_all(&mut f, &bytes).unwrap(),
+        Compression::Gzip => {
+            let mut e = flate2::write::GzEncoder::new(f, flate2::Compression::fast());
+            std::io::Write::write_all(&mut e, &bytes).unwrap();
+            e.finish().unwrap();
+        }
+        Compression::Zstd => {
+            // No zstd encoder among the dependencies: the zstd tool (installed by the setup
+            // script) compresses.
+            drop(f);
+            let raw = out.with_extension("raw");
+            std::fs::write(&raw, &bytes).unwrap();
+            let s = Command::new("zstd")
+                .args(["-q", "-f", "-o"])
+                .arg(out)
+                .arg(&raw)
+                .status()
+                .expect("run zstd");
+            assert!(s.success());
+            std::fs::remove_file(&raw).unwrap();
+        }
+    }
+}
+
+/// Run build-iso with `args`, SOURCE_DATE_EPOCH cleared unless `env` sets it.
+pub fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(BUILD_ISO);
+    c.args(args).env_remove("SOURCE_DATE_EPOCH");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run build-iso")
+}
+
+/// Run and insist on success.
+pub fn build(args: &[&str]) {
+    let o = run(args, &[]);
+    assert!(
+        o.status.success(),
+        "build-iso {args:?} failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

@@ -1,0 +1,239 @@
+//! build-iso images booted for real (QEMU 10 + edk2, TCG, one QEMU at a time through the
+//! harness's machine-wide lock): Debian's systemd-boot loads Debian's kernel with the live
+//! initramfs of scripts/mklive.sh, which finds the volume by label, loop-mounts the arch's
+//! squashfs under a tmpfs overlay and switches root; the root's /init prints
+//!
+//!   PELN-LIVE: arch=<uname -m> squashfs=<id> entries=[<LoaderEntries>] selected=[<LoaderEntrySelected>]
+//!
+//! so each boot proves which arch ran, which squashfs it came from, and which entries
+//! systemd-boot listed (only its own arch's, thanks to the `architecture` key).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use common::live::{self, mklive, uname, ARCHES};
+use peln_tests::env::{check_needs, skip_or_fail, Need};
+use peln_tests::{Arch, BootOpts, BootResult, Media};
+
+/// Linux under TCG: ~25–55 s per boot here; generous for a loaded CI machine.
+const TIMEOUT: Duration = Duration::from_secs(300);
+
+fn peln_arch(arch: &str) -> Arch {
+    match arch {
+        "amd64" => Arch::Amd64,
+        "arm64" => Arch::Arm64,
+        "riscv64" => Arch::Riscv64,
+        _ => Arch::Loongarch64,
+    }
+}
+
+/// The squashfs id of an arch in the four-arch image.
+fn id(arch: &str) -> String {
+    format!("multi-{}", uname(arch))
+}
+
+/// The four-arch image, built once per test binary (`None`: skipped).
+fn four_arch_iso() -> Option<&'static PathBuf> {
+    static ISO: OnceLock<Option<PathBuf>> = OnceLock::new();
+    ISO.get_or_init(|| {
+        let mut args = vec!["-q".to_string()];
+        for (arch, name, _) in ARCHES {
+            let l = mklive(arch, &id(arch))?;
+            args.push("--arch".into());
+            args.push(format!(
+                "{name}:{}:{}",
+                l.boot_tar.display(),
+                l.squashfs.display()
+            ));
+        }
+        let out = common::scratch("live-boot").join("four.iso");
+        args.push(out.display().to_string());
+        live::build(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        Some(out)
+    })
+    .as_ref()
+}
+
+fn boot(arch: &str, media: Media) -> Option<BootResult> {
+    if let Err(e) = check_needs(peln_arch(arch), &[Need::Qemu]) {
+        skip_or_fail(&e);
+        return None;
+    }
+    Some(peln_tests::boot(
+        peln_arch(arch),
+        &media,
+        BootOpts {
+            timeout: TIMEOUT,
+            // The live root powers off after its marker line: QEMU exits (-no-reboot).
+            stop_when: None,
+            // loongarch64 virt needs more than 1 GiB for the kernel + initramfs + tmpfs overlay.
+            memory_mib: Some(if arch == "loongarch64" { 2048 } else { 1024 }),
+        },
+    ))
+}
+
+/// The marker line's fields, or a panic with the whole boot log.
+fn marker(r: &BootResult) -> (String, String, Vec<String>, String) {
+    let line = r
+        .serial
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("PELN-LIVE: "))
+        .unwrap_or_else(|| panic!("no PELN-LIVE marker:\n{}", r.describe()));
+    let field = |k: &str| -> String {
+        let at = line
+            .find(&format!("{k}="))
+            .unwrap_or_else(|| panic!("{k} missing in {line:?}"));
+        let rest = &line[at + k.len() + 1..];
+        let v = if let Some(inner) = rest.strip_prefix('[') {
+            &inner[..inner.find(']').unwrap()]
+        } else {
+            rest.split(' ').next().unwrap()
+        };
+        v.to_string()
+    };
+    (
+        field("arch"),
+        field("squashfs"),
+        field("entries")
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+        field("selected"),
+    )
+}
+
+/// One arch boots its own squashfs from the four-arch image, and its systemd-boot listed only its
+/// own entry (firmware-provided extras such as `auto-reboot-to-firmware-setup` aside).
+fn four_arches_one_iso(arch: &str) {
+    let Some(iso) = four_arch_iso() else { return };
+    let u = uname(arch);
+    for media in [Media::Cdrom(iso.clone()), Media::Disk(iso.clone())] {
+        let Some(r) = boot(arch, media.clone()) else {
+            return;
+        };
+        let (got_arch, squashfs, entries, selected) = marker(&r);
+        let ctx = || format!("{arch} {media:?}:\n{}", r.describe());
+        assert_eq!(got_arch, u, "{}", ctx());
+        assert_eq!(squashfs, id(arch), "{}", ctx());
+        let ours: Vec<_> = entries.iter().filter(|e| !e.starts_with("auto-")).collect();
+        assert_eq!(ours, [&format!("dakota-live-{u}.conf")], "{}", ctx());
+        assert_eq!(selected, format!("dakota-live-{u}.conf"), "{}", ctx());
+        assert!(
+            r.serial.contains(&format!("LiveOS/squashfs-{u}.img")),
+            "{}",
+            ctx()
+        );
+    }
+}
+
+#[test]
+fn four_arches_one_iso_amd64() {
+    four_arches_one_iso("amd64");
+}
+
+#[test]
+fn four_arches_one_iso_arm64() {
+    four_arches_one_iso("arm64");
+}
+
+#[test]
+fn four_arches_one_iso_riscv64() {
+    four_arches_one_iso("riscv64");
+}
+
+#[test]
+fn four_arches_one_iso_loongarch64() {
+    four_arches_one_iso("loongarch64");
+}
+
+/// `build-iso BOOT_TAR SQUASHFS OUTPUT`: the arch comes from the tar's systemd-boot, the root
+/// from LiveOS/squashfs.img; a label of our own proves the initramfs matched on it.
+#[test]
+fn single_arch_form_boots_amd64_from_squashfs_img() {
+    let Some(l) = mklive("amd64", "single-x86_64") else {
+        return;
+    };
+    let out = common::scratch("live-boot").join("single.iso");
+    let o = out.display().to_string();
+    live::build(&[
+        "-q",
+        "-V",
+        "PELN_SINGLE",
+        &l.boot_tar.display().to_string(),
+        &l.squashfs.display().to_string(),
+        &o,
+    ]);
+    let Some(r) = boot("amd64", Media::Cdrom(out.clone())) else {
+        return;
+    };
+    let (arch, squashfs, _, selected) = marker(&r);
+    assert_eq!(
+        (arch.as_str(), squashfs.as_str(), selected.as_str()),
+        ("x86_64", "single-x86_64", "peln-single-x86_64.conf"),
+        "{}",
+        r.describe()
+    );
+    assert!(
+        r.serial
+            .contains("PELN_SINGLE on /dev/sr0, LiveOS/squashfs.img"),
+        "{}",
+        r.describe()
+    );
+    assert!(!Path::new(&format!("{o}.tmp")).exists());
+}
+
+/// Debian's real dracut with its dmsquash-live module (scripts/mkdracut.sh) in place of mklive's
+/// initramfs, for the same kernel and the four-arch image's x86_64 squashfs: same marker, from CD
+/// and from disk (where udev's by-label link must point at the whole hybrid disk).
+#[test]
+fn real_dracut_dmsquash_live_boots_amd64() {
+    let Some(l) = mklive("amd64", &id("amd64")) else {
+        return;
+    };
+    if !common::have_tool("dracut") || !common::have_tool("depmod") {
+        return;
+    }
+    let dir = common::scratch("live-dracut");
+    let o = std::process::Command::new(peln_tests::env::repo_root().join("scripts/mkdracut.sh"))
+        .arg(&dir)
+        .output()
+        .expect("run scripts/mkdracut.sh");
+    assert!(
+        o.status.success(),
+        "mkdracut.sh: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let out = dir.join("dracut.iso");
+    live::build(&[
+        "-q",
+        "--arch",
+        &format!(
+            "x86_64:{}:{}",
+            dir.join("boot.tar").display(),
+            l.squashfs.display()
+        ),
+        &out.display().to_string(),
+    ]);
+    for media in [Media::Cdrom(out.clone()), Media::Disk(out.clone())] {
+        let Some(r) = boot("amd64", media) else {
+            return;
+        };
+        let (arch, squashfs, entries, selected) = marker(&r);
+        assert_eq!(
+            (arch.as_str(), squashfs.as_str(), selected.as_str()),
+            ("x86_64", "multi-x86_64", "dakota-live-x86_64.conf"),
+            "{}",
+            r.describe()
+        );
+        assert!(entries.contains(&"dakota-live-x86_64.conf".to_string()));
+        assert!(
+            r.serial.contains("dracut: Switching root"),
+            "{}",
+            r.describe()
+        );
+    }
+}

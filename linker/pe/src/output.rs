@@ -1,0 +1,171 @@
+//! Atomic output for every tool: the bytes go to a temporary file in the output's directory
+//! (so the final rename stays on one filesystem), which is renamed over the output only once it
+//! is complete and synced. A failure (full disk, RLIMIT_FSIZE, a check that refuses the result)
+//! removes the temporary file: no half-written output, and an existing output stays untouched.
+use std::fs::File;
+use std::io::{self, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+/// A temporary file next to `target` that becomes `target` on [`Staged::commit`] and is removed
+/// if dropped before.
+#[derive(Debug)]
+pub struct Staged {
+    tmp: PathBuf,
+    file: File,
+    target: PathBuf,
+    committed: bool,
+}
+
+impl Staged {
+    /// Reserves a fresh temporary name next to `target` (created empty, exclusively, so two
+    /// runs or two threads never share one).
+    pub fn new(target: &Path) -> io::Result<Staged> {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let name = target
+            .file_name()
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file name"))?
+            .to_string_lossy();
+        loop {
+            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+            let tmp = dir.join(format!(".{name}.peln-{}-{n}.tmp", std::process::id()));
+            let mut options = File::options();
+            options.read(true).write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o644);
+            match options.open(&tmp) {
+                Ok(file) => {
+                    return Ok(Staged {
+                        tmp,
+                        file,
+                        target: target.to_path_buf(),
+                        committed: false,
+                    })
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Where to write the contents.
+    pub fn path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// The temporary file, open for reading and writing (for writers that stream or seek).
+    pub fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// Writes `bytes` as the whole contents.
+    pub fn write(&self, bytes: &[u8]) -> io::Result<()> {
+        self.file.set_len(0)?;
+        (&self.file).seek(io::SeekFrom::Start(0))?;
+        (&self.file).write_all(bytes)
+    }
+
+    /// Makes the contents durable and renames the temporary file over the target.
+    pub fn commit(mut self) -> io::Result<()> {
+        self.file.sync_all()?;
+        std::fs::rename(&self.tmp, &self.target)?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Writes `bytes` to `path` atomically (see the module documentation). The error is the I/O
+/// error alone: callers name `path` in their own error type.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let staged = Staged::new(path)?;
+    staged.write(bytes)?;
+    staged.commit()
+}
+
+/// The first of `inputs` that is the same file as `output` (same device and inode, so
+/// `./a.efi`, `a.efi` and a hard link all count), if any. A tool refuses to write over its own
+/// input: the rename would replace the input even though the user asked for a new file.
+pub fn output_is_input<'a>(output: &Path, inputs: &[&'a Path]) -> Option<&'a Path> {
+    let out = std::fs::metadata(output).ok()?;
+    inputs
+        .iter()
+        .copied()
+        .find(|i| std::fs::metadata(i).is_ok_and(|m| same_file(&m, &out)))
+}
+
+#[cfg(unix)]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    (a.dev(), a.ino()) == (b.dev(), b.ino())
+}
+
+#[cfg(not(unix))]
+fn same_file(_: &std::fs::Metadata, _: &std::fs::Metadata) -> bool {
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leftovers(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect()
+    }
+
+    #[test]
+    fn writes_and_replaces() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.efi");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn dropped_stage_leaves_nothing_and_keeps_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.efi");
+        std::fs::write(&p, b"old").unwrap();
+        let staged = Staged::new(&p).unwrap();
+        staged.write(b"new, but refused").unwrap();
+        drop(staged);
+        assert_eq!(std::fs::read(&p).unwrap(), b"old");
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn missing_directory_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = write_atomic(&dir.path().join("no/such/dir/out.efi"), b"x").unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+    }
+
+    #[test]
+    fn output_equal_to_an_input_is_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.o");
+        std::fs::write(&a, b"x").unwrap();
+        let dotted = dir.path().join(".").join("a.o");
+        let b = dir.path().join("b.o");
+        std::fs::write(&b, b"y").unwrap();
+        assert_eq!(output_is_input(&dotted, &[&b, &a]), Some(a.as_path()));
+        assert_eq!(output_is_input(&dir.path().join("new.efi"), &[&a]), None);
+    }
+}

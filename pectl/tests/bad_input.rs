@@ -1,0 +1,102 @@
+//! The bad-input table (peln_tests::bad_input) for every pectl subcommand: missing file,
+//! directory, empty, truncated + random, wrong machine, output = input, unwritable output
+//! directory, full disk, existing output kept.
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use peln_tests::bad_input::{run_table, Tool};
+
+const BIN: &str = env!("CARGO_BIN_EXE_pectl");
+
+fn read(rel: &str) -> Vec<u8> {
+    std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap()
+}
+
+/// A pectl-linked image (real compiler output) for `arch`.
+fn image(arch: &str) -> Vec<u8> {
+    read(&format!("fuzz/corpus/pe_reader/{arch}.efi"))
+}
+
+fn os(args: &[&dyn AsRef<std::ffi::OsStr>]) -> Vec<OsString> {
+    args.iter().map(|a| a.as_ref().to_os_string()).collect()
+}
+
+#[test]
+fn link() {
+    let args = |i: &[PathBuf], o: &Path| os(&[&"link", &"--machine", &"amd64", &"-o", &o, &i[0]]);
+    run_table(
+        &Tool {
+            name: "pectl link",
+            bin: Path::new(BIN),
+            inputs: vec![("hello.obj", read("tests/fixtures/hello-coff.obj"))],
+            wrong_machine: Some(read("tests/fixtures/hello-arm64.obj")),
+            args: &args,
+            writes_output: true,
+        },
+        &[],
+    );
+}
+
+#[test]
+fn uki() {
+    let args = |i: &[PathBuf], o: &Path| {
+        os(&[
+            &"uki",
+            &"--stub",
+            &i[0],
+            &"--linux",
+            &i[1],
+            &"--cmdline",
+            &"x",
+            &"-o",
+            &o,
+        ])
+    };
+    run_table(
+        &Tool {
+            name: "pectl uki",
+            bin: Path::new(BIN),
+            inputs: vec![("stub.efi", image("amd64")), ("vmlinuz", image("amd64"))],
+            wrong_machine: Some(image("arm64")),
+            args: &args,
+            writes_output: true,
+        },
+        &[],
+    );
+}
+
+#[test]
+fn inspect() {
+    let args = |i: &[PathBuf], _: &Path| os(&[&"inspect", &i[0]]);
+    run_table(
+        &Tool {
+            name: "pectl inspect",
+            bin: Path::new(BIN),
+            inputs: vec![("app.efi", image("amd64"))],
+            // inspect prints any machine's files.
+            wrong_machine: None,
+            args: &args,
+            writes_output: false,
+        },
+        &[],
+    );
+}
+
+#[test]
+fn verify() {
+    let args = |i: &[PathBuf], _: &Path| os(&[&"verify", &i[0]]);
+    let mut i386 = image("amd64");
+    let nt = u32::from_le_bytes(i386[0x3c..0x40].try_into().unwrap()) as usize;
+    i386[nt + 4..nt + 6].copy_from_slice(&0x14cu16.to_le_bytes());
+    run_table(
+        &Tool {
+            name: "pectl verify",
+            bin: Path::new(BIN),
+            inputs: vec![("app.efi", image("amd64"))],
+            wrong_machine: Some(i386),
+            args: &args,
+            writes_output: false,
+        },
+        &[],
+    );
+}
