@@ -918,6 +918,15 @@ fn validate(obj: &ObjectFile, field_size: fn(Format, u32) -> Option<u32>) -> Res
                         section_name(section)
                     ));
                 }
+                // The map and diagnostics measure a symbol by its end.
+                if sym.size > u64::from(size) - value {
+                    return bad(format!(
+                        "{} at {value:#x} of size {:#x} runs past the {size} bytes of {}",
+                        what(),
+                        sym.size,
+                        section_name(section)
+                    ));
+                }
             }
             SymDef::WeakAlias { default } if default as usize >= symbols => {
                 return bad(format!(
@@ -1053,6 +1062,9 @@ mod tests {
             value: 9,
         };
         assert!(refused(&o).contains("has value 0x9, beyond the 8 bytes of section 1 (.text)"));
+        let mut o = object();
+        o.symbols[1].size = u64::MAX - 1;
+        assert!(refused(&o).contains("of size 0xfffffffffffffffe runs past the 8 bytes"));
         let mut o = object();
         o.symbols[1].def = SymDef::WeakAlias { default: 7 };
         assert!(refused(&o).contains("weak external default 7 is not a symbol"));

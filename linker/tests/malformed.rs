@@ -26,8 +26,10 @@ fn mains(machine: Machine) -> Vec<Vec<u8>> {
 }
 
 fn link(machine: Machine, main: &[u8], input: &[u8], gc_sections: bool) -> peln_linker::Result {
+    // As the fuzz targets link: with a map, whose rendering reads every symbol.
     let args = LinkArgs {
         gc_sections,
+        map: Some("out.map".into()),
         machine: Some(machine),
         ..LinkArgs::new("out.efi".into())
     };
