@@ -6,8 +6,8 @@ use peln_tests::{
 
 /// Files of functions calling their neighbours and a table of pointers to them: thousands of
 /// sections and relocations, so two threads interleave in many ways.
-const FILES: usize = 8;
-const FUNCS: usize = 400;
+const FILES: usize = 4;
+const FUNCS: usize = 300;
 
 fn source(i: usize) -> String {
     let mut s = String::from("typedef unsigned long long u64;\n");
