@@ -147,7 +147,11 @@ pub fn assert_uefi_image(path: &Path, arch: Arch, subsystem: u16) -> PeInfo {
     let pe = PeInfo::read(path);
     let p = path.display();
     let report = peln_pe::verify::verify(&std::fs::read(path).unwrap());
-    assert!(report.is_clean(), "{p}: pectl verify: {}", report.error_text());
+    assert!(
+        report.is_clean(),
+        "{p}: pectl verify: {}",
+        report.error_text()
+    );
     assert_eq!(pe.machine, arch.pe_machine(), "{p}: machine");
     assert_eq!(pe.subsystem, subsystem, "{p}: subsystem");
     assert!(
