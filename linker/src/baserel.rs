@@ -1,26 +1,7 @@
 //! The `.reloc` section: base relocations grouped in 4 KiB page blocks, sorted, each block padded
 //! to a 4-byte multiple (an odd entry count gets an IMAGE_REL_BASED_ABSOLUTE filler).
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BaseRelocType {
-    /// IMAGE_REL_BASED_HIGHLOW: a 32-bit absolute address (only for images pinned low).
-    HighLow,
-    /// IMAGE_REL_BASED_DIR64.
-    Dir64,
-    /// IMAGE_REL_BASED_LOONGARCH64_MARK_LA: the `lu12i.w, ori, lu32i.d, lu52i.d` sequence of an
-    /// `la.abs`, patched as one 64-bit address by edk2.
-    MarkLa,
-}
-
-impl BaseRelocType {
-    pub fn code(self) -> u16 {
-        match self {
-            BaseRelocType::HighLow => 3,
-            BaseRelocType::Dir64 => 10,
-            BaseRelocType::MarkLa => 8,
-        }
-    }
-}
+pub use crate::consts::BaseRelocType;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BaseReloc {

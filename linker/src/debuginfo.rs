@@ -14,7 +14,7 @@ pub fn enclosing_function(obj: &ObjectFile, section: u32, offset: u64) -> Option
             } if sec == section && value <= offset => Some((value, s)),
             _ => None,
         })
-        .filter(|(value, s)| s.size == 0 || offset < value + s.size)
+        .filter(|(value, s)| s.size == 0 || offset - value < s.size)
         .max_by_key(|(value, _)| *value)
         .map(|(_, s)| s.display_name())
 }
@@ -104,18 +104,18 @@ fn relocated(file: &object::File, name: &str) -> Option<Vec<u8>> {
                     })
                     .unwrap_or(false);
                 let key = if alloc { (s.0 as u64 + 1) << 32 } else { 0 };
-                key + sym.address()
+                key.wrapping_add(sym.address())
             }
             _ => sym.address(),
         };
         let value = base.wrapping_add(reloc.addend() as u64);
-        let at = offset as usize;
+        let at = usize::try_from(offset).ok()?;
         match reloc.size() {
             64 => bytes
-                .get_mut(at..at + 8)?
+                .get_mut(at..at.checked_add(8)?)?
                 .copy_from_slice(&value.to_le_bytes()),
             32 => bytes
-                .get_mut(at..at + 4)?
+                .get_mut(at..at.checked_add(4)?)?
                 .copy_from_slice(&(value as u32).to_le_bytes()),
             _ => {}
         }

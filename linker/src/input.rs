@@ -1,7 +1,8 @@
 //! Inputs: maps files, sniffs their kind, splits archives and normalizes ELF and COFF objects into
 //! one borrowed view (sections, symbols, relocations, COMDAT groups). This is the only module that
 //! uses `object::read`; it knows nothing of output addresses.
-use std::collections::HashMap;
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -9,11 +10,11 @@ use object::read::archive::ArchiveFile;
 use object::read::coff::{CoffFile, CoffHeader, Symbol as _};
 use object::read::elf::FileHeader as _;
 use object::{
-    ComdatKind, FileKind, Object, ObjectComdat, ObjectSection, ObjectSymbol, RelocationFlags,
-    RelocationTarget, SectionFlags, SectionKind, SymbolSection,
+    FileKind, Object, ObjectComdat, ObjectSection, ObjectSymbol, RelocationFlags, RelocationTarget,
+    SectionFlags, SectionKind, SymbolSection,
 };
 
-use crate::arch::Machine;
+use crate::consts::{Machine, DEBUG_SECTIONS};
 use crate::error::{Error, Result};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -155,10 +156,19 @@ pub struct Archive<'d> {
     pub name: String,
     data: &'d [u8],
     file: ArchiveFile<'d>,
-    /// Symbol name → member offset.
-    index: HashMap<&'d [u8], u64>,
+    /// Symbol name → member header offset.
+    index: FxHashMap<&'d [u8], u64>,
     /// Every object member is linked, wanted or not (`--whole-archive`).
     pub whole: bool,
+}
+
+/// What every object must agree with: the machine, and how many bytes each relocation type
+/// patches (from the arch's table), so that the reader proves each relocation lies inside its
+/// section while knowing nothing else of the arch.
+#[derive(Clone, Copy)]
+pub struct Expect {
+    pub machine: Machine,
+    pub field_size: fn(Format, u32) -> Option<u32>,
 }
 
 /// A mapped input file. The arena every later phase borrows from.
@@ -202,28 +212,59 @@ pub struct Inputs<'d> {
     pub archives: Vec<Archive<'d>>,
 }
 
-pub fn load(mapped: &[Mapped], machine: Machine) -> Result<Inputs<'_>> {
+/// One input file's bytes, wherever they come from (a mapped file, a fuzzer's buffer).
+pub struct Source<'d> {
+    /// As diagnostics name it.
+    pub name: String,
+    pub bytes: &'d [u8],
+    /// An archive linked whole (`--whole-archive`).
+    pub whole: bool,
+}
+
+impl Mapped {
+    pub fn source(&self) -> Source<'_> {
+        Source {
+            name: self.path.display().to_string(),
+            bytes: self.bytes(),
+            whole: self.whole,
+        }
+    }
+}
+
+/// Reads each input, in parallel: objects are parsed and checked, archives indexed. The first
+/// failing input in command-line order is the error, whatever the threads did.
+pub fn load<'d>(files: &[Source<'d>], expect: Expect) -> Result<Inputs<'d>> {
+    enum Read<'d> {
+        Object(ObjectFile<'d>),
+        Archive(Archive<'d>),
+    }
+    let read: Vec<Result<Read<'d>>> = files
+        .par_iter()
+        .map(|f| match FileKind::parse(f.bytes) {
+            Ok(FileKind::Archive) => {
+                Archive::parse(f.name.clone(), f.bytes, expect).map(Read::Archive)
+            }
+            _ => parse_object(f.name.clone(), f.bytes, expect).map(Read::Object),
+        })
+        .collect();
     let mut inputs = Inputs {
-        objects: Vec::new(),
+        objects: Vec::with_capacity(files.len()),
         archives: Vec::new(),
     };
-    for m in mapped {
-        let name = m.path.display().to_string();
-        let data = m.bytes();
-        match FileKind::parse(data) {
-            Ok(FileKind::Archive) => {
-                let mut archive = Archive::parse(name, data, machine)?;
-                archive.whole = m.whole;
-                inputs.archives.push(archive);
+    for (r, file) in read.into_iter().zip(files) {
+        match r? {
+            Read::Object(o) => inputs.objects.push(o),
+            Read::Archive(mut a) => {
+                a.whole = file.whole;
+                inputs.archives.push(a);
             }
-            _ => inputs.objects.push(parse_object(name, data, machine)?),
         }
     }
     Ok(inputs)
 }
 
 impl<'d> Archive<'d> {
-    fn parse(name: String, data: &'d [u8], machine: Machine) -> Result<Archive<'d>> {
+    fn parse(name: String, data: &'d [u8], expect: Expect) -> Result<Archive<'d>> {
         let file = ArchiveFile::parse(data).map_err(|e| parse_error(&name, e))?;
         if file.is_thin() {
             return Err(Error::Parse {
@@ -231,7 +272,7 @@ impl<'d> Archive<'d> {
                 reason: "thin archives are not supported".into(),
             });
         }
-        let mut index = HashMap::new();
+        let mut index = FxHashMap::default();
         match file.symbols().map_err(|e| parse_error(&name, e))? {
             Some(symbols) => {
                 for sym in symbols {
@@ -239,7 +280,8 @@ impl<'d> Archive<'d> {
                     index.entry(sym.name()).or_insert(sym.offset().0);
                 }
             }
-            // No symbol index (`ar` without `s`): read every member's definitions instead.
+            // No symbol index (`ar S`, `llvm-ar rcS`): read every member's definitions instead,
+            // as ld.lld does.
             None => {
                 for member in file.members() {
                     let member = member.map_err(|e| parse_error(&name, e))?;
@@ -248,7 +290,7 @@ impl<'d> Archive<'d> {
                         continue;
                     }
                     let mname = member_name(&name, member.name());
-                    let obj = parse_object(mname, bytes, machine)?;
+                    let obj = parse_object(mname, bytes, expect)?;
                     for sym in &obj.symbols {
                         if sym.binding != Binding::Local && is_definition(sym.def) {
                             index
@@ -288,14 +330,14 @@ impl<'d> Archive<'d> {
         self.index.get(name).copied()
     }
 
-    pub fn load_member(&self, offset: u64, machine: Machine) -> Result<ObjectFile<'d>> {
+    pub fn load_member(&self, offset: u64, expect: Expect) -> Result<ObjectFile<'d>> {
         let member = self
             .file
             .member(object::read::archive::ArchiveOffset(offset))
             .map_err(|e| parse_error(&self.name, e))?;
         let name = member_name(&self.name, member.name());
         let bytes = member.data(self.data).map_err(|e| parse_error(&name, e))?;
-        parse_object(name, bytes, machine)
+        parse_object(name, bytes, expect)
     }
 }
 
@@ -368,7 +410,7 @@ pub fn sniff_machine(name: &str, data: &[u8]) -> Result<Option<Machine>> {
             }
         }
         // Let the full parse explain what the file is.
-        _ => parse_object(name.to_string(), data, Machine::Amd64).map(|_| None),
+        _ => read_any(name.to_string(), data, Machine::Amd64).map(|_| None),
     }
 }
 
@@ -398,7 +440,13 @@ fn machine_name(format: Format, raw: u16) -> String {
     }
 }
 
-pub fn parse_object<'d>(name: String, data: &'d [u8], machine: Machine) -> Result<ObjectFile<'d>> {
+pub fn parse_object<'d>(name: String, data: &'d [u8], expect: Expect) -> Result<ObjectFile<'d>> {
+    let obj = read_any(name, data, expect.machine)?;
+    validate(&obj, expect.field_size)?;
+    Ok(obj)
+}
+
+fn read_any<'d>(name: String, data: &'d [u8], machine: Machine) -> Result<ObjectFile<'d>> {
     if is_bitcode(data) {
         return Err(Error::Parse {
             file: name,
@@ -442,7 +490,7 @@ pub fn parse_object<'d>(name: String, data: &'d [u8], machine: Machine) -> Resul
             let coff = CoffFile::<&[u8]>::parse(data).map_err(|e| parse_error(&name, e))?;
             check_coff_machine(&coff, machine).map_err(|raw| wrong(Format::Coff, raw))?;
             let mut obj = read_object(name, data, Format::Coff, &coff)?;
-            read_coff_extras(&mut obj, &coff);
+            read_coff_extras(&mut obj, &coff)?;
             Ok(obj)
         }
         FileKind::CoffBig => {
@@ -450,7 +498,7 @@ pub fn parse_object<'d>(name: String, data: &'d [u8], machine: Machine) -> Resul
                 .map_err(|e| parse_error(&name, e))?;
             check_coff_machine(&coff, machine).map_err(|raw| wrong(Format::Coff, raw))?;
             let mut obj = read_object(name, data, Format::Coff, &coff)?;
-            read_coff_extras(&mut obj, &coff);
+            read_coff_extras(&mut obj, &coff)?;
             Ok(obj)
         }
         FileKind::Elf32 => Err(bad("32-bit ELF objects cannot go into a PE32+ image")),
@@ -482,12 +530,15 @@ fn read_object<'d, O: Object<'d>>(
     file: &O,
 ) -> Result<ObjectFile<'d>> {
     let mut sections: Vec<InputSection<'d>> = Vec::new();
+    // Relocations are gathered here and copied out at their exact size: one allocation per
+    // section instead of a growing vector's several.
+    let mut scratch = Vec::new();
     for section in file.sections() {
         let index = section.index().0;
         if sections.len() <= index {
             sections.resize_with(index + 1, empty_section);
         }
-        sections[index] = read_section(&name, format, &section)?;
+        sections[index] = read_section(&name, format, &section, &mut scratch)?;
     }
 
     let mut symbols: Vec<InputSymbol<'d>> = Vec::new();
@@ -503,32 +554,22 @@ fn read_object<'d, O: Object<'d>>(
     }
 
     let mut comdats = Vec::new();
-    for comdat in file.comdats() {
-        let selection = match comdat.kind() {
-            ComdatKind::NoDuplicates => Selection::NoDuplicates,
-            ComdatKind::SameSize => Selection::SameSize,
-            ComdatKind::ExactMatch => Selection::ExactMatch,
-            ComdatKind::Largest => Selection::Largest,
-            _ => Selection::Any,
-        };
-        let key = match format {
-            // ELF groups are keyed by their signature symbol's name.
-            Format::Elf => file
+    // COFF COMDATs come from `read_coff_extras`: `object` finds each one's associative sections
+    // by walking the whole symbol table, quadratic in an object with one COMDAT per function.
+    if format == Format::Elf {
+        for comdat in file.comdats() {
+            let key = file
                 .symbol_by_index(comdat.symbol())
                 .and_then(|s| s.name_bytes())
-                .map_err(|e| parse_error(&name, e))?,
-            Format::Coff => comdat.name_bytes().map_err(|e| parse_error(&name, e))?,
-        };
-        let local = format == Format::Coff
-            && file
-                .symbol_by_index(comdat.symbol())
-                .is_ok_and(|s| s.is_local());
-        comdats.push(Comdat {
-            key,
-            selection,
-            sections: comdat.sections().map(|s| s.0 as u32).collect(),
-            local,
-        });
+                .map_err(|e| parse_error(&name, e))?;
+            comdats.push(Comdat {
+                key,
+                // GRP_COMDAT has one rule: the first group of a signature wins.
+                selection: Selection::Any,
+                sections: comdat.sections().map(|s| s.0 as u32).collect(),
+                local: false,
+            });
+        }
     }
 
     Ok(ObjectFile {
@@ -568,7 +609,7 @@ fn classify(name: &str, flags: SectionFlags, kind: SectionKind) -> SectionClass 
             let flags = sh_flags.0;
             let compressed = flags & object::elf::SHF_COMPRESSED.0 != 0;
             if flags & SHF_ALLOC.0 == 0 {
-                if !compressed && crate::layout::DEBUG_SECTIONS.contains(&name) {
+                if !compressed && DEBUG_SECTIONS.contains(&name) {
                     SectionClass::Debug
                 } else {
                     SectionClass::Discard
@@ -608,6 +649,7 @@ fn read_section<'d, S: ObjectSection<'d>>(
     file: &str,
     format: Format,
     section: &S,
+    relocs: &mut Vec<Reloc>,
 ) -> Result<InputSection<'d>> {
     let name = section.name().unwrap_or("<invalid name>");
     let flags = section.flags();
@@ -633,7 +675,7 @@ fn read_section<'d, S: ObjectSection<'d>>(
             .data()
             .map_err(|e| parse_error(file, format!("section {name}: {e}")))?
     };
-    let mut relocs = Vec::new();
+    relocs.clear();
     if class != SectionClass::Discard {
         for (offset, r) in section.relocations() {
             let r_type = match r.flags() {
@@ -678,7 +720,7 @@ fn read_section<'d, S: ObjectSection<'d>>(
         size,
         align: section.align().clamp(1, 1 << 16) as u32,
         class,
-        relocs: relocs.into_boxed_slice(),
+        relocs: relocs[..].into(),
         retain,
         follows: None,
     })
@@ -718,9 +760,12 @@ fn read_symbol<'d, S: ObjectSymbol<'d>>(format: Format, sym: &S) -> InputSymbol<
     }
 }
 
-/// What the unified `object` API does not expose for COFF: absolute values, weak-external
-/// defaults and associative COMDAT sections.
-fn read_coff_extras<'d, C: CoffHeader>(obj: &mut ObjectFile<'d>, coff: &CoffFile<'d, &'d [u8], C>) {
+/// What the unified `object` API does not expose for COFF, or not cheaply: directives,
+/// absolute values, weak-external defaults, COMDAT groups and their associative sections.
+fn read_coff_extras<'d, C: CoffHeader>(
+    obj: &mut ObjectFile<'d>,
+    coff: &CoffFile<'d, &'d [u8], C>,
+) -> Result {
     if let Some(text) = coff.section_by_name(".drectve").and_then(|s| s.data().ok()) {
         read_directives(obj, text);
     }
@@ -744,17 +789,163 @@ fn read_coff_extras<'d, C: CoffHeader>(obj: &mut ObjectFile<'d>, coff: &CoffFile
             else {
                 continue;
             };
-            if aux.selection == object::pe::IMAGE_COMDAT_SELECT_ASSOCIATIVE {
-                let mut leader = u32::from(aux.number.get(object::LittleEndian));
-                if C::is_type_bigobj() {
-                    leader |= u32::from(aux.high_number.get(object::LittleEndian)) << 16;
+            let selection = match aux.selection {
+                object::pe::IMAGE_COMDAT_SELECT_ASSOCIATIVE => {
+                    let mut leader = u32::from(aux.number.get(object::LittleEndian));
+                    if C::is_type_bigobj() {
+                        leader |= u32::from(aux.high_number.get(object::LittleEndian)) << 16;
+                    }
+                    if let Some(s) = obj.sections.get_mut(section as usize) {
+                        s.follows = Some(leader);
+                    }
+                    continue;
                 }
-                if let Some(s) = obj.sections.get_mut(section as usize) {
-                    s.follows = Some(leader);
+                object::pe::IMAGE_COMDAT_SELECT_NODUPLICATES => Selection::NoDuplicates,
+                object::pe::IMAGE_COMDAT_SELECT_SAME_SIZE => Selection::SameSize,
+                object::pe::IMAGE_COMDAT_SELECT_EXACT_MATCH => Selection::ExactMatch,
+                object::pe::IMAGE_COMDAT_SELECT_LARGEST => Selection::Largest,
+                // 0: not a COMDAT section.
+                object::pe::ComdatSelection(0) => continue,
+                _ => Selection::Any,
+            };
+            // The COMDAT symbol is the first later symbol in the same section (PE/COFF
+            // specification, "COMDAT Sections"); it names the group. Associative sections
+            // follow their leader through `follows`, so the group lists only the leader.
+            let mut next = index.0 + 1 + usize::from(sym.number_of_aux_symbols());
+            let leader = loop {
+                let Ok(s) = table.symbol(object::SymbolIndex(next)) else {
+                    break None;
+                };
+                if s.section_number() == sym.section_number() {
+                    break Some(s);
                 }
+                next += 1 + usize::from(s.number_of_aux_symbols());
+            };
+            let Some((leader, key)) = leader.and_then(|s| Some((s, s.name(table.strings()).ok()?)))
+            else {
+                return Err(parse_error(
+                    &obj.name,
+                    format!("COMDAT section {section} has no COMDAT symbol"),
+                ));
+            };
+            // A static leader's group is private to its object.
+            let global = matches!(
+                leader.storage_class(),
+                object::pe::IMAGE_SYM_CLASS_EXTERNAL | object::pe::IMAGE_SYM_CLASS_WEAK_EXTERNAL
+            );
+            obj.comdats.push(Comdat {
+                key,
+                selection,
+                sections: vec![section],
+                local: !global,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks every index and range the later phases use without a check of their own: section
+/// numbers of symbols, associative leaders and COMDAT members, symbol indices of relocations,
+/// relocated fields inside their section, symbol values inside their section. After this, an
+/// [`ObjectFile`] is consistent by construction.
+fn validate(obj: &ObjectFile, field_size: fn(Format, u32) -> Option<u32>) -> Result {
+    let bad = |reason: String| {
+        Err(Error::Parse {
+            file: obj.name.clone(),
+            reason,
+        })
+    };
+    let (sections, symbols) = (obj.sections.len(), obj.symbols.len());
+    let section_name = |i: u32| format!("section {i} ({})", obj.sections[i as usize].name);
+    for (i, sec) in obj.sections.iter().enumerate() {
+        // Zero-filled code or data (no file contents, as `.skip` may give) is fine as long as
+        // nothing patches it; otherwise relocations read the bytes they patch.
+        let has_bytes = !matches!(sec.class, SectionClass::Bss | SectionClass::Discard);
+        let zero_filled = sec.data.is_empty() && sec.relocs.is_empty();
+        if has_bytes && sec.data.len() != sec.size as usize && !zero_filled {
+            return bad(format!(
+                "{}: {} bytes of contents for a size of {}",
+                section_name(i as u32),
+                sec.data.len(),
+                sec.size
+            ));
+        }
+        if let Some(leader) = sec.follows {
+            if leader as usize >= sections || leader as usize == i {
+                return bad(format!(
+                    "{}: associative COMDAT leader {leader} is not another section",
+                    section_name(i as u32)
+                ));
+            }
+        }
+        for r in sec.relocs.iter() {
+            if r.symbol as usize >= symbols {
+                return bad(format!(
+                    "{}: relocation at {:#x} names symbol {}, but the symbol table has {symbols}",
+                    section_name(i as u32),
+                    r.offset,
+                    r.symbol
+                ));
+            }
+            // Unknown types are reported with their location once the link needs them.
+            let width = field_size(obj.format, r.r_type).unwrap_or(0);
+            if u64::from(r.offset) + u64::from(width) > u64::from(sec.size) {
+                return bad(format!(
+                    "{}: relocation type {} at {:#x} patches {width} bytes beyond the section's {}",
+                    section_name(i as u32),
+                    r.r_type,
+                    r.offset,
+                    sec.size
+                ));
             }
         }
     }
+    for (i, sym) in obj.symbols.iter().enumerate() {
+        let what = || format!("symbol {i} ({})", String::from_utf8_lossy(sym.name));
+        match sym.def {
+            SymDef::Section { section, value } => {
+                if section as usize >= sections {
+                    return bad(format!(
+                        "{} is in section {section}, but the object has {sections}",
+                        what()
+                    ));
+                }
+                let size = obj.sections[section as usize].size;
+                if value > u64::from(size) {
+                    return bad(format!(
+                        "{} has value {value:#x}, beyond the {size} bytes of {}",
+                        what(),
+                        section_name(section)
+                    ));
+                }
+                // The map and diagnostics measure a symbol by its end.
+                if sym.size > u64::from(size) - value {
+                    return bad(format!(
+                        "{} at {value:#x} of size {:#x} runs past the {size} bytes of {}",
+                        what(),
+                        sym.size,
+                        section_name(section)
+                    ));
+                }
+            }
+            SymDef::WeakAlias { default } if default as usize >= symbols => {
+                return bad(format!(
+                    "{}: weak external default {default} is not a symbol",
+                    what()
+                ));
+            }
+            _ => {}
+        }
+    }
+    for comdat in &obj.comdats {
+        if let Some(&s) = comdat.sections.iter().find(|&&s| s as usize >= sections) {
+            return bad(format!(
+                "COMDAT group {} names section {s}, but the object has {sections}",
+                String::from_utf8_lossy(comdat.key)
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Linker directives a COFF object carries in `.drectve`: options as on lld-link's command line,
@@ -792,5 +983,104 @@ fn read_directives<'d>(obj: &mut ObjectFile<'d>, text: &'d [u8]) {
             "include" => obj.includes.push(value),
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Data32 for every type, as an arch table would say.
+    fn four_bytes(_: Format, _: u32) -> Option<u32> {
+        Some(4)
+    }
+
+    fn object() -> ObjectFile<'static> {
+        let mut text = empty_section();
+        text.name = ".text";
+        text.class = SectionClass::Text;
+        text.data = &[0; 8];
+        text.size = 8;
+        text.relocs = Box::new([Reloc {
+            offset: 4,
+            r_type: 1,
+            symbol: 1,
+            addend: 0,
+        }]);
+        ObjectFile {
+            name: "t.o".into(),
+            format: Format::Elf,
+            data: &[],
+            sections: vec![empty_section(), text],
+            symbols: vec![
+                InputSymbol::NULL,
+                InputSymbol {
+                    name: b"f",
+                    def: SymDef::Section {
+                        section: 1,
+                        value: 8,
+                    },
+                    ..InputSymbol::NULL
+                },
+            ],
+            comdats: vec![],
+            default_libs: vec![],
+            includes: vec![],
+        }
+    }
+
+    fn refused(obj: &ObjectFile) -> String {
+        validate(obj, four_bytes).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_consistent_object_passes() {
+        validate(&object(), four_bytes).unwrap();
+    }
+
+    #[test]
+    fn every_index_and_range_is_checked() {
+        let mut o = object();
+        o.sections[1].relocs[0].offset = 5;
+        assert_eq!(
+            refused(&o),
+            "t.o: cannot read input: section 1 (.text): relocation type 1 at 0x5 patches 4 bytes \
+             beyond the section's 8"
+        );
+        let mut o = object();
+        o.sections[1].relocs[0].symbol = 2;
+        assert!(refused(&o).contains("names symbol 2, but the symbol table has 2"));
+        let mut o = object();
+        o.symbols[1].def = SymDef::Section {
+            section: 2,
+            value: 0,
+        };
+        assert!(refused(&o).contains("symbol 1 (f) is in section 2, but the object has 2"));
+        let mut o = object();
+        o.symbols[1].def = SymDef::Section {
+            section: 1,
+            value: 9,
+        };
+        assert!(refused(&o).contains("has value 0x9, beyond the 8 bytes of section 1 (.text)"));
+        let mut o = object();
+        o.symbols[1].size = u64::MAX - 1;
+        assert!(refused(&o).contains("of size 0xfffffffffffffffe runs past the 8 bytes"));
+        let mut o = object();
+        o.symbols[1].def = SymDef::WeakAlias { default: 7 };
+        assert!(refused(&o).contains("weak external default 7 is not a symbol"));
+        let mut o = object();
+        o.sections[1].follows = Some(1);
+        assert!(refused(&o).contains("associative COMDAT leader 1 is not another section"));
+        let mut o = object();
+        o.comdats.push(Comdat {
+            key: b"k",
+            selection: Selection::Any,
+            sections: vec![3],
+            local: false,
+        });
+        assert!(refused(&o).contains("COMDAT group k names section 3"));
+        let mut o = object();
+        o.sections[1].data = &[0; 4];
+        assert!(refused(&o).contains("4 bytes of contents for a size of 8"));
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! Section sizes are read from the inputs just before addresses are assigned, so a pass that
 //! deletes bytes (RISC-V/LoongArch relaxation and ALIGN) slots in before [`compute`] places chunks.
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 pub mod thunks;
 
@@ -57,25 +57,7 @@ pub enum OutputKind {
     Debug(u8),
 }
 
-/// The DWARF sections copied into images, in output order. Their names exceed the 8 bytes of a
-/// section header, so the headers say `/N`: an offset into a COFF string table at the end of the
-/// file (what lld-link and GNU ld write for MinGW).
-pub const DEBUG_SECTIONS: &[&str] = &[
-    ".debug_abbrev",
-    ".debug_info",
-    ".debug_line",
-    ".debug_line_str",
-    ".debug_str",
-    ".debug_str_offsets",
-    ".debug_addr",
-    ".debug_rnglists",
-    ".debug_loclists",
-    ".debug_ranges",
-    ".debug_loc",
-    ".debug_aranges",
-    ".debug_frame",
-    ".debug_names",
-];
+pub use crate::consts::DEBUG_SECTIONS;
 
 impl OutputKind {
     pub fn name(self) -> &'static str {
@@ -130,7 +112,7 @@ pub struct OutputSection {
 pub struct Got {
     pub rva: u32,
     pub slots: Vec<Target>,
-    pub index: HashMap<Target, u32>,
+    pub index: FxHashMap<Target, u32>,
 }
 
 impl Got {
@@ -168,6 +150,9 @@ pub struct Layout {
     pub strtab_offset: u32,
     /// (output section index, string table offset) for each long name.
     pub long_names: Vec<(usize, u32)>,
+    /// For each PCREL_LO12 relocation, by (file, section, relocation index): the section and
+    /// index of the HI20 relocation whose value it takes the low bits of.
+    pub hi20: FxHashMap<(u32, u32, u32), (u32, u32)>,
 }
 
 pub struct Options {
@@ -303,7 +288,7 @@ fn align_up(value: u64, align: u64) -> u64 {
 }
 
 pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Result<Layout> {
-    let (got, sites) = scan::<A>(res, &relax, opts)?;
+    let Scan { got, sites, hi20 } = scan::<A>(res, &relax, opts)?;
     // GOT slots and base-relocation sites are known; sizes are final.
     let into = merge_groups(&opts.sections.merge)?;
     let (section_alignment, file_alignment) = (
@@ -469,6 +454,7 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
         strtab: Vec::new(),
         strtab_offset: 0,
         long_names: Vec::new(),
+        hi20,
     };
     for c in &layout.chunks {
         match c.kind {
@@ -604,17 +590,25 @@ fn live_relocs<'r, 'd>(
     })
 }
 
-/// Decides GOT slots and the places that will hold absolute addresses, and rejects unknown types
-/// and 32-bit absolute addresses the loader cannot move.
-fn scan<A: Arch>(
-    res: &Resolved,
-    relax: &Relaxation,
-    opts: &Options,
-) -> Result<(Got, Vec<AbsSite>)> {
+/// What the relocation scan decides before any address exists.
+struct Scan {
+    got: Got,
+    sites: Vec<AbsSite>,
+    hi20: FxHashMap<(u32, u32, u32), (u32, u32)>,
+}
+
+/// Decides GOT slots, the places that will hold absolute addresses and the HI20 of each
+/// PCREL_LO12, and rejects unknown types, unpaired LO12s and 32-bit absolute addresses the loader
+/// cannot move: every relocation error that does not depend on addresses is found here, before
+/// any byte is written.
+fn scan<A: Arch>(res: &Resolved, relax: &Relaxation, opts: &Options) -> Result<Scan> {
     let mut got = Got::default();
     let mut sites = Vec::new();
+    let mut hi20 = FxHashMap::default();
     let mut errors = Vec::new();
     for (f, obj) in res.objects.iter().enumerate() {
+        // (section, offset) → index of the HI20 relocation there; built for files with LO12s.
+        let mut labels: Option<FxHashMap<(u32, u64), u32>> = None;
         for (s, sec) in obj.sections.iter().enumerate() {
             if !res.live[f][s] {
                 continue;
@@ -638,6 +632,22 @@ fn scan<A: Arch>(
                 };
                 // DWARF holds link-time addresses for a debugger: nothing for the loader.
                 if sec.class == SectionClass::Debug {
+                    continue;
+                }
+                if info.formula == Formula::PcrelLo {
+                    let labels = labels.get_or_insert_with(|| hi20_labels::<A>(obj));
+                    match pair_lo12(res, labels, f as u32, r.symbol) {
+                        Ok(hi) => {
+                            hi20.insert((f as u32, s as u32, i as u32), hi);
+                        }
+                        Err(reason) => errors.push(Error::BadRelocation {
+                            reloc: info.name,
+                            file: obj.name.clone(),
+                            section: sec.name.to_string(),
+                            offset: r.offset.into(),
+                            reason,
+                        }),
+                    }
                     continue;
                 }
                 let target = res.target(f as u32, r.symbol);
@@ -685,5 +695,49 @@ fn scan<A: Arch>(
         }
     }
     Error::check(errors)?;
-    Ok((got, sites))
+    Ok(Scan { got, sites, hi20 })
+}
+
+/// Every relocation of `obj` a PCREL_LO12 can pair with, by (section, offset).
+fn hi20_labels<A: Arch>(obj: &ObjectFile) -> FxHashMap<(u32, u64), u32> {
+    let mut labels = FxHashMap::default();
+    for (s, sec) in obj.sections.iter().enumerate() {
+        for (j, h) in sec.relocs.iter().enumerate() {
+            if A::reloc_info(obj.format, h.r_type).is_some_and(|i| i.pairs_with_lo12()) {
+                labels
+                    .entry((s as u32, u64::from(h.offset)))
+                    .or_insert(j as u32);
+            }
+        }
+    }
+    labels
+}
+
+/// The HI20 a PCREL_LO12 relocation against `label` pairs with: the psABI pairs them by the
+/// label of the `auipc`, not by position, so several LO12s may share one HI20.
+fn pair_lo12(
+    res: &Resolved,
+    labels: &FxHashMap<(u32, u64), u32>,
+    file: u32,
+    label: u32,
+) -> std::result::Result<(u32, u32), String> {
+    let Target::Section {
+        file: lf,
+        section,
+        value,
+    } = res.target(file, label)
+    else {
+        return Err(format!(
+            "`{}` does not label an instruction",
+            res.symbol_name(file, label)
+        ));
+    };
+    match labels.get(&(section, value)) {
+        Some(&j) if lf == file => Ok((section, j)),
+        _ => Err(format!(
+            "no PCREL_HI20/GOT_HI20 relocation at `{}` ({}+{value:#x}) to pair with",
+            res.symbol_name(file, label),
+            res.objects[lf as usize].sections[section as usize].name
+        )),
+    }
 }

@@ -5,6 +5,7 @@
 //! pipeline is instantiated for it.
 pub mod arch;
 pub mod baserel;
+pub mod consts;
 pub mod debuginfo;
 pub mod encoding;
 pub mod error;
@@ -19,7 +20,7 @@ pub mod write;
 
 use std::path::PathBuf;
 
-pub use arch::Machine;
+pub use consts::Machine;
 pub use error::{Error, Result};
 pub use pe::Subsystem;
 
@@ -108,39 +109,88 @@ impl DefaultLibs {
 /// lld-link's default for 64-bit images.
 pub const DEFAULT_IMAGE_BASE: u64 = 0x1_4000_0000;
 
+/// Links the files `args` names and writes the image (and map) atomically.
 pub fn link(args: &LinkArgs) -> Result {
     let (paths, whole) = find_inputs(args)?;
+    let mapped = paths
+        .iter()
+        .map(|p| {
+            let mut m = input::Mapped::open(p)?;
+            m.whole = whole.contains(p);
+            Ok(m)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let sources: Vec<input::Source> = mapped.iter().map(input::Mapped::source).collect();
+    let mut image = write::OutputFile::new(&args.output);
+    let map = link_into(args, &sources, Some(&paths), &mut image)?;
+    // The image is complete; the output path still holds whatever it held before.
+
+    if let (Some(path), Some(map)) = (&args.map, &map) {
+        write::commit(path, map.as_bytes())?;
+    }
+    image.commit()
+}
+
+/// What a link produces, before anything is written to disk.
+pub struct Linked {
+    pub image: Vec<u8>,
+    /// The link map, when `args.map` asks for one.
+    pub map: Option<String>,
+}
+
+/// Links in-memory inputs, each `(name for diagnostics, bytes)`, in command-line order;
+/// `args.inputs`, `libs`, `output` and objects' `/DEFAULTLIB`s are not consulted (nothing is
+/// read from disk). The fuzzers drive this.
+pub fn link_buffers(args: &LinkArgs, files: &[(String, &[u8])]) -> Result<Linked> {
+    let sources: Vec<input::Source> = files
+        .iter()
+        .map(|(name, bytes)| input::Source {
+            name: name.clone(),
+            bytes,
+            whole: false,
+        })
+        .collect();
+    let mut image = Vec::new();
+    let map = link_into(args, &sources, None, &mut image)?;
+    Ok(Linked { image, map })
+}
+
+/// Links `sources` into `out`; returns the map when `args.map` asks for one. `paths` are the
+/// sources' files when they come from disk, where objects' `/DEFAULTLIB`s are then looked for.
+fn link_into(
+    args: &LinkArgs,
+    sources: &[input::Source],
+    paths: Option<&[PathBuf]>,
+    out: &mut dyn write::Output,
+) -> Result<Option<String>> {
     let machine = match args.machine {
         Some(m) => m,
-        None => infer_machine(&paths)?,
-    };
-    let paths = Paths {
-        inputs: &paths,
-        whole: &whole,
+        None => infer_machine(sources)?,
     };
     match machine {
-        Machine::Amd64 => link_for_arch::<arch::amd64::Amd64>(args, paths),
-        Machine::Arm64 => link_for_arch::<arch::arm64::Arm64>(args, paths),
-        Machine::Riscv64 => link_for_arch::<arch::riscv64::Riscv64>(args, paths),
-        Machine::Loongarch64 => link_for_arch::<arch::loongarch64::Loongarch64>(args, paths),
+        Machine::Amd64 => link_for_arch::<arch::amd64::Amd64>(args, sources, paths, out),
+        Machine::Arm64 => link_for_arch::<arch::arm64::Arm64>(args, sources, paths, out),
+        Machine::Riscv64 => link_for_arch::<arch::riscv64::Riscv64>(args, sources, paths, out),
+        Machine::Loongarch64 => {
+            link_for_arch::<arch::loongarch64::Loongarch64>(args, sources, paths, out)
+        }
     }
 }
 
 /// The machine of the first object (an archive's first object member counts), as lld-link
 /// infers `/MACHINE`; every other command-line object must agree.
-fn infer_machine(paths: &[PathBuf]) -> Result<Machine> {
-    let mut first: Option<(Machine, &PathBuf)> = None;
-    for path in paths {
-        let mapped = input::Mapped::open(path)?;
-        let Some(m) = input::sniff_machine(&path.display().to_string(), mapped.bytes())? else {
+fn infer_machine(sources: &[input::Source]) -> Result<Machine> {
+    let mut first: Option<(Machine, &str)> = None;
+    for source in sources {
+        let Some(m) = input::sniff_machine(&source.name, source.bytes)? else {
             continue;
         };
         match first {
-            None => first = Some((m, path)),
-            Some((fm, fp)) if fm != m => {
+            None => first = Some((m, &source.name)),
+            Some((fm, fname)) if fm != m => {
                 return Err(Error::MixedMachines {
-                    first: format!("{} ({})", fp.display(), fm.name()),
-                    second: format!("{} ({})", path.display(), m.name()),
+                    first: format!("{fname} ({})", fm.name()),
+                    second: format!("{} ({})", source.name, m.name()),
                 })
             }
             Some(_) => {}
@@ -149,35 +199,50 @@ fn infer_machine(paths: &[PathBuf]) -> Result<Machine> {
     first.map(|(m, _)| m).ok_or(Error::NoMachine)
 }
 
-/// Input files as found on disk, and which archives are linked whole.
-struct Paths<'a> {
-    inputs: &'a [PathBuf],
-    whole: &'a [PathBuf],
+/// What objects for `machine` are checked against when read.
+pub fn expect(machine: Machine) -> input::Expect {
+    match machine {
+        Machine::Amd64 => expect_for::<arch::amd64::Amd64>(),
+        Machine::Arm64 => expect_for::<arch::arm64::Arm64>(),
+        Machine::Riscv64 => expect_for::<arch::riscv64::Riscv64>(),
+        Machine::Loongarch64 => expect_for::<arch::loongarch64::Loongarch64>(),
+    }
 }
 
-fn link_for_arch<A: arch::Arch>(args: &LinkArgs, paths: Paths) -> Result {
-    let open = |list: &[PathBuf]| -> Result<Vec<input::Mapped>> {
-        list.iter()
-            .map(|p| {
-                let mut m = input::Mapped::open(p)?;
-                m.whole = paths.whole.contains(p);
-                Ok(m)
-            })
-            .collect()
+fn expect_for<A: arch::Arch>() -> input::Expect {
+    input::Expect {
+        machine: A::MACHINE,
+        field_size: A::field_size,
+    }
+}
+
+fn link_for_arch<A: arch::Arch>(
+    args: &LinkArgs,
+    sources: &[input::Source],
+    paths: Option<&[PathBuf]>,
+    out: &mut dyn write::Output,
+) -> Result<Option<String>> {
+    let expect = expect_for::<A>();
+    let mut inputs = input::load(sources, expect)?;
+    // Every command-line object is parsed, checked and is for this machine; archives are indexed.
+    let default_libs = match paths {
+        Some(paths) => find_default_libs(args, &inputs, paths)?,
+        None => Vec::new(),
     };
-    let mapped = open(paths.inputs)?;
-    let mut inputs = input::load(&mapped, A::MACHINE)?;
-    // Every command-line object is parsed and is for this machine; archives are indexed.
-    let default_libs = find_default_libs(args, &inputs, paths.inputs)?;
-    let mapped_defaults = open(&default_libs)?;
+    let mapped_defaults = default_libs
+        .iter()
+        .map(|p| input::Mapped::open(p))
+        .collect::<Result<Vec<_>>>()?;
+    let default_sources: Vec<input::Source> =
+        mapped_defaults.iter().map(input::Mapped::source).collect();
     inputs
         .archives
-        .extend(input::load(&mapped_defaults, A::MACHINE)?.archives);
+        .extend(input::load(&default_sources, expect)?.archives);
     // The `/DEFAULTLIB`s the objects ask for are indexed too.
 
     let resolved = resolve::resolve(
         inputs,
-        A::MACHINE,
+        expect,
         &resolve::Options {
             entry: &args.entry,
             gc_sections: args.gc_sections,
@@ -213,13 +278,14 @@ fn link_for_arch<A: arch::Arch>(args: &LinkArgs, paths: Paths) -> Result {
             .iter()
             .any(|r| r.typ == baserel::BaseRelocType::HighLow),
     };
-    let image = write::image::<A>(&resolved, &layout, &header)?;
-    // The image is complete in memory; nothing has touched the output path yet.
-
-    if let Some(map) = &args.map {
-        write::commit(map, map::render(&resolved, &layout).as_bytes())?;
-    }
-    write::commit(&args.output, &image)
+    write::image::<A>(
+        &resolved,
+        &layout,
+        &header,
+        out.buffer(layout.file_size as usize)?,
+    )?;
+    // The image is complete in `out`.
+    Ok(args.map.as_ref().map(|_| map::render(&resolved, &layout)))
 }
 
 /// Command-line inputs (a bare name missing from the current directory is looked up in the `-L`

@@ -7,7 +7,7 @@ use crate::arch::Arch;
 use crate::error::{Error, Result};
 use crate::input::{InputSection, SectionClass};
 use crate::reloc::RelocInfo;
-use crate::resolve::Resolved;
+use crate::resolve::{Resolved, Target};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Deletion {
@@ -26,8 +26,13 @@ pub struct Patch {
 /// What relaxation does to one section.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SectionEdits {
-    /// Sorted by offset, non-overlapping.
+    /// Sorted by offset, non-overlapping; added through [`SectionEdits::delete`].
     pub deletions: Vec<Deletion>,
+    /// Bytes deleted up to the end of each deletion (mold's cumulative `r_deltas`), so that
+    /// mapping an offset is one binary search.
+    through: Vec<u32>,
+    /// A call was left long although a later round, with more bytes deleted, may find it in reach.
+    pub pending: bool,
     pub patches: Vec<Patch>,
     /// Relocation index → the type it becomes (CALL → JAL).
     pub rewrites: Vec<(u32, &'static RelocInfo)>,
@@ -38,10 +43,21 @@ impl SectionEdits {
     /// `offset`).
     pub fn deleted_before(&self, offset: u32) -> u32 {
         let end = self.deletions.partition_point(|d| d.offset < offset);
-        self.deletions[..end]
-            .iter()
-            .map(|d| d.len.min(offset - d.offset))
-            .sum()
+        let Some(last) = end.checked_sub(1) else {
+            return 0;
+        };
+        let d = self.deletions[last];
+        self.through[last] - (d.offset + d.len).saturating_sub(offset)
+    }
+
+    /// Adds a deletion after every one so far.
+    pub fn delete(&mut self, d: Deletion) {
+        debug_assert!(self
+            .deletions
+            .last()
+            .is_none_or(|p| p.offset + p.len <= d.offset));
+        self.through.push(self.total() + d.len);
+        self.deletions.push(d);
     }
 
     pub fn is_deleted(&self, offset: u32) -> bool {
@@ -66,7 +82,7 @@ impl SectionEdits {
             offset,
             bytes: word.to_le_bytes().to_vec(),
         });
-        self.deletions.push(Deletion {
+        self.delete(Deletion {
             offset: offset + 4,
             len: 4,
         });
@@ -75,7 +91,7 @@ impl SectionEdits {
     }
 
     pub fn total(&self) -> u32 {
-        self.deletions.iter().map(|d| d.len).sum()
+        self.through.last().copied().unwrap_or(0)
     }
 
     pub fn rewrite(&self, reloc: u32) -> Option<&'static RelocInfo> {
@@ -119,7 +135,7 @@ pub fn by_offset(sec: &InputSection) -> Vec<usize> {
 }
 
 /// What an arch's relaxation may assume about the final image.
-pub struct Context {
+pub struct Context<'r> {
     /// Relaxation requested (`--no-relax` clears it). Mandatory edits (ALIGN) happen regardless.
     pub enabled: bool,
     /// Every text address is within this many bytes of every other (the whole `.text` is smaller,
@@ -127,6 +143,83 @@ pub struct Context {
     pub text_span: u64,
     /// The same bound for any two addresses in the image.
     pub image_span: u64,
+    /// Per file, per section: where a live text section starts in `.text` with the deletions of
+    /// the previous round (`u64::MAX`: not in `.text`). Placed in link order, as layout places
+    /// ELF text.
+    text_start: Vec<Vec<u64>>,
+    previous: &'r Relaxation,
+    /// Deleting bytes can widen alignment padding between two places, by less than the largest
+    /// alignment of a text section (see [`Context::text_distance`]).
+    slack: u64,
+}
+
+impl<'r> Context<'r> {
+    pub fn new(
+        res: &Resolved,
+        enabled: bool,
+        text_span: u64,
+        image_span: u64,
+        previous: &'r Relaxation,
+    ) -> Context<'r> {
+        let mut text_start = Vec::with_capacity(res.objects.len());
+        let (mut at, mut slack) = (0u64, 0u64);
+        for (f, obj) in res.objects.iter().enumerate() {
+            let starts = obj
+                .sections
+                .iter()
+                .enumerate()
+                .map(|(s, sec)| {
+                    if !res.live[f][s] || sec.class != SectionClass::Text {
+                        return u64::MAX;
+                    }
+                    let align = u64::from(sec.align);
+                    slack = slack.max(align - 1);
+                    at = at.next_multiple_of(align);
+                    let start = at;
+                    at += u64::from(previous.size(f as u32, s as u32, sec));
+                    start
+                })
+                .collect();
+            text_start.push(starts);
+        }
+        Context {
+            enabled,
+            text_span,
+            image_span,
+            text_start,
+            previous,
+            slack,
+        }
+    }
+
+    /// A bound on the distance, in the final `.text`, from input offset `offset` of a section to
+    /// `symbol + addend`; `None` when the target is not in `.text`. Earlier rounds' deletions
+    /// only bring two places closer, except that the padding before an aligned section may grow:
+    /// by less than its alignment over any stretch (the layout of a stretch is the same when its
+    /// start moves by a multiple of the largest alignment), hence `slack`.
+    pub fn text_distance(
+        &self,
+        res: &Resolved,
+        (file, section, offset): (u32, u32, u32),
+        symbol: u32,
+        addend: i64,
+    ) -> Option<u64> {
+        let place = |f: u32, s: u32, value: u64| {
+            let start = self.text_start[f as usize][s as usize];
+            (start != u64::MAX).then(|| start + self.previous.map(f, s, value))
+        };
+        let Target::Section {
+            file: tf,
+            section: ts,
+            value,
+        } = res.target(file, symbol)
+        else {
+            return None;
+        };
+        let to = place(tf, ts, value)?.wrapping_add_signed(addend);
+        let from = place(file, section, offset.into())?;
+        Some(to.abs_diff(from) + self.slack)
+    }
 }
 
 /// Per file, per section: `None` when relaxation leaves the section as read.
@@ -135,6 +228,27 @@ pub struct Relaxation {
 }
 
 impl Relaxation {
+    /// Every section as read.
+    pub fn none(res: &Resolved) -> Relaxation {
+        Relaxation {
+            edits: res
+                .objects
+                .iter()
+                .map(|o| o.sections.iter().map(|_| None).collect())
+                .collect(),
+        }
+    }
+
+    /// Bytes deleted from the whole image.
+    fn total(&self) -> u64 {
+        self.edits
+            .iter()
+            .flatten()
+            .flatten()
+            .map(|e| u64::from(e.total()))
+            .sum()
+    }
+
     pub fn edits(&self, file: u32, section: u32) -> Option<&SectionEdits> {
         self.edits[file as usize][section as usize].as_deref()
     }
@@ -151,6 +265,9 @@ impl Relaxation {
         sec.size - self.edits(file, section).map_or(0, |e| e.total())
     }
 }
+
+/// Rounds of relaxation before the last one's decisions stand (each is sound on its own).
+const MAX_ROUNDS: usize = 8;
 
 pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
     let span = |class: Option<SectionClass>| -> u64 {
@@ -175,11 +292,38 @@ pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
     };
     // Output sections start on 4 KiB boundaries; the 8 bytes per relocation bound the GOT.
     let commons: u64 = res.commons.iter().map(|c| c.size + c.align).sum();
-    let ctx = Context {
-        enabled,
-        text_span: span(Some(SectionClass::Text)),
-        image_span: span(None) + commons + 6 * 0x1000,
-    };
+    let (text_span, image_span) = (
+        span(Some(SectionClass::Text)),
+        span(None) + commons + 6 * 0x1000,
+    );
+    // Each round decides afresh from the places the previous round's deletions give. Deleting
+    // only shrinks distances, so what one round relaxes the next relaxes too, and a round that
+    // deletes no more than the one before has reached the fixed point.
+    // A section with no pending call would come out of another round the same (its ALIGN cuts
+    // depend only on its own deletions), so later rounds redo only sections with pending calls.
+    let mut relaxation = Relaxation::none(res);
+    for round in 0..MAX_ROUNDS {
+        let ctx = Context::new(res, enabled, text_span, image_span, &relaxation);
+        let next = relax_round::<A>(res, &ctx, |f, s| {
+            round == 0 || relaxation.edits(f, s).is_some_and(|e| e.pending)
+        })?;
+        let pending = next.edits.iter().flatten().flatten().any(|e| e.pending);
+        let done = !pending || next.total() == relaxation.total();
+        relaxation = next;
+        if done || !enabled {
+            break;
+        }
+    }
+    Ok(relaxation)
+}
+
+/// One round: sections for which `redo` says so are relaxed afresh, the others keep the edits
+/// `ctx` was built from.
+fn relax_round<A: Arch>(
+    res: &Resolved,
+    ctx: &Context,
+    redo: impl Fn(u32, u32) -> bool,
+) -> Result<Relaxation> {
     let mut errors = Vec::new();
     let edits = res
         .objects
@@ -194,7 +338,10 @@ pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
                     {
                         return None;
                     }
-                    match A::relax_section(res, f as u32, s as u32, &ctx) {
+                    if !redo(f as u32, s as u32) {
+                        return ctx.previous.edits[f][s].clone();
+                    }
+                    match A::relax_section(res, f as u32, s as u32, ctx) {
                         Ok(e) if e == SectionEdits::default() => None,
                         Ok(e) => Some(Box::new(e)),
                         Err(e) => {
@@ -274,13 +421,9 @@ mod tests {
 
     #[test]
     fn offsets_map_through_sorted_deletions() {
-        let e = SectionEdits {
-            deletions: vec![
-                Deletion { offset: 4, len: 4 },
-                Deletion { offset: 12, len: 2 },
-            ],
-            ..Default::default()
-        };
+        let mut e = SectionEdits::default();
+        e.delete(Deletion { offset: 4, len: 4 });
+        e.delete(Deletion { offset: 12, len: 2 });
         let got: Vec<u32> = [0, 4, 6, 8, 12, 13, 14, 20]
             .iter()
             .map(|&o| o - e.deleted_before(o))
@@ -292,14 +435,14 @@ mod tests {
 
     #[test]
     fn copy_drops_deleted_bytes_and_applies_patches() {
-        let e = SectionEdits {
-            deletions: vec![Deletion { offset: 2, len: 2 }],
+        let mut e = SectionEdits {
             patches: vec![Patch {
                 offset: 0,
                 bytes: vec![0xaa],
             }],
-            rewrites: vec![],
+            ..Default::default()
         };
+        e.delete(Deletion { offset: 2, len: 2 });
         let mut out = [0u8; 4];
         e.copy(&[1, 2, 3, 4, 5, 6], &mut out);
         assert_eq!(out, [0xaa, 2, 5, 6]);

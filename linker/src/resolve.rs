@@ -2,12 +2,12 @@
 //! COMDAT group, binds every symbol reference to a definition, marks live sections (all of them,
 //! or what the entry reaches under `--gc-sections`) and reports undefined symbols. It assigns no
 //! addresses.
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::arch::Machine;
+use crate::consts::Machine;
 use crate::debuginfo;
 use crate::error::{Error, Reference, Result};
-use crate::input::{Binding, Inputs, ObjectFile, SectionClass, Selection, SymDef};
+use crate::input::{Binding, Expect, Inputs, ObjectFile, SectionClass, Selection, SymDef};
 
 /// What a symbol reference resolves to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -48,14 +48,6 @@ pub struct Common {
     pub align: u64,
 }
 
-/// A global symbol's final binding, for the map file.
-#[derive(Debug)]
-pub struct GlobalSymbol {
-    pub name: String,
-    pub target: Target,
-    pub size: u64,
-}
-
 pub struct Resolved<'d> {
     pub machine: Machine,
     pub objects: Vec<ObjectFile<'d>>,
@@ -64,7 +56,6 @@ pub struct Resolved<'d> {
     /// Per file, per section index: the section goes into the image.
     pub live: Vec<Vec<bool>>,
     pub commons: Vec<Common>,
-    pub globals: Vec<GlobalSymbol>,
     pub entry: Target,
 }
 
@@ -119,15 +110,16 @@ pub struct Options<'a> {
     pub undefined: &'a [String],
 }
 
-pub fn resolve<'d>(inputs: Inputs<'d>, machine: Machine, opts: &Options) -> Result<Resolved<'d>> {
-    let objects = load_archive_members(inputs, machine, opts)?;
+pub fn resolve<'d>(inputs: Inputs<'d>, expect: Expect, opts: &Options) -> Result<Resolved<'d>> {
+    let machine = expect.machine;
+    let objects = load_archive_members(inputs, expect, opts)?;
     // Every needed member is loaded.
     let discarded = select_comdats(&objects)?;
     // One copy of each COMDAT group remains.
     let (definitions, names) = bind_globals(&objects, &discarded)?;
     // Each global name has at most one winning definition.
     let mut commons = Vec::new();
-    let mut common_of = HashMap::new();
+    let mut common_of = FxHashMap::default();
     let targets = compute_targets(&objects, &definitions, &names, &mut commons, &mut common_of);
     let entry = names
         .get(opts.entry.as_bytes())
@@ -157,27 +149,12 @@ pub fn resolve<'d>(inputs: Inputs<'d>, machine: Machine, opts: &Options) -> Resu
     // The image's contents are fixed; what is still unbound there is an error.
     report_undefined(&objects, &targets, &live)?;
 
-    let mut globals: Vec<GlobalSymbol> = names
-        .iter()
-        .filter_map(|(name, &g)| {
-            let d = definitions[g as usize]?;
-            let sym = &objects[d.file as usize].symbols[d.symbol as usize];
-            Some(GlobalSymbol {
-                name: String::from_utf8_lossy(name).into_owned(),
-                target: targets[d.file as usize][d.symbol as usize],
-                size: sym.size,
-            })
-        })
-        .collect();
-    globals.sort_by(|a, b| a.name.cmp(&b.name));
-
     Ok(Resolved {
         machine,
         objects,
         targets,
         live,
         commons,
-        globals,
         entry,
     })
 }
@@ -186,21 +163,21 @@ pub fn resolve<'d>(inputs: Inputs<'d>, machine: Machine, opts: &Options) -> Resu
 /// archive order on the command line does not matter.
 fn load_archive_members<'d>(
     inputs: Inputs<'d>,
-    machine: Machine,
+    expect: Expect,
     opts: &Options,
 ) -> Result<Vec<ObjectFile<'d>>> {
     let Inputs {
         mut objects,
         archives,
     } = inputs;
-    let mut defined: HashSet<&[u8]> = HashSet::new();
+    let mut defined: FxHashSet<&[u8]> = FxHashSet::default();
     let mut wanted: Vec<&[u8]> = Vec::new();
-    let mut loaded: HashSet<(usize, u64)> = HashSet::new();
+    let mut loaded: FxHashSet<(usize, u64)> = FxHashSet::default();
     for (a, archive) in archives.iter().enumerate() {
         if archive.whole {
             for offset in archive.object_members()? {
                 loaded.insert((a, offset));
-                objects.push(archive.load_member(offset, machine)?);
+                objects.push(archive.load_member(offset, expect)?);
             }
         }
     }
@@ -224,7 +201,7 @@ fn load_archive_members<'d>(
         if !loaded.insert((archive, offset)) {
             continue;
         }
-        let member = archives[archive].load_member(offset, machine)?;
+        let member = archives[archive].load_member(offset, expect)?;
         tracing::debug!(member = %member.name, symbol = %String::from_utf8_lossy(name), "loading archive member");
         note(&member, &mut defined, &mut wanted);
         objects.push(member);
@@ -232,7 +209,7 @@ fn load_archive_members<'d>(
     Ok(objects)
 }
 
-fn note<'a>(obj: &ObjectFile<'a>, defined: &mut HashSet<&'a [u8]>, wanted: &mut Vec<&'a [u8]>) {
+fn note<'a>(obj: &ObjectFile<'a>, defined: &mut FxHashSet<&'a [u8]>, wanted: &mut Vec<&'a [u8]>) {
     wanted.extend(obj.includes.iter().map(|i| i.as_bytes()));
     for sym in &obj.symbols {
         if sym.binding == Binding::Local || sym.name.is_empty() {
@@ -256,7 +233,9 @@ fn select_comdats(objects: &[ObjectFile]) -> Result<Vec<Vec<bool>>> {
         .map(|o| vec![false; o.sections.len()])
         .collect();
     // key → (file, comdat index)
-    let mut winners: HashMap<&[u8], (usize, usize)> = HashMap::new();
+    let comdats = objects.iter().map(|o| o.comdats.len()).sum();
+    let mut winners: FxHashMap<&[u8], (usize, usize)> =
+        FxHashMap::with_capacity_and_hasher(comdats, Default::default());
     let leader_size = |f: usize, c: usize| {
         let comdat = &objects[f].comdats[c];
         comdat
@@ -339,14 +318,20 @@ fn select_comdats(objects: &[ObjectFile]) -> Result<Vec<Vec<bool>>> {
     Ok(discarded)
 }
 
-type Names<'d> = HashMap<&'d [u8], u32>;
+type Names<'d> = FxHashMap<&'d [u8], u32>;
 
 fn bind_globals<'d>(
     objects: &[ObjectFile<'d>],
     discarded: &[Vec<bool>],
 ) -> Result<(Vec<Option<Definition>>, Names<'d>)> {
-    let mut names: Names<'d> = HashMap::new();
-    let mut defs: Vec<Option<Definition>> = Vec::new();
+    // Sized once for every global name, rather than grown (and rehashed) a dozen times.
+    let globals = objects
+        .iter()
+        .flat_map(|o| &o.symbols)
+        .filter(|s| s.binding != Binding::Local && !s.name.is_empty())
+        .count();
+    let mut names: Names<'d> = FxHashMap::with_capacity_and_hasher(globals, Default::default());
+    let mut defs: Vec<Option<Definition>> = Vec::with_capacity(globals);
     let mut errors = Vec::new();
     let mut aliases: Vec<(u32, Definition)> = Vec::new();
     for (f, obj) in objects.iter().enumerate() {
@@ -424,12 +409,12 @@ fn compute_targets(
     defs: &[Option<Definition>],
     names: &Names,
     commons: &mut Vec<Common>,
-    common_of: &mut HashMap<(u32, u32), u32>,
+    common_of: &mut FxHashMap<(u32, u32), u32>,
 ) -> Vec<Vec<Target>> {
     let own = |f: usize,
                s: usize,
                commons: &mut Vec<Common>,
-               common_of: &mut HashMap<(u32, u32), u32>| {
+               common_of: &mut FxHashMap<(u32, u32), u32>| {
         let sym = &objects[f].symbols[s];
         match sym.def {
             SymDef::Section { section, value } => Target::Section {
@@ -500,7 +485,7 @@ fn mark_live(
         return live;
     }
     // Associative sections are reached through their leader.
-    let mut followers: HashMap<(usize, u32), Vec<u32>> = HashMap::new();
+    let mut followers: FxHashMap<(usize, u32), Vec<u32>> = FxHashMap::default();
     let mut work: Vec<(usize, u32)> = Vec::new();
     for (f, obj) in objects.iter().enumerate() {
         for (s, sec) in obj.sections.iter().enumerate() {
@@ -663,7 +648,6 @@ impl<'d> OneObject<'d> {
             targets: vec![targets],
             live: vec![live],
             commons: vec![],
-            globals: vec![],
             entry: Target::Section {
                 file: 0,
                 section: 1,
@@ -756,7 +740,12 @@ mod tests {
             strip_debug: false,
             undefined: &[],
         };
-        resolve(inputs, Machine::Amd64, &opts)
+        use crate::arch::Arch;
+        let expect = Expect {
+            machine: Machine::Amd64,
+            field_size: crate::arch::amd64::Amd64::field_size,
+        };
+        resolve(inputs, expect, &opts)
     }
 
     fn uniq(mut objs: Vec<ObjectFile<'static>>) -> Vec<ObjectFile<'static>> {

@@ -1,64 +1,88 @@
 //! Writing: fills the image buffer from the layout (headers, section bytes, GOT, `.reloc`), applies
 //! relocations through the arch's table, computes the PE checksum, and commits the file atomically.
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use peln_pe::output::Staged;
+use rayon::prelude::*;
 
 use crate::arch::Arch;
 use crate::baserel;
 use crate::error::{Error, RelocSite, Result};
-use crate::layout::{ChunkKind, Layout, OutputKind, GOT_ENTRY_SIZE};
+use crate::layout::{Chunk, ChunkKind, Layout, OutputKind, GOT_ENTRY_SIZE};
 use crate::pe::{self, Header};
 use crate::reloc::{self, Formula, Operands, RelocInfo};
 use crate::resolve::{Resolved, Target};
 
-pub fn image<A: Arch>(res: &Resolved, layout: &Layout, header: &Header) -> Result<Vec<u8>> {
-    let mut buf = vec![0u8; layout.file_size as usize];
-    pe::write_headers(&mut buf, layout, header, A::MACHINE.pe_machine());
+/// Fills `buf` (zeroed, `layout.file_size` bytes) with the image. Chunks are copied and
+/// relocated in parallel, each into its own slice of the buffer, and errors are gathered in chunk
+/// order: the bytes and the messages are the same whatever the number of threads.
+pub fn image<A: Arch>(res: &Resolved, layout: &Layout, header: &Header, buf: &mut [u8]) -> Result {
+    pe::write_headers(buf, layout, header, A::MACHINE.pe_machine());
 
-    let mut errors = Vec::new();
-    for section in &layout.sections {
-        if !section.kind.has_file_data() {
-            continue;
-        }
+    let mut slices: Vec<(&Chunk, &mut [u8])> = Vec::with_capacity(layout.chunks.len());
+    let mut rest = &mut buf[..];
+    let mut consumed = 0usize;
+    for section in layout.sections.iter().filter(|s| s.kind.has_file_data()) {
         for chunk in &layout.chunks[section.chunks.clone()] {
             let at = (section.file_offset + (chunk.rva - section.rva)) as usize;
-            let out = &mut buf[at..at + chunk.size as usize];
-            match chunk.kind {
-                ChunkKind::Input { file, section: s } => {
-                    let sec = &res.objects[file as usize].sections[s as usize];
-                    match layout.relax.edits(file, s) {
-                        Some(edits) => edits.copy(sec.data, out),
-                        None => out[..sec.data.len()].copy_from_slice(sec.data),
-                    }
-                    relocate::<A>(res, layout, file, s, chunk.rva, out, &mut errors);
-                }
-                ChunkKind::Got => {
-                    for (i, &t) in layout.got.slots.iter().enumerate() {
-                        let at = i * GOT_ENTRY_SIZE as usize;
-                        out[at..at + 8].copy_from_slice(&layout.address(t).to_le_bytes());
-                    }
-                }
-                ChunkKind::Common(_) => {}
-                ChunkKind::Thunk(g) => {
-                    write_thunks::<A>(res, layout, g, chunk.rva, out, &mut errors)
-                }
-            }
-        }
-        if section.kind == OutputKind::Reloc {
-            let mut bytes = Vec::with_capacity(section.virtual_size as usize);
-            baserel::encode(&layout.base_relocs, &mut bytes);
-            let at = section.file_offset as usize;
-            buf[at..at + bytes.len()].copy_from_slice(&bytes);
+            let (_, tail) = std::mem::take(&mut rest).split_at_mut(at - consumed);
+            let (out, tail) = tail.split_at_mut(chunk.size as usize);
+            rest = tail;
+            consumed = at + chunk.size as usize;
+            slices.push((chunk, out));
         }
     }
+    let errors: Vec<Error> = slices
+        .into_par_iter()
+        .flat_map_iter(|(chunk, out)| {
+            let mut errors = Vec::new();
+            write_chunk::<A>(res, layout, chunk, out, &mut errors);
+            errors
+        })
+        .collect();
     Error::check(errors)?;
+
+    if let Some(section) = layout.section(OutputKind::Reloc) {
+        let mut bytes = Vec::with_capacity(section.virtual_size as usize);
+        baserel::encode(&layout.base_relocs, &mut bytes);
+        let at = section.file_offset as usize;
+        buf[at..at + bytes.len()].copy_from_slice(&bytes);
+    }
     if !layout.strtab.is_empty() {
         let at = layout.strtab_offset as usize;
         let size = 4 + layout.strtab.len();
         buf[at..at + 4].copy_from_slice(&(size as u32).to_le_bytes());
         buf[at + 4..at + size].copy_from_slice(&layout.strtab);
     }
-    pe::write_checksum(&mut buf);
-    Ok(buf)
+    pe::write_checksum(buf);
+    Ok(())
+}
+
+fn write_chunk<A: Arch>(
+    res: &Resolved,
+    layout: &Layout,
+    chunk: &Chunk,
+    out: &mut [u8],
+    errors: &mut Vec<Error>,
+) {
+    match chunk.kind {
+        ChunkKind::Input { file, section: s } => {
+            let sec = &res.objects[file as usize].sections[s as usize];
+            match layout.relax.edits(file, s) {
+                Some(edits) => edits.copy(sec.data, out),
+                None => out[..sec.data.len()].copy_from_slice(sec.data),
+            }
+            relocate::<A>(res, layout, file, s, chunk.rva, out, errors);
+        }
+        ChunkKind::Got => {
+            for (i, &t) in layout.got.slots.iter().enumerate() {
+                let at = i * GOT_ENTRY_SIZE as usize;
+                out[at..at + 8].copy_from_slice(&layout.address(t).to_le_bytes());
+            }
+        }
+        ChunkKind::Common(_) => {}
+        ChunkKind::Thunk(g) => write_thunks::<A>(res, layout, g, chunk.rva, out, errors),
+    }
 }
 
 /// Applies one input section's relocations to its bytes in the output buffer (already copied
@@ -112,7 +136,7 @@ fn relocate<A: Arch>(
         }
         let p = layout.image_base + u64::from(rva) + offset;
         let (value, target) = if info.formula == Formula::PcrelLo {
-            match paired_hi20::<A>(res, layout, file, r.symbol) {
+            match paired_hi20::<A>(res, layout, (file, section, index as u32)) {
                 Ok(v) => (v, v as u64),
                 Err(reason) => {
                     errors.push(error(reason));
@@ -124,7 +148,7 @@ fn relocate<A: Arch>(
                 crate::input::Format::Coff => info.field.read(&out[at..]),
                 crate::input::Format::Elf => r.addend,
             };
-            let mut ops = operands(res, layout, file, r.symbol, a, p);
+            let mut ops = operands(res, layout, info.formula, (file, r.symbol), a, p);
             if matches!(info.formula, Formula::Add | Formula::Sub) {
                 ops.v = info.field.read(&out[at..]);
             }
@@ -161,14 +185,23 @@ fn unfit_error(site: RelocSite, unfit: reloc::Unfit, target: u64) -> Error {
     }
 }
 
-/// S, G and the rest for a relocation against `symbol` with addend `a` at address `p`; V (the
-/// field's own value, for ADD/SUB) is left to the caller, which has the field.
-fn operands(res: &Resolved, layout: &Layout, file: u32, symbol: u32, a: i64, p: u64) -> Operands {
+/// S, G and the rest `formula` uses for a relocation against `symbol` with addend `a` at address
+/// `p` (the GOT slot and output section are looked up only when it needs them); V (the field's
+/// own value, for ADD/SUB) is left to the caller, which has the field.
+fn operands(
+    res: &Resolved,
+    layout: &Layout,
+    formula: Formula,
+    (file, symbol): (u32, u32),
+    a: i64,
+    p: u64,
+) -> Operands {
     let target = res.target(file, symbol);
     let s = layout.address(target);
+    let needs_section = matches!(formula, Formula::SecRel | Formula::SectionIndex);
     let (section_start, section_index) = match layout
         .section_of(s.wrapping_sub(layout.image_base) as u32)
-        .filter(|_| target.is_relocatable())
+        .filter(|_| needs_section && target.is_relocatable())
     {
         Some(i) => (
             layout.image_base + u64::from(layout.sections[i].rva),
@@ -180,9 +213,10 @@ fn operands(res: &Resolved, layout: &Layout, file: u32, symbol: u32, a: i64, p: 
         s,
         a,
         p,
-        g: layout
-            .got
-            .slot_rva(target)
+        g: formula
+            .needs_got_slot()
+            .then(|| layout.got.slot_rva(target))
+            .flatten()
             .map_or(0, |g| layout.image_base + u64::from(g)),
         got: layout.image_base + u64::from(layout.got.rva),
         image_base: layout.image_base,
@@ -192,52 +226,27 @@ fn operands(res: &Resolved, layout: &Layout, file: u32, symbol: u32, a: i64, p: 
     }
 }
 
-/// The value of the HI20 relocation at the `auipc` that `label` marks, which a PCREL_LO12
-/// relocation takes the low 12 bits of. The psABI pairs them by the label, not by position, so
-/// several LO12s may share one HI20.
+/// The value of the HI20 relocation that the PCREL_LO12 relocation `index` of `section` takes
+/// the low 12 bits of (paired by the scan).
 fn paired_hi20<A: Arch>(
     res: &Resolved,
     layout: &Layout,
-    file: u32,
-    label: u32,
+    (file, section, index): (u32, u32, u32),
 ) -> std::result::Result<i64, String> {
     let obj = &res.objects[file as usize];
-    let Target::Section {
-        file: lf,
-        section: ls,
-        value,
-    } = res.target(file, label)
-    else {
-        return Err(format!(
-            "`{}` does not label an instruction",
-            res.symbol_name(file, label)
-        ));
+    let Some(&(hs, hj)) = layout.hi20.get(&(file, section, index)) else {
+        return Err("no HI20 relocation pairs with it".into());
     };
-    let hi_sec = &obj.sections[ls as usize];
-    let hi = (lf == file)
-        .then(|| {
-            hi_sec.relocs.iter().find(|h| {
-                u64::from(h.offset) == value
-                    && A::reloc_info(obj.format, h.r_type).is_some_and(|i| i.pairs_with_lo12())
-            })
-        })
-        .flatten();
-    let Some(hi) = hi else {
-        return Err(format!(
-            "no PCREL_HI20/GOT_HI20 relocation at `{}` ({}+{value:#x}) to pair with",
-            res.symbol_name(file, label),
-            hi_sec.name
-        ));
-    };
-    let info = A::reloc_info(obj.format, hi.r_type).expect("checked above");
+    let hi = &obj.sections[hs as usize].relocs[hj as usize];
+    let info = A::reloc_info(obj.format, hi.r_type).expect("the scan paired a known type");
     let p = layout.address(Target::Section {
         file,
-        section: ls,
-        value,
+        section: hs,
+        value: u64::from(hi.offset),
     });
     Ok(reloc::evaluate(
         info,
-        &operands(res, layout, file, hi.symbol, hi.addend, p),
+        &operands(res, layout, info.formula, (file, hi.symbol), hi.addend, p),
     ))
 }
 
@@ -297,6 +306,67 @@ fn write_thunks<A: Arch>(
     }
 }
 
+/// Where an image is written: sized once layout knows the file size, then filled in place.
+pub trait Output {
+    /// A zeroed buffer of `len` bytes.
+    fn buffer(&mut self, len: usize) -> Result<&mut [u8]>;
+}
+
+impl Output for Vec<u8> {
+    fn buffer(&mut self, len: usize) -> Result<&mut [u8]> {
+        self.clear();
+        self.resize(len, 0);
+        Ok(self)
+    }
+}
+
+/// The image as a memory-mapped [`Staged`] file beside its final path, sized by layout and
+/// filled in place, renamed into place by [`OutputFile::commit`]. Dropped uncommitted, it is
+/// removed: a failed link leaves no partial file and the previous output untouched.
+pub struct OutputFile {
+    path: PathBuf,
+    // Unmapped before the staged file is renamed or removed.
+    map: Option<memmap2::MmapMut>,
+    staged: Option<Staged>,
+}
+
+impl OutputFile {
+    pub fn new(path: &Path) -> OutputFile {
+        OutputFile {
+            path: path.to_path_buf(),
+            map: None,
+            staged: None,
+        }
+    }
+
+    fn io(&self, source: std::io::Error) -> Error {
+        Error::Io {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    pub fn commit(mut self) -> Result {
+        drop(self.map.take());
+        match self.staged.take() {
+            Some(staged) => staged.commit().map_err(|e| self.io(e)),
+            None => Err(self.io(std::io::Error::other("no image was written"))),
+        }
+    }
+}
+
+impl Output for OutputFile {
+    fn buffer(&mut self, len: usize) -> Result<&mut [u8]> {
+        let staged = Staged::new(&self.path).map_err(|e| self.io(e))?;
+        staged.file().set_len(len as u64).map_err(|e| self.io(e))?;
+        // SAFETY: the staged file is this link's own fresh temporary; nothing else maps or
+        // resizes it.
+        let map = unsafe { memmap2::MmapMut::map_mut(staged.file()) }.map_err(|e| self.io(e))?;
+        self.staged = Some(staged);
+        Ok(self.map.insert(map))
+    }
+}
+
 /// Writes `bytes` to a temporary file beside `path` and renames it into place, so a failed link
 /// never leaves a partial file or clobbers a previous good one.
 pub fn commit(path: &Path, bytes: &[u8]) -> Result {
@@ -304,4 +374,80 @@ pub fn commit(path: &Path, bytes: &[u8]) -> Result {
         path: path.to_path_buf(),
         source,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::amd64::Amd64;
+    use crate::consts::{BaseRelocType, Machine};
+    use crate::input::{Reloc, SectionClass};
+    use crate::pe::Subsystem;
+    use crate::relax::Relaxation;
+    use crate::resolve::OneObject;
+
+    const R_X86_64_64: u32 = 1;
+    const R_X86_64_PLT32: u32 = 4;
+
+    /// `call data_fn` at .text+1, and an 8-byte pointer to `data_fn` in .data: one PC-relative
+    /// and one absolute relocation, laid out and written by hand-built input.
+    #[test]
+    fn laid_out_and_written_from_a_hand_built_object() {
+        let res = OneObject::new(Machine::Amd64)
+            .section(
+                ".text",
+                SectionClass::Text,
+                16,
+                &[0xe8, 0, 0, 0, 0, 0xc3, 0x90, 0x90, 0xc3],
+                vec![Reloc {
+                    offset: 1,
+                    r_type: R_X86_64_PLT32,
+                    symbol: 1,
+                    addend: -4,
+                }],
+            )
+            .section(
+                ".data",
+                SectionClass::Data,
+                8,
+                &[0; 8],
+                vec![Reloc {
+                    offset: 0,
+                    r_type: R_X86_64_64,
+                    symbol: 1,
+                    addend: 0,
+                }],
+            )
+            .symbol(b"data_fn", 1, 8)
+            .build();
+        let opts = crate::layout::Options {
+            image_base: 0x1_4000_0000,
+            allow_absolute32: false,
+            sections: Default::default(),
+        };
+        let layout = crate::layout::compute::<Amd64>(&res, Relaxation::none(&res), &opts).unwrap();
+        let text = layout.section(OutputKind::Text).unwrap();
+        let data = layout.section(OutputKind::Data).unwrap();
+        assert_eq!((text.rva, data.rva), (0x1000, 0x2000));
+        assert_eq!(layout.base_relocs.len(), 1, "the pointer, nothing else");
+        assert_eq!(layout.base_relocs[0].rva, data.rva);
+        assert_eq!(layout.base_relocs[0].typ, BaseRelocType::Dir64);
+
+        let header = Header {
+            subsystem: Subsystem::EfiApplication,
+            subsystem_version: (0, 0),
+            dll: false,
+            timestamp: 0,
+            low_image: false,
+        };
+        let mut buf = vec![0u8; layout.file_size as usize];
+        image::<Amd64>(&res, &layout, &header, &mut buf).unwrap();
+        let at = |s: &crate::layout::OutputSection, off: usize| s.file_offset as usize + off;
+        // call rel32: target .text+8, from the end of the 5-byte call.
+        assert_eq!(buf[at(text, 1)..at(text, 5)], 3i32.to_le_bytes());
+        assert_eq!(
+            buf[at(data, 0)..at(data, 8)],
+            (0x1_4000_1008u64).to_le_bytes()
+        );
+    }
 }

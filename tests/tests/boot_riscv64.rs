@@ -129,6 +129,43 @@ fn aligned_functions_stay_aligned_and_relaxation_shrinks_text() {
     );
 }
 
+/// A `.text` beyond `jal`'s 1 MiB reach: 1.25 MiB of padding code between the program's first
+/// object and the rest. Calls on either side of it still become `jal`; calls across it stay
+/// `auipc`+`jalr` (a wrong decision would fail the link with an out-of-range `jal`), and the
+/// program passes.
+#[test]
+fn calls_in_reach_relax_in_a_text_larger_than_jal_reach() {
+    require!(check_needs(ARCH, &[Need::Clang, Need::LlvmAr, Need::Qemu]));
+    let work = WorkDir::new("riscv64-big-text");
+    let variant = Variant::elf_no_pic().with_cflags("relax", &["-mrelax"]);
+    let program = peln_tests::build_test_program(ARCH, &variant, &work.subdir("obj"));
+    let pad_src = work.join("pad.c");
+    std::fs::write(
+        &pad_src,
+        "__asm__(\".section .text.pad,\\\"ax\\\",@progbits\\n.skip 0x140000\\n\");\n",
+    )
+    .unwrap();
+    let pad = work.join("pad.o");
+    peln_tests::compile_c(ARCH, peln_tests::ObjFormat::Elf, &[], &pad_src, &pad);
+    let mut inputs = program.inputs();
+    inputs.insert(1, pad);
+
+    let link = |name: &str, opts: &LinkOpts| {
+        link_with_pectl(pectl::run, ARCH, &work.join(name), &inputs, opts)
+    };
+    let relaxed = link(ARCH.efi_boot_file(), &LinkOpts::default());
+    let unrelaxed = link("norelax.efi", &LinkOpts::default().no_relax());
+    let (before, after) = (text_size(&unrelaxed), text_size(&relaxed));
+    assert!(before > 1 << 20, ".text {before:#x} is within jal reach");
+    // Nothing is aligned with NOP padding here: every deleted 4 bytes is one relaxed call.
+    println!(
+        "riscv64 .text of {before:#x} bytes: {} calls relaxed to jal",
+        (before - after) / 4
+    );
+    assert!(after < before, "no call relaxed in a .text over 1 MiB");
+    peln_tests::program::assert_program_passed(&boot_efi(ARCH, &relaxed));
+}
+
 /// GCC output (Debian's cross compiler), which differs from clang's in relocation mix.
 #[test]
 fn gcc_medany_relax_boots() {

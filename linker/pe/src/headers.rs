@@ -337,16 +337,25 @@ impl Headers {
 /// The PE checksum: a 16-bit one's-complement-style sum of the file, with the 4-byte checksum
 /// field at `field` counted as zero, plus the file length.
 pub fn checksum(bytes: &[u8], field: usize) -> u32 {
-    let mut sum: u64 = 0;
-    for (i, pair) in bytes.chunks(2).enumerate() {
-        if i * 2 == field || i * 2 == field + 2 {
-            continue;
+    // End-around-carry addition is associative, so the words are summed in 64 bits (no overflow
+    // below 2^48 words) and folded once at the end: the value folding after every word gives, at
+    // a fraction of the cost (a tenth of a large link's instructions went here).
+    let word = |p: &[u8]| u64::from(u16::from_le_bytes([p[0], *p.get(1).unwrap_or(&0)]));
+    let pairs = bytes.chunks_exact(2);
+    let tail = pairs.remainder();
+    let mut sum: u64 = pairs
+        .map(|p| u64::from(u16::from_le_bytes([p[0], p[1]])))
+        .sum::<u64>()
+        + tail.first().map_or(0, |&b| u64::from(b));
+    // The checksum field counts as zero.
+    for at in [field, field + 2] {
+        if at % 2 == 0 && at < bytes.len() {
+            sum -= word(&bytes[at..]);
         }
-        let word = u16::from_le_bytes([pair[0], *pair.get(1).unwrap_or(&0)]);
-        sum += u64::from(word);
+    }
+    while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
     }
-    sum = (sum & 0xffff) + (sum >> 16);
     (sum as u32).wrapping_add(bytes.len() as u32)
 }
 

@@ -14,7 +14,7 @@
 //! - With R_LARCH_RELAX, `pcaddu18i+jirl` (CALL36) becomes `bl`/`b` and `pcalau12i+addi.d`
 //!   (PCALA_HI20+LO12) becomes `pcaddi` when the target is in reach.
 use super::{AbsoluteInsn, Arch, Machine};
-use crate::baserel::BaseRelocType;
+use crate::consts::BaseRelocType;
 use crate::encoding::bits::read32;
 use crate::encoding::loongarch::{self, Insn as La};
 use crate::error::Result;
@@ -183,7 +183,7 @@ impl Arch for Loongarch64 {
                 value,
             } => {
                 let align = res.objects[tf as usize].sections[ts as usize].align;
-                align % 4 == 0 && (value as i64).wrapping_add(addend) % 4 == 0
+                align.is_multiple_of(4) && (value as i64).wrapping_add(addend) % 4 == 0
             }
             _ => false,
         };
@@ -205,7 +205,7 @@ impl Arch for Loongarch64 {
                     // The padding is whole 4-byte `nop`s: the kept prefix stays valid code.
                     if let (_, Some(d)) = request.cut(obj, sec, deleted, 4)? {
                         deleted += d.len;
-                        edits.deletions.push(d);
+                        edits.delete(d);
                     }
                 }
                 R_LARCH_CALL36 if ctx.enabled && marked(i) && res.in_text(file, r.symbol) => {

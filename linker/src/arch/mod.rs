@@ -1,7 +1,8 @@
 //! Per-architecture knowledge. Each arch is a zero-sized type implementing [`Arch`]: its relocation
 //! table (as data), its instruction rewrites and its PE machine value. The driver picks the arch once
 //! and instantiates the whole pipeline for it, so the hot relocation loop dispatches statically.
-use crate::baserel::BaseRelocType;
+use crate::consts::BaseRelocType;
+pub use crate::consts::Machine;
 use crate::error::Result;
 use crate::input::{Format, Reloc};
 use crate::relax::{Context, SectionEdits};
@@ -12,12 +13,6 @@ pub mod amd64;
 pub mod arm64;
 pub mod loongarch64;
 pub mod riscv64;
-
-// The workspace's one machine type lives in the PE layer; the linker names it as its own.
-pub use peln_pe::machine::{
-    Machine, IMAGE_FILE_MACHINE_AMD64, IMAGE_FILE_MACHINE_ARM64, IMAGE_FILE_MACHINE_LOONGARCH64,
-    IMAGE_FILE_MACHINE_RISCV64,
-};
 
 /// A rewrite of the instruction around a relocation, decided from the input bytes alone so that the
 /// scan (which sizes the GOT) and the writer always agree.
@@ -50,6 +45,16 @@ pub trait Arch: 'static {
     /// The relocation table: what a raw relocation type of the given object format computes and
     /// where the result goes. `None` for types the linker does not know.
     fn reloc_info(format: Format, r_type: u32) -> Option<&'static RelocInfo>;
+
+    /// Bytes of the section a relocation of this type reads or writes at its offset (markers
+    /// touch none). `None` for unknown types.
+    fn field_size(format: Format, r_type: u32) -> Option<u32> {
+        let info = Self::reloc_info(format, r_type)?;
+        Some(match info.formula {
+            crate::reloc::Formula::None | crate::reloc::Formula::Marker => 0,
+            _ => info.field.size() as u32,
+        })
+    }
 
     /// The type's name for diagnostics, also for unknown types.
     fn reloc_name(format: Format, r_type: u32) -> String {
@@ -96,39 +101,4 @@ pub enum AbsoluteInsn {
     BaseReloc(BaseRelocType),
     /// Another instruction's base relocation patches this one too.
     Covered,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_and_aliases_map_to_machines_and_pe_values() {
-        let cases = [
-            (
-                &["amd64", "x86_64", "x64", "X86-64"][..],
-                Machine::Amd64,
-                0x8664,
-            ),
-            (&["arm64", "aarch64", "aa64"][..], Machine::Arm64, 0xaa64),
-            (&["riscv64"][..], Machine::Riscv64, 0x5064),
-            (
-                &["loongarch64", "loong64"][..],
-                Machine::Loongarch64,
-                0x6264,
-            ),
-        ];
-        for (names, machine, pe) in cases {
-            for n in names {
-                assert_eq!(Machine::from_name(n), Some(machine), "{n}");
-            }
-            assert_eq!(machine.pe_machine(), pe);
-            assert_eq!(Machine::from_pe_machine(pe), Some(machine));
-            assert_eq!(
-                Machine::from_elf_machine(machine.elf_machine()),
-                Some(machine)
-            );
-        }
-        assert_eq!(Machine::from_name("mips"), None);
-    }
 }

@@ -101,17 +101,17 @@ impl Arch for Riscv64 {
         let obj = &res.objects[file as usize];
         let sec = &obj.sections[section as usize];
         let order = relax::by_offset(sec);
-        let relaxable = |i: usize| {
-            order.iter().any(|&j| {
-                sec.relocs[j].offset == sec.relocs[i].offset
-                    && sec.relocs[j].r_type == R_RISCV_RELAX
-            })
+        // R_RISCV_RELAX sits at the same offset, so next to the call in offset order.
+        let relaxable = |k: usize| {
+            let at = sec.relocs[order[k]].offset;
+            let same = |&&j: &&usize| sec.relocs[j].offset == at;
+            let relax = |&j: &usize| sec.relocs[j].r_type == R_RISCV_RELAX;
+            order[k + 1..].iter().take_while(same).any(relax)
+                || order[..k].iter().rev().take_while(same).any(relax)
         };
-        // Every code address is within `text_span` of every other: a `jal` reaches any of them.
-        let calls_reach = ctx.enabled && ctx.text_span < JAL_REACH;
         let mut edits = SectionEdits::default();
         let mut deleted = 0u32;
-        for &i in &order {
+        for (k, &i) in order.iter().enumerate() {
             let r = sec.relocs[i];
             match r.r_type {
                 R_RISCV_ALIGN => {
@@ -126,7 +126,7 @@ impl Arch for Riscv64 {
                     let (keep, deletion) = request.cut(obj, sec, deleted, 2)?;
                     if let Some(d) = deletion {
                         deleted += d.len;
-                        edits.deletions.push(d);
+                        edits.delete(d);
                     }
                     // The kept prefix may now end inside a 4-byte `nop`: write fresh ones.
                     if keep > 0 {
@@ -136,9 +136,14 @@ impl Arch for Riscv64 {
                         });
                     }
                 }
-                R_RISCV_CALL | R_RISCV_CALL_PLT if calls_reach && relaxable(i) => {
+                R_RISCV_CALL | R_RISCV_CALL_PLT if ctx.enabled && relaxable(k) => {
                     let at = r.offset as usize;
-                    if !res.in_text(file, r.symbol) || at + 8 > sec.data.len() {
+                    let distance =
+                        ctx.text_distance(res, (file, section, r.offset), r.symbol, r.addend);
+                    // `jal` reaches [-1 MiB, 1 MiB - 2]; the bound is on the absolute distance.
+                    let Some(distance) = distance else { continue };
+                    if distance >= JAL_REACH - 2 || at + 8 > sec.data.len() {
+                        edits.pending |= distance >= JAL_REACH - 2;
                         continue;
                     }
                     let rd = riscv::rd(read32(&sec.data[at + 4..]));

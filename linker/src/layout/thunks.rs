@@ -9,7 +9,7 @@
 //! thunks are never removed, so it ends. Only destinations inside `.text` get thunks: code does not
 //! branch anywhere else, and a branch to an absolute or missing address still gets its overflow
 //! error. No arch here both relaxes and uses thunks, so offsets are the inputs' own.
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use super::{Chunk, ChunkKind};
 use crate::arch::Arch;
@@ -41,9 +41,9 @@ pub struct ThunkGroup {
 pub struct Thunks {
     pub groups: Vec<ThunkGroup>,
     /// Calling section → group.
-    callers: HashMap<(u32, u32), u32>,
+    callers: FxHashMap<(u32, u32), u32>,
     /// (calling file, calling section, target, addend) → (group, slot).
-    index: HashMap<(u32, u32, Target, i64), (u32, u32)>,
+    index: FxHashMap<(u32, u32, Target, i64), (u32, u32)>,
     stride: u32,
 }
 
@@ -176,8 +176,8 @@ fn branches<A: Arch>(res: &Resolved, text: &[Chunk], field: Field) -> Vec<Branch
 }
 
 /// Offset of each input section from the start of `.text`.
-fn offsets(text: &[Chunk]) -> HashMap<(u32, u32), u64> {
-    let mut out = HashMap::new();
+fn offsets(text: &[Chunk]) -> FxHashMap<(u32, u32), u64> {
+    let mut out = FxHashMap::default();
     let mut off = 0u64;
     for c in text {
         off = off.next_multiple_of(u64::from(c.align.max(1)));

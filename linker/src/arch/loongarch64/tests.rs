@@ -3,7 +3,7 @@
 //! arithmetic on edge values, `la.abs` → MARK_LA, and ALIGN/relaxation on hand-built sections.
 use super::*;
 use crate::input::SectionClass;
-use crate::relax::Deletion;
+use crate::relax::{Deletion, Relaxation};
 use crate::reloc::{apply, evaluate, page_delta, Operands, Unfit};
 use crate::resolve::OneObject;
 
@@ -246,16 +246,9 @@ fn resolved(section_align: u32) -> Resolved<'static> {
 }
 
 fn relax(res: &Resolved, enabled: bool, span: u64) -> Result<SectionEdits> {
-    Loongarch64::relax_section(
-        res,
-        0,
-        1,
-        &Context {
-            enabled,
-            text_span: span,
-            image_span: span,
-        },
-    )
+    let none = Relaxation::none(res);
+    let ctx = Context::new(res, enabled, span, span, &none);
+    Loongarch64::relax_section(res, 0, 1, &ctx)
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! on hand-built sections.
 use super::*;
 use crate::input::{Reloc, SectionClass};
-use crate::relax::Deletion;
+use crate::relax::{Deletion, Relaxation};
 use crate::reloc::{apply, evaluate, Operands, Unfit};
 use crate::resolve::OneObject;
 
@@ -157,23 +157,16 @@ fn resolved(section_align: u32) -> Resolved<'static> {
         .build()
 }
 
-fn relax(res: &Resolved, enabled: bool, text_span: u64) -> Result<SectionEdits> {
-    Riscv64::relax_section(
-        res,
-        0,
-        1,
-        &Context {
-            enabled,
-            text_span,
-            image_span: text_span,
-        },
-    )
+fn relax(res: &Resolved, enabled: bool) -> Result<SectionEdits> {
+    let none = Relaxation::none(res);
+    let ctx = Context::new(res, enabled, u64::MAX, u64::MAX, &none);
+    Riscv64::relax_section(res, 0, 1, &ctx)
 }
 
 #[test]
 fn call_becomes_jal_and_align_padding_shrinks_to_fit() {
     let res = resolved(8);
-    let e = relax(&res, true, 64).unwrap();
+    let e = relax(&res, true).unwrap();
     assert_eq!(
         e.deletions,
         [
@@ -196,26 +189,60 @@ fn call_becomes_jal_and_align_padding_shrinks_to_fit() {
 #[test]
 fn no_relax_still_honours_align() {
     let res = resolved(8);
-    let e = relax(&res, false, 64).unwrap();
+    let e = relax(&res, false).unwrap();
     assert!(e.rewrites.is_empty());
     assert_eq!(e.deletions, [Deletion { offset: 8, len: 6 }]);
     assert_eq!(14 - e.deleted_before(14), 8);
 }
 
+/// `call far` (auipc + jalr, RELAX) in section 1, `pad` bytes of code in section 2, `far` in
+/// section 3.
+fn call_over(pad: &'static [u8]) -> Resolved<'static> {
+    const CALL: &[u8] = &[0x97, 0x00, 0x00, 0x00, 0xe7, 0x80, 0x00, 0x00];
+    let relocs = vec![
+        Reloc {
+            offset: 0,
+            r_type: R_RISCV_CALL_PLT,
+            symbol: 1,
+            addend: 0,
+        },
+        Reloc {
+            offset: 0,
+            r_type: R_RISCV_RELAX,
+            symbol: 0,
+            addend: 0,
+        },
+    ];
+    OneObject::new(Machine::Riscv64)
+        .section(".text.a", SectionClass::Text, 4, CALL, relocs)
+        .section(".text.pad", SectionClass::Text, 4, pad, vec![])
+        .section(
+            ".text.far",
+            SectionClass::Text,
+            4,
+            &[0x67, 0x80, 0, 0],
+            vec![],
+        )
+        .symbol(b"far", 3, 0)
+        .build()
+}
+
 #[test]
-fn calls_stay_long_when_text_may_exceed_jal_reach() {
-    let res = resolved(8);
-    let e = relax(&res, true, JAL_REACH).unwrap();
+fn each_call_relaxes_by_its_own_distance() {
+    static PAD: [u8; 1 << 20] = [0; 1 << 20];
+    let near = call_over(&PAD[..(1 << 20) - 64]);
+    assert_eq!(relax(&near, true).unwrap().rewrites, [(0, &CALL_AS_JAL)]);
+    let far = call_over(&PAD);
     assert!(
-        e.rewrites.is_empty(),
-        "a 1 MiB .text may put the target out of reach"
+        relax(&far, true).unwrap().rewrites.is_empty(),
+        "a target 1 MiB away is beyond jal"
     );
 }
 
 #[test]
 fn align_beyond_the_section_alignment_is_an_error() {
     let res = resolved(4);
-    let err = relax(&res, false, 64).unwrap_err();
+    let err = relax(&res, false).unwrap_err();
     assert_eq!(
         err.to_string(),
         "t.o:(.text+0x8): R_RISCV_ALIGN: 6 bytes of padding for 8-byte alignment cannot be satisfied \

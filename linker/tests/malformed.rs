@@ -1,0 +1,97 @@
+//! Inputs the fuzzers (`linker/fuzz`) once crashed the linker with, each linked as its target
+//! links it: every one must now be refused with an error naming the input, never a panic.
+use std::path::{Path, PathBuf};
+
+use peln_linker::{LinkArgs, Machine};
+
+fn fuzz_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz")
+}
+
+fn seed(name: &str) -> Vec<u8> {
+    let path = fuzz_dir().join("seeds").join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// The valid `main` objects a fuzz target of this machine links its input beside.
+fn mains(machine: Machine) -> Vec<Vec<u8>> {
+    let formats: &[&str] = match machine {
+        Machine::Amd64 | Machine::Arm64 => &["coff", "elf"],
+        Machine::Riscv64 | Machine::Loongarch64 => &["elf"],
+    };
+    formats
+        .iter()
+        .map(|f| seed(&format!("main-{}-{f}.o", machine.name())))
+        .collect()
+}
+
+fn link(machine: Machine, main: &[u8], input: &[u8], gc_sections: bool) -> peln_linker::Result {
+    // As the fuzz targets link: with a map, whose rendering reads every symbol.
+    let args = LinkArgs {
+        gc_sections,
+        map: Some("out.map".into()),
+        machine: Some(machine),
+        ..LinkArgs::new("out.efi".into())
+    };
+    let files = [("main.o".to_string(), main), ("fuzz.o".to_string(), input)];
+    peln_linker::link_buffers(&args, &files).map(|_| ())
+}
+
+#[test]
+fn fuzzer_findings_are_errors_naming_the_input() {
+    let dir = fuzz_dir().join("regressions");
+    let mut checked = 0;
+    for target in std::fs::read_dir(&dir).unwrap() {
+        let target = target.unwrap().path();
+        let name = target.file_name().unwrap().to_string_lossy().into_owned();
+        let machines: Vec<Machine> = match name.as_str() {
+            "archive" => vec![Machine::Amd64],
+            "coff_object" | "elf_object" => Machine::ALL.to_vec(),
+            link => vec![Machine::from_name(link.trim_start_matches("link_"))
+                .unwrap_or_else(|| panic!("{}: no fuzz target of that name", target.display()))],
+        };
+        for case in std::fs::read_dir(&target).unwrap() {
+            let case = case.unwrap().path();
+            let input = std::fs::read(&case).unwrap();
+            for &machine in &machines {
+                for main in mains(machine) {
+                    for gc in [false, true] {
+                        match link(machine, &main, &input, gc) {
+                            Err(e) => assert!(
+                                e.to_string().contains("fuzz.o"),
+                                "{}: the error does not name the input: {e}",
+                                case.display()
+                            ),
+                            Ok(()) => panic!("{}: linked without an error", case.display()),
+                        }
+                    }
+                }
+            }
+            checked += 1;
+        }
+    }
+    eprintln!("{checked} fuzzer findings refused");
+}
+
+#[test]
+fn archive_without_symbol_index_is_scanned() {
+    let main = seed("main-amd64-coff.o");
+    let archive = seed("helper-amd64-coff-noindex.a");
+    let with_index = seed("helper-amd64-coff.a");
+    let args = LinkArgs {
+        machine: Some(Machine::Amd64),
+        ..LinkArgs::new("out.efi".into())
+    };
+    let image = |lib: &[u8]| {
+        let files = [
+            ("main.obj".to_string(), &main[..]),
+            ("lib.a".to_string(), lib),
+        ];
+        peln_linker::link_buffers(&args, &files).unwrap().image
+    };
+    assert_eq!(
+        image(&archive),
+        image(&with_index),
+        "the scan finds the members the index points at"
+    );
+}
