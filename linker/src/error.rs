@@ -133,6 +133,12 @@ pub enum Error {
     ImageTooLarge {
         size: u64,
     },
+    /// The written image fails `pectl verify`'s load checks: a linker bug, never an input fault,
+    /// so the output is not replaced.
+    Unloadable {
+        path: PathBuf,
+        report: String,
+    },
     /// Several independent errors found in one phase (all overflows, all undefined symbols).
     Many(Vec<Error>),
 }
@@ -233,6 +239,11 @@ impl fmt::Display for Error {
             Error::ImageTooLarge { size } => {
                 write!(f, "image size {size:#x} exceeds the 4 GiB limit of PE32+")
             }
+            Error::Unloadable { path, report } => write!(
+                f,
+                "{}: UEFI firmware would not load it (pectl verify): {report}",
+                path.display()
+            ),
             Error::Many(errors) => {
                 for (i, e) in errors.iter().take(ERROR_LIMIT).enumerate() {
                     if i > 0 {

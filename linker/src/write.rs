@@ -321,7 +321,7 @@ impl Output for Vec<u8> {
 }
 
 /// The image as a memory-mapped [`Staged`] file beside its final path, sized by layout and
-/// filled in place, renamed into place by [`OutputFile::commit`]. Dropped uncommitted, it is
+/// filled in place, checked and renamed into place by [`OutputFile::commit`]. Dropped uncommitted, it is
 /// removed: a failed link leaves no partial file and the previous output untouched.
 pub struct OutputFile {
     path: PathBuf,
@@ -346,7 +346,18 @@ impl OutputFile {
         }
     }
 
+    /// Runs `pectl verify`'s load checks on the finished image, then renames it into place: an
+    /// image firmware would refuse never replaces the output.
     pub fn commit(mut self) -> Result {
+        if let Some(map) = &self.map {
+            let report = peln_pe::verify::verify(map);
+            if !report.is_clean() {
+                return Err(Error::Unloadable {
+                    path: self.path.clone(),
+                    report: report.error_text(),
+                });
+            }
+        }
         drop(self.map.take());
         match self.staged.take() {
             Some(staged) => staged.commit().map_err(|e| self.io(e)),
