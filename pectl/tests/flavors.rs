@@ -1,11 +1,12 @@
 //! pectl called as toolchains call a linker: `-flavor link|gnu`, or through a link named
 //! `lld-link`/`ld.lld`, with response files, without `--machine`. Inputs are committed fixtures
 //! (see fixtures/regen.sh).
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 mod common;
-use common::fixture;
+use common::{fixture, inspect};
+use peln_tests::link::edk2_clangpdb_release_options;
 
 struct Out {
     code: Option<i32>,
@@ -55,20 +56,6 @@ fn pectl_as(program: &str, args: &[&str]) -> Out {
 
 fn f(name: &str) -> String {
     fixture(name).display().to_string()
-}
-
-fn inspect(path: &Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_pectl"))
-        .arg("inspect")
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -156,35 +143,14 @@ fn ld_lld_name_takes_gnu_arguments_and_msvc_ones() {
 
 #[test]
 fn edk2_options_merge_rdata_into_data_align_files_to_32_and_write_an_lldmap() {
-    let out = pectl_as(
-        "lld-link",
-        &[
-            "/OUT:out.efi",
-            "/NOLOGO",
-            "/NODEFAULTLIB",
-            "/IGNORE:4001",
-            "/OPT:REF",
-            "/OPT:ICF=10",
-            "/ALIGN:4096",
-            "/DRIVER",
-            "/FILEALIGN:32",
-            "/Machine:X64",
-            "/DLL",
-            "/ENTRY:efi_main",
-            "/SUBSYSTEM:EFI_BOOT_SERVICE_DRIVER",
-            "/SAFESEH:NO",
-            "/BASE:0",
-            "/DEBUG:GHASH",
-            "/MLLVM:-exception-model=wineh",
-            "/lldmap",
-            "/IGNORE:4254",
-            "/SECTION:.xdata,D",
-            "/SECTION:.pdata,D",
-            "/MERGE:.rdata=.data",
-            "/WX",
-            &f("hello-coff.obj"),
-        ],
-    );
+    let mut args = vec!["/OUT:out.efi".to_string()];
+    args.extend(edk2_clangpdb_release_options(
+        "X64",
+        "EFI_BOOT_SERVICE_DRIVER",
+    ));
+    args.extend(["/WX".to_string(), f("hello-coff.obj")]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = pectl_as("lld-link", &args);
     out.assert_ok();
     let text = inspect(&out.path("out.efi"));
     for expected in [

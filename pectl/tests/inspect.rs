@@ -1,27 +1,9 @@
 //! `pectl inspect` output, pinned with insta snapshots for each input kind, and a linked image
 //! whose headers, sections and base relocations are therefore pinned too.
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-fn inspect(path: &Path) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_pectl"))
-        .arg("inspect")
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+mod common;
+use common::{fixture, inspect};
 
 #[test]
 fn inspect_coff_object() {

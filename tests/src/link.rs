@@ -283,6 +283,42 @@ pub fn link_elf_fixed_reference(
     out.to_path_buf()
 }
 
+/// EDK2's CLANGPDB RELEASE link options (tools_def.txt, `*_CLANGPDB_*_DLINK_FLAGS` plus the
+/// RELEASE additions), in the order EDK2 passes them, for `/Machine:MACHINE` and `/SUBSYSTEM:SUBSYSTEM`.
+pub fn edk2_clangpdb_release_options(machine: &str, subsystem: &str) -> Vec<String> {
+    let mut v: Vec<String> = [
+        "/NOLOGO",
+        "/NODEFAULTLIB",
+        "/IGNORE:4001",
+        "/OPT:REF",
+        "/OPT:ICF=10",
+        "/ALIGN:4096",
+        "/DRIVER",
+        "/FILEALIGN:32",
+    ]
+    .map(String::from)
+    .to_vec();
+    v.push(format!("/Machine:{machine}"));
+    v.push("/DLL".into());
+    v.push("/ENTRY:efi_main".into());
+    v.push(format!("/SUBSYSTEM:{subsystem}"));
+    v.extend(
+        [
+            "/SAFESEH:NO",
+            "/BASE:0",
+            "/DEBUG:GHASH",
+            "/MLLVM:-exception-model=wineh",
+            "/lldmap",
+            "/IGNORE:4254",
+            "/SECTION:.xdata,D",
+            "/SECTION:.pdata,D",
+            "/MERGE:.rdata=.data",
+        ]
+        .map(String::from),
+    );
+    v
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

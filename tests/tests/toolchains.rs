@@ -7,7 +7,7 @@ use std::process::Command;
 
 use peln_tests::cc::run_checked;
 use peln_tests::env::{need_tool, CLANG};
-use peln_tests::link::pectl_named;
+use peln_tests::link::{edk2_clangpdb_release_options, pectl_named};
 use peln_tests::pe::{assert_uefi_image, PeInfo, IMAGE_SUBSYSTEM_EFI_APPLICATION};
 use peln_tests::{
     assert_program_passed, boot_efi, build_test_program, check_needs, require, Arch, Need, Variant,
@@ -104,29 +104,7 @@ fn edk2_clangpdb_links_and_boots(arch: Arch, machine: &str, extra: &[&str]) {
     let lld_link = pectl_named(&work.subdir("bin"), "lld-link");
     let mut cmd = Command::new(lld_link);
     cmd.arg(format!("/OUT:{}", efi.display()))
-        .args([
-            "/NOLOGO",
-            "/NODEFAULTLIB",
-            "/IGNORE:4001",
-            "/OPT:REF",
-            "/OPT:ICF=10",
-            "/ALIGN:4096",
-            "/DRIVER",
-            "/FILEALIGN:32",
-            &format!("/Machine:{machine}"),
-            "/DLL",
-            "/ENTRY:efi_main",
-            "/SUBSYSTEM:EFI_APPLICATION",
-            "/SAFESEH:NO",
-            "/BASE:0",
-            "/DEBUG:GHASH",
-            "/MLLVM:-exception-model=wineh",
-            "/lldmap",
-            "/IGNORE:4254",
-            "/SECTION:.xdata,D",
-            "/SECTION:.pdata,D",
-            "/MERGE:.rdata=.data",
-        ])
+        .args(edk2_clangpdb_release_options(machine, "EFI_APPLICATION"))
         .args(extra)
         .arg(format!("@{}", libs.display()));
     run_checked(&mut cmd, "pectl as lld-link with EDK2's CLANGPDB options");

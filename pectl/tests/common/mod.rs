@@ -9,6 +9,21 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// `pectl inspect PATH`'s output; panics with its stderr when it fails.
+pub fn inspect(path: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_pectl"))
+        .arg("inspect")
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
 pub struct Run {
     pub code: Option<i32>,
     pub stderr: String,
