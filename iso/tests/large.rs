@@ -9,7 +9,7 @@ mod common;
 use std::fs::{self, File};
 use std::os::unix::fs::{FileExt, MetadataExt};
 
-use common::{build, content_digest, fake_pe, have_tool, tool};
+use common::{build, content_digest, fake_pe, have_tool, tool, xorriso_extract};
 
 const SIZE: u64 = (4 << 30) + (32 << 20) + 12345;
 /// Markers: start, straddling the first/second extent boundary (0xFFFFF800), a 1 MiB block in
@@ -76,19 +76,7 @@ fn payload_over_4gib_reads_back_through_xorriso() {
 
     // Extract (sparse where the data is zero) and compare size and content checksum.
     let back = d.path().join("back.bin");
-    let (ok, out) = tool(
-        "xorriso",
-        &[
-            "-osirrox",
-            "on:sparse=1m",
-            "-indev",
-            &img_s,
-            "-extract",
-            "/data/payload.bin",
-            &back.display().to_string(),
-        ],
-    );
-    assert!(ok, "{out}");
+    xorriso_extract(&img_s, "/data/payload.bin", &back);
     assert_eq!(fs::metadata(&back).unwrap().len(), SIZE);
     assert_eq!(content_digest(&back), content_digest(&payload));
     // And the markers themselves, at their offsets.

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use common::live::{self, mklive};
-use common::{content_digest, extract_partition, have_tool, tool};
+use common::{content_digest, extract_partition, have_tool, tool, xorriso_extract};
 
 /// Two-arch build-iso arguments (amd64 + arm64 mklive inputs, `squashfs` per arch) for `out`.
 fn args(squashfs: [&Path; 2], out: &Path, reversed: bool) -> Option<Vec<String>> {
@@ -128,19 +128,11 @@ fn readers_agree_and_rebuilds_are_byte_identical() {
     assert!(out.contains("\narchitecture aa64\n"), "{out}");
     assert!(out.contains("console=ttyAMA0,115200n8"), "{out}");
     // The same systemd-boot on both sides.
-    let (ok, out) = tool(
-        "xorriso",
-        &[
-            "-osirrox",
-            "on",
-            "-indev",
-            &img,
-            "-extract",
-            "/EFI/BOOT/BOOTAA64.EFI",
-            &d.path().join("iso-side.efi").display().to_string(),
-        ],
+    xorriso_extract(
+        &img,
+        "/EFI/BOOT/BOOTAA64.EFI",
+        &d.path().join("iso-side.efi"),
     );
-    assert!(ok, "{out}");
     assert!(
         fs::read(d.path().join("iso-side.efi")).unwrap()
             == fs::read(live::sdboot("arm64").unwrap()).unwrap()
@@ -223,19 +215,7 @@ fn squashfs_over_4gib_multi_extent_in_flat_memory() {
             .count();
         assert_eq!(sections, 2, "{out}");
         let back = d.path().join(format!("{name}.back"));
-        let (ok, out) = tool(
-            "xorriso",
-            &[
-                "-osirrox",
-                "on:sparse=1m",
-                "-indev",
-                &img_s,
-                "-extract",
-                &iso_path,
-                &back.display().to_string(),
-            ],
-        );
-        assert!(ok, "{out}");
+        xorriso_extract(&img_s, &iso_path, &back);
         assert_eq!(fs::metadata(&back).unwrap().len(), SIZE);
         assert_eq!(content_digest(&back), content_digest(src), "{name}");
         fs::remove_file(&back).unwrap();

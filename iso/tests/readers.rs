@@ -7,7 +7,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use common::{build, extract_partition, fake_pe, gpt_partition, have_tool, scratch, tool};
+use common::{
+    build, extract_partition, fake_pe, gpt_partition, have_tool, scratch, tool, xorriso_extract,
+};
 
 /// A 4-arch image with extra files, built once for this test binary.
 fn image() -> &'static Path {
@@ -173,19 +175,7 @@ fn xorriso_lists_rock_ridge_names_and_extracts() {
     );
     let d = tempfile::tempdir().unwrap();
     let to = d.path().join("x");
-    let (ok, out) = tool(
-        "xorriso",
-        &[
-            "-osirrox",
-            "on",
-            "-indev",
-            &img,
-            "-extract",
-            "/Sub Dir/MixedCase-long-file-name.Squashfs",
-            &to.display().to_string(),
-        ],
-    );
-    assert!(ok, "{out}");
+    xorriso_extract(&img, "/Sub Dir/MixedCase-long-file-name.Squashfs", &to);
     assert_eq!(fs::read(&to).unwrap(), b"payload");
 }
 
@@ -430,18 +420,6 @@ fn many_long_names_span_blocks_and_continuation_areas() {
         out.lines().filter(|l| l.starts_with("/many/")).collect();
     assert_eq!(joliet.len(), 800, "Joliet names are unique");
     let t = d.path().join("one");
-    let (ok, out) = tool(
-        "xorriso",
-        &[
-            "-osirrox",
-            "on",
-            "-indev",
-            &img_s,
-            "-extract",
-            &want[777],
-            &t.display().to_string(),
-        ],
-    );
-    assert!(ok, "{out}");
+    xorriso_extract(&img_s, &want[777], &t);
     assert_eq!(fs::read_to_string(&t).unwrap(), "777\n");
 }

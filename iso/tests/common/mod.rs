@@ -70,6 +70,24 @@ pub fn build(args: &[&str]) {
 }
 
 /// Run an external tool; returns (success, stdout+stderr).
+/// Reads `iso_path` out of `img` with xorriso (holes of at least 1 MiB kept sparse) into `to`,
+/// panicking with xorriso's output when it fails: the reference reader of the ISO 9660 side.
+pub fn xorriso_extract(img: &str, iso_path: &str, to: &Path) {
+    let (ok, out) = tool(
+        "xorriso",
+        &[
+            "-osirrox",
+            "on:sparse=1m",
+            "-indev",
+            img,
+            "-extract",
+            iso_path,
+            &to.display().to_string(),
+        ],
+    );
+    assert!(ok, "{out}");
+}
+
 pub fn tool(cmd: &str, args: &[&str]) -> (bool, String) {
     let o = Command::new(cmd)
         .args(args)
