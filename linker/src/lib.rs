@@ -16,6 +16,7 @@ pub mod pe;
 pub mod relax;
 pub mod reloc;
 pub mod resolve;
+pub mod symbols;
 pub mod write;
 
 use std::path::PathBuf;
@@ -112,6 +113,7 @@ pub const DEFAULT_IMAGE_BASE: u64 = 0x1_4000_0000;
 /// Links the files `args` names and writes the image (and map) atomically.
 pub fn link(args: &LinkArgs) -> Result {
     let (paths, whole) = find_inputs(args)?;
+    let _open = tracing::info_span!("open").entered();
     let mapped = paths
         .iter()
         .map(|p| {
@@ -121,6 +123,7 @@ pub fn link(args: &LinkArgs) -> Result {
         })
         .collect::<Result<Vec<_>>>()?;
     let sources: Vec<input::Source> = mapped.iter().map(input::Mapped::source).collect();
+    drop(_open);
     let mut image = write::OutputFile::new(&args.output);
     let map = link_into(args, &sources, Some(&paths), &mut image)?;
     // The image is complete; the output path still holds whatever it held before.
@@ -128,7 +131,7 @@ pub fn link(args: &LinkArgs) -> Result {
     if let (Some(path), Some(map)) = (&args.map, &map) {
         write::commit(path, map.as_bytes())?;
     }
-    image.commit()
+    tracing::info_span!("commit").in_scope(|| image.commit())
 }
 
 /// What a link produces, before anything is written to disk.
@@ -223,7 +226,7 @@ fn link_for_arch<A: arch::Arch>(
     out: &mut dyn write::Output,
 ) -> Result<Option<String>> {
     let expect = expect_for::<A>();
-    let mut inputs = input::load(sources, expect)?;
+    let mut inputs = tracing::info_span!("parse").in_scope(|| input::load(sources, expect))?;
     // Every command-line object is parsed, checked and is for this machine; archives are indexed.
     let default_libs = match paths {
         Some(paths) => find_default_libs(args, &inputs, paths)?,
@@ -240,31 +243,36 @@ fn link_for_arch<A: arch::Arch>(
         .extend(input::load(&default_sources, expect)?.archives);
     // The `/DEFAULTLIB`s the objects ask for are indexed too.
 
-    let resolved = resolve::resolve(
-        inputs,
-        expect,
-        &resolve::Options {
-            entry: &args.entry,
-            gc_sections: args.gc_sections,
-            strip_debug: args.strip_debug,
-            undefined: &args.undefined,
-        },
-    )?;
+    let resolved = tracing::info_span!("resolve").in_scope(|| {
+        resolve::resolve(
+            inputs,
+            expect,
+            &resolve::Options {
+                entry: &args.entry,
+                gc_sections: args.gc_sections,
+                strip_debug: args.strip_debug,
+                undefined: &args.undefined,
+            },
+        )
+    })?;
     tracing::debug!(objects = resolved.objects.len(), "resolved");
     // Every live reference is bound; live sections are known.
 
-    let relaxation = relax::relax::<A>(&resolved, args.relax)?;
+    let relaxation =
+        tracing::info_span!("relax").in_scope(|| relax::relax::<A>(&resolved, args.relax))?;
     // Every deletion and instruction rewrite is decided; section sizes are final.
 
-    let layout = layout::compute::<A>(
-        &resolved,
-        relaxation,
-        &layout::Options {
-            image_base: args.image_base.unwrap_or(DEFAULT_IMAGE_BASE),
-            allow_absolute32: args.allow_absolute32,
-            sections: args.sections.clone(),
-        },
-    )?;
+    let layout = tracing::info_span!("layout").in_scope(|| {
+        layout::compute::<A>(
+            &resolved,
+            relaxation,
+            &layout::Options {
+                image_base: args.image_base.unwrap_or(DEFAULT_IMAGE_BASE),
+                allow_absolute32: args.allow_absolute32,
+                sections: args.sections.clone(),
+            },
+        )
+    })?;
     tracing::debug!(size_of_image = layout.size_of_image, "laid out");
     // Every chunk has an RVA and every base relocation is known.
 
@@ -278,12 +286,14 @@ fn link_for_arch<A: arch::Arch>(
             .iter()
             .any(|r| r.typ == baserel::BaseRelocType::HighLow),
     };
-    write::image::<A>(
-        &resolved,
-        &layout,
-        &header,
-        out.buffer(layout.file_size as usize)?,
-    )?;
+    tracing::info_span!("write").in_scope(|| {
+        write::image::<A>(
+            &resolved,
+            &layout,
+            &header,
+            out.buffer(layout.file_size as usize)?,
+        )
+    })?;
     // The image is complete in `out`.
     Ok(args.map.as_ref().map(|_| map::render(&resolved, &layout)))
 }
@@ -293,7 +303,9 @@ fn link_for_arch<A: arch::Arch>(
 /// Also returns the found paths of `whole_archives`.
 fn find_inputs(args: &LinkArgs) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
     let mut paths = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let mut whole = Vec::new();
+    let whole_inputs: std::collections::HashSet<&PathBuf> = args.whole_archives.iter().collect();
     for input in args.inputs.iter().chain(&args.whole_archives) {
         let bare = input.components().count() == 1;
         let found = if bare && !input.exists() {
@@ -305,10 +317,10 @@ fn find_inputs(args: &LinkArgs) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
             None
         };
         let path = found.unwrap_or_else(|| input.clone());
-        if args.whole_archives.contains(input) {
+        if whole_inputs.contains(input) {
             whole.push(path.clone());
         }
-        if !paths.contains(&path) {
+        if seen.insert(path.clone()) {
             paths.push(path);
         }
     }

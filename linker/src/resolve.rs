@@ -2,12 +2,14 @@
 //! COMDAT group, binds every symbol reference to a definition, marks live sections (all of them,
 //! or what the entry reaches under `--gc-sections`) and reports undefined symbols. It assigns no
 //! addresses.
+use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::consts::Machine;
 use crate::debuginfo;
 use crate::error::{Error, Reference, Result};
 use crate::input::{Binding, Expect, Inputs, ObjectFile, SectionClass, Selection, SymDef};
+use crate::symbols::{self, SymbolTable};
 
 /// What a symbol reference resolves to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -112,20 +114,24 @@ pub struct Options<'a> {
 
 pub fn resolve<'d>(inputs: Inputs<'d>, expect: Expect, opts: &Options) -> Result<Resolved<'d>> {
     let machine = expect.machine;
-    let objects = load_archive_members(inputs, expect, opts)?;
+    let objects =
+        tracing::debug_span!("archives").in_scope(|| load_archive_members(inputs, expect, opts))?;
     // Every needed member is loaded.
-    let discarded = select_comdats(&objects)?;
+    let table = tracing::debug_span!("intern").in_scope(|| SymbolTable::build(&objects));
+    // Every global name has an id.
+    let discarded =
+        tracing::debug_span!("comdats").in_scope(|| select_comdats(&objects, &table))?;
     // One copy of each COMDAT group remains.
-    let (definitions, names) = bind_globals(&objects, &discarded)?;
+    let definitions =
+        tracing::debug_span!("bind").in_scope(|| bind_globals(&objects, &table, &discarded))?;
     // Each global name has at most one winning definition.
-    let mut commons = Vec::new();
-    let mut common_of = FxHashMap::default();
-    let targets = compute_targets(&objects, &definitions, &names, &mut commons, &mut common_of);
-    let entry = names
-        .get(opts.entry.as_bytes())
-        .and_then(|&g| definitions[g as usize])
-        .map(|d| targets[d.file as usize][d.symbol as usize])
-        .unwrap_or(Target::Undefined);
+    let (targets, commons) = tracing::debug_span!("targets")
+        .in_scope(|| compute_targets(&objects, &table, &definitions));
+    let target_of = |name: &[u8]| {
+        let d = table.lookup(name).and_then(|g| definitions[g as usize])?;
+        Some(targets[d.file as usize][d.symbol as usize])
+    };
+    let entry = target_of(opts.entry.as_bytes()).unwrap_or(Target::Undefined);
     if matches!(entry, Target::Undefined | Target::UndefinedWeak) {
         return Err(Error::NoEntry {
             symbol: opts.entry.to_string(),
@@ -141,13 +147,13 @@ pub fn resolve<'d>(inputs: Inputs<'d>, expect: Expect, opts: &Options) -> Result
                 .iter()
                 .flat_map(|o| o.includes.iter().map(|i| i.as_bytes())),
         )
-        .filter_map(|name| names.get(name).and_then(|&g| definitions[g as usize]))
-        .map(|d| targets[d.file as usize][d.symbol as usize])
+        .filter_map(target_of)
         .chain([entry])
         .collect();
-    let live = mark_live(&objects, &targets, &discarded, &roots, opts);
+    let live = tracing::debug_span!("live")
+        .in_scope(|| mark_live(&objects, &targets, &discarded, &roots, opts));
     // The image's contents are fixed; what is still unbound there is an error.
-    report_undefined(&objects, &targets, &live)?;
+    tracing::debug_span!("undefined").in_scope(|| report_undefined(&objects, &targets, &live))?;
 
     Ok(Resolved {
         machine,
@@ -180,6 +186,10 @@ fn load_archive_members<'d>(
                 objects.push(archive.load_member(offset, expect)?);
             }
         }
+    }
+    if archives.iter().all(|a| a.whole) {
+        // Nothing left to pull: skip reading every object's symbols for names.
+        return Ok(objects);
     }
     for obj in &objects {
         note(obj, &mut defined, &mut wanted);
@@ -227,38 +237,34 @@ fn note<'a>(obj: &ObjectFile<'a>, defined: &mut FxHashSet<&'a [u8]>, wanted: &mu
 }
 
 /// Per file, per section: discarded because another copy of its COMDAT group won.
-fn select_comdats(objects: &[ObjectFile]) -> Result<Vec<Vec<bool>>> {
+fn select_comdats(objects: &[ObjectFile], table: &SymbolTable) -> Result<Vec<Vec<bool>>> {
     let mut discarded: Vec<Vec<bool>> = objects
         .iter()
         .map(|o| vec![false; o.sections.len()])
         .collect();
-    // key → (file, comdat index)
-    let comdats = objects.iter().map(|o| o.comdats.len()).sum();
-    let mut winners: FxHashMap<&[u8], (usize, usize)> =
-        FxHashMap::with_capacity_and_hasher(comdats, Default::default());
-    let leader_size = |f: usize, c: usize| {
+    // By key id: the winning (file, comdat index).
+    let mut winners: Vec<Option<(u32, u32)>> = vec![None; table.len()];
+    let leader = |f: usize, c: usize| {
         let comdat = &objects[f].comdats[c];
         comdat
             .sections
             .first()
-            .map_or(0, |&s| objects[f].sections[s as usize].size)
+            .map(|&s| &objects[f].sections[s as usize])
     };
-    let leader_data = |f: usize, c: usize| {
-        let comdat = &objects[f].comdats[c];
-        comdat
-            .sections
-            .first()
-            .map_or(&[][..], |&s| objects[f].sections[s as usize].data)
-    };
+    let leader_size = |f, c| leader(f, c).map_or(0, |s| s.size);
+    let leader_data = |f, c| leader(f, c).map_or(&[][..], |s| s.data);
     for (f, obj) in objects.iter().enumerate() {
         for (c, comdat) in obj.comdats.iter().enumerate() {
-            if comdat.local {
+            let key = table.comdat_keys[f][c];
+            if key == symbols::NONE {
                 continue;
             }
-            let Some(&(wf, wc)) = winners.get(comdat.key) else {
-                winners.insert(comdat.key, (f, c));
+            let winner = &mut winners[key as usize];
+            let Some((wf, wc)) = *winner else {
+                *winner = Some((f as u32, c as u32));
                 continue;
             };
+            let (wf, wc) = (wf as usize, wc as usize);
             let conflict = |reason| Error::Comdat {
                 symbol: String::from_utf8_lossy(comdat.key).into_owned(),
                 first: objects[wf].name.clone(),
@@ -293,7 +299,7 @@ fn select_comdats(objects: &[ObjectFile]) -> Result<Vec<Vec<bool>>> {
                 Selection::Largest => leader_size(f, c) > leader_size(wf, wc),
             };
             let (lf, lc) = if new_wins {
-                winners.insert(comdat.key, (f, c));
+                *winner = Some((f as u32, c as u32));
                 (wf, wc)
             } else {
                 (f, c)
@@ -318,31 +324,19 @@ fn select_comdats(objects: &[ObjectFile]) -> Result<Vec<Vec<bool>>> {
     Ok(discarded)
 }
 
-type Names<'d> = FxHashMap<&'d [u8], u32>;
-
-fn bind_globals<'d>(
-    objects: &[ObjectFile<'d>],
+/// By symbol id: the definition each global name binds to.
+fn bind_globals(
+    objects: &[ObjectFile],
+    table: &SymbolTable,
     discarded: &[Vec<bool>],
-) -> Result<(Vec<Option<Definition>>, Names<'d>)> {
-    // Sized once for every global name, rather than grown (and rehashed) a dozen times.
-    let globals = objects
-        .iter()
-        .flat_map(|o| &o.symbols)
-        .filter(|s| s.binding != Binding::Local && !s.name.is_empty())
-        .count();
-    let mut names: Names<'d> = FxHashMap::with_capacity_and_hasher(globals, Default::default());
-    let mut defs: Vec<Option<Definition>> = Vec::with_capacity(globals);
+) -> Result<Vec<Option<Definition>>> {
+    let mut defs: Vec<Option<Definition>> = vec![None; table.len()];
     let mut errors = Vec::new();
     let mut aliases: Vec<(u32, Definition)> = Vec::new();
     for (f, obj) in objects.iter().enumerate() {
-        for (s, sym) in obj.symbols.iter().enumerate() {
-            if sym.binding == Binding::Local || sym.name.is_empty() {
+        for (s, (sym, &g)) in obj.symbols.iter().zip(&table.ids[f]).enumerate() {
+            if g == symbols::NONE {
                 continue;
-            }
-            let next = defs.len() as u32;
-            let g = *names.entry(sym.name).or_insert(next);
-            if g == next {
-                defs.push(None);
             }
             if let SymDef::WeakAlias { default } = sym.def {
                 aliases.push((
@@ -401,61 +395,80 @@ fn bind_globals<'d>(
     for (g, alias) in aliases {
         defs[g as usize].get_or_insert(alias);
     }
-    Ok((defs, names))
+    Ok(defs)
 }
 
+/// Per file, per symbol: what each symbol refers to; and the COMMON symbols that won, in the
+/// order of their definitions (file, then symbol index).
 fn compute_targets(
     objects: &[ObjectFile],
+    table: &SymbolTable,
     defs: &[Option<Definition>],
-    names: &Names,
-    commons: &mut Vec<Common>,
-    common_of: &mut FxHashMap<(u32, u32), u32>,
-) -> Vec<Vec<Target>> {
-    let own = |f: usize,
-               s: usize,
-               commons: &mut Vec<Common>,
-               common_of: &mut FxHashMap<(u32, u32), u32>| {
-        let sym = &objects[f].symbols[s];
-        match sym.def {
-            SymDef::Section { section, value } => Target::Section {
-                file: f as u32,
-                section,
-                value,
-            },
-            SymDef::Absolute(v) => Target::Absolute(v),
-            SymDef::Common { size, align } => {
-                let id = *common_of.entry((f as u32, s as u32)).or_insert_with(|| {
-                    commons.push(Common {
-                        name: sym.display_name(),
-                        size,
-                        align,
-                    });
-                    commons.len() as u32 - 1
-                });
-                Target::Common(id)
-            }
-            SymDef::Undefined | SymDef::WeakAlias { .. } => Target::Undefined,
+) -> (Vec<Vec<Target>>, Vec<Common>) {
+    // The definition a symbol binds to: its own, unless it is global.
+    let binding = |f: usize, s: usize| -> Option<(usize, usize)> {
+        match table.ids[f][s] {
+            symbols::NONE => Some((f, s)),
+            g => defs[g as usize].map(|d| (d.file as usize, d.symbol as usize)),
         }
     };
-    let mut targets: Vec<Vec<Target>> = Vec::with_capacity(objects.len());
-    for (f, obj) in objects.iter().enumerate() {
-        let mut t = Vec::with_capacity(obj.symbols.len());
-        for (s, sym) in obj.symbols.iter().enumerate() {
-            let target = if sym.binding == Binding::Local || sym.name.is_empty() {
-                own(f, s, commons, common_of)
-            } else {
-                match names.get(sym.name).and_then(|&g| defs[g as usize]) {
-                    Some(d) => own(d.file as usize, d.symbol as usize, commons, common_of),
-                    None if sym.name == GOT_SYMBOL => Target::GotBase,
-                    None if sym.binding == Binding::Weak => Target::UndefinedWeak,
-                    None => Target::Undefined,
-                }
+    let is_common =
+        |(f, s): (usize, usize)| matches!(objects[f].symbols[s].def, SymDef::Common { .. });
+    let mut common_defs: Vec<(usize, usize)> = defs
+        .iter()
+        .flatten()
+        .map(|d| (d.file as usize, d.symbol as usize))
+        .chain(objects.iter().enumerate().flat_map(|(f, o)| {
+            (0..o.symbols.len())
+                .filter(move |&s| table.ids[f][s] == symbols::NONE)
+                .map(move |s| (f, s))
+        }))
+        .filter(|&d| is_common(d))
+        .collect();
+    common_defs.sort_unstable();
+    common_defs.dedup();
+    let commons = common_defs
+        .iter()
+        .map(|&(f, s)| {
+            let sym = &objects[f].symbols[s];
+            let SymDef::Common { size, align } = sym.def else {
+                unreachable!("filtered to commons")
             };
-            t.push(target);
-        }
-        targets.push(t);
-    }
-    targets
+            Common {
+                name: sym.display_name(),
+                size,
+                align,
+            }
+        })
+        .collect();
+
+    let targets = objects
+        .par_iter()
+        .enumerate()
+        .map(|(f, obj)| {
+            (0..obj.symbols.len())
+                .map(|s| match binding(f, s) {
+                    Some((df, ds)) => match objects[df].symbols[ds].def {
+                        SymDef::Section { section, value } => Target::Section {
+                            file: df as u32,
+                            section,
+                            value,
+                        },
+                        SymDef::Absolute(v) => Target::Absolute(v),
+                        SymDef::Common { .. } => {
+                            let id = common_defs.binary_search(&(df, ds));
+                            Target::Common(id.expect("every common definition listed") as u32)
+                        }
+                        SymDef::Undefined | SymDef::WeakAlias { .. } => Target::Undefined,
+                    },
+                    None if obj.symbols[s].name == GOT_SYMBOL => Target::GotBase,
+                    None if obj.symbols[s].binding == Binding::Weak => Target::UndefinedWeak,
+                    None => Target::Undefined,
+                })
+                .collect()
+        })
+        .collect();
+    (targets, commons)
 }
 
 fn mark_live(

@@ -360,7 +360,7 @@ impl OutputFile {
         }
         drop(self.map.take());
         match self.staged.take() {
-            Some(staged) => staged.commit().map_err(|e| self.io(e)),
+            Some(staged) => staged.commit_unsynced().map_err(|e| self.io(e)),
             None => Err(self.io(std::io::Error::other("no image was written"))),
         }
     }

@@ -1,6 +1,6 @@
 //! Atomic output for every tool: the bytes go to a temporary file in the output's directory
 //! (so the final rename stays on one filesystem), which is renamed over the output only once it
-//! is complete and synced. A failure (full disk, RLIMIT_FSIZE, a check that refuses the result)
+//! is complete (and, for media, synced). A failure (full disk, RLIMIT_FSIZE, a check that refuses the result)
 //! removes the temporary file: no half-written output, and an existing output stays untouched.
 use std::fs::File;
 use std::io::{self, Seek, Write};
@@ -70,8 +70,20 @@ impl Staged {
     }
 
     /// Makes the contents durable and renames the temporary file over the target.
-    pub fn commit(mut self) -> io::Result<()> {
+    pub fn commit(self) -> io::Result<()> {
         self.file.sync_all()?;
+        self.rename()
+    }
+
+    /// Renames the temporary file over the target without waiting for the disk: for outputs a
+    /// build rebuilds from their inputs (a linker's image; lld and mold do not sync either),
+    /// where a sync would add a device flush to every link. Readers still see the old file or
+    /// the whole new one, never a partial one.
+    pub fn commit_unsynced(self) -> io::Result<()> {
+        self.rename()
+    }
+
+    fn rename(mut self) -> io::Result<()> {
         std::fs::rename(&self.tmp, &self.target)?;
         self.committed = true;
         Ok(())

@@ -1,0 +1,297 @@
+//! The global symbol table: every non-local symbol name and COMDAT key of every object, interned
+//! once to a dense [`SymbolId`]. Later steps of resolution index vectors by id instead of hashing
+//! names again, and names stay borrowed from the mapped inputs.
+//!
+//! Interning is sharded by hash, wild-style: each name is hashed once (objects in parallel), then
+//! each shard interns its names walking the objects in command-line order (shards in parallel).
+//! Ids therefore depend on the inputs and the fixed shard count, never on the thread count.
+use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
+
+use rayon::prelude::*;
+use rustc_hash::FxBuildHasher;
+
+use crate::input::{Binding, ObjectFile};
+
+/// Index into [`SymbolTable::names`].
+pub type SymbolId = u32;
+
+/// A symbol with no global name: locals and unnamed entries.
+pub const NONE: SymbolId = SymbolId::MAX;
+
+/// A power of two: bits 40.. of a name's hash pick its shard. Not the low bits, which pick the
+/// bucket within a shard's table, nor the top seven, which hashbrown keeps as each entry's tag:
+/// both would then be the same across a shard, so its entries would cluster or all match.
+const SHARDS: usize = 16;
+
+pub struct SymbolTable<'d> {
+    /// By id.
+    pub names: Vec<&'d [u8]>,
+    /// Per file, per symbol index: the symbol's id, or [`NONE`].
+    pub ids: Vec<Box<[SymbolId]>>,
+    /// Per file, per COMDAT group: its key's id ([`NONE`] for a group local to its object).
+    pub comdat_keys: Vec<Box<[SymbolId]>>,
+    shards: Vec<Shard<'d>>,
+}
+
+/// One shard's names, each mapped to its index within the shard.
+#[derive(Default)]
+struct Shard<'d> {
+    index: HashMap<Prehashed<'d>, u32, BuildHasherDefault<Passthrough>>,
+    names: Vec<&'d [u8]>,
+    /// The shard's first id.
+    base: u32,
+}
+
+/// A name with its hash computed once: the maps below never hash a name again.
+#[derive(Clone, Copy)]
+struct Prehashed<'d> {
+    hash: u64,
+    name: &'d [u8],
+}
+
+impl PartialEq for Prehashed<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.name == other.name
+    }
+}
+
+impl Eq for Prehashed<'_> {}
+
+impl Hash for Prehashed<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+/// Hands the precomputed hash of a [`Prehashed`] key to the table unchanged.
+#[derive(Default)]
+struct Passthrough(u64);
+
+impl Hasher for Passthrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, _: &[u8]) {
+        unreachable!("only Prehashed keys, which write one u64, go into these tables")
+    }
+    fn write_u64(&mut self, hash: u64) {
+        self.0 = hash;
+    }
+}
+
+fn prehash(name: &[u8]) -> Prehashed<'_> {
+    Prehashed {
+        hash: FxBuildHasher.hash_one(name),
+        name,
+    }
+}
+
+fn shard_of(hash: u64) -> usize {
+    (hash >> 40) as usize & (SHARDS - 1)
+}
+
+/// The names one object contributes, in order: non-local named symbols by symbol index, then
+/// the keys of its non-local COMDAT groups.
+fn internables<'a, 'd>(obj: &'a ObjectFile<'d>) -> impl Iterator<Item = &'d [u8]> + 'a {
+    let symbols = obj
+        .symbols
+        .iter()
+        .filter(|s| is_global(s.binding, s.name))
+        .map(|s| s.name);
+    let keys = obj.comdats.iter().filter(|c| !c.local).map(|c| c.key);
+    symbols.chain(keys)
+}
+
+fn is_global(binding: Binding, name: &[u8]) -> bool {
+    binding != Binding::Local && !name.is_empty()
+}
+
+impl<'d> SymbolTable<'d> {
+    pub fn build(objects: &[ObjectFile<'d>]) -> SymbolTable<'d> {
+        // Each object's names hashed, and how many fall in each shard.
+        let hashed: Vec<(Vec<Prehashed<'d>>, [u32; SHARDS])> = objects
+            .par_iter()
+            .map(|obj| {
+                let names: Vec<Prehashed<'d>> = internables(obj).map(prehash).collect();
+                let mut counts = [0u32; SHARDS];
+                for n in &names {
+                    counts[shard_of(n.hash)] += 1;
+                }
+                (names, counts)
+            })
+            .collect();
+
+        // Each shard interns its names in object order; `order[s]` lists the shard index of
+        // every occurrence, in that order.
+        let (mut shards, order): (Vec<Shard<'d>>, Vec<Vec<u32>>) = (0..SHARDS)
+            .into_par_iter()
+            .map(|s| {
+                let total: u32 = hashed.iter().map(|(_, c)| c[s]).sum();
+                let mut shard = Shard::default();
+                shard.index.reserve(total as usize);
+                let mut order = Vec::with_capacity(total as usize);
+                for (names, _) in &hashed {
+                    for &n in names.iter().filter(|n| shard_of(n.hash) == s) {
+                        let next = shard.names.len() as u32;
+                        let i = *shard.index.entry(n).or_insert(next);
+                        if i == next {
+                            shard.names.push(n.name);
+                        }
+                        order.push(i);
+                    }
+                }
+                (shard, order)
+            })
+            .unzip();
+        let mut base = 0;
+        for shard in &mut shards {
+            shard.base = base;
+            base += shard.names.len() as u32;
+        }
+        let names = shards
+            .iter()
+            .flat_map(|s| s.names.iter().copied())
+            .collect();
+
+        // Where each object's occurrences start in every shard's `order`.
+        let mut starts = Vec::with_capacity(objects.len());
+        let mut next = [0u32; SHARDS];
+        for (_, counts) in &hashed {
+            starts.push(next);
+            for (n, c) in next.iter_mut().zip(counts) {
+                *n += c;
+            }
+        }
+        let (ids, comdat_keys) = objects
+            .par_iter()
+            .zip(&hashed)
+            .zip(&starts)
+            .map(|((obj, (names, _)), start)| {
+                let mut cursor = *start;
+                let mut hashed = names.iter();
+                let mut next_id = || {
+                    let n = hashed.next().expect("one hash per internable name");
+                    let s = shard_of(n.hash);
+                    let id = shards[s].base + order[s][cursor[s] as usize];
+                    cursor[s] += 1;
+                    id
+                };
+                let ids = obj
+                    .symbols
+                    .iter()
+                    .map(|sym| match is_global(sym.binding, sym.name) {
+                        true => next_id(),
+                        false => NONE,
+                    })
+                    .collect();
+                let keys = obj
+                    .comdats
+                    .iter()
+                    .map(|c| if c.local { NONE } else { next_id() })
+                    .collect();
+                (ids, keys)
+            })
+            .unzip();
+        SymbolTable {
+            names,
+            ids,
+            comdat_keys,
+            shards,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// The id of `name`, if some object has it as a global symbol or COMDAT key.
+    pub fn lookup(&self, name: &[u8]) -> Option<SymbolId> {
+        let key = prehash(name);
+        let shard = &self.shards[shard_of(key.hash)];
+        shard.index.get(&key).map(|&i| shard.base + i)
+    }
+
+    /// The id of symbol `symbol` of file `file`, or [`NONE`].
+    pub fn id(&self, file: usize, symbol: usize) -> SymbolId {
+        self.ids[file][symbol]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::{Comdat, Format, InputSymbol, Selection, SymDef};
+
+    fn object(symbols: &[(&'static str, Binding)], keys: &[&'static str]) -> ObjectFile<'static> {
+        ObjectFile {
+            name: "t.o".into(),
+            format: Format::Coff,
+            data: &[],
+            sections: vec![],
+            symbols: symbols
+                .iter()
+                .map(|&(name, binding)| InputSymbol {
+                    name: name.as_bytes(),
+                    binding,
+                    def: SymDef::Undefined,
+                    ..InputSymbol::NULL
+                })
+                .collect(),
+            comdats: keys
+                .iter()
+                .map(|k| Comdat {
+                    key: k.as_bytes(),
+                    selection: Selection::Any,
+                    sections: vec![],
+                    local: false,
+                })
+                .collect(),
+            default_libs: vec![],
+            includes: vec![],
+        }
+    }
+
+    #[test]
+    fn one_id_per_name_across_objects_and_none_for_locals() {
+        use Binding::*;
+        // Enough names that every shard holds several.
+        let many: Vec<&'static str> = (0..500)
+            .map(|i| &*Box::leak(format!("f{i}").into_boxed_str()))
+            .collect();
+        let a = object(
+            &[("", Global), ("x", Global), ("local", Local), ("y", Weak)],
+            &["x"],
+        );
+        let b = object(&[("y", Global), ("x", Global)], &[]);
+        let c = object(&many.iter().map(|&n| (n, Global)).collect::<Vec<_>>(), &[]);
+        let d = object(&[("f499", Weak), ("f0", Global)], &["z"]);
+        let t = SymbolTable::build(&[a, b, c, d]);
+
+        assert_eq!(t.len(), 2 + 500 + 1, "x, y, f0..f499, z");
+        assert_eq!(&*t.ids[0], &[NONE, t.id(1, 1), NONE, t.id(1, 0)]);
+        assert_eq!(
+            t.comdat_keys[0][0],
+            t.id(1, 1),
+            "a COMDAT key shares its symbol's id"
+        );
+        assert_eq!(t.id(3, 0), t.id(2, 499));
+        assert_eq!(t.id(3, 1), t.id(2, 0));
+        for (i, name) in many.iter().enumerate() {
+            let id = t.id(2, i);
+            assert_eq!(t.names[id as usize], name.as_bytes());
+            assert_eq!(t.lookup(name.as_bytes()), Some(id));
+        }
+        let mut ids: Vec<_> = t.ids[2].to_vec();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 500, "distinct names, distinct ids");
+        assert_eq!(t.lookup(b"z"), Some(t.comdat_keys[3][0]));
+        assert_eq!(t.lookup(b"local"), None);
+        assert_eq!(t.lookup(b"nowhere"), None);
+    }
+}
