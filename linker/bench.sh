@@ -111,18 +111,19 @@ run() { # output command...
 
 median() { sort -n | sed -n "$(((PAIRS + 1) / 2))p"; }
 
-# A B A B ...: `pectl` then the reference, PAIRS times after one warm-up each.
-pair() { # label pectl-args... -- reference-command...
+# A B A B ...: pectl then the reference, PAIRS times after one warm-up each. The pectl command
+# writes $WORK/a.efi (PECTL_LINK is `pectl link -o` it), the reference $WORK/b.out.
+pair() { # label pectl-command... -- reference-command...
   local label=$1 a=() b=()
   shift
   while [ "$1" != -- ]; do a+=("$1"); shift; done
   shift
   b=("$@")
-  run "$WORK/a.efi" "$PECTL" link -o "$WORK/a.efi" "${a[@]}" >/dev/null
+  run "$WORK/a.efi" "${a[@]}" >/dev/null
   run "$WORK/b.out" "${b[@]}" >/dev/null
   local ra=() rb=()
   for ((k = 0; k < PAIRS; k++)); do
-    ra+=("$(run "$WORK/a.efi" "$PECTL" link -o "$WORK/a.efi" "${a[@]}")")
+    ra+=("$(run "$WORK/a.efi" "${a[@]}")")
     rb+=("$(run "$WORK/b.out" "${b[@]}")")
   done
   local ta tb ma mb ca cb
@@ -147,10 +148,14 @@ printf '%-30s %10s %10s %7s %12s %12s %7s %8s %8s\n' job pectl reference ratio "
   "pectl CPU" "ref CPU"
 COFF=("$CACHE"/amd64-coff/*.o)
 LLD_LINK=(lld-link-19 /machine:x64 /subsystem:efi_application /entry:efi_main /nodefaultlib /out:"$WORK/b.out")
-pair "(a) amd64 COFF gc [$(size amd64-coff) MB]" --machine amd64 --gc-sections "${COFF[@]}" -- "${LLD_LINK[@]}" /opt:ref "${COFF[@]}"
-pair "(a) amd64 COFF no gc" --machine amd64 "${COFF[@]}" -- "${LLD_LINK[@]}" /opt:noref "${COFF[@]}"
+PECTL_LINK=("$PECTL" link -o "$WORK/a.efi")
+pair "(a) amd64 COFF gc [$(size amd64-coff) MB]" "${PECTL_LINK[@]}" --machine amd64 --gc-sections "${COFF[@]}" -- \
+  "${LLD_LINK[@]}" /opt:ref "${COFF[@]}"
+pair "(a) amd64 COFF no gc" "${PECTL_LINK[@]}" --machine amd64 "${COFF[@]}" -- "${LLD_LINK[@]}" /opt:noref "${COFF[@]}"
 for m in riscv64 loongarch64; do
   ELF=("$CACHE"/$m-elf/*.o)
-  pair "(c) $m ELF [$(size $m-elf) MB]" --machine $m "${ELF[@]}" -- ld.lld-19 -e efi_main -o "$WORK/b.out" "${ELF[@]}"
-  pair "(c) $m ELF gc" --machine $m --gc-sections "${ELF[@]}" -- ld.lld-19 -e efi_main --gc-sections -o "$WORK/b.out" "${ELF[@]}"
+  pair "(c) $m ELF [$(size $m-elf) MB]" "${PECTL_LINK[@]}" --machine $m "${ELF[@]}" -- \
+    ld.lld-19 -e efi_main -o "$WORK/b.out" "${ELF[@]}"
+  pair "(c) $m ELF gc" "${PECTL_LINK[@]}" --machine $m --gc-sections "${ELF[@]}" -- \
+    ld.lld-19 -e efi_main --gc-sections -o "$WORK/b.out" "${ELF[@]}"
 done
