@@ -128,6 +128,8 @@ pub struct Comdat<'d> {
     pub selection: Selection,
     /// The leader first (COFF: the COMDAT section itself).
     pub sections: Vec<u32>,
+    /// The object's symbol that names the group (COFF: the COMDAT symbol; ELF: the signature).
+    pub symbol: Option<u32>,
     /// COFF leader of storage class STATIC: the group belongs to its object alone, so copies in
     /// other objects are neither duplicates nor replacements (rustc's liballoc and libcore both
     /// carry such NODUPLICATES leaders of one name; lld-link keeps each).
@@ -529,25 +531,37 @@ fn read_object<'d, O: Object<'d>>(
     format: Format,
     file: &O,
 ) -> Result<ObjectFile<'d>> {
-    let mut sections: Vec<InputSection<'d>> = Vec::new();
+    // Sized once: `object` numbers sections and symbols densely (COFF from 1, with auxiliary
+    // symbol slots skipped), so the largest index comes last.
+    let section_count = file.sections().last().map_or(0, |s| s.index().0 + 1);
+    let mut sections: Vec<InputSection<'d>> = Vec::with_capacity(section_count);
     // Relocations are gathered here and copied out at their exact size: one allocation per
     // section instead of a growing vector's several.
     let mut scratch = Vec::new();
     for section in file.sections() {
         let index = section.index().0;
-        if sections.len() <= index {
-            sections.resize_with(index + 1, empty_section);
+        if sections.len() < index {
+            sections.resize_with(index, empty_section);
         }
-        sections[index] = read_section(&name, format, &section, &mut scratch)?;
+        let read = read_section(&name, format, &section, &mut scratch)?;
+        match sections.get_mut(index) {
+            Some(slot) => *slot = read,
+            None => sections.push(read),
+        }
     }
 
-    let mut symbols: Vec<InputSymbol<'d>> = Vec::new();
+    let symbol_count = file.symbols().last().map_or(0, |s| s.index().0 + 1);
+    let mut symbols: Vec<InputSymbol<'d>> = Vec::with_capacity(symbol_count);
     for sym in file.symbols() {
         let index = sym.index().0;
-        if symbols.len() <= index {
-            symbols.resize(index + 1, InputSymbol::NULL);
+        if symbols.len() < index {
+            symbols.resize(index, InputSymbol::NULL);
         }
-        symbols[index] = read_symbol(format, &sym);
+        let read = read_symbol(format, &sym);
+        match symbols.get_mut(index) {
+            Some(slot) => *slot = read,
+            None => symbols.push(read),
+        }
     }
     if symbols.is_empty() {
         symbols.push(InputSymbol::NULL);
@@ -567,6 +581,7 @@ fn read_object<'d, O: Object<'d>>(
                 // GRP_COMDAT has one rule: the first group of a signature wins.
                 selection: Selection::Any,
                 sections: comdat.sections().map(|s| s.0 as u32).collect(),
+                symbol: Some(comdat.symbol().0 as u32),
                 local: false,
             });
         }
@@ -837,6 +852,7 @@ fn read_coff_extras<'d, C: CoffHeader>(
                 key,
                 selection,
                 sections: vec![section],
+                symbol: Some(next as u32),
                 local: !global,
             });
         }
@@ -1076,6 +1092,7 @@ mod tests {
             key: b"k",
             selection: Selection::Any,
             sections: vec![3],
+            symbol: None,
             local: false,
         });
         assert!(refused(&o).contains("COMDAT group k names section 3"));

@@ -735,6 +735,7 @@ mod tests {
                 key: b"key",
                 selection,
                 sections: vec![1],
+                symbol: None,
                 local: false,
             }],
             default_libs: vec![],

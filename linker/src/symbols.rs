@@ -11,7 +11,7 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
 use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
 
-use crate::input::{Binding, ObjectFile};
+use crate::input::{Binding, Comdat, ObjectFile};
 
 /// Index into [`SymbolTable::names`].
 pub type SymbolId = u32;
@@ -41,6 +41,15 @@ struct Shard<'d> {
     names: Vec<&'d [u8]>,
     /// The shard's first id.
     base: u32,
+}
+
+/// One object's names to intern, hashed.
+struct Hashed<'d> {
+    names: Vec<Prehashed<'d>>,
+    /// Indices into `names`, grouped by shard.
+    by_shard: Vec<u32>,
+    /// Where each shard's group starts in `by_shard`.
+    starts: [u32; SHARDS + 1],
 }
 
 /// A name with its hash computed once: the maps below never hash a name again.
@@ -92,15 +101,27 @@ fn shard_of(hash: u64) -> usize {
 }
 
 /// The names one object contributes, in order: non-local named symbols by symbol index, then
-/// the keys of its non-local COMDAT groups.
+/// the keys of its non-local COMDAT groups that are not already among those symbols.
 fn internables<'a, 'd>(obj: &'a ObjectFile<'d>) -> impl Iterator<Item = &'d [u8]> + 'a {
     let symbols = obj
         .symbols
         .iter()
         .filter(|s| is_global(s.binding, s.name))
         .map(|s| s.name);
-    let keys = obj.comdats.iter().filter(|c| !c.local).map(|c| c.key);
+    let keys = obj
+        .comdats
+        .iter()
+        .filter(|c| !c.local && key_symbol(obj, c).is_none())
+        .map(|c| c.key);
     symbols.chain(keys)
+}
+
+/// The global symbol of `obj` that a COMDAT group's key is the name of, if any: the key then
+/// shares its id (as every COFF COMDAT's does), rather than being interned a second time.
+fn key_symbol(obj: &ObjectFile, comdat: &Comdat) -> Option<usize> {
+    let s = comdat.symbol? as usize;
+    let sym = obj.symbols.get(s)?;
+    (is_global(sym.binding, sym.name) && sym.name == comdat.key).then_some(s)
 }
 
 fn is_global(binding: Binding, name: &[u8]) -> bool {
@@ -109,16 +130,32 @@ fn is_global(binding: Binding, name: &[u8]) -> bool {
 
 impl<'d> SymbolTable<'d> {
     pub fn build(objects: &[ObjectFile<'d>]) -> SymbolTable<'d> {
-        // Each object's names hashed, and how many fall in each shard.
-        let hashed: Vec<(Vec<Prehashed<'d>>, [u32; SHARDS])> = objects
+        // Each object's names hashed, and listed by shard: `by_shard[starts[s]..starts[s + 1]]`
+        // indexes the object's names in shard `s`, in their order. A shard then reads only its
+        // own names rather than skipping everyone else's.
+        let hashed: Vec<Hashed<'d>> = objects
             .par_iter()
             .map(|obj| {
                 let names: Vec<Prehashed<'d>> = internables(obj).map(prehash).collect();
-                let mut counts = [0u32; SHARDS];
+                let mut starts = [0u32; SHARDS + 1];
                 for n in &names {
-                    counts[shard_of(n.hash)] += 1;
+                    starts[shard_of(n.hash) + 1] += 1;
                 }
-                (names, counts)
+                for s in 0..SHARDS {
+                    starts[s + 1] += starts[s];
+                }
+                let mut next = starts;
+                let mut by_shard = vec![0u32; names.len()];
+                for (i, n) in names.iter().enumerate() {
+                    let slot = &mut next[shard_of(n.hash)];
+                    by_shard[*slot as usize] = i as u32;
+                    *slot += 1;
+                }
+                Hashed {
+                    names,
+                    by_shard,
+                    starts,
+                }
             })
             .collect();
 
@@ -127,12 +164,13 @@ impl<'d> SymbolTable<'d> {
         let (mut shards, order): (Vec<Shard<'d>>, Vec<Vec<u32>>) = (0..SHARDS)
             .into_par_iter()
             .map(|s| {
-                let total: u32 = hashed.iter().map(|(_, c)| c[s]).sum();
+                let total: u32 = hashed.iter().map(|h| h.starts[s + 1] - h.starts[s]).sum();
                 let mut shard = Shard::default();
                 shard.index.reserve(total as usize);
                 let mut order = Vec::with_capacity(total as usize);
-                for (names, _) in &hashed {
-                    for &n in names.iter().filter(|n| shard_of(n.hash) == s) {
+                for h in &hashed {
+                    for &i in &h.by_shard[h.starts[s] as usize..h.starts[s + 1] as usize] {
+                        let n = h.names[i as usize];
                         let next = shard.names.len() as u32;
                         let i = *shard.index.entry(n).or_insert(next);
                         if i == next {
@@ -157,19 +195,19 @@ impl<'d> SymbolTable<'d> {
         // Where each object's occurrences start in every shard's `order`.
         let mut starts = Vec::with_capacity(objects.len());
         let mut next = [0u32; SHARDS];
-        for (_, counts) in &hashed {
+        for h in &hashed {
             starts.push(next);
-            for (n, c) in next.iter_mut().zip(counts) {
-                *n += c;
+            for (s, n) in next.iter_mut().enumerate() {
+                *n += h.starts[s + 1] - h.starts[s];
             }
         }
         let (ids, comdat_keys) = objects
             .par_iter()
             .zip(&hashed)
             .zip(&starts)
-            .map(|((obj, (names, _)), start)| {
+            .map(|((obj, h), start)| {
                 let mut cursor = *start;
-                let mut hashed = names.iter();
+                let mut hashed = h.names.iter();
                 let mut next_id = || {
                     let n = hashed.next().expect("one hash per internable name");
                     let s = shard_of(n.hash);
@@ -177,7 +215,7 @@ impl<'d> SymbolTable<'d> {
                     cursor[s] += 1;
                     id
                 };
-                let ids = obj
+                let ids: Box<[SymbolId]> = obj
                     .symbols
                     .iter()
                     .map(|sym| match is_global(sym.binding, sym.name) {
@@ -188,7 +226,11 @@ impl<'d> SymbolTable<'d> {
                 let keys = obj
                     .comdats
                     .iter()
-                    .map(|c| if c.local { NONE } else { next_id() })
+                    .map(|c| match (c.local, key_symbol(obj, c)) {
+                        (true, _) => NONE,
+                        (false, Some(s)) => ids[s],
+                        (false, None) => next_id(),
+                    })
                     .collect();
                 (ids, keys)
             })
@@ -225,7 +267,7 @@ impl<'d> SymbolTable<'d> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::input::{Comdat, Format, InputSymbol, Selection, SymDef};
+    use crate::input::{Format, InputSymbol, Selection, SymDef};
 
     fn object(symbols: &[(&'static str, Binding)], keys: &[&'static str]) -> ObjectFile<'static> {
         ObjectFile {
@@ -242,12 +284,14 @@ mod tests {
                     ..InputSymbol::NULL
                 })
                 .collect(),
+            // A key names its same-named symbol, as in COFF; "z" has none.
             comdats: keys
                 .iter()
                 .map(|k| Comdat {
                     key: k.as_bytes(),
                     selection: Selection::Any,
                     sections: vec![],
+                    symbol: symbols.iter().position(|s| s.0 == *k).map(|i| i as u32),
                     local: false,
                 })
                 .collect(),

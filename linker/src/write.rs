@@ -320,12 +320,12 @@ impl Output for Vec<u8> {
     }
 }
 
-/// The image as a memory-mapped [`Staged`] file beside its final path, sized by layout and
-/// filled in place, checked and renamed into place by [`OutputFile::commit`]. Dropped uncommitted, it is
+/// The image in memory, sized by layout and filled in place, then checked, written to a
+/// [`Staged`] file beside its final path and renamed into place by [`OutputFile::commit`]. Dropped uncommitted, it is
 /// removed: a failed link leaves no partial file and the previous output untouched.
 pub struct OutputFile {
     path: PathBuf,
-    // Unmapped before the staged file is renamed or removed.
+    // The image, until commit writes it to `staged`.
     map: Option<memmap2::MmapMut>,
     staged: Option<Staged>,
 }
@@ -358,21 +358,25 @@ impl OutputFile {
                 });
             }
         }
-        drop(self.map.take());
-        match self.staged.take() {
-            Some(staged) => staged.commit_unsynced().map_err(|e| self.io(e)),
-            None => Err(self.io(std::io::Error::other("no image was written"))),
-        }
+        let (Some(map), Some(staged)) = (self.map.take(), self.staged.take()) else {
+            return Err(self.io(std::io::Error::other("no image was written")));
+        };
+        staged.write(&map).map_err(|e| self.io(e))?;
+        staged.commit_unsynced().map_err(|e| self.io(e))
     }
 }
 
 impl Output for OutputFile {
     fn buffer(&mut self, len: usize) -> Result<&mut [u8]> {
         let staged = Staged::new(&self.path).map_err(|e| self.io(e))?;
-        staged.file().set_len(len as u64).map_err(|e| self.io(e))?;
-        // SAFETY: the staged file is this link's own fresh temporary; nothing else maps or
-        // resizes it.
-        let map = unsafe { memmap2::MmapMut::map_mut(staged.file()) }.map_err(|e| self.io(e))?;
+        // Anonymous memory, populated, written to the file in one call at commit: a mapping of
+        // the file itself would take one page fault per page the writers touch, which costs
+        // more than the copy.
+        let map = memmap2::MmapOptions::new()
+            .len(len)
+            .populate()
+            .map_anon()
+            .map_err(|e| self.io(e))?;
         self.staged = Some(staged);
         Ok(self.map.insert(map))
     }

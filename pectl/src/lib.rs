@@ -163,7 +163,10 @@ fn link(args: LinkArgs) -> Result<(), Error> {
         )
         .into());
     }
-    peln_linker::link(&args)?;
+    peln_linker::link(&LinkArgs {
+        exit_early: true,
+        ..args
+    })?;
     Ok(())
 }
 
