@@ -3,6 +3,8 @@
 //! sorted deletion list per section (mold's `r_deltas`): layout reads section sizes through it,
 //! symbol values and relocation offsets are mapped through it, and the writer copies section bytes
 //! through it. Nothing is rewritten in place, so every later phase sees one consistent picture.
+use rayon::prelude::*;
+
 use crate::arch::Arch;
 use crate::error::{Error, Result};
 use crate::input::{InputSection, SectionClass};
@@ -309,6 +311,7 @@ pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
         })?;
         let pending = next.edits.iter().flatten().flatten().any(|e| e.pending);
         let done = !pending || next.total() == relaxation.total();
+        tracing::debug!(round, deleted = next.total(), pending, "relaxed");
         relaxation = next;
         if done || !enabled {
             break;
@@ -318,19 +321,20 @@ pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
 }
 
 /// One round: sections for which `redo` says so are relaxed afresh, the others keep the edits
-/// `ctx` was built from.
+/// `ctx` was built from. Objects are relaxed in parallel; errors come back in link order.
 fn relax_round<A: Arch>(
     res: &Resolved,
     ctx: &Context,
-    redo: impl Fn(u32, u32) -> bool,
+    redo: impl Fn(u32, u32) -> bool + Sync,
 ) -> Result<Relaxation> {
-    let mut errors = Vec::new();
-    let edits = res
+    let per_object: Vec<(Vec<Option<Box<SectionEdits>>>, Vec<Error>)> = res
         .objects
-        .iter()
+        .par_iter()
         .enumerate()
         .map(|(f, obj)| {
-            obj.sections
+            let mut errors = Vec::new();
+            let edits = obj
+                .sections
                 .iter()
                 .enumerate()
                 .map(|(s, sec)| {
@@ -350,10 +354,12 @@ fn relax_round<A: Arch>(
                         }
                     }
                 })
-                .collect()
+                .collect();
+            (edits, errors)
         })
         .collect();
-    Error::check(errors)?;
+    let (edits, errors): (Vec<_>, Vec<_>) = per_object.into_iter().unzip();
+    Error::check(errors.into_iter().flatten().collect())?;
     Ok(Relaxation { edits })
 }
 
