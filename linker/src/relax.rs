@@ -19,10 +19,13 @@ pub struct Deletion {
 }
 
 /// Bytes written over the input at an (input) offset: a new instruction or fresh NOP padding.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Patch {
-    pub offset: u32,
-    pub bytes: Vec<u8>,
+/// The bytes live in their section's [`SectionEdits::patch_bytes`], not in an allocation each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Patch {
+    offset: u32,
+    /// Where the bytes start in `patch_bytes`.
+    at: u32,
+    len: u32,
 }
 
 /// What relaxation does to one section.
@@ -35,7 +38,8 @@ pub struct SectionEdits {
     through: Vec<u32>,
     /// A call was left long although a later round, with more bytes deleted, may find it in reach.
     pub pending: bool,
-    pub patches: Vec<Patch>,
+    patches: Vec<Patch>,
+    patch_bytes: Vec<u8>,
     /// Relocation index → the type it becomes (CALL → JAL).
     pub rewrites: Vec<(u32, &'static RelocInfo)>,
 }
@@ -80,16 +84,23 @@ impl SectionEdits {
         reloc: usize,
         info: &'static RelocInfo,
     ) -> u32 {
-        self.patches.push(Patch {
-            offset,
-            bytes: word.to_le_bytes().to_vec(),
-        });
+        self.patch(offset, &word.to_le_bytes());
         self.delete(Deletion {
             offset: offset + 4,
             len: 4,
         });
         self.rewrites.push((reloc as u32, info));
         4
+    }
+
+    /// Writes `bytes` over the input at `offset`, which no deletion covers.
+    pub fn patch(&mut self, offset: u32, bytes: &[u8]) {
+        self.patches.push(Patch {
+            offset,
+            at: self.patch_bytes.len() as u32,
+            len: bytes.len() as u32,
+        });
+        self.patch_bytes.extend_from_slice(bytes);
     }
 
     pub fn total(&self) -> u32 {
@@ -104,19 +115,8 @@ impl SectionEdits {
     }
 
     /// Copies `src` (the input bytes) to `dst` (the output, `src.len() - total()` long), dropping
-    /// deleted ranges and applying patches.
+    /// deleted ranges, then writes the patches where their offsets land.
     pub fn copy(&self, src: &[u8], dst: &mut [u8]) {
-        let mut patched;
-        let src = if self.patches.is_empty() {
-            src
-        } else {
-            patched = src.to_vec();
-            for p in &self.patches {
-                let at = p.offset as usize;
-                patched[at..at + p.bytes.len()].copy_from_slice(&p.bytes);
-            }
-            &patched[..]
-        };
         let (mut from, mut to) = (0usize, 0usize);
         for d in &self.deletions {
             let keep = d.offset as usize - from;
@@ -125,6 +125,12 @@ impl SectionEdits {
             from = (d.offset + d.len) as usize;
         }
         dst[to..to + src.len() - from].copy_from_slice(&src[from..]);
+        for p in &self.patches {
+            debug_assert!(!self.is_deleted(p.offset));
+            let out = (p.offset - self.deleted_before(p.offset)) as usize;
+            let bytes = &self.patch_bytes[p.at as usize..(p.at + p.len) as usize];
+            dst[out..out + bytes.len()].copy_from_slice(bytes);
+        }
     }
 }
 
@@ -305,14 +311,25 @@ pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
     // depend only on its own deletions), so later rounds redo only sections with pending calls.
     let mut relaxation = Relaxation::none(res);
     for round in 0..MAX_ROUNDS {
+        let before = relaxation.total();
         let ctx = Context::new(res, enabled, text_span, image_span, &relaxation);
-        let next = relax_round::<A>(res, &ctx, |f, s| {
+        let redone = relax_round::<A>(res, &ctx, |f, s| {
             round == 0 || relaxation.edits(f, s).is_some_and(|e| e.pending)
         })?;
-        let pending = next.edits.iter().flatten().flatten().any(|e| e.pending);
-        let done = !pending || next.total() == relaxation.total();
-        tracing::debug!(round, deleted = next.total(), pending, "relaxed");
-        relaxation = next;
+        drop(ctx);
+        for (f, sections) in redone.into_iter().enumerate() {
+            for (s, edits) in sections {
+                relaxation.edits[f][s as usize] = edits;
+            }
+        }
+        let pending = relaxation
+            .edits
+            .iter()
+            .flatten()
+            .flatten()
+            .any(|e| e.pending);
+        let done = !pending || relaxation.total() == before;
+        tracing::debug!(round, deleted = relaxation.total(), pending, "relaxed");
         if done || !enabled {
             break;
         }
@@ -320,47 +337,46 @@ pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
     Ok(relaxation)
 }
 
-/// One round: sections for which `redo` says so are relaxed afresh, the others keep the edits
-/// `ctx` was built from. Objects are relaxed in parallel; errors come back in link order.
+/// One round: per file, the sections for which `redo` says so, relaxed afresh against the places
+/// `ctx` gives (the others keep their edits). Objects are relaxed in parallel; errors come back
+/// in link order.
 fn relax_round<A: Arch>(
     res: &Resolved,
     ctx: &Context,
     redo: impl Fn(u32, u32) -> bool + Sync,
-) -> Result<Relaxation> {
-    let per_object: Vec<(Vec<Option<Box<SectionEdits>>>, Vec<Error>)> = res
+) -> Result<Vec<Vec<(u32, Option<Box<SectionEdits>>)>>> {
+    let per_object: Vec<(Vec<(u32, Option<Box<SectionEdits>>)>, Vec<Error>)> = res
         .objects
         .par_iter()
         .enumerate()
         .map(|(f, obj)| {
             let mut errors = Vec::new();
-            let edits = obj
-                .sections
-                .iter()
-                .enumerate()
-                .map(|(s, sec)| {
-                    if !res.live[f][s] || sec.relocs.is_empty() || sec.class == SectionClass::Debug
-                    {
-                        return None;
+            let mut redone = Vec::new();
+            for (s, sec) in obj.sections.iter().enumerate() {
+                let (f, s32) = (f as u32, s as u32);
+                if !res.live[f as usize][s]
+                    || sec.relocs.is_empty()
+                    || sec.class == SectionClass::Debug
+                    || !redo(f, s32)
+                {
+                    continue;
+                }
+                let edits = match A::relax_section(res, f, s32, ctx) {
+                    Ok(e) if e == SectionEdits::default() => None,
+                    Ok(e) => Some(Box::new(e)),
+                    Err(e) => {
+                        errors.push(e);
+                        None
                     }
-                    if !redo(f as u32, s as u32) {
-                        return ctx.previous.edits[f][s].clone();
-                    }
-                    match A::relax_section(res, f as u32, s as u32, ctx) {
-                        Ok(e) if e == SectionEdits::default() => None,
-                        Ok(e) => Some(Box::new(e)),
-                        Err(e) => {
-                            errors.push(e);
-                            None
-                        }
-                    }
-                })
-                .collect();
-            (edits, errors)
+                };
+                redone.push((s32, edits));
+            }
+            (redone, errors)
         })
         .collect();
-    let (edits, errors): (Vec<_>, Vec<_>) = per_object.into_iter().unzip();
+    let (redone, errors): (Vec<_>, Vec<_>) = per_object.into_iter().unzip();
     Error::check(errors.into_iter().flatten().collect())?;
-    Ok(Relaxation { edits })
+    Ok(redone)
 }
 
 /// An R_*_ALIGN request: NOP padding at `offset` that must end on an `align` boundary.
@@ -441,16 +457,12 @@ mod tests {
 
     #[test]
     fn copy_drops_deleted_bytes_and_applies_patches() {
-        let mut e = SectionEdits {
-            patches: vec![Patch {
-                offset: 0,
-                bytes: vec![0xaa],
-            }],
-            ..Default::default()
-        };
+        let mut e = SectionEdits::default();
+        e.patch(0, &[0xaa]);
         e.delete(Deletion { offset: 2, len: 2 });
+        e.patch(4, &[0xbb, 0xcc]);
         let mut out = [0u8; 4];
         e.copy(&[1, 2, 3, 4, 5, 6], &mut out);
-        assert_eq!(out, [0xaa, 2, 5, 6]);
+        assert_eq!(out, [0xaa, 2, 0xbb, 0xcc]);
     }
 }

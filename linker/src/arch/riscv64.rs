@@ -17,7 +17,7 @@ use crate::encoding::bits::read32;
 use crate::encoding::riscv::{self, Insn as Rv};
 use crate::error::Result;
 use crate::input::Format;
-use crate::relax::{self, AlignRequest, Context, Patch, SectionEdits};
+use crate::relax::{self, AlignRequest, Context, SectionEdits};
 use crate::reloc::table::{r, rv};
 use crate::reloc::{Field, Formula, Range, RelocInfo};
 use crate::resolve::Resolved;
@@ -130,10 +130,7 @@ impl Arch for Riscv64 {
                     }
                     // The kept prefix may now end inside a 4-byte `nop`: write fresh ones.
                     if keep > 0 {
-                        edits.patches.push(Patch {
-                            offset: r.offset,
-                            bytes: nops(keep),
-                        });
+                        edits.patch(r.offset, &nops(keep));
                     }
                 }
                 R_RISCV_CALL | R_RISCV_CALL_PLT if ctx.enabled && relaxable(k) => {
