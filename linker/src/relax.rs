@@ -337,6 +337,9 @@ pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
     Ok(relaxation)
 }
 
+/// One object's sections relaxed again in a round: (section index, new edits).
+type Redone = Vec<(u32, Option<Box<SectionEdits>>)>;
+
 /// One round: per file, the sections for which `redo` says so, relaxed afresh against the places
 /// `ctx` gives (the others keep their edits). Objects are relaxed in parallel; errors come back
 /// in link order.
@@ -344,8 +347,8 @@ fn relax_round<A: Arch>(
     res: &Resolved,
     ctx: &Context,
     redo: impl Fn(u32, u32) -> bool + Sync,
-) -> Result<Vec<Vec<(u32, Option<Box<SectionEdits>>)>>> {
-    let per_object: Vec<(Vec<(u32, Option<Box<SectionEdits>>)>, Vec<Error>)> = res
+) -> Result<Vec<Redone>> {
+    let per_object: Vec<(Redone, Vec<Error>)> = res
         .objects
         .par_iter()
         .enumerate()
