@@ -5,7 +5,8 @@
 //!
 //! Section sizes are read from the inputs just before addresses are assigned, so a pass that
 //! deletes bytes (RISC-V/LoongArch relaxation and ALIGN) slots in before [`compute`] places chunks.
-use rustc_hash::FxHashMap;
+use rayon::prelude::*;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 pub mod thunks;
 
@@ -150,9 +151,8 @@ pub struct Layout {
     pub strtab_offset: u32,
     /// (output section index, string table offset) for each long name.
     pub long_names: Vec<(usize, u32)>,
-    /// For each PCREL_LO12 relocation, by (file, section, relocation index): the section and
-    /// index of the HI20 relocation whose value it takes the low bits of.
-    pub hi20: FxHashMap<(u32, u32, u32), (u32, u32)>,
+    /// Per file: each PCREL_LO12 relocation's HI20.
+    pub hi20: Vec<Hi20Pairs>,
 }
 
 pub struct Options {
@@ -345,9 +345,23 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
         }
     }
     // COFF `$` grouping: `.text$mn` and `.text$zz` join `.text`, ordered by the suffix. ELF
-    // sections share one key, and the sort is stable, so they keep command-line order.
-    keyed.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-    for (group, _, chunk) in keyed {
+    // sections share one key, and the sort is stable, so they keep command-line order. Keys are
+    // few and sections many: each distinct key is ranked once, and sections sort by rank.
+    let mut ranks: FxHashMap<(&str, &str), u32> = FxHashMap::default();
+    for (_, key, _) in &keyed {
+        ranks.entry(*key).or_insert(0);
+    }
+    let mut distinct: Vec<(&str, &str)> = ranks.keys().copied().collect();
+    distinct.sort_unstable();
+    for (rank, key) in distinct.iter().enumerate() {
+        ranks.insert(*key, rank as u32);
+    }
+    let mut ranked: Vec<(usize, u32, Chunk)> = keyed
+        .into_iter()
+        .map(|(group, key, chunk)| (group, ranks[&key], chunk))
+        .collect();
+    ranked.sort_by_key(|&(group, rank, _)| (group, rank));
+    for (group, _, chunk) in ranked {
         groups[into[group]].push(chunk);
     }
     let thunks = thunks::plan::<A>(res, &mut groups[0]);
@@ -594,7 +608,21 @@ fn live_relocs<'r, 'd>(
 struct Scan {
     got: Got,
     sites: Vec<AbsSite>,
-    hi20: FxHashMap<(u32, u32, u32), (u32, u32)>,
+    hi20: Vec<Hi20Pairs>,
+}
+
+/// One object's PCREL_LO12 relocations, by (section, relocation index): the section and index of
+/// the HI20 relocation whose value each takes the low bits of.
+pub type Hi20Pairs = FxHashMap<(u32, u32), (u32, u32)>;
+
+/// What the scan of one object finds; objects are scanned in parallel and merged in link order.
+#[derive(Default)]
+struct ObjectScan {
+    /// Targets needing a GOT slot, each once, in the order the object first needs them.
+    got: Vec<Target>,
+    sites: Vec<AbsSite>,
+    hi20: Hi20Pairs,
+    errors: Vec<Error>,
 }
 
 /// Decides GOT slots, the places that will hold absolute addresses and the HI20 of each
@@ -602,100 +630,127 @@ struct Scan {
 /// cannot move: every relocation error that does not depend on addresses is found here, before
 /// any byte is written.
 fn scan<A: Arch>(res: &Resolved, relax: &Relaxation, opts: &Options) -> Result<Scan> {
+    let per_object: Vec<ObjectScan> = res
+        .objects
+        .par_iter()
+        .enumerate()
+        .map(|(f, obj)| scan_object::<A>(res, relax, opts, f, obj))
+        .collect();
+    // Merged in link order: GOT slots come out in the order a sequential scan would give them.
     let mut got = Got::default();
     let mut sites = Vec::new();
-    let mut hi20 = FxHashMap::default();
+    let mut hi20 = Vec::with_capacity(per_object.len());
     let mut errors = Vec::new();
-    for (f, obj) in res.objects.iter().enumerate() {
-        // (section, offset) → index of the HI20 relocation there; built for files with LO12s.
-        let mut labels: Option<FxHashMap<(u32, u64), u32>> = None;
-        for (s, sec) in obj.sections.iter().enumerate() {
-            if !res.live[f][s] {
-                continue;
-            }
-            let edits = relax.edits(f as u32, s as u32);
-            for (i, r) in sec.relocs.iter().enumerate() {
-                if edits.is_some_and(|e| e.is_deleted(r.offset)) {
-                    continue;
-                }
-                let Some(info) = edits
-                    .and_then(|e| e.rewrite(i as u32))
-                    .or_else(|| A::reloc_info(obj.format, r.r_type))
-                else {
-                    errors.push(Error::UnknownRelocation {
-                        file: obj.name.clone(),
-                        section: sec.name.to_string(),
-                        offset: r.offset.into(),
-                        r_type: A::reloc_name(obj.format, r.r_type),
-                    });
-                    continue;
-                };
-                // DWARF holds link-time addresses for a debugger: nothing for the loader.
-                if sec.class == SectionClass::Debug {
-                    continue;
-                }
-                if info.formula == Formula::PcrelLo {
-                    let labels = labels.get_or_insert_with(|| hi20_labels::<A>(obj));
-                    match pair_lo12(res, labels, f as u32, r.symbol) {
-                        Ok(hi) => {
-                            hi20.insert((f as u32, s as u32, i as u32), hi);
-                        }
-                        Err(reason) => errors.push(Error::BadRelocation {
-                            reloc: info.name,
-                            file: obj.name.clone(),
-                            section: sec.name.to_string(),
-                            offset: r.offset.into(),
-                            reason,
-                        }),
-                    }
-                    continue;
-                }
-                let target = res.target(f as u32, r.symbol);
-                if info.formula.needs_got_slot()
-                    && A::relax_got(info, sec.data, r.offset as usize).is_none()
-                    && !got.index.contains_key(&target)
-                {
-                    got.index.insert(target, got.slots.len() as u32);
-                    got.slots.push(target);
-                }
-                let moves = target.is_relocatable() || info.formula == Formula::Relative;
-                if !info.is_absolute() || !moves {
-                    continue;
-                }
-                let typ = match info.field {
-                    Field::Data64 => Some(BaseRelocType::Dir64),
-                    Field::Data32 if opts.allow_absolute32 => Some(BaseRelocType::HighLow),
-                    Field::Insn(_) => match A::absolute_insn(&sec.relocs, i) {
-                        AbsoluteInsn::BaseReloc(t) => Some(t),
-                        AbsoluteInsn::Covered => continue,
-                        AbsoluteInsn::Unsupported => None,
-                    },
-                    _ => None,
-                };
-                let Some(typ) = typ else {
-                    errors.push(Error::UnrelocatableAbsolute {
-                        site: Box::new(RelocSite {
-                            reloc: info.name,
-                            symbol: res.symbol_name(f as u32, r.symbol),
-                            file: obj.name.clone(),
-                            section: sec.name.to_string(),
-                            offset: r.offset.into(),
-                        }),
-                        hint: A::NARROW_ABSOLUTE_HINT,
-                    });
-                    continue;
-                };
-                sites.push(AbsSite {
-                    file: f as u32,
-                    section: s as u32,
-                    offset: r.offset,
-                    typ,
-                });
+    for o in per_object {
+        for target in o.got {
+            if !got.index.contains_key(&target) {
+                got.index.insert(target, got.slots.len() as u32);
+                got.slots.push(target);
             }
         }
+        sites.extend(o.sites);
+        hi20.push(o.hi20);
+        errors.extend(o.errors);
     }
     Error::check(errors)?;
     Ok(Scan { got, sites, hi20 })
+}
+
+fn scan_object<A: Arch>(
+    res: &Resolved,
+    relax: &Relaxation,
+    opts: &Options,
+    f: usize,
+    obj: &ObjectFile,
+) -> ObjectScan {
+    let mut out = ObjectScan::default();
+    let mut got_seen: FxHashSet<Target> = FxHashSet::default();
+    // (section, offset) → index of the HI20 relocation there; built for files with LO12s.
+    let mut labels: Option<FxHashMap<(u32, u64), u32>> = None;
+    for (s, sec) in obj.sections.iter().enumerate() {
+        if !res.live[f][s] {
+            continue;
+        }
+        let edits = relax.edits(f as u32, s as u32);
+        for (i, r) in sec.relocs.iter().enumerate() {
+            if edits.is_some_and(|e| e.is_deleted(r.offset)) {
+                continue;
+            }
+            let Some(info) = edits
+                .and_then(|e| e.rewrite(i as u32))
+                .or_else(|| A::reloc_info(obj.format, r.r_type))
+            else {
+                out.errors.push(Error::UnknownRelocation {
+                    file: obj.name.clone(),
+                    section: sec.name.to_string(),
+                    offset: r.offset.into(),
+                    r_type: A::reloc_name(obj.format, r.r_type),
+                });
+                continue;
+            };
+            // DWARF holds link-time addresses for a debugger: nothing for the loader.
+            if sec.class == SectionClass::Debug {
+                continue;
+            }
+            if info.formula == Formula::PcrelLo {
+                let labels = labels.get_or_insert_with(|| hi20_labels::<A>(obj));
+                match pair_lo12(res, labels, f as u32, r.symbol) {
+                    Ok(hi) => {
+                        out.hi20.insert((s as u32, i as u32), hi);
+                    }
+                    Err(reason) => out.errors.push(Error::BadRelocation {
+                        reloc: info.name,
+                        file: obj.name.clone(),
+                        section: sec.name.to_string(),
+                        offset: r.offset.into(),
+                        reason,
+                    }),
+                }
+                continue;
+            }
+            let target = res.target(f as u32, r.symbol);
+            if info.formula.needs_got_slot()
+                && A::relax_got(info, sec.data, r.offset as usize).is_none()
+                && got_seen.insert(target)
+            {
+                out.got.push(target);
+            }
+            let moves = target.is_relocatable() || info.formula == Formula::Relative;
+            if !info.is_absolute() || !moves {
+                continue;
+            }
+            let typ = match info.field {
+                Field::Data64 => Some(BaseRelocType::Dir64),
+                Field::Data32 if opts.allow_absolute32 => Some(BaseRelocType::HighLow),
+                Field::Insn(_) => match A::absolute_insn(&sec.relocs, i) {
+                    AbsoluteInsn::BaseReloc(t) => Some(t),
+                    AbsoluteInsn::Covered => continue,
+                    AbsoluteInsn::Unsupported => None,
+                },
+                _ => None,
+            };
+            let Some(typ) = typ else {
+                out.errors.push(Error::UnrelocatableAbsolute {
+                    site: Box::new(RelocSite {
+                        reloc: info.name,
+                        symbol: res.symbol_name(f as u32, r.symbol),
+                        file: obj.name.clone(),
+                        section: sec.name.to_string(),
+                        offset: r.offset.into(),
+                    }),
+                    hint: A::NARROW_ABSOLUTE_HINT,
+                });
+                continue;
+            };
+            out.sites.push(AbsSite {
+                file: f as u32,
+                section: s as u32,
+                offset: r.offset,
+                typ,
+            });
+        }
+    }
+    out
 }
 
 /// Every relocation of `obj` a PCREL_LO12 can pair with, by (section, offset).

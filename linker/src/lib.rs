@@ -21,6 +21,8 @@ pub mod write;
 
 use std::path::PathBuf;
 
+use rayon::prelude::*;
+
 pub use consts::Machine;
 pub use error::{Error, Result};
 pub use pe::Subsystem;
@@ -118,13 +120,16 @@ pub const DEFAULT_IMAGE_BASE: u64 = 0x1_4000_0000;
 pub fn link(args: &LinkArgs) -> Result {
     let (paths, whole) = find_inputs(args)?;
     let _open = tracing::info_span!("open").entered();
+    // Opened and mapped in parallel; the first failure in command-line order is the error.
     let mapped = paths
-        .iter()
+        .par_iter()
         .map(|p| {
             let mut m = input::Mapped::open(p)?;
             m.whole = whole.contains(p);
             Ok(m)
         })
+        .collect::<Vec<Result<_>>>()
+        .into_iter()
         .collect::<Result<Vec<_>>>()?;
     let sources: Vec<input::Source> = mapped.iter().map(input::Mapped::source).collect();
     drop(_open);

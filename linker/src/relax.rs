@@ -237,7 +237,12 @@ pub struct Relaxation {
 
 impl Relaxation {
     /// Every section as read.
-    pub fn none(res: &Resolved) -> Relaxation {
+    pub fn none() -> Relaxation {
+        Relaxation { edits: Vec::new() }
+    }
+
+    /// Every section as read, with room for each section's edits.
+    fn unedited(res: &Resolved) -> Relaxation {
         Relaxation {
             edits: res
                 .objects
@@ -258,7 +263,10 @@ impl Relaxation {
     }
 
     pub fn edits(&self, file: u32, section: u32) -> Option<&SectionEdits> {
-        self.edits[file as usize][section as usize].as_deref()
+        self.edits
+            .get(file as usize)?
+            .get(section as usize)?
+            .as_deref()
     }
 
     /// An input offset as it is in the output section.
@@ -278,6 +286,9 @@ impl Relaxation {
 const MAX_ROUNDS: usize = 8;
 
 pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
+    if !A::EDITS_SECTIONS {
+        return Ok(Relaxation::none());
+    }
     let span = |class: Option<SectionClass>| -> u64 {
         res.objects
             .iter()
@@ -309,7 +320,7 @@ pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
     // deletes no more than the one before has reached the fixed point.
     // A section with no pending call would come out of another round the same (its ALIGN cuts
     // depend only on its own deletions), so later rounds redo only sections with pending calls.
-    let mut relaxation = Relaxation::none(res);
+    let mut relaxation = Relaxation::unedited(res);
     for round in 0..MAX_ROUNDS {
         let before = relaxation.total();
         let ctx = Context::new(res, enabled, text_span, image_span, &relaxation);

@@ -234,7 +234,7 @@ fn paired_hi20<A: Arch>(
     (file, section, index): (u32, u32, u32),
 ) -> std::result::Result<i64, String> {
     let obj = &res.objects[file as usize];
-    let Some(&(hs, hj)) = layout.hi20.get(&(file, section, index)) else {
+    let Some(&(hs, hj)) = layout.hi20[file as usize].get(&(section, index)) else {
         return Err("no HI20 relocation pairs with it".into());
     };
     let hi = &obj.sections[hs as usize].relocs[hj as usize];
@@ -440,7 +440,7 @@ mod tests {
             allow_absolute32: false,
             sections: Default::default(),
         };
-        let layout = crate::layout::compute::<Amd64>(&res, Relaxation::none(&res), &opts).unwrap();
+        let layout = crate::layout::compute::<Amd64>(&res, Relaxation::none(), &opts).unwrap();
         let text = layout.section(OutputKind::Text).unwrap();
         let data = layout.section(OutputKind::Data).unwrap();
         assert_eq!((text.rva, data.rva), (0x1000, 0x2000));

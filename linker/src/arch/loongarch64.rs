@@ -159,6 +159,8 @@ impl Arch for Loongarch64 {
         }
     }
 
+    const EDITS_SECTIONS: bool = true;
+
     fn relax_section(
         res: &Resolved,
         file: u32,

@@ -71,6 +71,10 @@ pub trait Arch: 'static {
         None
     }
 
+    /// Whether [`Arch::relax_section`] ever edits a section: when not, the relaxation phase
+    /// skips the walk over every section.
+    const EDITS_SECTIONS: bool = false;
+
     /// The bytes to delete and instructions to rewrite in one live section (RISC-V, LoongArch).
     fn relax_section(
         res: &Resolved,

@@ -92,6 +92,8 @@ impl Arch for Riscv64 {
         }
     }
 
+    const EDITS_SECTIONS: bool = true;
+
     fn relax_section(
         res: &Resolved,
         file: u32,

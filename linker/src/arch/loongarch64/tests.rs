@@ -246,7 +246,7 @@ fn resolved(section_align: u32) -> Resolved<'static> {
 }
 
 fn relax(res: &Resolved, enabled: bool, span: u64) -> Result<SectionEdits> {
-    let none = Relaxation::none(res);
+    let none = Relaxation::none();
     let ctx = Context::new(res, enabled, span, span, &none);
     Loongarch64::relax_section(res, 0, 1, &ctx)
 }

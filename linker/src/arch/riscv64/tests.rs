@@ -158,7 +158,7 @@ fn resolved(section_align: u32) -> Resolved<'static> {
 }
 
 fn relax(res: &Resolved, enabled: bool) -> Result<SectionEdits> {
-    let none = Relaxation::none(res);
+    let none = Relaxation::none();
     let ctx = Context::new(res, enabled, u64::MAX, u64::MAX, &none);
     Riscv64::relax_section(res, 0, 1, &ctx)
 }
