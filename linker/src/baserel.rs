@@ -22,18 +22,25 @@ pub fn encoded_size(relocs: &[BaseReloc]) -> u32 {
         .sum()
 }
 
-pub fn encode(relocs: &[BaseReloc], out: &mut Vec<u8>) {
+/// Writes the blocks into `out`, [`encoded_size`] bytes (zeroed, so odd blocks' fillers are
+/// already there).
+pub fn encode(relocs: &[BaseReloc], out: &mut [u8]) {
+    let mut at = 0;
+    let mut put = |bytes: &[u8]| {
+        out[at..at + bytes.len()].copy_from_slice(bytes);
+        at += bytes.len();
+    };
     for block in blocks(relocs) {
         let page = block[0].rva & !(PAGE - 1);
         let entries = (block.len() as u32).next_multiple_of(2);
-        out.extend_from_slice(&page.to_le_bytes());
-        out.extend_from_slice(&(8 + 2 * entries).to_le_bytes());
+        put(&page.to_le_bytes());
+        put(&(8 + 2 * entries).to_le_bytes());
         for r in block {
             let entry = r.typ.code() << 12 | (r.rva - page) as u16;
-            out.extend_from_slice(&entry.to_le_bytes());
+            put(&entry.to_le_bytes());
         }
         if block.len() % 2 == 1 {
-            out.extend_from_slice(&0u16.to_le_bytes());
+            put(&0u16.to_le_bytes());
         }
     }
 }
@@ -51,9 +58,8 @@ mod tests {
             r(0x1ff8, BaseRelocType::Dir64),
             r(0x3000, BaseRelocType::HighLow),
         ];
-        let mut out = Vec::new();
+        let mut out = vec![0xff; encoded_size(&relocs) as usize];
         encode(&relocs, &mut out);
-        assert_eq!(out.len() as u32, encoded_size(&relocs));
         #[rustfmt::skip]
         let expected = [
             0x00, 0x10, 0, 0,  16, 0, 0, 0,  0x08, 0xa0,  0x10, 0xa0,  0xf8, 0xaf,  0, 0,

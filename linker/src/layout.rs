@@ -36,6 +36,8 @@ pub enum ChunkKind {
     Got,
     /// Range-extension thunks: an index into [`thunks::Thunks::groups`].
     Thunk(u32),
+    /// The `.reloc` blocks of [`Layout::base_relocs`].
+    BaseRelocs,
 }
 
 /// The small hot record layout works on: 16 bytes.
@@ -263,6 +265,32 @@ impl Layout {
         }
     }
 
+    /// Adds the base relocations `chunk` needs once placed: the absolute-address sites the scan
+    /// found in an input section (`sites` is in input order), the relocatable GOT slots.
+    fn chunk_base_relocs(&self, chunk: &Chunk, sites: &[AbsSite], out: &mut Vec<BaseReloc>) {
+        match chunk.kind {
+            ChunkKind::Input { file, section } => {
+                let key = |s: &AbsSite| (s.file, s.section);
+                let from = sites.partition_point(|s| key(s) < (file, section));
+                let to = from + sites[from..].partition_point(|s| key(s) == (file, section));
+                out.extend(sites[from..to].iter().map(|s| BaseReloc {
+                    rva: chunk.rva + self.relax.map(file, section, s.offset.into()) as u32,
+                    typ: s.typ,
+                }));
+            }
+            ChunkKind::Got => out.extend(
+                (self.got.slots.iter().enumerate())
+                    .filter(|(_, t)| t.is_relocatable())
+                    .map(|(i, _)| BaseReloc {
+                        rva: chunk.rva + i as u32 * GOT_ENTRY_SIZE,
+                        typ: BaseRelocType::Dir64,
+                    }),
+            ),
+            // Thunks branch PC-relatively; COMMONs are zeroes; `.reloc` is what this fills.
+            ChunkKind::Common(_) | ChunkKind::Thunk(_) | ChunkKind::BaseRelocs => {}
+        }
+    }
+
     /// The output section (0-based index) containing `rva`.
     pub fn section_of(&self, rva: u32) -> Option<usize> {
         self.sections
@@ -478,42 +506,39 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
             ChunkKind::Common(i) => layout.common_rva[i as usize] = c.rva,
             ChunkKind::Got => layout.got.rva = c.rva,
             ChunkKind::Thunk(g) => layout.thunks.groups[g as usize].rva = c.rva,
+            ChunkKind::BaseRelocs => unreachable!("placed after the other chunks"),
         }
     }
     // Every chunk has its RVA.
 
-    let mut relocs: Vec<BaseReloc> = sites
-        .iter()
-        .map(|s| BaseReloc {
-            rva: layout.section_rva[s.file as usize][s.section as usize]
-                + layout.relax.map(s.file, s.section, s.offset.into()) as u32,
-            typ: s.typ,
-        })
-        .collect();
-    for (i, t) in layout.got.slots.iter().enumerate() {
-        if t.is_relocatable() {
-            relocs.push(BaseReloc {
-                rva: layout.got.rva + i as u32 * GOT_ENTRY_SIZE,
-                typ: BaseRelocType::Dir64,
-            });
-        }
+    // Each chunk's base relocations (lld's `getBaserels`), in one `.reloc` chunk of its own.
+    let mut relocs: Vec<BaseReloc> = Vec::with_capacity(sites.len());
+    for c in &layout.chunks {
+        layout.chunk_base_relocs(c, &sites, &mut relocs);
     }
     relocs.sort_by_key(|r| r.rva);
     relocs.dedup_by_key(|r| r.rva);
     if !relocs.is_empty() {
         let size = baserel::encoded_size(&relocs);
-        let reloc_rva = align_up(rva, u64::from(section_alignment));
+        let reloc_rva = align_up(rva, u64::from(section_alignment)) as u32;
+        let start = layout.chunks.len();
+        layout.chunks.push(Chunk {
+            kind: ChunkKind::BaseRelocs,
+            rva: reloc_rva,
+            size,
+            align: 4,
+        });
         layout.sections.push(OutputSection {
             kind: OutputKind::Reloc,
             characteristics: OutputKind::Reloc.characteristics(),
-            rva: reloc_rva as u32,
+            rva: reloc_rva,
             virtual_size: size,
             file_offset: file_offset as u32,
             file_size: align_up(u64::from(size), u64::from(file_alignment)) as u32,
-            chunks: 0..0,
+            chunks: start..start + 1,
         });
         file_offset += u64::from(layout.sections.last().unwrap().file_size);
-        rva = reloc_rva + u64::from(size);
+        rva = u64::from(reloc_rva) + u64::from(size);
     }
     layout.base_relocs = relocs;
 

@@ -90,6 +90,13 @@ pub fn render(res: &Resolved, layout: &Layout) -> String {
                         obj.sections[g.section as usize].name
                     );
                 }
+                ChunkKind::BaseRelocs => {
+                    let _ = writeln!(
+                        out,
+                        "{addr:16x} {:8x} {:5}     <base relocations>",
+                        chunk.size, chunk.align
+                    );
+                }
                 ChunkKind::Got => {
                     let _ = writeln!(
                         out,

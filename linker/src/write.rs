@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use crate::arch::Arch;
 use crate::baserel;
 use crate::error::{Error, RelocSite, Result};
-use crate::layout::{Chunk, ChunkKind, Layout, OutputKind, GOT_ENTRY_SIZE};
+use crate::layout::{Chunk, ChunkKind, Layout, GOT_ENTRY_SIZE};
 use crate::pe::{self, Header};
 use crate::reloc::{self, Formula, Operands, RelocInfo};
 use crate::resolve::{Resolved, Target};
@@ -42,12 +42,6 @@ pub fn image<A: Arch>(res: &Resolved, layout: &Layout, header: &Header, buf: &mu
         .collect();
     Error::check(errors)?;
 
-    if let Some(section) = layout.section(OutputKind::Reloc) {
-        let mut bytes = Vec::with_capacity(section.virtual_size as usize);
-        baserel::encode(&layout.base_relocs, &mut bytes);
-        let at = section.file_offset as usize;
-        buf[at..at + bytes.len()].copy_from_slice(&bytes);
-    }
     if !layout.strtab.is_empty() {
         let at = layout.strtab_offset as usize;
         let size = 4 + layout.strtab.len();
@@ -82,6 +76,7 @@ fn write_chunk<A: Arch>(
         }
         ChunkKind::Common(_) => {}
         ChunkKind::Thunk(g) => write_thunks::<A>(res, layout, g, chunk.rva, out, errors),
+        ChunkKind::BaseRelocs => baserel::encode(&layout.base_relocs, out),
     }
 }
 
@@ -397,6 +392,7 @@ mod tests {
     use crate::arch::amd64::Amd64;
     use crate::consts::{BaseRelocType, Machine};
     use crate::input::{Reloc, SectionClass};
+    use crate::layout::OutputKind;
     use crate::pe::Subsystem;
     use crate::relax::Relaxation;
     use crate::resolve::OneObject;
@@ -463,6 +459,17 @@ mod tests {
         assert_eq!(
             buf[at(data, 0)..at(data, 8)],
             (0x1_4000_1008u64).to_le_bytes()
+        );
+        // `.reloc` is a chunk like the others: one page block, DIR64 at page offset 0, padded.
+        let reloc = layout.section(OutputKind::Reloc).unwrap();
+        let kinds: Vec<ChunkKind> = layout.chunks[reloc.chunks.clone()]
+            .iter()
+            .map(|c| c.kind)
+            .collect();
+        assert_eq!(kinds, [ChunkKind::BaseRelocs]);
+        assert_eq!(
+            buf[at(reloc, 0)..at(reloc, 12)],
+            [0x00, 0x20, 0, 0, 12, 0, 0, 0, 0x00, 0xa0, 0, 0]
         );
     }
 }
