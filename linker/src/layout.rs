@@ -13,9 +13,9 @@ pub mod thunks;
 use crate::arch::{AbsoluteInsn, Arch};
 use crate::baserel::{self, BaseReloc, BaseRelocType};
 use crate::error::{Error, RelocSite, Result};
-use crate::input::{Format, ObjectFile, Reloc, SectionClass};
+use crate::input::{Format, ObjectFile, SectionClass};
 use crate::relax::Relaxation;
-use crate::reloc::{Field, Formula};
+use crate::reloc::{Field, Formula, RelocInfo};
 use crate::resolve::{Resolved, Target};
 
 /// Defaults of `/ALIGN` and `/FILEALIGN`.
@@ -153,8 +153,8 @@ pub struct Layout {
     pub strtab_offset: u32,
     /// (output section index, string table offset) for each long name.
     pub long_names: Vec<(usize, u32)>,
-    /// Per file: each PCREL_LO12 relocation's HI20.
-    pub hi20: Vec<Hi20Pairs>,
+    /// Per file: every live relocation as the scan decided it.
+    pub fixups: Vec<ObjectFixups>,
 }
 
 pub struct Options {
@@ -316,8 +316,14 @@ fn align_up(value: u64, align: u64) -> u64 {
 }
 
 pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Result<Layout> {
-    let Scan { got, sites, hi20 } = scan::<A>(res, &relax, opts)?;
-    // GOT slots and base-relocation sites are known; sizes are final.
+    let Scan {
+        got,
+        uses_got_base,
+        sites,
+        fixups,
+    } = scan::<A>(res, &relax, opts)?;
+    // Every relocation is decided; GOT slots and base-relocation sites are known; sizes are
+    // final.
     let into = merge_groups(&opts.sections.merge)?;
     let (section_alignment, file_alignment) = (
         opts.sections.section_alignment,
@@ -392,9 +398,9 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
     for (group, _, chunk) in ranked {
         groups[into[group]].push(chunk);
     }
-    let thunks = thunks::plan::<A>(res, &mut groups[0]);
+    let thunks = thunks::plan::<A>(res, &fixups, &mut groups[0]);
     // Every branch that cannot reach its destination has a thunk chunk after its section.
-    if !got.slots.is_empty() || needs_got_base::<A>(res) {
+    if !got.slots.is_empty() || uses_got_base {
         groups[into[2]].push(Chunk {
             kind: ChunkKind::Got,
             rva: 0,
@@ -496,7 +502,7 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
         strtab: Vec::new(),
         strtab_offset: 0,
         long_names: Vec::new(),
-        hi20,
+        fixups,
     };
     for c in &layout.chunks {
         match c.kind {
@@ -609,51 +615,65 @@ fn grouping_key(name: &str) -> (&str, &str) {
     }
 }
 
-fn needs_got_base<A: Arch>(res: &Resolved) -> bool {
-    live_relocs(res).any(|(obj, f, r)| {
-        A::reloc_info(obj.format, r.r_type).is_some_and(|i| i.formula.uses_got())
-            || res.target(f, r.symbol) == Target::GotBase
-    })
-}
-
-/// Live relocations with their object and file index.
-fn live_relocs<'r, 'd>(
-    res: &'r Resolved<'d>,
-) -> impl Iterator<Item = (&'r ObjectFile<'d>, u32, &'r Reloc)> + 'r {
-    res.objects.iter().enumerate().flat_map(move |(f, obj)| {
-        obj.sections
-            .iter()
-            .enumerate()
-            .filter(move |(s, _)| res.live[f][*s])
-            .flat_map(move |(_, sec)| sec.relocs.iter().map(move |r| (obj, f as u32, r)))
-    })
-}
-
 /// What the relocation scan decides before any address exists.
 struct Scan {
     got: Got,
+    /// Some relocation addresses the GOT or names `_GLOBAL_OFFSET_TABLE_`: the GOT exists even
+    /// with no slot.
+    uses_got_base: bool,
     sites: Vec<AbsSite>,
-    hi20: Vec<Hi20Pairs>,
+    fixups: Vec<ObjectFixups>,
 }
 
-/// One object's PCREL_LO12 relocations, by (section, relocation index): the section and index of
-/// the HI20 relocation whose value each takes the low bits of.
-pub type Hi20Pairs = FxHashMap<(u32, u32), (u32, u32)>;
+/// One relocation as the scan decided it: the writer applies it and decides nothing.
+#[derive(Clone, Copy, Debug)]
+pub struct Fixup {
+    /// Where the field is in the output chunk: the input offset mapped through relaxation.
+    pub offset: u32,
+    /// The relocation's index in its input section (symbol, addend, diagnostics).
+    pub reloc: u32,
+    /// What to apply: the type after relaxation's rewrite and GOT relaxation.
+    pub info: &'static RelocInfo,
+    /// GOT relaxation's new opcode byte, at this distance from the field (x86-64 `mov` → `lea`).
+    pub opcode: Option<(i8, u8)>,
+}
+
+/// The fixups of one object's live sections, by section.
+#[derive(Debug, Default)]
+pub struct ObjectFixups {
+    list: Vec<Fixup>,
+    /// Per section index: where its fixups start in `list` (and where the last one's end).
+    starts: Vec<u32>,
+    /// Each PCREL_LO12 fixup's HI20, by (section, relocation index): its section, relocation
+    /// index and type.
+    pub hi20: FxHashMap<(u32, u32), (u32, u32, &'static RelocInfo)>,
+}
+
+impl ObjectFixups {
+    pub fn of(&self, section: u32) -> &[Fixup] {
+        match self.starts.get(section as usize..section as usize + 2) {
+            Some(&[from, to]) => &self.list[from as usize..to as usize],
+            _ => &[],
+        }
+    }
+}
 
 /// What the scan of one object finds; objects are scanned in parallel and merged in link order.
 #[derive(Default)]
 struct ObjectScan {
     /// Targets needing a GOT slot, each once, in the order the object first needs them.
     got: Vec<Target>,
+    uses_got_base: bool,
     sites: Vec<AbsSite>,
-    hi20: Hi20Pairs,
+    fixups: ObjectFixups,
     errors: Vec<Error>,
 }
 
-/// Decides GOT slots, the places that will hold absolute addresses and the HI20 of each
-/// PCREL_LO12, and rejects unknown types, unpaired LO12s and 32-bit absolute addresses the loader
-/// cannot move: every relocation error that does not depend on addresses is found here, before
-/// any byte is written.
+/// Decides every live relocation once: its final type and output offset (a [`Fixup`]), its GOT
+/// slot, whether the loader must patch it (a base-relocation site) and, for a PCREL_LO12, its
+/// HI20. Unknown types, unpaired LO12s and 32-bit absolute addresses the loader cannot move are
+/// rejected here: every relocation error that does not depend on addresses is found before any
+/// byte is written.
 fn scan<A: Arch>(res: &Resolved, relax: &Relaxation, opts: &Options) -> Result<Scan> {
     let per_object: Vec<ObjectScan> = res
         .objects
@@ -663,8 +683,9 @@ fn scan<A: Arch>(res: &Resolved, relax: &Relaxation, opts: &Options) -> Result<S
         .collect();
     // Merged in link order: GOT slots come out in the order a sequential scan would give them.
     let mut got = Got::default();
+    let mut uses_got_base = false;
     let mut sites = Vec::new();
-    let mut hi20 = Vec::with_capacity(per_object.len());
+    let mut fixups = Vec::with_capacity(per_object.len());
     let mut errors = Vec::new();
     for o in per_object {
         for target in o.got {
@@ -673,12 +694,18 @@ fn scan<A: Arch>(res: &Resolved, relax: &Relaxation, opts: &Options) -> Result<S
                 got.slots.push(target);
             }
         }
+        uses_got_base |= o.uses_got_base;
         sites.extend(o.sites);
-        hi20.push(o.hi20);
+        fixups.push(o.fixups);
         errors.extend(o.errors);
     }
     Error::check(errors)?;
-    Ok(Scan { got, sites, hi20 })
+    Ok(Scan {
+        got,
+        uses_got_base,
+        sites,
+        fixups,
+    })
 }
 
 fn scan_object<A: Arch>(
@@ -689,10 +716,17 @@ fn scan_object<A: Arch>(
     obj: &ObjectFile,
 ) -> ObjectScan {
     let mut out = ObjectScan::default();
+    let live_relocs = (obj.sections.iter().enumerate())
+        .filter(|(s, _)| res.live[f][*s])
+        .map(|(_, sec)| sec.relocs.len())
+        .sum();
+    out.fixups.list.reserve_exact(live_relocs);
+    out.fixups.starts.reserve_exact(obj.sections.len() + 1);
     let mut got_seen: FxHashSet<Target> = FxHashSet::default();
     // (section, offset) → index of the HI20 relocation there; built for files with LO12s.
     let mut labels: Option<FxHashMap<(u32, u64), u32>> = None;
     for (s, sec) in obj.sections.iter().enumerate() {
+        out.fixups.starts.push(out.fixups.list.len() as u32);
         if !res.live[f][s] {
             continue;
         }
@@ -701,7 +735,7 @@ fn scan_object<A: Arch>(
             if edits.is_some_and(|e| e.is_deleted(r.offset)) {
                 continue;
             }
-            let Some(info) = edits
+            let Some(mut info) = edits
                 .and_then(|e| e.rewrite(i as u32))
                 .or_else(|| A::reloc_info(obj.format, r.r_type))
             else {
@@ -713,6 +747,21 @@ fn scan_object<A: Arch>(
                 });
                 continue;
             };
+            if matches!(info.formula, Formula::None | Formula::Marker) {
+                continue;
+            }
+            let target = res.target(f as u32, r.symbol);
+            out.uses_got_base |= info.formula.uses_got() || target == Target::GotBase;
+            let opcode = A::relax_got(info, sec.data, r.offset as usize).map(|relaxed| {
+                info = relaxed.info;
+                (relaxed.at as i8, relaxed.byte)
+            });
+            out.fixups.list.push(Fixup {
+                offset: relax.map(f as u32, s as u32, r.offset.into()) as u32,
+                reloc: i as u32,
+                info,
+                opcode,
+            });
             // DWARF holds link-time addresses for a debugger: nothing for the loader.
             if sec.class == SectionClass::Debug {
                 continue;
@@ -720,8 +769,13 @@ fn scan_object<A: Arch>(
             if info.formula == Formula::PcrelLo {
                 let labels = labels.get_or_insert_with(|| hi20_labels::<A>(obj));
                 match pair_lo12(res, labels, f as u32, r.symbol) {
-                    Ok(hi) => {
-                        out.hi20.insert((s as u32, i as u32), hi);
+                    Ok((hs, hj)) => {
+                        let hi = &obj.sections[hs as usize].relocs[hj as usize];
+                        let hinfo = A::reloc_info(obj.format, hi.r_type)
+                            .expect("labels hold known HI20 types");
+                        out.fixups
+                            .hi20
+                            .insert((s as u32, i as u32), (hs, hj, hinfo));
                     }
                     Err(reason) => out.errors.push(Error::BadRelocation {
                         reloc: info.name,
@@ -733,11 +787,7 @@ fn scan_object<A: Arch>(
                 }
                 continue;
             }
-            let target = res.target(f as u32, r.symbol);
-            if info.formula.needs_got_slot()
-                && A::relax_got(info, sec.data, r.offset as usize).is_none()
-                && got_seen.insert(target)
-            {
+            if info.formula.needs_got_slot() && got_seen.insert(target) {
                 out.got.push(target);
             }
             let moves = target.is_relocatable() || info.formula == Formula::Relative;
@@ -775,6 +825,7 @@ fn scan_object<A: Arch>(
             });
         }
     }
+    out.fixups.starts.push(out.fixups.list.len() as u32);
     out
 }
 

@@ -80,8 +80,8 @@ fn write_chunk<A: Arch>(
     }
 }
 
-/// Applies one input section's relocations to its bytes in the output buffer (already copied
-/// through the relaxation edits, so offsets are mapped the same way).
+/// Applies the fixups the scan decided for one input section to its bytes in the output buffer
+/// (already copied through the relaxation edits, as the fixups' offsets are).
 fn relocate<A: Arch>(
     res: &Resolved,
     layout: &Layout,
@@ -93,23 +93,10 @@ fn relocate<A: Arch>(
 ) {
     let obj = &res.objects[file as usize];
     let sec = &obj.sections[section as usize];
-    let edits = layout.relax.edits(file, section);
-    for (index, r) in sec.relocs.iter().enumerate() {
-        if edits.is_some_and(|e| e.is_deleted(r.offset)) {
-            continue;
-        }
-        // The scan already rejected unknown types.
-        let Some(mut info) = edits
-            .and_then(|e| e.rewrite(index as u32))
-            .or_else(|| A::reloc_info(obj.format, r.r_type))
-        else {
-            continue;
-        };
-        if matches!(info.formula, Formula::None | Formula::Marker) {
-            continue;
-        }
-        let offset = layout.relax.map(file, section, r.offset.into());
-        let at = offset as usize;
+    let fixups = &layout.fixups[file as usize];
+    for fx in fixups.of(section) {
+        let (info, r) = (fx.info, &sec.relocs[fx.reloc as usize]);
+        let at = fx.offset as usize;
         let error = |reason: String| Error::BadRelocation {
             reloc: info.name,
             file: obj.name.clone(),
@@ -125,19 +112,17 @@ fn relocate<A: Arch>(
             )));
             continue;
         }
-        if let Some(relaxed) = A::relax_got(info, sec.data, r.offset as usize) {
-            out[at.wrapping_add_signed(relaxed.at)] = relaxed.byte;
-            info = relaxed.info;
+        if let Some((from_field, byte)) = fx.opcode {
+            out[at.wrapping_add_signed(from_field.into())] = byte;
         }
-        let p = layout.image_base + u64::from(rva) + offset;
+        let p = layout.image_base + u64::from(rva) + u64::from(fx.offset);
         let (value, target) = if info.formula == Formula::PcrelLo {
-            match paired_hi20::<A>(res, layout, (file, section, index as u32)) {
-                Ok(v) => (v, v as u64),
-                Err(reason) => {
-                    errors.push(error(reason));
-                    continue;
-                }
-            }
+            let Some(&hi) = fixups.hi20.get(&(section, fx.reloc)) else {
+                errors.push(error("no HI20 relocation pairs with it".into()));
+                continue;
+            };
+            let v = hi20_value(res, layout, file, hi);
+            (v, v as u64)
         } else {
             let a = match obj.format {
                 crate::input::Format::Coff => info.field.read(&out[at..]),
@@ -221,28 +206,24 @@ fn operands(
     }
 }
 
-/// The value of the HI20 relocation that the PCREL_LO12 relocation `index` of `section` takes
+/// The value of the HI20 relocation `(section, index, type)` of `file` that a PCREL_LO12 takes
 /// the low 12 bits of (paired by the scan).
-fn paired_hi20<A: Arch>(
+fn hi20_value(
     res: &Resolved,
     layout: &Layout,
-    (file, section, index): (u32, u32, u32),
-) -> std::result::Result<i64, String> {
-    let obj = &res.objects[file as usize];
-    let Some(&(hs, hj)) = layout.hi20[file as usize].get(&(section, index)) else {
-        return Err("no HI20 relocation pairs with it".into());
-    };
-    let hi = &obj.sections[hs as usize].relocs[hj as usize];
-    let info = A::reloc_info(obj.format, hi.r_type).expect("the scan paired a known type");
+    file: u32,
+    (section, index, info): (u32, u32, &'static RelocInfo),
+) -> i64 {
+    let hi = &res.objects[file as usize].sections[section as usize].relocs[index as usize];
     let p = layout.address(Target::Section {
         file,
-        section: hs,
+        section,
         value: u64::from(hi.offset),
     });
-    Ok(reloc::evaluate(
+    reloc::evaluate(
         info,
         &operands(res, layout, info.formula, (file, hi.symbol), hi.addend, p),
-    ))
+    )
 }
 
 /// A branch that cannot reach its destination goes to the thunk layout placed for it.

@@ -11,7 +11,7 @@
 //! error. No arch here both relaxes and uses thunks, so offsets are the inputs' own.
 use rustc_hash::FxHashMap;
 
-use super::{Chunk, ChunkKind};
+use super::{Chunk, ChunkKind, ObjectFixups};
 use crate::arch::Arch;
 use crate::input::Format;
 use crate::reloc::{Field, RelocInfo};
@@ -91,13 +91,13 @@ struct Branch {
 
 /// Decides the thunks the branches in `text` (the `.text` chunks, in order) need and inserts a
 /// chunk for each group after its calling section.
-pub fn plan<A: Arch>(res: &Resolved, text: &mut Vec<Chunk>) -> Thunks {
+pub fn plan<A: Arch>(res: &Resolved, fixups: &[ObjectFixups], text: &mut Vec<Chunk>) -> Thunks {
     let mut thunks = Thunks::default();
     let Some(thunk) = A::THUNK else {
         return thunks;
     };
     thunks.stride = thunk.code.len() as u32;
-    let branches = branches::<A>(res, text, thunk.branch);
+    let branches = branches(res, fixups, text, thunk.branch);
     loop {
         let offsets = offsets(text);
         let mut grown = false;
@@ -138,7 +138,7 @@ pub fn plan<A: Arch>(res: &Resolved, text: &mut Vec<Chunk>) -> Thunks {
     }
 }
 
-fn branches<A: Arch>(res: &Resolved, text: &[Chunk], field: Field) -> Vec<Branch> {
+fn branches(res: &Resolved, fixups: &[ObjectFixups], text: &[Chunk], field: Field) -> Vec<Branch> {
     let mut out = Vec::new();
     for c in text {
         let ChunkKind::Input { file, section } = c.kind else {
@@ -146,29 +146,27 @@ fn branches<A: Arch>(res: &Resolved, text: &[Chunk], field: Field) -> Vec<Branch
         };
         let obj = &res.objects[file as usize];
         let sec = &obj.sections[section as usize];
-        for r in sec.relocs.iter() {
-            let Some(info) = A::reloc_info(obj.format, r.r_type) else {
-                continue;
-            };
-            if info.field != field {
+        for fx in fixups[file as usize].of(section) {
+            if fx.info.field != field {
                 continue;
             }
+            let r = &sec.relocs[fx.reloc as usize];
             // COFF addends live in the instruction; a field past the end is the writer's error.
             let addend = match obj.format {
                 Format::Elf => r.addend,
                 Format::Coff => match sec.data.get(r.offset as usize..) {
-                    Some(bytes) if bytes.len() >= info.field.size() => info.field.read(bytes),
+                    Some(bytes) if bytes.len() >= field.size() => field.read(bytes),
                     _ => continue,
                 },
             };
             out.push(Branch {
                 file,
                 section,
-                offset: r.offset.into(),
+                offset: fx.offset.into(),
                 target: res.target(file, r.symbol),
                 addend,
                 symbol: r.symbol,
-                info,
+                info: fx.info,
             });
         }
     }
