@@ -8,6 +8,7 @@
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 
+pub mod relax;
 pub mod thunks;
 
 use crate::arch::{AbsoluteInsn, Arch};

@@ -271,8 +271,8 @@ fn link_for_arch<A: arch::Arch>(
     tracing::debug!(objects = resolved.objects.len(), "resolved");
     // Every live reference is bound; live sections are known.
 
-    let relaxation =
-        tracing::info_span!("relax").in_scope(|| relax::relax::<A>(&resolved, args.relax))?;
+    let relaxation = tracing::info_span!("relax")
+        .in_scope(|| layout::relax::relax::<A>(&resolved, args.relax))?;
     // Every deletion and instruction rewrite is decided; section sizes are final.
 
     let layout = tracing::info_span!("layout").in_scope(|| {

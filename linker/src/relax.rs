@@ -1,11 +1,10 @@
-//! Relaxation: decides, before any address is final, which bytes of which sections go away
-//! (RISC-V CALL → JAL, R_RISCV_ALIGN padding) and which instruction words change. The result is a
-//! sorted deletion list per section (mold's `r_deltas`): layout reads section sizes through it,
-//! symbol values and relocation offsets are mapped through it, and the writer copies section bytes
-//! through it. Nothing is rewritten in place, so every later phase sees one consistent picture.
-use rayon::prelude::*;
-
-use crate::arch::Arch;
+//! Relaxation's vocabulary: which bytes of which sections go away (RISC-V CALL → JAL,
+//! R_RISCV_ALIGN padding) and which instruction words change, decided before any address is
+//! final. The result is a sorted deletion list per section (mold's `r_deltas`): layout reads
+//! section sizes through it, symbol values and relocation offsets are mapped through it, and the
+//! writer copies section bytes through it. Nothing is rewritten in place, so every later phase
+//! sees one consistent picture. The arch files decide a section's edits with these types; the
+//! phase that runs them to a fixed point is [`crate::layout::relax`], so this module knows no arch.
 use crate::error::{Error, Result};
 use crate::input::{InputSection, SectionClass};
 use crate::reloc::RelocInfo;
@@ -242,7 +241,7 @@ impl Relaxation {
     }
 
     /// Every section as read, with room for each section's edits.
-    fn unedited(res: &Resolved) -> Relaxation {
+    pub(crate) fn unedited(res: &Resolved) -> Relaxation {
         Relaxation {
             edits: res
                 .objects
@@ -253,13 +252,23 @@ impl Relaxation {
     }
 
     /// Bytes deleted from the whole image.
-    fn total(&self) -> u64 {
+    pub(crate) fn total(&self) -> u64 {
         self.edits
             .iter()
             .flatten()
             .flatten()
             .map(|e| u64::from(e.total()))
             .sum()
+    }
+
+    /// Replaces one section's edits (a room [`Relaxation::unedited`] made).
+    pub(crate) fn set(&mut self, file: u32, section: u32, edits: Option<Box<SectionEdits>>) {
+        self.edits[file as usize][section as usize] = edits;
+    }
+
+    /// Some section still has a call left long that more deletions may bring in reach.
+    pub(crate) fn pending(&self) -> bool {
+        self.edits.iter().flatten().flatten().any(|e| e.pending)
     }
 
     pub fn edits(&self, file: u32, section: u32) -> Option<&SectionEdits> {
@@ -280,117 +289,6 @@ impl Relaxation {
     pub fn size(&self, file: u32, section: u32, sec: &InputSection) -> u32 {
         sec.size - self.edits(file, section).map_or(0, |e| e.total())
     }
-}
-
-/// Rounds of relaxation before the last one's decisions stand (each is sound on its own).
-const MAX_ROUNDS: usize = 8;
-
-pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
-    if !A::EDITS_SECTIONS {
-        return Ok(Relaxation::none());
-    }
-    let span = |class: Option<SectionClass>| -> u64 {
-        res.objects
-            .iter()
-            .enumerate()
-            .flat_map(|(f, o)| {
-                o.sections
-                    .iter()
-                    .enumerate()
-                    .filter(move |(s, sec)| res.live[f][*s] && class.is_none_or(|c| sec.class == c))
-            })
-            .map(|(_, sec)| {
-                let got = if class.is_none() {
-                    8 * sec.relocs.len() as u64
-                } else {
-                    0
-                };
-                u64::from(sec.size) + u64::from(sec.align) + got
-            })
-            .sum()
-    };
-    // Output sections start on 4 KiB boundaries; the 8 bytes per relocation bound the GOT.
-    let commons: u64 = res.commons.iter().map(|c| c.size + c.align).sum();
-    let (text_span, image_span) = (
-        span(Some(SectionClass::Text)),
-        span(None) + commons + 6 * 0x1000,
-    );
-    // Each round decides afresh from the places the previous round's deletions give. Deleting
-    // only shrinks distances, so what one round relaxes the next relaxes too, and a round that
-    // deletes no more than the one before has reached the fixed point.
-    // A section with no pending call would come out of another round the same (its ALIGN cuts
-    // depend only on its own deletions), so later rounds redo only sections with pending calls.
-    let mut relaxation = Relaxation::unedited(res);
-    for round in 0..MAX_ROUNDS {
-        let before = relaxation.total();
-        let ctx = Context::new(res, enabled, text_span, image_span, &relaxation);
-        let redone = relax_round::<A>(res, &ctx, |f, s| {
-            round == 0 || relaxation.edits(f, s).is_some_and(|e| e.pending)
-        })?;
-        drop(ctx);
-        for (f, sections) in redone.into_iter().enumerate() {
-            for (s, edits) in sections {
-                relaxation.edits[f][s as usize] = edits;
-            }
-        }
-        let pending = relaxation
-            .edits
-            .iter()
-            .flatten()
-            .flatten()
-            .any(|e| e.pending);
-        let done = !pending || relaxation.total() == before;
-        tracing::debug!(round, deleted = relaxation.total(), pending, "relaxed");
-        if done || !enabled {
-            break;
-        }
-    }
-    Ok(relaxation)
-}
-
-/// One object's sections relaxed again in a round: (section index, new edits).
-type Redone = Vec<(u32, Option<Box<SectionEdits>>)>;
-
-/// One round: per file, the sections for which `redo` says so, relaxed afresh against the places
-/// `ctx` gives (the others keep their edits). Objects are relaxed in parallel; errors come back
-/// in link order.
-fn relax_round<A: Arch>(
-    res: &Resolved,
-    ctx: &Context,
-    redo: impl Fn(u32, u32) -> bool + Sync,
-) -> Result<Vec<Redone>> {
-    let per_object: Vec<(Redone, Vec<Error>)> = res
-        .objects
-        .par_iter()
-        .enumerate()
-        .map(|(f, obj)| {
-            let mut errors = Vec::new();
-            let mut redone = Vec::new();
-            for (s, sec) in obj.sections.iter().enumerate() {
-                let (f, s32) = (f as u32, s as u32);
-                if !res.live[f as usize][s]
-                    || sec.relocs.is_empty()
-                    || sec.class == SectionClass::Debug
-                    || !redo(f, s32)
-                {
-                    continue;
-                }
-                let edits = match A::relax_section(res, f, s32, ctx) {
-                    Ok(e) if e == SectionEdits::default() => None,
-                    Ok(e) => Some(Box::new(e)),
-                    Err(e) => {
-                        errors.push(e);
-                        None
-                    }
-                };
-                redone.push((s32, edits));
-            }
-            (redone, errors)
-        })
-        .collect();
-    let (redone, errors): (Vec<_>, Vec<_>) = per_object.into_iter().unzip();
-    Error::check(errors.into_iter().flatten().collect())?;
-    Ok(redone)
 }
 
 /// An R_*_ALIGN request: NOP padding at `offset` that must end on an `align` boundary.

@@ -1,0 +1,116 @@
+//! The relaxation phase: rounds of the arch's per-section decisions ([`Arch::relax_section`])
+//! until deleting more bytes brings no further call in reach. What a round decides, and how
+//! offsets map through it, is [`crate::relax`]'s; this module only drives the rounds.
+use rayon::prelude::*;
+
+use crate::arch::Arch;
+use crate::error::{Error, Result};
+use crate::input::SectionClass;
+use crate::relax::{Context, Relaxation, SectionEdits};
+use crate::resolve::Resolved;
+
+/// Rounds of relaxation before the last one's decisions stand (each is sound on its own).
+const MAX_ROUNDS: usize = 8;
+
+pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
+    if !A::EDITS_SECTIONS {
+        return Ok(Relaxation::none());
+    }
+    let span = |class: Option<SectionClass>| -> u64 {
+        res.objects
+            .iter()
+            .enumerate()
+            .flat_map(|(f, o)| {
+                o.sections
+                    .iter()
+                    .enumerate()
+                    .filter(move |(s, sec)| res.live[f][*s] && class.is_none_or(|c| sec.class == c))
+            })
+            .map(|(_, sec)| {
+                let got = if class.is_none() {
+                    8 * sec.relocs.len() as u64
+                } else {
+                    0
+                };
+                u64::from(sec.size) + u64::from(sec.align) + got
+            })
+            .sum()
+    };
+    // Output sections start on 4 KiB boundaries; the 8 bytes per relocation bound the GOT.
+    let commons: u64 = res.commons.iter().map(|c| c.size + c.align).sum();
+    let (text_span, image_span) = (
+        span(Some(SectionClass::Text)),
+        span(None) + commons + 6 * 0x1000,
+    );
+    // Each round decides afresh from the places the previous round's deletions give. Deleting
+    // only shrinks distances, so what one round relaxes the next relaxes too, and a round that
+    // deletes no more than the one before has reached the fixed point.
+    // A section with no pending call would come out of another round the same (its ALIGN cuts
+    // depend only on its own deletions), so later rounds redo only sections with pending calls.
+    let mut relaxation = Relaxation::unedited(res);
+    for round in 0..MAX_ROUNDS {
+        let before = relaxation.total();
+        let ctx = Context::new(res, enabled, text_span, image_span, &relaxation);
+        let redone = relax_round::<A>(res, &ctx, |f, s| {
+            round == 0 || relaxation.edits(f, s).is_some_and(|e| e.pending)
+        })?;
+        drop(ctx);
+        for (f, sections) in redone.into_iter().enumerate() {
+            for (s, edits) in sections {
+                relaxation.set(f as u32, s, edits);
+            }
+        }
+        let pending = relaxation.pending();
+        let done = !pending || relaxation.total() == before;
+        tracing::debug!(round, deleted = relaxation.total(), pending, "relaxed");
+        if done || !enabled {
+            break;
+        }
+    }
+    Ok(relaxation)
+}
+
+/// One object's sections relaxed again in a round: (section index, new edits).
+type Redone = Vec<(u32, Option<Box<SectionEdits>>)>;
+
+/// One round: per file, the sections for which `redo` says so, relaxed afresh against the places
+/// `ctx` gives (the others keep their edits). Objects are relaxed in parallel; errors come back
+/// in link order.
+fn relax_round<A: Arch>(
+    res: &Resolved,
+    ctx: &Context,
+    redo: impl Fn(u32, u32) -> bool + Sync,
+) -> Result<Vec<Redone>> {
+    let per_object: Vec<(Redone, Vec<Error>)> = res
+        .objects
+        .par_iter()
+        .enumerate()
+        .map(|(f, obj)| {
+            let mut errors = Vec::new();
+            let mut redone = Vec::new();
+            for (s, sec) in obj.sections.iter().enumerate() {
+                let (f, s32) = (f as u32, s as u32);
+                if !res.live[f as usize][s]
+                    || sec.relocs.is_empty()
+                    || sec.class == SectionClass::Debug
+                    || !redo(f, s32)
+                {
+                    continue;
+                }
+                let edits = match A::relax_section(res, f, s32, ctx) {
+                    Ok(e) if e == SectionEdits::default() => None,
+                    Ok(e) => Some(Box::new(e)),
+                    Err(e) => {
+                        errors.push(e);
+                        None
+                    }
+                };
+                redone.push((s32, edits));
+            }
+            (redone, errors)
+        })
+        .collect();
+    let (redone, errors): (Vec<_>, Vec<_>) = per_object.into_iter().unzip();
+    Error::check(errors.into_iter().flatten().collect())?;
+    Ok(redone)
+}
