@@ -2,12 +2,11 @@
 //! one borrowed view (sections, symbols, relocations, COMDAT groups). This is the only module that
 //! uses `object::read`; it knows nothing of output addresses.
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use object::read::archive::ArchiveFile;
-use object::read::coff::{CoffFile, CoffHeader, Symbol as _};
+use object::read::coff::CoffFile;
 use object::read::elf::FileHeader as _;
 use object::{
     FileKind, Object, ObjectComdat, ObjectSection, ObjectSymbol, RelocationFlags, RelocationTarget,
@@ -16,6 +15,13 @@ use object::{
 
 use crate::consts::{Machine, DEBUG_SECTIONS};
 use crate::error::{Error, Result};
+
+mod archive;
+mod coff;
+
+pub use archive::Archive;
+use archive::{is_object, member_name};
+use coff::{check_coff_machine, read_coff_extras};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Format {
@@ -153,17 +159,6 @@ pub struct ObjectFile<'d> {
     pub includes: Vec<&'d str>,
 }
 
-/// A static archive whose members are loaded only when they define a wanted symbol.
-pub struct Archive<'d> {
-    pub name: String,
-    data: &'d [u8],
-    file: ArchiveFile<'d>,
-    /// Symbol name → member header offset.
-    index: FxHashMap<&'d [u8], u64>,
-    /// Every object member is linked, wanted or not (`--whole-archive`).
-    pub whole: bool,
-}
-
 /// What every object must agree with: the machine, and how many bytes each relocation type
 /// patches (from the arch's table), so that the reader proves each relocation lies inside its
 /// section while knowing nothing else of the arch.
@@ -265,105 +260,6 @@ pub fn load<'d>(files: &[Source<'d>], expect: Expect) -> Result<Inputs<'d>> {
     Ok(inputs)
 }
 
-impl<'d> Archive<'d> {
-    fn parse(name: String, data: &'d [u8], expect: Expect) -> Result<Archive<'d>> {
-        let file = ArchiveFile::parse(data).map_err(|e| parse_error(&name, e))?;
-        if file.is_thin() {
-            return Err(Error::Parse {
-                file: name,
-                reason: "thin archives are not supported".into(),
-            });
-        }
-        let mut index = FxHashMap::default();
-        match file.symbols().map_err(|e| parse_error(&name, e))? {
-            Some(symbols) => {
-                for sym in symbols {
-                    let sym = sym.map_err(|e| parse_error(&name, e))?;
-                    index.entry(sym.name()).or_insert(sym.offset().0);
-                }
-            }
-            // No symbol index (`ar S`, `llvm-ar rcS`): read every member's definitions instead,
-            // as ld.lld does.
-            None => {
-                for member in file.members() {
-                    let member = member.map_err(|e| parse_error(&name, e))?;
-                    let bytes = member.data(data).map_err(|e| parse_error(&name, e))?;
-                    if !is_object(bytes) {
-                        continue;
-                    }
-                    let mname = member_name(&name, member.name());
-                    let obj = parse_object(mname, bytes, expect)?;
-                    for sym in &obj.symbols {
-                        if sym.binding != Binding::Local && is_definition(sym.def) {
-                            index
-                                .entry(sym.name)
-                                .or_insert(header_offset(data, &member));
-                        }
-                    }
-                }
-            }
-        }
-        Ok(Archive {
-            name,
-            data,
-            file,
-            index,
-            whole: false,
-        })
-    }
-
-    /// Offsets of the members that are objects (rlibs' `lib.rmeta` is not).
-    pub fn object_members(&self) -> Result<Vec<u64>> {
-        let mut offsets = Vec::new();
-        for member in self.file.members() {
-            let member = member.map_err(|e| parse_error(&self.name, e))?;
-            let bytes = member
-                .data(self.data)
-                .map_err(|e| parse_error(&self.name, e))?;
-            if is_object(bytes) || is_bitcode(bytes) {
-                offsets.push(header_offset(self.data, &member));
-            }
-        }
-        Ok(offsets)
-    }
-
-    /// The member offset defining `name`, if any.
-    pub fn lookup(&self, name: &[u8]) -> Option<u64> {
-        self.index.get(name).copied()
-    }
-
-    pub fn load_member(&self, offset: u64, expect: Expect) -> Result<ObjectFile<'d>> {
-        let member = self
-            .file
-            .member(object::read::archive::ArchiveOffset(offset))
-            .map_err(|e| parse_error(&self.name, e))?;
-        let name = member_name(&self.name, member.name());
-        let bytes = member.data(self.data).map_err(|e| parse_error(&name, e))?;
-        parse_object(name, bytes, expect)
-    }
-}
-
-/// Where a member's header starts: what [`ArchiveFile::member`] and the symbol index take (the
-/// member's `file_range` starts after the header and a BSD long name).
-fn header_offset(archive: &[u8], member: &object::read::archive::ArchiveMember) -> u64 {
-    let header = member.header().map_or(std::ptr::null(), |h| {
-        (h as *const object::archive::Header).cast::<u8>()
-    });
-    (header as usize).wrapping_sub(archive.as_ptr() as usize) as u64
-}
-
-fn member_name(archive: &str, member: &[u8]) -> String {
-    format!("{archive}({})", String::from_utf8_lossy(member))
-}
-
-/// rlibs carry a `lib.rmeta` member that is not an object; it never defines a symbol.
-fn is_object(bytes: &[u8]) -> bool {
-    matches!(
-        FileKind::parse(bytes),
-        Ok(FileKind::Elf64 | FileKind::Coff | FileKind::CoffBig)
-    )
-}
-
 /// LLVM bitcode (`-flto`), raw or in its wrapper header.
 fn is_bitcode(bytes: &[u8]) -> bool {
     bytes.starts_with(b"BC\xc0\xde") || bytes.starts_with(&[0xde, 0xc0, 0x17, 0x0b])
@@ -414,13 +310,6 @@ pub fn sniff_machine(name: &str, data: &[u8]) -> Result<Option<Machine>> {
         // Let the full parse explain what the file is.
         _ => read_any(name.to_string(), data, Machine::Amd64).map(|_| None),
     }
-}
-
-fn is_definition(def: SymDef) -> bool {
-    matches!(
-        def,
-        SymDef::Section { .. } | SymDef::Absolute(_) | SymDef::Common { .. }
-    )
 }
 
 fn parse_error(file: &str, e: impl std::fmt::Display) -> Error {
@@ -509,19 +398,6 @@ fn read_any<'d>(name: String, data: &'d [u8], machine: Machine) -> Result<Object
             "is a COFF import library member: UEFI images import nothing",
         )),
         _ => Err(bad("not an ELF or COFF object file or archive")),
-    }
-}
-
-fn check_coff_machine<'d, C: CoffHeader>(
-    coff: &CoffFile<'d, &'d [u8], C>,
-    machine: Machine,
-) -> std::result::Result<(), u16> {
-    let raw = coff.coff_header().machine().0;
-    // Machine 0 (IMAGE_FILE_MACHINE_UNKNOWN) marks machine-independent objects.
-    if raw == 0 || raw == machine.pe_machine() {
-        Ok(())
-    } else {
-        Err(raw)
     }
 }
 
@@ -775,91 +651,6 @@ fn read_symbol<'d, S: ObjectSymbol<'d>>(format: Format, sym: &S) -> InputSymbol<
     }
 }
 
-/// What the unified `object` API does not expose for COFF, or not cheaply: directives,
-/// absolute values, weak-external defaults, COMDAT groups and their associative sections.
-fn read_coff_extras<'d, C: CoffHeader>(
-    obj: &mut ObjectFile<'d>,
-    coff: &CoffFile<'d, &'d [u8], C>,
-) -> Result {
-    if let Some(text) = coff.section_by_name(".drectve").and_then(|s| s.data().ok()) {
-        read_directives(obj, text);
-    }
-    let table = coff.coff_symbol_table();
-    for (index, sym) in table.iter() {
-        // `object` reports no address for absolute COFF symbols; the value is the address.
-        if sym.section_number() == object::pe::IMAGE_SYM_ABSOLUTE {
-            if let Some(s) = obj.symbols.get_mut(index.0) {
-                s.def = SymDef::Absolute(u64::from(sym.value()));
-            }
-        } else if sym.has_aux_weak_external() {
-            if let Ok(aux) = table.aux_weak_external(index) {
-                let default = aux.weak_default_sym_index.get(object::LittleEndian);
-                if let Some(s) = obj.symbols.get_mut(index.0) {
-                    s.def = SymDef::WeakAlias { default };
-                    s.binding = Binding::Weak;
-                }
-            }
-        } else if sym.has_aux_section() {
-            let (Some(section), Ok(aux)) = (sym.section_number().index(), table.aux_section(index))
-            else {
-                continue;
-            };
-            let selection = match aux.selection {
-                object::pe::IMAGE_COMDAT_SELECT_ASSOCIATIVE => {
-                    let mut leader = u32::from(aux.number.get(object::LittleEndian));
-                    if C::is_type_bigobj() {
-                        leader |= u32::from(aux.high_number.get(object::LittleEndian)) << 16;
-                    }
-                    if let Some(s) = obj.sections.get_mut(section as usize) {
-                        s.follows = Some(leader);
-                    }
-                    continue;
-                }
-                object::pe::IMAGE_COMDAT_SELECT_NODUPLICATES => Selection::NoDuplicates,
-                object::pe::IMAGE_COMDAT_SELECT_SAME_SIZE => Selection::SameSize,
-                object::pe::IMAGE_COMDAT_SELECT_EXACT_MATCH => Selection::ExactMatch,
-                object::pe::IMAGE_COMDAT_SELECT_LARGEST => Selection::Largest,
-                // 0: not a COMDAT section.
-                object::pe::ComdatSelection(0) => continue,
-                _ => Selection::Any,
-            };
-            // The COMDAT symbol is the first later symbol in the same section (PE/COFF
-            // specification, "COMDAT Sections"); it names the group. Associative sections
-            // follow their leader through `follows`, so the group lists only the leader.
-            let mut next = index.0 + 1 + usize::from(sym.number_of_aux_symbols());
-            let leader = loop {
-                let Ok(s) = table.symbol(object::SymbolIndex(next)) else {
-                    break None;
-                };
-                if s.section_number() == sym.section_number() {
-                    break Some(s);
-                }
-                next += 1 + usize::from(s.number_of_aux_symbols());
-            };
-            let Some((leader, key)) = leader.and_then(|s| Some((s, s.name(table.strings()).ok()?)))
-            else {
-                return Err(parse_error(
-                    &obj.name,
-                    format!("COMDAT section {section} has no COMDAT symbol"),
-                ));
-            };
-            // A static leader's group is private to its object.
-            let global = matches!(
-                leader.storage_class(),
-                object::pe::IMAGE_SYM_CLASS_EXTERNAL | object::pe::IMAGE_SYM_CLASS_WEAK_EXTERNAL
-            );
-            obj.comdats.push(Comdat {
-                key,
-                selection,
-                sections: vec![section],
-                symbol: Some(next as u32),
-                local: !global,
-            });
-        }
-    }
-    Ok(())
-}
-
 /// Checks every index and range the later phases use without a check of their own: section
 /// numbers of symbols, associative leaders and COMDAT members, symbol indices of relocations,
 /// relocated fields inside their section, symbol values inside their section. After this, an
@@ -962,44 +753,6 @@ fn validate(obj: &ObjectFile, field_size: fn(Format, u32) -> Option<u32>) -> Res
         }
     }
     Ok(())
-}
-
-/// Linker directives a COFF object carries in `.drectve`: options as on lld-link's command line,
-/// separated by blanks, values optionally quoted. Only `/DEFAULTLIB` and `/INCLUDE` change a UEFI
-/// image; the rest (`/FAILIFMISMATCH`, `/EXPORT`, `/MERGE`, …) are accepted and ignored, as lld
-/// ignores what does not apply.
-fn read_directives<'d>(obj: &mut ObjectFile<'d>, text: &'d [u8]) {
-    let text = text.strip_prefix(b"\xef\xbb\xbf").unwrap_or(text);
-    let Ok(text) = std::str::from_utf8(text) else {
-        return;
-    };
-    let mut start = None;
-    let mut quoted = false;
-    let mut words = Vec::new();
-    for (i, c) in text.char_indices().chain([(text.len(), ' ')]) {
-        match c {
-            '"' => quoted = !quoted,
-            c if (c.is_whitespace() || c == '\0') && !quoted => {
-                if let Some(s) = start.take() {
-                    words.push(&text[s..i]);
-                }
-                continue;
-            }
-            _ => {}
-        }
-        start.get_or_insert(i);
-    }
-    for w in words {
-        let Some((option, value)) = w.get(1..).and_then(|w| w.split_once(':')) else {
-            continue;
-        };
-        let value = value.trim_matches('"');
-        match option.to_ascii_lowercase().as_str() {
-            "defaultlib" => obj.default_libs.push(value),
-            "include" => obj.includes.push(value),
-            _ => {}
-        }
-    }
 }
 
 #[cfg(test)]
