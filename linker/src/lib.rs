@@ -12,7 +12,6 @@ pub mod error;
 pub mod input;
 pub mod layout;
 pub mod map;
-pub mod pe;
 pub mod relax;
 pub mod reloc;
 pub mod resolve;
@@ -25,7 +24,7 @@ use rayon::prelude::*;
 
 pub use consts::Machine;
 pub use error::{Error, Result};
-pub use pe::Subsystem;
+pub use write::pe::Subsystem;
 
 /// Everything `pectl link` was told. Plain data: no I/O happens while building it.
 #[derive(Clone, Debug)]
@@ -289,7 +288,7 @@ fn link_for_arch<A: arch::Arch>(
     tracing::debug!(size_of_image = layout.size_of_image, "laid out");
     // Every chunk has an RVA and every base relocation is known.
 
-    let header = pe::Header {
+    let header = write::pe::Header {
         subsystem: args.subsystem,
         subsystem_version: args.subsystem_version,
         dll: args.dll,
