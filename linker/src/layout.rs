@@ -267,14 +267,12 @@ impl Layout {
     }
 
     /// Adds the base relocations `chunk` needs once placed: the absolute-address sites the scan
-    /// found in an input section (`sites` is in input order), the relocatable GOT slots.
-    fn chunk_base_relocs(&self, chunk: &Chunk, sites: &[AbsSite], out: &mut Vec<BaseReloc>) {
+    /// found in an input section, the relocatable GOT slots.
+    fn chunk_base_relocs(&self, chunk: &Chunk, out: &mut Vec<BaseReloc>) {
         match chunk.kind {
             ChunkKind::Input { file, section } => {
-                let key = |s: &AbsSite| (s.file, s.section);
-                let from = sites.partition_point(|s| key(s) < (file, section));
-                let to = from + sites[from..].partition_point(|s| key(s) == (file, section));
-                out.extend(sites[from..to].iter().map(|s| BaseReloc {
+                let sites = self.fixups[file as usize].sites_of(section);
+                out.extend(sites.iter().map(|s| BaseReloc {
                     rva: chunk.rva + self.relax.map(file, section, s.offset.into()) as u32,
                     typ: s.typ,
                 }));
@@ -304,10 +302,9 @@ impl Layout {
     }
 }
 
-/// A place that will hold an absolute address: known by input position until RVAs exist.
+/// A place that will hold an absolute address: known by input offset until RVAs exist.
+#[derive(Debug)]
 struct AbsSite {
-    file: u32,
-    section: u32,
     offset: u32,
     typ: BaseRelocType,
 }
@@ -320,7 +317,6 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
     let Scan {
         got,
         uses_got_base,
-        sites,
         fixups,
     } = scan::<A>(res, &relax, opts)?;
     // Every relocation is decided; GOT slots and base-relocation sites are known; sizes are
@@ -424,7 +420,10 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
         .zip(&groups)
         .filter(|(_, g)| g.iter().any(|c| c.size > 0))
         .count()
-        + usize::from(!sites.is_empty() || got.slots.iter().any(|t| t.is_relocatable()))
+        + usize::from(
+            fixups.iter().any(|f| !f.sites.is_empty())
+                || got.slots.iter().any(|t| t.is_relocatable()),
+        )
         + debug_groups
             .iter()
             .filter(|g| g.iter().any(|c| c.size > 0))
@@ -519,9 +518,10 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
     // Every chunk has its RVA.
 
     // Each chunk's base relocations (lld's `getBaserels`), in one `.reloc` chunk of its own.
-    let mut relocs: Vec<BaseReloc> = Vec::with_capacity(sites.len());
+    let sites = layout.fixups.iter().map(|f| f.sites.len()).sum::<usize>();
+    let mut relocs: Vec<BaseReloc> = Vec::with_capacity(sites + layout.got.slots.len());
     for c in &layout.chunks {
-        layout.chunk_base_relocs(c, &sites, &mut relocs);
+        layout.chunk_base_relocs(c, &mut relocs);
     }
     relocs.sort_by_key(|r| r.rva);
     relocs.dedup_by_key(|r| r.rva);
@@ -622,7 +622,6 @@ struct Scan {
     /// Some relocation addresses the GOT or names `_GLOBAL_OFFSET_TABLE_`: the GOT exists even
     /// with no slot.
     uses_got_base: bool,
-    sites: Vec<AbsSite>,
     fixups: Vec<ObjectFixups>,
 }
 
@@ -639,12 +638,16 @@ pub struct Fixup {
     pub opcode: Option<(i8, u8)>,
 }
 
-/// The fixups of one object's live sections, by section.
+/// The fixups of one object's live sections, by section, and the places in them the loader
+/// patches.
 #[derive(Debug, Default)]
 pub struct ObjectFixups {
     list: Vec<Fixup>,
     /// Per section index: where its fixups start in `list` (and where the last one's end).
     starts: Vec<u32>,
+    sites: Vec<AbsSite>,
+    /// Per section index: where its sites start in `sites` (and where the last one's end).
+    site_starts: Vec<u32>,
     /// Each PCREL_LO12 fixup's HI20, by (section, relocation index): its section, relocation
     /// index and type.
     pub hi20: FxHashMap<(u32, u32), (u32, u32, &'static RelocInfo)>,
@@ -652,10 +655,20 @@ pub struct ObjectFixups {
 
 impl ObjectFixups {
     pub fn of(&self, section: u32) -> &[Fixup] {
-        match self.starts.get(section as usize..section as usize + 2) {
-            Some(&[from, to]) => &self.list[from as usize..to as usize],
-            _ => &[],
-        }
+        &self.list[range(&self.starts, section)]
+    }
+
+    /// The places in `section` that hold absolute addresses.
+    fn sites_of(&self, section: u32) -> &[AbsSite] {
+        &self.sites[range(&self.site_starts, section)]
+    }
+}
+
+/// Entry `i` of a list grouped by `starts` (one start per group, then the end).
+fn range(starts: &[u32], i: u32) -> std::ops::Range<usize> {
+    match starts.get(i as usize..i as usize + 2) {
+        Some(&[from, to]) => from as usize..to as usize,
+        _ => 0..0,
     }
 }
 
@@ -665,7 +678,6 @@ struct ObjectScan {
     /// Targets needing a GOT slot, each once, in the order the object first needs them.
     got: Vec<Target>,
     uses_got_base: bool,
-    sites: Vec<AbsSite>,
     fixups: ObjectFixups,
     errors: Vec<Error>,
 }
@@ -685,7 +697,6 @@ fn scan<A: Arch>(res: &Resolved, relax: &Relaxation, opts: &Options) -> Result<S
     // Merged in link order: GOT slots come out in the order a sequential scan would give them.
     let mut got = Got::default();
     let mut uses_got_base = false;
-    let mut sites = Vec::new();
     let mut fixups = Vec::with_capacity(per_object.len());
     let mut errors = Vec::new();
     for o in per_object {
@@ -696,7 +707,6 @@ fn scan<A: Arch>(res: &Resolved, relax: &Relaxation, opts: &Options) -> Result<S
             }
         }
         uses_got_base |= o.uses_got_base;
-        sites.extend(o.sites);
         fixups.push(o.fixups);
         errors.extend(o.errors);
     }
@@ -704,7 +714,6 @@ fn scan<A: Arch>(res: &Resolved, relax: &Relaxation, opts: &Options) -> Result<S
     Ok(Scan {
         got,
         uses_got_base,
-        sites,
         fixups,
     })
 }
@@ -723,11 +732,13 @@ fn scan_object<A: Arch>(
         .sum();
     out.fixups.list.reserve_exact(live_relocs);
     out.fixups.starts.reserve_exact(obj.sections.len() + 1);
+    out.fixups.site_starts.reserve_exact(obj.sections.len() + 1);
     let mut got_seen: FxHashSet<Target> = FxHashSet::default();
     // (section, offset) → index of the HI20 relocation there; built for files with LO12s.
     let mut labels: Option<FxHashMap<(u32, u64), u32>> = None;
     for (s, sec) in obj.sections.iter().enumerate() {
         out.fixups.starts.push(out.fixups.list.len() as u32);
+        out.fixups.site_starts.push(out.fixups.sites.len() as u32);
         if !res.live[f][s] {
             continue;
         }
@@ -818,15 +829,14 @@ fn scan_object<A: Arch>(
                 });
                 continue;
             };
-            out.sites.push(AbsSite {
-                file: f as u32,
-                section: s as u32,
+            out.fixups.sites.push(AbsSite {
                 offset: r.offset,
                 typ,
             });
         }
     }
     out.fixups.starts.push(out.fixups.list.len() as u32);
+    out.fixups.site_starts.push(out.fixups.sites.len() as u32);
     out
 }
 

@@ -304,7 +304,7 @@ fn select_comdats(objects: &[ObjectFile], table: &SymbolTable) -> Result<Vec<Vec
             } else {
                 (f, c)
             };
-            for &s in &objects[lf].comdats[lc].sections {
+            for &s in objects[lf].comdats[lc].sections.iter() {
                 discarded[lf][s as usize] = true;
             }
         }
@@ -734,7 +734,7 @@ mod tests {
             comdats: vec![Comdat {
                 key: b"key",
                 selection,
-                sections: vec![1],
+                sections: crate::input::GroupSections::One(1),
                 symbol: None,
                 local: false,
             }],

@@ -290,7 +290,7 @@ mod tests {
                 .map(|k| Comdat {
                     key: k.as_bytes(),
                     selection: Selection::Any,
-                    sections: vec![],
+                    sections: crate::input::GroupSections::Many(vec![]),
                     symbol: symbols.iter().position(|s| s.0 == *k).map(|i| i as u32),
                     local: false,
                 })

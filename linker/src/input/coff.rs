@@ -1,9 +1,8 @@
 //! What COFF objects carry beyond the unified `object` view: the machine check, `.drectve`
 //! directives, absolute values, weak externals, COMDAT groups and associative sections.
 use object::read::coff::{CoffFile, CoffHeader, Symbol as _};
-use object::{Object, ObjectSection};
 
-use super::{parse_error, Binding, Comdat, ObjectFile, Selection, SymDef};
+use super::{parse_error, Binding, Comdat, GroupSections, ObjectFile, Selection, SymDef};
 use crate::consts::Machine;
 use crate::error::Result;
 
@@ -26,7 +25,13 @@ pub(super) fn read_coff_extras<'d, C: CoffHeader>(
     obj: &mut ObjectFile<'d>,
     coff: &CoffFile<'d, &'d [u8], C>,
 ) -> Result {
-    if let Some(text) = coff.section_by_name(".drectve").and_then(|s| s.data().ok()) {
+    // `.drectve` fits the header's 8-byte name field: compared raw, no string table lookups.
+    let drectve = coff
+        .coff_section_table()
+        .iter()
+        .find(|h| h.name == *b".drectve")
+        .and_then(|h| h.coff_data(obj.data).ok());
+    if let Some(text) = drectve {
         read_directives(obj, text);
     }
     let table = coff.coff_symbol_table();
@@ -96,7 +101,7 @@ pub(super) fn read_coff_extras<'d, C: CoffHeader>(
             obj.comdats.push(Comdat {
                 key,
                 selection,
-                sections: vec![section],
+                sections: GroupSections::One(section),
                 symbol: Some(next as u32),
                 local: !global,
             });

@@ -133,13 +133,31 @@ pub struct Comdat<'d> {
     pub key: &'d [u8],
     pub selection: Selection,
     /// The leader first (COFF: the COMDAT section itself).
-    pub sections: Vec<u32>,
+    pub sections: GroupSections,
     /// The object's symbol that names the group (COFF: the COMDAT symbol; ELF: the signature).
     pub symbol: Option<u32>,
     /// COFF leader of storage class STATIC: the group belongs to its object alone, so copies in
     /// other objects are neither duplicates nor replacements (rustc's liballoc and libcore both
     /// carry such NODUPLICATES leaders of one name; lld-link keeps each).
     pub local: bool,
+}
+
+/// A COMDAT group's sections: a COFF group has one (its associates follow it through
+/// [`InputSection::follows`]), so only ELF groups allocate.
+#[derive(Debug)]
+pub enum GroupSections {
+    One(u32),
+    Many(Vec<u32>),
+}
+
+impl std::ops::Deref for GroupSections {
+    type Target = [u32];
+    fn deref(&self) -> &[u32] {
+        match self {
+            GroupSections::One(s) => std::slice::from_ref(s),
+            GroupSections::Many(v) => v,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -456,7 +474,7 @@ fn read_object<'d, O: Object<'d>>(
                 key,
                 // GRP_COMDAT has one rule: the first group of a signature wins.
                 selection: Selection::Any,
-                sections: comdat.sections().map(|s| s.0 as u32).collect(),
+                sections: GroupSections::Many(comdat.sections().map(|s| s.0 as u32).collect()),
                 symbol: Some(comdat.symbol().0 as u32),
                 local: false,
             });
@@ -844,7 +862,7 @@ mod tests {
         o.comdats.push(Comdat {
             key: b"k",
             selection: Selection::Any,
-            sections: vec![3],
+            sections: GroupSections::One(3),
             symbol: None,
             local: false,
         });
