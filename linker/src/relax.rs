@@ -17,58 +17,72 @@ pub struct Deletion {
     pub len: u32,
 }
 
-/// Bytes written over the input at an (input) offset: a new instruction or fresh NOP padding.
-/// The bytes live in their section's [`SectionEdits::patch_bytes`], not in an allocation each.
+/// Up to four bytes written over the input at an (input) offset: a new instruction or fresh
+/// NOP padding (longer padding is several patches). Inline, so a patch allocates nothing.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Patch {
     offset: u32,
-    /// Where the bytes start in `patch_bytes`.
-    at: u32,
-    len: u32,
+    len: u8,
+    bytes: [u8; 4],
 }
 
-/// What relaxation does to one section.
+/// A deletion and the bytes deleted up to its end (mold's cumulative `r_deltas`), so that
+/// mapping an offset is one binary search.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Cut {
+    deletion: Deletion,
+    through: u32,
+}
+
+/// What relaxation does to one section: three lists, each allocated once it has an entry.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SectionEdits {
     /// Sorted by offset, non-overlapping; added through [`SectionEdits::delete`].
-    pub deletions: Vec<Deletion>,
-    /// Bytes deleted up to the end of each deletion (mold's cumulative `r_deltas`), so that
-    /// mapping an offset is one binary search.
-    through: Vec<u32>,
+    cuts: Vec<Cut>,
     /// A call was left long although a later round, with more bytes deleted, may find it in reach.
     pub pending: bool,
     patches: Vec<Patch>,
-    patch_bytes: Vec<u8>,
     /// Relocation index → the type it becomes (CALL → JAL).
     pub rewrites: Vec<(u32, &'static RelocInfo)>,
 }
 
 impl SectionEdits {
+    /// The deletions, in offset order.
+    pub fn deletions(&self) -> impl Iterator<Item = Deletion> + '_ {
+        self.cuts.iter().map(|c| c.deletion)
+    }
+
     /// Bytes deleted before `offset` (a deletion that starts before it and covers it counts up to
     /// `offset`).
     pub fn deleted_before(&self, offset: u32) -> u32 {
-        let end = self.deletions.partition_point(|d| d.offset < offset);
+        let end = self.cuts.partition_point(|c| c.deletion.offset < offset);
         let Some(last) = end.checked_sub(1) else {
             return 0;
         };
-        let d = self.deletions[last];
-        self.through[last] - (d.offset + d.len).saturating_sub(offset)
+        let Cut {
+            deletion: d,
+            through,
+        } = self.cuts[last];
+        through - (d.offset + d.len).saturating_sub(offset)
     }
 
     /// Adds a deletion after every one so far.
     pub fn delete(&mut self, d: Deletion) {
         debug_assert!(self
-            .deletions
+            .cuts
             .last()
-            .is_none_or(|p| p.offset + p.len <= d.offset));
-        self.through.push(self.total() + d.len);
-        self.deletions.push(d);
+            .is_none_or(|p| p.deletion.offset + p.deletion.len <= d.offset));
+        let through = self.total() + d.len;
+        self.cuts.push(Cut {
+            deletion: d,
+            through,
+        });
     }
 
     pub fn is_deleted(&self, offset: u32) -> bool {
-        let i = self.deletions.partition_point(|d| d.offset <= offset);
+        let i = self.cuts.partition_point(|c| c.deletion.offset <= offset);
         i > 0 && {
-            let d = self.deletions[i - 1];
+            let d = self.cuts[i - 1].deletion;
             offset < d.offset + d.len
         }
     }
@@ -94,16 +108,19 @@ impl SectionEdits {
 
     /// Writes `bytes` over the input at `offset`, which no deletion covers.
     pub fn patch(&mut self, offset: u32, bytes: &[u8]) {
-        self.patches.push(Patch {
-            offset,
-            at: self.patch_bytes.len() as u32,
-            len: bytes.len() as u32,
-        });
-        self.patch_bytes.extend_from_slice(bytes);
+        for (k, piece) in bytes.chunks(4).enumerate() {
+            let mut word = [0; 4];
+            word[..piece.len()].copy_from_slice(piece);
+            self.patches.push(Patch {
+                offset: offset + 4 * k as u32,
+                len: piece.len() as u8,
+                bytes: word,
+            });
+        }
     }
 
     pub fn total(&self) -> u32 {
-        self.through.last().copied().unwrap_or(0)
+        self.cuts.last().map_or(0, |c| c.through)
     }
 
     pub fn rewrite(&self, reloc: u32) -> Option<&'static RelocInfo> {
@@ -117,7 +134,7 @@ impl SectionEdits {
     /// deleted ranges, then writes the patches where their offsets land.
     pub fn copy(&self, src: &[u8], dst: &mut [u8]) {
         let (mut from, mut to) = (0usize, 0usize);
-        for d in &self.deletions {
+        for d in self.deletions() {
             let keep = d.offset as usize - from;
             dst[to..to + keep].copy_from_slice(&src[from..d.offset as usize]);
             to += keep;
@@ -127,7 +144,7 @@ impl SectionEdits {
         for p in &self.patches {
             debug_assert!(!self.is_deleted(p.offset));
             let out = (p.offset - self.deleted_before(p.offset)) as usize;
-            let bytes = &self.patch_bytes[p.at as usize..(p.at + p.len) as usize];
+            let bytes = &p.bytes[..usize::from(p.len)];
             dst[out..out + bytes.len()].copy_from_slice(bytes);
         }
     }
@@ -137,7 +154,10 @@ impl SectionEdits {
 /// back, counting the bytes deleted so far.
 pub fn by_offset(sec: &InputSection) -> Vec<usize> {
     let mut order: Vec<usize> = (0..sec.relocs.len()).collect();
-    order.sort_by_key(|&i| sec.relocs[i].offset);
+    // Compilers emit them in offset order already.
+    if !sec.relocs.is_sorted_by_key(|r| r.offset) {
+        order.sort_by_key(|&i| sec.relocs[i].offset);
+    }
     order
 }
 
@@ -365,6 +385,16 @@ mod tests {
         assert_eq!(got, [0, 4, 4, 4, 8, 8, 8, 14]);
         assert!(e.is_deleted(4) && e.is_deleted(7) && !e.is_deleted(8) && e.is_deleted(13));
         assert_eq!(e.total(), 6);
+    }
+
+    #[test]
+    fn a_long_patch_is_written_whole_after_a_deletion() {
+        let mut e = SectionEdits::default();
+        e.delete(Deletion { offset: 0, len: 2 });
+        e.patch(2, &[1, 2, 3, 4, 5, 6]);
+        let mut out = [0u8; 8];
+        e.copy(&[9; 10], &mut out);
+        assert_eq!(out, [1, 2, 3, 4, 5, 6, 9, 9]);
     }
 
     #[test]
