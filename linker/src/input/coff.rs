@@ -2,7 +2,7 @@
 //! directives, absolute values, weak externals, COMDAT groups and associative sections.
 use object::read::coff::{CoffFile, CoffHeader, Symbol as _};
 
-use super::{parse_error, Binding, Comdat, GroupSections, ObjectFile, Selection, SymDef};
+use super::{parse_error, Binding, Comdat, GroupSections, ObjectFile, Reloc, Selection, SymDef};
 use crate::consts::Machine;
 use crate::error::Result;
 
@@ -146,4 +146,27 @@ fn read_directives<'d>(obj: &mut ObjectFile<'d>, text: &'d [u8]) {
             _ => {}
         }
     }
+}
+
+/// Appends the relocations of section `index` to `out`, decoded in place from the section's
+/// table; the error is the reason, for the caller to name the section.
+pub(super) fn read_relocs<'d, C: CoffHeader>(
+    coff: &CoffFile<'d, &'d [u8], C>,
+    data: &'d [u8],
+    index: usize,
+    out: &mut Vec<Reloc>,
+) -> std::result::Result<(), String> {
+    use object::LittleEndian as LE;
+    let header = coff
+        .coff_section_table()
+        .section(object::SectionIndex(index))
+        .map_err(|e| e.to_string())?;
+    let table = header.coff_relocations(data).map_err(|e| e.to_string())?;
+    out.extend(table.iter().map(|r| Reloc {
+        offset: r.virtual_address.get(LE),
+        r_type: u32::from(r.typ.get(LE).0),
+        symbol: r.symbol_table_index.get(LE),
+        addend: 0,
+    }));
+    Ok(())
 }

@@ -9,8 +9,8 @@ use object::read::archive::ArchiveFile;
 use object::read::coff::CoffFile;
 use object::read::elf::FileHeader as _;
 use object::{
-    FileKind, Object, ObjectComdat, ObjectSection, ObjectSymbol, RelocationFlags, RelocationTarget,
-    SectionFlags, SectionKind, SymbolSection,
+    FileKind, Object, ObjectComdat, ObjectSection, ObjectSymbol, SectionFlags, SectionKind,
+    SymbolSection,
 };
 
 use crate::consts::{Machine, DEBUG_SECTIONS};
@@ -18,10 +18,12 @@ use crate::error::{Error, Result};
 
 mod archive;
 mod coff;
+mod elf;
 
 pub use archive::Archive;
 use archive::{is_object, member_name};
 use coff::{check_coff_machine, read_coff_extras};
+use elf::ElfRelocs;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Format {
@@ -393,12 +395,14 @@ fn read_any<'d>(name: String, data: &'d [u8], machine: Machine) -> Result<Object
             if raw != machine.elf_machine() {
                 return Err(wrong(Format::Elf, raw));
             }
-            read_object(name, data, Format::Elf, &elf)
+            let relocs = ElfRelocs::new(&elf, data).map_err(|e| parse_error(&name, e))?;
+            read_object(name, data, Format::Elf, &elf, &|i, out| relocs.read(i, out))
         }
         FileKind::Coff => {
             let coff = CoffFile::<&[u8]>::parse(data).map_err(|e| parse_error(&name, e))?;
             check_coff_machine(&coff, machine).map_err(|raw| wrong(Format::Coff, raw))?;
-            let mut obj = read_object(name, data, Format::Coff, &coff)?;
+            let relocs = |i, out: &mut _| coff::read_relocs(&coff, data, i, out);
+            let mut obj = read_object(name, data, Format::Coff, &coff, &relocs)?;
             read_coff_extras(&mut obj, &coff)?;
             Ok(obj)
         }
@@ -406,7 +410,8 @@ fn read_any<'d>(name: String, data: &'d [u8], machine: Machine) -> Result<Object
             let coff = CoffFile::<&[u8], object::pe::AnonObjectHeaderBigobj>::parse(data)
                 .map_err(|e| parse_error(&name, e))?;
             check_coff_machine(&coff, machine).map_err(|raw| wrong(Format::Coff, raw))?;
-            let mut obj = read_object(name, data, Format::Coff, &coff)?;
+            let relocs = |i, out: &mut _| coff::read_relocs(&coff, data, i, out);
+            let mut obj = read_object(name, data, Format::Coff, &coff, &relocs)?;
             read_coff_extras(&mut obj, &coff)?;
             Ok(obj)
         }
@@ -419,11 +424,15 @@ fn read_any<'d>(name: String, data: &'d [u8], machine: Machine) -> Result<Object
     }
 }
 
+/// Appends the relocations of one section (by index) to a list; the error is the reason.
+type ReadRelocs<'a> = dyn Fn(usize, &mut Vec<Reloc>) -> std::result::Result<(), String> + 'a;
+
 fn read_object<'d, O: Object<'d>>(
     name: String,
     data: &'d [u8],
     format: Format,
     file: &O,
+    relocs: &ReadRelocs,
 ) -> Result<ObjectFile<'d>> {
     // Sized once: `object` numbers sections and symbols densely (COFF from 1, with auxiliary
     // symbol slots skipped), so the largest index comes last.
@@ -437,7 +446,7 @@ fn read_object<'d, O: Object<'d>>(
         if sections.len() < index {
             sections.resize_with(index, empty_section);
         }
-        let read = read_section(&name, format, &section, &mut scratch)?;
+        let read = read_section(&name, &section, relocs, &mut scratch)?;
         match sections.get_mut(index) {
             Some(slot) => *slot = read,
             None => sections.push(read),
@@ -556,8 +565,8 @@ fn classify(name: &str, flags: SectionFlags, kind: SectionKind) -> SectionClass 
 
 fn read_section<'d, S: ObjectSection<'d>>(
     file: &str,
-    format: Format,
     section: &S,
+    read_relocs: &ReadRelocs,
     relocs: &mut Vec<Reloc>,
 ) -> Result<InputSection<'d>> {
     let name = section.name().unwrap_or("<invalid name>");
@@ -586,41 +595,8 @@ fn read_section<'d, S: ObjectSection<'d>>(
     };
     relocs.clear();
     if class != SectionClass::Discard {
-        for (offset, r) in section.relocations() {
-            let r_type = match r.flags() {
-                RelocationFlags::Elf { r_type } => r_type.0,
-                RelocationFlags::Coff { typ } => u32::from(typ.0),
-                _ => 0,
-            };
-            let symbol = match r.target() {
-                RelocationTarget::Symbol(s) => s.0 as u32,
-                _ => 0,
-            };
-            let addend = match format {
-                Format::Elf if r.has_implicit_addend() => {
-                    return Err(Error::Parse {
-                        file: file.to_string(),
-                        reason: format!(
-                            "section {name}: REL relocations (no addend) are not supported"
-                        ),
-                    })
-                }
-                Format::Elf => r.addend(),
-                Format::Coff => 0,
-            };
-            let offset = u32::try_from(offset).map_err(|_| {
-                parse_error(
-                    file,
-                    format!("section {name}: relocation offset {offset:#x} out of range"),
-                )
-            })?;
-            relocs.push(Reloc {
-                offset,
-                r_type,
-                symbol,
-                addend,
-            });
-        }
+        read_relocs(section.index().0, relocs)
+            .map_err(|e| parse_error(file, format!("section {name}: {e}")))?;
     }
     let retain = matches!(flags, SectionFlags::Elf { sh_flags, .. } if sh_flags.0 & object::elf::SHF_GNU_RETAIN.0 != 0);
     Ok(InputSection {
