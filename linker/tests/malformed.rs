@@ -95,3 +95,52 @@ fn archive_without_symbol_index_is_scanned() {
         "the scan finds the members the index points at"
     );
 }
+
+/// The section headers of an ELF64 object: (header offset, sh_type) each.
+fn elf_section_headers(elf: &[u8]) -> Vec<(usize, u32)> {
+    let u16_at = |at: usize| u16::from_le_bytes(elf[at..at + 2].try_into().unwrap());
+    let shoff = u64::from_le_bytes(elf[0x28..0x30].try_into().unwrap()) as usize;
+    let (entsize, count) = (usize::from(u16_at(0x3a)), usize::from(u16_at(0x3c)));
+    (0..count)
+        .map(|i| {
+            let at = shoff + i * entsize;
+            (
+                at,
+                u32::from_le_bytes(elf[at + 4..at + 8].try_into().unwrap()),
+            )
+        })
+        .collect()
+}
+
+/// A real object with its first RELA table damaged by `damage(elf, header offset)`: the link is
+/// refused with `expected` and the object's name.
+fn refused_rela(damage: impl Fn(&mut Vec<u8>, usize), expected: &str) {
+    const SHT_RELA: u32 = 4;
+    let mut bad = seed("helper-riscv64-elf.o");
+    let (at, _) = *elf_section_headers(&bad)
+        .iter()
+        .find(|(_, t)| *t == SHT_RELA)
+        .expect("the seed has relocations");
+    damage(&mut bad, at);
+    let err = link(Machine::Riscv64, &seed("main-riscv64-elf.o"), &bad, false)
+        .expect_err("a damaged relocation table links")
+        .to_string();
+    assert!(err.contains("fuzz.o") && err.contains(expected), "{err}");
+}
+
+#[test]
+fn rel_tables_and_tables_outside_the_file_are_refused() {
+    const SHT_REL: u32 = 9;
+    refused_rela(
+        |elf, at| elf[at + 4..at + 8].copy_from_slice(&SHT_REL.to_le_bytes()),
+        "REL relocations (no addend) are not supported",
+    );
+    refused_rela(
+        |elf, at| elf[at + 0x18..at + 0x20].copy_from_slice(&u64::MAX.to_le_bytes()),
+        "table outside the file",
+    );
+    refused_rela(
+        |elf, at| elf[at + 0x2c..at + 0x30].copy_from_slice(&9999u32.to_le_bytes()),
+        "Invalid ELF sh_info",
+    );
+}
