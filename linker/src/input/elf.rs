@@ -10,8 +10,15 @@ use super::Reloc;
 /// Where each section's relocations are, by section index.
 pub(super) struct ElfRelocs<'d> {
     endian: Endianness,
-    /// By target section: its RELA table, or `Err(())` for a REL table (addends in the bytes).
-    tables: Vec<Option<Result<&'d [Rela64<Endianness>], ()>>>,
+    /// By target section.
+    tables: Vec<Option<Table<'d>>>,
+}
+
+#[derive(Clone, Copy)]
+enum Table<'d> {
+    Rela(&'d [Rela64<Endianness>]),
+    /// Addends in the section bytes: not supported.
+    Rel,
 }
 
 impl<'d> ElfRelocs<'d> {
@@ -23,16 +30,15 @@ impl<'d> ElfRelocs<'d> {
             let table = match sh.sh_type(endian) {
                 SHT_RELA => sh
                     .data_as_array::<Rela64<Endianness>, _>(endian, data)
-                    .map(Ok)
+                    .map(Table::Rela)
                     .map_err(|_| format!("relocation section {i}: table outside the file"))?,
-                SHT_REL => Err(()),
+                SHT_REL => Table::Rel,
                 _ => continue,
             };
-            let target = sh.sh_info(endian) as usize;
-            let slot = tables.get_mut(target).ok_or_else(|| {
-                format!("relocation section {i} applies to no section ({target})")
-            })?;
-            *slot = Some(table);
+            // `object` refused the file already if sh_info names no section.
+            if let Some(slot) = tables.get_mut(sh.sh_info(endian) as usize) {
+                *slot = Some(table);
+            }
         }
         Ok(ElfRelocs { endian, tables })
     }
@@ -42,8 +48,8 @@ impl<'d> ElfRelocs<'d> {
     pub(super) fn read(&self, index: usize, out: &mut Vec<Reloc>) -> Result<(), String> {
         match self.tables.get(index).copied().flatten() {
             None => Ok(()),
-            Some(Err(())) => Err("REL relocations (no addend) are not supported".into()),
-            Some(Ok(table)) => {
+            Some(Table::Rel) => Err("REL relocations (no addend) are not supported".into()),
+            Some(Table::Rela(table)) => {
                 out.reserve(table.len());
                 for r in table {
                     let offset = r.r_offset(self.endian);
