@@ -47,6 +47,23 @@ pub struct SectionEdits {
 }
 
 impl SectionEdits {
+    /// No edits yet, with room for one [`SectionEdits::shorten_pair`] per relocation of `sec`
+    /// of a type in `pairs` and one cut per type in `aligns`: each list is allocated once
+    /// rather than grown call by call.
+    pub fn with_room(sec: &InputSection, pairs: &[u32], aligns: &[u32]) -> SectionEdits {
+        let count = |types: &[u32]| {
+            let of_type = |r: &&crate::input::Reloc| types.contains(&r.r_type);
+            sec.relocs.iter().filter(of_type).count()
+        };
+        let (pairs, aligns) = (count(pairs), count(aligns));
+        SectionEdits {
+            cuts: Vec::with_capacity(pairs + aligns),
+            patches: Vec::with_capacity(pairs + aligns),
+            rewrites: Vec::with_capacity(pairs),
+            pending: false,
+        }
+    }
+
     /// The deletions, in offset order.
     pub fn deletions(&self) -> impl Iterator<Item = Deletion> + '_ {
         self.cuts.iter().map(|c| c.deletion)

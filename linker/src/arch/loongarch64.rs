@@ -190,7 +190,12 @@ impl Arch for Loongarch64 {
             _ => false,
         };
         let word = |offset: u32| read32(&sec.data[offset as usize..]);
-        let mut edits = SectionEdits::default();
+        let pairs: &[u32] = if ctx.enabled {
+            &[R_LARCH_CALL36, R_LARCH_PCALA_HI20]
+        } else {
+            &[]
+        };
+        let mut edits = SectionEdits::with_room(sec, pairs, &[R_LARCH_ALIGN]);
         let mut deleted = 0u32;
         for &i in &order {
             let r = sec.relocs[i];

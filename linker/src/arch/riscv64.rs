@@ -111,7 +111,12 @@ impl Arch for Riscv64 {
             order[k + 1..].iter().take_while(same).any(relax)
                 || order[..k].iter().rev().take_while(same).any(relax)
         };
-        let mut edits = SectionEdits::default();
+        let calls: &[u32] = if ctx.enabled {
+            &[R_RISCV_CALL, R_RISCV_CALL_PLT]
+        } else {
+            &[]
+        };
+        let mut edits = SectionEdits::with_room(sec, calls, &[R_RISCV_ALIGN]);
         let mut deleted = 0u32;
         for (k, &i) in order.iter().enumerate() {
             let r = sec.relocs[i];
