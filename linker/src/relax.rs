@@ -34,7 +34,9 @@ struct Cut {
     through: u32,
 }
 
-/// What relaxation does to one section: three lists, each allocated once it has an entry.
+/// What relaxation does to one section, as an arch decides it: the phase hands each section the
+/// same cleared lists (no allocation per section) and stores what they hold in its file's
+/// [`Relaxation`] lists.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SectionEdits {
     /// Sorted by offset, non-overlapping; added through [`SectionEdits::delete`].
@@ -42,45 +44,26 @@ pub struct SectionEdits {
     /// A call was left long although a later round, with more bytes deleted, may find it in reach.
     pub pending: bool,
     patches: Vec<Patch>,
-    /// Relocation index → the type it becomes (CALL → JAL).
+    /// Relocation index → the type it becomes (CALL → JAL), sorted by index.
     pub rewrites: Vec<(u32, &'static RelocInfo)>,
 }
 
 impl SectionEdits {
-    /// No edits yet, with room for one [`SectionEdits::shorten_pair`] per relocation of `sec`
-    /// of a type in `pairs` and one cut per type in `aligns`: each list is allocated once
-    /// rather than grown call by call.
-    pub fn with_room(sec: &InputSection, pairs: &[u32], aligns: &[u32]) -> SectionEdits {
-        let count = |types: &[u32]| {
-            let of_type = |r: &&crate::input::Reloc| types.contains(&r.r_type);
-            sec.relocs.iter().filter(of_type).count()
-        };
-        let (pairs, aligns) = (count(pairs), count(aligns));
-        SectionEdits {
-            cuts: Vec::with_capacity(pairs + aligns),
-            patches: Vec::with_capacity(pairs + aligns),
-            rewrites: Vec::with_capacity(pairs),
-            pending: false,
+    /// No edits, keeping the lists' room.
+    pub fn clear(&mut self) {
+        self.cuts.clear();
+        self.patches.clear();
+        self.rewrites.clear();
+        self.pending = false;
+    }
+
+    pub fn view(&self) -> Edits<'_> {
+        Edits {
+            cuts: &self.cuts,
+            patches: &self.patches,
+            rewrites: &self.rewrites,
+            pending: self.pending,
         }
-    }
-
-    /// The deletions, in offset order.
-    pub fn deletions(&self) -> impl Iterator<Item = Deletion> + '_ {
-        self.cuts.iter().map(|c| c.deletion)
-    }
-
-    /// Bytes deleted before `offset` (a deletion that starts before it and covers it counts up to
-    /// `offset`).
-    pub fn deleted_before(&self, offset: u32) -> u32 {
-        let end = self.cuts.partition_point(|c| c.deletion.offset < offset);
-        let Some(last) = end.checked_sub(1) else {
-            return 0;
-        };
-        let Cut {
-            deletion: d,
-            through,
-        } = self.cuts[last];
-        through - (d.offset + d.len).saturating_sub(offset)
     }
 
     /// Adds a deletion after every one so far.
@@ -89,19 +72,11 @@ impl SectionEdits {
             .cuts
             .last()
             .is_none_or(|p| p.deletion.offset + p.deletion.len <= d.offset));
-        let through = self.total() + d.len;
+        let through = self.view().total() + d.len;
         self.cuts.push(Cut {
             deletion: d,
             through,
         });
-    }
-
-    pub fn is_deleted(&self, offset: u32) -> bool {
-        let i = self.cuts.partition_point(|c| c.deletion.offset <= offset);
-        i > 0 && {
-            let d = self.cuts[i - 1].deletion;
-            offset < d.offset + d.len
-        }
     }
 
     /// Replaces the two instructions at `offset` with the one instruction `word`, relocated by
@@ -135,6 +110,52 @@ impl SectionEdits {
             });
         }
     }
+}
+
+fn deleted_before(cuts: &[Cut], offset: u32) -> u32 {
+    let end = cuts.partition_point(|c| c.deletion.offset < offset);
+    let Some(last) = end.checked_sub(1) else {
+        return 0;
+    };
+    let Cut {
+        deletion: d,
+        through,
+    } = cuts[last];
+    through - (d.offset + d.len).saturating_sub(offset)
+}
+
+/// One section's edits, wherever they are kept.
+#[derive(Clone, Copy, Debug)]
+pub struct Edits<'a> {
+    cuts: &'a [Cut],
+    patches: &'a [Patch],
+    rewrites: &'a [(u32, &'static RelocInfo)],
+    pub pending: bool,
+}
+
+impl Edits<'_> {
+    fn is_empty(&self) -> bool {
+        self.cuts.is_empty() && self.patches.is_empty() && self.rewrites.is_empty() && !self.pending
+    }
+
+    /// The deletions, in offset order.
+    pub fn deletions(&self) -> impl Iterator<Item = Deletion> + '_ {
+        self.cuts.iter().map(|c| c.deletion)
+    }
+
+    /// Bytes deleted before `offset` (a deletion that starts before it and covers it counts up to
+    /// `offset`).
+    pub fn deleted_before(&self, offset: u32) -> u32 {
+        deleted_before(self.cuts, offset)
+    }
+
+    pub fn is_deleted(&self, offset: u32) -> bool {
+        let i = self.cuts.partition_point(|c| c.deletion.offset <= offset);
+        i > 0 && {
+            let d = self.cuts[i - 1].deletion;
+            offset < d.offset + d.len
+        }
+    }
 
     pub fn total(&self) -> u32 {
         self.cuts.last().map_or(0, |c| c.through)
@@ -158,7 +179,7 @@ impl SectionEdits {
             from = (d.offset + d.len) as usize;
         }
         dst[to..to + src.len() - from].copy_from_slice(&src[from..]);
-        for p in &self.patches {
+        for p in self.patches {
             debug_assert!(!self.is_deleted(p.offset));
             let out = (p.offset - self.deleted_before(p.offset)) as usize;
             let bytes = &p.bytes[..usize::from(p.len)];
@@ -236,6 +257,11 @@ impl<'r> Context<'r> {
         }
     }
 
+    /// The relaxation of the previous round, which places are computed from.
+    pub fn previous(&self) -> &'r Relaxation {
+        self.previous
+    }
+
     /// A bound on the distance, in the final `.text`, from input offset `offset` of a section to
     /// `symbol + addend`; `None` when the target is not in `.text`. Earlier rounds' deletions
     /// only bring two places closer, except that the padding before an aligned section may grow:
@@ -266,65 +292,114 @@ impl<'r> Context<'r> {
     }
 }
 
-/// Per file, per section: `None` when relaxation leaves the section as read.
+/// Every file's edits: `None` for a section relaxation leaves as read.
 pub struct Relaxation {
-    edits: Vec<Vec<Option<Box<SectionEdits>>>>,
+    files: Vec<FileEdits>,
+}
+
+/// One file's edits: every section's lists end to end, and where each section's are.
+#[derive(Debug, Default)]
+pub struct FileEdits {
+    cuts: Vec<Cut>,
+    patches: Vec<Patch>,
+    rewrites: Vec<(u32, &'static RelocInfo)>,
+    /// By section index (empty when no section is edited).
+    sections: Vec<Option<Span>>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    cuts: (u32, u32),
+    patches: (u32, u32),
+    rewrites: (u32, u32),
+    pending: bool,
+}
+
+impl FileEdits {
+    /// Records `edits` as section `section`'s (of `sections` in all), unless they are empty.
+    pub fn push(&mut self, sections: usize, section: u32, edits: Edits) {
+        if edits.is_empty() {
+            return;
+        }
+        if self.sections.is_empty() {
+            self.sections.resize(sections, None);
+        }
+        fn add<T: Copy>(list: &mut Vec<T>, items: &[T]) -> (u32, u32) {
+            let from = list.len() as u32;
+            list.extend_from_slice(items);
+            (from, list.len() as u32)
+        }
+        self.sections[section as usize] = Some(Span {
+            cuts: add(&mut self.cuts, edits.cuts),
+            patches: add(&mut self.patches, edits.patches),
+            rewrites: add(&mut self.rewrites, edits.rewrites),
+            pending: edits.pending,
+        });
+    }
+
+    fn get(&self, section: u32) -> Option<Edits<'_>> {
+        let span = (*self.sections.get(section as usize)?)?;
+        let slice = |(from, to): (u32, u32)| from as usize..to as usize;
+        Some(Edits {
+            cuts: &self.cuts[slice(span.cuts)],
+            patches: &self.patches[slice(span.patches)],
+            rewrites: &self.rewrites[slice(span.rewrites)],
+            pending: span.pending,
+        })
+    }
 }
 
 impl Relaxation {
     /// Every section as read.
     pub fn none() -> Relaxation {
-        Relaxation { edits: Vec::new() }
+        Relaxation { files: Vec::new() }
     }
 
-    /// Every section as read, with room for each section's edits.
-    pub(crate) fn unedited(res: &Resolved) -> Relaxation {
-        Relaxation {
-            edits: res
-                .objects
-                .iter()
-                .map(|o| o.sections.iter().map(|_| None).collect())
-                .collect(),
-        }
+    /// One [`FileEdits`] per file, in link order.
+    pub(crate) fn from_files(files: Vec<FileEdits>) -> Relaxation {
+        Relaxation { files }
     }
 
     /// Bytes deleted from the whole image.
     pub(crate) fn total(&self) -> u64 {
-        self.edits
-            .iter()
-            .flatten()
-            .flatten()
-            .map(|e| u64::from(e.total()))
+        (self.files.iter())
+            .flat_map(|f| f.sections.iter().flatten().map(move |s| (f, s)))
+            .map(|(f, s)| match s.cuts {
+                (from, to) if to > from => u64::from(f.cuts[to as usize - 1].through),
+                _ => 0,
+            })
             .sum()
-    }
-
-    /// Replaces one section's edits (a room [`Relaxation::unedited`] made).
-    pub(crate) fn set(&mut self, file: u32, section: u32, edits: Option<Box<SectionEdits>>) {
-        self.edits[file as usize][section as usize] = edits;
     }
 
     /// Some section still has a call left long that more deletions may bring in reach.
     pub(crate) fn pending(&self) -> bool {
-        self.edits.iter().flatten().flatten().any(|e| e.pending)
+        self.files
+            .iter()
+            .any(|f| f.sections.iter().flatten().any(|s| s.pending))
     }
 
-    pub fn edits(&self, file: u32, section: u32) -> Option<&SectionEdits> {
-        self.edits
-            .get(file as usize)?
-            .get(section as usize)?
-            .as_deref()
+    pub fn edits(&self, file: u32, section: u32) -> Option<Edits<'_>> {
+        self.files.get(file as usize)?.get(section)
+    }
+
+    /// A section's deletions alone: what mapping an offset needs, on every relocation.
+    fn cuts(&self, file: u32, section: u32) -> &[Cut] {
+        let Some(f) = self.files.get(file as usize) else {
+            return &[];
+        };
+        match f.sections.get(section as usize) {
+            Some(Some(span)) => &f.cuts[span.cuts.0 as usize..span.cuts.1 as usize],
+            _ => &[],
+        }
     }
 
     /// An input offset as it is in the output section.
     pub fn map(&self, file: u32, section: u32, offset: u64) -> u64 {
-        match self.edits(file, section) {
-            Some(e) => offset - u64::from(e.deleted_before(offset as u32)),
-            None => offset,
-        }
+        offset - u64::from(deleted_before(self.cuts(file, section), offset as u32))
     }
 
     pub fn size(&self, file: u32, section: u32, sec: &InputSection) -> u32 {
-        sec.size - self.edits(file, section).map_or(0, |e| e.total())
+        sec.size - self.cuts(file, section).last().map_or(0, |c| c.through)
     }
 }
 
@@ -397,11 +472,16 @@ mod tests {
         e.delete(Deletion { offset: 12, len: 2 });
         let got: Vec<u32> = [0, 4, 6, 8, 12, 13, 14, 20]
             .iter()
-            .map(|&o| o - e.deleted_before(o))
+            .map(|&o| o - e.view().deleted_before(o))
             .collect();
         assert_eq!(got, [0, 4, 4, 4, 8, 8, 8, 14]);
-        assert!(e.is_deleted(4) && e.is_deleted(7) && !e.is_deleted(8) && e.is_deleted(13));
-        assert_eq!(e.total(), 6);
+        assert!(
+            e.view().is_deleted(4)
+                && e.view().is_deleted(7)
+                && !e.view().is_deleted(8)
+                && e.view().is_deleted(13)
+        );
+        assert_eq!(e.view().total(), 6);
     }
 
     #[test]
@@ -410,7 +490,7 @@ mod tests {
         e.delete(Deletion { offset: 0, len: 2 });
         e.patch(2, &[1, 2, 3, 4, 5, 6]);
         let mut out = [0u8; 8];
-        e.copy(&[9; 10], &mut out);
+        e.view().copy(&[9; 10], &mut out);
         assert_eq!(out, [1, 2, 3, 4, 5, 6, 9, 9]);
     }
 
@@ -421,7 +501,7 @@ mod tests {
         e.delete(Deletion { offset: 2, len: 2 });
         e.patch(4, &[0xbb, 0xcc]);
         let mut out = [0u8; 4];
-        e.copy(&[1, 2, 3, 4, 5, 6], &mut out);
+        e.view().copy(&[1, 2, 3, 4, 5, 6], &mut out);
         assert_eq!(out, [0xaa, 2, 0xbb, 0xcc]);
     }
 }

@@ -166,7 +166,8 @@ impl Arch for Loongarch64 {
         file: u32,
         section: u32,
         ctx: &Context,
-    ) -> Result<SectionEdits> {
+        edits: &mut SectionEdits,
+    ) -> Result {
         let obj = &res.objects[file as usize];
         let sec = &obj.sections[section as usize];
         let order = relax::by_offset(sec);
@@ -190,12 +191,6 @@ impl Arch for Loongarch64 {
             _ => false,
         };
         let word = |offset: u32| read32(&sec.data[offset as usize..]);
-        let pairs: &[u32] = if ctx.enabled {
-            &[R_LARCH_CALL36, R_LARCH_PCALA_HI20]
-        } else {
-            &[]
-        };
-        let mut edits = SectionEdits::with_room(sec, pairs, &[R_LARCH_ALIGN]);
         let mut deleted = 0u32;
         for &i in &order {
             let r = sec.relocs[i];
@@ -253,7 +248,7 @@ impl Arch for Loongarch64 {
             }
         }
         edits.rewrites.sort_by_key(|r| r.0);
-        Ok(edits)
+        Ok(())
     }
 }
 

@@ -75,15 +75,17 @@ pub trait Arch: 'static {
     /// skips the walk over every section.
     const EDITS_SECTIONS: bool = false;
 
-    /// The bytes to delete and instructions to rewrite in one live section (RISC-V, LoongArch).
+    /// The bytes to delete and instructions to rewrite in one live section (RISC-V, LoongArch),
+    /// added to `edits` (empty).
     fn relax_section(
         res: &Resolved,
         file: u32,
         section: u32,
         ctx: &Context,
-    ) -> Result<SectionEdits> {
-        let _ = (res, file, section, ctx);
-        Ok(SectionEdits::default())
+        edits: &mut SectionEdits,
+    ) -> Result {
+        let _ = (res, file, section, ctx, edits);
+        Ok(())
     }
 
     /// How to fix an absolute address narrower than 64 bits, for the error message.

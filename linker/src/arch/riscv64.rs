@@ -99,7 +99,8 @@ impl Arch for Riscv64 {
         file: u32,
         section: u32,
         ctx: &Context,
-    ) -> Result<SectionEdits> {
+        edits: &mut SectionEdits,
+    ) -> Result {
         let obj = &res.objects[file as usize];
         let sec = &obj.sections[section as usize];
         let order = relax::by_offset(sec);
@@ -111,12 +112,6 @@ impl Arch for Riscv64 {
             order[k + 1..].iter().take_while(same).any(relax)
                 || order[..k].iter().rev().take_while(same).any(relax)
         };
-        let calls: &[u32] = if ctx.enabled {
-            &[R_RISCV_CALL, R_RISCV_CALL_PLT]
-        } else {
-            &[]
-        };
-        let mut edits = SectionEdits::with_room(sec, calls, &[R_RISCV_ALIGN]);
         let mut deleted = 0u32;
         for (k, &i) in order.iter().enumerate() {
             let r = sec.relocs[i];
@@ -157,7 +152,7 @@ impl Arch for Riscv64 {
             }
         }
         edits.rewrites.sort_by_key(|r| r.0);
-        Ok(edits)
+        Ok(())
     }
 }
 

@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use crate::arch::Arch;
 use crate::error::{Error, Result};
 use crate::input::SectionClass;
-use crate::relax::{Context, Relaxation, SectionEdits};
+use crate::relax::{Context, FileEdits, Relaxation, SectionEdits};
 use crate::resolve::Resolved;
 
 /// Rounds of relaxation before the last one's decisions stand (each is sound on its own).
@@ -47,19 +47,15 @@ pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
     // deletes no more than the one before has reached the fixed point.
     // A section with no pending call would come out of another round the same (its ALIGN cuts
     // depend only on its own deletions), so later rounds redo only sections with pending calls.
-    let mut relaxation = Relaxation::unedited(res);
+    let mut relaxation = Relaxation::none();
     for round in 0..MAX_ROUNDS {
         let before = relaxation.total();
         let ctx = Context::new(res, enabled, text_span, image_span, &relaxation);
-        let redone = relax_round::<A>(res, &ctx, |f, s| {
+        let next = relax_round::<A>(res, &ctx, |f, s| {
             round == 0 || relaxation.edits(f, s).is_some_and(|e| e.pending)
         })?;
         drop(ctx);
-        for (f, sections) in redone.into_iter().enumerate() {
-            for (s, edits) in sections {
-                relaxation.set(f as u32, s, edits);
-            }
-        }
+        relaxation = next;
         let pending = relaxation.pending();
         let done = !pending || relaxation.total() == before;
         tracing::debug!(round, deleted = relaxation.total(), pending, "relaxed");
@@ -70,47 +66,47 @@ pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
     Ok(relaxation)
 }
 
-/// One object's sections relaxed again in a round: (section index, new edits).
-type Redone = Vec<(u32, Option<Box<SectionEdits>>)>;
-
-/// One round: per file, the sections for which `redo` says so, relaxed afresh against the places
-/// `ctx` gives (the others keep their edits). Objects are relaxed in parallel; errors come back
-/// in link order.
+/// One round: every file's edits, the sections for which `redo` says so relaxed afresh against
+/// the places `ctx` gives, the others' kept from `ctx`'s relaxation. Objects are relaxed in
+/// parallel, each section into the same cleared lists; errors come back in link order.
 fn relax_round<A: Arch>(
     res: &Resolved,
     ctx: &Context,
     redo: impl Fn(u32, u32) -> bool + Sync,
-) -> Result<Vec<Redone>> {
-    let per_object: Vec<(Redone, Vec<Error>)> = res
+) -> Result<Relaxation> {
+    let per_object: Vec<(FileEdits, Vec<Error>)> = res
         .objects
         .par_iter()
         .enumerate()
         .map(|(f, obj)| {
             let mut errors = Vec::new();
-            let mut redone = Vec::new();
+            let mut file = FileEdits::default();
+            let mut scratch = SectionEdits::default();
+            let sections = obj.sections.len();
             for (s, sec) in obj.sections.iter().enumerate() {
                 let (f, s32) = (f as u32, s as u32);
                 if !res.live[f as usize][s]
                     || sec.relocs.is_empty()
                     || sec.class == SectionClass::Debug
-                    || !redo(f, s32)
                 {
                     continue;
                 }
-                let edits = match A::relax_section(res, f, s32, ctx) {
-                    Ok(e) if e == SectionEdits::default() => None,
-                    Ok(e) => Some(Box::new(e)),
-                    Err(e) => {
-                        errors.push(e);
-                        None
+                if !redo(f, s32) {
+                    if let Some(kept) = ctx.previous().edits(f, s32) {
+                        file.push(sections, s32, kept);
                     }
-                };
-                redone.push((s32, edits));
+                    continue;
+                }
+                scratch.clear();
+                match A::relax_section(res, f, s32, ctx, &mut scratch) {
+                    Ok(()) => file.push(sections, s32, scratch.view()),
+                    Err(e) => errors.push(e),
+                }
             }
-            (redone, errors)
+            (file, errors)
         })
         .collect();
-    let (redone, errors): (Vec<_>, Vec<_>) = per_object.into_iter().unzip();
+    let (files, errors): (Vec<_>, Vec<_>) = per_object.into_iter().unzip();
     Error::check(errors.into_iter().flatten().collect())?;
-    Ok(redone)
+    Ok(Relaxation::from_files(files))
 }
