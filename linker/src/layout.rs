@@ -329,7 +329,8 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
 
     let mut groups: [Vec<Chunk>; 4] = Default::default();
     let mut debug_groups: Vec<Vec<Chunk>> = vec![Vec::new(); DEBUG_SECTIONS.len()];
-    let mut keyed: Vec<(usize, (&str, &str), Chunk)> = Vec::new();
+    let mut key_ids = KeyIds::default();
+    let mut keyed: Vec<(usize, u32, Chunk)> = Vec::new();
     for (f, obj) in res.objects.iter().enumerate() {
         for (s, sec) in obj.sections.iter().enumerate() {
             if !res.live[f][s] {
@@ -362,7 +363,7 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
             };
             keyed.push((
                 group,
-                key,
+                key_ids.id(key),
                 Chunk {
                     kind: ChunkKind::Input {
                         file: f as u32,
@@ -377,22 +378,10 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
     }
     // COFF `$` grouping: `.text$mn` and `.text$zz` join `.text`, ordered by the suffix. ELF
     // sections share one key, and the sort is stable, so they keep command-line order. Keys are
-    // few and sections many: each distinct key is ranked once, and sections sort by rank.
-    let mut ranks: FxHashMap<(&str, &str), u32> = FxHashMap::default();
-    for (_, key, _) in &keyed {
-        ranks.entry(*key).or_insert(0);
-    }
-    let mut distinct: Vec<(&str, &str)> = ranks.keys().copied().collect();
-    distinct.sort_unstable();
-    for (rank, key) in distinct.iter().enumerate() {
-        ranks.insert(*key, rank as u32);
-    }
-    let mut ranked: Vec<(usize, u32, Chunk)> = keyed
-        .into_iter()
-        .map(|(group, key, chunk)| (group, ranks[&key], chunk))
-        .collect();
-    ranked.sort_by_key(|&(group, rank, _)| (group, rank));
-    for (group, _, chunk) in ranked {
+    // few and sections many: the keys are sorted once, and sections by their key's rank.
+    let rank = key_ids.ranks();
+    keyed.sort_by_key(|&(group, id, _)| (group, rank[id as usize]));
+    for (group, _, chunk) in keyed {
         groups[into[group]].push(chunk);
     }
     let thunks = thunks::plan::<A>(res, &fixups, &mut groups[0]);
@@ -606,6 +595,41 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
     let entry = layout.address(res.entry) - layout.image_base;
     layout.entry_rva = entry as u32;
     Ok(layout)
+}
+
+/// Ids for the distinct grouping keys of the sections, in the order first seen.
+#[derive(Default)]
+struct KeyIds<'a> {
+    ids: FxHashMap<(&'a str, &'a str), u32>,
+    keys: Vec<(&'a str, &'a str)>,
+    /// Consecutive sections mostly share their key: the last one is checked first.
+    last: Option<((&'a str, &'a str), u32)>,
+}
+
+impl<'a> KeyIds<'a> {
+    fn id(&mut self, key: (&'a str, &'a str)) -> u32 {
+        if let Some((_, id)) = self.last.filter(|(k, _)| *k == key) {
+            return id;
+        }
+        let keys = &mut self.keys;
+        let id = *self.ids.entry(key).or_insert_with(|| {
+            keys.push(key);
+            keys.len() as u32 - 1
+        });
+        self.last = Some((key, id));
+        id
+    }
+
+    /// By id: the key's place among all keys in sorted order.
+    fn ranks(&self) -> Vec<u32> {
+        let mut by_key: Vec<u32> = (0..self.keys.len() as u32).collect();
+        by_key.sort_unstable_by_key(|&id| self.keys[id as usize]);
+        let mut rank = vec![0; self.keys.len()];
+        for (r, &id) in by_key.iter().enumerate() {
+            rank[id as usize] = r as u32;
+        }
+        rank
+    }
 }
 
 /// `.text$mn` → (`.text`, `mn`); other names sort as their own group with an empty suffix.
@@ -881,5 +905,42 @@ fn pair_lo12(
             res.symbol_name(file, label),
             res.objects[lf as usize].sections[section as usize].name
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::amd64::Amd64;
+    use crate::consts::Machine;
+    use crate::resolve::OneObject;
+
+    /// COFF `$` grouping: a section joins the group of its name before the `$`, groups are in
+    /// name order, members by suffix, and sections with one key keep their input order.
+    #[test]
+    fn coff_sections_group_by_name_and_sort_by_suffix_stably() {
+        let mut res = OneObject::new(Machine::Amd64)
+            .section(".text$zz", SectionClass::Text, 1, b"\x01", vec![])
+            .section(".text", SectionClass::Text, 1, b"\x02", vec![])
+            .section(".text$mn", SectionClass::Text, 1, b"\x03", vec![])
+            .section(".text", SectionClass::Text, 1, b"\x04", vec![])
+            .section(".text$a", SectionClass::Text, 1, b"\x05", vec![])
+            .build();
+        res.objects[0].format = Format::Coff;
+        let opts = Options {
+            image_base: 0x1_4000_0000,
+            allow_absolute32: false,
+            sections: SectionOptions::default(),
+        };
+        let layout = compute::<Amd64>(&res, Relaxation::none(), &opts).unwrap();
+        let text = layout.section(OutputKind::Text).unwrap();
+        let order: Vec<u32> = layout.chunks[text.chunks.clone()]
+            .iter()
+            .map(|c| match c.kind {
+                ChunkKind::Input { section, .. } => section,
+                other => panic!("{other:?} in .text"),
+            })
+            .collect();
+        assert_eq!(order, [2, 4, 5, 3, 1], ".text, .text, $a, $mn, $zz");
     }
 }
