@@ -342,7 +342,7 @@ pub fn checksum(bytes: &[u8], field: usize) -> u32 {
     // summed as two 32-bit halves in 64 bits (no overflow below 2^31 words) and folded once at
     // the end. The field is left out by summing around it (it is 4-byte aligned in every PE, so
     // both parts start on a 16-bit word).
-    let sum = if field % 2 == 0 && field < bytes.len() {
+    let sum = if field.is_multiple_of(2) && field < bytes.len() {
         let after = (field + 4).min(bytes.len());
         word_sum(&bytes[..field]) + word_sum(&bytes[after..])
     } else {
@@ -393,7 +393,7 @@ mod tests {
         let mut sum: u32 = 0;
         for (i, pair) in bytes.chunks(2).enumerate() {
             let at = 2 * i;
-            if field % 2 == 0 && at >= field && at < field + 4 {
+            if field.is_multiple_of(2) && at >= field && at < field + 4 {
                 continue;
             }
             sum += u32::from(u16::from_le_bytes([pair[0], *pair.get(1).unwrap_or(&0)]));
