@@ -286,7 +286,8 @@ fn link_for_arch<A: arch::Arch>(
         )
     })?;
     tracing::debug!(size_of_image = layout.size_of_image, "laid out");
-    // Every chunk has an RVA and every base relocation is known.
+    // Every live relocation is decided (a fixup each), every chunk has an RVA and every base
+    // relocation is known.
 
     let header = write::pe::Header {
         subsystem: args.subsystem,
