@@ -255,9 +255,9 @@ impl Layout {
                         .rev()
                         .find(|s| s.rva <= rva)
                         .map_or(rva, |s| s.rva);
-                    return u64::from(rva - start) + value;
+                    return u64::from(rva - start) + u64::from(value);
                 }
-                self.image_base + u64::from(rva) + self.relax.map(file, section, value)
+                self.image_base + u64::from(rva) + self.relax.map(file, section, value.into())
             }
             Target::Common(i) => self.image_base + u64::from(self.common_rva[i as usize]),
             Target::GotBase => self.image_base + u64::from(self.got.rva),
@@ -898,7 +898,7 @@ fn pair_lo12(
             res.symbol_name(file, label)
         ));
     };
-    match labels.get(&(section, value)) {
+    match labels.get(&(section, value.into())) {
         Some(&j) if lf == file => Ok((section, j)),
         _ => Err(format!(
             "no PCREL_HI20/GOT_HI20 relocation at `{}` ({}+{value:#x}) to pair with",

@@ -52,7 +52,7 @@ pub fn render(res: &Resolved, layout: &Layout) -> String {
                                         == (Target::Section {
                                             file,
                                             section: s,
-                                            value,
+                                            value: value as u32,
                                         });
                                 won.then_some((value, sym))
                             }

@@ -286,7 +286,7 @@ impl<'r> Context<'r> {
         else {
             return None;
         };
-        let to = place(tf, ts, value)?.wrapping_add_signed(addend);
+        let to = place(tf, ts, value.into())?.wrapping_add_signed(addend);
         let from = place(file, section, offset.into())?;
         Some(to.abs_diff(from) + self.slack)
     }

@@ -14,10 +14,12 @@ use crate::symbols::{self, SymbolTable};
 /// What a symbol reference resolves to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Target {
+    /// `value` is an offset in the input section, which is smaller than 4 GiB: 32 bits keep a
+    /// target at 16 bytes (there is one per symbol of every object).
     Section {
         file: u32,
         section: u32,
-        value: u64,
+        value: u32,
     },
     Absolute(u64),
     /// Index into [`Resolved::commons`].
@@ -28,6 +30,8 @@ pub enum Target {
     UndefinedWeak,
     Undefined,
 }
+
+const _: () = assert!(std::mem::size_of::<Target>() == 16);
 
 impl Target {
     /// The target moves with the image, so absolute references to it need base relocations.
@@ -449,10 +453,11 @@ fn compute_targets(
             (0..obj.symbols.len())
                 .map(|s| match binding(f, s) {
                     Some((df, ds)) => match objects[df].symbols[ds].def {
+                        // The reader checked that the value lies inside the section.
                         SymDef::Section { section, value } => Target::Section {
                             file: df as u32,
                             section,
-                            value,
+                            value: value as u32,
                         },
                         SymDef::Absolute(v) => Target::Absolute(v),
                         SymDef::Common { .. } => {
@@ -486,7 +491,7 @@ fn mark_live(
             && !discarded[f][s]
     };
     let mut live: Vec<Vec<bool>> = objects
-        .iter()
+        .par_iter()
         .enumerate()
         .map(|(f, o)| {
             (0..o.sections.len())
@@ -541,8 +546,21 @@ fn mark_live(
 }
 
 fn report_undefined(objects: &[ObjectFile], targets: &[Vec<Target>], live: &[Vec<bool>]) -> Result {
+    // Objects without an undefined reference, nearly all, are found in parallel; only the others
+    // are walked again for the report.
+    let unbound = |f: usize| {
+        let obj = &objects[f];
+        (obj.sections.iter().enumerate())
+            .filter(|&(s, sec)| live[f][s] && sec.class != SectionClass::Debug)
+            .flat_map(|(_, sec)| sec.relocs.iter())
+            .any(|r| targets[f].get(r.symbol as usize) == Some(&Target::Undefined))
+    };
+    let with_undefined: Vec<usize> = (0..objects.len())
+        .into_par_iter()
+        .filter(|&f| unbound(f))
+        .collect();
     let mut undefined: std::collections::BTreeMap<String, Vec<Reference>> = Default::default();
-    for (f, obj) in objects.iter().enumerate() {
+    for (f, obj) in with_undefined.into_iter().map(|f| (f, &objects[f])) {
         for (s, sec) in obj.sections.iter().enumerate() {
             // Debug info may name what the link dropped; it resolves to 0 there, as in lld.
             if !live[f][s] || sec.class == SectionClass::Debug {
@@ -639,7 +657,7 @@ impl<'d> OneObject<'d> {
                 SymDef::Section { section, value } => Target::Section {
                     file: 0,
                     section,
-                    value,
+                    value: value as u32,
                 },
                 SymDef::Absolute(v) => Target::Absolute(v),
                 _ => Target::Undefined,

@@ -123,7 +123,7 @@ pub fn plan<A: Arch>(res: &Resolved, fixups: &[ObjectFixups], text: &mut Vec<Chu
                 continue;
             };
             let distance = to
-                .wrapping_add(value)
+                .wrapping_add(u64::from(value))
                 .wrapping_add(b.addend as u64)
                 .wrapping_sub(from + b.offset) as i64;
             if !b.info.range.contains(b.info.field.bits(), distance) {

@@ -221,7 +221,7 @@ fn hi20_value(
     let p = layout.address(Target::Section {
         file,
         section,
-        value: u64::from(hi.offset),
+        value: hi.offset,
     });
     reloc::evaluate(
         info,
