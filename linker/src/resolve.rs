@@ -105,6 +105,27 @@ struct Definition {
     file: u32,
     symbol: u32,
     strength: Strength,
+    /// What the symbol refers to, read while its object's symbols are at hand; a COMMON's
+    /// number is filled in once every COMMON is known.
+    target: Target,
+}
+
+/// A COMMON definition's target before COMMONs are numbered.
+const UNNUMBERED_COMMON: Target = Target::Common(u32::MAX);
+
+/// What symbol `s` of file `f` refers to by its own definition (COMMONs unnumbered).
+fn own_target(f: usize, sym: &crate::input::InputSymbol) -> Target {
+    match sym.def {
+        // The reader checked that the value lies inside the section.
+        SymDef::Section { section, value } => Target::Section {
+            file: f as u32,
+            section,
+            value: value as u32,
+        },
+        SymDef::Absolute(v) => Target::Absolute(v),
+        SymDef::Common { .. } => UNNUMBERED_COMMON,
+        SymDef::Undefined | SymDef::WeakAlias { .. } => Target::Undefined,
+    }
 }
 
 pub struct Options<'a> {
@@ -349,6 +370,7 @@ fn bind_globals(
                         file: f as u32,
                         symbol: default,
                         strength: Strength::Weak,
+                        target: own_target(f, &obj.symbols[default as usize]),
                     },
                 ));
             }
@@ -372,6 +394,7 @@ fn bind_globals(
                 file: f as u32,
                 symbol: s as u32,
                 strength,
+                target: own_target(f, sym),
             };
             let slot = &mut defs[g as usize];
             match slot {
@@ -409,25 +432,23 @@ fn compute_targets(
     table: &SymbolTable,
     defs: &[Option<Definition>],
 ) -> (Vec<Vec<Target>>, Vec<Common>) {
-    // The definition a symbol binds to: its own, unless it is global.
-    let binding = |f: usize, s: usize| -> Option<(usize, usize)> {
-        match table.ids[f][s] {
-            symbols::NONE => Some((f, s)),
-            g => defs[g as usize].map(|d| (d.file as usize, d.symbol as usize)),
-        }
-    };
-    let is_common =
-        |(f, s): (usize, usize)| matches!(objects[f].symbols[s].def, SymDef::Common { .. });
+    // Every COMMON that won or is local, in (file, symbol) order: its place is its number.
+    let local_commons: Vec<(usize, usize)> = (0..objects.len())
+        .into_par_iter()
+        .flat_map_iter(|f| {
+            let obj = &objects[f];
+            (0..obj.symbols.len())
+                .filter(move |&s| table.ids[f][s] == symbols::NONE)
+                .filter(move |&s| matches!(obj.symbols[s].def, SymDef::Common { .. }))
+                .map(move |s| (f, s))
+        })
+        .collect();
     let mut common_defs: Vec<(usize, usize)> = defs
         .iter()
         .flatten()
+        .filter(|d| d.target == UNNUMBERED_COMMON)
         .map(|d| (d.file as usize, d.symbol as usize))
-        .chain(objects.iter().enumerate().flat_map(|(f, o)| {
-            (0..o.symbols.len())
-                .filter(move |&s| table.ids[f][s] == symbols::NONE)
-                .map(move |s| (f, s))
-        }))
-        .filter(|&d| is_common(d))
+        .chain(local_commons)
         .collect();
     common_defs.sort_unstable();
     common_defs.dedup();
@@ -445,30 +466,26 @@ fn compute_targets(
             }
         })
         .collect();
-
+    let numbered = |target: Target, f: usize, s: usize| match target {
+        UNNUMBERED_COMMON => {
+            let id = common_defs.binary_search(&(f, s));
+            Target::Common(id.expect("every common definition listed") as u32)
+        }
+        t => t,
+    };
     let targets = objects
         .par_iter()
         .enumerate()
         .map(|(f, obj)| {
-            (0..obj.symbols.len())
-                .map(|s| match binding(f, s) {
-                    Some((df, ds)) => match objects[df].symbols[ds].def {
-                        // The reader checked that the value lies inside the section.
-                        SymDef::Section { section, value } => Target::Section {
-                            file: df as u32,
-                            section,
-                            value: value as u32,
-                        },
-                        SymDef::Absolute(v) => Target::Absolute(v),
-                        SymDef::Common { .. } => {
-                            let id = common_defs.binary_search(&(df, ds));
-                            Target::Common(id.expect("every common definition listed") as u32)
-                        }
-                        SymDef::Undefined | SymDef::WeakAlias { .. } => Target::Undefined,
+            (obj.symbols.iter().enumerate())
+                .map(|(s, sym)| match table.ids[f][s] {
+                    symbols::NONE => numbered(own_target(f, sym), f, s),
+                    g => match &defs[g as usize] {
+                        Some(d) => numbered(d.target, d.file as usize, d.symbol as usize),
+                        None if sym.name == GOT_SYMBOL => Target::GotBase,
+                        None if sym.binding == Binding::Weak => Target::UndefinedWeak,
+                        None => Target::Undefined,
                     },
-                    None if obj.symbols[s].name == GOT_SYMBOL => Target::GotBase,
-                    None if obj.symbols[s].binding == Binding::Weak => Target::UndefinedWeak,
-                    None => Target::Undefined,
                 })
                 .collect()
         })
