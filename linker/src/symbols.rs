@@ -5,8 +5,9 @@
 //! Interning is sharded by hash, wild-style: each name is hashed once (objects in parallel), then
 //! each shard interns its names walking the objects in command-line order (shards in parallel).
 //! Ids therefore depend on the inputs and the fixed shard count, never on the thread count.
-use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
+use std::hash::BuildHasher;
+
+use hashbrown::hash_table::{Entry, HashTable};
 
 use rayon::prelude::*;
 use rustc_hash::FxBuildHasher;
@@ -34,13 +35,61 @@ pub struct SymbolTable<'d> {
     shards: Vec<Shard<'d>>,
 }
 
-/// One shard's names, each mapped to its index within the shard.
+/// One shard's names, each mapped to its index within the shard. The table compares a name
+/// against a copy of each interned name kept in the shard's own `bytes`, not against the first
+/// occurrence in some other object's mapped symbol table: a lookup then touches the shard's
+/// memory only.
 #[derive(Default)]
 struct Shard<'d> {
-    index: HashMap<Prehashed<'d>, u32, BuildHasherDefault<Passthrough>>,
+    index: HashTable<u32>,
+    /// By index within the shard: the name as borrowed from its first object, its hash, and
+    /// where its copy is in `bytes`.
     names: Vec<&'d [u8]>,
+    hashes: Vec<u64>,
+    copies: Vec<(u32, u32)>,
+    bytes: Vec<u8>,
     /// The shard's first id.
     base: u32,
+}
+
+impl<'d> Shard<'d> {
+    /// The index of `name` within the shard, added if new.
+    fn intern(&mut self, name: Prehashed<'d>) -> u32 {
+        let Shard {
+            index,
+            names,
+            hashes,
+            copies,
+            bytes,
+            ..
+        } = self;
+        let copy = |i: u32| {
+            let (at, len) = copies[i as usize];
+            &bytes[at as usize..(at + len) as usize]
+        };
+        match index.entry(
+            name.hash,
+            |&i| hashes[i as usize] == name.hash && copy(i) == name.name,
+            |&i| hashes[i as usize],
+        ) {
+            Entry::Occupied(e) => *e.get(),
+            Entry::Vacant(e) => {
+                let i = names.len() as u32;
+                e.insert(i);
+                names.push(name.name);
+                hashes.push(name.hash);
+                copies.push((bytes.len() as u32, name.name.len() as u32));
+                bytes.extend_from_slice(name.name);
+                i
+            }
+        }
+    }
+
+    fn get(&self, name: Prehashed) -> Option<u32> {
+        self.index
+            .find(name.hash, |&i| self.names[i as usize] == name.name)
+            .copied()
+    }
 }
 
 /// One object's names to intern, hashed.
@@ -52,41 +101,11 @@ struct Hashed<'d> {
     starts: [u32; SHARDS + 1],
 }
 
-/// A name with its hash computed once: the maps below never hash a name again.
+/// A name with its hash computed once.
 #[derive(Clone, Copy)]
 struct Prehashed<'d> {
     hash: u64,
     name: &'d [u8],
-}
-
-impl PartialEq for Prehashed<'_> {
-    fn eq(&self, other: &Self) -> bool {
-        self.hash == other.hash && self.name == other.name
-    }
-}
-
-impl Eq for Prehashed<'_> {}
-
-impl Hash for Prehashed<'_> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.hash);
-    }
-}
-
-/// Hands the precomputed hash of a [`Prehashed`] key to the table unchanged.
-#[derive(Default)]
-struct Passthrough(u64);
-
-impl Hasher for Passthrough {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, _: &[u8]) {
-        unreachable!("only Prehashed keys, which write one u64, go into these tables")
-    }
-    fn write_u64(&mut self, hash: u64) {
-        self.0 = hash;
-    }
 }
 
 fn prehash(name: &[u8]) -> Prehashed<'_> {
@@ -166,17 +185,11 @@ impl<'d> SymbolTable<'d> {
             .map(|s| {
                 let total: u32 = hashed.iter().map(|h| h.starts[s + 1] - h.starts[s]).sum();
                 let mut shard = Shard::default();
-                shard.index.reserve(total as usize);
+                shard.index.reserve(total as usize, |_| 0);
                 let mut order = Vec::with_capacity(total as usize);
                 for h in &hashed {
                     for &i in &h.by_shard[h.starts[s] as usize..h.starts[s + 1] as usize] {
-                        let n = h.names[i as usize];
-                        let next = shard.names.len() as u32;
-                        let i = *shard.index.entry(n).or_insert(next);
-                        if i == next {
-                            shard.names.push(n.name);
-                        }
-                        order.push(i);
+                        order.push(shard.intern(h.names[i as usize]));
                     }
                 }
                 (shard, order)
@@ -255,7 +268,7 @@ impl<'d> SymbolTable<'d> {
     pub fn lookup(&self, name: &[u8]) -> Option<SymbolId> {
         let key = prehash(name);
         let shard = &self.shards[shard_of(key.hash)];
-        shard.index.get(&key).map(|&i| shard.base + i)
+        shard.get(key).map(|i| shard.base + i)
     }
 
     /// The id of symbol `symbol` of file `file`, or [`NONE`].
