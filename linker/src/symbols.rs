@@ -92,15 +92,6 @@ impl<'d> Shard<'d> {
     }
 }
 
-/// One object's names to intern, hashed.
-struct Hashed<'d> {
-    names: Vec<Prehashed<'d>>,
-    /// Indices into `names`, grouped by shard.
-    by_shard: Vec<u32>,
-    /// Where each shard's group starts in `by_shard`.
-    starts: [u32; SHARDS + 1],
-}
-
 /// A name with its hash computed once.
 #[derive(Clone, Copy)]
 struct Prehashed<'d> {
@@ -149,52 +140,73 @@ fn is_global(binding: Binding, name: &[u8]) -> bool {
 
 impl<'d> SymbolTable<'d> {
     pub fn build(objects: &[ObjectFile<'d>]) -> SymbolTable<'d> {
-        // Each object's names hashed, and listed by shard: `by_shard[starts[s]..starts[s + 1]]`
-        // indexes the object's names in shard `s`, in their order. A shard then reads only its
-        // own names rather than skipping everyone else's.
-        let hashed: Vec<Hashed<'d>> = objects
+        // Each object's names hashed, and how many fall in each shard.
+        let hashed: Vec<(Vec<Prehashed<'d>>, [u32; SHARDS])> = objects
             .par_iter()
             .map(|obj| {
                 let names: Vec<Prehashed<'d>> = internables(obj).map(prehash).collect();
-                let mut starts = [0u32; SHARDS + 1];
+                let mut counts = [0u32; SHARDS];
                 for n in &names {
-                    starts[shard_of(n.hash) + 1] += 1;
+                    counts[shard_of(n.hash)] += 1;
                 }
-                for s in 0..SHARDS {
-                    starts[s + 1] += starts[s];
-                }
-                let mut next = starts;
-                let mut by_shard = vec![0u32; names.len()];
-                for (i, n) in names.iter().enumerate() {
-                    let slot = &mut next[shard_of(n.hash)];
-                    by_shard[*slot as usize] = i as u32;
-                    *slot += 1;
-                }
-                Hashed {
-                    names,
-                    by_shard,
-                    starts,
-                }
+                (names, counts)
             })
             .collect();
 
-        // Each shard interns its names in object order; `order[s]` lists the shard index of
-        // every occurrence, in that order.
-        let (mut shards, order): (Vec<Shard<'d>>, Vec<Vec<u32>>) = (0..SHARDS)
+        // Every name in one list, shard after shard and in object order within a shard: each
+        // shard then reads one contiguous run instead of a piece of every object's list.
+        // `starts[f][s]` is where object `f`'s names of shard `s` begin in that list.
+        let mut starts = Vec::with_capacity(objects.len());
+        let mut next = [0u32; SHARDS];
+        for s in 1..SHARDS {
+            next[s] = next[s - 1] + hashed.iter().map(|(_, c)| c[s - 1]).sum::<u32>();
+        }
+        let total = hashed.iter().map(|(n, _)| n.len()).sum::<usize>();
+        let runs = {
+            let mut runs = [0usize; SHARDS + 1];
+            runs[..SHARDS]
+                .iter_mut()
+                .zip(&next)
+                .for_each(|(r, &n)| *r = n as usize);
+            runs[SHARDS] = total;
+            runs
+        };
+        let mut flat = vec![prehash(b""); total];
+        for (names, counts) in &hashed {
+            starts.push(next);
+            let mut at = next;
+            for n in names {
+                let s = shard_of(n.hash);
+                flat[at[s] as usize] = *n;
+                at[s] += 1;
+            }
+            for (n, c) in next.iter_mut().zip(counts) {
+                *n += c;
+            }
+        }
+
+        // Each shard interns its run; `local[i]` is the index within its shard of `flat[i]`.
+        let mut local = vec![0u32; total];
+        let mut outs = Vec::with_capacity(SHARDS);
+        let mut rest = &mut local[..];
+        for s in 0..SHARDS {
+            let (out, tail) = rest.split_at_mut(runs[s + 1] - runs[s]);
+            outs.push(out);
+            rest = tail;
+        }
+        let mut shards: Vec<Shard<'d>> = outs
             .into_par_iter()
-            .map(|s| {
-                let total: u32 = hashed.iter().map(|h| h.starts[s + 1] - h.starts[s]).sum();
+            .enumerate()
+            .map(|(s, out)| {
+                let run = &flat[runs[s]..runs[s + 1]];
                 let mut shard = Shard::default();
-                shard.index.reserve(total as usize, |_| 0);
-                let mut order = Vec::with_capacity(total as usize);
-                for h in &hashed {
-                    for &i in &h.by_shard[h.starts[s] as usize..h.starts[s + 1] as usize] {
-                        order.push(shard.intern(h.names[i as usize]));
-                    }
+                shard.index.reserve(run.len(), |_| 0);
+                for (slot, &n) in out.iter_mut().zip(run) {
+                    *slot = shard.intern(n);
                 }
-                (shard, order)
+                shard
             })
-            .unzip();
+            .collect();
         let mut base = 0;
         for shard in &mut shards {
             shard.base = base;
@@ -205,26 +217,17 @@ impl<'d> SymbolTable<'d> {
             .flat_map(|s| s.names.iter().copied())
             .collect();
 
-        // Where each object's occurrences start in every shard's `order`.
-        let mut starts = Vec::with_capacity(objects.len());
-        let mut next = [0u32; SHARDS];
-        for h in &hashed {
-            starts.push(next);
-            for (s, n) in next.iter_mut().enumerate() {
-                *n += h.starts[s + 1] - h.starts[s];
-            }
-        }
         let (ids, comdat_keys) = objects
             .par_iter()
             .zip(&hashed)
             .zip(&starts)
-            .map(|((obj, h), start)| {
+            .map(|((obj, (names, _)), start)| {
                 let mut cursor = *start;
-                let mut hashed = h.names.iter();
+                let mut hashed = names.iter();
                 let mut next_id = || {
                     let n = hashed.next().expect("one hash per internable name");
                     let s = shard_of(n.hash);
-                    let id = shards[s].base + order[s][cursor[s] as usize];
+                    let id = shards[s].base + local[cursor[s] as usize];
                     cursor[s] += 1;
                     id
                 };
