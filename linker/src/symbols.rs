@@ -200,6 +200,7 @@ impl<'d> SymbolTable<'d> {
             .map(|(s, out)| {
                 let run = &flat[runs[s]..runs[s + 1]];
                 let mut shard = Shard::default();
+                // Empty: the rehash function is never called.
                 shard.index.reserve(run.len(), |_| 0);
                 for (slot, &n) in out.iter_mut().zip(run) {
                     *slot = shard.intern(n);
