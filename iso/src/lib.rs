@@ -377,6 +377,23 @@ pub fn human(bytes: u64) -> String {
     }
 }
 
+/// How both binaries end: on success the image's description on stderr (unless `quiet`), on
+/// failure `tool: error: …` and exit code 1.
+pub fn finish(tool: &str, quiet: bool, result: Result<Report>) -> std::process::ExitCode {
+    match result {
+        Ok(report) => {
+            if !quiet {
+                eprintln!("{tool}: wrote {}", describe(&report));
+            }
+            std::process::ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{tool}: error: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 /// Used by the CLI and tests to say where the ESP is.
 pub fn describe(r: &Report) -> String {
     format!(

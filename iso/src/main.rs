@@ -54,21 +54,7 @@ fn main() -> ExitCode {
         cfg.progress = !cli.quiet;
         cloud_boot_iso::build(&cfg)
     };
-    match run() {
-        Ok(report) => {
-            if !cli.quiet {
-                eprintln!(
-                    "cloud-boot-iso: wrote {}",
-                    cloud_boot_iso::describe(&report)
-                );
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("cloud-boot-iso: error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    cloud_boot_iso::finish("cloud-boot-iso", cli.quiet, run())
 }
 
 #[cfg(test)]

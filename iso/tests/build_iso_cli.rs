@@ -77,22 +77,9 @@ impl Case {
     /// Run, expect failure with exactly `msg` (after "build-iso: error: "), and check that the
     /// directory holds no output or scratch file.
     fn fails(&self, args: &[&str], msg: &str) {
-        let before = listing(self.dir.path());
-        let o = live::run(args, &[]);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(1), "stderr: {err}");
-        assert_eq!(err, format!("build-iso: error: {msg}\n"));
-        assert_eq!(listing(self.dir.path()), before, "files left behind");
+        let tool = (live::BUILD_ISO, "build-iso");
+        common::refused(tool, self.dir.path(), args, &[], msg);
     }
-}
-
-fn listing(d: &Path) -> Vec<String> {
-    let mut v: Vec<_> = fs::read_dir(d)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
 }
 
 #[test]

@@ -4,9 +4,8 @@
 mod common;
 
 use std::fs;
-use std::path::Path;
 
-use common::{fake_pe, run};
+use common::{fake_pe, listing, refused, run};
 
 struct Case {
     dir: tempfile::TempDir,
@@ -30,23 +29,10 @@ impl Case {
     /// Run, expect failure with exactly `msg` (after the "cloud-boot-iso: error: " prefix), and
     /// check that the directory holds no output or temporary file.
     fn fails(&self, args: &[&str], env: &[(&str, &str)], msg: &str) {
-        let before: Vec<_> = listing(self.dir.path());
-        let o = run(args, env);
-        let err = String::from_utf8_lossy(&o.stderr);
-        assert_eq!(o.status.code(), Some(1), "stderr: {err}");
-        assert_eq!(err, format!("cloud-boot-iso: error: {msg}\n"));
+        let tool = (common::BIN, "cloud-boot-iso");
+        let o = refused(tool, self.dir.path(), args, env, msg);
         assert!(o.stdout.is_empty());
-        assert_eq!(listing(self.dir.path()), before, "files left behind");
     }
-}
-
-fn listing(d: &Path) -> Vec<String> {
-    let mut v: Vec<_> = fs::read_dir(d)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
 }
 
 #[test]

@@ -104,18 +104,8 @@ fn config(cli: &Cli) -> Result<LiveConfig> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match config(&cli).and_then(|cfg| live::build(&cfg)) {
-        Ok(report) => {
-            if !cli.quiet {
-                eprintln!("build-iso: wrote {}", cloud_boot_iso::describe(&report));
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("build-iso: error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    let result = config(&cli).and_then(|cfg| live::build(&cfg));
+    cloud_boot_iso::finish("build-iso", cli.quiet, result)
 }
 
 #[cfg(test)]

@@ -151,20 +151,10 @@ pub fn boot_tar(out: &Path, compression: Compression, members: &[(&str, &Path)])
 
 /// Run build-iso with `args`, SOURCE_DATE_EPOCH cleared unless `env` sets it.
 pub fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(BUILD_ISO);
-    c.args(args).env_remove("SOURCE_DATE_EPOCH");
-    for (k, v) in env {
-        c.env(k, v);
-    }
-    c.output().expect("run build-iso")
+    super::run_bin(BUILD_ISO, args, env)
 }
 
-/// Run and insist on success.
+/// Run build-iso and insist on success.
 pub fn build(args: &[&str]) {
-    let o = run(args, &[]);
-    assert!(
-        o.status.success(),
-        "build-iso {args:?} failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    super::build_bin(BUILD_ISO, args)
 }

@@ -49,24 +49,63 @@ pub fn fake_pe(machine: u16, magic: u16, subsystem: u16) -> Vec<u8> {
     v
 }
 
-/// Run the binary with `args` (SOURCE_DATE_EPOCH cleared unless `env` sets it).
-pub fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut c = Command::new(BIN);
+/// Run the binary `bin` with `args` (SOURCE_DATE_EPOCH cleared unless `env` sets it).
+pub fn run_bin(bin: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = Command::new(bin);
     c.args(args).env_remove("SOURCE_DATE_EPOCH");
     for (k, v) in env {
         c.env(k, v);
     }
-    c.output().expect("run cloud-boot-iso")
+    c.output().unwrap_or_else(|e| panic!("run {bin}: {e}"))
 }
 
-/// Run and insist on success.
-pub fn build(args: &[&str]) {
-    let o = run(args, &[]);
+/// Run `bin` and insist on success.
+pub fn build_bin(bin: &str, args: &[&str]) {
+    let o = run_bin(bin, args, &[]);
     assert!(
         o.status.success(),
-        "cloud-boot-iso {args:?} failed: {}",
+        "{bin} {args:?} failed: {}",
         String::from_utf8_lossy(&o.stderr)
     );
+}
+
+/// Run cloud-boot-iso with `args` (SOURCE_DATE_EPOCH cleared unless `env` sets it).
+pub fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    run_bin(BIN, args, env)
+}
+
+/// Run cloud-boot-iso and insist on success.
+pub fn build(args: &[&str]) {
+    build_bin(BIN, args)
+}
+
+/// The names in `d`, sorted.
+pub fn listing(d: &Path) -> Vec<String> {
+    let mut v: Vec<_> = fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Runs `bin` in a case directory `dir` and expects a refusal: exit code 1, exactly
+/// "`tool`: error: `msg`" on stderr, and no file added to or removed from `dir` (no output, no
+/// temporary file). Returns the output for further checks.
+pub fn refused(
+    (bin, tool): (&str, &str),
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    msg: &str,
+) -> Output {
+    let before = listing(dir);
+    let o = run_bin(bin, args, env);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "stderr: {err}");
+    assert_eq!(err, format!("{tool}: error: {msg}\n"));
+    assert_eq!(listing(dir), before, "files left behind");
+    o
 }
 
 /// Run an external tool; returns (success, stdout+stderr).
