@@ -806,7 +806,7 @@ fn scan_object<A: Arch>(
                 let labels = labels.get_or_insert_with(|| hi20_labels::<A>(obj));
                 match pair_lo12(res, labels, f as u32, r.symbol) {
                     Ok((hs, hj)) => {
-                        let hi = &obj.sections[hs as usize].relocs[hj as usize];
+                        let hi = obj.sections[hs as usize].relocs.get(hj as usize);
                         let hinfo = A::reloc_info(obj.format, hi.r_type)
                             .expect("labels hold known HI20 types");
                         out.fixups
@@ -833,7 +833,7 @@ fn scan_object<A: Arch>(
             let typ = match info.field {
                 Field::Data64 => Some(BaseRelocType::Dir64),
                 Field::Data32 if opts.allow_absolute32 => Some(BaseRelocType::HighLow),
-                Field::Insn(_) => match A::absolute_insn(&sec.relocs, i) {
+                Field::Insn(_) => match A::absolute_insn(sec.relocs, i) {
                     AbsoluteInsn::BaseReloc(t) => Some(t),
                     AbsoluteInsn::Covered => continue,
                     AbsoluteInsn::Unsupported => None,

@@ -193,8 +193,8 @@ impl Edits<'_> {
 pub fn by_offset(sec: &InputSection) -> Vec<usize> {
     let mut order: Vec<usize> = (0..sec.relocs.len()).collect();
     // Compilers emit them in offset order already.
-    if !sec.relocs.is_sorted_by_key(|r| r.offset) {
-        order.sort_by_key(|&i| sec.relocs[i].offset);
+    if !sec.relocs.iter().is_sorted_by_key(|r| r.offset) {
+        order.sort_by_key(|&i| sec.relocs.get(i).offset);
     }
     order
 }

@@ -649,7 +649,7 @@ impl<'d> OneObject<'d> {
             size: data.len() as u32,
             align,
             class,
-            relocs: relocs.into_boxed_slice(),
+            relocs: crate::input::Relocs::Decoded(relocs.leak()),
             retain: false,
             follows: None,
         });
@@ -721,7 +721,7 @@ mod tests {
             size: data.len() as u32,
             align: 1,
             class: SectionClass::Text,
-            relocs: relocs.into_boxed_slice(),
+            relocs: crate::input::Relocs::Decoded(relocs.leak()),
             retain: false,
             follows: None,
         }

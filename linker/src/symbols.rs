@@ -53,8 +53,24 @@ struct Shard<'d> {
 }
 
 impl<'d> Shard<'d> {
+    /// Room for `run`'s names, most of them new.
+    fn reserve(&mut self, run: &[Prehashed<'d>]) {
+        // Empty: the rehash function is never called.
+        self.index.reserve(run.len(), |_| 0);
+        self.names.reserve_exact(run.len());
+        self.hashes.reserve_exact(run.len());
+        self.copies.reserve_exact(run.len());
+        self.bytes
+            .reserve_exact(run.iter().map(|n| n.name.len()).sum());
+    }
+
+    fn copy(&self, i: u32) -> &[u8] {
+        let (at, len) = self.copies[i as usize];
+        &self.bytes[at as usize..(at + len) as usize]
+    }
+
     /// The index of `name` within the shard, added if new.
-    fn intern(&mut self, name: Prehashed<'d>) -> u32 {
+    fn intern(&mut self, name: &Prehashed<'d>) -> u32 {
         let Shard {
             index,
             names,
@@ -69,7 +85,7 @@ impl<'d> Shard<'d> {
         };
         match index.entry(
             name.hash,
-            |&i| hashes[i as usize] == name.hash && copy(i) == name.name,
+            |&i| hashes[i as usize] == name.hash && copy(i) == name.bytes(),
             |&i| hashes[i as usize],
         ) {
             Entry::Occupied(e) => *e.get(),
@@ -79,30 +95,49 @@ impl<'d> Shard<'d> {
                 names.push(name.name);
                 hashes.push(name.hash);
                 copies.push((bytes.len() as u32, name.name.len() as u32));
-                bytes.extend_from_slice(name.name);
+                bytes.extend_from_slice(name.bytes());
                 i
             }
         }
     }
 
-    fn get(&self, name: Prehashed) -> Option<u32> {
+    fn get(&self, name: &Prehashed) -> Option<u32> {
         self.index
-            .find(name.hash, |&i| self.names[i as usize] == name.name)
+            .find(name.hash, |&i| self.copy(i) == name.bytes())
             .copied()
     }
 }
+
+/// Names up to this long travel with their hash: interning them reads no input again (each such
+/// read would be a cache miss somewhere in the mapped objects).
+const INLINE: usize = 16;
 
 /// A name with its hash computed once.
 #[derive(Clone, Copy)]
 struct Prehashed<'d> {
     hash: u64,
     name: &'d [u8],
+    /// The first [`INLINE`] bytes of `name`, copied while hashing had them in cache.
+    inline: [u8; INLINE],
+}
+
+impl Prehashed<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self.name.len() {
+            n if n <= INLINE => &self.inline[..n],
+            _ => self.name,
+        }
+    }
 }
 
 fn prehash(name: &[u8]) -> Prehashed<'_> {
+    let mut inline = [0; INLINE];
+    let n = name.len().min(INLINE);
+    inline[..n].copy_from_slice(&name[..n]);
     Prehashed {
         hash: FxBuildHasher.hash_one(name),
         name,
+        inline,
     }
 }
 
@@ -200,9 +235,8 @@ impl<'d> SymbolTable<'d> {
             .map(|(s, out)| {
                 let run = &flat[runs[s]..runs[s + 1]];
                 let mut shard = Shard::default();
-                // Empty: the rehash function is never called.
-                shard.index.reserve(run.len(), |_| 0);
-                for (slot, &n) in out.iter_mut().zip(run) {
+                shard.reserve(run);
+                for (slot, n) in out.iter_mut().zip(run) {
                     *slot = shard.intern(n);
                 }
                 shard
@@ -272,7 +306,7 @@ impl<'d> SymbolTable<'d> {
     pub fn lookup(&self, name: &[u8]) -> Option<SymbolId> {
         let key = prehash(name);
         let shard = &self.shards[shard_of(key.hash)];
-        shard.get(key).map(|i| shard.base + i)
+        shard.get(&key).map(|i| shard.base + i)
     }
 
     /// The id of symbol `symbol` of file `file`, or [`NONE`].

@@ -18,7 +18,7 @@ use crate::consts::BaseRelocType;
 use crate::encoding::bits::read32;
 use crate::encoding::loongarch::{self, Insn as La};
 use crate::error::Result;
-use crate::input::{Format, Reloc};
+use crate::input::{Format, Reloc, Relocs};
 use crate::relax::{self, AlignRequest, Context, SectionEdits};
 use crate::reloc::table::{la, page, r};
 use crate::reloc::{Field, Formula, Range, RelocInfo};
@@ -138,8 +138,8 @@ impl Arch for Loongarch64 {
         }
     }
 
-    fn absolute_insn(relocs: &[Reloc], index: usize) -> AbsoluteInsn {
-        let r = relocs[index];
+    fn absolute_insn(relocs: Relocs, index: usize) -> AbsoluteInsn {
+        let r = relocs.get(index);
         let Some(&(_, at)) = LA_ABS.iter().find(|(t, _)| *t == r.r_type) else {
             return AbsoluteInsn::Unsupported;
         };
@@ -175,9 +175,9 @@ impl Arch for Loongarch64 {
             order
                 .iter()
                 .copied()
-                .find(|&j| sec.relocs[j].offset == offset && sec.relocs[j].r_type == r_type)
+                .find(|&j| sec.relocs.get(j).offset == offset && sec.relocs.get(j).r_type == r_type)
         };
-        let marked = |i: usize| at_offset(sec.relocs[i].offset, R_LARCH_RELAX).is_some();
+        let marked = |i: usize| at_offset(sec.relocs.get(i).offset, R_LARCH_RELAX).is_some();
         // `pcaddi` counts words: the target must be 4-byte aligned wherever layout puts it.
         let word_aligned = |symbol: u32, addend: i64| match res.target(file, symbol) {
             Target::Section {
@@ -193,7 +193,7 @@ impl Arch for Loongarch64 {
         let word = |offset: u32| read32(&sec.data[offset as usize..]);
         let mut deleted = 0u32;
         for &i in &order {
-            let r = sec.relocs[i];
+            let r = sec.relocs.get(i);
             match r.r_type {
                 R_LARCH_ALIGN => {
                     let (align, padding, max_skip) = align_request(&r);
@@ -228,7 +228,7 @@ impl Arch for Loongarch64 {
                     let Some(lo) = at_offset(r.offset + 4, R_LARCH_PCALA_LO12) else {
                         continue;
                     };
-                    let l = sec.relocs[lo];
+                    let l = sec.relocs.get(lo);
                     if !marked(lo) || l.symbol != r.symbol || l.addend != r.addend {
                         continue;
                     }

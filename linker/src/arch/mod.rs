@@ -4,7 +4,7 @@
 use crate::consts::BaseRelocType;
 pub use crate::consts::Machine;
 use crate::error::Result;
-use crate::input::{Format, Reloc};
+use crate::input::{Format, Relocs};
 use crate::relax::{Context, SectionEdits};
 use crate::reloc::{Field, RelocInfo};
 use crate::resolve::Resolved;
@@ -93,7 +93,7 @@ pub trait Arch: 'static {
 
     /// What the absolute address built by the instruction of `relocs[index]` needs from the
     /// loader. By default firmware cannot patch instructions.
-    fn absolute_insn(relocs: &[Reloc], index: usize) -> AbsoluteInsn {
+    fn absolute_insn(relocs: Relocs, index: usize) -> AbsoluteInsn {
         let _ = (relocs, index);
         AbsoluteInsn::Unsupported
     }

@@ -106,15 +106,15 @@ impl Arch for Riscv64 {
         let order = relax::by_offset(sec);
         // R_RISCV_RELAX sits at the same offset, so next to the call in offset order.
         let relaxable = |k: usize| {
-            let at = sec.relocs[order[k]].offset;
-            let same = |&&j: &&usize| sec.relocs[j].offset == at;
-            let relax = |&j: &usize| sec.relocs[j].r_type == R_RISCV_RELAX;
+            let at = sec.relocs.get(order[k]).offset;
+            let same = |&&j: &&usize| sec.relocs.get(j).offset == at;
+            let relax = |&j: &usize| sec.relocs.get(j).r_type == R_RISCV_RELAX;
             order[k + 1..].iter().take_while(same).any(relax)
                 || order[..k].iter().rev().take_while(same).any(relax)
         };
         let mut deleted = 0u32;
         for (k, &i) in order.iter().enumerate() {
-            let r = sec.relocs[i];
+            let r = sec.relocs.get(i);
             match r.r_type {
                 R_RISCV_ALIGN => {
                     let padding = u64::try_from(r.addend).unwrap_or(u64::MAX);

@@ -2,7 +2,7 @@
 //! directives, absolute values, weak externals, COMDAT groups and associative sections.
 use object::read::coff::{CoffFile, CoffHeader, Symbol as _};
 
-use super::{parse_error, Binding, Comdat, GroupSections, ObjectFile, Reloc, Selection, SymDef};
+use super::{parse_error, Binding, Comdat, GroupSections, ObjectFile, Relocs, Selection, SymDef};
 use crate::consts::Machine;
 use crate::error::Result;
 
@@ -34,6 +34,14 @@ pub(super) fn read_coff_extras<'d, C: CoffHeader>(
     if let Some(text) = drectve {
         read_directives(obj, text);
     }
+    let comdat_sections = coff
+        .coff_section_table()
+        .iter()
+        .filter(|h| {
+            h.characteristics.get(object::LittleEndian).0 & object::pe::IMAGE_SCN_LNK_COMDAT.0 != 0
+        })
+        .count();
+    obj.comdats.reserve_exact(comdat_sections);
     let table = coff.coff_symbol_table();
     for (index, sym) in table.iter() {
         // `object` reports no address for absolute COFF symbols; the value is the address.
@@ -148,25 +156,18 @@ fn read_directives<'d>(obj: &mut ObjectFile<'d>, text: &'d [u8]) {
     }
 }
 
-/// Appends the relocations of section `index` to `out`, decoded in place from the section's
-/// table; the error is the reason, for the caller to name the section.
+/// The relocations of section `index`, in place in the section's table; the error is the reason,
+/// for the caller to name the section.
 pub(super) fn read_relocs<'d, C: CoffHeader>(
     coff: &CoffFile<'d, &'d [u8], C>,
     data: &'d [u8],
     index: usize,
-    out: &mut Vec<Reloc>,
-) -> std::result::Result<(), String> {
-    use object::LittleEndian as LE;
+) -> std::result::Result<Relocs<'d>, String> {
     let header = coff
         .coff_section_table()
         .section(object::SectionIndex(index))
         .map_err(|e| e.to_string())?;
+    // `object` reads the true count of a table flagged IMAGE_SCN_LNK_NRELOC_OVFL.
     let table = header.coff_relocations(data).map_err(|e| e.to_string())?;
-    out.extend(table.iter().map(|r| Reloc {
-        offset: r.virtual_address.get(LE),
-        r_type: u32::from(r.typ.get(LE).0),
-        symbol: r.symbol_table_index.get(LE),
-        addend: 0,
-    }));
-    Ok(())
+    Ok(Relocs::Coff(table))
 }

@@ -5,7 +5,7 @@ use object::elf::{Rela64, SHT_REL, SHT_RELA};
 use object::read::elf::{ElfFile64, Rela as _, SectionHeader as _};
 use object::Endianness;
 
-use super::Reloc;
+use super::Relocs;
 
 /// Where each section's relocations are, by section index.
 pub(super) struct ElfRelocs<'d> {
@@ -43,25 +43,24 @@ impl<'d> ElfRelocs<'d> {
         Ok(ElfRelocs { endian, tables })
     }
 
-    /// Appends the relocations of section `index` to `out`; the error is the reason, for the
-    /// caller to name the section.
-    pub(super) fn read(&self, index: usize, out: &mut Vec<Reloc>) -> Result<(), String> {
+    /// The relocations of section `index`; the error is the reason, for the caller to name the
+    /// section.
+    pub(super) fn get(&self, index: usize) -> Result<Relocs<'d>, String> {
         match self.tables.get(index).copied().flatten() {
-            None => Ok(()),
+            None => Ok(Relocs::NONE),
             Some(Table::Rel) => Err("REL relocations (no addend) are not supported".into()),
             Some(Table::Rela(table)) => {
-                out.reserve(table.len());
-                for r in table {
-                    let offset = r.r_offset(self.endian);
-                    out.push(Reloc {
-                        offset: u32::try_from(offset)
-                            .map_err(|_| format!("relocation offset {offset:#x} out of range"))?,
-                        r_type: r.r_type(self.endian, false).0,
-                        symbol: r.r_sym(self.endian, false),
-                        addend: r.r_addend(self.endian),
-                    });
+                // Offsets are 32 bits from here on; sections are smaller than 4 GiB.
+                if let Some(r) = table
+                    .iter()
+                    .find(|r| r.r_offset(self.endian) > u64::from(u32::MAX))
+                {
+                    return Err(format!(
+                        "relocation offset {:#x} out of range",
+                        r.r_offset(self.endian)
+                    ));
                 }
-                Ok(())
+                Ok(Relocs::Elf(table))
             }
         }
     }

@@ -5,12 +5,13 @@ use rayon::prelude::*;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
+use object::elf::Rela64;
 use object::read::archive::ArchiveFile;
 use object::read::coff::CoffFile;
-use object::read::elf::FileHeader as _;
+use object::read::elf::{FileHeader as _, Rela as _};
 use object::{
-    FileKind, Object, ObjectComdat, ObjectSection, ObjectSymbol, SectionFlags, SectionKind,
-    SymbolSection,
+    Endianness, FileKind, Object, ObjectComdat, ObjectSection, ObjectSymbol, SectionFlags,
+    SectionKind, SymbolSection,
 };
 
 use crate::consts::{Machine, DEBUG_SECTIONS};
@@ -57,6 +58,64 @@ pub struct Reloc {
     pub addend: i64,
 }
 
+/// A section's relocations, decoded on access from the object's own table: no copy and no
+/// allocation per section (a large link has hundreds of thousands of sections).
+#[derive(Clone, Copy, Debug)]
+pub enum Relocs<'d> {
+    Coff(&'d [object::pe::ImageRelocation]),
+    /// Little-endian, every offset checked to fit 32 bits when read.
+    Elf(&'d [Rela64<Endianness>]),
+    /// Built by hand rather than read from a file.
+    Decoded(&'d [Reloc]),
+}
+
+impl<'d> Relocs<'d> {
+    pub const NONE: Relocs<'static> = Relocs::Decoded(&[]);
+
+    pub fn len(&self) -> usize {
+        match self {
+            Relocs::Coff(t) => t.len(),
+            Relocs::Elf(t) => t.len(),
+            Relocs::Decoded(t) => t.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The relocation at `index`; panics past the end, as slice indexing does.
+    #[inline]
+    pub fn get(&self, index: usize) -> Reloc {
+        use object::LittleEndian as LE;
+        match self {
+            Relocs::Coff(t) => {
+                let r = &t[index];
+                Reloc {
+                    offset: r.virtual_address.get(LE),
+                    r_type: u32::from(r.typ.get(LE).0),
+                    symbol: r.symbol_table_index.get(LE),
+                    addend: 0,
+                }
+            }
+            Relocs::Elf(t) => {
+                let (r, e) = (&t[index], Endianness::Little);
+                Reloc {
+                    offset: r.r_offset(e) as u32,
+                    r_type: r.r_type(e, false).0,
+                    symbol: r.r_sym(e, false),
+                    addend: r.r_addend(e),
+                }
+            }
+            Relocs::Decoded(t) => t[index],
+        }
+    }
+
+    pub fn iter(self) -> impl ExactSizeIterator<Item = Reloc> + Clone + 'd {
+        (0..self.len()).map(move |i| self.get(i))
+    }
+}
+
 #[derive(Debug)]
 pub struct InputSection<'d> {
     pub name: &'d str,
@@ -65,7 +124,7 @@ pub struct InputSection<'d> {
     pub size: u32,
     pub align: u32,
     pub class: SectionClass,
-    pub relocs: Box<[Reloc]>,
+    pub relocs: Relocs<'d>,
     /// ELF SHF_GNU_RETAIN: a GC root.
     pub retain: bool,
     /// COFF associative COMDAT: kept exactly when this other section is kept.
@@ -396,12 +455,12 @@ fn read_any<'d>(name: String, data: &'d [u8], machine: Machine) -> Result<Object
                 return Err(wrong(Format::Elf, raw));
             }
             let relocs = ElfRelocs::new(&elf, data).map_err(|e| parse_error(&name, e))?;
-            read_object(name, data, Format::Elf, &elf, &|i, out| relocs.read(i, out))
+            read_object(name, data, Format::Elf, &elf, &|i| relocs.get(i))
         }
         FileKind::Coff => {
             let coff = CoffFile::<&[u8]>::parse(data).map_err(|e| parse_error(&name, e))?;
             check_coff_machine(&coff, machine).map_err(|raw| wrong(Format::Coff, raw))?;
-            let relocs = |i, out: &mut _| coff::read_relocs(&coff, data, i, out);
+            let relocs = |i| coff::read_relocs(&coff, data, i);
             let mut obj = read_object(name, data, Format::Coff, &coff, &relocs)?;
             read_coff_extras(&mut obj, &coff)?;
             Ok(obj)
@@ -410,7 +469,7 @@ fn read_any<'d>(name: String, data: &'d [u8], machine: Machine) -> Result<Object
             let coff = CoffFile::<&[u8], object::pe::AnonObjectHeaderBigobj>::parse(data)
                 .map_err(|e| parse_error(&name, e))?;
             check_coff_machine(&coff, machine).map_err(|raw| wrong(Format::Coff, raw))?;
-            let relocs = |i, out: &mut _| coff::read_relocs(&coff, data, i, out);
+            let relocs = |i| coff::read_relocs(&coff, data, i);
             let mut obj = read_object(name, data, Format::Coff, &coff, &relocs)?;
             read_coff_extras(&mut obj, &coff)?;
             Ok(obj)
@@ -424,29 +483,26 @@ fn read_any<'d>(name: String, data: &'d [u8], machine: Machine) -> Result<Object
     }
 }
 
-/// Appends the relocations of one section (by index) to a list; the error is the reason.
-type ReadRelocs<'a> = dyn Fn(usize, &mut Vec<Reloc>) -> std::result::Result<(), String> + 'a;
+/// The relocations of one section (by index); the error is the reason.
+type ReadRelocs<'a, 'd> = dyn Fn(usize) -> std::result::Result<Relocs<'d>, String> + 'a;
 
 fn read_object<'d, O: Object<'d>>(
     name: String,
     data: &'d [u8],
     format: Format,
     file: &O,
-    relocs: &ReadRelocs,
+    relocs: &ReadRelocs<'_, 'd>,
 ) -> Result<ObjectFile<'d>> {
     // Sized once: `object` numbers sections and symbols densely (COFF from 1, with auxiliary
     // symbol slots skipped), so the largest index comes last.
     let section_count = file.sections().last().map_or(0, |s| s.index().0 + 1);
     let mut sections: Vec<InputSection<'d>> = Vec::with_capacity(section_count);
-    // Relocations are gathered here and copied out at their exact size: one allocation per
-    // section instead of a growing vector's several.
-    let mut scratch = Vec::new();
     for section in file.sections() {
         let index = section.index().0;
         if sections.len() < index {
             sections.resize_with(index, empty_section);
         }
-        let read = read_section(&name, &section, relocs, &mut scratch)?;
+        let read = read_section(&name, &section, relocs)?;
         match sections.get_mut(index) {
             Some(slot) => *slot = read,
             None => sections.push(read),
@@ -509,7 +565,7 @@ pub(crate) fn empty_section<'d>() -> InputSection<'d> {
         size: 0,
         align: 1,
         class: SectionClass::Discard,
-        relocs: Box::new([]),
+        relocs: Relocs::NONE,
         retain: false,
         follows: None,
     }
@@ -566,8 +622,7 @@ fn classify(name: &str, flags: SectionFlags, kind: SectionKind) -> SectionClass 
 fn read_section<'d, S: ObjectSection<'d>>(
     file: &str,
     section: &S,
-    read_relocs: &ReadRelocs,
-    relocs: &mut Vec<Reloc>,
+    read_relocs: &ReadRelocs<'_, 'd>,
 ) -> Result<InputSection<'d>> {
     let name = section.name().unwrap_or("<invalid name>");
     let flags = section.flags();
@@ -593,11 +648,12 @@ fn read_section<'d, S: ObjectSection<'d>>(
             .data()
             .map_err(|e| parse_error(file, format!("section {name}: {e}")))?
     };
-    relocs.clear();
-    if class != SectionClass::Discard {
-        read_relocs(section.index().0, relocs)
-            .map_err(|e| parse_error(file, format!("section {name}: {e}")))?;
-    }
+    let relocs = if class == SectionClass::Discard {
+        Relocs::NONE
+    } else {
+        read_relocs(section.index().0)
+            .map_err(|e| parse_error(file, format!("section {name}: {e}")))?
+    };
     let retain = matches!(flags, SectionFlags::Elf { sh_flags, .. } if sh_flags.0 & object::elf::SHF_GNU_RETAIN.0 != 0);
     Ok(InputSection {
         name,
@@ -605,7 +661,7 @@ fn read_section<'d, S: ObjectSection<'d>>(
         size,
         align: section.align().clamp(1, 1 << 16) as u32,
         class,
-        relocs: relocs[..].into(),
+        relocs,
         retain,
         follows: None,
     })
@@ -764,12 +820,12 @@ mod tests {
         text.class = SectionClass::Text;
         text.data = &[0; 8];
         text.size = 8;
-        text.relocs = Box::new([Reloc {
+        text.relocs = relocs(Reloc {
             offset: 4,
             r_type: 1,
             symbol: 1,
             addend: 0,
-        }]);
+        });
         ObjectFile {
             name: "t.o".into(),
             format: Format::Elf,
@@ -792,6 +848,10 @@ mod tests {
         }
     }
 
+    fn relocs(r: Reloc) -> Relocs<'static> {
+        Relocs::Decoded(vec![r].leak())
+    }
+
     fn refused(obj: &ObjectFile) -> String {
         validate(obj, four_bytes).unwrap_err().to_string()
     }
@@ -804,14 +864,20 @@ mod tests {
     #[test]
     fn every_index_and_range_is_checked() {
         let mut o = object();
-        o.sections[1].relocs[0].offset = 5;
+        o.sections[1].relocs = relocs(Reloc {
+            offset: 5,
+            ..o.sections[1].relocs.get(0)
+        });
         assert_eq!(
             refused(&o),
             "t.o: cannot read input: section 1 (.text): relocation type 1 at 0x5 patches 4 bytes \
              beyond the section's 8"
         );
         let mut o = object();
-        o.sections[1].relocs[0].symbol = 2;
+        o.sections[1].relocs = relocs(Reloc {
+            symbol: 2,
+            ..o.sections[1].relocs.get(0)
+        });
         assert!(refused(&o).contains("names symbol 2, but the symbol table has 2"));
         let mut o = object();
         o.symbols[1].def = SymDef::Section {

@@ -150,7 +150,7 @@ fn branches(res: &Resolved, fixups: &[ObjectFixups], text: &[Chunk], field: Fiel
             if fx.info.field != field {
                 continue;
             }
-            let r = &sec.relocs[fx.reloc as usize];
+            let r = sec.relocs.get(fx.reloc as usize);
             // COFF addends live in the instruction; a field past the end is the writer's error.
             let addend = match obj.format {
                 Format::Elf => r.addend,

@@ -98,7 +98,7 @@ fn relocate<A: Arch>(
     let sec = &obj.sections[section as usize];
     let fixups = &layout.fixups[file as usize];
     for fx in fixups.of(section) {
-        let (info, r) = (fx.info, &sec.relocs[fx.reloc as usize]);
+        let (info, r) = (fx.info, sec.relocs.get(fx.reloc as usize));
         let at = fx.offset as usize;
         let error = |reason: String| Error::BadRelocation {
             reloc: info.name,
@@ -217,7 +217,9 @@ fn hi20_value(
     file: u32,
     (section, index, info): (u32, u32, &'static RelocInfo),
 ) -> i64 {
-    let hi = &res.objects[file as usize].sections[section as usize].relocs[index as usize];
+    let hi = res.objects[file as usize].sections[section as usize]
+        .relocs
+        .get(index as usize);
     let p = layout.address(Target::Section {
         file,
         section,

@@ -2,7 +2,7 @@
 //! -triple=loongarch64 -show-encoding` (the expected bytes are the assembler's), the psABI page
 //! arithmetic on edge values, `la.abs` → MARK_LA, and ALIGN/relaxation on hand-built sections.
 use super::*;
-use crate::input::SectionClass;
+use crate::input::{Relocs, SectionClass};
 use crate::relax::{Deletion, Relaxation};
 use crate::reloc::{apply, evaluate, page_delta, Operands, Unfit};
 use crate::resolve::OneObject;
@@ -189,22 +189,25 @@ fn la_abs_gets_one_mark_la_on_its_first_instruction() {
         reloc(0x2c, R_LARCH_ABS64_HI12, 3, 0),
     ];
     assert_eq!(
-        Loongarch64::absolute_insn(&seq, 0),
+        Loongarch64::absolute_insn(Relocs::Decoded(&seq), 0),
         AbsoluteInsn::BaseReloc(BaseRelocType::MarkLa)
     );
     for i in 1..4 {
-        assert_eq!(Loongarch64::absolute_insn(&seq, i), AbsoluteInsn::Covered);
+        assert_eq!(
+            Loongarch64::absolute_insn(Relocs::Decoded(&seq), i),
+            AbsoluteInsn::Covered
+        );
     }
     assert_eq!(BaseRelocType::MarkLa.code(), 8);
     // Without its lu52i.d the sequence cannot be patched by firmware.
     assert_eq!(
-        Loongarch64::absolute_insn(&seq[..3], 0),
+        Loongarch64::absolute_insn(Relocs::Decoded(&seq[..3]), 0),
         AbsoluteInsn::Unsupported
     );
     let mut split = seq;
     split[2].offset = 0x30;
     assert_eq!(
-        Loongarch64::absolute_insn(&split, 1),
+        Loongarch64::absolute_insn(Relocs::Decoded(&split), 1),
         AbsoluteInsn::Unsupported
     );
 }
