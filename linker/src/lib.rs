@@ -300,12 +300,9 @@ fn link_for_arch<A: arch::Arch>(
             .any(|r| r.typ == baserel::BaseRelocType::HighLow),
     };
     tracing::info_span!("write").in_scope(|| {
-        write::image::<A>(
-            &resolved,
-            &layout,
-            &header,
-            out.buffer(layout.file_size as usize)?,
-        )
+        let buf =
+            tracing::debug_span!("buffer").in_scope(|| out.buffer(layout.file_size as usize))?;
+        write::image::<A>(&resolved, &layout, &header, buf)
     })?;
     // The image is complete in `out`.
     let map = args.map.as_ref().map(|_| map::render(&resolved, &layout));

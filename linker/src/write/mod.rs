@@ -35,14 +35,16 @@ pub fn image<A: Arch>(res: &Resolved, layout: &Layout, header: &Header, buf: &mu
             slices.push((chunk, out));
         }
     }
-    let errors: Vec<Error> = slices
-        .into_par_iter()
-        .flat_map_iter(|(chunk, out)| {
-            let mut errors = Vec::new();
-            write_chunk::<A>(res, layout, chunk, out, &mut errors);
-            errors
-        })
-        .collect();
+    let errors: Vec<Error> = tracing::debug_span!("chunks").in_scope(|| {
+        slices
+            .into_par_iter()
+            .flat_map_iter(|(chunk, out)| {
+                let mut errors = Vec::new();
+                write_chunk::<A>(res, layout, chunk, out, &mut errors);
+                errors
+            })
+            .collect()
+    });
     Error::check(errors)?;
 
     if !layout.strtab.is_empty() {
@@ -51,7 +53,7 @@ pub fn image<A: Arch>(res: &Resolved, layout: &Layout, header: &Header, buf: &mu
         buf[at..at + 4].copy_from_slice(&(size as u32).to_le_bytes());
         buf[at + 4..at + size].copy_from_slice(&layout.strtab);
     }
-    pe::write_checksum(buf);
+    tracing::debug_span!("checksum").in_scope(|| pe::write_checksum(buf));
     Ok(())
 }
 
