@@ -14,7 +14,7 @@ pub fn enclosing_function(obj: &ObjectFile, section: u32, offset: u64) -> Option
             } if sec == section && value <= offset => Some((value, s)),
             _ => None,
         })
-        .filter(|(value, s)| s.size == 0 || offset - value < s.size)
+        .filter(|(value, s)| s.size == 0 || offset - value < u64::from(s.size))
         .max_by_key(|(value, _)| *value)
         .map(|(_, s)| s.display_name())
 }

@@ -67,7 +67,7 @@ pub fn render(res: &Resolved, layout: &Layout) -> String {
                             out,
                             "{:16x} {:8x}               {}",
                             at(value),
-                            at(value + sym.size) - at(value),
+                            at(value + u64::from(sym.size)) - at(value),
                             sym.display_name()
                         );
                     }

@@ -462,7 +462,7 @@ fn compute_targets(
             Common {
                 name: sym.display_name(),
                 size,
-                align,
+                align: align.into(),
             }
         })
         .collect();

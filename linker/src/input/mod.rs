@@ -148,7 +148,8 @@ pub enum SymDef {
     Absolute(u64),
     Common {
         size: u64,
-        align: u64,
+        /// A power of two, at most 2^31.
+        align: u32,
     },
     /// COFF weak external: resolves to `default` (a symbol index) unless defined elsewhere.
     WeakAlias {
@@ -156,14 +157,18 @@ pub enum SymDef {
     },
 }
 
+/// 40 bytes: a large link reads hundreds of thousands.
 #[derive(Clone, Copy, Debug)]
 pub struct InputSymbol<'d> {
     pub name: &'d [u8],
     pub def: SymDef,
+    /// Saturated at `u32::MAX`: no section holds more, so validation refuses such a size anyway.
+    pub size: u32,
     pub binding: Binding,
-    pub size: u64,
     pub is_function: bool,
 }
+
+const _: () = assert!(std::mem::size_of::<InputSymbol>() == 40);
 
 impl InputSymbol<'_> {
     pub(crate) const NULL: InputSymbol<'static> = InputSymbol {
@@ -684,9 +689,9 @@ fn read_symbol<'d, S: ObjectSymbol<'d>>(format: Format, sym: &S) -> InputSymbol<
         SymbolSection::Common => {
             let size = sym.size();
             let align = match format {
-                Format::Elf => sym.address().max(1),
+                Format::Elf => sym.address().clamp(1, 1 << 31) as u32,
                 // COFF commons carry no alignment: lld uses the size's power of two, capped at 32.
-                Format::Coff => size.next_power_of_two().min(32),
+                Format::Coff => size.next_power_of_two().min(32) as u32,
             };
             SymDef::Common { size, align }
         }
@@ -696,7 +701,7 @@ fn read_symbol<'d, S: ObjectSymbol<'d>>(format: Format, sym: &S) -> InputSymbol<
         name: sym.name_bytes().unwrap_or(b""),
         def,
         binding,
-        size: sym.size(),
+        size: u32::try_from(sym.size()).unwrap_or(u32::MAX),
         is_function: sym.kind() == object::SymbolKind::Text,
     }
 }
@@ -776,7 +781,7 @@ fn validate(obj: &ObjectFile, field_size: fn(Format, u32) -> Option<u32>) -> Res
                     ));
                 }
                 // The map and diagnostics measure a symbol by its end.
-                if sym.size > u64::from(size) - value {
+                if u64::from(sym.size) > u64::from(size) - value {
                     return bad(format!(
                         "{} at {value:#x} of size {:#x} runs past the {size} bytes of {}",
                         what(),
@@ -892,8 +897,8 @@ mod tests {
         };
         assert!(refused(&o).contains("has value 0x9, beyond the 8 bytes of section 1 (.text)"));
         let mut o = object();
-        o.symbols[1].size = u64::MAX - 1;
-        assert!(refused(&o).contains("of size 0xfffffffffffffffe runs past the 8 bytes"));
+        o.symbols[1].size = u32::MAX;
+        assert!(refused(&o).contains("of size 0xffffffff runs past the 8 bytes"));
         let mut o = object();
         o.symbols[1].def = SymDef::WeakAlias { default: 7 };
         assert!(refused(&o).contains("weak external default 7 is not a symbol"));
