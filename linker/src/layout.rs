@@ -318,7 +318,8 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
         got,
         uses_got_base,
         fixups,
-    } = scan::<A>(res, &relax, opts)?;
+    } = tracing::debug_span!("scan").in_scope(|| scan::<A>(res, &relax, opts))?;
+    let _order = tracing::debug_span!("order").entered();
     // Every relocation is decided; GOT slots and base-relocation sites are known; sizes are
     // final.
     let into = merge_groups(&opts.sections.merge)?;
@@ -327,64 +328,81 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
         opts.sections.file_alignment,
     );
 
-    let mut groups: [Vec<Chunk>; 4] = Default::default();
-    let mut debug_groups: Vec<Vec<Chunk>> = vec![Vec::new(); DEBUG_SECTIONS.len()];
-    let mut key_ids = KeyIds::default();
-    let mut keyed: Vec<(usize, u32, Chunk)> = Vec::new();
-    for (f, obj) in res.objects.iter().enumerate() {
-        for (s, sec) in obj.sections.iter().enumerate() {
-            if !res.live[f][s] {
-                continue;
-            }
-            let group = match sec.class {
-                SectionClass::Text => 0,
-                SectionClass::RoData => 1,
-                SectionClass::Data => 2,
-                SectionClass::Bss => 3,
-                SectionClass::Debug => {
-                    if let Some(i) = DEBUG_SECTIONS.iter().position(|n| *n == sec.name) {
-                        debug_groups[i].push(Chunk {
-                            kind: ChunkKind::Input {
-                                file: f as u32,
-                                section: s as u32,
-                            },
-                            rva: 0,
-                            size: sec.size,
-                            align: sec.align,
-                        });
-                    }
+    // Per object, in parallel: each live section's group (0-3 the image's, 4 on DWARF by index
+    // in DEBUG_SECTIONS), its grouping key as an index into the object's own distinct keys, and
+    // its chunk.
+    let placed: Vec<(KeyIds, Vec<(u8, u32, Chunk)>)> = res
+        .objects
+        .par_iter()
+        .enumerate()
+        .map(|(f, obj)| {
+            let mut keys = KeyIds::default();
+            let mut list = Vec::new();
+            for (s, sec) in obj.sections.iter().enumerate() {
+                if !res.live[f][s] {
                     continue;
                 }
-                SectionClass::Discard => continue,
-            };
-            let key = match obj.format {
-                Format::Coff => grouping_key(sec.name),
-                Format::Elf => ("", ""),
-            };
-            keyed.push((
-                group,
-                key_ids.id(key),
-                Chunk {
-                    kind: ChunkKind::Input {
-                        file: f as u32,
-                        section: s as u32,
+                let (group, size) = match sec.class {
+                    SectionClass::Text => (0, relax.size(f as u32, s as u32, sec)),
+                    SectionClass::RoData => (1, relax.size(f as u32, s as u32, sec)),
+                    SectionClass::Data => (2, relax.size(f as u32, s as u32, sec)),
+                    SectionClass::Bss => (3, relax.size(f as u32, s as u32, sec)),
+                    SectionClass::Debug => match DEBUG_SECTIONS.iter().position(|n| *n == sec.name)
+                    {
+                        Some(i) => (4 + i as u8, sec.size),
+                        None => continue,
                     },
+                    SectionClass::Discard => continue,
+                };
+                let key = match obj.format {
+                    Format::Coff if group < 4 => grouping_key(sec.name),
+                    _ => ("", ""),
+                };
+                let kind = ChunkKind::Input {
+                    file: f as u32,
+                    section: s as u32,
+                };
+                let chunk = Chunk {
+                    kind,
                     rva: 0,
-                    size: relax.size(f as u32, s as u32, sec),
+                    size,
                     align: sec.align,
-                },
-            ));
+                };
+                list.push((group, keys.id(key), chunk));
+            }
+            (keys, list)
+        })
+        .collect();
+    // COFF `$` grouping: `.text$mn` and `.text$zz` join `.text`, ordered by the suffix. ELF
+    // sections share one key. Keys are few and sections many: the keys are ranked once, and
+    // sections go to buckets by (group, key rank), each bucket in command-line order.
+    let mut key_ids = KeyIds::default();
+    let global: Vec<Vec<u32>> = placed
+        .iter()
+        .map(|(keys, _)| keys.keys.iter().map(|&k| key_ids.id(k)).collect())
+        .collect();
+    let rank = key_ids.ranks();
+    let n = rank.len();
+    let mut buckets: Vec<Vec<Chunk>> = vec![Vec::new(); 4 * n];
+    let mut debug_groups: Vec<Vec<Chunk>> = vec![Vec::new(); DEBUG_SECTIONS.len()];
+    for ((_, list), global) in placed.iter().zip(&global) {
+        for &(group, key, chunk) in list {
+            match group {
+                0..4 => {
+                    let rank = rank[global[key as usize] as usize] as usize;
+                    buckets[usize::from(group) * n + rank].push(chunk);
+                }
+                d => debug_groups[usize::from(d) - 4].push(chunk),
+            }
         }
     }
-    // COFF `$` grouping: `.text$mn` and `.text$zz` join `.text`, ordered by the suffix. ELF
-    // sections share one key, and the sort is stable, so they keep command-line order. Keys are
-    // few and sections many: the keys are sorted once, and sections by their key's rank.
-    let rank = key_ids.ranks();
-    keyed.sort_by_key(|&(group, id, _)| (group, rank[id as usize]));
-    for (group, _, chunk) in keyed {
-        groups[into[group]].push(chunk);
+    let mut groups: [Vec<Chunk>; 4] = Default::default();
+    for (b, chunks) in buckets.into_iter().enumerate() {
+        groups[into[b / n]].extend(chunks);
     }
+    drop(_order);
     let thunks = thunks::plan::<A>(res, &fixups, &mut groups[0]);
+    let _place = tracing::debug_span!("place").entered();
     // Every branch that cannot reach its destination has a thunk chunk after its section.
     if !got.slots.is_empty() || uses_got_base {
         groups[into[2]].push(Chunk {
@@ -506,6 +524,8 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
     }
     // Every chunk has its RVA.
 
+    drop(_place);
+    let _baserel = tracing::debug_span!("baserel").entered();
     // Each chunk's base relocations (lld's `getBaserels`), in one `.reloc` chunk of its own.
     let sites = layout.fixups.iter().map(|f| f.sites.len()).sum::<usize>();
     let mut relocs: Vec<BaseReloc> = Vec::with_capacity(sites + layout.got.slots.len());
