@@ -778,8 +778,8 @@ fn scan_object<A: Arch>(
     out.fixups.starts.reserve_exact(obj.sections.len() + 1);
     out.fixups.site_starts.reserve_exact(obj.sections.len() + 1);
     let mut got_seen: FxHashSet<Target> = FxHashSet::default();
-    // (section, offset) → index of the HI20 relocation there; built for files with LO12s.
-    let mut labels: Option<FxHashMap<(u32, u64), u32>> = None;
+    // The arch's index for pairing relocations, built for files that pair any.
+    let mut labels = None;
     for (s, sec) in obj.sections.iter().enumerate() {
         out.fixups.starts.push(out.fixups.list.len() as u32);
         out.fixups.site_starts.push(out.fixups.sites.len() as u32);
@@ -823,8 +823,7 @@ fn scan_object<A: Arch>(
                 continue;
             }
             if info.formula == Formula::PcrelLo {
-                let labels = labels.get_or_insert_with(|| hi20_labels::<A>(obj));
-                match pair_lo12(res, labels, f as u32, r.symbol) {
+                match A::pair_lo12(res, f as u32, r.symbol, &mut labels) {
                     Ok((hs, hj)) => {
                         let hi = obj.sections[hs as usize].relocs.get(hj as usize);
                         let hinfo = A::reloc_info(obj.format, hi.r_type)
@@ -882,50 +881,6 @@ fn scan_object<A: Arch>(
     out.fixups.starts.push(out.fixups.list.len() as u32);
     out.fixups.site_starts.push(out.fixups.sites.len() as u32);
     out
-}
-
-/// Every relocation of `obj` a PCREL_LO12 can pair with, by (section, offset).
-fn hi20_labels<A: Arch>(obj: &ObjectFile) -> FxHashMap<(u32, u64), u32> {
-    let mut labels = FxHashMap::default();
-    for (s, sec) in obj.sections.iter().enumerate() {
-        for (j, h) in sec.relocs.iter().enumerate() {
-            if A::reloc_info(obj.format, h.r_type).is_some_and(|i| i.pairs_with_lo12()) {
-                labels
-                    .entry((s as u32, u64::from(h.offset)))
-                    .or_insert(j as u32);
-            }
-        }
-    }
-    labels
-}
-
-/// The HI20 a PCREL_LO12 relocation against `label` pairs with: the psABI pairs them by the
-/// label of the `auipc`, not by position, so several LO12s may share one HI20.
-fn pair_lo12(
-    res: &Resolved,
-    labels: &FxHashMap<(u32, u64), u32>,
-    file: u32,
-    label: u32,
-) -> std::result::Result<(u32, u32), String> {
-    let Target::Section {
-        file: lf,
-        section,
-        value,
-    } = res.target(file, label)
-    else {
-        return Err(format!(
-            "`{}` does not label an instruction",
-            res.symbol_name(file, label)
-        ));
-    };
-    match labels.get(&(section, value.into())) {
-        Some(&j) if lf == file => Ok((section, j)),
-        _ => Err(format!(
-            "no PCREL_HI20/GOT_HI20 relocation at `{}` ({}+{value:#x}) to pair with",
-            res.symbol_name(file, label),
-            res.objects[lf as usize].sections[section as usize].name
-        )),
-    }
 }
 
 #[cfg(test)]

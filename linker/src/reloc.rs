@@ -243,12 +243,6 @@ impl RelocInfo {
     pub fn is_absolute(&self) -> bool {
         matches!(self.formula, Formula::Abs | Formula::Relative)
     }
-
-    /// A RISC-V `auipc` relocation whose value PCREL_LO12 relocations take the low bits of.
-    pub fn pairs_with_lo12(&self) -> bool {
-        matches!(self.formula, Formula::Pcrel | Formula::GotPcrel)
-            && self.field == Field::Insn(Insn::Riscv(crate::encoding::riscv::Insn::U))
-    }
 }
 
 /// The constructors every arch file builds its const relocation table with, so all tables read

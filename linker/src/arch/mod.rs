@@ -9,6 +9,10 @@ use crate::relax::{Context, SectionEdits};
 use crate::reloc::{Field, RelocInfo};
 use crate::resolve::Resolved;
 
+/// The relocations of one object that others pair with, by (section, offset): what
+/// [`Arch::pair_lo12`] looks labels up in.
+pub type PairLabels = rustc_hash::FxHashMap<(u32, u64), u32>;
+
 pub mod amd64;
 pub mod arm64;
 pub mod loongarch64;
@@ -69,6 +73,22 @@ pub trait Arch: 'static {
     fn relax_got(info: &'static RelocInfo, section: &[u8], field: usize) -> Option<Relaxation> {
         let _ = (info, section, field);
         None
+    }
+
+    /// The relocation, `(section, index)` in the same object, that a relocation of a
+    /// [`PcrelLo`](crate::reloc::Formula::PcrelLo) type against `label` takes its value from
+    /// (RISC-V: the HI20 at the `auipc` the label names), or why there is none. The scan asks
+    /// once per such relocation, so a missing partner is reported before any byte is written;
+    /// `labels` is the arch's index of one object, built on the first question. Arches whose
+    /// tables hold no such type keep the default.
+    fn pair_lo12(
+        res: &Resolved,
+        file: u32,
+        label: u32,
+        labels: &mut Option<PairLabels>,
+    ) -> std::result::Result<(u32, u32), String> {
+        let _ = (res, file, label, labels);
+        Err("this machine pairs no relocations".into())
     }
 
     /// Whether [`Arch::relax_section`] ever edits a section: when not, the relaxation phase

@@ -3,7 +3,8 @@
 //! ISA quirks that shape this file (RISC-V ELF psABI, "Relocations" and "Linker Relaxation"):
 //! - PC-relative addresses are `auipc` (PCREL_HI20) + a low-12 instruction whose PCREL_LO12_I/S
 //!   relocation names the *label of the `auipc`*, not the target; the pair is matched by that
-//!   label in `write`, and several LO12s may share one HI20.
+//!   label here ([`Arch::pair_lo12`], asked by the layout scan), and several LO12s may share one
+//!   HI20.
 //! - The assembler pads alignment with NOPs and marks them with R_RISCV_ALIGN (addend = bytes of
 //!   padding). Once any earlier byte is deleted the padding is wrong, so ALIGN is honoured even
 //!   with `--no-relax` (as mold does).
@@ -12,20 +13,22 @@
 //! - UEFI firmware cannot relocate HI20/LO12 absolute pairs in an application (edk2's RISC-V loader
 //!   dereferences a NULL fixup pointer for IMAGE_REL_BASED_RISCV_HIGH20): only 64-bit absolute
 //!   words are base-relocated, and absolute HI20/LO12 is an error asking for `-mcmodel=medany`.
-use super::{Arch, Machine};
+use super::{Arch, Machine, PairLabels};
 use crate::encoding::bits::read32;
 use crate::encoding::riscv::{self, Insn as Rv};
 use crate::error::Result;
-use crate::input::Format;
+use crate::input::{Format, InputSection};
 use crate::relax::{self, AlignRequest, Context, SectionEdits};
 use crate::reloc::table::{r, rv};
 use crate::reloc::{Field, Formula, Range, RelocInfo};
-use crate::resolve::Resolved;
+use crate::resolve::{Resolved, Target};
 
 pub struct Riscv64;
 
 pub const R_RISCV_CALL: u32 = 18;
 pub const R_RISCV_CALL_PLT: u32 = 19;
+pub const R_RISCV_GOT_HI20: u32 = 20;
+pub const R_RISCV_PCREL_HI20: u32 = 23;
 pub const R_RISCV_ALIGN: u32 = 43;
 pub const R_RISCV_RELAX: u32 = 51;
 
@@ -42,8 +45,8 @@ const TABLE: [Option<RelocInfo>; 62] = {
     t[17] = Some(r("R_RISCV_JAL", Pcrel, rv(Rv::J), Signed));
     t[18] = Some(r("R_RISCV_CALL", Pcrel, rv(Rv::Call), Signed));
     t[19] = Some(r("R_RISCV_CALL_PLT", Pcrel, rv(Rv::Call), Signed));
-    t[20] = Some(r("R_RISCV_GOT_HI20", GotPcrel, rv(Rv::U), Signed));
-    t[23] = Some(r("R_RISCV_PCREL_HI20", Pcrel, rv(Rv::U), Signed));
+    t[R_RISCV_GOT_HI20 as usize] = Some(r("R_RISCV_GOT_HI20", GotPcrel, rv(Rv::U), Signed));
+    t[R_RISCV_PCREL_HI20 as usize] = Some(r("R_RISCV_PCREL_HI20", Pcrel, rv(Rv::U), Signed));
     t[24] = Some(r("R_RISCV_PCREL_LO12_I", PcrelLo, rv(Rv::I), Any));
     t[25] = Some(r("R_RISCV_PCREL_LO12_S", PcrelLo, rv(Rv::S), Any));
     t[26] = Some(r("R_RISCV_HI20", Abs, rv(Rv::U), Signed));
@@ -89,6 +92,35 @@ impl Arch for Riscv64 {
         match format {
             Format::Elf => TABLE.get(r_type as usize)?.as_ref(),
             Format::Coff => None,
+        }
+    }
+
+    fn pair_lo12(
+        res: &Resolved,
+        file: u32,
+        label: u32,
+        labels: &mut Option<PairLabels>,
+    ) -> std::result::Result<(u32, u32), String> {
+        let Target::Section {
+            file: lf,
+            section,
+            value,
+        } = res.target(file, label)
+        else {
+            return Err(format!(
+                "`{}` does not label an instruction",
+                res.symbol_name(file, label)
+            ));
+        };
+        let labels =
+            labels.get_or_insert_with(|| hi20_labels(&res.objects[file as usize].sections));
+        match labels.get(&(section, value.into())) {
+            Some(&j) if lf == file => Ok((section, j)),
+            _ => Err(format!(
+                "no PCREL_HI20/GOT_HI20 relocation at `{}` ({}+{value:#x}) to pair with",
+                res.symbol_name(file, label),
+                res.objects[lf as usize].sections[section as usize].name
+            )),
         }
     }
 
@@ -166,6 +198,22 @@ fn nops(len: u32) -> Vec<u8> {
         out.extend_from_slice(&riscv::NOP.to_le_bytes());
     }
     out
+}
+
+/// Every `auipc` relocation of one object a PCREL_LO12 can take its low bits from, by
+/// (section, offset): the psABI pairs by the label of the `auipc`, not by position.
+fn hi20_labels(sections: &[InputSection]) -> PairLabels {
+    let mut labels = PairLabels::default();
+    for (s, sec) in sections.iter().enumerate() {
+        for (j, h) in sec.relocs.iter().enumerate() {
+            if matches!(h.r_type, R_RISCV_PCREL_HI20 | R_RISCV_GOT_HI20) {
+                labels
+                    .entry((s as u32, u64::from(h.offset)))
+                    .or_insert(j as u32);
+            }
+        }
+    }
+    labels
 }
 
 #[cfg(test)]

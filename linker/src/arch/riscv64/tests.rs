@@ -254,3 +254,45 @@ fn align_beyond_the_section_alignment_is_an_error() {
          in a section of 18 bytes aligned to 4"
     );
 }
+
+#[test]
+fn pcrel_lo12_pairs_with_the_hi20_at_its_label() {
+    // 0: auipc a0, %pcrel_hi(target)   (.Lhi)
+    // 4: addi a0, a0, %pcrel_lo(.Lhi)
+    // 8: sw a1, %pcrel_lo(.Lnot_auipc)(a0)   (.Lnot_auipc labels the sw itself)
+    const CODE: &[u8] = &[0x17, 0x05, 0, 0, 0x13, 0x05, 0x05, 0, 0x23, 0x20, 0xb5, 0];
+    let reloc = |offset, r_type, symbol| Reloc {
+        offset,
+        r_type,
+        symbol,
+        addend: 0,
+    };
+    let res = OneObject::new(Machine::Riscv64)
+        .section(
+            ".text",
+            SectionClass::Text,
+            4,
+            CODE,
+            vec![
+                reloc(0, R_RISCV_PCREL_HI20, 3),
+                reloc(4, 24, 1),
+                reloc(8, 25, 2),
+            ],
+        )
+        .section(".data", SectionClass::Data, 8, &[0; 8], vec![])
+        .symbol(b".Lhi", 1, 0)
+        .symbol(b".Lnot_auipc", 1, 8)
+        .symbol(b"target", 2, 0)
+        .build();
+    let mut labels = None;
+    assert_eq!(Riscv64::pair_lo12(&res, 0, 1, &mut labels), Ok((1, 0)));
+    assert_eq!(
+        Riscv64::pair_lo12(&res, 0, 2, &mut labels),
+        Err("no PCREL_HI20/GOT_HI20 relocation at `.Lnot_auipc` (.text+0x8) to pair with".into())
+    );
+    assert_eq!(
+        Riscv64::pair_lo12(&res, 0, 3, &mut labels),
+        Err("no PCREL_HI20/GOT_HI20 relocation at `target` (.data+0x0) to pair with".into()),
+        "a label in another section names no auipc"
+    );
+}
