@@ -331,7 +331,7 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
     // Per object, in parallel: each live section's group (0-3 the image's, 4 on DWARF by index
     // in DEBUG_SECTIONS), its grouping key as an index into the object's own distinct keys, and
     // its chunk.
-    let placed: Vec<(KeyIds, Vec<(u8, u32, Chunk)>)> = res
+    let placed: Vec<Placed> = res
         .objects
         .par_iter()
         .enumerate()
@@ -616,6 +616,10 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
     layout.entry_rva = entry as u32;
     Ok(layout)
 }
+
+/// One object's live sections as ordering sees them: its distinct grouping keys, and per section
+/// its group, its key's index among those, and its chunk.
+type Placed<'a> = (KeyIds<'a>, Vec<(u8, u32, Chunk)>);
 
 /// Ids for the distinct grouping keys of the sections, in the order first seen.
 #[derive(Default)]
