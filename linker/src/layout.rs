@@ -1,5 +1,6 @@
 //! Layout: every thing that takes space in the image is a [`Chunk`] (an input section, a COMMON
-//! symbol, the GOT, range-extension thunks); chunks are grouped into output sections, ordered, and given RVAs. The scan of
+//! symbol, the GOT, range-extension thunks, `.reloc`, the COFF string table); chunks are grouped
+//! into output sections, ordered, and given RVAs. The scan of
 //! relocations that decides GOT slots and base relocations happens here too, because both change
 //! sizes. Layout never writes bytes.
 //!
@@ -39,6 +40,9 @@ pub enum ChunkKind {
     Thunk(u32),
     /// The `.reloc` blocks of [`Layout::base_relocs`].
     BaseRelocs,
+    /// The COFF string table of [`Layout::strtab`] (long section names, DWARF's): in the file
+    /// after the last section, at [`Layout::strtab_offset`], and mapped nowhere (RVA 0).
+    StringTable,
 }
 
 /// The small hot record layout works on: 16 bytes.
@@ -149,7 +153,7 @@ pub struct Layout {
     /// from their own section's start, as DWARF's cross-section references expect.
     pub debug_rva: u32,
     /// Section names longer than 8 bytes, NUL-terminated (the COFF string table without its
-    /// 4-byte size), and its file offset.
+    /// 4-byte size), and the file offset of its chunk.
     pub strtab: Vec<u8>,
     pub strtab_offset: u32,
     /// (output section index, string table offset) for each long name.
@@ -286,11 +290,28 @@ impl Layout {
                     }),
             ),
             // Thunks branch PC-relatively; COMMONs are zeroes; `.reloc` is what this fills.
-            ChunkKind::Common(_) | ChunkKind::Thunk(_) | ChunkKind::BaseRelocs => {}
+            ChunkKind::Common(_)
+            | ChunkKind::Thunk(_)
+            | ChunkKind::BaseRelocs
+            | ChunkKind::StringTable => {}
         }
     }
 
     /// The output section (0-based index) containing `rva`.
+    /// Every chunk with bytes in the file, with its file offset: the chunks of the sections
+    /// that have file data, then the string table.
+    pub fn placements(&self) -> impl Iterator<Item = (&Chunk, u32)> {
+        let mapped = (self.sections.iter().filter(|s| s.kind.has_file_data())).flat_map(|s| {
+            self.chunks[s.chunks.clone()]
+                .iter()
+                .map(move |c| (c, s.file_offset + (c.rva - s.rva)))
+        });
+        let strtab = (self.chunks.last())
+            .filter(|c| c.kind == ChunkKind::StringTable)
+            .map(|c| (c, self.strtab_offset));
+        mapped.chain(strtab)
+    }
+
     pub fn section_of(&self, rva: u32) -> Option<usize> {
         self.sections
             .iter()
@@ -519,7 +540,9 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
             ChunkKind::Common(i) => layout.common_rva[i as usize] = c.rva,
             ChunkKind::Got => layout.got.rva = c.rva,
             ChunkKind::Thunk(g) => layout.thunks.groups[g as usize].rva = c.rva,
-            ChunkKind::BaseRelocs => unreachable!("placed after the other chunks"),
+            ChunkKind::BaseRelocs | ChunkKind::StringTable => {
+                unreachable!("placed after the other chunks")
+            }
         }
     }
     // Every chunk has its RVA.
@@ -603,7 +626,14 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
     }
     if !layout.strtab.is_empty() {
         layout.strtab_offset = file_offset as u32;
-        file_offset += 4 + layout.strtab.len() as u64;
+        let size = 4 + layout.strtab_len();
+        layout.chunks.push(Chunk {
+            kind: ChunkKind::StringTable,
+            rva: 0,
+            size,
+            align: 1,
+        });
+        file_offset += u64::from(size);
     }
     layout.size_of_image = align_up(rva, u64::from(section_alignment)) as u32;
     for (name, permissions) in &opts.sections.permissions {

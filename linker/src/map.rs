@@ -104,6 +104,8 @@ pub fn render(res: &Resolved, layout: &Layout) -> String {
                         chunk.size, chunk.align
                     );
                 }
+                // In the file after every section, so in no section's chunk list.
+                ChunkKind::StringTable => {}
             }
         }
     }

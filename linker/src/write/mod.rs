@@ -1,5 +1,5 @@
 //! Writing: fills the image buffer from the layout (headers, then every chunk: section bytes, GOT,
-//! thunks, `.reloc`), applies the scan's fixups through the arch's table and computes the PE
+//! thunks, `.reloc`, the string table), applies the scan's fixups through the arch's table and computes the PE
 //! checksum; [`output`] commits the file atomically. It decides nothing the layout did not.
 use rayon::prelude::*;
 
@@ -25,15 +25,13 @@ pub fn image<A: Arch>(res: &Resolved, layout: &Layout, header: &Header, buf: &mu
     let mut slices: Vec<(&Chunk, &mut [u8])> = Vec::with_capacity(layout.chunks.len());
     let mut rest = &mut buf[..];
     let mut consumed = 0usize;
-    for section in layout.sections.iter().filter(|s| s.kind.has_file_data()) {
-        for chunk in &layout.chunks[section.chunks.clone()] {
-            let at = (section.file_offset + (chunk.rva - section.rva)) as usize;
-            let (_, tail) = std::mem::take(&mut rest).split_at_mut(at - consumed);
-            let (out, tail) = tail.split_at_mut(chunk.size as usize);
-            rest = tail;
-            consumed = at + chunk.size as usize;
-            slices.push((chunk, out));
-        }
+    for (chunk, at) in layout.placements() {
+        let at = at as usize;
+        let (_, tail) = std::mem::take(&mut rest).split_at_mut(at - consumed);
+        let (out, tail) = tail.split_at_mut(chunk.size as usize);
+        rest = tail;
+        consumed = at + chunk.size as usize;
+        slices.push((chunk, out));
     }
     let errors: Vec<Error> = tracing::debug_span!("chunks").in_scope(|| {
         slices
@@ -47,12 +45,6 @@ pub fn image<A: Arch>(res: &Resolved, layout: &Layout, header: &Header, buf: &mu
     });
     Error::check(errors)?;
 
-    if !layout.strtab.is_empty() {
-        let at = layout.strtab_offset as usize;
-        let size = 4 + layout.strtab.len();
-        buf[at..at + 4].copy_from_slice(&(size as u32).to_le_bytes());
-        buf[at + 4..at + size].copy_from_slice(&layout.strtab);
-    }
     tracing::debug_span!("checksum").in_scope(|| pe::write_checksum(buf));
     Ok(())
 }
@@ -82,6 +74,11 @@ fn write_chunk<A: Arch>(
         ChunkKind::Common(_) => {}
         ChunkKind::Thunk(g) => write_thunks::<A>(res, layout, g, chunk.rva, out, errors),
         ChunkKind::BaseRelocs => baserel::encode(&layout.base_relocs, out),
+        ChunkKind::StringTable => {
+            // Its size counts the size field itself.
+            out[..4].copy_from_slice(&chunk.size.to_le_bytes());
+            out[4..].copy_from_slice(&layout.strtab);
+        }
     }
 }
 
@@ -374,5 +371,52 @@ mod tests {
             buf[at(reloc, 0)..at(reloc, 12)],
             [0x00, 0x20, 0, 0, 12, 0, 0, 0, 0x00, 0xa0, 0, 0]
         );
+    }
+
+    /// A DWARF section's name does not fit a section header: the header says `/4`, and the
+    /// string table chunk after the last section holds the name, where PointerToSymbolTable says.
+    #[test]
+    fn long_section_names_go_to_the_string_table_chunk() {
+        let res = OneObject::new(Machine::Amd64)
+            .section(".text", SectionClass::Text, 16, &[0xc3], vec![])
+            .section(".debug_info", SectionClass::Debug, 1, &[1, 2, 3], vec![])
+            .symbol(b"entry", 1, 0)
+            .build();
+        let opts = crate::layout::Options {
+            image_base: 0x1_4000_0000,
+            allow_absolute32: false,
+            sections: Default::default(),
+        };
+        let layout = crate::layout::compute::<Amd64>(&res, Relaxation::none(), &opts).unwrap();
+        let strtab = layout.chunks.last().unwrap();
+        assert_eq!(strtab.kind, ChunkKind::StringTable);
+        assert_eq!(layout.file_size, layout.strtab_offset + strtab.size);
+        let header = Header {
+            subsystem: Subsystem::EfiApplication,
+            subsystem_version: (0, 0),
+            dll: false,
+            timestamp: 0,
+            low_image: false,
+        };
+        let mut buf = vec![0u8; layout.file_size as usize];
+        image::<Amd64>(&res, &layout, &header, &mut buf).unwrap();
+        let u32_at = |at: usize| u32::from_le_bytes(buf[at..at + 4].try_into().unwrap());
+        let pe = u32_at(0x3c) as usize;
+        assert_eq!(
+            u32_at(pe + 12),
+            layout.strtab_offset,
+            "PointerToSymbolTable"
+        );
+        let at = layout.strtab_offset as usize;
+        assert_eq!(&buf[at..], b"\x10\0\0\0.debug_info\0");
+        let info = crate::consts::DEBUG_SECTIONS
+            .iter()
+            .position(|n| *n == ".debug_info")
+            .unwrap();
+        let debug = layout.section(OutputKind::Debug(info as u8)).unwrap();
+        assert_eq!(&buf[debug.file_offset as usize..][..3], [1, 2, 3]);
+        // The second header, after .text's: the name refers to offset 4 of the table.
+        let headers = pe + 24 + 240;
+        assert_eq!(&buf[headers + 40..headers + 48], b"/4\0\0\0\0\0\0");
     }
 }
