@@ -1,8 +1,12 @@
 //! What COFF objects carry beyond the unified `object` view: the machine check, `.drectve`
 //! directives, absolute values, weak externals, COMDAT groups and associative sections.
-use object::read::coff::{CoffFile, CoffHeader, Symbol as _};
+use object::pe;
+use object::read::coff::{CoffFile, CoffHeader, Symbol as _, SymbolTable};
+use object::LittleEndian as LE;
 
-use super::{parse_error, Binding, Comdat, GroupSections, ObjectFile, Relocs, Selection, SymDef};
+use super::{
+    parse_error, Binding, Comdat, GroupSections, InputSymbol, ObjectFile, Relocs, Selection, SymDef,
+};
 use crate::consts::Machine;
 use crate::error::Result;
 
@@ -19,8 +23,10 @@ pub(super) fn check_coff_machine<'d, C: CoffHeader>(
     }
 }
 
-/// What the unified `object` API does not expose for COFF, or not cheaply: directives,
-/// absolute values, weak-external defaults, COMDAT groups and their associative sections.
+/// A COFF object's symbols (every symbol-table slot; auxiliary slots hold null symbols), COMDAT
+/// groups, associative sections and `.drectve` directives, in one pass over the raw symbol table:
+/// the unified `object` API decodes a symbol again for each question asked of it, and does not
+/// expose weak-external defaults, absolute values or COMDAT selections.
 pub(super) fn read_coff_extras<'d, C: CoffHeader>(
     obj: &mut ObjectFile<'d>,
     coff: &CoffFile<'d, &'d [u8], C>,
@@ -37,85 +43,167 @@ pub(super) fn read_coff_extras<'d, C: CoffHeader>(
     let comdat_sections = coff
         .coff_section_table()
         .iter()
-        .filter(|h| {
-            h.characteristics.get(object::LittleEndian).0 & object::pe::IMAGE_SCN_LNK_COMDAT.0 != 0
-        })
+        .filter(|h| h.characteristics.get(LE).0 & pe::IMAGE_SCN_LNK_COMDAT.0 != 0)
         .count();
     obj.comdats.reserve_exact(comdat_sections);
     let table = coff.coff_symbol_table();
+    obj.symbols.reserve_exact(table.len().max(1));
     for (index, sym) in table.iter() {
-        // `object` reports no address for absolute COFF symbols; the value is the address.
-        if sym.section_number() == object::pe::IMAGE_SYM_ABSOLUTE {
-            if let Some(s) = obj.symbols.get_mut(index.0) {
-                s.def = SymDef::Absolute(u64::from(sym.value()));
-            }
-        } else if sym.has_aux_weak_external() {
-            if let Ok(aux) = table.aux_weak_external(index) {
-                let default = aux.weak_default_sym_index.get(object::LittleEndian);
-                if let Some(s) = obj.symbols.get_mut(index.0) {
-                    s.def = SymDef::WeakAlias { default };
-                    s.binding = Binding::Weak;
-                }
-            }
-        } else if sym.has_aux_section() {
-            let (Some(section), Ok(aux)) = (sym.section_number().index(), table.aux_section(index))
-            else {
-                continue;
-            };
-            let selection = match aux.selection {
-                object::pe::IMAGE_COMDAT_SELECT_ASSOCIATIVE => {
-                    let mut leader = u32::from(aux.number.get(object::LittleEndian));
-                    if C::is_type_bigobj() {
-                        leader |= u32::from(aux.high_number.get(object::LittleEndian)) << 16;
-                    }
-                    if let Some(s) = obj.sections.get_mut(section as usize) {
-                        s.follows = Some(leader);
-                    }
-                    continue;
-                }
-                object::pe::IMAGE_COMDAT_SELECT_NODUPLICATES => Selection::NoDuplicates,
-                object::pe::IMAGE_COMDAT_SELECT_SAME_SIZE => Selection::SameSize,
-                object::pe::IMAGE_COMDAT_SELECT_EXACT_MATCH => Selection::ExactMatch,
-                object::pe::IMAGE_COMDAT_SELECT_LARGEST => Selection::Largest,
-                // 0: not a COMDAT section.
-                object::pe::ComdatSelection(0) => continue,
-                _ => Selection::Any,
-            };
-            // The COMDAT symbol is the first later symbol in the same section (PE/COFF
-            // specification, "COMDAT Sections"); it names the group. Associative sections
-            // follow their leader through `follows`, so the group lists only the leader.
-            let mut next = index.0 + 1 + usize::from(sym.number_of_aux_symbols());
-            let leader = loop {
-                let Ok(s) = table.symbol(object::SymbolIndex(next)) else {
-                    break None;
-                };
-                if s.section_number() == sym.section_number() {
-                    break Some(s);
-                }
-                next += 1 + usize::from(s.number_of_aux_symbols());
-            };
-            let Some((leader, key)) = leader.and_then(|s| Some((s, s.name(table.strings()).ok()?)))
-            else {
-                return Err(parse_error(
-                    &obj.name,
-                    format!("COMDAT section {section} has no COMDAT symbol"),
-                ));
-            };
-            // A static leader's group is private to its object.
-            let global = matches!(
-                leader.storage_class(),
-                object::pe::IMAGE_SYM_CLASS_EXTERNAL | object::pe::IMAGE_SYM_CLASS_WEAK_EXTERNAL
-            );
-            obj.comdats.push(Comdat {
-                key,
-                selection,
-                sections: GroupSections::One(section),
-                symbol: Some(next as u32),
-                local: !global,
-            });
+        if obj.symbols.len() < index.0 {
+            obj.symbols.resize(index.0, InputSymbol::NULL);
         }
+        obj.symbols.push(read_symbol(coff, table, index, sym));
+        if !sym.has_aux_section() {
+            continue;
+        }
+        let (Some(section), Ok(aux)) = (sym.section_number().index(), table.aux_section(index))
+        else {
+            continue;
+        };
+        let selection = match aux.selection {
+            pe::IMAGE_COMDAT_SELECT_ASSOCIATIVE => {
+                let mut leader = u32::from(aux.number.get(LE));
+                if C::is_type_bigobj() {
+                    leader |= u32::from(aux.high_number.get(LE)) << 16;
+                }
+                if let Some(s) = obj.sections.get_mut(section as usize) {
+                    s.follows = Some(leader);
+                }
+                continue;
+            }
+            pe::IMAGE_COMDAT_SELECT_NODUPLICATES => Selection::NoDuplicates,
+            pe::IMAGE_COMDAT_SELECT_SAME_SIZE => Selection::SameSize,
+            pe::IMAGE_COMDAT_SELECT_EXACT_MATCH => Selection::ExactMatch,
+            pe::IMAGE_COMDAT_SELECT_LARGEST => Selection::Largest,
+            // 0: not a COMDAT section.
+            pe::ComdatSelection(0) => continue,
+            _ => Selection::Any,
+        };
+        // The COMDAT symbol is the first later symbol in the same section (PE/COFF
+        // specification, "COMDAT Sections"); it names the group. Associative sections follow
+        // their leader through `follows`, so the group lists only the leader.
+        let mut next = index.0 + 1 + usize::from(sym.number_of_aux_symbols());
+        let leader = loop {
+            let Ok(s) = table.symbol(object::SymbolIndex(next)) else {
+                break None;
+            };
+            if s.section_number() == sym.section_number() {
+                break Some(s);
+            }
+            next += 1 + usize::from(s.number_of_aux_symbols());
+        };
+        let Some((leader, key)) = leader.and_then(|s| Some((s, s.name(table.strings()).ok()?)))
+        else {
+            return Err(parse_error(
+                &obj.name,
+                format!("COMDAT section {section} has no COMDAT symbol"),
+            ));
+        };
+        // A static leader's group is private to its object.
+        let global = matches!(
+            leader.storage_class(),
+            pe::IMAGE_SYM_CLASS_EXTERNAL | pe::IMAGE_SYM_CLASS_WEAK_EXTERNAL
+        );
+        obj.comdats.push(Comdat {
+            key,
+            selection,
+            sections: GroupSections::One(section),
+            symbol: Some(next as u32),
+            local: !global,
+        });
+    }
+    if obj.symbols.is_empty() {
+        obj.symbols.push(InputSymbol::NULL);
     }
     Ok(())
+}
+
+/// One symbol as `object`'s unified view reads it (binding from the storage class, COMMON from
+/// an undefined external with a value, sizes from the auxiliary records), plus what that view
+/// leaves out: absolute values, and weak externals as aliases of their default.
+fn read_symbol<'d, C: CoffHeader>(
+    coff: &CoffFile<'d, &'d [u8], C>,
+    table: &SymbolTable<'d, &'d [u8], C>,
+    index: object::SymbolIndex,
+    sym: &'d C::Symbol,
+) -> InputSymbol<'d> {
+    let class = sym.storage_class();
+    let name = match sym.has_aux_file_name() {
+        true => table.aux_file_name(index, sym.number_of_aux_symbols()),
+        false => sym.name(table.strings()),
+    };
+    let mut binding = match class {
+        pe::IMAGE_SYM_CLASS_EXTERNAL => Binding::Global,
+        pe::IMAGE_SYM_CLASS_WEAK_EXTERNAL => Binding::Weak,
+        _ => Binding::Local,
+    };
+    let section_number = sym.section_number();
+    let def = match section_number {
+        pe::IMAGE_SYM_UNDEFINED if sym.has_aux_weak_external() => {
+            match table.aux_weak_external(index) {
+                Ok(aux) => {
+                    binding = Binding::Weak;
+                    SymDef::WeakAlias {
+                        default: aux.weak_default_sym_index.get(LE),
+                    }
+                }
+                Err(_) => SymDef::Undefined,
+            }
+        }
+        pe::IMAGE_SYM_UNDEFINED if class == pe::IMAGE_SYM_CLASS_EXTERNAL && sym.value() != 0 => {
+            let size = u64::from(sym.value());
+            // COFF commons carry no alignment: lld uses the size's power of two, capped at 32.
+            let align = size.next_power_of_two().min(32) as u32;
+            SymDef::Common { size, align }
+        }
+        pe::IMAGE_SYM_ABSOLUTE => SymDef::Absolute(u64::from(sym.value())),
+        n => match n.index() {
+            Some(section) => {
+                // `object` adds the section's address (zero in objects) for the storage
+                // classes that have one.
+                let has_address = matches!(
+                    class,
+                    pe::IMAGE_SYM_CLASS_STATIC
+                        | pe::IMAGE_SYM_CLASS_WEAK_EXTERNAL
+                        | pe::IMAGE_SYM_CLASS_LABEL
+                        | pe::IMAGE_SYM_CLASS_EXTERNAL
+                );
+                let base = coff
+                    .coff_section_table()
+                    .section(object::SectionIndex(section as usize))
+                    .map_or(0, |h| h.virtual_address.get(LE));
+                let value = match has_address {
+                    true => u64::from(base) + u64::from(sym.value()),
+                    false => 0,
+                };
+                SymDef::Section { section, value }
+            }
+            None => SymDef::Undefined,
+        },
+    };
+    let size = match class {
+        pe::IMAGE_SYM_CLASS_STATIC if sym.has_aux_section() => {
+            table.aux_section(index).map_or(0, |a| a.length.get(LE))
+        }
+        pe::IMAGE_SYM_CLASS_EXTERNAL if section_number == pe::IMAGE_SYM_UNDEFINED => sym.value(),
+        pe::IMAGE_SYM_CLASS_EXTERNAL if sym.has_aux_function() => table
+            .aux_function(index)
+            .map_or(0, |a| a.total_size.get(LE)),
+        _ => 0,
+    };
+    let function = sym.derived_type() == pe::IMAGE_SYM_DTYPE_FUNCTION;
+    let is_function = match class {
+        pe::IMAGE_SYM_CLASS_STATIC => function && !sym.has_aux_section(),
+        pe::IMAGE_SYM_CLASS_EXTERNAL | pe::IMAGE_SYM_CLASS_WEAK_EXTERNAL => function,
+        _ => false,
+    };
+    InputSymbol {
+        name: name.unwrap_or(b""),
+        def,
+        size,
+        binding,
+        is_function,
+    }
 }
 
 /// Linker directives a COFF object carries in `.drectve`: options as on lld-link's command line,

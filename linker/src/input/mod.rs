@@ -514,27 +514,27 @@ fn read_object<'d, O: Object<'d>>(
         }
     }
 
-    let symbol_count = file.symbols().last().map_or(0, |s| s.index().0 + 1);
-    let mut symbols: Vec<InputSymbol<'d>> = Vec::with_capacity(symbol_count);
-    for sym in file.symbols() {
-        let index = sym.index().0;
-        if symbols.len() < index {
-            symbols.resize(index, InputSymbol::NULL);
-        }
-        let read = read_symbol(format, &sym);
-        match symbols.get_mut(index) {
-            Some(slot) => *slot = read,
-            None => symbols.push(read),
-        }
-    }
-    if symbols.is_empty() {
-        symbols.push(InputSymbol::NULL);
-    }
-
+    // COFF symbols and COMDATs come from `coff::read_symbols`, in one pass over the raw table:
+    // `object` would walk it once per question, and finds each COMDAT's associative sections
+    // by walking the whole table, quadratic in an object with one COMDAT per function.
+    let mut symbols: Vec<InputSymbol<'d>> = Vec::new();
     let mut comdats = Vec::new();
-    // COFF COMDATs come from `read_coff_extras`: `object` finds each one's associative sections
-    // by walking the whole symbol table, quadratic in an object with one COMDAT per function.
     if format == Format::Elf {
+        symbols.reserve_exact(file.symbols().last().map_or(0, |s| s.index().0 + 1));
+        for sym in file.symbols() {
+            let index = sym.index().0;
+            if symbols.len() < index {
+                symbols.resize(index, InputSymbol::NULL);
+            }
+            let read = read_elf_symbol(&sym);
+            match symbols.get_mut(index) {
+                Some(slot) => *slot = read,
+                None => symbols.push(read),
+            }
+        }
+        if symbols.is_empty() {
+            symbols.push(InputSymbol::NULL);
+        }
         for comdat in file.comdats() {
             let key = file
                 .symbol_by_index(comdat.symbol())
@@ -672,7 +672,7 @@ fn read_section<'d, S: ObjectSection<'d>>(
     })
 }
 
-fn read_symbol<'d, S: ObjectSymbol<'d>>(format: Format, sym: &S) -> InputSymbol<'d> {
+fn read_elf_symbol<'d, S: ObjectSymbol<'d>>(sym: &S) -> InputSymbol<'d> {
     let binding = if sym.is_local() {
         Binding::Local
     } else if sym.is_weak() {
@@ -686,15 +686,10 @@ fn read_symbol<'d, S: ObjectSymbol<'d>>(format: Format, sym: &S) -> InputSymbol<
             value: sym.address(),
         },
         SymbolSection::Absolute => SymDef::Absolute(sym.address()),
-        SymbolSection::Common => {
-            let size = sym.size();
-            let align = match format {
-                Format::Elf => sym.address().clamp(1, 1 << 31) as u32,
-                // COFF commons carry no alignment: lld uses the size's power of two, capped at 32.
-                Format::Coff => size.next_power_of_two().min(32) as u32,
-            };
-            SymDef::Common { size, align }
-        }
+        SymbolSection::Common => SymDef::Common {
+            size: sym.size(),
+            align: sym.address().clamp(1, 1 << 31) as u32,
+        },
         _ => SymDef::Undefined,
     };
     InputSymbol {

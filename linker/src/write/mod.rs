@@ -181,10 +181,10 @@ fn operands(
     let target = res.target(file, symbol);
     let s = layout.address(target);
     let needs_section = matches!(formula, Formula::SecRel | Formula::SectionIndex);
-    let (section_start, section_index) = match layout
-        .section_of(s.wrapping_sub(layout.image_base) as u32)
-        .filter(|_| needs_section && target.is_relocatable())
-    {
+    let section = (needs_section && target.is_relocatable())
+        .then(|| layout.section_of(s.wrapping_sub(layout.image_base) as u32))
+        .flatten();
+    let (section_start, section_index) = match section {
         Some(i) => (
             layout.image_base + u64::from(layout.sections[i].rva),
             i as u16 + 1,
