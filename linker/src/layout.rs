@@ -45,7 +45,7 @@ pub enum ChunkKind {
     StringTable,
 }
 
-/// The small hot record layout works on: 16 bytes.
+/// The small hot record layout works on: 24 bytes.
 #[derive(Clone, Copy, Debug)]
 pub struct Chunk {
     pub kind: ChunkKind,
@@ -53,6 +53,8 @@ pub struct Chunk {
     pub size: u32,
     pub align: u32,
 }
+
+const _: () = assert!(std::mem::size_of::<Chunk>() == 24);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum OutputKind {

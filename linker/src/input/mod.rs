@@ -273,7 +273,9 @@ impl Mapped {
         let map = if len == 0 {
             None
         } else {
-            Some(unsafe { memmap2::Mmap::map(&file) }.map_err(io)?)
+            // The length given: memmap2 would otherwise ask the file system a second time.
+            let len = usize::try_from(len).map_err(|e| io(std::io::Error::other(e)))?;
+            Some(unsafe { memmap2::MmapOptions::new().len(len).map(&file) }.map_err(io)?)
         };
         Ok(Mapped {
             path: path.to_path_buf(),
