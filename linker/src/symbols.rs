@@ -145,20 +145,62 @@ fn shard_of(hash: u64) -> usize {
     (hash >> 40) as usize & (SHARDS - 1)
 }
 
-/// The names one object contributes, in order: non-local named symbols by symbol index, then
-/// the keys of its non-local COMDAT groups that are not already among those symbols.
-fn internables<'a, 'd>(obj: &'a ObjectFile<'d>) -> impl Iterator<Item = &'d [u8]> + 'a {
-    let symbols = obj
-        .symbols
-        .iter()
-        .filter(|s| is_global(s.binding, s.name))
-        .map(|s| s.name);
-    let keys = obj
-        .comdats
-        .iter()
-        .filter(|c| !c.local && key_symbol(obj, c).is_none())
-        .map(|c| c.key);
-    symbols.chain(keys)
+/// A global symbol's id, while interning has yet to give it.
+const PENDING: SymbolId = NONE - 1;
+
+/// Where a COMDAT group's key gets its id.
+#[derive(Clone, Copy)]
+enum Key {
+    /// A group local to its object: none.
+    Local,
+    /// The object's symbol of that name (as every COFF COMDAT's key).
+    Symbol(u32),
+    /// Interned on its own.
+    Own,
+}
+
+/// One object's names, hashed: non-local named symbols by symbol index, then the keys of its
+/// non-local COMDAT groups that are not already among those symbols. Its ids are [`PENDING`]
+/// where a name was taken, so that giving them out reads the object's symbols no second time.
+struct Hashed<'d> {
+    names: Vec<Prehashed<'d>>,
+    /// How many of `names` fall in each shard.
+    counts: [u32; SHARDS],
+    ids: Box<[SymbolId]>,
+    keys: Vec<Key>,
+}
+
+fn hash_object<'d>(obj: &ObjectFile<'d>) -> Hashed<'d> {
+    let mut names = Vec::new();
+    let ids = (obj.symbols.iter())
+        .map(|s| match is_global(s.binding, s.name) {
+            true => {
+                names.push(prehash(s.name));
+                PENDING
+            }
+            false => NONE,
+        })
+        .collect();
+    let keys = (obj.comdats.iter())
+        .map(|c| match (c.local, key_symbol(obj, c)) {
+            (true, _) => Key::Local,
+            (false, Some(s)) => Key::Symbol(s as u32),
+            (false, None) => {
+                names.push(prehash(c.key));
+                Key::Own
+            }
+        })
+        .collect();
+    let mut counts = [0u32; SHARDS];
+    for n in &names {
+        counts[shard_of(n.hash)] += 1;
+    }
+    Hashed {
+        names,
+        counts,
+        ids,
+        keys,
+    }
 }
 
 /// The global symbol of `obj` that a COMDAT group's key is the name of, if any: the key then
@@ -176,17 +218,7 @@ fn is_global(binding: Binding, name: &[u8]) -> bool {
 impl<'d> SymbolTable<'d> {
     pub fn build(objects: &[ObjectFile<'d>]) -> SymbolTable<'d> {
         // Each object's names hashed, and how many fall in each shard.
-        let hashed: Vec<(Vec<Prehashed<'d>>, [u32; SHARDS])> = objects
-            .par_iter()
-            .map(|obj| {
-                let names: Vec<Prehashed<'d>> = internables(obj).map(prehash).collect();
-                let mut counts = [0u32; SHARDS];
-                for n in &names {
-                    counts[shard_of(n.hash)] += 1;
-                }
-                (names, counts)
-            })
-            .collect();
+        let hashed: Vec<Hashed<'d>> = objects.par_iter().map(hash_object).collect();
 
         // Every name in one list, shard after shard and in object order within a shard: each
         // shard then reads one contiguous run instead of a piece of every object's list.
@@ -194,9 +226,9 @@ impl<'d> SymbolTable<'d> {
         let mut starts = Vec::with_capacity(objects.len());
         let mut next = [0u32; SHARDS];
         for s in 1..SHARDS {
-            next[s] = next[s - 1] + hashed.iter().map(|(_, c)| c[s - 1]).sum::<u32>();
+            next[s] = next[s - 1] + hashed.iter().map(|h| h.counts[s - 1]).sum::<u32>();
         }
-        let total = hashed.iter().map(|(n, _)| n.len()).sum::<usize>();
+        let total = hashed.iter().map(|h| h.names.len()).sum::<usize>();
         let runs = {
             let mut runs = [0usize; SHARDS + 1];
             runs[..SHARDS]
@@ -207,7 +239,7 @@ impl<'d> SymbolTable<'d> {
             runs
         };
         let mut flat = vec![prehash(b""); total];
-        for (names, counts) in &hashed {
+        for Hashed { names, counts, .. } in &hashed {
             starts.push(next);
             let mut at = next;
             for n in names {
@@ -252,35 +284,34 @@ impl<'d> SymbolTable<'d> {
             .flat_map(|s| s.names.iter().copied())
             .collect();
 
-        let (ids, comdat_keys) = objects
-            .par_iter()
-            .zip(&hashed)
+        // Each object's pending ids, from its names' places in the shards' runs.
+        let (ids, comdat_keys) = hashed
+            .into_par_iter()
             .zip(&starts)
-            .map(|((obj, (names, _)), start)| {
+            .map(|(object, start)| {
+                let Hashed {
+                    names,
+                    mut ids,
+                    keys,
+                    ..
+                } = object;
                 let mut cursor = *start;
-                let mut hashed = names.iter();
+                let mut names = names.iter();
                 let mut next_id = || {
-                    let n = hashed.next().expect("one hash per internable name");
+                    let n = names.next().expect("one hash per internable name");
                     let s = shard_of(n.hash);
                     let id = shards[s].base + local[cursor[s] as usize];
                     cursor[s] += 1;
                     id
                 };
-                let ids: Box<[SymbolId]> = obj
-                    .symbols
-                    .iter()
-                    .map(|sym| match is_global(sym.binding, sym.name) {
-                        true => next_id(),
-                        false => NONE,
-                    })
-                    .collect();
-                let keys = obj
-                    .comdats
-                    .iter()
-                    .map(|c| match (c.local, key_symbol(obj, c)) {
-                        (true, _) => NONE,
-                        (false, Some(s)) => ids[s],
-                        (false, None) => next_id(),
+                for id in ids.iter_mut().filter(|id| **id == PENDING) {
+                    *id = next_id();
+                }
+                let keys = (keys.iter())
+                    .map(|k| match *k {
+                        Key::Local => NONE,
+                        Key::Symbol(s) => ids[s as usize],
+                        Key::Own => next_id(),
                     })
                     .collect();
                 (ids, keys)
