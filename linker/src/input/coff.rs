@@ -259,3 +259,138 @@ pub(super) fn read_relocs<'d, C: CoffHeader>(
     let table = header.coff_relocations(data).map_err(|e| e.to_string())?;
     Ok(Relocs::Coff(table))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{parse_object, Expect, Format, GroupSections, Selection, SymDef};
+    use super::*;
+
+    /// A 18-byte symbol record: name (inline, or `/`-less string table offset), value, section
+    /// number, type, storage class, number of auxiliary records.
+    fn symbol(name: &[u8], value: u32, section: i16, typ: u16, class: u8, aux: u8) -> Vec<u8> {
+        let mut r = [0u8; 8].to_vec();
+        r[..name.len()].copy_from_slice(name);
+        r.extend(value.to_le_bytes());
+        r.extend(section.to_le_bytes());
+        r.extend(typ.to_le_bytes());
+        r.extend([class, aux]);
+        r
+    }
+
+    /// An auxiliary section record: length, then the leader section and the selection.
+    fn aux_section(length: u32, leader: u16, selection: u8) -> Vec<u8> {
+        let mut r = length.to_le_bytes().to_vec();
+        r.extend([0; 8]); // relocation and line-number counts, checksum
+        r.extend(leader.to_le_bytes());
+        r.push(selection);
+        r.resize(18, 0);
+        r
+    }
+
+    /// A clang-like amd64 object, by hand: `f` in a COMDAT `.text$mn` with an associative
+    /// `.xdata`, a FILE record, an absolute, a COMMON, a weak external defaulting to `f` and an
+    /// undefined symbol.
+    fn object() -> Vec<u8> {
+        use object::pe::*;
+        let (sections, data_at) = (2u16, 20 + 2 * 40);
+        let symtab_at = data_at + 8;
+        let mut symbols = Vec::new();
+        symbols.extend(symbol(b".file", 0, -2, 0, IMAGE_SYM_CLASS_FILE.0, 1));
+        symbols.extend(*b"t.c\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
+        symbols.extend(symbol(b".text$mn", 0, 1, 0, IMAGE_SYM_CLASS_STATIC.0, 1));
+        symbols.extend(aux_section(4, 0, IMAGE_COMDAT_SELECT_ANY.0));
+        symbols.extend(symbol(b"f", 0, 1, 0x20, IMAGE_SYM_CLASS_EXTERNAL.0, 0));
+        symbols.extend(symbol(b".xdata", 0, 2, 0, IMAGE_SYM_CLASS_STATIC.0, 1));
+        symbols.extend(aux_section(4, 1, IMAGE_COMDAT_SELECT_ASSOCIATIVE.0));
+        symbols.extend(symbol(b"abs", 0x1234, -1, 0, IMAGE_SYM_CLASS_EXTERNAL.0, 0));
+        // "common_var" is longer than 8 bytes: zeroes, then its string table offset.
+        let mut long = symbol(b"", 24, 0, 0, IMAGE_SYM_CLASS_EXTERNAL.0, 0);
+        long[4..8].copy_from_slice(&4u32.to_le_bytes());
+        symbols.extend(long);
+        symbols.extend(symbol(b"weak", 0, 0, 0, IMAGE_SYM_CLASS_WEAK_EXTERNAL.0, 1));
+        let mut weak = 4u32.to_le_bytes().to_vec(); // default: symbol 4, `f`
+        weak.extend(3u32.to_le_bytes()); // IMAGE_WEAK_EXTERN_SEARCH_ALIAS
+        weak.resize(18, 0);
+        symbols.extend(weak);
+        symbols.extend(symbol(b"undef", 0, 0, 0, IMAGE_SYM_CLASS_EXTERNAL.0, 0));
+
+        let mut o = Vec::new();
+        o.extend(IMAGE_FILE_MACHINE_AMD64.0.to_le_bytes());
+        o.extend(sections.to_le_bytes());
+        o.extend(0u32.to_le_bytes());
+        o.extend((symtab_at as u32).to_le_bytes());
+        o.extend(12u32.to_le_bytes());
+        o.extend([0; 4]); // optional header size, characteristics
+        let header = |name: &[u8; 8], at: u32, flags: u32| {
+            let mut h = name.to_vec();
+            h.extend([0; 8]); // virtual size and address
+            h.extend(4u32.to_le_bytes());
+            h.extend(at.to_le_bytes());
+            h.extend([0; 12]); // relocations, line numbers and their counts
+            h.extend(flags.to_le_bytes());
+            h
+        };
+        let code = IMAGE_SCN_CNT_CODE.0 | IMAGE_SCN_MEM_EXECUTE.0 | IMAGE_SCN_MEM_READ.0;
+        let data = IMAGE_SCN_CNT_INITIALIZED_DATA.0 | IMAGE_SCN_MEM_READ.0;
+        let comdat = IMAGE_SCN_LNK_COMDAT.0 | IMAGE_SCN_ALIGN_4BYTES.0;
+        o.extend(header(b".text$mn", data_at as u32, code | comdat));
+        o.extend(header(b".xdata\0\0", data_at as u32 + 4, data | comdat));
+        o.extend([0xc3, 0xcc, 0xcc, 0xcc, 1, 2, 3, 4]);
+        o.extend(symbols);
+        o.extend(15u32.to_le_bytes());
+        o.extend(b"common_var\0");
+        o
+    }
+
+    #[test]
+    fn symbols_comdats_and_associates_read_in_one_pass() {
+        let bytes = object();
+        let expect = Expect {
+            machine: Machine::Amd64,
+            field_size: |_, _| Some(4),
+        };
+        let obj = parse_object("t.obj".into(), &bytes, expect).unwrap();
+        let read: Vec<_> = (obj.symbols.iter())
+            .map(|s| (s.name, s.def, s.binding, s.size, s.is_function))
+            .collect();
+        use Binding::*;
+        let null = (&b""[..], SymDef::Absolute(0), Local, 0, false);
+        let section = |section| SymDef::Section { section, value: 0 };
+        assert_eq!(
+            read,
+            [
+                (&b"t.c"[..], SymDef::Undefined, Local, 0, false),
+                null,
+                (b".text$mn", section(1), Local, 4, false),
+                null,
+                (b"f", section(1), Global, 0, true),
+                (b".xdata", section(2), Local, 4, false),
+                null,
+                (b"abs", SymDef::Absolute(0x1234), Global, 0, false),
+                (
+                    b"common_var",
+                    SymDef::Common {
+                        size: 24,
+                        align: 32
+                    },
+                    Global,
+                    24,
+                    false
+                ),
+                (b"weak", SymDef::WeakAlias { default: 4 }, Weak, 0, false),
+                null,
+                (b"undef", SymDef::Undefined, Global, 0, false),
+            ]
+        );
+        assert_eq!(obj.comdats.len(), 1, "the associative .xdata is no group");
+        let c = &obj.comdats[0];
+        assert_eq!(
+            (c.key, c.selection, c.symbol, c.local),
+            (&b"f"[..], Selection::Any, Some(4), false)
+        );
+        assert!(matches!(c.sections, GroupSections::One(1)));
+        assert_eq!(obj.sections[2].follows, Some(1), ".xdata follows .text$mn");
+        assert_eq!(obj.sections[1].name, ".text$mn");
+        assert_eq!(obj.format, Format::Coff);
+    }
+}
