@@ -33,16 +33,18 @@ pub fn image<A: Arch>(res: &Resolved, layout: &Layout, header: &Header, buf: &mu
         consumed = at + chunk.size as usize;
         slices.push((chunk, out));
     }
-    let errors: Vec<Error> = tracing::debug_span!("chunks").in_scope(|| {
+    // Only chunks with errors give a list: most give none, and collecting 100k empty ones costs.
+    let errors: Vec<Vec<Error>> = tracing::debug_span!("chunks").in_scope(|| {
         slices
             .into_par_iter()
-            .flat_map_iter(|(chunk, out)| {
+            .filter_map(|(chunk, out)| {
                 let mut errors = Vec::new();
                 write_chunk::<A>(res, layout, chunk, out, &mut errors);
-                errors
+                (!errors.is_empty()).then_some(errors)
             })
             .collect()
     });
+    let errors: Vec<Error> = errors.into_iter().flatten().collect();
     Error::check(errors)?;
 
     tracing::debug_span!("checksum").in_scope(|| pe::write_checksum(buf));
@@ -130,13 +132,12 @@ fn relocate<A: Arch>(
                 crate::input::Format::Coff => info.field.read(&out[at..]),
                 crate::input::Format::Elf => r.addend,
             };
-            let mut ops = operands(res, layout, info.formula, (file, r.symbol), a, p);
+            let target = res.target(file, r.symbol);
+            let mut ops = operands(layout, info.formula, target, a, p);
             if matches!(info.formula, Formula::Add | Formula::Sub) {
                 ops.v = info.field.read(&out[at..]);
             }
-            if let Some(s) =
-                via_thunk::<A>(layout, info, file, section, res.target(file, r.symbol), a)
-            {
+            if let Some(s) = via_thunk::<A>(layout, info, file, section, target, a) {
                 (ops.s, ops.a) = (s, 0);
             }
             (reloc::evaluate(info, &ops), ops.target(info.formula))
@@ -167,18 +168,10 @@ fn unfit_error(site: RelocSite, unfit: reloc::Unfit, target: u64) -> Error {
     }
 }
 
-/// S, G and the rest `formula` uses for a relocation against `symbol` with addend `a` at address
-/// `p` (the GOT slot and output section are looked up only when it needs them); V (the field's
-/// own value, for ADD/SUB) is left to the caller, which has the field.
-fn operands(
-    res: &Resolved,
-    layout: &Layout,
-    formula: Formula,
-    (file, symbol): (u32, u32),
-    a: i64,
-    p: u64,
-) -> Operands {
-    let target = res.target(file, symbol);
+/// S, G and the rest `formula` uses for a relocation to `target` with addend `a` at address `p`
+/// (the GOT slot and output section are looked up only when it needs them); V (the field's own
+/// value, for ADD/SUB) is left to the caller, which has the field.
+fn operands(layout: &Layout, formula: Formula, target: Target, a: i64, p: u64) -> Operands {
     let s = layout.address(target);
     let needs_section = matches!(formula, Formula::SecRel | Formula::SectionIndex);
     let section = (needs_section && target.is_relocatable())
@@ -226,7 +219,13 @@ fn hi20_value(
     });
     reloc::evaluate(
         info,
-        &operands(res, layout, info.formula, (file, hi.symbol), hi.addend, p),
+        &operands(
+            layout,
+            info.formula,
+            res.target(file, hi.symbol),
+            hi.addend,
+            p,
+        ),
     )
 }
 
