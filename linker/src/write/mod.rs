@@ -299,6 +299,26 @@ mod tests {
     const R_X86_64_64: u32 = 1;
     const R_X86_64_PLT32: u32 = 4;
 
+    /// `res` laid out at lld-link's default image base for amd64, and the image written.
+    fn laid_out_and_written(res: &Resolved) -> (Layout, Vec<u8>) {
+        let opts = crate::layout::Options {
+            image_base: 0x1_4000_0000,
+            allow_absolute32: false,
+            sections: Default::default(),
+        };
+        let layout = crate::layout::compute::<Amd64>(res, Relaxation::none(), &opts).unwrap();
+        let header = Header {
+            subsystem: Subsystem::EfiApplication,
+            subsystem_version: (0, 0),
+            dll: false,
+            timestamp: 0,
+            low_image: false,
+        };
+        let mut buf = vec![0u8; layout.file_size as usize];
+        image::<Amd64>(res, &layout, &header, &mut buf).unwrap();
+        (layout, buf)
+    }
+
     /// `call data_fn` at .text+1, and an 8-byte pointer to `data_fn` in .data: one PC-relative
     /// and one absolute relocation, laid out and written by hand-built input.
     #[test]
@@ -330,12 +350,7 @@ mod tests {
             )
             .symbol(b"data_fn", 1, 8)
             .build();
-        let opts = crate::layout::Options {
-            image_base: 0x1_4000_0000,
-            allow_absolute32: false,
-            sections: Default::default(),
-        };
-        let layout = crate::layout::compute::<Amd64>(&res, Relaxation::none(), &opts).unwrap();
+        let (layout, buf) = laid_out_and_written(&res);
         let text = layout.section(OutputKind::Text).unwrap();
         let data = layout.section(OutputKind::Data).unwrap();
         assert_eq!((text.rva, data.rva), (0x1000, 0x2000));
@@ -343,15 +358,6 @@ mod tests {
         assert_eq!(layout.base_relocs[0].rva, data.rva);
         assert_eq!(layout.base_relocs[0].typ, BaseRelocType::Dir64);
 
-        let header = Header {
-            subsystem: Subsystem::EfiApplication,
-            subsystem_version: (0, 0),
-            dll: false,
-            timestamp: 0,
-            low_image: false,
-        };
-        let mut buf = vec![0u8; layout.file_size as usize];
-        image::<Amd64>(&res, &layout, &header, &mut buf).unwrap();
         let at = |s: &crate::layout::OutputSection, off: usize| s.file_offset as usize + off;
         // call rel32: target .text+8, from the end of the 5-byte call.
         assert_eq!(buf[at(text, 1)..at(text, 5)], 3i32.to_le_bytes());
@@ -381,24 +387,10 @@ mod tests {
             .section(".debug_info", SectionClass::Debug, 1, &[1, 2, 3], vec![])
             .symbol(b"entry", 1, 0)
             .build();
-        let opts = crate::layout::Options {
-            image_base: 0x1_4000_0000,
-            allow_absolute32: false,
-            sections: Default::default(),
-        };
-        let layout = crate::layout::compute::<Amd64>(&res, Relaxation::none(), &opts).unwrap();
+        let (layout, buf) = laid_out_and_written(&res);
         let strtab = layout.chunks.last().unwrap();
         assert_eq!(strtab.kind, ChunkKind::StringTable);
         assert_eq!(layout.file_size, layout.strtab_offset + strtab.size);
-        let header = Header {
-            subsystem: Subsystem::EfiApplication,
-            subsystem_version: (0, 0),
-            dll: false,
-            timestamp: 0,
-            low_image: false,
-        };
-        let mut buf = vec![0u8; layout.file_size as usize];
-        image::<Amd64>(&res, &layout, &header, &mut buf).unwrap();
         let u32_at = |at: usize| u32::from_le_bytes(buf[at..at + 4].try_into().unwrap());
         let pe = u32_at(0x3c) as usize;
         assert_eq!(
