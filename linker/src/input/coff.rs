@@ -1,5 +1,6 @@
-//! What COFF objects carry beyond the unified `object` view: the machine check, `.drectve`
-//! directives, absolute values, weak externals, COMDAT groups and associative sections.
+//! COFF specifics: the machine check, the symbol table read raw in one pass (with what the
+//! unified `object` view leaves out: absolute values, weak externals, COMDAT groups and
+//! associative sections), `.drectve` directives and relocation tables.
 use object::pe;
 use object::read::coff::{CoffFile, CoffHeader, Symbol as _, SymbolTable};
 use object::LittleEndian as LE;
@@ -23,14 +24,11 @@ pub(super) fn check_coff_machine<'d, C: CoffHeader>(
     }
 }
 
-/// A COFF object's symbols (every symbol-table slot; auxiliary slots hold null symbols), COMDAT
-/// groups, associative sections and `.drectve` directives, in one pass over the raw symbol table:
-/// the unified `object` API decodes a symbol again for each question asked of it, and does not
-/// expose weak-external defaults, absolute values or COMDAT selections.
-pub(super) fn read_coff_extras<'d, C: CoffHeader>(
+/// The `/DEFAULTLIB` and `/INCLUDE` directives of the object's `.drectve` section, if any.
+pub(super) fn read_drectve<'d, C: CoffHeader>(
     obj: &mut ObjectFile<'d>,
     coff: &CoffFile<'d, &'d [u8], C>,
-) -> Result {
+) {
     // `.drectve` fits the header's 8-byte name field: compared raw, no string table lookups.
     let drectve = coff
         .coff_section_table()
@@ -40,6 +38,16 @@ pub(super) fn read_coff_extras<'d, C: CoffHeader>(
     if let Some(text) = drectve {
         read_directives(obj, text);
     }
+}
+
+/// A COFF object's symbols (every symbol-table slot; auxiliary slots hold null symbols), COMDAT
+/// groups and associative sections, in one pass over the raw symbol table: the unified `object`
+/// API decodes a symbol again for each question asked of it, and does not expose weak-external
+/// defaults, absolute values or COMDAT selections.
+pub(super) fn read_symbols<'d, C: CoffHeader>(
+    obj: &mut ObjectFile<'d>,
+    coff: &CoffFile<'d, &'d [u8], C>,
+) -> Result {
     let comdat_sections = coff
         .coff_section_table()
         .iter()

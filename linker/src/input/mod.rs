@@ -23,7 +23,7 @@ mod elf;
 
 pub use archive::Archive;
 use archive::{is_object, member_name};
-use coff::{check_coff_machine, read_coff_extras};
+use coff::check_coff_machine;
 use elf::ElfRelocs;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -469,7 +469,8 @@ fn read_any<'d>(name: String, data: &'d [u8], machine: Machine) -> Result<Object
             check_coff_machine(&coff, machine).map_err(|raw| wrong(Format::Coff, raw))?;
             let relocs = |i| coff::read_relocs(&coff, data, i);
             let mut obj = read_object(name, data, Format::Coff, &coff, &relocs)?;
-            read_coff_extras(&mut obj, &coff)?;
+            coff::read_symbols(&mut obj, &coff)?;
+            coff::read_drectve(&mut obj, &coff);
             Ok(obj)
         }
         FileKind::CoffBig => {
@@ -478,7 +479,8 @@ fn read_any<'d>(name: String, data: &'d [u8], machine: Machine) -> Result<Object
             check_coff_machine(&coff, machine).map_err(|raw| wrong(Format::Coff, raw))?;
             let relocs = |i| coff::read_relocs(&coff, data, i);
             let mut obj = read_object(name, data, Format::Coff, &coff, &relocs)?;
-            read_coff_extras(&mut obj, &coff)?;
+            coff::read_symbols(&mut obj, &coff)?;
+            coff::read_drectve(&mut obj, &coff);
             Ok(obj)
         }
         FileKind::Elf32 => Err(bad("32-bit ELF objects cannot go into a PE32+ image")),
