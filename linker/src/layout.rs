@@ -365,17 +365,21 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
                 if !res.live[f][s] {
                     continue;
                 }
-                let (group, size) = match sec.class {
-                    SectionClass::Text => (0, relax.size(f as u32, s as u32, sec)),
-                    SectionClass::RoData => (1, relax.size(f as u32, s as u32, sec)),
-                    SectionClass::Data => (2, relax.size(f as u32, s as u32, sec)),
-                    SectionClass::Bss => (3, relax.size(f as u32, s as u32, sec)),
+                let group = match sec.class {
+                    SectionClass::Text => 0,
+                    SectionClass::RoData => 1,
+                    SectionClass::Data => 2,
+                    SectionClass::Bss => 3,
                     SectionClass::Debug => match DEBUG_SECTIONS.iter().position(|n| *n == sec.name)
                     {
-                        Some(i) => (4 + i as u8, sec.size),
+                        Some(i) => 4 + i as u8,
                         None => continue,
                     },
                     SectionClass::Discard => continue,
+                };
+                let size = match group {
+                    0..4 => relax.size(f as u32, s as u32, sec),
+                    _ => sec.size,
                 };
                 let key = match obj.format {
                     Format::Coff if group < 4 => grouping_key(sec.name),

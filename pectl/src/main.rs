@@ -22,7 +22,7 @@ fn main() -> ExitCode {
 /// glibc's malloc for a short process that fills a hundred MiB from several threads: heaps grown
 /// 64 MiB at a time and backed by transparent huge pages. A large link otherwise spends a third of
 /// its time in page faults (one per 4 KiB touched; a fault costs microseconds in a VM) and in the
-/// `mprotect` calls that grow each thread's heap; with these, a 1000-object link takes ~4k faults
+/// `mprotect` calls that grow each thread's heap; with these, a 1000-object link takes ~2k faults
 /// instead of ~28k and about 30 % less wall time, and peak RSS grows by a few MiB. glibc reads
 /// tunables only from the environment at startup, so the process re-executes itself once with
 /// them set; a GLIBC_TUNABLES already set (the user's, or this re-execution's) is left alone.

@@ -467,21 +467,13 @@ fn read_any<'d>(name: String, data: &'d [u8], machine: Machine) -> Result<Object
         FileKind::Coff => {
             let coff = CoffFile::<&[u8]>::parse(data).map_err(|e| parse_error(&name, e))?;
             check_coff_machine(&coff, machine).map_err(|raw| wrong(Format::Coff, raw))?;
-            let relocs = |i| coff::read_relocs(&coff, data, i);
-            let mut obj = read_object(name, data, Format::Coff, &coff, &relocs)?;
-            coff::read_symbols(&mut obj, &coff)?;
-            coff::read_drectve(&mut obj, &coff);
-            Ok(obj)
+            read_coff(name, data, &coff)
         }
         FileKind::CoffBig => {
             let coff = CoffFile::<&[u8], object::pe::AnonObjectHeaderBigobj>::parse(data)
                 .map_err(|e| parse_error(&name, e))?;
             check_coff_machine(&coff, machine).map_err(|raw| wrong(Format::Coff, raw))?;
-            let relocs = |i| coff::read_relocs(&coff, data, i);
-            let mut obj = read_object(name, data, Format::Coff, &coff, &relocs)?;
-            coff::read_symbols(&mut obj, &coff)?;
-            coff::read_drectve(&mut obj, &coff);
-            Ok(obj)
+            read_coff(name, data, &coff)
         }
         FileKind::Elf32 => Err(bad("32-bit ELF objects cannot go into a PE32+ image")),
         FileKind::Pe32 | FileKind::Pe64 => Err(bad("is a linked PE image, not an object file")),
@@ -490,6 +482,20 @@ fn read_any<'d>(name: String, data: &'d [u8], machine: Machine) -> Result<Object
         )),
         _ => Err(bad("not an ELF or COFF object file or archive")),
     }
+}
+
+/// A COFF object, regular or bigobj: sections through `object`, symbols, COMDATs and directives
+/// read raw by [`coff`].
+fn read_coff<'d, C: object::read::coff::CoffHeader>(
+    name: String,
+    data: &'d [u8],
+    coff: &CoffFile<'d, &'d [u8], C>,
+) -> Result<ObjectFile<'d>> {
+    let relocs = |i| coff::read_relocs(coff, data, i);
+    let mut obj = read_object(name, data, Format::Coff, coff, &relocs)?;
+    coff::read_symbols(&mut obj, coff)?;
+    coff::read_drectve(&mut obj, coff);
+    Ok(obj)
 }
 
 /// The relocations of one section (by index); the error is the reason.
