@@ -135,6 +135,22 @@ if ! "$UKIFY_DIR/venv/bin/python" -c "import pefile, sys; sys.exit(pefile.__vers
   "$UKIFY_DIR/venv/bin/pip" install -q --disable-pip-version-check "pefile==$PEFILE_VERSION"
 fi
 
+# --- Secure Boot (issue 19): sbsign/sbverify (bookworm's sbsigntool) as a reference signer, and
+# virt-fw-vars (PyPI virt-firmware, in a venv under the cache) to enroll a fresh key pair as
+# PK/KEK/db in an edk2 varstore (scripts/secureboot-vars.sh). The Secure Boot firmware itself comes
+# with the ovmf and qemu-efi-aarch64 packages unpacked above.
+dpkg -s sbsigntool >/dev/null 2>&1 || {
+  echo "setup: installing sbsigntool"
+  $SUDO apt-get install -y -qq --no-install-recommends sbsigntool
+}
+VIRT_FW_VENV=$CACHE/virt-firmware
+if ! "$VIRT_FW_VENV/bin/virt-fw-vars" --help >/dev/null 2>&1; then
+  echo "setup: installing virt-firmware (PyPI) into $VIRT_FW_VENV"
+  python3 -m venv "$VIRT_FW_VENV"
+  "$VIRT_FW_VENV/bin/pip" install -q --disable-pip-version-check virt-firmware
+fi
+# --- end Secure Boot
+
 # ============================================================================================
 # CHECK: every item the tests and the Taskfile use, each named when missing.
 # ============================================================================================
@@ -166,6 +182,15 @@ for a in amd64 arm64 riscv64 loongarch64; do
   need_file "$CACHE/kernels/$a/vmlinuz.efi" "Debian $a kernel"
   for f in vmlinuz busybox packages; do need_file "$CACHE/live/$a/$f" "live-ISO input (fetch-live.sh)"; done
 done
+# Secure Boot (issue 19): enforcing firmware, Debian's snakeoil keys, the reference signer, the
+# varstore tool.
+for rel in OVMF/OVMF_CODE_4M.secboot.fd OVMF/OVMF_VARS_4M.snakeoil.fd ovmf/PkKek-1-snakeoil.key ovmf/PkKek-1-snakeoil.pem \
+  AAVMF/AAVMF_CODE.secboot.fd AAVMF/AAVMF_VARS.snakeoil.fd qemu-efi-aarch64/PkKek-1-snakeoil.key \
+  qemu-efi-aarch64/PkKek-1-snakeoil.pem; do
+  need_file "$FW/usr/share/$rel" "edk2 Secure Boot firmware/snakeoil key"
+done
+need_cmd sbsign sbverify openssl
+need "virt-fw-vars ($VIRT_FW_VENV/bin/virt-fw-vars)" "$VIRT_FW_VENV/bin/virt-fw-vars" --help
 need "dracut's dmsquash-live module (dracut-live)" test -d /usr/lib/dracut/modules.d/90dmsquash-live
 need_file "$CACHE/systemd/linuxx64.efi.stub" "systemd UKI stub"
 need "ukify ($UKIFY_DIR/usr/bin/ukify) runs with pefile $PEFILE_VERSION" \

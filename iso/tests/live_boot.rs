@@ -71,6 +71,7 @@ fn boot(arch: &str, media: Media) -> Option<BootResult> {
             stop_when: None,
             // loongarch64 virt needs more than 1 GiB for the kernel + initramfs + tmpfs overlay.
             memory_mib: Some(if arch == "loongarch64" { 2048 } else { 1024 }),
+            ..BootOpts::default()
         },
     ))
 }

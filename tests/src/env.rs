@@ -92,6 +92,46 @@ pub fn firmware(arch: Arch) -> Result<Firmware, String> {
     Ok(fw)
 }
 
+/// edk2's Secure Boot build of one arch and the snakeoil key pair its default varstore trusts.
+#[derive(Clone, Debug)]
+pub struct SecureBootFirmware {
+    /// Read-only code flash image (the `secboot` build: refuses images db does not allow).
+    pub code: PathBuf,
+    /// Variable store template with Debian's snakeoil certificate as PK, KEK and db.
+    pub snakeoil_vars: PathBuf,
+    /// Debian's snakeoil private key (encrypted PKCS#8, password [`SNAKEOIL_PASSWORD`]).
+    pub snakeoil_key: PathBuf,
+    /// Debian's snakeoil certificate (PEM).
+    pub snakeoil_cert: PathBuf,
+}
+
+/// The password of Debian's `PkKek-1-snakeoil.key` (the ovmf package's README.Debian).
+pub const SNAKEOIL_PASSWORD: &str = "snakeoil";
+
+/// The Secure Boot firmware files of `arch`, or an error naming the arch without such a build or
+/// the missing file.
+pub fn secure_boot_firmware(arch: Arch) -> Result<SecureBootFirmware, String> {
+    let (code, vars, keys) = arch.secure_boot_rel_paths().ok_or_else(|| {
+        format!("Debian's edk2 for {arch} is built without Secure Boot")
+    })?;
+    let dir = fw_dir();
+    let fw = SecureBootFirmware {
+        code: dir.join(code),
+        snakeoil_vars: dir.join(vars),
+        snakeoil_key: dir.join(keys).join("PkKek-1-snakeoil.key"),
+        snakeoil_cert: dir.join(keys).join("PkKek-1-snakeoil.pem"),
+    };
+    for f in [&fw.code, &fw.snakeoil_vars, &fw.snakeoil_key, &fw.snakeoil_cert] {
+        if !f.is_file() {
+            return Err(format!(
+                "{arch} Secure Boot firmware file {} missing (set PELN_FW_DIR or run scripts/setup-test-env.sh)",
+                f.display()
+            ));
+        }
+    }
+    Ok(fw)
+}
+
 /// Whether we run under CI (`CI` set to anything but empty, `0` or `false`): missing tools fail tests.
 pub fn is_ci() -> bool {
     match std::env::var("CI") {

@@ -34,7 +34,7 @@ pub mod stub;
 pub mod work;
 
 pub use cc::{archive, compile_c, ObjFormat};
-pub use env::{check_needs, fw_dir, is_ci, skip_or_fail, skip_unless, tool, Need, Requirement};
+pub use env::{check_needs, fw_dir, secure_boot_firmware, SecureBootFirmware, is_ci, skip_or_fail, skip_unless, tool, Need, Requirement};
 pub use link::{
     link_elf_fixed_reference, link_with_lld, link_with_pectl, pectl_link_args, LinkOpts,
 };
@@ -42,7 +42,9 @@ pub use program::{
     assert_program_passed, build_test_program, c_program_with_elf_reference, c_program_with_lld,
     c_program_with_pectl, peln_lines, ProgramRun, TestProgram, Variant, CHECKS,
 };
-pub use qemu::{boot, boot_efi, boot_efi_with, make_esp_dir, BootOpts, BootResult, Media};
+pub use qemu::{
+    boot, boot_efi, boot_efi_with, make_esp_dir, BootOpts, BootResult, Media, ACCESS_DENIED,
+};
 pub use work::WorkDir;
 
 /// The four UEFI architectures peln links for.
@@ -158,6 +160,25 @@ impl Arch {
                 "usr/share/qemu-efi-loongarch64/QEMU_EFI.fd",
                 "usr/share/qemu-efi-loongarch64/QEMU_VARS.fd",
             ),
+        }
+    }
+
+    /// edk2's Secure Boot build (CODE, VARS template with Debian's snakeoil certificate enrolled as
+    /// PK, KEK and db, directory of `PkKek-1-snakeoil.{key,pem}`), relative to [`fw_dir`]; `None` on
+    /// riscv64 and loongarch64, whose Debian edk2 is built without Secure Boot.
+    pub fn secure_boot_rel_paths(self) -> Option<(&'static str, &'static str, &'static str)> {
+        match self {
+            Arch::Amd64 => Some((
+                "usr/share/OVMF/OVMF_CODE_4M.secboot.fd",
+                "usr/share/OVMF/OVMF_VARS_4M.snakeoil.fd",
+                "usr/share/ovmf",
+            )),
+            Arch::Arm64 => Some((
+                "usr/share/AAVMF/AAVMF_CODE.secboot.fd",
+                "usr/share/AAVMF/AAVMF_VARS.snakeoil.fd",
+                "usr/share/qemu-efi-aarch64",
+            )),
+            Arch::Riscv64 | Arch::Loongarch64 => None,
         }
     }
 

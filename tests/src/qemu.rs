@@ -3,9 +3,13 @@
 //! Command lines are exactly those of TESTENV.md: pflash CODE read-only plus a per-run copy of the
 //! VARS template, `-m 512 -smp 1 -nographic -nic none -no-reboot -boot menu=on,splash-time=0`
 //! (`-m 1024` on loongarch64; [`BootOpts::memory_mib`] overrides it, e.g. for Linux kernels). Boots
-//! are serialised by a machine-wide lock (`boot_lock`): TCG is CPU-bound, `cargo test` runs tests in
+//! With [`BootOpts::secure_boot`] the firmware is edk2's Secure Boot build (amd64, arm64) with a
+//! copy of the given enrolled varstore; on amd64 that build keeps its variables in SMM, so the
+//! machine gets `smm=on` and a secure pflash (`-global driver=cfi.pflash01,property=secure,value=on`).
+//!
+//! Boots are serialised by a machine-wide lock (`boot_lock`): TCG is CPU-bound, `cargo test` runs tests in
 //! parallel threads, and several test processes (workspace crates, worktrees) may boot at once.
-use crate::env::{firmware, need_tool};
+use crate::env::{firmware, need_tool, secure_boot_firmware};
 use crate::Arch;
 use std::ffi::OsString;
 use std::io::Read;
@@ -13,6 +17,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+/// What edk2 prints (its `%r` of EFI_SECURITY_VIOLATION / EFI_ACCESS_DENIED, e.g. `BdsDxe: failed to
+/// load Boot0001 ... : Access Denied`) when Secure Boot refuses an image.
+pub const ACCESS_DENIED: &str = "Access Denied";
 
 /// Default time limit of a boot (TCG on a loaded 2-core machine).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -53,6 +61,9 @@ pub struct BootOpts {
     pub stop_when: Option<String>,
     /// Guest RAM in MiB (`-m`); `None` is the TESTENV default (512, 1024 on loongarch64).
     pub memory_mib: Option<u32>,
+    /// Boot edk2's Secure Boot build with a copy of this varstore (keys enrolled, Secure Boot on;
+    /// [`crate::SecureBootFirmware::snakeoil_vars`] is Debian's); `None`: the plain build.
+    pub secure_boot: Option<PathBuf>,
 }
 
 impl Default for BootOpts {
@@ -61,6 +72,7 @@ impl Default for BootOpts {
             timeout: DEFAULT_TIMEOUT,
             stop_when: None,
             memory_mib: None,
+            secure_boot: None,
         }
     }
 }
@@ -171,17 +183,25 @@ pub fn default_memory_mib(arch: Arch) -> u32 {
 }
 
 /// The QEMU arguments (without the binary) for `arch` booting `media`, with `vars` as the writable
-/// variable store copy and `memory_mib` of RAM (`None`: [`default_memory_mib`]).
+/// variable store copy and `memory_mib` of RAM (`None`: [`default_memory_mib`]). `secure_boot`: `code`
+/// is edk2's Secure Boot build, which on amd64 needs SMM and a secure pflash.
 pub fn qemu_args(
     arch: Arch,
     code: &Path,
     vars: &Path,
     media: &Media,
     memory_mib: Option<u32>,
+    secure_boot: bool,
 ) -> Vec<OsString> {
     let mut a: Vec<OsString> = Vec::new();
     let mut push = |s: &str| a.push(s.into());
     match arch {
+        Arch::Amd64 if secure_boot => {
+            push("-machine");
+            push("q35,smm=on,accel=tcg");
+            push("-global");
+            push("driver=cfi.pflash01,property=secure,value=on");
+        }
         Arch::Amd64 => {
             push("-machine");
             push("q35,accel=tcg");
@@ -282,7 +302,16 @@ fn qemu_escape(p: &Path) -> OsString {
 /// (check with `check_needs(arch, &[Need::Qemu])` first) or QEMU cannot be started.
 pub fn boot(arch: Arch, media: &Media, opts: BootOpts) -> BootResult {
     let qemu = need_tool(arch.qemu_binary()).unwrap_or_else(|e| panic!("{e}"));
-    let fw = firmware(arch).unwrap_or_else(|e| panic!("{e}"));
+    let (code, vars_template) = match &opts.secure_boot {
+        Some(vars) => {
+            let sb = secure_boot_firmware(arch).unwrap_or_else(|e| panic!("{e}"));
+            (sb.code, vars.clone())
+        }
+        None => {
+            let fw = firmware(arch).unwrap_or_else(|e| panic!("{e}"));
+            (fw.code, fw.vars_template)
+        }
+    };
     match media {
         Media::FatDir(p) | Media::Disk(p) | Media::Cdrom(p) => {
             assert!(p.exists(), "boot media {} does not exist", p.display())
@@ -293,11 +322,18 @@ pub fn boot(arch: Arch, media: &Media, opts: BootOpts) -> BootResult {
         .tempdir()
         .expect("temp dir");
     let vars = tmp.path().join("VARS.fd");
-    std::fs::copy(&fw.vars_template, &vars)
-        .unwrap_or_else(|e| panic!("cannot copy {}: {e}", fw.vars_template.display()));
+    std::fs::copy(&vars_template, &vars)
+        .unwrap_or_else(|e| panic!("cannot copy {}: {e}", vars_template.display()));
 
     let mut cmd = Command::new(&qemu);
-    cmd.args(qemu_args(arch, &fw.code, &vars, media, opts.memory_mib))
+    cmd.args(qemu_args(
+        arch,
+        &code,
+        &vars,
+        media,
+        opts.memory_mib,
+        opts.secure_boot.is_some(),
+    ))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -427,6 +463,7 @@ mod tests {
             Path::new("/v,x.fd"),
             &Media::FatDir("/esp".into()),
             None,
+            false,
         );
         let s: Vec<String> = a.iter().map(|x| x.to_string_lossy().into_owned()).collect();
         assert_eq!(
@@ -440,8 +477,8 @@ mod tests {
     #[test]
     fn qemu_args_cdrom_uses_ide_on_amd64_and_scsi_elsewhere() {
         let m = Media::Cdrom("/b.iso".into());
-        let x = qemu_args(Arch::Amd64, Path::new("/c"), Path::new("/v"), &m, None);
-        let r = qemu_args(Arch::Riscv64, Path::new("/c"), Path::new("/v"), &m, None);
+        let x = qemu_args(Arch::Amd64, Path::new("/c"), Path::new("/v"), &m, None, false);
+        let r = qemu_args(Arch::Riscv64, Path::new("/c"), Path::new("/v"), &m, None, false);
         assert!(x.iter().any(|s| s == "ide-cd,drive=cd0"));
         assert!(r.iter().any(|s| s == "scsi-cd,drive=cd0,bus=scsi0.0"));
         assert!(r.iter().any(|s| s == "-m") && r.iter().any(|s| s == "512"));
@@ -456,9 +493,32 @@ mod tests {
             Path::new("/v"),
             &m,
             Some(1536),
+            false,
         );
         let i = a.iter().position(|s| s == "-m").expect("-m");
         assert_eq!(a[i + 1], "1536");
         assert_eq!(a.iter().filter(|s| *s == "-m").count(), 1);
+    }
+
+    #[test]
+    fn qemu_args_secure_boot_adds_smm_and_secure_pflash_on_amd64_only() {
+        let m = Media::FatDir("/esp".into());
+        let join = |a: Vec<OsString>| {
+            a.iter()
+                .map(|x| x.to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let x = join(qemu_args(Arch::Amd64, Path::new("/c"), Path::new("/v"), &m, None, true));
+        assert!(
+            x.starts_with(
+                "-machine q35,smm=on,accel=tcg -global driver=cfi.pflash01,property=secure,value=on -m 512 "
+            ),
+            "{x}"
+        );
+        let plain = |arch| join(qemu_args(arch, Path::new("/c"), Path::new("/v"), &m, None, false));
+        let a = join(qemu_args(Arch::Arm64, Path::new("/c"), Path::new("/v"), &m, None, true));
+        assert_eq!(a, plain(Arch::Arm64));
+        assert!(!plain(Arch::Amd64).contains("smm"));
     }
 }

@@ -5,9 +5,12 @@
 //!
 //! ```text
 //! peln-boot ARCH MEDIA --expect TEXT [--expect TEXT]... [--timeout SECONDS] [--memory MIB]
+//!           [--secure-boot snakeoil|VARS]
 //!   ARCH   amd64 | arm64 | riscv64 | loongarch64
 //!   MEDIA  efi:FILE (copied to \EFI\BOOT\BOOT<ARCH>.EFI of a temporary FAT dir)
 //!          | fat:DIR | disk:IMAGE | cdrom:IMAGE
+//!   --secure-boot  edk2's Secure Boot build (amd64, arm64) with Debian's snakeoil-enrolled
+//!                  varstore or the varstore file VARS (scripts/secureboot-vars.sh makes one)
 //! ```
 //! Exits 0 when every `--expect` text appeared on the serial console, 1 otherwise (printing the
 //! console and QEMU's stderr), 2 on a usage error.
@@ -15,11 +18,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use peln_tests::{boot, make_esp_dir, Arch, BootOpts, Media};
+use peln_tests::{boot, make_esp_dir, secure_boot_firmware, Arch, BootOpts, Media};
 
 const USAGE: &str =
     "usage: peln-boot ARCH efi:FILE|fat:DIR|disk:IMAGE|cdrom:IMAGE --expect TEXT... \
-                     [--timeout SECONDS] [--memory MIB]";
+                     [--timeout SECONDS] [--memory MIB] [--secure-boot snakeoil|VARS]";
 
 struct Args {
     arch: Arch,
@@ -27,6 +30,7 @@ struct Args {
     expect: Vec<String>,
     timeout: Duration,
     memory_mib: Option<u32>,
+    secure_boot: Option<PathBuf>,
 }
 
 fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -37,6 +41,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         .ok_or_else(|| format!("unknown arch {arch:?}"))?;
     let media = argv.next().ok_or("missing MEDIA")?;
     let (mut expect, mut timeout, mut memory_mib) = (Vec::new(), Duration::from_secs(300), None);
+    let mut secure_boot = None;
     while let Some(flag) = argv.next() {
         let value = argv.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
@@ -54,6 +59,10 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
                         .map_err(|_| format!("bad --memory {value:?}"))?,
                 )
             }
+            "--secure-boot" if value == "snakeoil" => {
+                secure_boot = Some(secure_boot_firmware(arch)?.snakeoil_vars)
+            }
+            "--secure-boot" => secure_boot = Some(PathBuf::from(value)),
             _ => return Err(format!("unknown option {flag:?}")),
         }
     }
@@ -66,6 +75,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         expect,
         timeout,
         memory_mib,
+        secure_boot,
     })
 }
 
@@ -108,6 +118,7 @@ fn main() -> ExitCode {
         // The guest powers itself off once it has printed everything (kernel /init, payload).
         stop_when: None,
         memory_mib: args.memory_mib,
+        secure_boot: args.secure_boot,
     };
     let result = boot(args.arch, &media, opts);
     let missing: Vec<&String> = args
