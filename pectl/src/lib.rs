@@ -2,7 +2,8 @@
 //!
 //! `pectl link` turns objects and archives into a PE32+ UEFI image; `pectl uki` joins a UEFI stub,
 //! a kernel, initrds and a command line into a Unified Kernel Image as systemd's ukify does;
-//! `pectl inspect` prints what a PE image, COFF/ELF object or archive holds.
+//! `pectl inspect` prints what a PE image, COFF/ELF object or archive holds; `pectl sign` and
+//! `pectl verify` sign images for Secure Boot and check them as firmware would.
 //!
 //! Called as `lld-link`, `ld.lld` or with `-flavor link|gnu`, pectl is the linker toolchains
 //! already know how to drive (see [`flavor`]).
@@ -14,6 +15,7 @@ use peln_linker::{LinkArgs, Machine, Subsystem};
 
 pub mod flavor;
 pub mod inspect;
+mod sign;
 mod verify;
 
 pub type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -43,10 +45,20 @@ enum Command {
     Inspect { file: PathBuf },
     /// Check that UEFI firmware (edk2) would load and run each image: every problem is printed
     /// with its field and value. Exit status 1 when any image has errors; warnings do not fail.
+    /// A signed image's Authenticode signatures are checked too: the certificate table's
+    /// structure and that each signature's digest is the image's.
     Verify {
+        /// Also check each signature's RSA signature and that a signer is, or is issued by, one
+        /// of these certificates (the firmware's db); an unsigned image then fails. Repeatable.
+        #[arg(long = "cert", value_name = "CERT.pem")]
+        certs: Vec<PathBuf>,
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Authenticode-sign a PE image (sbsign's job): SHA-256, PKCS#7, the signature appended in
+    /// the certificate table. SOURCE_DATE_EPOCH sets the signing time (none without it), so the
+    /// output is reproducible.
+    Sign(sign::Sign),
 }
 
 #[derive(clap::Args, Debug)]
@@ -244,7 +256,8 @@ where
             print!("{text}");
             Ok(())
         }
-        Command::Verify { files } => verify::run(&files),
+        Command::Verify { certs, files } => verify::run(&files, &certs),
+        Command::Sign(args) => sign::run(&args),
     }
 }
 

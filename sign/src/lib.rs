@@ -13,7 +13,18 @@
 use std::fmt;
 use std::path::Path;
 
+use peln_pe::headers::{rd32, wr32};
+use peln_pe::Headers;
+use rsa::pkcs1v15::SigningKey;
+use sha2::Sha256;
 use zeroize::Zeroizing;
+
+mod asn1;
+mod image;
+mod key;
+mod signature;
+
+pub use key::{parse_certificates, PASSWORD_ENV};
 
 pub use x509_cert::Certificate;
 
@@ -98,8 +109,7 @@ impl Password {
     /// the environment variable `PELN_KEY_PASSWORD`, else none. Never from the command line, where
     /// other users' `ps` would see it.
     pub fn from_file_or_env(file: Option<&Path>) -> Result<Option<Password>, Error> {
-        let _ = file;
-        Err(Error::new(ErrorKind::Io, "not implemented yet"))
+        key::read_password(file)
     }
 }
 
@@ -129,7 +139,8 @@ impl SignOptions {
 
 /// An RSA private key (2048 to 4096 bits) and the certificate that holds its public key.
 pub struct Signer {
-    _private: (),
+    key: SigningKey<Sha256>,
+    cert: Certificate,
 }
 
 impl Signer {
@@ -137,21 +148,67 @@ impl Signer {
     /// `ENCRYPTED PRIVATE KEY` with PBES2, AES or 3DES, which needs `password`) and the
     /// certificate (PEM or DER), and checks that the key is the certificate's.
     pub fn load(key: &Path, cert: &Path, password: Option<&Password>) -> Result<Signer, Error> {
-        let _ = (key, cert, password);
-        Err(Error::new(ErrorKind::Key, "not implemented yet"))
+        let private = key::load_key(key, password)?;
+        let certificate = key::load_certificate(cert)?;
+        let public = key::public_key(&certificate)
+            .map_err(|e| Error::new(e.kind(), format!("{}: {e}", cert.display())))?;
+        if public != private.to_public_key() {
+            return Err(Error::new(
+                ErrorKind::KeyMismatch,
+                format!(
+                    "the private key {} is not the key of the certificate {} (`{}`)",
+                    key.display(),
+                    cert.display(),
+                    certificate.tbs_certificate.subject
+                ),
+            ));
+        }
+        Ok(Signer {
+            key: SigningKey::new(private),
+            cert: certificate,
+        })
     }
 
     /// Signs a PE image and returns the whole signed file: the image padded to 8 bytes, the
     /// certificate table with one more WIN_CERTIFICATE, the security directory pointing at it and
     /// the checksum recomputed.
     pub fn sign(&self, image: &[u8], opts: &SignOptions) -> Result<Vec<u8>, Error> {
-        let _ = (image, opts);
-        Err(Error::new(ErrorKind::Key, "not implemented yet"))
+        let layout = image::Layout::read(image)?;
+        let mut out = image.to_vec();
+        let table_start =
+            match &layout.table {
+                Some(_) if !opts.append => return Err(Error::new(
+                    ErrorKind::AlreadySigned,
+                    "already signed (add a signature with --append, or sign the unsigned image)",
+                )),
+                Some(table) => {
+                    image::entries(image, table)?;
+                    table.start
+                }
+                None => {
+                    out.resize(image.len() + layout.padding, 0);
+                    out.len()
+                }
+            };
+        let digest = layout.digest(image);
+        let pkcs7 = signature::build(&digest, &self.key, &self.cert, opts.signing_time)?;
+        out.extend_from_slice(&image::win_certificate(&pkcs7));
+        let table_len = u32::try_from(out.len() - table_start)
+            .ok()
+            .filter(|_| u32::try_from(out.len()).is_ok())
+            .ok_or_else(|| Error::new(ErrorKind::NotPe, "the signed image would pass 4 GiB"))?;
+        wr32(&mut out, layout.security_entry, table_start as u32);
+        wr32(&mut out, layout.security_entry + 4, table_len);
+        let sum = peln_pe::checksum(&out, layout.checksum_field);
+        wr32(&mut out, layout.checksum_field, sum);
+        // What we write must read back as what we meant to sign, with our own certificate.
+        verify(&out, std::slice::from_ref(&self.cert))?;
+        Ok(out)
     }
 
     /// The signer's certificate.
     pub fn certificate(&self) -> &Certificate {
-        unimplemented!()
+        &self.cert
     }
 }
 
@@ -160,14 +217,8 @@ impl Signer {
 /// data up to the certificate table). An image whose ranges edk2 and systemd would see
 /// differently is an [`ErrorKind::Ambiguous`] error.
 pub fn authenticode_digest(image: &[u8]) -> Result<[u8; 32], Error> {
-    let _ = image;
-    Err(Error::new(ErrorKind::NotPe, "not implemented yet"))
-}
-
-/// Reads certificates from PEM (one or more `CERTIFICATE` blocks) or DER bytes.
-pub fn parse_certificates(bytes: &[u8]) -> Result<Vec<Certificate>, Error> {
-    let _ = bytes;
-    Err(Error::new(ErrorKind::Cert, "not implemented yet"))
+    let layout = image::Layout::read(image)?;
+    Ok(layout.digest(image))
 }
 
 /// One checked signature of an image.
@@ -188,6 +239,70 @@ pub struct SignatureInfo {
 /// that at least one signer is, or chains to, a trusted certificate; an unsigned image is then
 /// [`ErrorKind::NotSigned`]. An unsigned image without `trusted` gives an empty list.
 pub fn verify(image: &[u8], trusted: &[Certificate]) -> Result<Vec<SignatureInfo>, Error> {
-    let _ = (image, trusted);
-    Err(Error::new(ErrorKind::NotPe, "not implemented yet"))
+    let h = Headers::parse(image).map_err(image::not_pe)?;
+    let entry = image::security_entry(&h).map(|at| {
+        (
+            rd32(image, at).unwrap_or(0),
+            rd32(image, at + 4).unwrap_or(0),
+        )
+    });
+    if matches!(entry, None | Some((0, 0))) {
+        return match trusted {
+            [] => Ok(Vec::new()),
+            _ => Err(Error::new(
+                ErrorKind::NotSigned,
+                "not signed (no certificate table)",
+            )),
+        };
+    }
+    let layout = image::Layout::read(image)?;
+    let table = layout.table.as_ref().expect("a security directory entry");
+    let digest = layout.digest(image);
+    let mut found = Vec::new();
+    for (i, blob) in image::entries(image, table)?.into_iter().enumerate() {
+        let in_sig = |e: Error| Error::new(e.kind(), format!("signature {i}: {e}"));
+        let sig = signature::Decoded::decode(blob).map_err(in_sig)?;
+        if sig.image_digest != digest {
+            return Err(Error::new(
+                ErrorKind::DigestMismatch,
+                format!(
+                    "signature {i}: it signs image digest {}, the image's is {} \
+                     (the image was changed after signing)",
+                    hex(&sig.image_digest),
+                    hex(&digest)
+                ),
+            ));
+        }
+        let trusted_by = match trusted {
+            [] => None,
+            _ => {
+                sig.check_signature().map_err(in_sig)?;
+                sig.trusted_by(trusted)
+            }
+        };
+        let tbs = &sig.signer.tbs_certificate;
+        found.push(SignatureInfo {
+            signer: tbs.subject.to_string(),
+            issuer: tbs.issuer.to_string(),
+            trusted_by,
+        });
+    }
+    if !trusted.is_empty() && found.iter().all(|s| s.trusted_by.is_none()) {
+        let signers: Vec<String> = found
+            .iter()
+            .map(|s| format!("`{}` (issuer `{}`)", s.signer, s.issuer))
+            .collect();
+        return Err(Error::new(
+            ErrorKind::Untrusted,
+            format!(
+                "no signer is, or is issued by, a given certificate: signed by {}",
+                signers.join(", ")
+            ),
+        ));
+    }
+    Ok(found)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
