@@ -111,9 +111,9 @@ pub const SNAKEOIL_PASSWORD: &str = "snakeoil";
 /// The Secure Boot firmware files of `arch`, or an error naming the arch without such a build or
 /// the missing file.
 pub fn secure_boot_firmware(arch: Arch) -> Result<SecureBootFirmware, String> {
-    let (code, vars, keys) = arch.secure_boot_rel_paths().ok_or_else(|| {
-        format!("Debian's edk2 for {arch} is built without Secure Boot")
-    })?;
+    let (code, vars, keys) = arch
+        .secure_boot_rel_paths()
+        .ok_or_else(|| format!("Debian's edk2 for {arch} is built without Secure Boot"))?;
     let dir = fw_dir();
     let fw = SecureBootFirmware {
         code: dir.join(code),
@@ -121,7 +121,12 @@ pub fn secure_boot_firmware(arch: Arch) -> Result<SecureBootFirmware, String> {
         snakeoil_key: dir.join(keys).join("PkKek-1-snakeoil.key"),
         snakeoil_cert: dir.join(keys).join("PkKek-1-snakeoil.pem"),
     };
-    for f in [&fw.code, &fw.snakeoil_vars, &fw.snakeoil_key, &fw.snakeoil_cert] {
+    for f in [
+        &fw.code,
+        &fw.snakeoil_vars,
+        &fw.snakeoil_key,
+        &fw.snakeoil_cert,
+    ] {
         if !f.is_file() {
             return Err(format!(
                 "{arch} Secure Boot firmware file {} missing (set PELN_FW_DIR or run scripts/setup-test-env.sh)",

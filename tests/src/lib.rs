@@ -30,11 +30,15 @@ pub mod program;
 pub mod qemu;
 pub mod realapp;
 pub mod rust;
+pub mod secureboot;
 pub mod stub;
 pub mod work;
 
 pub use cc::{archive, compile_c, ObjFormat};
-pub use env::{check_needs, fw_dir, secure_boot_firmware, SecureBootFirmware, is_ci, skip_or_fail, skip_unless, tool, Need, Requirement};
+pub use env::{
+    check_needs, fw_dir, is_ci, secure_boot_firmware, skip_or_fail, skip_unless, tool, Need,
+    Requirement, SecureBootFirmware, SNAKEOIL_PASSWORD,
+};
 pub use link::{
     link_elf_fixed_reference, link_with_lld, link_with_pectl, pectl_link_args, LinkOpts,
 };

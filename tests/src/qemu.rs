@@ -334,9 +334,9 @@ pub fn boot(arch: Arch, media: &Media, opts: BootOpts) -> BootResult {
         opts.memory_mib,
         opts.secure_boot.is_some(),
     ))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let command = crate::cc::command_line(&cmd);
 
     let _guard = boot_lock();
@@ -477,8 +477,22 @@ mod tests {
     #[test]
     fn qemu_args_cdrom_uses_ide_on_amd64_and_scsi_elsewhere() {
         let m = Media::Cdrom("/b.iso".into());
-        let x = qemu_args(Arch::Amd64, Path::new("/c"), Path::new("/v"), &m, None, false);
-        let r = qemu_args(Arch::Riscv64, Path::new("/c"), Path::new("/v"), &m, None, false);
+        let x = qemu_args(
+            Arch::Amd64,
+            Path::new("/c"),
+            Path::new("/v"),
+            &m,
+            None,
+            false,
+        );
+        let r = qemu_args(
+            Arch::Riscv64,
+            Path::new("/c"),
+            Path::new("/v"),
+            &m,
+            None,
+            false,
+        );
         assert!(x.iter().any(|s| s == "ide-cd,drive=cd0"));
         assert!(r.iter().any(|s| s == "scsi-cd,drive=cd0,bus=scsi0.0"));
         assert!(r.iter().any(|s| s == "-m") && r.iter().any(|s| s == "512"));
@@ -509,15 +523,38 @@ mod tests {
                 .collect::<Vec<_>>()
                 .join(" ")
         };
-        let x = join(qemu_args(Arch::Amd64, Path::new("/c"), Path::new("/v"), &m, None, true));
+        let x = join(qemu_args(
+            Arch::Amd64,
+            Path::new("/c"),
+            Path::new("/v"),
+            &m,
+            None,
+            true,
+        ));
         assert!(
             x.starts_with(
                 "-machine q35,smm=on,accel=tcg -global driver=cfi.pflash01,property=secure,value=on -m 512 "
             ),
             "{x}"
         );
-        let plain = |arch| join(qemu_args(arch, Path::new("/c"), Path::new("/v"), &m, None, false));
-        let a = join(qemu_args(Arch::Arm64, Path::new("/c"), Path::new("/v"), &m, None, true));
+        let plain = |arch| {
+            join(qemu_args(
+                arch,
+                Path::new("/c"),
+                Path::new("/v"),
+                &m,
+                None,
+                false,
+            ))
+        };
+        let a = join(qemu_args(
+            Arch::Arm64,
+            Path::new("/c"),
+            Path::new("/v"),
+            &m,
+            None,
+            true,
+        ));
         assert_eq!(a, plain(Arch::Arm64));
         assert!(!plain(Arch::Amd64).contains("smm"));
     }
