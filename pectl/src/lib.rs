@@ -90,6 +90,20 @@ struct Uki {
     /// Output image.
     #[arg(short, long, value_name = "OUT.efi")]
     output: PathBuf,
+    /// Sign the UKI for Secure Boot with this private key (PEM; encrypted PKCS#8 needs a password:
+    /// --key-password-file or PELN_KEY_PASSWORD). An unsigned kernel is signed too; a signed stub's
+    /// signature is dropped.
+    #[arg(long, value_name = "KEY.pem", requires = "secureboot_certificate")]
+    secureboot_private_key: Option<PathBuf>,
+    /// The certificate of --secureboot-private-key.
+    #[arg(long, value_name = "CERT.pem", requires = "secureboot_private_key")]
+    secureboot_certificate: Option<PathBuf>,
+    /// Read the private key's password from this file (else from PELN_KEY_PASSWORD).
+    #[arg(long, value_name = "FILE", requires = "secureboot_private_key")]
+    key_password_file: Option<PathBuf>,
+    /// Refuse a stub that is not signed.
+    #[arg(long)]
+    require_signed_stub: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -239,6 +253,14 @@ where
                 uname: u.uname,
                 sbat: u.sbat.iter().map(|s| Payload::parse(s)).collect(),
                 output: u.output,
+                secureboot: u.secureboot_private_key.zip(u.secureboot_certificate).map(
+                    |(key, cert)| peln_uki::SecureBoot {
+                        key,
+                        cert,
+                        password_file: u.key_password_file,
+                    },
+                ),
+                require_signed_stub: u.require_signed_stub,
             };
             for warning in peln_uki::build(&args)? {
                 eprintln!("pectl: warning: {warning}");

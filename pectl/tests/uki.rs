@@ -586,3 +586,193 @@ fn systemd_stub_makes_a_uki() {
         "the kernel's length, as ukify 257"
     );
 }
+
+/// `pectl verify [--cert C] FILE`'s exit code and output.
+fn verify(file: &Path, cert: Option<&Path>) -> (Option<i32>, String) {
+    let mut args = vec!["verify"];
+    if let Some(c) = cert {
+        args.extend(["--cert", c.to_str().unwrap()]);
+    }
+    args.push(file.to_str().unwrap());
+    let out = Command::new(env!("CARGO_BIN_EXE_pectl"))
+        .args(&args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
+}
+
+/// `--secureboot-private-key/--secureboot-certificate` (ukify's names) sign the UKI and the
+/// unsigned kernel inside it; `pectl verify --cert` accepts both with that certificate and
+/// refuses them with another. A signed stub is refused without signing and has its signature
+/// dropped with it; `--require-signed-stub` refuses an unsigned stub. The key's password comes
+/// from `--key-password-file` or `PELN_KEY_PASSWORD`.
+#[test]
+fn secureboot_options_sign_the_uki_and_its_kernel() {
+    if peln_tests::skip_unless(peln_tests::env::need_tool("openssl")).is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let pair = peln_tests::secureboot::fresh_key_pair(d, "peln-uki-test");
+    let other = peln_tests::secureboot::fresh_key_pair(d, "peln-other");
+    // The same key, encrypted (PBES2), for the password paths.
+    let enc = d.join("enc.key");
+    let st = Command::new("openssl")
+        .args([
+            "pkcs8",
+            "-topk8",
+            "-v2",
+            "aes-256-cbc",
+            "-passout",
+            "pass:peln-pw",
+            "-in",
+        ])
+        .arg(&pair.key)
+        .arg("-out")
+        .arg(&enc)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    std::fs::write(d.join("pw"), "peln-pw\n").unwrap();
+    let stub = link(d, "stub.efi", "amd64", "hello-coff.obj");
+    let kernel = link(d, "vmlinuz.efi", "amd64", "hello-elf.o");
+    let p = |n: &Path| n.to_str().unwrap().to_string();
+    let (key, cert) = (p(&pair.key), p(&pair.cert));
+    let uki = |stub: &Path, out: &str, extra: &[&str]| {
+        let out = d.join(out);
+        let mut args = vec![
+            "uki".to_string(),
+            "--stub".into(),
+            p(stub),
+            "--linux".into(),
+            p(&kernel),
+            "--cmdline".into(),
+            "console=ttyS0".into(),
+            "-o".into(),
+            p(&out),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        (pectl(&args), out)
+    };
+    let sign = [
+        "--secureboot-private-key",
+        &key,
+        "--secureboot-certificate",
+        &cert,
+    ];
+
+    let ((code, stderr), signed) = uki(&stub, "signed.efi", &sign);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(verify(&signed, Some(&pair.cert)).0, Some(0));
+    assert_eq!(verify(&signed, Some(&other.cert)).0, Some(1));
+    // The kernel inside is signed too: firmware checks it again when the stub loads it.
+    let img = Image::read(&signed);
+    let linux = img.sections.iter().find(|s| s.name == ".linux").unwrap();
+    let start = linux.offset as usize;
+    std::fs::write(
+        d.join("linux"),
+        &img.bytes[start..start + linux.vsize as usize],
+    )
+    .unwrap();
+    assert_eq!(verify(&d.join("linux"), Some(&pair.cert)).0, Some(0));
+    // Reproducible: same inputs, same SOURCE_DATE_EPOCH-less signature bytes.
+    let ((code, stderr), again) = uki(&stub, "again.efi", &sign);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(std::fs::read(&again).unwrap(), img.bytes);
+
+    // Encrypted key: password from a file, from the environment, or an error naming the key.
+    let enc_key = p(&enc);
+    let enc_sign = [
+        "--secureboot-private-key",
+        &enc_key,
+        "--secureboot-certificate",
+        &cert,
+    ];
+    let pw = p(&d.join("pw"));
+    let mut with_file = enc_sign.to_vec();
+    with_file.extend(["--key-password-file", &pw]);
+    let ((code, stderr), from_file) = uki(&stub, "pw-file.efi", &with_file);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(std::fs::read(&from_file).unwrap(), img.bytes);
+    let out = Command::new(env!("CARGO_BIN_EXE_pectl"))
+        .args([
+            "uki",
+            "--stub",
+            &p(&stub),
+            "--linux",
+            &p(&kernel),
+            "--cmdline",
+            "console=ttyS0",
+        ])
+        .args(enc_sign)
+        .args(["-o", &p(&d.join("pw-env.efi"))])
+        .env("PELN_KEY_PASSWORD", "peln-pw")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read(d.join("pw-env.efi")).unwrap(), img.bytes);
+    let fails = tempfile::tempdir().unwrap();
+    assert_uki_fails(
+        &[
+            "--stub",
+            &p(&stub),
+            "--linux",
+            &p(&kernel),
+            enc_sign[0],
+            enc_sign[1],
+            enc_sign[2],
+            enc_sign[3],
+        ],
+        fails.path(),
+        &[&enc_key],
+    );
+
+    // A signed stub: refused unsigned, accepted when signing (its signature dropped: the UKI
+    // carries exactly one, which verifies).
+    let signed_stub = d.join("signed-stub.efi");
+    let (code, stderr) = pectl(&[
+        "sign",
+        "--key",
+        &key,
+        "--cert",
+        &cert,
+        "-o",
+        &p(&signed_stub),
+        &p(&stub),
+    ]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_uki_fails(
+        &["--stub", &p(&signed_stub), "--linux", &p(&kernel)],
+        fails.path(),
+        &["signed-stub.efi", "the stub is signed"],
+    );
+    let mut require = sign.to_vec();
+    require.push("--require-signed-stub");
+    let ((code, stderr), from_signed) = uki(&signed_stub, "from-signed.efi", &require);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(verify(&from_signed, Some(&pair.cert)).0, Some(0));
+    assert_eq!(
+        std::fs::read(&from_signed).unwrap(),
+        img.bytes,
+        "the stub's signature is dropped before the UKI is built"
+    );
+    assert_uki_fails(
+        &[
+            "--stub",
+            &p(&stub),
+            "--linux",
+            &p(&kernel),
+            "--require-signed-stub",
+        ],
+        fails.path(),
+        &["stub.efi", "not signed"],
+    );
+}

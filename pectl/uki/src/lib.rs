@@ -28,7 +28,14 @@
 //!   needs its string table. Characteristics stay the stub's: ukify means to set
 //!   `LOCAL_SYMS_STRIPPED`, but pefile never writes that flag back, so its output has the stub's.
 //!   Raw data not at FileAlignment is realigned.
-//! - A stub with a certificate table is refused. A stub whose header area is too small for the
+//! - Secure Boot ([`SecureBoot`], ukify's `--secureboot-private-key`/`--secureboot-certificate`):
+//!   the UKI is signed as a whole once built, and a kernel without a signature is signed first (as
+//!   ukify does by default: firmware checks `.linux` again when the stub LoadImage()s it; a kernel
+//!   that already carries a signature, e.g. Debian's, is left as it is, as ukify leaves it). A
+//!   signed stub is accepted only when signing, with its certificate table dropped: its signature
+//!   could not cover the added sections, and the UKI's own signature replaces it (ukify 257
+//!   refuses any signed stub). `require_signed_stub` refuses an unsigned stub.
+//! - Unsigned, a stub with a certificate table is refused. A stub whose header area is too small for the
 //!   new section headers is grown (ukify fails): every section's raw data moves down by the same
 //!   aligned amount and every file offset (section and debug-directory PointerToRawData,
 //!   PointerToSymbolTable) follows.
@@ -60,6 +67,8 @@ const IMAGE_SCN_MEM_READ: u32 = 0x4000_0000;
 const IMAGE_DLLCHARACTERISTICS_NX_COMPAT: u16 = 0x0100;
 /// Offset of DllCharacteristics in the optional header.
 const OPT_DLL_CHARACTERISTICS: usize = 70;
+/// Offset of the data directories in a PE32+ optional header.
+const OPT_DATA_DIRECTORIES: usize = 112;
 const DEBUG_ENTRY_SIZE: usize = 28;
 const COFF_SYMBOL_SIZE: u64 = 18;
 
@@ -93,6 +102,15 @@ pub enum UkiError {
     },
     Signed {
         stub: String,
+    },
+    /// `require_signed_stub` and the stub has no certificate table.
+    UnsignedStub {
+        stub: String,
+    },
+    /// Loading the key or signing an image failed.
+    Sign {
+        file: String,
+        source: peln_sign::Error,
     },
     /// The headers would run into the first section's RVA: no room for more section headers.
     NoHeaderRoom {
@@ -161,8 +179,15 @@ impl fmt::Display for UkiError {
             ),
             UkiError::Signed { stub } => write!(
                 f,
-                "{stub}: the stub is signed (it has a certificate table); sign the UKI instead"
+                "{stub}: the stub is signed (it has a certificate table), and its signature \
+                 cannot cover the UKI: sign the UKI (--secureboot-private-key, \
+                 --secureboot-certificate), which drops the stub's"
             ),
+            UkiError::UnsignedStub { stub } => write!(
+                f,
+                "{stub}: the stub is not signed (no certificate table), and a signed stub is required"
+            ),
+            UkiError::Sign { file, source } => write!(f, "{file}: {source}"),
             UkiError::NoHeaderRoom {
                 stub,
                 headers_end,
@@ -247,6 +272,21 @@ pub struct UkiArgs {
     /// `--sbat` texts; empty means [`DEFAULT_SBAT`].
     pub sbat: Vec<Payload>,
     pub output: PathBuf,
+    /// Sign the UKI (and an unsigned kernel) for Secure Boot.
+    pub secureboot: Option<SecureBoot>,
+    /// Refuse a stub that carries no signature (`--require-signed-stub`: the stub must come signed,
+    /// e.g. by the distribution that built it).
+    pub require_signed_stub: bool,
+}
+
+/// The key pair that signs a UKI: ukify's `--secureboot-private-key` and
+/// `--secureboot-certificate`; the key's password from `password_file`, else the environment
+/// variable `PELN_KEY_PASSWORD` (never the command line).
+#[derive(Clone, Debug)]
+pub struct SecureBoot {
+    pub key: PathBuf,
+    pub cert: PathBuf,
+    pub password_file: Option<PathBuf>,
 }
 
 /// A file already read: its name (for messages) and bytes.
@@ -287,8 +327,31 @@ fn read(path: &Path) -> Result<Vec<u8>, UkiError> {
 /// Reads every input, builds the UKI and writes it to `args.output` through a temporary file,
 /// so a failure leaves no output and never touches an existing one. Returns the warnings.
 pub fn build(args: &UkiArgs) -> Result<Vec<String>, UkiError> {
-    let stub = read(&args.stub)?;
-    let linux = read(&args.linux)?;
+    let (stub_name, linux_name) = (
+        args.stub.display().to_string(),
+        args.linux.display().to_string(),
+    );
+    let signer = args.secureboot.as_ref().map(load_signer).transpose()?;
+    let sign_opts = peln_sign::SignOptions::from_env(false);
+    let mut stub = read(&args.stub)?;
+    let stub_signed = parse(&stub_name, &stub)?.dir(IMAGE_DIRECTORY_ENTRY_SECURITY) != (0, 0);
+    if args.require_signed_stub && !stub_signed {
+        return Err(UkiError::UnsignedStub { stub: stub_name });
+    }
+    let mut linux = read(&args.linux)?;
+    if let Some(signer) = &signer {
+        if stub_signed {
+            stub = strip_signature(&stub_name, &stub)?;
+        }
+        if parse(&linux_name, &linux)?.dir(IMAGE_DIRECTORY_ENTRY_SECURITY) == (0, 0) {
+            linux = signer
+                .sign(&linux, &sign_opts)
+                .map_err(|source| UkiError::Sign {
+                    file: linux_name.clone(),
+                    source,
+                })?;
+        }
+    }
     let initrds = args
         .initrds
         .iter()
@@ -309,11 +372,7 @@ pub fn build(args: &UkiArgs) -> Result<Vec<String>, UkiError> {
         .iter()
         .map(Payload::text)
         .collect::<Result<Vec<_>, _>>()?;
-    let (stub_name, linux_name) = (
-        args.stub.display().to_string(),
-        args.linux.display().to_string(),
-    );
-    let uki = assemble(&Parts {
+    let mut uki = assemble(&Parts {
         stub: Input {
             name: &stub_name,
             data: &stub,
@@ -332,6 +391,14 @@ pub fn build(args: &UkiArgs) -> Result<Vec<String>, UkiError> {
     refuse_unloadable(&stub_name, &stub)?;
     refuse_unloadable(&linux_name, &linux)?;
     let output_name = args.output.display().to_string();
+    if let Some(signer) = &signer {
+        uki.image = signer
+            .sign(&uki.image, &sign_opts)
+            .map_err(|source| UkiError::Sign {
+                file: output_name.clone(),
+                source,
+            })?;
+    }
     refuse_unloadable(&output_name, &uki.image)?;
     let inputs: Vec<&Path> = [&args.stub, &args.linux]
         .into_iter()
@@ -349,6 +416,50 @@ pub fn build(args: &UkiArgs) -> Result<Vec<String>, UkiError> {
         source,
     })?;
     Ok(uki.warnings)
+}
+
+fn load_signer(sb: &SecureBoot) -> Result<peln_sign::Signer, UkiError> {
+    let password =
+        peln_sign::Password::from_file_or_env(sb.password_file.as_deref()).map_err(|source| {
+            UkiError::Sign {
+                file: sb
+                    .password_file
+                    .as_ref()
+                    .map_or("PELN_KEY_PASSWORD".into(), |p| p.display().to_string()),
+                source,
+            }
+        })?;
+    peln_sign::Signer::load(&sb.key, &sb.cert, password.as_ref()).map_err(|source| UkiError::Sign {
+        file: sb.key.display().to_string(),
+        source,
+    })
+}
+
+/// `image` without its certificate table (which signers append as the file's last bytes) and
+/// with the security directory entry cleared.
+fn strip_signature(file: &str, image: &[u8]) -> Result<Vec<u8>, UkiError> {
+    let pe = parse(file, image)?;
+    if !pe.pe32plus {
+        return Err(UkiError::NotPe32Plus {
+            file: file.to_string(),
+        });
+    }
+    let (offset, size) = pe.dir(IMAGE_DIRECTORY_ENTRY_SECURITY);
+    if u64::from(offset) + u64::from(size) != image.len() as u64 {
+        return Err(UkiError::Malformed {
+            file: file.to_string(),
+            reason: format!(
+                "the certificate table ({size:#x} bytes at file offset {offset:#x}) is not the \
+                 end of the file ({:#x} bytes)",
+                image.len()
+            ),
+        });
+    }
+    let mut out = image[..offset as usize].to_vec();
+    let entry = pe.opt + OPT_DATA_DIRECTORIES + 8 * IMAGE_DIRECTORY_ENTRY_SECURITY;
+    wr32(&mut out, entry, 0);
+    wr32(&mut out, entry + 4, 0);
+    Ok(out)
 }
 
 /// The checksum the PE header at the start of `bytes` should hold (`None` if it is not a PE).
