@@ -96,10 +96,10 @@ impl Layout {
         for s in sections {
             let start = s.pointer_to_raw_data as usize;
             if start != end {
-                let what = if start > end { "gap" } else { "overlap" };
+                let what = if start > end { "a gap" } else { "an overlap" };
                 return Err(ambiguous(format!(
                     "section {} raw data starts at {start:#x}, the data before it ends at {end:#x} \
-                     (a {what})",
+                     ({what})",
                     s.name()
                 )));
             }

@@ -87,7 +87,10 @@ pub fn load_key(path: &Path, password: Option<&Password>) -> Result<RsaPrivateKe
                 .pbes2()
                 .ok_or_else(|| key_err("not PBES2-encrypted (PBES1 is not supported)".into()))?;
             let plain = info.decrypt(&password.0).map_err(|e| match e {
-                pkcs8::Error::EncryptedPrivateKey(pkcs8::pkcs5::Error::DecryptFailed)
+                // pkcs5 0.7 reports AES's bad padding as `EncryptFailed`.
+                pkcs8::Error::EncryptedPrivateKey(
+                    pkcs8::pkcs5::Error::DecryptFailed | pkcs8::pkcs5::Error::EncryptFailed,
+                )
                 | pkcs8::Error::Asn1(_) => Error::new(
                     ErrorKind::WrongPassword,
                     format!("{name}: the password does not decrypt the private key"),
