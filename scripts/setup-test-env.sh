@@ -34,7 +34,7 @@ mkdir -p "$CACHE"
 
 need_apt=()
 for p in clang-19 lld-19 llvm-19 binutils xorriso mtools dosfstools gdisk fdisk gcc-riscv64-linux-gnu genisoimage \
-  cpio gzip xz-utils python3-venv squashfs-tools zstd kmod dracut-core dracut-live; do
+  cpio gzip xz-utils python3-venv squashfs-tools zstd kmod dracut-core dracut-live osslsigncode; do
   dpkg -s "$p" >/dev/null 2>&1 || need_apt+=("$p")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -189,7 +189,7 @@ for rel in OVMF/OVMF_CODE_4M.secboot.fd OVMF/OVMF_VARS_4M.snakeoil.fd ovmf/PkKek
   qemu-efi-aarch64/PkKek-1-snakeoil.pem; do
   need_file "$FW/usr/share/$rel" "edk2 Secure Boot firmware/snakeoil key"
 done
-need_cmd sbsign sbverify openssl
+need_cmd sbsign sbverify openssl osslsigncode
 need "virt-fw-vars ($VIRT_FW_VENV/bin/virt-fw-vars)" "$VIRT_FW_VENV/bin/virt-fw-vars" --help
 need "dracut's dmsquash-live module (dracut-live)" test -d /usr/lib/dracut/modules.d/90dmsquash-live
 need_file "$CACHE/systemd/linuxx64.efi.stub" "systemd UKI stub"
