@@ -14,6 +14,7 @@ pub mod io;
 pub mod iso9660;
 pub mod live;
 pub mod pe;
+pub mod sign;
 pub mod time;
 pub mod tree;
 
@@ -87,6 +88,8 @@ pub struct Config {
     pub source_date_epoch: u64,
     /// Draw a progress line on a terminal for long writes.
     pub progress: bool,
+    /// Sign every UKI for Secure Boot (`--sign-key/--sign-cert`).
+    pub sign: Option<sign::SignArgs>,
 }
 
 impl Config {
@@ -107,6 +110,7 @@ impl Config {
             volume_label: volume_label.unwrap_or_else(|| DEFAULT_LABEL.into()),
             source_date_epoch: time::source_date_epoch()?,
             progress: true,
+            sign: None,
         })
     }
 }
@@ -166,15 +170,20 @@ pub fn build(cfg: &Config) -> Result<Report> {
             });
         }
     }
+    let signer = cfg.sign.as_ref().map(sign::EfiSigner::load).transpose()?;
     let mut esp = Vec::new();
     for u in &ukis {
         let info = pe::validate(&u.path, u.arch)?;
-        esp.push(EspFile {
-            path: format!("EFI/BOOT/{}", u.arch.efi_boot_file()),
-            data: EspData::Host {
+        let data = match &signer {
+            Some(s) => EspData::Bytes(s.sign(&u.path)?),
+            None => EspData::Host {
                 path: u.path.clone(),
                 size: info.size,
             },
+        };
+        esp.push(EspFile {
+            path: format!("EFI/BOOT/{}", u.arch.efi_boot_file()),
+            data,
         });
     }
     // A `--add` directory is not compared: the image replaces a file, never a directory.

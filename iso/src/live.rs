@@ -127,6 +127,8 @@ pub struct LiveConfig {
     pub options: Options,
     pub source_date_epoch: u64,
     pub progress: bool,
+    /// Sign systemd-boot and the kernels for Secure Boot (`--sign-key/--sign-cert`).
+    pub sign: Option<crate::sign::SignArgs>,
 }
 
 /// A label the image stores exactly, so that `root=live:CDLABEL=` finds it: ISO 9660
@@ -505,11 +507,25 @@ pub fn build(cfg: &LiveConfig) -> Result<Report> {
         .prefix(&format!(".{name}.parts-"))
         .tempdir_in(dir)
         .map_err(|e| Error::io("create a scratch directory in", dir, e))?;
+    let signer = cfg
+        .sign
+        .as_ref()
+        .map(crate::sign::EfiSigner::load)
+        .transpose()?;
     let mut arches = Vec::new();
     for (i, a) in cfg.arches.iter().enumerate() {
         let sub = scratch.path().join(i.to_string());
         std::fs::create_dir(&sub).map_err(|e| Error::io("create", &sub, e))?;
-        arches.push((read_boot_tar(&a.boot_tar, a.arch, &sub)?, a));
+        let boot = read_boot_tar(&a.boot_tar, a.arch, &sub)?;
+        // The scratch copies are signed in place, so the ESP and the ISO 9660 tree hold the
+        // same signed files.
+        if let Some(s) = &signer {
+            for efi in [&boot.sdboot, &boot.kernel] {
+                let signed = s.sign(efi)?;
+                std::fs::write(efi, signed).map_err(|e| Error::io("write", efi, e))?;
+            }
+        }
+        arches.push((boot, a));
     }
     arches.sort_by_key(|(b, _)| b.arch);
     // Now: every input is what its place in the image needs.

@@ -1,4 +1,5 @@
-//! CLI: `cloud-boot-iso --uki linux/<arch>=<path> ... -o boot.iso [-V LABEL] [--add ISO=HOST]`.
+//! CLI: `cloud-boot-iso --uki linux/<arch>=<path> ... -o boot.iso [-V LABEL] [--add ISO=HOST]
+//! [--sign-key KEY --sign-cert CERT [--key-password-file FILE]]`.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -33,6 +34,20 @@ struct Cli {
     #[arg(long = "add", value_name = "ISO_PATH=HOST_PATH")]
     add: Vec<OsString>,
 
+    /// Sign every UKI placed on the ESP for Secure Boot with this private key (PEM; an encrypted
+    /// key's password from --key-password-file or PELN_KEY_PASSWORD). A signed UKI keeps its
+    /// signature and gets this one added, as sbsign does.
+    #[arg(long, value_name = "KEY.pem")]
+    sign_key: Option<PathBuf>,
+
+    /// The certificate of --sign-key.
+    #[arg(long, value_name = "CERT.pem")]
+    sign_cert: Option<PathBuf>,
+
+    /// Read the private key's password from this file (else from PELN_KEY_PASSWORD).
+    #[arg(long, value_name = "FILE")]
+    key_password_file: Option<PathBuf>,
+
     /// No progress line and no summary.
     #[arg(short, long)]
     quiet: bool,
@@ -52,6 +67,11 @@ fn main() -> ExitCode {
             cli.volume_label.clone(),
         )?;
         cfg.progress = !cli.quiet;
+        cfg.sign = cloud_boot_iso::sign::SignArgs::from_cli(
+            cli.sign_key.clone(),
+            cli.sign_cert.clone(),
+            cli.key_password_file.clone(),
+        )?;
         cloud_boot_iso::build(&cfg)
     };
     cloud_boot_iso::finish("cloud-boot-iso", cli.quiet, run())

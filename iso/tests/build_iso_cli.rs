@@ -413,3 +413,59 @@ fn gzip_zstd_newest_kernel_and_the_entries() {
     assert!(ok, "{out}");
     assert!(fs::read(&got).unwrap() == fs::read(&c.k_x64).unwrap());
 }
+
+/// `--sign-key/--sign-cert` sign systemd-boot and the kernel it loads, on the ESP and on the ISO
+/// 9660 side alike; each verifies with `pectl verify --cert`. The encrypted key's password comes
+/// from `--key-password-file`.
+#[test]
+fn sign_key_signs_systemd_boot_and_the_kernel() {
+    let Some(c) = Case::new() else { return };
+    if !common::have_tool("openssl") || !common::have_tool("mcopy") || !common::have_tool("xorriso")
+    {
+        return;
+    }
+    let d = c.dir.path();
+    let pair = peln_tests::secureboot::fresh_key_pair(d, "peln-live-test");
+    let enc = d.join("enc.key");
+    let (ok, out) = common::tool(
+        "openssl",
+        &[
+            "pkcs8",
+            "-topk8",
+            "-v2",
+            "aes-256-cbc",
+            "-passout",
+            "pass:live-pw",
+            "-in",
+            &pair.key.display().to_string(),
+            "-out",
+            &enc.display().to_string(),
+        ],
+    );
+    assert!(ok, "{out}");
+    fs::write(d.join("pw"), "live-pw\n").unwrap();
+    let img = c.p("signed.iso");
+    let tar = c.good_tar();
+    live::build(&[
+        "-q",
+        "--sign-key",
+        &enc.display().to_string(),
+        "--sign-cert",
+        &pair.cert.display().to_string(),
+        "--key-password-file",
+        &c.p("pw"),
+        "--arch",
+        &format!("x86_64:{tar}:{}", c.squashfs()),
+        &img,
+    ]);
+    for (i, path) in ["/EFI/BOOT/BOOTX64.EFI", "/images/pxeboot/x86_64/vmlinuz"]
+        .into_iter()
+        .enumerate()
+    {
+        let (esp, iso) = (d.join(format!("esp{i}")), d.join(format!("iso{i}")));
+        common::esp_copy(&img, path, &esp);
+        common::xorriso_extract(&img, path, &iso);
+        assert!(common::verifies_with(&esp, &pair.cert), "{path} on the ESP");
+        assert_eq!(fs::read(&esp).unwrap(), fs::read(&iso).unwrap(), "{path}");
+    }
+}

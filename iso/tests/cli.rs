@@ -286,3 +286,89 @@ fn success_writes_only_the_output() {
     assert_eq!(meta.permissions().mode() & 0o777, 0o644);
     assert_eq!(meta.len(), 17 * 1024 * 1024 + 36 * 512);
 }
+
+/// `--sign-key/--sign-cert` sign every UKI on the ESP: each verifies with `pectl verify --cert`;
+/// a UKI that came signed by another key keeps that signature and gets ours added (sbsign's
+/// behaviour). A key without its certificate is a usage error that leaves nothing behind.
+#[test]
+fn sign_key_signs_every_uki_on_the_esp() {
+    if !common::have_tool("openssl") || !common::have_tool("mcopy") {
+        return;
+    }
+    let c = Case::new();
+    let d = c.dir.path();
+    let ours = peln_tests::secureboot::fresh_key_pair(d, "peln-iso-test");
+    let theirs = peln_tests::secureboot::fresh_key_pair(d, "peln-distro");
+    // The aa64 UKI arrives signed by "the distribution".
+    let signed_in = d.join("aa64-signed.efi");
+    pectl::run(peln_tests::secureboot::pectl_sign_args(
+        &theirs,
+        &d.join("aa64.efi"),
+        &signed_in,
+    ))
+    .unwrap();
+    let (key, cert) = (
+        ours.key.display().to_string(),
+        ours.cert.display().to_string(),
+    );
+    let out = c.p("signed.iso");
+    let o = run(
+        &[
+            "-q",
+            "--uki",
+            &format!("linux/amd64={}", c.p("x64.efi")),
+            "--uki",
+            &format!("linux/arm64={}", signed_in.display()),
+            "--sign-key",
+            &key,
+            "--sign-cert",
+            &cert,
+            "-o",
+            &out,
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (x64, aa64) = (d.join("BOOTX64.EFI"), d.join("BOOTAA64.EFI"));
+    common::esp_copy(&out, "/EFI/BOOT/BOOTX64.EFI", &x64);
+    common::esp_copy(&out, "/EFI/BOOT/BOOTAA64.EFI", &aa64);
+    assert!(common::verifies_with(&x64, &ours.cert));
+    assert!(!common::verifies_with(&x64, &theirs.cert));
+    assert!(common::verifies_with(&aa64, &ours.cert));
+    assert!(
+        common::verifies_with(&aa64, &theirs.cert),
+        "the input's signature is kept"
+    );
+    // Unsigned, the same inputs give UKIs that no certificate accepts.
+    let plain = c.p("plain.iso");
+    build_plain(&c, &plain);
+    common::esp_copy(&plain, "/EFI/BOOT/BOOTX64.EFI", &d.join("plain.efi"));
+    assert!(!common::verifies_with(&d.join("plain.efi"), &ours.cert));
+
+    c.fails(
+        &[
+            "--uki",
+            &format!("linux/amd64={}", c.p("x64.efi")),
+            "--sign-key",
+            &key,
+            "-o",
+            &c.p("x.iso"),
+        ],
+        &[],
+        "--sign-key/--sign-cert: give both --sign-key and --sign-cert",
+    );
+}
+
+fn build_plain(c: &Case, out: &str) {
+    let o = run(
+        &[
+            "-q",
+            "--uki",
+            &format!("linux/amd64={}", c.p("x64.efi")),
+            "-o",
+            out,
+        ],
+        &[],
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}

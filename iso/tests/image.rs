@@ -215,6 +215,7 @@ fn library_report_matches_the_file() {
         volume_label: "LIB".into(),
         source_date_epoch: 0,
         progress: false,
+        sign: None,
     };
     let r = cloud_boot_iso::build(&cfg).unwrap();
     assert_eq!(r.image_bytes, fs::metadata(i.out("lib.iso")).unwrap().len());

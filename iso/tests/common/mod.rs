@@ -172,6 +172,36 @@ pub fn guid_text(g: &[u8]) -> String {
     )
 }
 
+/// Copies `esp_path` (e.g. `/EFI/BOOT/BOOTX64.EFI`) out of the image's ESP (GPT partition 2)
+/// into `to` with mtools' mcopy.
+pub fn esp_copy(image: &str, esp_path: &str, to: &Path) {
+    let (first, _, _) = gpt_partition(Path::new(image), 2);
+    let (ok, out) = tool(
+        "mcopy",
+        &[
+            "-n",
+            "-i",
+            &format!("{image}@@{}", first * 512),
+            &format!("::{esp_path}"),
+            &to.display().to_string(),
+        ],
+    );
+    assert!(ok, "mcopy {esp_path}: {out}");
+}
+
+/// `pectl verify --cert CERT FILE` in-process: whether FILE carries a signature by CERT (or one
+/// it issued) that matches its bytes.
+pub fn verifies_with(file: &Path, cert: &Path) -> bool {
+    pectl::run([
+        "pectl".as_ref(),
+        "verify".as_ref(),
+        "--cert".as_ref(),
+        cert.as_os_str(),
+        file.as_os_str(),
+    ])
+    .is_ok()
+}
+
 /// Copy GPT partition `n` out of the image into its own file (for fsck.fat).
 pub fn extract_partition(image: &Path, n: usize, to: &Path) {
     let (first, last, _) = gpt_partition(image, n);

@@ -1,0 +1,92 @@
+//! `--sign-key/--sign-cert`: Secure Boot signatures on every EFI binary either tool places on the
+//! ESP (`cloud-boot-iso`'s UKIs; `build-iso`'s systemd-boot and the kernels it loads, which
+//! firmware checks again through LoadImage). Both tools sign through [`EfiSigner::sign`].
+use std::path::{Path, PathBuf};
+
+use peln_sign::{Password, SignOptions, Signer};
+
+use crate::error::{Error, Result};
+
+/// The key pair that signs: the key's password from `password_file`, else the environment
+/// variable `PELN_KEY_PASSWORD`, never the command line.
+#[derive(Clone, Debug)]
+pub struct SignArgs {
+    pub key: PathBuf,
+    pub cert: PathBuf,
+    pub password_file: Option<PathBuf>,
+}
+
+impl SignArgs {
+    /// The CLI's `--sign-key`, `--sign-cert`, `--key-password-file`: both keys or neither.
+    pub fn from_cli(
+        key: Option<PathBuf>,
+        cert: Option<PathBuf>,
+        password_file: Option<PathBuf>,
+    ) -> Result<Option<SignArgs>> {
+        let usage = |reason: &str| Error::Usage {
+            what: "--sign-key/--sign-cert".into(),
+            reason: reason.into(),
+        };
+        match (key, cert) {
+            (Some(key), Some(cert)) => Ok(Some(SignArgs {
+                key,
+                cert,
+                password_file,
+            })),
+            (None, None) if password_file.is_none() => Ok(None),
+            (None, None) => Err(usage(
+                "--key-password-file needs --sign-key and --sign-cert",
+            )),
+            _ => Err(usage("give both --sign-key and --sign-cert")),
+        }
+    }
+}
+
+/// A loaded key pair and the signing options (signing time from SOURCE_DATE_EPOCH).
+pub struct EfiSigner {
+    signer: Signer,
+    opts: SignOptions,
+}
+
+impl EfiSigner {
+    /// Reads the password, the key and the certificate; each failure names its file.
+    pub fn load(args: &SignArgs) -> Result<EfiSigner> {
+        let password = Password::from_file_or_env(args.password_file.as_deref()).map_err(|e| {
+            input(
+                args.password_file
+                    .as_deref()
+                    .unwrap_or(Path::new("PELN_KEY_PASSWORD")),
+                e,
+            )
+        })?;
+        let signer = Signer::load(&args.key, &args.cert, password.as_ref())
+            .map_err(|e| input(&args.key, e))?;
+        Ok(EfiSigner {
+            signer,
+            opts: SignOptions::from_env(false),
+        })
+    }
+
+    /// The signed bytes of the EFI binary at `path`. One that already carries a signature (a
+    /// distribution's systemd-boot or kernel) keeps it and gets ours added, as sbsign does:
+    /// firmware runs an image when any of its signatures is trusted.
+    pub fn sign(&self, path: &Path) -> Result<Vec<u8>> {
+        let image = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
+        let signed = peln_pe::Headers::parse(&image)
+            .map_err(|e| input(path, e.0))?
+            .dir(peln_pe::headers::IMAGE_DIRECTORY_ENTRY_SECURITY)
+            != (0, 0);
+        let opts = SignOptions {
+            append: signed,
+            ..self.opts
+        };
+        self.signer.sign(&image, &opts).map_err(|e| input(path, e))
+    }
+}
+
+fn input(path: &Path, reason: impl ToString) -> Error {
+    Error::Input {
+        subject: path.display().to_string(),
+        reason: reason.to_string(),
+    }
+}
