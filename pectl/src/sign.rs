@@ -1,5 +1,5 @@
 //! `pectl sign`: Authenticode-signs a PE image with [`peln_sign`], as `sbsign` does.
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use peln_sign::{Password, SignOptions, Signer};
 
@@ -13,7 +13,7 @@ pub struct Sign {
     /// The certificate of the key (PEM or DER); it goes into the signature.
     #[arg(long, value_name = "CERT.pem")]
     cert: PathBuf,
-    /// The signed image. Default: FILE.signed, as sbsign writes it.
+    /// The signed image (not FILE itself). Default: FILE.signed, as sbsign writes it.
     #[arg(short, long, value_name = "OUT.efi")]
     output: Option<PathBuf>,
     /// Add a signature to an already signed image (as `sbsign` does: a second entry in the
@@ -34,17 +34,31 @@ pub fn run(args: &Sign) -> Result<(), Error> {
         name.push(".signed");
         PathBuf::from(name)
     });
+    if peln_pe::output::output_is_input(&output, &[&args.file]).is_some() {
+        return Err(format!(
+            "output {} is the input {}: refusing to overwrite an input",
+            output.display(),
+            args.file.display()
+        )
+        .into());
+    }
     let password = Password::from_file_or_env(args.key_password_file.as_deref())?;
     let signer = Signer::load(&args.key, &args.cert, password.as_ref())?;
     let image = std::fs::read(&args.file).map_err(|e| format!("{}: {e}", args.file.display()))?;
+    // Signing vouches for an image: one firmware would not load is refused, as `pectl link`
+    // refuses to write one.
+    let report = peln_pe::verify::verify(&image);
+    if !report.is_clean() {
+        return Err(format!(
+            "{}: not loadable by UEFI firmware: {}",
+            args.file.display(),
+            report.error_text()
+        )
+        .into());
+    }
     let signed = signer
         .sign(&image, &SignOptions::from_env(args.append))
         .map_err(|e| format!("{}: {e}", args.file.display()))?;
-    write(&output, &signed)
-}
-
-/// Writes atomically; signing in place (`-o FILE`) is allowed since the input is already read.
-fn write(output: &Path, bytes: &[u8]) -> Result<(), Error> {
-    peln_pe::output::write_atomic(output, bytes)
+    peln_pe::output::write_atomic(&output, &signed)
         .map_err(|e| format!("{}: cannot write: {e}", output.display()).into())
 }

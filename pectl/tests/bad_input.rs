@@ -4,7 +4,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use peln_tests::bad_input::{run_table, Tool};
+use peln_tests::bad_input::{run_sign_table, run_table, SignCase, SignKeys, Tool};
 
 const BIN: &str = env!("CARGO_BIN_EXE_pectl");
 
@@ -98,5 +98,46 @@ fn verify() {
             writes_output: false,
         },
         &[],
+    );
+}
+
+/// `pectl sign`: the general table, then the signing cases (non-PE, key/cert mismatch, encrypted
+/// key without or with a wrong password, an already signed image, an unreadable key).
+#[test]
+fn sign() {
+    let keys = |name: &str| read(&format!("../sign/tests/keys/{name}"));
+    let args = |i: &[PathBuf], o: &Path| {
+        os(&[&"sign", &"--key", &i[1], &"--cert", &i[2], &"-o", &o, &i[0]])
+    };
+    let tool = |key: &str| Tool {
+        name: "pectl sign",
+        bin: Path::new(BIN),
+        inputs: vec![
+            ("app.efi", image("amd64")),
+            ("key.pem", keys(key)),
+            ("cert.pem", keys("rsa2048.crt")),
+        ],
+        // Signing takes any machine's image.
+        wrong_machine: None,
+        args: &args,
+        writes_output: true,
+    };
+    run_table(&tool("rsa2048.pkcs1.pem"), &[]);
+    let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sign/tests/keys/rsa2048.pkcs1.pem");
+    let cert = key.with_file_name("rsa2048.crt");
+    let signer = peln_sign::Signer::load(&key, &cert, None).unwrap();
+    let signed_image = signer
+        .sign(&image("amd64"), &peln_sign::SignOptions::default())
+        .unwrap();
+    run_sign_table(
+        &tool("rsa2048.3des.pem"),
+        &SignKeys {
+            key: "key.pem",
+            cert: "cert.pem",
+            password: "peln-test",
+            other_cert: keys("rsa4096.crt"),
+            signed_image,
+        },
+        &SignCase::ALL,
     );
 }

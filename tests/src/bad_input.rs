@@ -104,16 +104,15 @@ fn run_case(tool: &Tool, case: Case) -> Option<Result<(), String>> {
     if case == Case::WrongMachine && tool.wrong_machine.is_none() {
         return None;
     }
-    let work = WorkDir::new(&format!("bad-input-{}-{case:?}", tool.name));
-    let ins = work.join("in");
-    let outs = work.join("out");
-    std::fs::create_dir_all(&ins).unwrap();
-    std::fs::create_dir_all(&outs).unwrap();
-    let mut paths: Vec<PathBuf> = tool.inputs.iter().map(|(n, _)| ins.join(n)).collect();
-    for ((_, data), p) in tool.inputs.iter().zip(&paths) {
-        std::fs::write(p, data).unwrap();
-    }
-    let mut output = outs.join("out.efi");
+    let (
+        _work,
+        Staged {
+            ins,
+            outs,
+            mut paths,
+            mut output,
+        },
+    ) = stage(tool, &format!("{case:?}"));
     let first = paths[0].clone();
     // The file the message must name.
     let mut culprit = first.clone();
@@ -156,11 +155,77 @@ fn run_case(tool: &Tool, case: Case) -> Option<Result<(), String>> {
             std::fs::write(&first, random_bytes(4096)).unwrap();
         }
     }
-    let inputs_before = listing(&ins);
-    let outs_before = listing(&outs);
+    Some(judge(
+        tool,
+        &Staged {
+            ins,
+            outs,
+            paths,
+            output,
+        },
+        &culprit,
+        limit_file_size,
+        &[],
+    ))
+}
+
+/// A tool's inputs written to `<work>/in`, and its output path in `<work>/out`.
+struct Staged {
+    ins: PathBuf,
+    outs: PathBuf,
+    paths: Vec<PathBuf>,
+    output: PathBuf,
+}
+
+fn stage(tool: &Tool, case: &str) -> (WorkDir, Staged) {
+    let work = WorkDir::new(&format!("bad-input-{}-{case}", tool.name));
+    let ins = work.join("in");
+    let outs = work.join("out");
+    std::fs::create_dir_all(&ins).unwrap();
+    std::fs::create_dir_all(&outs).unwrap();
+    let paths: Vec<PathBuf> = tool.inputs.iter().map(|(n, _)| ins.join(n)).collect();
+    for ((_, data), p) in tool.inputs.iter().zip(&paths) {
+        std::fs::write(p, data).unwrap();
+    }
+    let output = outs.join("out.efi");
+    (
+        work,
+        Staged {
+            ins,
+            outs,
+            paths,
+            output,
+        },
+    )
+}
+
+/// Runs `tool` on the staged (and broken) inputs, with `env` set (`None`: removed), and checks
+/// the run ended as every bad input must: a non-zero exit that is no panic, a message naming
+/// `culprit`, and the inputs and output directory as they were.
+fn judge(
+    tool: &Tool,
+    staged: &Staged,
+    culprit: &Path,
+    limit_file_size: bool,
+    env: &[(&str, Option<&str>)],
+) -> Result<(), String> {
+    let Staged {
+        ins,
+        outs,
+        paths,
+        output,
+    } = staged;
+    let inputs_before = listing(ins);
+    let outs_before = listing(outs);
     let mut cmd = Command::new(tool.bin);
-    cmd.args((tool.args)(&paths, &output))
+    cmd.args((tool.args)(paths, output))
         .env_remove("SOURCE_DATE_EPOCH");
+    for (k, v) in env {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
     if limit_file_size {
         // SAFETY: only async-signal-safe calls between fork and exec.
         unsafe {
@@ -193,28 +258,28 @@ fn run_case(tool: &Tool, case: Case) -> Option<Result<(), String>> {
         ))
     };
     if o.code == Some(0) {
-        return Some(fail("succeeded"));
+        return fail("succeeded");
     }
     if o.code == Some(101) || o.stderr.contains("panicked") {
-        return Some(fail("panicked"));
+        return fail("panicked");
     }
     if o.code.is_none() {
-        return Some(fail("killed by a signal"));
+        return fail("killed by a signal");
     }
     let name = culprit.file_name().unwrap().to_string_lossy();
     if !o.stderr.contains(&*name) {
-        return Some(fail(&format!("the message does not name {name}")));
+        return fail(&format!("the message does not name {name}"));
     }
-    if listing(&ins) != inputs_before {
-        return Some(fail("the inputs changed"));
+    if listing(ins) != inputs_before {
+        return fail("the inputs changed");
     }
-    if listing(&outs) != outs_before {
-        return Some(fail(&format!(
+    if listing(outs) != outs_before {
+        return fail(&format!(
             "the output directory changed: {:?}",
-            listing(&outs).iter().map(|(n, _)| n).collect::<Vec<_>>()
-        )));
+            listing(outs).iter().map(|(n, _)| n).collect::<Vec<_>>()
+        ));
     }
-    Some(Ok(()))
+    Ok(())
 }
 
 /// Runs every case against `tool` and fails listing each case that went wrong, except those in
@@ -236,6 +301,104 @@ pub fn run_table(tool: &Tool, known_failures: &[Case]) {
     assert!(
         failures.is_empty(),
         "{}: bad input not handled:\n{}",
+        tool.name,
+        failures.join("\n")
+    );
+}
+
+/// The cases of a tool that signs (issue 19): each breaks the image to sign or the key material.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignCase {
+    /// The image to sign (the tool's first input) is not a PE image.
+    NotPe,
+    /// The certificate is another key's.
+    KeyCertMismatch,
+    /// The key is encrypted and no password is given.
+    EncryptedKeyWithoutPassword,
+    WrongPassword,
+    /// The image to sign is signed already (and no `--append`).
+    AlreadySigned,
+    /// The key file cannot be read (a directory stands in its place).
+    UnreadableKey,
+}
+
+impl SignCase {
+    pub const ALL: [SignCase; 6] = [
+        SignCase::NotPe,
+        SignCase::KeyCertMismatch,
+        SignCase::EncryptedKeyWithoutPassword,
+        SignCase::WrongPassword,
+        SignCase::AlreadySigned,
+        SignCase::UnreadableKey,
+    ];
+}
+
+/// The key material of a signing tool's run. `key` and `cert` name two of the tool's inputs: an
+/// encrypted private key whose password the table passes in `PELN_KEY_PASSWORD` (so the tool's
+/// command line needs no password option), and its certificate.
+pub struct SignKeys<'a> {
+    pub key: &'a str,
+    pub cert: &'a str,
+    pub password: &'a str,
+    /// The certificate of another key.
+    pub other_cert: Vec<u8>,
+    /// The first input, signed.
+    pub signed_image: Vec<u8>,
+}
+
+/// Runs `cases` of [`SignCase`] against `tool`, each ending as every bad input must (see
+/// [`run_table`]), the message naming the file at fault.
+pub fn run_sign_table(tool: &Tool, keys: &SignKeys, cases: &[SignCase]) {
+    let mut failures = Vec::new();
+    for &case in cases {
+        let (_work, staged) = stage(tool, &format!("{case:?}"));
+        let input = |name: &str| {
+            let i = tool.inputs.iter().position(|(n, _)| *n == name);
+            staged.paths[i.unwrap_or_else(|| panic!("{name} is not an input of {}", tool.name))]
+                .clone()
+        };
+        let (key, cert, image) = (input(keys.key), input(keys.cert), staged.paths[0].clone());
+        let mut password = Some(keys.password);
+        let culprit = match case {
+            SignCase::NotPe => {
+                std::fs::write(&image, b"#!/bin/sh\necho not a PE image\n").unwrap();
+                image
+            }
+            SignCase::KeyCertMismatch => {
+                std::fs::write(&cert, &keys.other_cert).unwrap();
+                cert
+            }
+            SignCase::EncryptedKeyWithoutPassword => {
+                password = None;
+                key
+            }
+            SignCase::WrongPassword => {
+                password = Some("not the password");
+                key
+            }
+            SignCase::AlreadySigned => {
+                std::fs::write(&image, &keys.signed_image).unwrap();
+                image
+            }
+            SignCase::UnreadableKey => {
+                std::fs::remove_file(&key).unwrap();
+                std::fs::create_dir(&key).unwrap();
+                key
+            }
+        };
+        if let Err(why) = judge(
+            tool,
+            &staged,
+            &culprit,
+            false,
+            &[("PELN_KEY_PASSWORD", password)],
+        ) {
+            failures.push(format!("{case:?}: {why}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{}: bad signing input not handled:\n{}",
         tool.name,
         failures.join("\n")
     );
