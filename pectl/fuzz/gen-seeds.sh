@@ -5,14 +5,15 @@
 #
 #   corpus/pe_reader/ and corpus/iso_input/   <arch>.efi
 #   corpus/uki/                               2-byte stub length, the amd64/arm64 stub, a "kernel"
+#   corpus/authenticode/                      <arch>.efi signed by pectl sign (sign/tests/keys)
 set -euo pipefail
 cd "$(dirname "$0")"
 PECTL=${PECTL:-../../target/debug/pectl}
 CFLAGS="-ffreestanding -fno-stack-protector -fno-builtin -nostdlib -O1"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-rm -rf corpus/pe_reader corpus/iso_input corpus/uki
-mkdir -p corpus/pe_reader corpus/iso_input corpus/uki
+rm -rf corpus/pe_reader corpus/iso_input corpus/uki corpus/authenticode
+mkdir -p corpus/pe_reader corpus/iso_input corpus/uki corpus/authenticode
 for spec in amd64:x86_64-unknown-elf:-fpie arm64:aarch64-unknown-elf:-fpie \
   riscv64:riscv64-unknown-elf:-mcmodel=medany loongarch64:loongarch64-unknown-elf:-mno-lsx; do
   IFS=: read -r arch triple flag <<<"$spec"
@@ -20,6 +21,8 @@ for spec in amd64:x86_64-unknown-elf:-fpie arm64:aarch64-unknown-elf:-fpie \
   "$PECTL" link --machine "$arch" -o "$tmp/$arch.efi" "$tmp/$arch.o"
   cp "$tmp/$arch.efi" corpus/pe_reader/
   cp "$tmp/$arch.efi" corpus/iso_input/
+  SOURCE_DATE_EPOCH=1700000000 "$PECTL" sign --key ../../sign/tests/keys/rsa2048.pkcs1.pem \
+    --cert ../../sign/tests/keys/rsa2048.crt -o "corpus/authenticode/$arch.efi" "$tmp/$arch.efi"
 done
 # uki: the same image as stub and as kernel (machines match), the split in front.
 for arch in amd64 arm64; do

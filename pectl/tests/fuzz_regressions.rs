@@ -44,3 +44,8 @@ fn iso_input() {
 fn flavors() {
     replay("flavors", targets::flavors);
 }
+
+#[test]
+fn authenticode() {
+    replay("authenticode", targets::authenticode);
+}

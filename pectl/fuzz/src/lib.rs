@@ -88,3 +88,14 @@ pub fn flavors(data: &[u8]) {
         let _ = pectl::flavor::parse(flavor, &argv[start..]);
     }
 }
+
+/// `pectl verify`'s Authenticode path on an untrusted image: the certificate table walk, the
+/// PKCS#7 / SpcIndirectDataContent decoding, the hash ranges, and (with a trusted certificate)
+/// the attribute, RSA and chain checks.
+pub fn authenticode(data: &[u8]) {
+    static CERT: &[u8] = include_bytes!("../../../sign/tests/keys/rsa2048.crt");
+    let trusted = peln_sign::parse_certificates(CERT).expect("the committed test certificate");
+    let _ = peln_sign::authenticode_digest(data);
+    let _ = peln_sign::verify(data, &[]);
+    let _ = peln_sign::verify(data, &trusted);
+}
