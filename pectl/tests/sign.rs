@@ -1,5 +1,6 @@
 //! `pectl sign` and `pectl verify`'s Authenticode checks against the reference tools, on real
-//! images of all four machines: pectl-linked programs (the fuzz corpus's) and Debian's UEFI shells.
+//! images of all four machines: pectl-linked programs (the fuzz corpus's), Debian's UEFI shells
+//! and Debian's kernels.
 //! osslsigncode and sbverify accept what pectl signs; pectl accepts what sbsign and osslsigncode
 //! sign; and every broken image is refused with its named error.
 use std::ffi::OsStr;
@@ -25,15 +26,24 @@ fn test_pair(name: &str, key: &str) -> KeyPair {
     }
 }
 
-/// The real images of `arch`: the pectl-linked program of the fuzz corpus and the UEFI shell.
-fn images(arch: Arch) -> [PathBuf; 2] {
-    [
+/// The real images of `arch`: the pectl-linked program of the fuzz corpus, the UEFI shell and
+/// Debian's kernel (cached by the setup script), or which is missing.
+fn images(arch: Arch) -> Result<Vec<PathBuf>, String> {
+    let shell = fw_dir().join(arch.uefi_shell_rel_path());
+    if !shell.is_file() {
+        return Err(format!(
+            "{} missing (run scripts/setup-test-env.sh)",
+            shell.display()
+        ));
+    }
+    Ok(vec![
         repo(&format!(
             "pectl/fuzz/corpus/pe_reader/{}.efi",
             arch.pectl_machine()
         )),
-        fw_dir().join(arch.uefi_shell_rel_path()),
-    ]
+        shell,
+        peln_tests::kernel::kernel(arch)?,
+    ])
 }
 
 fn run(program: impl AsRef<OsStr>, args: &[&OsStr]) -> Output {
@@ -113,7 +123,7 @@ fn reference_verifiers_accept_pectl_signatures_on_every_arch() {
     let work = WorkDir::new("sign-interop");
     let pair = require!(snakeoil(Arch::Amd64, work.path()), "the snakeoil key");
     for arch in Arch::ALL {
-        for input in images(arch) {
+        for input in require!(images(arch)) {
             let what = format!("{arch} {}", input.display());
             let out = work.join(format!("{arch}-{}", input.file_name().unwrap().display()));
             sign(&pair, &input, &out, &[]);
@@ -168,7 +178,7 @@ fn pectl_verify_accepts_sbsign_and_osslsigncode_signatures() {
     let pair = test_pair("rsa2048", "rsa2048.pkcs1.pem");
     let other = repo("sign/tests/keys/rsa4096.crt");
     for arch in [Arch::Amd64, Arch::Arm64, Arch::Riscv64] {
-        for input in images(arch) {
+        for input in require!(images(arch)) {
             let what = format!("{arch} {}", input.display());
             let by_sbsign = work.join("sbsign.efi");
             let o = run(
@@ -225,7 +235,7 @@ fn append_adds_a_second_signature_as_sbsign_does() {
     let work = WorkDir::new("sign-append");
     let first = test_pair("rsa2048", "rsa2048.pkcs1.pem");
     let second = test_pair("rsa4096", "rsa4096.pem");
-    let [input, _] = images(Arch::Amd64);
+    let input = repo("pectl/fuzz/corpus/pe_reader/amd64.efi");
     let once = work.join("once.efi");
     sign(&first, &input, &once, &[]);
     let refused = pectl(
@@ -303,7 +313,7 @@ fn broken_signed_images_fail_pectl_verify_with_named_errors() {
     let work = WorkDir::new("sign-broken");
     let pair = test_pair("rsa2048", "rsa2048.pkcs1.pem");
     let other = repo("sign/tests/keys/rsa4096.crt");
-    let [input, _] = images(Arch::Arm64);
+    let input = repo("pectl/fuzz/corpus/pe_reader/arm64.efi");
     let good = work.join("good.efi");
     sign(&pair, &input, &good, &[]);
     let bytes = std::fs::read(&good).unwrap();
