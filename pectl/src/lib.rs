@@ -143,6 +143,16 @@ struct Link {
     /// Do not relax instruction sequences (RISC-V, LoongArch).
     #[arg(long)]
     no_relax: bool,
+    /// Sign the image for Secure Boot with this private key (PEM; an encrypted key's password
+    /// from --key-password-file or PELN_KEY_PASSWORD), as `pectl sign` would.
+    #[arg(long, value_name = "KEY.pem", requires = "sign_cert")]
+    sign_key: Option<PathBuf>,
+    /// The certificate of --sign-key.
+    #[arg(long, value_name = "CERT.pem", requires = "sign_key")]
+    sign_cert: Option<PathBuf>,
+    /// Read the private key's password from this file (else from PELN_KEY_PASSWORD).
+    #[arg(long, value_name = "FILE", requires = "sign_key")]
+    key_password_file: Option<PathBuf>,
     /// Objects (.o, .obj) and archives (.a, .lib, .rlib).
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
@@ -196,6 +206,45 @@ fn link(args: LinkArgs) -> Result<(), Error> {
     Ok(())
 }
 
+/// [`link`], then signs the image: the key is loaded first, so a bad key or password leaves no
+/// output; the linker writes to a scratch file beside the output, and only the signed image is
+/// renamed onto the output.
+fn link_signed(
+    args: LinkArgs,
+    key: &Path,
+    cert: &Path,
+    password_file: Option<&Path>,
+) -> Result<(), Error> {
+    let password = peln_sign::Password::from_file_or_env(password_file)?;
+    let signer = peln_sign::Signer::load(key, cert, password.as_ref())?;
+    let output = args.output.clone();
+    let inputs: Vec<&Path> = args.inputs.iter().map(PathBuf::as_path).collect();
+    if let Some(input) = peln_pe::output::output_is_input(&output, &inputs) {
+        return Err(format!(
+            "output {} is the input {}: refusing to overwrite an input",
+            output.display(),
+            input.display()
+        )
+        .into());
+    }
+    let name = output.file_name().unwrap_or_default().to_string_lossy();
+    let unsigned = output.with_file_name(format!(".{name}.unsigned-{}", std::process::id()));
+    let result = link(LinkArgs {
+        output: unsigned.clone(),
+        ..args
+    })
+    .and_then(|()| {
+        let image = std::fs::read(&unsigned).map_err(|e| format!("{}: {e}", unsigned.display()))?;
+        let signed = signer
+            .sign(&image, &peln_sign::SignOptions::from_env(false))
+            .map_err(|e| format!("{}: {e}", output.display()))?;
+        peln_pe::output::write_atomic(&output, &signed)
+            .map_err(|e| format!("{}: cannot write: {e}", output.display()).into())
+    });
+    let _ = std::fs::remove_file(&unsigned);
+    result
+}
+
 /// Runs `pectl` with `args` (argv[0] included). Help and usage errors come back as errors whose
 /// text is clap's.
 pub fn run<I, T>(args: I) -> Result<(), Error>
@@ -240,7 +289,10 @@ where
                 timestamp: timestamp()?,
                 ..LinkArgs::new(l.output)
             };
-            link(args)
+            match l.sign_key.zip(l.sign_cert) {
+                Some((key, cert)) => link_signed(args, &key, &cert, l.key_password_file.as_deref()),
+                None => link(args),
+            }
         }
         Command::Uki(u) => {
             use peln_uki::{Payload, UkiArgs};

@@ -252,3 +252,51 @@ fn comdat_copies_from_two_objects_link_once() {
         }
     }
 }
+
+/// `pectl link --sign-key K --sign-cert C` writes a signed image that `pectl verify --cert C`
+/// accepts and another certificate does not; a key that cannot be loaded fails before anything
+/// is written.
+#[test]
+fn sign_key_signs_the_linked_image() {
+    if peln_tests::skip_unless(peln_tests::env::need_tool("openssl")).is_none() {
+        return;
+    }
+    let keys = tempfile::tempdir().unwrap();
+    let pair = peln_tests::secureboot::fresh_key_pair(keys.path(), "peln-link-test");
+    let other = peln_tests::secureboot::fresh_key_pair(keys.path(), "peln-other");
+    let (key, cert) = (pair.key.to_str().unwrap(), pair.cert.to_str().unwrap());
+    let obj = fixture("hello-coff.obj");
+    let run = link(&[
+        "--sign-key",
+        key,
+        "--sign-cert",
+        cert,
+        obj.to_str().unwrap(),
+    ]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let verify = |cert: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_pectl"))
+            .args(["verify", "--cert"])
+            .arg(cert)
+            .arg(&run.output)
+            .status()
+            .unwrap()
+            .success()
+    };
+    assert!(verify(&pair.cert), "signed by the key");
+    assert!(!verify(&other.cert), "not by another");
+    let leftovers = std::fs::read_dir(run.output.parent().unwrap())
+        .unwrap()
+        .count();
+    assert_eq!(leftovers, 1, "only the signed image is left");
+
+    // The certificate given as the key: refused, nothing written.
+    let run = link(&[
+        "--sign-key",
+        cert,
+        "--sign-cert",
+        cert,
+        obj.to_str().unwrap(),
+    ]);
+    assert_fails(&run, &["peln-link-test.pem", "not a private key"]);
+}
