@@ -135,37 +135,53 @@ fn reference_verifiers_accept_pectl_signatures_on_every_arch() {
                 std::fs::read(&again).unwrap(),
                 "{what}"
             );
+            // Without SOURCE_DATE_EPOCH there is no signingTime attribute: a signature sbsign
+            // and osslsigncode never write, which both must still accept.
+            let untimed = work.join(format!("untimed-{arch}.efi"));
+            let o = Command::new(BIN)
+                .args(&pectl_sign_args(&pair, &input, &untimed)[1..])
+                .env_remove("SOURCE_DATE_EPOCH")
+                .output()
+                .unwrap();
+            assert_ok(&o, &format!("pectl sign without SOURCE_DATE_EPOCH {what}"));
+            assert_ne!(
+                std::fs::read(&untimed).unwrap(),
+                std::fs::read(&out).unwrap()
+            );
 
-            let o = run(
-                &osslsigncode,
-                &[
-                    "verify".as_ref(),
-                    "-CAfile".as_ref(),
-                    pair.cert.as_os_str(),
-                    "-in".as_ref(),
-                    out.as_os_str(),
-                ],
-            );
-            assert_ok(&o, &format!("osslsigncode verify {what}"));
-            let (current, calculated) = osslsigncode_digests(&text(&o));
             let ours = peln_sign::authenticode_digest(&std::fs::read(&input).unwrap()).unwrap();
-            assert_eq!(
-                (&current, &calculated),
-                (&hex(&ours), &hex(&ours)),
-                "{what}"
-            );
-            if arch != Arch::Loongarch64 {
-                // sbverify (bookworm's sbsigntool) knows no LoongArch machine.
+            for signed in [&out, &untimed] {
+                let what = format!("{what} -> {}", signed.display());
                 let o = run(
-                    &sbverify,
-                    &["--cert".as_ref(), pair.cert.as_os_str(), out.as_os_str()],
+                    &osslsigncode,
+                    &[
+                        "verify".as_ref(),
+                        "-CAfile".as_ref(),
+                        pair.cert.as_os_str(),
+                        "-in".as_ref(),
+                        signed.as_os_str(),
+                    ],
                 );
-                assert_ok(&o, &format!("sbverify {what}"));
+                assert_ok(&o, &format!("osslsigncode verify {what}"));
+                let (current, calculated) = osslsigncode_digests(&text(&o));
+                assert_eq!(
+                    (&current, &calculated),
+                    (&hex(&ours), &hex(&ours)),
+                    "{what}"
+                );
+                if arch != Arch::Loongarch64 {
+                    // sbverify (bookworm's sbsigntool) knows no LoongArch machine.
+                    let o = run(
+                        &sbverify,
+                        &["--cert".as_ref(), pair.cert.as_os_str(), signed.as_os_str()],
+                    );
+                    assert_ok(&o, &format!("sbverify {what}"));
+                }
+                assert_ok(
+                    &verify(signed, &[&pair.cert]),
+                    &format!("pectl verify {what}"),
+                );
             }
-            assert_ok(
-                &verify(&out, &[&pair.cert]),
-                &format!("pectl verify {what}"),
-            );
         }
     }
 }
