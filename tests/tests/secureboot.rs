@@ -5,21 +5,30 @@
 //! the image signed with that key and refuses the snakeoil-signed one. riscv64 and loongarch64
 //! (Debian's edk2 there has no Secure Boot) still boot a signed image.
 //!
+//! The UKI (our stub, Debian's kernel, the tiny initramfs) needs its kernel signed too: the stub
+//! hands `.linux` to LoadImage, which the firmware checks like any image. A `cloud-boot-iso` image
+//! made with `--sign-key` boots as CD and as disk; the same image unsigned is refused.
+//!
 //! Boots are serialised by the harness's machine-wide lock; a refusal ends the boot as soon as
 //! the firmware prints it.
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use peln_tests::kernel::{
+    assert_init_ran, build_initramfs, check_initramfs_tools, check_kernels, console, kernel,
+    kernel_boot_opts, marker,
+};
 use peln_tests::pe::PeInfo;
 use peln_tests::program::pass_line;
 use peln_tests::secureboot::{
     assert_refused, check_key_tools, enrolled_vars, flip_byte, fresh_key_pair, pectl_sign_args,
     secure_opts, snakeoil, KeyPair,
 };
+use peln_tests::stub::{build_and_link_stub, check_stub_toolchain, uki_args};
 use peln_tests::{
-    assert_program_passed, boot, build_test_program, check_needs, link_with_pectl, make_esp_dir,
-    require, secure_boot_firmware, Arch, BootOpts, BootResult, LinkOpts, Media, Need, Variant,
-    WorkDir, ACCESS_DENIED,
+    assert_program_passed, boot, boot_efi, build_test_program, check_needs, link_with_pectl,
+    make_esp_dir, require, secure_boot_firmware, Arch, BootOpts, BootResult, LinkOpts, Media, Need,
+    Variant, WorkDir, ACCESS_DENIED,
 };
 
 /// Signs `input` into `out` with `pectl sign`.
@@ -31,23 +40,33 @@ fn sign(pair: &KeyPair, input: &Path, out: &Path) -> PathBuf {
     out.to_path_buf()
 }
 
+/// Boots `media` under enforcing firmware with the varstore `vars` and prints how long it took.
+fn boot_secure_with(
+    arch: Arch,
+    media: Media,
+    vars: &Path,
+    opts: BootOpts,
+    name: &str,
+) -> BootResult {
+    let r = boot(arch, &media, secure_opts(vars, opts));
+    println!("{arch} {name}: {:.1} s", r.elapsed.as_secs_f64());
+    r
+}
+
+/// Options that end a boot at the firmware's refusal (after it, it only tries its other boot
+/// options); an app that runs shuts the machine down itself.
+fn until_refused() -> BootOpts {
+    BootOpts {
+        timeout: Duration::from_secs(240),
+        ..BootOpts::stop_when(ACCESS_DENIED)
+    }
+}
+
 /// Boots `efi` as the removable-media boot file of a FAT dir under enforcing firmware with the
 /// varstore `vars`; stops at a refusal.
 fn boot_secure(arch: Arch, efi: &Path, vars: &Path, work: &WorkDir, name: &str) -> BootResult {
     let esp = make_esp_dir(arch, efi, &work.subdir(&format!("esp-{name}")));
-    let r = boot(
-        arch,
-        &Media::FatDir(esp),
-        secure_opts(
-            vars,
-            BootOpts {
-                timeout: Duration::from_secs(240),
-                ..BootOpts::stop_when(ACCESS_DENIED)
-            },
-        ),
-    );
-    println!("{arch} {name}: {:.1} s", r.elapsed.as_secs_f64());
-    r
+    boot_secure_with(arch, Media::FatDir(esp), vars, until_refused(), name)
 }
 
 /// The C test program linked by pectl, signed by snakeoil and by a fresh key: the firmware runs
@@ -99,4 +118,160 @@ fn amd64_app_signed_runs_unsigned_tampered_and_foreign_refused() {
 #[test]
 fn arm64_app_signed_runs_unsigned_tampered_and_foreign_refused() {
     app(Arch::Arm64);
+}
+
+/// A UKI whose kernel `pectl sign` signed, itself signed by `pectl sign`, boots to `/init`; the
+/// UKI unsigned, tampered or signed by another key is refused. `cloud-boot-iso --sign-key` makes
+/// an image of the unsigned UKI that boots as CD and as disk; without it the image is refused.
+fn uki_and_iso(arch: Arch) {
+    require!(check_needs(arch, &[Need::Clang, Need::Qemu]));
+    require!(check_stub_toolchain(arch));
+    require!(check_kernels());
+    require!(check_initramfs_tools());
+    let fw = require!(secure_boot_firmware(arch));
+    require!(check_key_tools());
+    let work = WorkDir::new(&format!("secureboot-uki-{arch}"));
+    let stub_target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("peln-stub");
+    let stub = build_and_link_stub(pectl::run, arch, &work.subdir("stub"), &stub_target);
+    let initrd = build_initramfs(arch, work.path());
+    let snake = require!(snakeoil(arch, work.path()));
+    let other = fresh_key_pair(work.path(), "peln-other");
+    let signed_kernel = sign(&snake, &require!(kernel(arch)), &work.join("vmlinuz.efi"));
+    let cmdline = format!("{} panic=-1 peln.secureboot={arch}", console(arch));
+    let uki = work.join("uki.efi");
+    let argv = uki_args(&stub, &signed_kernel, &[initrd], Some(&cmdline), &uki);
+    if let Err(e) = pectl::run(argv.clone()) {
+        panic!("pectl uki failed: {e}\nargv: {argv:?}");
+    }
+    let signed = sign(&snake, &uki, &work.join("uki-signed.efi"));
+    let other_signed = sign(&other, &uki, &work.join("uki-other.efi"));
+    let stub_sections = PeInfo::read(&stub).sections.len();
+    let linux = &PeInfo::read(&signed).sections[stub_sections..]
+        .iter()
+        .find(|s| s.name == ".linux")
+        .cloned()
+        .expect(".linux");
+    let offset = (linux.pointer_to_raw_data + linux.size_of_raw_data / 2) as usize;
+    let tampered = flip_byte(&signed, &work.join("uki-tampered.efi"), offset);
+    let vars = &fw.snakeoil_vars;
+    let esp = |efi: &Path, name: &str| {
+        Media::FatDir(make_esp_dir(
+            arch,
+            efi,
+            &work.subdir(&format!("esp-{name}")),
+        ))
+    };
+
+    let r = boot_secure_with(
+        arch,
+        esp(&signed, "signed"),
+        vars,
+        kernel_boot_opts(),
+        "uki signed",
+    );
+    assert_init_ran(&r, arch, &format!("peln.secureboot={arch}"));
+    for (name, efi) in [
+        ("unsigned", &uki),
+        ("tampered", &tampered),
+        ("other-key", &other_signed),
+    ] {
+        let r = boot_secure_with(
+            arch,
+            esp(efi, name),
+            vars,
+            until_refused(),
+            &format!("uki {name}"),
+        );
+        assert_refused(&r, &marker(arch));
+    }
+
+    let iso = |name: &str, sign: bool| {
+        let out = work.join(name);
+        let mut cfg = cloud_boot_iso::Config::from_args(
+            &[format!("linux/{arch}={}", uki.display()).into()],
+            &[],
+            out.clone(),
+            None,
+        )
+        .unwrap();
+        cfg.progress = false;
+        cfg.sign = sign.then(|| cloud_boot_iso::sign::SignArgs {
+            key: snake.key.clone(),
+            cert: snake.cert.clone(),
+            password_file: snake.password_file.clone(),
+        });
+        cloud_boot_iso::build(&cfg).unwrap_or_else(|e| panic!("cloud-boot-iso: {e}"));
+        out
+    };
+    let signed_iso = iso("signed.iso", true);
+    for media in [
+        Media::Cdrom(signed_iso.clone()),
+        Media::Disk(signed_iso.clone()),
+    ] {
+        let name = format!("signed iso {media:?}");
+        let r = boot_secure_with(arch, media, vars, kernel_boot_opts(), &name);
+        assert_init_ran(&r, arch, &format!("peln.secureboot={arch}"));
+    }
+    let plain_iso = iso("plain.iso", false);
+    let r = boot_secure_with(
+        arch,
+        Media::Disk(plain_iso),
+        vars,
+        until_refused(),
+        "unsigned iso",
+    );
+    assert_refused(&r, &marker(arch));
+}
+
+#[test]
+fn amd64_uki_and_iso_signed_boot_unsigned_refused() {
+    uki_and_iso(Arch::Amd64);
+}
+
+#[test]
+fn arm64_uki_and_iso_signed_boot_unsigned_refused() {
+    uki_and_iso(Arch::Arm64);
+}
+
+/// riscv64 and loongarch64: Debian's edk2 there has no Secure Boot, so nothing is enforced, but a
+/// signed app must still load and run (the certificate table appended at the end of the file is
+/// no section and changes nothing the loader reads) and verify offline.
+fn signed_app_runs_unenforced(arch: Arch) {
+    require!(check_needs(arch, &[Need::Clang, Need::LlvmAr, Need::Qemu]));
+    require!(peln_tests::env::need_tool("openssl"));
+    let work = WorkDir::new(&format!("secureboot-unenforced-{arch}"));
+    let program = build_test_program(arch, &Variant::elf(), &work.subdir("obj"));
+    let app = link_with_pectl(
+        pectl::run,
+        arch,
+        &work.join("app.efi"),
+        &program.inputs(),
+        &LinkOpts::default(),
+    );
+    let pair = fresh_key_pair(work.path(), "peln-test-db");
+    let signed = sign(&pair, &app, &work.join("signed.efi"));
+    let verify = pectl::run([
+        "pectl".as_ref(),
+        "verify".as_ref(),
+        "--cert".as_ref(),
+        pair.cert.as_os_str(),
+        signed.as_os_str(),
+    ]);
+    assert!(verify.is_ok(), "pectl verify --cert: {verify:?}");
+    let r = boot_efi(arch, &signed);
+    println!(
+        "{arch} signed, unenforced: {:.1} s",
+        r.elapsed.as_secs_f64()
+    );
+    assert_program_passed(&r);
+}
+
+#[test]
+fn riscv64_signed_app_runs_unenforced() {
+    signed_app_runs_unenforced(Arch::Riscv64);
+}
+
+#[test]
+fn loongarch64_signed_app_runs_unenforced() {
+    signed_app_runs_unenforced(Arch::Loongarch64);
 }
