@@ -160,6 +160,15 @@ impl Decoded {
                 padding.len()
             )));
         }
+        // edk2 (HashPeImageByType) does not decode the PKCS#7 to pick the hash: it needs a
+        // two-byte outer length (0x82) and reads the first digest algorithm's OID at offset 32.
+        let oid = ID_SHA256.as_bytes();
+        if der.get(1) != Some(&0x82) || der.get(32..32 + oid.len()) != Some(oid) {
+            return Err(bad(
+                "edk2 would not find SHA-256 where it reads the digest algorithm (offset 32, \
+                 after two-byte lengths)",
+            ));
+        }
         let info = ContentInfo::from_der(der).map_err(der_err)?;
         if info.content_type != ID_SIGNED_DATA {
             return Err(bad(format!(
