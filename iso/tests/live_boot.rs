@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use common::live::{self, mklive, uname, ARCHES};
-use peln_tests::env::{check_needs, skip_or_fail, Need};
+use peln_tests::env::{check_needs, skip_or_fail, skip_unless, Need};
 use peln_tests::{Arch, BootOpts, BootResult, Media};
 
 /// Linux under TCG: ~25–55 s per boot here; generous for a loaded CI machine.
@@ -58,6 +58,11 @@ fn four_arch_iso() -> Option<&'static PathBuf> {
 }
 
 fn boot(arch: &str, media: Media) -> Option<BootResult> {
+    boot_with(arch, media, BootOpts::default())
+}
+
+/// [`boot`] with `base`'s firmware choice and stop condition.
+fn boot_with(arch: &str, media: Media, base: BootOpts) -> Option<BootResult> {
     if let Err(e) = check_needs(peln_arch(arch), &[Need::Qemu]) {
         skip_or_fail(&e);
         return None;
@@ -67,11 +72,10 @@ fn boot(arch: &str, media: Media) -> Option<BootResult> {
         &media,
         BootOpts {
             timeout: TIMEOUT,
-            // The live root powers off after its marker line: QEMU exits (-no-reboot).
-            stop_when: None,
             // loongarch64 virt needs more than 1 GiB for the kernel + initramfs + tmpfs overlay.
             memory_mib: Some(if arch == "loongarch64" { 2048 } else { 1024 }),
-            ..BootOpts::default()
+            // The live root powers off after its marker line: QEMU exits (-no-reboot).
+            ..base
         },
     ))
 }
@@ -237,4 +241,86 @@ fn real_dracut_dmsquash_live_boots_amd64() {
             r.describe()
         );
     }
+}
+
+/// A two-arch (x86_64, aarch64) image made with `--sign-key` and Debian's snakeoil key, which both
+/// enforcing firmware builds trust, and the same image unsigned (`None`: skipped).
+fn signed_and_unsigned_iso() -> Option<&'static (PathBuf, PathBuf)> {
+    static ISOS: OnceLock<Option<(PathBuf, PathBuf)>> = OnceLock::new();
+    ISOS.get_or_init(|| {
+        let dir = common::scratch("live-secureboot");
+        let key = skip_unless(peln_tests::secureboot::snakeoil(Arch::Amd64, &dir))?;
+        let mut args = vec!["-q".to_string()];
+        for (arch, name, _) in &ARCHES[..2] {
+            let l = mklive(arch, &id(arch))?;
+            args.push("--arch".into());
+            args.push(format!(
+                "{name}:{}:{}",
+                l.boot_tar.display(),
+                l.squashfs.display()
+            ));
+        }
+        let (signed, plain) = (dir.join("signed.iso"), dir.join("plain.iso"));
+        let mut plain_args = args.clone();
+        plain_args.push(plain.display().to_string());
+        live::build(&plain_args.iter().map(String::as_str).collect::<Vec<_>>());
+        args.extend(
+            peln_tests::secureboot::sign_flags(&key, false)
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned()),
+        );
+        args.push(signed.display().to_string());
+        live::build(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        Some((signed, plain))
+    })
+    .as_ref()
+}
+
+/// Under enforcing firmware (edk2's Secure Boot build, snakeoil varstore) the signed image boots
+/// its arch's squashfs as CD and as disk: firmware checked systemd-boot, and systemd-boot's
+/// LoadImage of the kernel; the unsigned image is refused ("Access Denied").
+fn secure_boot_signed_live_iso(arch: &str) {
+    let Some((signed, plain)) = signed_and_unsigned_iso() else {
+        return;
+    };
+    let Some(fw) = skip_unless(peln_tests::secure_boot_firmware(peln_arch(arch))) else {
+        return;
+    };
+    let secure = |stop_when: Option<String>| BootOpts {
+        secure_boot: Some(fw.snakeoil_vars.clone()),
+        stop_when,
+        ..BootOpts::default()
+    };
+    for media in [Media::Cdrom(signed.clone()), Media::Disk(signed.clone())] {
+        let Some(r) = boot_with(arch, media.clone(), secure(None)) else {
+            return;
+        };
+        println!(
+            "{arch} signed live {media:?}: {:.1} s",
+            r.elapsed.as_secs_f64()
+        );
+        let (got_arch, squashfs, _, _) = marker(&r);
+        assert_eq!(
+            (got_arch.as_str(), squashfs),
+            (uname(arch), id(arch)),
+            "{}",
+            r.describe()
+        );
+    }
+    let stop = Some(peln_tests::ACCESS_DENIED.to_string());
+    let Some(r) = boot_with(arch, Media::Disk(plain.clone()), secure(stop)) else {
+        return;
+    };
+    println!("{arch} unsigned live: {:.1} s", r.elapsed.as_secs_f64());
+    peln_tests::secureboot::assert_refused(&r, "PELN-LIVE");
+}
+
+#[test]
+fn secure_boot_signed_live_iso_amd64() {
+    secure_boot_signed_live_iso("amd64");
+}
+
+#[test]
+fn secure_boot_signed_live_iso_arm64() {
+    secure_boot_signed_live_iso("arm64");
 }

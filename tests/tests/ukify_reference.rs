@@ -156,3 +156,19 @@ fn same_bytes_as_ukify_with_a_pectl_linked_stub_arm64() {
     with_header_room(&linked, &stub);
     compare(arch, &stub, &linux);
 }
+
+/// Real ukify takes a stub pectl links today as it is, with no header room added by hand: pectl
+/// reserves header space the way lld-link does (SizeOfHeaders 0x400), and the two UKIs are the
+/// same bytes.
+#[test]
+fn ukify_takes_a_pectl_linked_stub_unpatched_amd64() {
+    let arch = Arch::Amd64;
+    require!(peln_tests::check_needs(arch, &[peln_tests::Need::Clang]));
+    require!(peln_tests::stub::check_stub_toolchain(arch));
+    let linux = require!(kernel::kernel(arch));
+    let work = WorkDir::new("ukify-unpatched-stub");
+    let stub_target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("peln-stub");
+    let stub =
+        peln_tests::stub::build_and_link_stub(pectl::run, arch, &work.subdir("stub"), &stub_target);
+    compare(arch, &stub, &linux);
+}
