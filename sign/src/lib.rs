@@ -77,7 +77,7 @@ pub struct Error {
 }
 
 impl Error {
-    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
+    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
         Error {
             kind,
             message: message.into(),
@@ -206,10 +206,6 @@ impl Signer {
         Ok(out)
     }
 
-    /// The signer's certificate.
-    pub fn certificate(&self) -> &Certificate {
-        &self.cert
-    }
 }
 
 /// The Authenticode SHA-256 digest of an image: the bytes edk2's `HashPeImage` hashes (headers
