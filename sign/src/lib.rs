@@ -205,7 +205,6 @@ impl Signer {
         verify(&out, std::slice::from_ref(&self.cert))?;
         Ok(out)
     }
-
 }
 
 /// The Authenticode SHA-256 digest of an image: the bytes edk2's `HashPeImage` hashes (headers
