@@ -49,18 +49,16 @@ pub struct EfiSigner {
 }
 
 impl EfiSigner {
-    /// Reads the password, the key and the certificate; each failure names its file.
+    /// Reads the password, the key and the certificate.
     pub fn load(args: &SignArgs) -> Result<EfiSigner> {
-        let password = Password::from_file_or_env(args.password_file.as_deref()).map_err(|e| {
-            input(
-                args.password_file
-                    .as_deref()
-                    .unwrap_or(Path::new("PELN_KEY_PASSWORD")),
-                e,
-            )
-        })?;
-        let signer = Signer::load(&args.key, &args.cert, password.as_ref())
-            .map_err(|e| input(&args.key, e))?;
+        // peln-sign's messages name the file at fault.
+        let key_error = |e: peln_sign::Error| Error::Usage {
+            what: "--sign-key".into(),
+            reason: e.to_string(),
+        };
+        let password =
+            Password::from_file_or_env(args.password_file.as_deref()).map_err(key_error)?;
+        let signer = Signer::load(&args.key, &args.cert, password.as_ref()).map_err(key_error)?;
         Ok(EfiSigner {
             signer,
             opts: SignOptions::from_env(false),

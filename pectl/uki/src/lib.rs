@@ -107,11 +107,13 @@ pub enum UkiError {
     UnsignedStub {
         stub: String,
     },
-    /// Loading the key or signing an image failed.
+    /// Signing an image failed.
     Sign {
         file: String,
         source: peln_sign::Error,
     },
+    /// The password, key or certificate cannot be loaded (the message names the file).
+    SigningKey(peln_sign::Error),
     /// The headers would run into the first section's RVA: no room for more section headers.
     NoHeaderRoom {
         stub: String,
@@ -188,6 +190,7 @@ impl fmt::Display for UkiError {
                 "{stub}: the stub is not signed (no certificate table), and a signed stub is required"
             ),
             UkiError::Sign { file, source } => write!(f, "{file}: {source}"),
+            UkiError::SigningKey(source) => write!(f, "{source}"),
             UkiError::NoHeaderRoom {
                 stub,
                 headers_end,
@@ -419,20 +422,9 @@ pub fn build(args: &UkiArgs) -> Result<Vec<String>, UkiError> {
 }
 
 fn load_signer(sb: &SecureBoot) -> Result<peln_sign::Signer, UkiError> {
-    let password =
-        peln_sign::Password::from_file_or_env(sb.password_file.as_deref()).map_err(|source| {
-            UkiError::Sign {
-                file: sb
-                    .password_file
-                    .as_ref()
-                    .map_or("PELN_KEY_PASSWORD".into(), |p| p.display().to_string()),
-                source,
-            }
-        })?;
-    peln_sign::Signer::load(&sb.key, &sb.cert, password.as_ref()).map_err(|source| UkiError::Sign {
-        file: sb.key.display().to_string(),
-        source,
-    })
+    let password = peln_sign::Password::from_file_or_env(sb.password_file.as_deref())
+        .map_err(UkiError::SigningKey)?;
+    peln_sign::Signer::load(&sb.key, &sb.cert, password.as_ref()).map_err(UkiError::SigningKey)
 }
 
 /// `image` without its certificate table (which signers append as the file's last bytes) and
