@@ -139,10 +139,13 @@ fi
 # virt-fw-vars (PyPI virt-firmware, in a venv under the cache) to enroll a fresh key pair as
 # PK/KEK/db in an edk2 varstore (scripts/secureboot-vars.sh). The Secure Boot firmware itself comes
 # with the ovmf and qemu-efi-aarch64 packages unpacked above.
-dpkg -s sbsigntool >/dev/null 2>&1 || {
-  echo "setup: installing sbsigntool"
-  $SUDO apt-get install -y -qq --no-install-recommends sbsigntool
-}
+# openssl makes the tests' fresh key pairs (a key generator only: pectl never runs it).
+for p in sbsigntool openssl; do
+  dpkg -s "$p" >/dev/null 2>&1 || {
+    echo "setup: installing $p"
+    $SUDO apt-get install -y -qq --no-install-recommends "$p"
+  }
+done
 VIRT_FW_VENV=$CACHE/virt-firmware
 if ! "$VIRT_FW_VENV/bin/virt-fw-vars" --help >/dev/null 2>&1; then
   echo "setup: installing virt-firmware (PyPI) into $VIRT_FW_VENV"
