@@ -209,7 +209,8 @@ impl Signer {
 
 /// The Authenticode SHA-256 digest of an image: the bytes edk2's `HashPeImage` hashes (headers
 /// without CheckSum and the security directory entry, section raw data by file offset, trailing
-/// data up to the certificate table). An image whose ranges edk2 and systemd would see
+/// data up to the certificate table, zero-padded to 8 bytes as the image is when signed): the
+/// digest a signature of this image carries. An image whose ranges edk2 and systemd would see
 /// differently is an [`ErrorKind::Ambiguous`] error.
 pub fn authenticode_digest(image: &[u8]) -> Result<[u8; 32], Error> {
     let layout = image::Layout::read(image)?;
