@@ -121,8 +121,10 @@ fn arm64_app_signed_runs_unsigned_tampered_and_foreign_refused() {
 }
 
 /// A UKI whose kernel `pectl sign` signed, itself signed by `pectl sign`, boots to `/init`; the
-/// UKI unsigned, tampered or signed by another key is refused. `cloud-boot-iso --sign-key` makes
-/// an image of the unsigned UKI that boots as CD and as disk; without it the image is refused.
+/// UKI unsigned, tampered or signed by another key is refused, and a signed UKI whose kernel is
+/// not signed gets as far as the stub, whose LoadImage of the kernel is refused.
+/// `cloud-boot-iso --sign-key` makes an image of the unsigned UKI that boots as CD and as disk;
+/// without it the image is refused.
 fn uki_and_iso(arch: Arch) {
     require!(check_needs(arch, &[Need::Clang, Need::Qemu]));
     require!(check_stub_toolchain(arch));
@@ -136,7 +138,8 @@ fn uki_and_iso(arch: Arch) {
     let initrd = build_initramfs(arch, work.path());
     let snake = require!(snakeoil(arch, work.path()));
     let other = fresh_key_pair(work.path(), "peln-other");
-    let signed_kernel = sign(&snake, &require!(kernel(arch)), &work.join("vmlinuz.efi"));
+    let debian_kernel = require!(kernel(arch));
+    let signed_kernel = sign(&snake, &debian_kernel, &work.join("vmlinuz.efi"));
     let cmdline = format!("{} panic=-1 peln.secureboot={arch}", console(arch));
     let uki = work.join("uki.efi");
     let argv = uki_args(&stub, &signed_kernel, &[initrd], Some(&cmdline), &uki);
@@ -184,6 +187,27 @@ fn uki_and_iso(arch: Arch) {
         );
         assert_refused(&r, &marker(arch));
     }
+
+    // Signed outside, unsigned kernel inside: the firmware runs the stub and refuses the kernel
+    // the stub hands to LoadImage.
+    let inner_unsigned = work.join("uki-inner-unsigned.efi");
+    let argv = uki_args(&stub, &debian_kernel, &[], Some(&cmdline), &inner_unsigned);
+    pectl::run(argv).unwrap_or_else(|e| panic!("pectl uki failed: {e}"));
+    let outer_signed = sign(&snake, &inner_unsigned, &work.join("uki-outer-signed.efi"));
+    let stub_refused = "peln-stub: LoadImage failed: EFI_ACCESS_DENIED";
+    let opts = BootOpts {
+        timeout: Duration::from_secs(240),
+        ..BootOpts::stop_when(stub_refused)
+    };
+    let r = boot_secure_with(
+        arch,
+        esp(&outer_signed, "inner"),
+        vars,
+        opts,
+        "uki kernel unsigned",
+    );
+    r.assert_contains(stub_refused);
+    assert!(!r.serial.contains(&marker(arch)), "{}", r.describe());
 
     let iso = |name: &str, sign: bool| {
         let out = work.join(name);
