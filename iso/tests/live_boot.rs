@@ -265,7 +265,7 @@ fn signed_and_unsigned_iso() -> Option<&'static (PathBuf, PathBuf)> {
         plain_args.push(plain.display().to_string());
         live::build(&plain_args.iter().map(String::as_str).collect::<Vec<_>>());
         args.extend(
-            peln_tests::secureboot::sign_flags(&key, false)
+            peln_tests::secureboot::sign_flags(&key)
                 .iter()
                 .map(|a| a.to_string_lossy().into_owned()),
         );

@@ -95,18 +95,13 @@ pub fn enrolled_vars(arch: Arch, cert: &Path, out: &Path) -> PathBuf {
     out.to_path_buf()
 }
 
-/// The signing options of `pair` as the tools spell them (`--sign-key K --sign-cert C
-/// [--key-password-file F]`, or ukify's names when `ukify_names`).
-pub fn sign_flags(pair: &KeyPair, ukify_names: bool) -> Vec<OsString> {
-    let (k, c) = if ukify_names {
-        ("--secureboot-private-key", "--secureboot-certificate")
-    } else {
-        ("--sign-key", "--sign-cert")
-    };
+/// `--sign-key K --sign-cert C [--key-password-file F]`: `pair` as `pectl link`, `cloud-boot-iso`
+/// and `build-iso` take it.
+pub fn sign_flags(pair: &KeyPair) -> Vec<OsString> {
     let mut a: Vec<OsString> = vec![
-        k.into(),
+        "--sign-key".into(),
         pair.key.clone().into(),
-        c.into(),
+        "--sign-cert".into(),
         pair.cert.clone().into(),
     ];
     if let Some(p) = &pair.password_file {

@@ -65,7 +65,7 @@ fn until_refused() -> BootOpts {
 /// Boots `efi` as the removable-media boot file of a FAT dir under enforcing firmware with the
 /// varstore `vars`; stops at a refusal.
 fn boot_secure(arch: Arch, efi: &Path, vars: &Path, work: &WorkDir, name: &str) -> BootResult {
-    let esp = make_esp_dir(arch, efi, &work.subdir(&format!("esp-{name}")));
+    let esp = make_esp_dir(arch, efi, &work.subdir(format!("esp-{name}")));
     boot_secure_with(arch, Media::FatDir(esp), vars, until_refused(), name)
 }
 
@@ -158,11 +158,7 @@ fn uki_and_iso(arch: Arch) {
     let tampered = flip_byte(&signed, &work.join("uki-tampered.efi"), offset);
     let vars = &fw.snakeoil_vars;
     let esp = |efi: &Path, name: &str| {
-        Media::FatDir(make_esp_dir(
-            arch,
-            efi,
-            &work.subdir(&format!("esp-{name}")),
-        ))
+        Media::FatDir(make_esp_dir(arch, efi, &work.subdir(format!("esp-{name}"))))
     };
 
     let r = boot_secure_with(
