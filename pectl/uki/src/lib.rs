@@ -1488,7 +1488,9 @@ mod tests {
         );
         assert_eq!(
             err(&signed, &stub),
-            "stub.efi: the stub is signed (it has a certificate table); sign the UKI instead"
+            "stub.efi: the stub is signed (it has a certificate table), and its signature cannot \
+             cover the UKI: sign the UKI (--secureboot-private-key, --secureboot-certificate), \
+             which drops the stub's"
         );
         let mut truncated = stub.clone();
         truncated.truncate(0x100);
