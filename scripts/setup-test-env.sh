@@ -67,6 +67,20 @@ if [ ! -f "$FW/usr/share/qemu-efi-loongarch64/QEMU_EFI.fd" ] || [ ! -f "$FW/usr/
   for f in "$CACHE"/debs/*.deb; do dpkg -x "$f" "$FW"; done
 fi
 
+# U-Boot, the second UEFI firmware (tests: iso/tests/uboot.rs): trixie's u-boot-qemu (arch:all,
+# 2025.01), unpacked beside edk2 like it: usr/lib/u-boot/{qemu_arm64,qemu-riscv64_smode}/u-boot.bin
+# and qemu-x86_64/u-boot.rom. riscv64's S-mode U-Boot runs under QEMU's own OpenSBI (-bios default).
+if [ ! -f "$FW/usr/lib/u-boot/qemu_arm64/u-boot.bin" ]; then
+  echo "setup: fetching u-boot-qemu (trixie) into $FW"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" >"$CACHE/trixie.list"
+  TRX=(-o Dir::Etc::sourcelist="$CACHE/trixie.list" -o Dir::Etc::sourceparts=- -o Dir::State::Lists="$CACHE/trixie-lists" -o APT::Sandbox::User=root)
+  mkdir -p "$CACHE/trixie-lists/partial" "$CACHE/uboot-deb" "$FW"
+  [ -n "$(ls "$CACHE"/trixie-lists/*Packages* 2>/dev/null)" ] || $SUDO apt-get "${TRX[@]}" update -qq
+  (cd "$CACHE/uboot-deb" && $SUDO apt-get "${TRX[@]}" download u-boot-qemu)
+  dpkg -x "$CACHE"/uboot-deb/u-boot-qemu_*.deb "$FW"
+  rm -rf "$CACHE/uboot-deb"
+fi
+
 # Debian trixie kernels (amd64, arm64, riscv64) and systemd-boot's linuxx64.efi.stub, for the UKI
 # boots; the script skips what is already cached.
 PELN_CACHE_DIR=$CACHE "$(dirname "$0")/fetch-kernels.sh"
@@ -162,6 +176,10 @@ for rel in OVMF/OVMF_CODE_4M.fd OVMF/OVMF_VARS_4M.fd AAVMF/AAVMF_CODE.fd AAVMF/A
   efi-shell-loongarch64/shellloongarch64.efi; do
   need_file "$FW/usr/share/$rel" "edk2 firmware/UEFI shell"
 done
+for rel in qemu_arm64/u-boot.bin qemu-riscv64_smode/u-boot.bin qemu-x86_64/u-boot.rom; do
+  need_file "$FW/usr/lib/u-boot/$rel" "U-Boot firmware (u-boot-qemu)"
+done
+need "QEMU's OpenSBI for U-Boot riscv64 (-bios default)" sh -c 'test -s "$(dirname "$(command -v qemu-system-riscv64)")/../share/qemu/opensbi-riscv64-generic-fw_dynamic.bin"'
 for a in amd64 arm64 riscv64 loongarch64; do
   need_file "$CACHE/kernels/$a/vmlinuz.efi" "Debian $a kernel"
   for f in vmlinuz busybox packages; do need_file "$CACHE/live/$a/$f" "live-ISO input (fetch-live.sh)"; done

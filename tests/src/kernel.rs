@@ -164,6 +164,7 @@ pub fn kernel_boot_opts() -> BootOpts {
         timeout: KERNEL_TIMEOUT,
         stop_when: None,
         memory_mib: Some(KERNEL_MEMORY_MIB),
+        ..BootOpts::default()
     }
 }
 

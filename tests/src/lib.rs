@@ -42,7 +42,9 @@ pub use program::{
     assert_program_passed, build_test_program, c_program_with_elf_reference, c_program_with_lld,
     c_program_with_pectl, peln_lines, ProgramRun, TestProgram, Variant, CHECKS,
 };
-pub use qemu::{boot, boot_efi, boot_efi_with, make_esp_dir, BootOpts, BootResult, Media};
+pub use qemu::{
+    boot, boot_efi, boot_efi_with, make_esp_dir, BootOpts, BootResult, FirmwareKind, Media,
+};
 pub use work::WorkDir;
 
 /// The four UEFI architectures peln links for.
@@ -158,6 +160,17 @@ impl Arch {
                 "usr/share/qemu-efi-loongarch64/QEMU_EFI.fd",
                 "usr/share/qemu-efi-loongarch64/QEMU_VARS.fd",
             ),
+        }
+    }
+
+    /// Debian's U-Boot for QEMU (`u-boot-qemu`), relative to [`fw_dir`]; there is no
+    /// loongarch64 build.
+    pub fn uboot_rel_path(self) -> Option<&'static str> {
+        match self {
+            Arch::Amd64 => Some("usr/lib/u-boot/qemu-x86_64/u-boot.rom"),
+            Arch::Arm64 => Some("usr/lib/u-boot/qemu_arm64/u-boot.bin"),
+            Arch::Riscv64 => Some("usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin"),
+            Arch::Loongarch64 => None,
         }
     }
 

@@ -65,7 +65,7 @@ fn boot_stop_when_kills_qemu_once_the_text_appears_and_timeout_kills_a_hung_gues
     let opts = BootOpts {
         timeout: Duration::from_secs(20),
         stop_when: None,
-        memory_mib: None,
+        ..BootOpts::default()
     };
     let r = boot(Arch::Amd64, &Media::FatDir(esp), opts);
     assert!(r.timed_out && !r.exited, "{}", r.describe());

@@ -1,11 +1,13 @@
-//! `peln-boot`: boot one image on one arch under QEMU + edk2 and check its serial console.
+//! `peln-boot`: boot one image on one arch under QEMU + edk2 (or U-Boot) and check its serial
+//! console.
 //!
 //! The Taskfile's `boot-*` tasks use it so that the command line, firmware lookup and serial
 //! cleaning are the same ones the cargo tests use (`peln_tests::qemu`).
 //!
 //! ```text
 //! peln-boot ARCH MEDIA --expect TEXT [--expect TEXT]... [--timeout SECONDS] [--memory MIB]
-//!   ARCH   amd64 | arm64 | riscv64 | loongarch64
+//!           [--firmware edk2|uboot]
+//!   ARCH   amd64 | arm64 | riscv64 | loongarch64 (U-Boot: amd64 | arm64 | riscv64)
 //!   MEDIA  efi:FILE (copied to \EFI\BOOT\BOOT<ARCH>.EFI of a temporary FAT dir)
 //!          | fat:DIR | disk:IMAGE | cdrom:IMAGE
 //! ```
@@ -15,11 +17,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use peln_tests::{boot, make_esp_dir, Arch, BootOpts, Media};
+use peln_tests::{boot, make_esp_dir, Arch, BootOpts, FirmwareKind, Media};
 
 const USAGE: &str =
     "usage: peln-boot ARCH efi:FILE|fat:DIR|disk:IMAGE|cdrom:IMAGE --expect TEXT... \
-                     [--timeout SECONDS] [--memory MIB]";
+                     [--timeout SECONDS] [--memory MIB] [--firmware edk2|uboot]";
 
 struct Args {
     arch: Arch,
@@ -27,6 +29,7 @@ struct Args {
     expect: Vec<String>,
     timeout: Duration,
     memory_mib: Option<u32>,
+    firmware: FirmwareKind,
 }
 
 fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -37,6 +40,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         .ok_or_else(|| format!("unknown arch {arch:?}"))?;
     let media = argv.next().ok_or("missing MEDIA")?;
     let (mut expect, mut timeout, mut memory_mib) = (Vec::new(), Duration::from_secs(300), None);
+    let mut firmware = FirmwareKind::Edk2;
     while let Some(flag) = argv.next() {
         let value = argv.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
@@ -54,6 +58,13 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
                         .map_err(|_| format!("bad --memory {value:?}"))?,
                 )
             }
+            "--firmware" => {
+                firmware = match value.as_str() {
+                    "edk2" => FirmwareKind::Edk2,
+                    "uboot" => FirmwareKind::UBoot,
+                    _ => return Err(format!("bad --firmware {value:?} (edk2 or uboot)")),
+                }
+            }
             _ => return Err(format!("unknown option {flag:?}")),
         }
     }
@@ -66,6 +77,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         expect,
         timeout,
         memory_mib,
+        firmware,
     })
 }
 
@@ -108,6 +120,7 @@ fn main() -> ExitCode {
         // The guest powers itself off once it has printed everything (kernel /init, payload).
         stop_when: None,
         memory_mib: args.memory_mib,
+        firmware: args.firmware,
     };
     let result = boot(args.arch, &media, opts);
     let missing: Vec<&String> = args
