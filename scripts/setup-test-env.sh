@@ -55,6 +55,23 @@ if ! qemu-system-loongarch64 --version 2>/dev/null | grep -qE 'version (9|1[0-9]
     qemu-system-x86 qemu-system-arm qemu-system-misc
 fi
 
+# The Debian live ISO (scripts/live-iso.sh, iso/tests/live_debian.rs): mmdebstrap builds trixie
+# roots; foreign ones (arm64, riscv64) run their maintainer scripts and dracut through qemu-user,
+# registered with binfmt_misc by Debian's qemu-user-binfmt entries (live-iso.sh registers them
+# itself where no systemd-binfmt runs, as in CI's container). bookworm-backports: mmdebstrap 1.5
+# and qemu-user 10 (static, as QEMU 10's system emulators above); arch-test for mmdebstrap's
+# foreign-arch check.
+if ! command -v mmdebstrap >/dev/null || ! qemu-riscv64 --version 2>/dev/null | grep -qE 'version (9|1[0-9])\.' ||
+  [ ! -f /usr/lib/binfmt.d/qemu-riscv64.conf ] || ! command -v arch-test >/dev/null; then
+  echo "setup: installing mmdebstrap, qemu-user and qemu-user-binfmt from bookworm-backports"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-backports main" >"$CACHE/bpo.list"
+  BPO=(-o Dir::Etc::sourcelist="$CACHE/bpo.list" -o Dir::Etc::sourceparts=/etc/apt/sources.list.d -o Dir::State::Lists="$CACHE/bpo-lists")
+  mkdir -p "$CACHE/bpo-lists/partial"
+  $SUDO apt-get "${BPO[@]}" update -qq
+  $SUDO apt-get "${BPO[@]}" install -y -qq --no-install-recommends -t bookworm-backports \
+    mmdebstrap qemu-user qemu-user-binfmt arch-test
+fi
+
 # edk2 firmware and UEFI shells from trixie, unpacked only.
 if [ ! -f "$FW/usr/share/qemu-efi-loongarch64/QEMU_EFI.fd" ] || [ ! -f "$FW/usr/share/OVMF/OVMF_CODE_4M.fd" ]; then
   echo "setup: fetching edk2 firmware into $FW"
@@ -184,6 +201,10 @@ for a in amd64 arm64 riscv64 loongarch64; do
   need_file "$CACHE/kernels/$a/vmlinuz.efi" "Debian $a kernel"
   for f in vmlinuz busybox packages; do need_file "$CACHE/live/$a/$f" "live-ISO input (fetch-live.sh)"; done
 done
+need_cmd mmdebstrap arch-test chroot qemu-aarch64 qemu-riscv64
+for q in aarch64 riscv64; do need_file "/usr/lib/binfmt.d/qemu-$q.conf" "binfmt entry (qemu-user-binfmt)"; done
+need "binfmt_misc mounted or mountable (foreign mmdebstrap roots)" sh -c \
+  'test -e /proc/sys/fs/binfmt_misc/register || $0 mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc' "${SUDO:-env}"
 need "dracut's dmsquash-live module (dracut-live)" test -d /usr/lib/dracut/modules.d/90dmsquash-live
 need_file "$CACHE/systemd/linuxx64.efi.stub" "systemd UKI stub"
 need "ukify ($UKIFY_DIR/usr/bin/ukify) runs with pefile $PEFILE_VERSION" \
