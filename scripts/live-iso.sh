@@ -14,6 +14,9 @@
 #   4. each root is exported as a build-iso boot-files tar and a squashfs;
 #   5. build-iso packs all of them into OUTDIR/live.iso (one BLS entry and one squashfs per arch).
 #
+# Roots are built in parallel (step 1-4 per arch). Needs root (mmdebstrap --mode=root, chroot,
+# mounts, binfmt_misc).
+#
 # Outputs: OUTDIR/live.iso and OUTDIR/<arch>/{boot.tar,squashfs.img,packages}. Built roots are
 # cached by content under $PELN_CACHE_DIR/live-iso/<arch>-<key>, where the key hashes this script,
 # lib-apt.sh and the package list: a rerun reuses them and only repacks the ISO. Downloaded .debs
@@ -163,35 +166,53 @@ build_root() {
   local bt=$dir/boot-tree efi
   efi=$(efi_of "$arch")
   mkdir -p "$bt/usr/lib/modules/$kver" "$bt/usr/lib/systemd/boot/efi"
-  kernel_pe "$r/boot/vmlinuz-$kver" "$bt/usr/lib/modules/$kver/vmlinuz"
+  # vmlinuz (amd64 bzImage, arm64 gzipped Image) or vmlinux (riscv64's gzipped Image).
+  kernel_pe "$(ls "$r"/boot/vmlinu[xz]-"$kver")" "$bt/usr/lib/modules/$kver/vmlinuz"
   mv "$r/boot/initramfs-$kver.img" "$bt/usr/lib/modules/$kver/initramfs.img"
   cp "$r/usr/lib/systemd/boot/efi/systemd-boot$efi.efi" "$bt/usr/lib/systemd/boot/efi/"
   tar -C "$bt" --sort=name --mtime="@$SOURCE_DATE_EPOCH" --owner=0 --group=0 --numeric-owner \
     -cf "$dir/boot.tar" usr
   rm -rf "$bt"
   mksquashfs "$r" "$dir/squashfs.img" -noappend -comp zstd -no-progress -quiet -e boot \
-    -xattrs-exclude '^system\.posix_acl_' \
-    -mkfs-time "$SOURCE_DATE_EPOCH" -all-time "$SOURCE_DATE_EPOCH" >/dev/null
+    -mkfs-time "$SOURCE_DATE_EPOCH" -all-time "$SOURCE_DATE_EPOCH" >/dev/null 2> >(grep -v "^Unrecognised xattr prefix" >&2)
   rm -rf "$r"
   step "$arch: boot tar + squashfs" "$(human "$(stat -c %s "$dir/squashfs.img")") squashfs"
 }
 
 mkdir -p "$out" "$CACHE/live-iso"
 key_base=$(cat "$0" "$HERE/lib-apt.sh" | sha256sum | cut -c1-16)
-iso_args=()
+# The roots not cached yet are built at the same time: a foreign root spends most of its time in
+# one emulated process after another (dpkg, maintainer scripts, dracut), so two of them keep two
+# cores busy, and the native one is mostly downloads and disk.
+declare -A dir_of=() pid_of=()
 for arch in "${arches[@]}"; do
   case $arch in amd64 | arm64 | riscv64) ;; *) usage ;; esac
   key=$( (echo "$key_base"; packages_of "$arch") | sha256sum | cut -c1-16)
-  cached=$CACHE/live-iso/$arch-$key
-  if [ -f "$cached/squashfs.img" ] && [ -f "$cached/boot.tar" ]; then
-    step "$arch: cached root $arch-$key" "$(human "$(stat -c %s "$cached/squashfs.img")") squashfs"
+  dir_of[$arch]=$CACHE/live-iso/$arch-$key
+  if [ -f "${dir_of[$arch]}/squashfs.img" ] && [ -f "${dir_of[$arch]}/boot.tar" ]; then
+    step "$arch: cached root $arch-$key" "$(human "$(stat -c %s "${dir_of[$arch]}/squashfs.img")") squashfs"
   else
-    rm -rf "$cached.new"
-    build_root "$arch" "$cached.new"
-    rm -rf "$cached" && mv "$cached.new" "$cached"
+    rm -rf "${dir_of[$arch]}.new"
+    build_root "$arch" "${dir_of[$arch]}.new" &
+    pid_of[$arch]=$!
   fi
+done
+failed=0
+for arch in "${!pid_of[@]}"; do
+  if wait "${pid_of[$arch]}"; then
+    rm -rf "${dir_of[$arch]}" && mv "${dir_of[$arch]}.new" "${dir_of[$arch]}"
+  else
+    failed=1
+  fi
+done
+[ "$failed" -eq 0 ] || { echo "live-iso: a root failed to build (see above)" >&2; exit 1; }
+step_start=$(date +%s)
+iso_args=()
+for arch in "${arches[@]}"; do
   mkdir -p "$out/$arch"
-  for f in boot.tar squashfs.img packages; do ln -f "$cached/$f" "$out/$arch/$f" 2>/dev/null || cp "$cached/$f" "$out/$arch/$f"; done
+  for f in boot.tar squashfs.img packages; do
+    ln -f "${dir_of[$arch]}/$f" "$out/$arch/$f" 2>/dev/null || cp "${dir_of[$arch]}/$f" "$out/$arch/$f"
+  done
   iso_args+=(--arch "$(uname_of "$arch"):$out/$arch/boot.tar:$out/$arch/squashfs.img")
 done
 "$BUILD_ISO" -q "${iso_args[@]}" "$out/live.iso"
