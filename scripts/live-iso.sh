@@ -80,9 +80,10 @@ binfmt() {
 uname_of() { case $1 in amd64) echo x86_64 ;; arm64) echo aarch64 ;; riscv64) echo riscv64 ;; esac; }
 efi_of() { case $1 in amd64) echo x64 ;; arm64) echo aa64 ;; riscv64) echo riscv64 ;; esac; }
 
-# The root's packages, on top of mmdebstrap's minbase (Essential: yes, and apt).
+# The root's packages, on top of mmdebstrap's minbase (Essential: yes, and apt); zstd for
+# dracut's compressor.
 packages_of() {
-  echo systemd systemd-sysv udev dracut dracut-live systemd-boot-efi kmod util-linux "$(meta_of "$1")"
+  echo systemd systemd-sysv udev dracut dracut-live systemd-boot-efi kmod util-linux zstd "$(meta_of "$1")"
 }
 
 # The ready line's unit and script, and what a live root should not wait for under TCG.
@@ -144,6 +145,9 @@ build_root() {
 
   customize_root "$r" "debian-$(uname_of "$arch")"
   kver=$(ls "$r/lib/modules" | sort -V | tail -n 1)
+  # --one-file-system on every rm of a root: a root whose bind mounts outlived a killed run must not
+  # take the host's /dev with it.
+  trap 'umount -R "$r/dev" "$r/proc" "$r/sys" 2>/dev/null || true' EXIT
   mount -t proc proc "$r/proc"
   mount --rbind /dev "$r/dev"
   mount -t sysfs sysfs "$r/sys"
@@ -154,13 +158,13 @@ build_root() {
     --no-early-microcode --kver "$kver" --add "dmsquash-live" --compress "zstd -q -6 -T0" \
     --add-drivers "virtio_pci virtio_blk virtio_scsi sr_mod cdrom isofs loop squashfs overlay ahci" \
     "/boot/initramfs-$kver.img" >"$dir/dracut.log" 2>&1; then
-    umount -R "$r/dev" "$r/proc" "$r/sys" || true
     tail -n 30 "$dir/dracut.log" >&2
     echo "live-iso: dracut $arch failed (log: $dir/dracut.log)" >&2
     return 1
   fi
   umount -R "$r/dev"
   umount "$r/proc" "$r/sys"
+  trap - EXIT
   step "$arch: dracut in the root ($kver)" "$(human "$(stat -c %s "$r/boot/initramfs-$kver.img")")"
 
   local bt=$dir/boot-tree efi
@@ -175,7 +179,7 @@ build_root() {
   rm -rf "$bt"
   mksquashfs "$r" "$dir/squashfs.img" -noappend -comp zstd -no-progress -quiet -e boot \
     -mkfs-time "$SOURCE_DATE_EPOCH" -all-time "$SOURCE_DATE_EPOCH" >/dev/null 2> >(grep -v "^Unrecognised xattr prefix" >&2)
-  rm -rf "$r"
+  rm -rf --one-file-system "$r"
   step "$arch: boot tar + squashfs" "$(human "$(stat -c %s "$dir/squashfs.img")") squashfs"
 }
 
@@ -192,7 +196,7 @@ for arch in "${arches[@]}"; do
   if [ -f "${dir_of[$arch]}/squashfs.img" ] && [ -f "${dir_of[$arch]}/boot.tar" ]; then
     step "$arch: cached root $arch-$key" "$(human "$(stat -c %s "${dir_of[$arch]}/squashfs.img")") squashfs"
   else
-    rm -rf "${dir_of[$arch]}.new"
+    rm -rf --one-file-system "${dir_of[$arch]}.new"
     build_root "$arch" "${dir_of[$arch]}.new" &
     pid_of[$arch]=$!
   fi
@@ -200,7 +204,7 @@ done
 failed=0
 for arch in "${!pid_of[@]}"; do
   if wait "${pid_of[$arch]}"; then
-    rm -rf "${dir_of[$arch]}" && mv "${dir_of[$arch]}.new" "${dir_of[$arch]}"
+    rm -rf --one-file-system "${dir_of[$arch]}" && mv "${dir_of[$arch]}.new" "${dir_of[$arch]}"
   else
     failed=1
   fi
