@@ -55,6 +55,23 @@ if ! qemu-system-loongarch64 --version 2>/dev/null | grep -qE 'version (9|1[0-9]
     qemu-system-x86 qemu-system-arm qemu-system-misc
 fi
 
+# The Debian live ISO (scripts/live-iso.sh, iso/tests/live_debian.rs): mmdebstrap builds trixie
+# roots; foreign ones (arm64, riscv64) run their maintainer scripts and dracut through qemu-user,
+# registered with binfmt_misc by Debian's qemu-user-binfmt entries (live-iso.sh registers them
+# itself where no systemd-binfmt runs, as in CI's container). bookworm-backports: mmdebstrap 1.5
+# and qemu-user 10 (static, as QEMU 10's system emulators above); arch-test for mmdebstrap's
+# foreign-arch check.
+if ! command -v mmdebstrap >/dev/null || ! qemu-riscv64 --version 2>/dev/null | grep -qE 'version (9|1[0-9])\.' ||
+  [ ! -f /usr/lib/binfmt.d/qemu-riscv64.conf ] || ! command -v arch-test >/dev/null; then
+  echo "setup: installing mmdebstrap, qemu-user and qemu-user-binfmt from bookworm-backports"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-backports main" >"$CACHE/bpo.list"
+  BPO=(-o Dir::Etc::sourcelist="$CACHE/bpo.list" -o Dir::Etc::sourceparts=/etc/apt/sources.list.d -o Dir::State::Lists="$CACHE/bpo-lists")
+  mkdir -p "$CACHE/bpo-lists/partial"
+  $SUDO apt-get "${BPO[@]}" update -qq
+  $SUDO apt-get "${BPO[@]}" install -y -qq --no-install-recommends -t bookworm-backports \
+    mmdebstrap qemu-user qemu-user-binfmt arch-test
+fi
+
 # edk2 firmware and UEFI shells from trixie, unpacked only.
 if [ ! -f "$FW/usr/share/qemu-efi-loongarch64/QEMU_EFI.fd" ] || [ ! -f "$FW/usr/share/OVMF/OVMF_CODE_4M.fd" ]; then
   echo "setup: fetching edk2 firmware into $FW"
@@ -65,6 +82,20 @@ if [ ! -f "$FW/usr/share/qemu-efi-loongarch64/QEMU_EFI.fd" ] || [ ! -f "$FW/usr/
   (cd "$CACHE/debs" && $SUDO apt-get "${TRX[@]}" download ovmf qemu-efi-aarch64 qemu-efi-riscv64 qemu-efi-loongarch64 \
       efi-shell-x64 efi-shell-aa64 efi-shell-riscv64 efi-shell-loongarch64)
   for f in "$CACHE"/debs/*.deb; do dpkg -x "$f" "$FW"; done
+fi
+
+# U-Boot, the second UEFI firmware (tests: iso/tests/uboot.rs): trixie's u-boot-qemu (arch:all,
+# 2025.01), unpacked beside edk2 like it: usr/lib/u-boot/{qemu_arm64,qemu-riscv64_smode}/u-boot.bin
+# and qemu-x86_64/u-boot.rom. riscv64's S-mode U-Boot runs under QEMU's own OpenSBI (-bios default).
+if [ ! -f "$FW/usr/lib/u-boot/qemu_arm64/u-boot.bin" ]; then
+  echo "setup: fetching u-boot-qemu (trixie) into $FW"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" >"$CACHE/trixie.list"
+  TRX=(-o Dir::Etc::sourcelist="$CACHE/trixie.list" -o Dir::Etc::sourceparts=- -o Dir::State::Lists="$CACHE/trixie-lists" -o APT::Sandbox::User=root)
+  mkdir -p "$CACHE/trixie-lists/partial" "$CACHE/uboot-deb" "$FW"
+  [ -n "$(ls "$CACHE"/trixie-lists/*Packages* 2>/dev/null)" ] || $SUDO apt-get "${TRX[@]}" update -qq
+  (cd "$CACHE/uboot-deb" && $SUDO apt-get "${TRX[@]}" download u-boot-qemu)
+  dpkg -x "$CACHE"/uboot-deb/u-boot-qemu_*.deb "$FW"
+  rm -rf "$CACHE/uboot-deb"
 fi
 
 # Debian trixie kernels (amd64, arm64, riscv64) and systemd-boot's linuxx64.efi.stub, for the UKI
@@ -181,6 +212,10 @@ for rel in OVMF/OVMF_CODE_4M.fd OVMF/OVMF_VARS_4M.fd AAVMF/AAVMF_CODE.fd AAVMF/A
   efi-shell-loongarch64/shellloongarch64.efi; do
   need_file "$FW/usr/share/$rel" "edk2 firmware/UEFI shell"
 done
+for rel in qemu_arm64/u-boot.bin qemu-riscv64_smode/u-boot.bin qemu-x86_64/u-boot.rom; do
+  need_file "$FW/usr/lib/u-boot/$rel" "U-Boot firmware (u-boot-qemu)"
+done
+need "QEMU's OpenSBI for U-Boot riscv64 (-bios default)" sh -c 'test -s "$(dirname "$(command -v qemu-system-riscv64)")/../share/qemu/opensbi-riscv64-generic-fw_dynamic.bin"'
 for a in amd64 arm64 riscv64 loongarch64; do
   need_file "$CACHE/kernels/$a/vmlinuz.efi" "Debian $a kernel"
   for f in vmlinuz busybox packages; do need_file "$CACHE/live/$a/$f" "live-ISO input (fetch-live.sh)"; done
@@ -194,6 +229,10 @@ for rel in OVMF/OVMF_CODE_4M.secboot.fd OVMF/OVMF_VARS_4M.snakeoil.fd ovmf/PkKek
 done
 need_cmd sbsign sbverify openssl osslsigncode
 need "virt-fw-vars ($VIRT_FW_VENV/bin/virt-fw-vars)" "$VIRT_FW_VENV/bin/virt-fw-vars" --help
+need_cmd mmdebstrap arch-test chroot qemu-aarch64 qemu-riscv64
+for q in aarch64 riscv64; do need_file "/usr/lib/binfmt.d/qemu-$q.conf" "binfmt entry (qemu-user-binfmt)"; done
+need "binfmt_misc mounted or mountable (foreign mmdebstrap roots)" sh -c \
+  'test -e /proc/sys/fs/binfmt_misc/register || $0 mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc' "${SUDO:-env}"
 need "dracut's dmsquash-live module (dracut-live)" test -d /usr/lib/dracut/modules.d/90dmsquash-live
 need_file "$CACHE/systemd/linuxx64.efi.stub" "systemd UKI stub"
 need "ukify ($UKIFY_DIR/usr/bin/ukify) runs with pefile $PEFILE_VERSION" \

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::live::{self, mklive, uname, ARCHES};
+use common::live::{self, marker, mklive, uname, ARCHES};
 use peln_tests::env::{check_needs, skip_or_fail, skip_unless, Need};
 use peln_tests::{Arch, BootOpts, BootResult, Media};
 
@@ -74,41 +74,9 @@ fn boot_with(arch: &str, media: Media, base: BootOpts) -> Option<BootResult> {
             timeout: TIMEOUT,
             // loongarch64 virt needs more than 1 GiB for the kernel + initramfs + tmpfs overlay.
             memory_mib: Some(if arch == "loongarch64" { 2048 } else { 1024 }),
-            // The live root powers off after its marker line: QEMU exits (-no-reboot).
             ..base
         },
     ))
-}
-
-/// The marker line's fields, or a panic with the whole boot log.
-fn marker(r: &BootResult) -> (String, String, Vec<String>, String) {
-    let line = r
-        .serial
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("PELN-LIVE: "))
-        .unwrap_or_else(|| panic!("no PELN-LIVE marker:\n{}", r.describe()));
-    let field = |k: &str| -> String {
-        let at = line
-            .find(&format!("{k}="))
-            .unwrap_or_else(|| panic!("{k} missing in {line:?}"));
-        let rest = &line[at + k.len() + 1..];
-        let v = if let Some(inner) = rest.strip_prefix('[') {
-            &inner[..inner.find(']').unwrap()]
-        } else {
-            rest.split(' ').next().unwrap()
-        };
-        v.to_string()
-    };
-    (
-        field("arch"),
-        field("squashfs"),
-        field("entries")
-            .split(' ')
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect(),
-        field("selected"),
-    )
 }
 
 /// One arch boots its own squashfs from the four-arch image, and its systemd-boot listed only its

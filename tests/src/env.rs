@@ -137,6 +137,23 @@ pub fn secure_boot_firmware(arch: Arch) -> Result<SecureBootFirmware, String> {
     Ok(fw)
 }
 
+/// Debian's U-Boot image of `arch`, or an error naming the missing file (or the arch U-Boot does
+/// not support).
+pub fn uboot(arch: Arch) -> Result<PathBuf, String> {
+    let rel = arch
+        .uboot_rel_path()
+        .ok_or_else(|| format!("Debian's u-boot-qemu has no {arch} build"))?;
+    let f = fw_dir().join(rel);
+    if f.is_file() {
+        Ok(f)
+    } else {
+        Err(format!(
+            "{arch} U-Boot {} missing (set PELN_FW_DIR or run scripts/setup-test-env.sh)",
+            f.display()
+        ))
+    }
+}
+
 /// Whether we run under CI (`CI` set to anything but empty, `0` or `false`): missing tools fail tests.
 pub fn is_ci() -> bool {
     match std::env::var("CI") {
@@ -204,6 +221,8 @@ pub enum Need {
     LldLink,
     /// QEMU for the arch and its edk2 firmware
     Qemu,
+    /// QEMU for the arch and its U-Boot firmware
+    QemuUBoot,
     /// rustc with the arch's UEFI target installed (libcore/libcompiler_builtins rlibs present)
     RustUefi,
     /// ld.lld-19 and a GNU objcopy with the arch's PE target (see [`crate::link::link_elf_fixed_reference`])
@@ -223,6 +242,9 @@ pub fn check_needs(arch: Arch, needs: &[Need]) -> Result<(), String> {
             },
             Need::Qemu => need_tool(arch.qemu_binary())
                 .and_then(|_| firmware(arch))
+                .map(drop),
+            Need::QemuUBoot => need_tool(arch.qemu_binary())
+                .and_then(|_| uboot(arch))
                 .map(drop),
             Need::RustUefi => crate::rust::sysroot_rlibs(arch).map(drop),
             Need::ElfFixedReference => need_tool(LD_LLD)

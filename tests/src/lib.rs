@@ -47,7 +47,8 @@ pub use program::{
     c_program_with_pectl, peln_lines, ProgramRun, TestProgram, Variant, CHECKS,
 };
 pub use qemu::{
-    boot, boot_efi, boot_efi_with, make_esp_dir, BootOpts, BootResult, Media, ACCESS_DENIED,
+    boot, boot_efi, boot_efi_with, make_esp_dir, BootOpts, BootResult, FirmwareKind, Media,
+    ACCESS_DENIED,
 };
 pub use work::WorkDir;
 
@@ -183,6 +184,17 @@ impl Arch {
                 "usr/share/qemu-efi-aarch64",
             )),
             Arch::Riscv64 | Arch::Loongarch64 => None,
+        }
+    }
+
+    /// Debian's U-Boot for QEMU (`u-boot-qemu`), relative to [`fw_dir`]; there is no
+    /// loongarch64 build.
+    pub fn uboot_rel_path(self) -> Option<&'static str> {
+        match self {
+            Arch::Amd64 => Some("usr/lib/u-boot/qemu-x86_64/u-boot.rom"),
+            Arch::Arm64 => Some("usr/lib/u-boot/qemu_arm64/u-boot.bin"),
+            Arch::Riscv64 => Some("usr/lib/u-boot/qemu-riscv64_smode/u-boot.bin"),
+            Arch::Loongarch64 => None,
         }
     }
 

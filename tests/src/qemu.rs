@@ -1,15 +1,17 @@
-//! Boots UEFI media in QEMU (TCG) with edk2 firmware and captures the serial console.
+//! Boots UEFI media in QEMU (TCG) with edk2 or U-Boot firmware and captures the serial console.
 //!
 //! Command lines are exactly those of TESTENV.md: pflash CODE read-only plus a per-run copy of the
 //! VARS template, `-m 512 -smp 1 -nographic -nic none -no-reboot -boot menu=on,splash-time=0`
-//! (`-m 1024` on loongarch64; [`BootOpts::memory_mib`] overrides it, e.g. for Linux kernels). Boots
-//! With [`BootOpts::secure_boot`] the firmware is edk2's Secure Boot build (amd64, arm64) with a
-//! copy of the given enrolled varstore; on amd64 that build keeps its variables in SMM, so the
-//! machine gets `smm=on` and a secure pflash (`-global driver=cfi.pflash01,property=secure,value=on`).
-//!
-//! Boots are serialised by a machine-wide lock (`boot_lock`): TCG is CPU-bound, `cargo test` runs tests in
-//! parallel threads, and several test processes (workspace crates, worktrees) may boot at once.
-use crate::env::{firmware, need_tool, secure_boot_firmware};
+//! (`-m 1024` on loongarch64; [`BootOpts::memory_mib`] overrides it, e.g. for Linux kernels). With
+//! [`BootOpts::secure_boot`] the firmware is edk2's Secure Boot build (amd64, arm64) with a copy of
+//! the given enrolled varstore; on amd64 that build keeps its variables in SMM, so the machine gets
+//! `smm=on` and a secure pflash (`-global driver=cfi.pflash01,property=secure,value=on`). Under
+//! U-Boot ([`FirmwareKind::UBoot`]) the pflash pair is replaced by Debian's U-Boot image: `-bios
+//! u-boot.bin` on arm64, `-bios u-boot.rom` on amd64, and on riscv64 the S-mode U-Boot as
+//! `-kernel` over QEMU's own OpenSBI (`-bios default`). Boots are serialised by a machine-wide lock
+//! (`boot_lock`): TCG is CPU-bound, `cargo test` runs tests in parallel threads, and several test
+//! processes (workspace crates, worktrees) may boot at once.
+use crate::env::{firmware, need_tool, secure_boot_firmware, uboot};
 use crate::Arch;
 use std::ffi::OsString;
 use std::io::Read;
@@ -52,6 +54,31 @@ pub enum Media {
     Cdrom(PathBuf),
 }
 
+/// Which UEFI implementation the machine starts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FirmwareKind {
+    /// edk2 (OVMF, AAVMF, ...) from pflash, the default.
+    #[default]
+    Edk2,
+    /// Debian's `u-boot-qemu` (amd64, arm64, riscv64; there is no loongarch64 build).
+    UBoot,
+}
+
+/// The firmware files of one boot, as [`qemu_args`] puts them on the command line.
+#[derive(Clone, Copy, Debug)]
+pub enum FirmwareFiles<'a> {
+    /// edk2's read-only code flash and this run's writable copy of the variable store.
+    /// `secure_boot`: `code` is edk2's Secure Boot build, which on amd64 needs SMM and a secure
+    /// pflash.
+    Edk2 {
+        code: &'a Path,
+        vars: &'a Path,
+        secure_boot: bool,
+    },
+    /// U-Boot's image (it keeps its variables in `ubootefi.var` on the boot medium, if writable).
+    UBoot(&'a Path),
+}
+
 /// Options of one boot.
 #[derive(Clone, Debug)]
 pub struct BootOpts {
@@ -61,8 +88,10 @@ pub struct BootOpts {
     pub stop_when: Option<String>,
     /// Guest RAM in MiB (`-m`); `None` is the TESTENV default (512, 1024 on loongarch64).
     pub memory_mib: Option<u32>,
+    /// edk2 or U-Boot.
+    pub firmware: FirmwareKind,
     /// Boot edk2's Secure Boot build with a copy of this varstore (keys enrolled, Secure Boot on;
-    /// [`crate::SecureBootFirmware::snakeoil_vars`] is Debian's); `None`: the plain build.
+    /// [`crate::SecureBootFirmware::snakeoil_vars`] is Debian's); `None`: the plain build. edk2 only.
     pub secure_boot: Option<PathBuf>,
 }
 
@@ -72,6 +101,7 @@ impl Default for BootOpts {
             timeout: DEFAULT_TIMEOUT,
             stop_when: None,
             memory_mib: None,
+            firmware: FirmwareKind::Edk2,
             secure_boot: None,
         }
     }
@@ -182,25 +212,31 @@ pub fn default_memory_mib(arch: Arch) -> u32 {
     }
 }
 
-/// The QEMU arguments (without the binary) for `arch` booting `media`, with `vars` as the writable
-/// variable store copy and `memory_mib` of RAM (`None`: [`default_memory_mib`]). `secure_boot`: `code`
-/// is edk2's Secure Boot build, which on amd64 needs SMM and a secure pflash.
+/// The QEMU arguments (without the binary) for `arch` booting `media` with `fw` and `memory_mib`
+/// of RAM (`None`: [`default_memory_mib`]).
 pub fn qemu_args(
     arch: Arch,
-    code: &Path,
-    vars: &Path,
+    fw: FirmwareFiles,
     media: &Media,
     memory_mib: Option<u32>,
-    secure_boot: bool,
 ) -> Vec<OsString> {
     let mut a: Vec<OsString> = Vec::new();
     let mut push = |s: &str| a.push(s.into());
     match arch {
-        Arch::Amd64 if secure_boot => {
+        // edk2's Secure Boot build keeps its variables in SMM on amd64.
+        Arch::Amd64 if matches!(fw, FirmwareFiles::Edk2 { secure_boot: true, .. }) => {
             push("-machine");
             push("q35,smm=on,accel=tcg");
             push("-global");
             push("driver=cfi.pflash01,property=secure,value=on");
+        }
+        // Debian's qemu-x86_64 U-Boot is built for the i440FX board (its device tree says so). On
+        // q35 it programs the variable MTRRs so that Linux trims all RAM above 1 MiB as uncached
+        // ("CPU MTRRs don't cover all of memory, losing 1023MB of RAM") and panics before its
+        // console is up: the README's U-Boot section has the evidence.
+        Arch::Amd64 if matches!(fw, FirmwareFiles::UBoot(_)) => {
+            push("-machine");
+            push("pc,accel=tcg");
         }
         Arch::Amd64 => {
             push("-machine");
@@ -240,18 +276,32 @@ pub fn qemu_args(
     ] {
         push(s);
     }
-    let mut flash = |unit: u32, readonly: bool, file: &Path| {
-        let mut d = OsString::from(format!("if=pflash,format=raw,unit={unit},"));
-        if readonly {
-            d.push("readonly=on,");
+    match fw {
+        FirmwareFiles::Edk2 { code, vars, .. } => {
+            let mut flash = |unit: u32, readonly: bool, file: &Path| {
+                let mut d = OsString::from(format!("if=pflash,format=raw,unit={unit},"));
+                if readonly {
+                    d.push("readonly=on,");
+                }
+                d.push("file=");
+                d.push(qemu_escape(file));
+                a.push("-drive".into());
+                a.push(d);
+            };
+            flash(0, true, code);
+            flash(1, false, vars);
         }
-        d.push("file=");
-        d.push(qemu_escape(file));
-        a.push("-drive".into());
-        a.push(d);
-    };
-    flash(0, true, code);
-    flash(1, false, vars);
+        // riscv64's U-Boot is an S-mode payload: QEMU's bundled OpenSBI runs in M-mode and jumps
+        // to it.
+        FirmwareFiles::UBoot(image) if arch == Arch::Riscv64 => {
+            a.extend(["-bios".into(), "default".into(), "-kernel".into()]);
+            a.push(image.into());
+        }
+        FirmwareFiles::UBoot(image) => {
+            a.push("-bios".into());
+            a.push(image.into());
+        }
+    }
     let mut drive = |spec: &str, file: OsString| {
         let mut d = OsString::from(spec);
         d.push(file);
@@ -302,16 +352,6 @@ fn qemu_escape(p: &Path) -> OsString {
 /// (check with `check_needs(arch, &[Need::Qemu])` first) or QEMU cannot be started.
 pub fn boot(arch: Arch, media: &Media, opts: BootOpts) -> BootResult {
     let qemu = need_tool(arch.qemu_binary()).unwrap_or_else(|e| panic!("{e}"));
-    let (code, vars_template) = match &opts.secure_boot {
-        Some(vars) => {
-            let sb = secure_boot_firmware(arch).unwrap_or_else(|e| panic!("{e}"));
-            (sb.code, vars.clone())
-        }
-        None => {
-            let fw = firmware(arch).unwrap_or_else(|e| panic!("{e}"));
-            (fw.code, fw.vars_template)
-        }
-    };
     match media {
         Media::FatDir(p) | Media::Disk(p) | Media::Cdrom(p) => {
             assert!(p.exists(), "boot media {} does not exist", p.display())
@@ -322,21 +362,42 @@ pub fn boot(arch: Arch, media: &Media, opts: BootOpts) -> BootResult {
         .tempdir()
         .expect("temp dir");
     let vars = tmp.path().join("VARS.fd");
-    std::fs::copy(&vars_template, &vars)
-        .unwrap_or_else(|e| panic!("cannot copy {}: {e}", vars_template.display()));
+    let args = match opts.firmware {
+        FirmwareKind::Edk2 => {
+            let (code, vars_template) = match &opts.secure_boot {
+                Some(enrolled) => {
+                    let sb = secure_boot_firmware(arch).unwrap_or_else(|e| panic!("{e}"));
+                    (sb.code, enrolled.clone())
+                }
+                None => {
+                    let fw = firmware(arch).unwrap_or_else(|e| panic!("{e}"));
+                    (fw.code, fw.vars_template)
+                }
+            };
+            std::fs::copy(&vars_template, &vars)
+                .unwrap_or_else(|e| panic!("cannot copy {}: {e}", vars_template.display()));
+            let files = FirmwareFiles::Edk2 {
+                code: &code,
+                vars: &vars,
+                secure_boot: opts.secure_boot.is_some(),
+            };
+            qemu_args(arch, files, media, opts.memory_mib)
+        }
+        FirmwareKind::UBoot => {
+            assert!(
+                opts.secure_boot.is_none(),
+                "a Secure Boot varstore is for edk2's secboot build, not U-Boot"
+            );
+            let image = uboot(arch).unwrap_or_else(|e| panic!("{e}"));
+            qemu_args(arch, FirmwareFiles::UBoot(&image), media, opts.memory_mib)
+        }
+    };
 
     let mut cmd = Command::new(&qemu);
-    cmd.args(qemu_args(
-        arch,
-        &code,
-        &vars,
-        media,
-        opts.memory_mib,
-        opts.secure_boot.is_some(),
-    ))
-    .stdin(Stdio::null())
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let command = crate::cc::command_line(&cmd);
 
     let _guard = boot_lock();
@@ -449,6 +510,14 @@ pub fn boot_efi_with(arch: Arch, efi: &Path, opts: BootOpts) -> BootResult {
 mod tests {
     use super::*;
 
+    fn edk2() -> FirmwareFiles<'static> {
+        FirmwareFiles::Edk2 {
+            code: Path::new("/c"),
+            vars: Path::new("/v"),
+            secure_boot: false,
+        }
+    }
+
     #[test]
     fn strip_ansi_removes_edk2_escapes_and_cr() {
         let raw = "\u{1b}[2J\u{1b}[01;01H\u{1b}[=3h\u{1b}[2J\u{1b}[01;01HBdsDxe: x\r\n\u{1b}[0m\u{1b}(BPELN ok\r\n\0";
@@ -457,14 +526,12 @@ mod tests {
 
     #[test]
     fn qemu_args_match_testenv_for_fat_dir_on_loongarch64() {
-        let a = qemu_args(
-            Arch::Loongarch64,
-            Path::new("/c.fd"),
-            Path::new("/v,x.fd"),
-            &Media::FatDir("/esp".into()),
-            None,
-            false,
-        );
+        let fw = FirmwareFiles::Edk2 {
+            code: Path::new("/c.fd"),
+            vars: Path::new("/v,x.fd"),
+            secure_boot: false,
+        };
+        let a = qemu_args(Arch::Loongarch64, fw, &Media::FatDir("/esp".into()), None);
         let s: Vec<String> = a.iter().map(|x| x.to_string_lossy().into_owned()).collect();
         assert_eq!(
             s.join(" "),
@@ -477,22 +544,8 @@ mod tests {
     #[test]
     fn qemu_args_cdrom_uses_ide_on_amd64_and_scsi_elsewhere() {
         let m = Media::Cdrom("/b.iso".into());
-        let x = qemu_args(
-            Arch::Amd64,
-            Path::new("/c"),
-            Path::new("/v"),
-            &m,
-            None,
-            false,
-        );
-        let r = qemu_args(
-            Arch::Riscv64,
-            Path::new("/c"),
-            Path::new("/v"),
-            &m,
-            None,
-            false,
-        );
+        let x = qemu_args(Arch::Amd64, edk2(), &m, None);
+        let r = qemu_args(Arch::Riscv64, edk2(), &m, None);
         assert!(x.iter().any(|s| s == "ide-cd,drive=cd0"));
         assert!(r.iter().any(|s| s == "scsi-cd,drive=cd0,bus=scsi0.0"));
         assert!(r.iter().any(|s| s == "-m") && r.iter().any(|s| s == "512"));
@@ -501,14 +554,7 @@ mod tests {
     #[test]
     fn qemu_args_memory_override() {
         let m = Media::FatDir("/esp".into());
-        let a = qemu_args(
-            Arch::Arm64,
-            Path::new("/c"),
-            Path::new("/v"),
-            &m,
-            Some(1536),
-            false,
-        );
+        let a = qemu_args(Arch::Arm64, edk2(), &m, Some(1536));
         let i = a.iter().position(|s| s == "-m").expect("-m");
         assert_eq!(a[i + 1], "1536");
         assert_eq!(a.iter().filter(|s| *s == "-m").count(), 1);
@@ -517,45 +563,48 @@ mod tests {
     #[test]
     fn qemu_args_secure_boot_adds_smm_and_secure_pflash_on_amd64_only() {
         let m = Media::FatDir("/esp".into());
-        let join = |a: Vec<OsString>| {
-            a.iter()
-                .map(|x| x.to_string_lossy().into_owned())
-                .collect::<Vec<_>>()
-                .join(" ")
+        let line = |arch, secure_boot| {
+            let fw = FirmwareFiles::Edk2 {
+                code: Path::new("/c"),
+                vars: Path::new("/v"),
+                secure_boot,
+            };
+            let a = qemu_args(arch, fw, &m, None);
+            let s: Vec<String> = a.iter().map(|x| x.to_string_lossy().into_owned()).collect();
+            s.join(" ")
         };
-        let x = join(qemu_args(
-            Arch::Amd64,
-            Path::new("/c"),
-            Path::new("/v"),
-            &m,
-            None,
-            true,
-        ));
+        let x = line(Arch::Amd64, true);
         assert!(
             x.starts_with(
                 "-machine q35,smm=on,accel=tcg -global driver=cfi.pflash01,property=secure,value=on -m 512 "
             ),
             "{x}"
         );
-        let plain = |arch| {
-            join(qemu_args(
-                arch,
-                Path::new("/c"),
-                Path::new("/v"),
-                &m,
-                None,
-                false,
-            ))
+        assert_eq!(line(Arch::Arm64, true), line(Arch::Arm64, false));
+        assert!(!line(Arch::Amd64, false).contains("smm"));
+    }
+
+    #[test]
+    fn qemu_args_uboot_as_testenv_says() {
+        let m = Media::Disk("/b.iso".into());
+        let line = |arch| {
+            let a = qemu_args(arch, FirmwareFiles::UBoot(Path::new("/u")), &m, Some(1024));
+            let s: Vec<String> = a.iter().map(|x| x.to_string_lossy().into_owned()).collect();
+            s.join(" ")
         };
-        let a = join(qemu_args(
-            Arch::Arm64,
-            Path::new("/c"),
-            Path::new("/v"),
-            &m,
-            None,
-            true,
-        ));
-        assert_eq!(a, plain(Arch::Arm64));
-        assert!(!plain(Arch::Amd64).contains("smm"));
+        let disk = "-drive if=none,id=d0,format=raw,readonly=on,file=/b.iso -device virtio-blk-pci,drive=d0";
+        let common = "-m 1024 -smp 1 -nographic -nic none -no-reboot -boot menu=on,splash-time=0";
+        assert_eq!(
+            line(Arch::Arm64),
+            format!("-machine virt -cpu max {common} -bios /u {disk}")
+        );
+        assert_eq!(
+            line(Arch::Riscv64),
+            format!("-machine virt {common} -bios default -kernel /u {disk}")
+        );
+        assert_eq!(
+            line(Arch::Amd64),
+            format!("-machine pc,accel=tcg {common} -bios /u {disk}")
+        );
     }
 }

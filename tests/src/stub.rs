@@ -124,6 +124,33 @@ where
     )
 }
 
+/// What the Taskfile's `link-ARCH` and `uki-ARCH` make, in-process: the stub built and linked
+/// into `<out_dir>/stub.efi`, then `pectl uki` over Debian's kernel
+/// ([`crate::kernel::kernel_path`]) and `scripts/mkinitramfs.sh`'s initramfs with `cmdline`, into
+/// `<out_dir>/uki.efi` (returned). Check [`check_stub_toolchain`], [`crate::kernel::kernel`] and
+/// [`crate::kernel::check_initramfs_tools`] first.
+pub fn build_kernel_uki<F, E>(
+    run: F,
+    arch: Arch,
+    out_dir: &Path,
+    cargo_target_dir: &Path,
+    cmdline: &str,
+) -> PathBuf
+where
+    F: Fn(Vec<OsString>) -> Result<(), E>,
+    E: std::fmt::Display,
+{
+    let stub = build_and_link_stub(&run, arch, out_dir, cargo_target_dir);
+    let initrd = crate::kernel::build_initramfs(arch, out_dir);
+    let uki = out_dir.join("uki.efi");
+    let linux = crate::kernel::kernel_path(arch);
+    let argv = uki_args(&stub, &linux, &[initrd], Some(cmdline), &uki);
+    if let Err(e) = run(argv.clone()) {
+        panic!("pectl uki failed: {e}\nargv: {argv:?}");
+    }
+    uki
+}
+
 /// Compiles the handoff payload with the C test program's flags (COFF on amd64/arm64, ELF on
 /// riscv64/loongarch64) and links it with `pectl link` into `<out_dir>/handoff.efi`.
 pub fn build_handoff<F, E>(run: F, arch: Arch, out_dir: &Path) -> PathBuf

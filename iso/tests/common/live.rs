@@ -9,6 +9,7 @@ use std::process::{Command, Output};
 use std::sync::Mutex;
 
 use peln_tests::env::{cache_dir, repo_root, skip_or_fail};
+use peln_tests::BootResult;
 
 pub const BUILD_ISO: &str = env!("CARGO_BIN_EXE_build-iso");
 
@@ -157,4 +158,36 @@ pub fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
 /// Run build-iso and insist on success.
 pub fn build(args: &[&str]) {
     super::build_bin(BUILD_ISO, args)
+}
+
+/// The fields of the live root's marker line (`PELN-LIVE: arch=… squashfs=… entries=[…]
+/// selected=[…]`), or a panic with the whole boot log.
+pub fn marker(r: &BootResult) -> (String, String, Vec<String>, String) {
+    let line = r
+        .serial
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("PELN-LIVE: "))
+        .unwrap_or_else(|| panic!("no PELN-LIVE marker:\n{}", r.describe()));
+    let field = |k: &str| -> String {
+        let at = line
+            .find(&format!("{k}="))
+            .unwrap_or_else(|| panic!("{k} missing in {line:?}"));
+        let rest = &line[at + k.len() + 1..];
+        let v = if let Some(inner) = rest.strip_prefix('[') {
+            &inner[..inner.find(']').unwrap()]
+        } else {
+            rest.split(' ').next().unwrap()
+        };
+        v.to_string()
+    };
+    (
+        field("arch"),
+        field("squashfs"),
+        field("entries")
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+        field("selected"),
+    )
 }

@@ -1,12 +1,13 @@
-//! `peln-boot`: boot one image on one arch under QEMU + edk2 and check its serial console.
+//! `peln-boot`: boot one image on one arch under QEMU + edk2 (or U-Boot) and check its serial
+//! console.
 //!
 //! The Taskfile's `boot-*` tasks use it so that the command line, firmware lookup and serial
 //! cleaning are the same ones the cargo tests use (`peln_tests::qemu`).
 //!
 //! ```text
 //! peln-boot ARCH MEDIA --expect TEXT [--expect TEXT]... [--timeout SECONDS] [--memory MIB]
-//!           [--secure-boot snakeoil|VARS]
-//!   ARCH   amd64 | arm64 | riscv64 | loongarch64
+//!           [--secure-boot snakeoil|VARS] [--firmware edk2|uboot]
+//!   ARCH   amd64 | arm64 | riscv64 | loongarch64 (U-Boot: amd64 | arm64 | riscv64)
 //!   MEDIA  efi:FILE (copied to \EFI\BOOT\BOOT<ARCH>.EFI of a temporary FAT dir)
 //!          | fat:DIR | disk:IMAGE | cdrom:IMAGE
 //!   --secure-boot  edk2's Secure Boot build (amd64, arm64) with Debian's snakeoil-enrolled
@@ -18,11 +19,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use peln_tests::{boot, make_esp_dir, secure_boot_firmware, Arch, BootOpts, Media};
+use peln_tests::{boot, make_esp_dir, secure_boot_firmware, Arch, BootOpts, FirmwareKind, Media};
 
 const USAGE: &str =
     "usage: peln-boot ARCH efi:FILE|fat:DIR|disk:IMAGE|cdrom:IMAGE --expect TEXT... \
-                     [--timeout SECONDS] [--memory MIB] [--secure-boot snakeoil|VARS]";
+                     [--timeout SECONDS] [--memory MIB] [--secure-boot snakeoil|VARS] \
+                     [--firmware edk2|uboot]";
 
 struct Args {
     arch: Arch,
@@ -31,6 +33,7 @@ struct Args {
     timeout: Duration,
     memory_mib: Option<u32>,
     secure_boot: Option<PathBuf>,
+    firmware: FirmwareKind,
 }
 
 fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -42,6 +45,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
     let media = argv.next().ok_or("missing MEDIA")?;
     let (mut expect, mut timeout, mut memory_mib) = (Vec::new(), Duration::from_secs(300), None);
     let mut secure_boot = None;
+    let mut firmware = FirmwareKind::Edk2;
     while let Some(flag) = argv.next() {
         let value = argv.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
@@ -63,11 +67,21 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
                 secure_boot = Some(secure_boot_firmware(arch)?.snakeoil_vars)
             }
             "--secure-boot" => secure_boot = Some(PathBuf::from(value)),
+            "--firmware" => {
+                firmware = match value.as_str() {
+                    "edk2" => FirmwareKind::Edk2,
+                    "uboot" => FirmwareKind::UBoot,
+                    _ => return Err(format!("bad --firmware {value:?} (edk2 or uboot)")),
+                }
+            }
             _ => return Err(format!("unknown option {flag:?}")),
         }
     }
     if expect.is_empty() {
         return Err("at least one --expect is required".into());
+    }
+    if firmware == FirmwareKind::UBoot && secure_boot.is_some() {
+        return Err("--secure-boot is edk2's (not with --firmware uboot)".into());
     }
     Ok(Args {
         arch,
@@ -76,6 +90,7 @@ fn parse(mut argv: impl Iterator<Item = String>) -> Result<Args, String> {
         timeout,
         memory_mib,
         secure_boot,
+        firmware,
     })
 }
 
@@ -119,6 +134,7 @@ fn main() -> ExitCode {
         stop_when: None,
         memory_mib: args.memory_mib,
         secure_boot: args.secure_boot,
+        firmware: args.firmware,
     };
     let result = boot(args.arch, &media, opts);
     let missing: Vec<&String> = args
