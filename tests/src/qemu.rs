@@ -224,7 +224,15 @@ pub fn qemu_args(
     let mut push = |s: &str| a.push(s.into());
     match arch {
         // edk2's Secure Boot build keeps its variables in SMM on amd64.
-        Arch::Amd64 if matches!(fw, FirmwareFiles::Edk2 { secure_boot: true, .. }) => {
+        Arch::Amd64
+            if matches!(
+                fw,
+                FirmwareFiles::Edk2 {
+                    secure_boot: true,
+                    ..
+                }
+            ) =>
+        {
             push("-machine");
             push("q35,smm=on,accel=tcg");
             push("-global");
