@@ -985,10 +985,18 @@ mod tests {
                 },
             };
             let layout = compute::<Amd64>(&res, Relaxation::none(), &opts).unwrap();
-            assert_eq!(layout.size_of_headers, size_of_headers, "FileAlignment {file_alignment:#x}");
+            assert_eq!(
+                layout.size_of_headers, size_of_headers,
+                "FileAlignment {file_alignment:#x}"
+            );
             let mut end = layout.size_of_headers;
             for s in &layout.sections {
-                assert_eq!(s.file_offset, end, "{} at FileAlignment {file_alignment:#x}", s.kind.name());
+                assert_eq!(
+                    s.file_offset,
+                    end,
+                    "{} at FileAlignment {file_alignment:#x}",
+                    s.kind.name()
+                );
                 end += s.file_size;
             }
             assert_eq!(layout.file_size, end);

@@ -622,6 +622,7 @@ pub(crate) struct OneObject<'d> {
     machine: Machine,
     sections: Vec<crate::input::InputSection<'d>>,
     symbols: Vec<crate::input::InputSymbol<'d>>,
+    addrsig: Option<&'d [u8]>,
 }
 
 #[cfg(test)]
@@ -631,6 +632,7 @@ impl<'d> OneObject<'d> {
             machine,
             sections: vec![crate::input::empty_section()],
             symbols: vec![crate::input::InputSymbol::NULL],
+            addrsig: None,
         }
     }
 
@@ -652,7 +654,15 @@ impl<'d> OneObject<'d> {
             relocs: crate::input::Relocs::Decoded(relocs.leak()),
             retain: false,
             follows: None,
+            // Each section holds one function or datum, as with -ffunction-sections.
+            foldable: matches!(class, SectionClass::Text | SectionClass::RoData),
         });
+        self
+    }
+
+    /// The object's address-significance table (without one, every symbol is significant).
+    pub fn addrsig(mut self, table: &'d [u8]) -> Self {
+        self.addrsig = Some(table);
         self
     }
 
@@ -692,6 +702,7 @@ impl<'d> OneObject<'d> {
                 comdats: vec![],
                 default_libs: vec![],
                 includes: vec![],
+                addrsig: self.addrsig,
             }],
             targets: vec![targets],
             live: vec![live],
@@ -724,6 +735,7 @@ mod tests {
             relocs: crate::input::Relocs::Decoded(relocs.leak()),
             retain: false,
             follows: None,
+            foldable: false,
         }
     }
 
@@ -775,6 +787,7 @@ mod tests {
             }],
             default_libs: vec![],
             includes: vec![],
+            addrsig: None,
         }
     }
 

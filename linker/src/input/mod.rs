@@ -129,6 +129,12 @@ pub struct InputSection<'d> {
     pub retain: bool,
     /// COFF associative COMDAT: kept exactly when this other section is kept.
     pub follows: Option<u32>,
+    /// Identical code folding may fold it into an identical section, by the format's rules (lld's
+    /// `isEligible`): a COFF COMDAT section; an allocated ELF section that is read-only (or
+    /// `.data.rel.ro`, read-only once loaded), not SHF_LINK_ORDER, not `.init`/`.fini`, and not
+    /// named as a C identifier (`__start_`/`__stop_` symbols enumerate those). Whether it folds
+    /// also depends on address significance ([`ObjectFile::addrsig`]) and the ICF level.
+    pub foldable: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -241,6 +247,10 @@ pub struct ObjectFile<'d> {
     pub default_libs: Vec<&'d str>,
     /// `/INCLUDE:` directives: symbols to pull in and keep.
     pub includes: Vec<&'d str>,
+    /// The address-significance table (`.llvm_addrsig`, clang's and rustc's `-faddrsig`): ULEB128
+    /// indices of the symbols whose address the program compares or leaks, checked when read.
+    /// `None`: the object has none, so every symbol it names is taken as address-significant.
+    pub addrsig: Option<&'d [u8]>,
 }
 
 /// What every object must agree with: the machine, and how many bytes each relocation type
@@ -462,7 +472,9 @@ fn read_any<'d>(name: String, data: &'d [u8], machine: Machine) -> Result<Object
                 return Err(wrong(Format::Elf, raw));
             }
             let relocs = ElfRelocs::new(&elf, data).map_err(|e| parse_error(&name, e))?;
-            read_object(name, data, Format::Elf, &elf, &|i| relocs.get(i))
+            let mut obj = read_object(name, data, Format::Elf, &elf, &|i| relocs.get(i))?;
+            obj.addrsig = relocs.addrsig;
+            Ok(obj)
         }
         FileKind::Coff => {
             let coff = CoffFile::<&[u8]>::parse(data).map_err(|e| parse_error(&name, e))?;
@@ -495,6 +507,7 @@ fn read_coff<'d, C: object::read::coff::CoffHeader>(
     let mut obj = read_object(name, data, Format::Coff, coff, &relocs)?;
     coff::read_symbols(&mut obj, coff)?;
     coff::read_drectve(&mut obj, coff);
+    obj.addrsig = coff::read_addrsig(&obj, coff)?;
     Ok(obj)
 }
 
@@ -570,6 +583,16 @@ fn read_object<'d, O: Object<'d>>(
         comdats,
         default_libs: Vec::new(),
         includes: Vec::new(),
+        addrsig: None,
+    })
+}
+
+/// The symbol indices of a checked address-significance table.
+pub fn addrsig_symbols(table: &[u8]) -> impl Iterator<Item = u32> + '_ {
+    let mut r = gimli::EndianSlice::new(table, gimli::LittleEndian);
+    std::iter::from_fn(move || {
+        let index = gimli::leb128::read::unsigned(&mut r).ok()?;
+        Some(index as u32)
     })
 }
 
@@ -583,6 +606,7 @@ pub(crate) fn empty_section<'d>() -> InputSection<'d> {
         relocs: Relocs::NONE,
         retain: false,
         follows: None,
+        foldable: false,
     }
 }
 
@@ -679,7 +703,42 @@ fn read_section<'d, S: ObjectSection<'d>>(
         relocs,
         retain,
         follows: None,
+        foldable: foldable(name, flags, class),
     })
+}
+
+/// lld's `isEligible` for identical code folding, the parts a section's header decides.
+fn foldable(name: &str, flags: SectionFlags, class: SectionClass) -> bool {
+    use object::elf::{SHF_LINK_ORDER, SHF_WRITE};
+    if !matches!(
+        class,
+        SectionClass::Text | SectionClass::RoData | SectionClass::Data
+    ) {
+        return false;
+    }
+    match flags {
+        SectionFlags::Coff { characteristics } => {
+            class != SectionClass::Data
+                && characteristics.0 & object::pe::IMAGE_SCN_LNK_COMDAT.0 != 0
+        }
+        SectionFlags::Elf { sh_flags, .. } => {
+            let relro = name == ".data.rel.ro" || name.starts_with(".data.rel.ro.");
+            (sh_flags.0 & SHF_WRITE.0 == 0 || relro)
+                && sh_flags.0 & SHF_LINK_ORDER.0 == 0
+                && !matches!(name, ".init" | ".fini")
+                && !is_c_identifier(name)
+        }
+        _ => false,
+    }
+}
+
+/// A name `__start_NAME`/`__stop_NAME` symbols can be made for.
+fn is_c_identifier(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 fn read_elf_symbol<'d, S: ObjectSymbol<'d>>(sym: &S) -> InputSymbol<'d> {
@@ -812,6 +871,22 @@ fn validate(obj: &ObjectFile, field_size: fn(Format, u32) -> Option<u32>) -> Res
             ));
         }
     }
+    if let Some(table) = obj.addrsig {
+        let mut r = gimli::EndianSlice::new(table, gimli::LittleEndian);
+        while !r.is_empty() {
+            let at = table.len() - r.len();
+            match gimli::leb128::read::unsigned(&mut r) {
+                Ok(i) if i < symbols as u64 => {}
+                Ok(i) => {
+                    return bad(format!(
+                        ".llvm_addrsig: entry at {at:#x} names symbol {i}, but the symbol table \
+                         has {symbols}"
+                    ))
+                }
+                Err(_) => return bad(format!(".llvm_addrsig: bad ULEB128 at {at:#x}")),
+            }
+        }
+    }
     Ok(())
 }
 
@@ -855,6 +930,7 @@ mod tests {
             comdats: vec![],
             default_libs: vec![],
             includes: vec![],
+            addrsig: None,
         }
     }
 
@@ -922,5 +998,12 @@ mod tests {
         let mut o = object();
         o.sections[1].data = &[0; 4];
         assert!(refused(&o).contains("4 bytes of contents for a size of 8"));
+        let mut o = object();
+        o.addrsig = Some(&[1, 5]);
+        assert!(refused(&o)
+            .contains(".llvm_addrsig: entry at 0x1 names symbol 5, but the symbol table has 2"));
+        let mut o = object();
+        o.addrsig = Some(&[0x80]);
+        assert!(refused(&o).contains(".llvm_addrsig: bad ULEB128 at 0x0"));
     }
 }
