@@ -4,7 +4,6 @@
 //! inputs → resolve → layout → write. The architecture is chosen once, in [`link`], and the whole
 //! pipeline is instantiated for it.
 pub mod arch;
-pub mod baserel;
 pub mod consts;
 pub mod debuginfo;
 pub mod encoding;
@@ -25,6 +24,8 @@ use rayon::prelude::*;
 
 pub use consts::Machine;
 pub use error::{Error, Result};
+/// `.reloc` blocks: the encoder lives beside its reader in the PE layer.
+pub use peln_pe::baserel;
 pub use write::pe::Subsystem;
 
 /// Everything `pectl link` was told. Plain data: no I/O happens while building it.
