@@ -66,8 +66,9 @@ pub fn fold(mut res: Resolved<'_>, level: Level) -> (Resolved<'_>, Vec<Fold>) {
     if level == Level::None {
         return (res, Vec::new());
     }
-    let folds = Icf::new(&res, level).run();
-    redirect(&mut res, &folds);
+    let icf = tracing::debug_span!("candidates").in_scope(|| Icf::new(&res, level));
+    let folds = icf.run();
+    tracing::debug_span!("redirect").in_scope(|| redirect(&mut res, &folds));
     (res, folds)
 }
 
@@ -190,8 +191,23 @@ impl<'r, 'd> Icf<'r, 'd> {
 
     fn run(self) -> Vec<Fold> {
         let n = self.sections.len();
+        let _hash = tracing::debug_span!("hash").entered();
+        let mut hashes: Vec<u64> = (0..n).into_par_iter().map(|c| self.hash(c)).collect();
+        // Twice, as lld does: each section's hash takes in those of the sections it refers to, so
+        // functions that differ only in what they call (the common case) are told apart here
+        // rather than by comparing every pair of a large class.
+        for _ in 0..2 {
+            hashes = (0..n)
+                .into_par_iter()
+                .map(|c| {
+                    let at = self.sections[c];
+                    (self.section(at).relocs.iter())
+                        .filter_map(|r| self.candidate_of(self.res.target(at.file, r.symbol)))
+                        .fold(hashes[c], |h, t| h.wrapping_add(hashes[t as usize]))
+                })
+                .collect();
+        }
         // Sorted by (hash, link order): equal hashes are neighbours, each run in link order.
-        let hashes: Vec<u64> = (0..n).into_par_iter().map(|c| self.hash(c)).collect();
         let mut order: Vec<u32> = (0..n as u32).collect();
         order.par_sort_unstable_by_key(|&c| (hashes[c as usize], c));
         let mut groups = Vec::new();
@@ -211,6 +227,8 @@ impl<'r, 'd> Icf<'r, 'd> {
             }
         }
         groups.retain(|g| g.len() > 1);
+        drop(_hash);
+        let _split = tracing::debug_span!("split").entered();
         let mut groups = self.split_all(&mut order, groups, None);
         // A split either adds a class or leaves a member alone: it changes one of the two.
         let shape =
@@ -270,8 +288,11 @@ impl<'r, 'd> Icf<'r, 'd> {
             .collect()
     }
 
-    /// lld's `segregate`: the members equal to the first go to the front (both parts keep their
-    /// order) and take the front's position as their class; repeated on the rest.
+    /// Splits one class into classes of equal members. By relocation targets' classes, the
+    /// members are first sorted by a hash of those classes (stably: link order stays within equal
+    /// hashes), so that a class falling apart into many costs a sort rather than lld's
+    /// comparison of every member with every class found so far; each run of equal hashes is
+    /// then segregated as lld does, which a hash collision cannot fool.
     fn split(
         &self,
         start: usize,
@@ -279,6 +300,37 @@ impl<'r, 'd> Icf<'r, 'd> {
         read: Option<usize>,
     ) -> Vec<std::ops::Range<usize>> {
         let mut out = Vec::new();
+        let Some(r) = read else {
+            self.segregate(start, slice, read, &mut out);
+            return out;
+        };
+        let mut keyed: Vec<(u64, u32)> = slice
+            .iter()
+            .map(|&c| (self.targets_hash(c, r), c))
+            .collect();
+        keyed.sort_by_key(|&(key, _)| key);
+        for (to, &(_, c)) in slice.iter_mut().zip(&keyed) {
+            *to = c;
+        }
+        let mut begin = 0;
+        for run in keyed.chunk_by(|a, b| a.0 == b.0) {
+            let end = begin + run.len();
+            self.segregate(start + begin, &mut slice[begin..end], read, &mut out);
+            begin = end;
+        }
+        out
+    }
+
+    /// lld's `segregate`: the members equal to the first go to the front (both parts keep their
+    /// order) and take the front's position as their class; repeated on the rest. Classes of two
+    /// members or more are added to `out`.
+    fn segregate(
+        &self,
+        start: usize,
+        slice: &mut [u32],
+        read: Option<usize>,
+        out: &mut Vec<std::ops::Range<usize>>,
+    ) {
         let mut begin = 0;
         let mut rest: Vec<u32> = Vec::new();
         while begin < slice.len() {
@@ -315,7 +367,25 @@ impl<'r, 'd> Icf<'r, 'd> {
             }
             begin = mid;
         }
-        out
+    }
+
+    /// A hash of what [`Self::equal_variable`] compares: the classes (by the array `read`) of
+    /// the relocation targets inside the candidates and of the associative children.
+    fn targets_hash(&self, c: u32, read: usize) -> u64 {
+        let class = |c: u32| self.class[read][c as usize].load(Relaxed);
+        let at = self.sections[c as usize];
+        let mut h = FxHasher::default();
+        for r in self.section(at).relocs.iter() {
+            if let Some(t) = self.candidate_of(self.res.target(at.file, r.symbol)) {
+                class(t).hash(&mut h);
+            }
+        }
+        for &child in &self.children[c as usize] {
+            self.candidate_of(section_start(child))
+                .map(class)
+                .hash(&mut h);
+        }
+        h.finish()
     }
 
     /// A hash of everything [`Self::equal_constant`] compares.
