@@ -24,8 +24,8 @@ use crate::resolve::{Resolved, Target};
 pub const SECTION_ALIGNMENT: u32 = 0x1000;
 pub const FILE_ALIGNMENT: u32 = 0x200;
 /// DOS header + stub + PE signature + COFF header + PE32+ optional header.
-pub const HEADERS_BEFORE_SECTION_TABLE: u32 = 0x80 + 4 + 20 + 240;
-pub const SECTION_HEADER_SIZE: u32 = 40;
+pub const HEADERS_BEFORE_SECTION_TABLE: u32 = peln_pe::headers::PE32PLUS_SECTION_TABLE as u32;
+pub const SECTION_HEADER_SIZE: u32 = peln_pe::headers::SECTION_HEADER_SIZE as u32;
 /// The header area lld-link reserves: its SizeOfHeaders counts a section header for every output
 /// section it creates before dropping the empty ones, which comes to 0x400 at its default
 /// FileAlignment. Tools that add sections to a linked image write their headers into that room
