@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 use rayon::prelude::*;
 use rustc_hash::FxHasher;
 
+use crate::error::Result;
 use crate::input::{addrsig_symbols, Format, InputSection, SectionClass};
 use crate::resolve::{Resolved, Target};
 
@@ -61,15 +62,17 @@ pub struct Fold {
 }
 
 /// Folds `res`'s identical sections: the folded ones are no longer live and every target in them
-/// is moved to the kept section (same offset). Returns the folds, by their kept section.
-pub fn fold(mut res: Resolved<'_>, level: Level) -> (Resolved<'_>, Vec<Fold>) {
+/// is moved to the kept section (same offset). Returns the folds, by their kept section. The
+/// only error is a malformed address-significance table, read only here (as lld reads it only
+/// when it folds).
+pub fn fold(mut res: Resolved<'_>, level: Level) -> Result<(Resolved<'_>, Vec<Fold>)> {
     if level == Level::None {
-        return (res, Vec::new());
+        return Ok((res, Vec::new()));
     }
-    let icf = tracing::debug_span!("candidates").in_scope(|| Icf::new(&res, level));
+    let icf = tracing::debug_span!("candidates").in_scope(|| Icf::new(&res, level))?;
     let folds = icf.run();
     tracing::debug_span!("redirect").in_scope(|| redirect(&mut res, &folds));
-    (res, folds)
+    Ok((res, folds))
 }
 
 const NOT_A_CANDIDATE: u32 = u32::MAX;
@@ -90,14 +93,14 @@ struct Icf<'r, 'd> {
 }
 
 impl<'r, 'd> Icf<'r, 'd> {
-    fn new(res: &'r Resolved<'d>, level: Level) -> Self {
+    fn new(res: &'r Resolved<'d>, level: Level) -> Result<Self> {
         let mut base = Vec::with_capacity(res.objects.len());
         let mut total = 0u32;
         for obj in &res.objects {
             base.push(total);
             total += obj.sections.len() as u32;
         }
-        let significant = address_significant(res, &base, total as usize);
+        let significant = address_significant(res, &base, total as usize)?;
         let entry = match res.entry {
             Target::Section { file, section, .. } => Some((file, section)),
             _ => None,
@@ -164,14 +167,14 @@ impl<'r, 'd> Icf<'r, 'd> {
         }
         let n = sections.len();
         let class = [(); 2].map(|_| (0..n).map(|_| AtomicU32::new(0)).collect());
-        Icf {
+        Ok(Icf {
             res,
             base,
             candidate,
             sections,
             children,
             class,
-        }
+        })
     }
 
     fn section(&self, at: SectionRef) -> &'r InputSection<'d> {
@@ -493,8 +496,8 @@ fn section_start(at: SectionRef) -> Target {
 /// Per flat section number: a symbol in it is address-significant, by the objects'
 /// `.llvm_addrsig` tables (lld's `findKeepUniqueSections`). An object without a table makes every
 /// symbol it names significant, its own and those it refers to.
-fn address_significant(res: &Resolved, base: &[u32], total: usize) -> Vec<bool> {
-    let marks: Vec<Vec<u32>> = (res.objects.par_iter())
+fn address_significant(res: &Resolved, base: &[u32], total: usize) -> Result<Vec<bool>> {
+    let marks: Vec<Result<Vec<u32>>> = (res.objects.par_iter())
         .enumerate()
         .map(|(f, obj)| {
             let flat = |t: &Target| match *t {
@@ -502,19 +505,25 @@ fn address_significant(res: &Resolved, base: &[u32], total: usize) -> Vec<bool> 
                 _ => None,
             };
             let targets = &res.targets[f];
-            match obj.addrsig {
-                Some(table) => addrsig_symbols(table)
-                    .filter_map(|i| flat(&targets[i as usize]))
+            Ok(match addrsig_symbols(obj)? {
+                Some(table) => (table.iter())
+                    .filter_map(|&i| flat(&targets[i as usize]))
                     .collect(),
                 None => targets.iter().filter_map(flat).collect(),
-            }
+            })
         })
         .collect();
     let mut significant = vec![false; total];
-    for i in marks.into_iter().flatten() {
+    // The first malformed table in link order is the error.
+    for i in marks
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+    {
         significant[i as usize] = true;
     }
-    significant
+    Ok(significant)
 }
 
 /// Drops the removed sections and moves every target in them to the kept section.
@@ -608,7 +617,7 @@ mod tests {
 
     /// The folds as (kept, removed) section numbers.
     fn folded(res: Resolved<'static>, level: Level) -> (Resolved<'static>, Vec<(u32, Vec<u32>)>) {
-        let (res, folds) = fold(res, level);
+        let (res, folds) = fold(res, level).unwrap();
         let list = folds
             .iter()
             .map(|f| {

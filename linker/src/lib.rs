@@ -275,7 +275,8 @@ fn link_for_arch<A: arch::Arch>(
     tracing::debug!(objects = resolved.objects.len(), "resolved");
     // Every live reference is bound; live sections are known.
 
-    let (resolved, folds) = tracing::info_span!("icf").in_scope(|| icf::fold(resolved, args.icf));
+    let (resolved, folds) =
+        tracing::info_span!("icf").in_scope(|| icf::fold(resolved, args.icf))?;
     // Of each class of identical sections only the first is live; every target in the others
     // points into it.
 

@@ -248,7 +248,8 @@ pub struct ObjectFile<'d> {
     /// `/INCLUDE:` directives: symbols to pull in and keep.
     pub includes: Vec<&'d str>,
     /// The address-significance table (`.llvm_addrsig`, clang's and rustc's `-faddrsig`): ULEB128
-    /// indices of the symbols whose address the program compares or leaks, checked when read.
+    /// indices of the symbols whose address the program compares or leaks. Decoded and checked
+    /// by [`addrsig_symbols`] only when identical code folding needs it.
     /// `None`: the object has none, so every symbol it names is taken as address-significant.
     pub addrsig: Option<&'d [u8]>,
 }
@@ -587,13 +588,33 @@ fn read_object<'d, O: Object<'d>>(
     })
 }
 
-/// The symbol indices of a checked address-significance table.
-pub fn addrsig_symbols(table: &[u8]) -> impl Iterator<Item = u32> + '_ {
+/// The symbol indices of the object's address-significance table (`None`: it has none), each
+/// checked against the symbol table.
+pub fn addrsig_symbols(obj: &ObjectFile) -> Result<Option<Vec<u32>>> {
+    let Some(table) = obj.addrsig else {
+        return Ok(None);
+    };
+    let bad = |reason: String| Error::Parse {
+        file: obj.name.clone(),
+        reason,
+    };
+    let symbols = obj.symbols.len();
     let mut r = gimli::EndianSlice::new(table, gimli::LittleEndian);
-    std::iter::from_fn(move || {
-        let index = gimli::leb128::read::unsigned(&mut r).ok()?;
-        Some(index as u32)
-    })
+    let mut indices = Vec::new();
+    while !r.is_empty() {
+        let at = table.len() - r.len();
+        match gimli::leb128::read::unsigned(&mut r) {
+            Ok(i) if i < symbols as u64 => indices.push(i as u32),
+            Ok(i) => {
+                return Err(bad(format!(
+                    ".llvm_addrsig: entry at {at:#x} names symbol {i}, but the symbol table has \
+                     {symbols}"
+                )))
+            }
+            Err(_) => return Err(bad(format!(".llvm_addrsig: bad ULEB128 at {at:#x}"))),
+        }
+    }
+    Ok(Some(indices))
 }
 
 pub(crate) fn empty_section<'d>() -> InputSection<'d> {
@@ -871,22 +892,6 @@ fn validate(obj: &ObjectFile, field_size: fn(Format, u32) -> Option<u32>) -> Res
             ));
         }
     }
-    if let Some(table) = obj.addrsig {
-        let mut r = gimli::EndianSlice::new(table, gimli::LittleEndian);
-        while !r.is_empty() {
-            let at = table.len() - r.len();
-            match gimli::leb128::read::unsigned(&mut r) {
-                Ok(i) if i < symbols as u64 => {}
-                Ok(i) => {
-                    return bad(format!(
-                        ".llvm_addrsig: entry at {at:#x} names symbol {i}, but the symbol table \
-                         has {symbols}"
-                    ))
-                }
-                Err(_) => return bad(format!(".llvm_addrsig: bad ULEB128 at {at:#x}")),
-            }
-        }
-    }
     Ok(())
 }
 
@@ -940,6 +945,26 @@ mod tests {
 
     fn refused(obj: &ObjectFile) -> String {
         validate(obj, four_bytes).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn address_significance_tables_are_checked_when_read() {
+        let read = |table: &'static [u8]| {
+            let mut o = object();
+            o.addrsig = Some(table);
+            addrsig_symbols(&o).map_err(|e| e.to_string())
+        };
+        assert_eq!(read(&[1, 0x81, 0]), Ok(Some(vec![1, 1])));
+        assert_eq!(
+            read(&[1, 5]).unwrap_err(),
+            "t.o: cannot read input: .llvm_addrsig: entry at 0x1 names symbol 5, but the symbol \
+             table has 2"
+        );
+        assert_eq!(
+            read(&[0x80]).unwrap_err(),
+            "t.o: cannot read input: .llvm_addrsig: bad ULEB128 at 0x0"
+        );
+        assert!(addrsig_symbols(&object()).unwrap().is_none());
     }
 
     #[test]
@@ -998,12 +1023,5 @@ mod tests {
         let mut o = object();
         o.sections[1].data = &[0; 4];
         assert!(refused(&o).contains("4 bytes of contents for a size of 8"));
-        let mut o = object();
-        o.addrsig = Some(&[1, 5]);
-        assert!(refused(&o)
-            .contains(".llvm_addrsig: entry at 0x1 names symbol 5, but the symbol table has 2"));
-        let mut o = object();
-        o.addrsig = Some(&[0x80]);
-        assert!(refused(&o).contains(".llvm_addrsig: bad ULEB128 at 0x0"));
     }
 }
