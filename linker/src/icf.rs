@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use rustc_hash::FxHasher;
 
 use crate::error::Result;
-use crate::input::{addrsig_symbols, Format, InputSection, SectionClass};
+use crate::input::{addrsig_symbols, foldable, Format, InputSection, SectionClass};
 use crate::resolve::{Resolved, Target};
 
 /// `--icf=` / `/OPT:ICF`, `/OPT:SAFEICF`, `/OPT:NOICF`.
@@ -116,7 +116,10 @@ impl<'r, 'd> Icf<'r, 'd> {
                     Format::Elf => Vec::new(),
                 };
                 let eligible = |s: usize, sec: &InputSection| {
-                    if !res.live[f][s] || !sec.foldable || entry == Some((f as u32, s as u32)) {
+                    if !res.live[f][s]
+                        || entry == Some((f as u32, s as u32))
+                        || !foldable(obj.format, sec)
+                    {
                         return false;
                     }
                     if level == Level::All && sec.class == SectionClass::Text {
@@ -771,6 +774,9 @@ mod tests {
                 .build();
             let obj = &mut res.objects[0];
             obj.format = Format::Coff;
+            for s in &mut obj.sections[2..] {
+                s.flags |= object::pe::IMAGE_SCN_LNK_COMDAT.0;
+            }
             obj.sections[4].follows = Some(2);
             obj.sections[5].follows = Some(3);
             res

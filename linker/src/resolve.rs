@@ -654,8 +654,16 @@ impl<'d> OneObject<'d> {
             relocs: crate::input::Relocs::Decoded(relocs.leak()),
             retain: false,
             follows: None,
-            // Each section holds one function or datum, as with -ffunction-sections.
-            foldable: matches!(class, SectionClass::Text | SectionClass::RoData),
+            // ELF flags by class, each section one function or datum (-ffunction-sections).
+            flags: {
+                use object::elf::{SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE};
+                let extra = match class {
+                    SectionClass::Text => SHF_EXECINSTR.0,
+                    SectionClass::Data | SectionClass::Bss => SHF_WRITE.0,
+                    _ => 0,
+                };
+                (SHF_ALLOC.0 | extra) as u32
+            },
         });
         self
     }
@@ -735,7 +743,7 @@ mod tests {
             relocs: crate::input::Relocs::Decoded(relocs.leak()),
             retain: false,
             follows: None,
-            foldable: false,
+            flags: 0,
         }
     }
 

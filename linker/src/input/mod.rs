@@ -129,13 +129,13 @@ pub struct InputSection<'d> {
     pub retain: bool,
     /// COFF associative COMDAT: kept exactly when this other section is kept.
     pub follows: Option<u32>,
-    /// Identical code folding may fold it into an identical section, by the format's rules (lld's
-    /// `isEligible`): a COFF COMDAT section; an allocated ELF section that is read-only (or
-    /// `.data.rel.ro`, read-only once loaded), not SHF_LINK_ORDER, not `.init`/`.fini`, and not
-    /// named as a C identifier (`__start_`/`__stop_` symbols enumerate those). Whether it folds
-    /// also depends on address significance ([`ObjectFile::addrsig`]) and the ICF level.
-    pub foldable: bool,
+    /// The header's flags as read (COFF Characteristics; the low 32 bits of ELF sh_flags), kept
+    /// for [`foldable`]: nothing is decided from them unless identical code folding runs.
+    pub flags: u32,
 }
+
+// A large link has hundreds of thousands: the flags live in what was padding.
+const _: () = assert!(std::mem::size_of::<InputSection>() == 80);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Binding {
@@ -627,7 +627,7 @@ pub(crate) fn empty_section<'d>() -> InputSection<'d> {
         relocs: Relocs::NONE,
         retain: false,
         follows: None,
-        foldable: false,
+        flags: 0,
     }
 }
 
@@ -724,32 +724,35 @@ fn read_section<'d, S: ObjectSection<'d>>(
         relocs,
         retain,
         follows: None,
-        foldable: foldable(name, flags, class),
+        flags: match flags {
+            SectionFlags::Coff { characteristics } => characteristics.0,
+            // SHF_WRITE and SHF_LINK_ORDER, what folding asks, are in the low half.
+            SectionFlags::Elf { sh_flags, .. } => sh_flags.0 as u32,
+            _ => 0,
+        },
     })
 }
 
-/// lld's `isEligible` for identical code folding, the parts a section's header decides.
-fn foldable(name: &str, flags: SectionFlags, class: SectionClass) -> bool {
+/// Whether identical code folding may fold `sec` into an identical section, by the format's
+/// rules (lld's `isEligible`, the parts a section's header decides): a COFF COMDAT section that
+/// is not writable; an allocated ELF section that is read-only (or `.data.rel.ro`, read-only
+/// once loaded), not SHF_LINK_ORDER, not `.init`/`.fini`, and not named as a C identifier
+/// (`__start_`/`__stop_` symbols enumerate those). Whether it folds also depends on address
+/// significance ([`ObjectFile::addrsig`]) and the ICF level.
+pub fn foldable(format: Format, sec: &InputSection) -> bool {
     use object::elf::{SHF_LINK_ORDER, SHF_WRITE};
-    if !matches!(
-        class,
-        SectionClass::Text | SectionClass::RoData | SectionClass::Data
-    ) {
-        return false;
-    }
-    match flags {
-        SectionFlags::Coff { characteristics } => {
-            class != SectionClass::Data
-                && characteristics.0 & object::pe::IMAGE_SCN_LNK_COMDAT.0 != 0
-        }
-        SectionFlags::Elf { sh_flags, .. } => {
-            let relro = name == ".data.rel.ro" || name.starts_with(".data.rel.ro.");
-            (sh_flags.0 & SHF_WRITE.0 == 0 || relro)
-                && sh_flags.0 & SHF_LINK_ORDER.0 == 0
+    let name = sec.name;
+    match (format, sec.class) {
+        (_, SectionClass::Bss | SectionClass::Debug | SectionClass::Discard) => false,
+        (Format::Coff, SectionClass::Data) => false,
+        (Format::Coff, _) => sec.flags & object::pe::IMAGE_SCN_LNK_COMDAT.0 != 0,
+        (Format::Elf, _) => {
+            let relro = || name == ".data.rel.ro" || name.starts_with(".data.rel.ro.");
+            (sec.flags & SHF_WRITE.0 as u32 == 0 || relro())
+                && sec.flags & SHF_LINK_ORDER.0 as u32 == 0
                 && !matches!(name, ".init" | ".fini")
                 && !is_c_identifier(name)
         }
-        _ => false,
     }
 }
 
