@@ -2,16 +2,17 @@
 # `pectl link` against the LLVM linkers on the same inputs, issue 12's jobs:
 #   (a) COFF amd64: FILES C files x FUNCS functions (data, a 2 KiB table, strings and a
 #       function-pointer table per file), clang-19 -target x86_64-pc-windows-msvc -O1
-#       -ffunction-sections -fdata-sections -gcodeview; with --gc-sections against lld-link-19
-#       /opt:ref /nodefaultlib, and without against /opt:noref.
+#       -ffunction-sections -fdata-sections -gcodeview; with --gc-sections --icf=all against
+#       lld-link-19 /opt:ref /nodefaultlib (which folds identical code whenever it collects
+#       garbage), and without either against /opt:noref (no folding either).
 #   (c) the same C files as ELF for riscv64 (-mrelax; pectl relaxes by default) and loongarch64,
 #       against ld.lld-19 writing an ELF executable: lld-link has no such machines, so this is the
 #       nearest reference, not the same output format.
 #   (b) a real Rust link: tests/programs/realapp (uefi 0.41 + serde + serde_json), release, for
 #       x86_64-unknown-uefi, linked from the objects and rlibs rustc hands its linker, with rustc's
 #       own lld-link-style arguments: `pectl -flavor link ARGS` (as rustc runs `-C linker=pectl`)
-#       against `lld-link-19 ARGS`. rustc passes /OPT:REF,ICF /DEBUG, so lld-link also folds
-#       identical functions and writes a PDB; pectl does neither.
+#       against `lld-link-19 ARGS`. rustc passes /OPT:REF,ICF /DEBUG: both fold identical
+#       functions, and lld-link also writes a PDB, which pectl does not.
 #
 #   linker/bench.sh [FILES] [FUNCS] [PAIRS]      (default: 1000 files, 120 functions, 5 pairs)
 #
@@ -220,7 +221,7 @@ printf '%-30s %10s %10s %7s %12s %12s %7s %8s %8s\n' job pectl reference ratio "
 COFF=("$CACHE"/amd64-coff/*.o)
 LLD_LINK=(lld-link-19 /machine:x64 /subsystem:efi_application /entry:efi_main /nodefaultlib /out:"$WORK/b.out")
 PECTL_LINK=("$PECTL" link -o "$WORK/a.efi")
-pair "(a) amd64 COFF gc [$(size amd64-coff) MB]" "${PECTL_LINK[@]}" --machine amd64 --gc-sections "${COFF[@]}" -- \
+pair "(a) amd64 COFF gc+icf [$(size amd64-coff) MB]" "${PECTL_LINK[@]}" --machine amd64 --gc-sections --icf=all "${COFF[@]}" -- \
   "${LLD_LINK[@]}" /opt:ref "${COFF[@]}"
 pair "(a) amd64 COFF no gc" "${PECTL_LINK[@]}" --machine amd64 "${COFF[@]}" -- "${LLD_LINK[@]}" /opt:noref "${COFF[@]}"
 # rustc's line as it gave it, the output put where its /OUT was; pectl reads it in the lld-link

@@ -8,26 +8,7 @@ pub use peln_pe::machine::{
     IMAGE_FILE_MACHINE_RISCV64,
 };
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BaseRelocType {
-    /// IMAGE_REL_BASED_HIGHLOW: a 32-bit absolute address (only for images pinned low).
-    HighLow,
-    /// IMAGE_REL_BASED_DIR64.
-    Dir64,
-    /// IMAGE_REL_BASED_LOONGARCH64_MARK_LA: the `lu12i.w, ori, lu32i.d, lu52i.d` sequence of an
-    /// `la.abs`, patched as one 64-bit address by edk2.
-    MarkLa,
-}
-
-impl BaseRelocType {
-    pub fn code(self) -> u16 {
-        match self {
-            BaseRelocType::HighLow => 3,
-            BaseRelocType::Dir64 => 10,
-            BaseRelocType::MarkLa => 8,
-        }
-    }
-}
+pub use peln_pe::baserel::BaseRelocType;
 
 /// The DWARF sections copied into images, in output order. Their names exceed the 8 bytes of a
 /// section header, so the headers say `/N`: an offset into a COFF string table at the end of the

@@ -4,11 +4,11 @@
 //! inputs → resolve → layout → write. The architecture is chosen once, in [`link`], and the whole
 //! pipeline is instantiated for it.
 pub mod arch;
-pub mod baserel;
 pub mod consts;
 pub mod debuginfo;
 pub mod encoding;
 pub mod error;
+pub mod icf;
 pub mod input;
 pub mod layout;
 pub mod map;
@@ -24,6 +24,8 @@ use rayon::prelude::*;
 
 pub use consts::Machine;
 pub use error::{Error, Result};
+/// `.reloc` blocks: the encoder lives beside its reader in the PE layer.
+pub use peln_pe::baserel;
 pub use write::pe::Subsystem;
 
 /// Everything `pectl link` was told. Plain data: no I/O happens while building it.
@@ -48,6 +50,8 @@ pub struct LinkArgs {
     /// MajorSubsystemVersion.MinorSubsystemVersion (`/SUBSYSTEM:name,6.0`).
     pub subsystem_version: (u16, u16),
     pub gc_sections: bool,
+    /// Identical code folding (`--icf=`, `/OPT:ICF`); [`icf::Level::None`] skips the phase.
+    pub icf: icf::Level,
     /// Drop DWARF (`--strip-debug`, `/DEBUG:NONE`) instead of copying it into the image.
     pub strip_debug: bool,
     pub map: Option<PathBuf>,
@@ -80,6 +84,7 @@ impl LinkArgs {
             subsystem: Subsystem::EfiApplication,
             subsystem_version: (0, 0),
             gc_sections: false,
+            icf: icf::Level::None,
             strip_debug: false,
             map: None,
             image_base: None,
@@ -270,6 +275,11 @@ fn link_for_arch<A: arch::Arch>(
     tracing::debug!(objects = resolved.objects.len(), "resolved");
     // Every live reference is bound; live sections are known.
 
+    let (resolved, folds) =
+        tracing::info_span!("icf").in_scope(|| icf::fold(resolved, args.icf))?;
+    // Of each class of identical sections only the first is live; every target in the others
+    // points into it.
+
     let relaxation = tracing::info_span!("relax")
         .in_scope(|| layout::relax::relax::<A>(&resolved, args.relax))?;
     // Every deletion and instruction rewrite is decided; section sizes are final.
@@ -305,7 +315,10 @@ fn link_for_arch<A: arch::Arch>(
         write::image::<A>(&resolved, &layout, &header, buf)
     })?;
     // The image is complete in `out`.
-    let map = args.map.as_ref().map(|_| map::render(&resolved, &layout));
+    let map = args
+        .map
+        .as_ref()
+        .map(|_| map::render(&resolved, &layout, &folds));
     if args.exit_early {
         std::mem::forget(resolved);
         std::mem::forget(layout);

@@ -1,12 +1,14 @@
 //! `--map FILE`: every output section, the input sections in it and the symbols they define, with
-//! addresses and sizes, in address order (stable across runs, so maps can be diffed).
+//! addresses and sizes, in address order (stable across runs, so maps can be diffed); then what
+//! identical code folding folded, in lld's `--print-icf-sections` lines.
 use std::fmt::Write;
 
-use crate::input::{Binding, SymDef};
+use crate::icf::{Fold, SectionRef};
+use crate::input::{Binding, Format, SymDef};
 use crate::layout::{ChunkKind, Layout};
 use crate::resolve::{Resolved, Target};
 
-pub fn render(res: &Resolved, layout: &Layout) -> String {
+pub fn render(res: &Resolved, layout: &Layout, folds: &[Fold]) -> String {
     let mut out = String::new();
     let base = layout.image_base;
     let _ = writeln!(
@@ -106,6 +108,31 @@ pub fn render(res: &Resolved, layout: &Layout) -> String {
                 }
                 // In the file after every section, so in no section's chunk list.
                 ChunkKind::StringTable => {}
+            }
+        }
+    }
+    if !folds.is_empty() {
+        // COFF functions' sections are all `.text`: their COMDAT symbol tells them apart.
+        let name = |at: &SectionRef| {
+            let obj = &res.objects[at.file as usize];
+            let section = obj.sections[at.section as usize].name;
+            let comdat = (obj.comdats.iter())
+                .filter(|_| obj.format == Format::Coff)
+                .find(|c| c.sections.first() == Some(&at.section));
+            match comdat {
+                Some(c) => format!(
+                    "{}:({section}) {}",
+                    obj.name,
+                    String::from_utf8_lossy(c.key)
+                ),
+                None => format!("{}:({section})", obj.name),
+            }
+        };
+        let _ = writeln!(out, "\nIdentical code folding:");
+        for fold in folds {
+            let _ = writeln!(out, "selected section {}", name(&fold.kept));
+            for removed in &fold.removed {
+                let _ = writeln!(out, "  removing identical section {}", name(removed));
             }
         }
     }

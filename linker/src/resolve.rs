@@ -622,6 +622,7 @@ pub(crate) struct OneObject<'d> {
     machine: Machine,
     sections: Vec<crate::input::InputSection<'d>>,
     symbols: Vec<crate::input::InputSymbol<'d>>,
+    addrsig: Option<&'d [u8]>,
 }
 
 #[cfg(test)]
@@ -631,6 +632,7 @@ impl<'d> OneObject<'d> {
             machine,
             sections: vec![crate::input::empty_section()],
             symbols: vec![crate::input::InputSymbol::NULL],
+            addrsig: None,
         }
     }
 
@@ -652,7 +654,23 @@ impl<'d> OneObject<'d> {
             relocs: crate::input::Relocs::Decoded(relocs.leak()),
             retain: false,
             follows: None,
+            // ELF flags by class, each section one function or datum (-ffunction-sections).
+            flags: {
+                use object::elf::{SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE};
+                let extra = match class {
+                    SectionClass::Text => SHF_EXECINSTR.0,
+                    SectionClass::Data | SectionClass::Bss => SHF_WRITE.0,
+                    _ => 0,
+                };
+                (SHF_ALLOC.0 | extra) as u32
+            },
         });
+        self
+    }
+
+    /// The object's address-significance table (without one, every symbol is significant).
+    pub fn addrsig(mut self, table: &'d [u8]) -> Self {
+        self.addrsig = Some(table);
         self
     }
 
@@ -692,6 +710,7 @@ impl<'d> OneObject<'d> {
                 comdats: vec![],
                 default_libs: vec![],
                 includes: vec![],
+                addrsig: self.addrsig,
             }],
             targets: vec![targets],
             live: vec![live],
@@ -724,6 +743,7 @@ mod tests {
             relocs: crate::input::Relocs::Decoded(relocs.leak()),
             retain: false,
             follows: None,
+            flags: 0,
         }
     }
 
@@ -775,6 +795,7 @@ mod tests {
             }],
             default_libs: vec![],
             includes: vec![],
+            addrsig: None,
         }
     }
 

@@ -379,6 +379,7 @@ mod tests {
                 .collect(),
             default_libs: vec![],
             includes: vec![],
+            addrsig: None,
         }
     }
 

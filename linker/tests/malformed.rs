@@ -26,9 +26,14 @@ fn mains(machine: Machine) -> Vec<Vec<u8>> {
 }
 
 fn link(machine: Machine, main: &[u8], input: &[u8], gc_sections: bool) -> peln_linker::Result {
-    // As the fuzz targets link: with a map, whose rendering reads every symbol.
+    // As the fuzz targets link: with a map, whose rendering reads every symbol, and with GC
+    // identical code folding.
     let args = LinkArgs {
         gc_sections,
+        icf: match gc_sections {
+            true => peln_linker::icf::Level::All,
+            false => peln_linker::icf::Level::None,
+        },
         map: Some("out.map".into()),
         machine: Some(machine),
         ..LinkArgs::new("out.efi".into())

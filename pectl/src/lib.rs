@@ -124,6 +124,10 @@ struct Link {
     /// Drop sections not reachable from the entry point.
     #[arg(long)]
     gc_sections: bool,
+    /// Identical code folding: all (code even where its address is taken), safe (nothing whose
+    /// address is significant, by the objects' .llvm_addrsig tables) or none.
+    #[arg(long, default_value = "none", value_parser = parse_icf)]
+    icf: peln_linker::icf::Level,
     /// Write a link map (sections, input sections, symbols with addresses and sizes).
     #[arg(long)]
     map: Option<PathBuf>,
@@ -162,6 +166,11 @@ fn parse_machine(s: &str) -> Result<Machine, String> {
     Machine::from_name(s).ok_or_else(|| {
         format!("unknown machine `{s}` (expected amd64, arm64, riscv64 or loongarch64)")
     })
+}
+
+fn parse_icf(s: &str) -> Result<peln_linker::icf::Level, String> {
+    peln_linker::icf::Level::from_name(s)
+        .ok_or_else(|| format!("unknown ICF level `{s}` (expected all, safe or none)"))
 }
 
 fn parse_subsystem(s: &str) -> Result<Subsystem, String> {
@@ -282,6 +291,7 @@ where
                 entry: l.entry,
                 subsystem: l.subsystem,
                 gc_sections: l.gc_sections,
+                icf: l.icf,
                 map: l.map,
                 image_base: l.image_base,
                 allow_absolute32: l.allow_absolute32,

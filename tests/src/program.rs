@@ -249,6 +249,36 @@ where
     })
 }
 
+/// Links the program with `--gc-sections --icf=all --map`, boots it and asserts that it passed
+/// and that the map shows `peln_ext_func_twin` (ext.c: the same code as `peln_ext_func`, defined
+/// after it) folded into `peln_ext_func`, in lld's `--print-icf-sections` lines.
+pub fn assert_icf_folds_the_twin<F, E>(run: F, arch: Arch, variant: &Variant)
+where
+    F: FnOnce(Vec<std::ffi::OsString>) -> Result<(), E>,
+    E: std::fmt::Display,
+{
+    let maps = WorkDir::new(&format!("{arch}-{}-icf-map", variant.name));
+    let map = maps.join("icf.map");
+    let opts = LinkOpts {
+        extra: vec!["--icf=all".into()],
+        ..LinkOpts::default().gc_sections().map(&map)
+    };
+    let Some(program) = c_program_with_pectl(run, arch, variant, &opts) else {
+        return;
+    };
+    program.assert_passed();
+    let text = std::fs::read_to_string(&map).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let folded = lines.windows(2).any(|w| {
+        w[0].starts_with("selected section ")
+            && w[0].contains("peln_ext_func")
+            && !w[0].contains("peln_ext_func_twin")
+            && w[1].starts_with("  removing identical section ")
+            && w[1].contains("peln_ext_func_twin")
+    });
+    assert!(folded, "the map does not show the twin folded:\n{text}");
+}
+
 /// Builds the C program, links it with `lld-link-19` (the reference) and boots it. `None` when the
 /// environment is missing (see [`c_program_with_pectl`]).
 pub fn c_program_with_lld(arch: Arch, variant: &Variant, lld_extra: &[&str]) -> Option<ProgramRun> {

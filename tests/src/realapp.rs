@@ -130,11 +130,19 @@ pub fn build_realapp(arch: Arch, profile: Profile, linker: &Linker) -> PathBuf {
         cmd.env("RUSTC_BOOTSTRAP", "1")
             .args(["-Zbuild-std=core,alloc"]);
     }
+    // rustc asks lld-link for /OPT:REF,ICF in release; the ELF targets' GNU-style line has no
+    // ICF option, so release builds ask for it as ld.lld users do.
+    let icf = (profile == Profile::Release && !target.ends_with("-uefi"))
+        .then_some("-C link-arg=--icf=all");
     match linker {
         Linker::PectlFlag => {
             let pectl = pectl_exe().unwrap_or_else(|e| panic!("{e}"));
             let mut flags = OsString::from("-C linker=");
             flags.push(pectl);
+            if let Some(icf) = icf {
+                flags.push(" ");
+                flags.push(icf);
+            }
             cmd.env("RUSTFLAGS", flags);
         }
         Linker::PectlConfig => {
@@ -147,6 +155,13 @@ pub fn build_realapp(arch: Arch, profile: Profile, linker: &Linker) -> PathBuf {
             path.push(":");
             path.push(std::env::var_os("PATH").unwrap_or_default());
             cmd.current_dir(dir).env("PATH", path);
+            if let Some(icf) = icf {
+                let var = format!(
+                    "CARGO_TARGET_{}_RUSTFLAGS",
+                    target.to_uppercase().replace('-', "_")
+                );
+                cmd.env(var, icf);
+            }
         }
         Linker::Default => {}
     }

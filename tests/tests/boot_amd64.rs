@@ -5,8 +5,8 @@
 use peln_tests::pe::{assert_uefi_image, PeInfo, IMAGE_SUBSYSTEM_EFI_APPLICATION};
 use peln_tests::rust::{assert_rust_hello_passed, build_rust_hello};
 use peln_tests::{
-    boot_efi, build_test_program, c_program_with_pectl, check_needs, link_with_lld,
-    link_with_pectl, peln_lines, require, Arch, LinkOpts, Need, Variant, WorkDir,
+    assert_icf_folds_the_twin, boot_efi, build_test_program, c_program_with_pectl, check_needs,
+    link_with_lld, link_with_pectl, peln_lines, require, Arch, LinkOpts, Need, Variant, WorkDir,
 };
 
 const ARCH: Arch = Arch::Amd64;
@@ -73,6 +73,13 @@ fn pectl_amd64_coff_gc_sections_boots_passes_and_drops_unreferenced_data() {
         gc_len + 65536 <= full_len,
         "--gc-sections image is {gc_len} bytes, without gc {full_len}: expected at least 64 KiB less"
     );
+}
+
+/// (e) The same split COFF objects with `--gc-sections --icf=all`: the twin function folds (the
+/// map says so) and the program still passes.
+#[test]
+fn pectl_amd64_coff_icf_folds_the_twin_function_and_it_boots() {
+    assert_icf_folds_the_twin(pectl::run, ARCH, &Variant::coff().split_sections());
 }
 
 /// The same COFF objects linked by lld-link-19 and by pectl boot to identical `PELN` lines.

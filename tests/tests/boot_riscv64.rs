@@ -9,8 +9,8 @@ use peln_tests::cc::{archive, run_checked};
 use peln_tests::program::{programs_dir, ARCHIVE_MEMBERS, OBJECT_SOURCES};
 use peln_tests::rust::{assert_rust_hello_passed, build_rust_hello};
 use peln_tests::{
-    boot_efi, c_program_with_pectl, check_needs, link_with_pectl, require, Arch, LinkOpts, Need,
-    Variant, WorkDir,
+    assert_icf_folds_the_twin, boot_efi, c_program_with_pectl, check_needs, link_with_pectl,
+    require, Arch, LinkOpts, Need, Variant, WorkDir,
 };
 
 const ARCH: Arch = Arch::Riscv64;
@@ -43,6 +43,19 @@ fn clang_pie_relax_boots() {
     passes(
         Variant::elf_pie().with_cflags("relax", &["-mrelax"]),
         LinkOpts::default(),
+    );
+}
+
+/// Identical code folding before relaxation: the twin function folds and the relaxed image,
+/// one function shorter, still passes.
+#[test]
+fn clang_pie_relax_split_sections_icf_folds_the_twin_and_boots() {
+    assert_icf_folds_the_twin(
+        pectl::run,
+        ARCH,
+        &Variant::elf_pie()
+            .with_cflags("relax", &["-mrelax"])
+            .split_sections(),
     );
 }
 

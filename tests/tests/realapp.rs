@@ -2,7 +2,9 @@
 //! `serde` derive, `serde_json`), built by `cargo build` with pectl as rustc's linker on all four
 //! arches, release and debug, and booted: the program checks its own results and prints one line
 //! that must be the same everywhere. On amd64/arm64 the same program linked by rustc's default
-//! linker (rust-lld) prints the same line. riscv64 uses the README's `.cargo/config.toml` recipe.
+//! linker (rust-lld) prints the same line, and the release image, where rustc asks for
+//! `/OPT:REF,ICF`, is no larger than rust-lld's. riscv64 uses the README's `.cargo/config.toml`
+//! recipe. Release builds fold identical code on every arch (`--icf=all` for the ELF targets).
 use peln_tests::pe::{assert_uefi_image, IMAGE_SUBSYSTEM_EFI_APPLICATION};
 use peln_tests::realapp::{
     assert_realapp_passed, build_realapp, check_rust_target, rust_target, Linker, Profile,
@@ -40,8 +42,23 @@ fn run(arch: Arch, linkers: &[(Profile, Linker)]) {
     }
 }
 
+/// pectl's release image (identical code folded) against rust-lld's, which folds too.
+fn assert_release_no_larger_than_rust_lld(arch: Arch) {
+    require!(check_rust_target(arch));
+    let size = |linker| {
+        let image = build_realapp(arch, Profile::Release, &linker);
+        std::fs::metadata(&image).unwrap().len()
+    };
+    let (ours, theirs) = (size(Linker::PectlFlag), size(Linker::Default));
+    eprintln!("{arch} release: pectl {ours} bytes, rust-lld {theirs} bytes");
+    assert!(
+        ours <= theirs,
+        "{arch}: pectl's release image ({ours} bytes) is larger than rust-lld's ({theirs})"
+    );
+}
+
 #[test]
-fn realapp_amd64_cargo_with_pectl_as_linker_boots_release_and_debug_like_rust_lld() {
+fn realapp_amd64_cargo_with_pectl_as_linker_boots_release_and_debug_like_rust_lld_and_no_larger() {
     run(
         Arch::Amd64,
         &[
@@ -50,10 +67,11 @@ fn realapp_amd64_cargo_with_pectl_as_linker_boots_release_and_debug_like_rust_ll
             (Profile::Debug, Linker::Default),
         ],
     );
+    assert_release_no_larger_than_rust_lld(Arch::Amd64);
 }
 
 #[test]
-fn realapp_arm64_cargo_with_pectl_as_linker_boots_release_and_debug_like_rust_lld() {
+fn realapp_arm64_cargo_with_pectl_as_linker_boots_release_and_debug_like_rust_lld_and_no_larger() {
     run(
         Arch::Arm64,
         &[
@@ -62,6 +80,7 @@ fn realapp_arm64_cargo_with_pectl_as_linker_boots_release_and_debug_like_rust_ll
             (Profile::Debug, Linker::Default),
         ],
     );
+    assert_release_no_larger_than_rust_lld(Arch::Arm64);
 }
 
 #[test]

@@ -3,13 +3,12 @@
 //! from the same stub, kernel, initrd, command line, uname and os-release, and the two images must
 //! be byte-identical apart from the checksum (ukify writes 0; pectl computes it).
 //!
-//! The stubs: systemd's `linuxx64.efi.stub` with the amd64 kernel, and pectl-linked images (the
-//! fuzz seed program, real compiler output) with the arm64 kernel (the layout logic is the same
-//! on every machine; ukify on a 30 MiB kernel takes ~40 s, so one non-x86 machine is enough). ukify refuses a
-//! stub without header room for the new section headers ("Not enough header space"), and both
-//! pectl-linked images and Debian's UEFI shells have none (SizeOfHeaders 0x200 ends right after
-//! their section table), so the test first gives the pectl-linked stub 0x200 more bytes of header
-//! area, as lld-link's 0x400 would (pectl uki grows it by itself).
+//! The stubs: systemd's `linuxx64.efi.stub` with the amd64 kernel, and a stub pectl links here
+//! from the fuzz seed program (clang-19 output) with the arm64 kernel (the layout logic is the same
+//! on every machine; ukify on a 30 MiB kernel takes ~40 s, so one non-x86 machine is enough). ukify
+//! refuses a stub without header room for the new section headers ("Not enough header space"):
+//! the pectl-linked stub is given to it as linked, so this also checks that pectl reserves
+//! lld-link's 0x400 bytes of header area.
 //!
 //! What pectl does differently on purpose is not exercised here (the README lists it): without
 //! `--os-release` it adds no `.osrel` (ukify copies the build host's /etc/os-release, so the
@@ -18,7 +17,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use peln_tests::cc::{compile_c, ObjFormat};
 use peln_tests::kernel;
+use peln_tests::link::{link_with_pectl, LinkOpts};
 use peln_tests::{require, Arch, WorkDir};
 
 /// The ukify script and the venv's python, or why they are missing.
@@ -117,26 +118,6 @@ fn compare(arch: Arch, stub: &Path, linux: &Path) {
     }
 }
 
-/// `stub` with 0x200 more bytes of header area: raw data moves down, every offset follows.
-fn with_header_room(stub: &Path, out: &Path) {
-    const ROOM: u32 = 0x200;
-    let d = std::fs::read(stub).unwrap();
-    let h = peln_pe::Headers::parse(&d).unwrap();
-    let soh = h.size_of_headers as usize;
-    let mut grown = d[..soh].to_vec();
-    grown.resize(soh + ROOM as usize, 0);
-    grown.extend_from_slice(&d[soh..]);
-    for (i, s) in h.sections.iter().enumerate() {
-        let moved = peln_pe::Section {
-            pointer_to_raw_data: s.pointer_to_raw_data + ROOM,
-            ..s.clone()
-        };
-        moved.write(&mut grown[h.table + 40 * i..]);
-    }
-    peln_pe::headers::wr32(&mut grown, h.opt + 60, h.size_of_headers + ROOM);
-    std::fs::write(out, grown).unwrap();
-}
-
 #[test]
 fn same_bytes_as_ukify_with_systemd_stub_amd64() {
     let stub = require!(kernel::systemd_stub());
@@ -148,12 +129,17 @@ fn same_bytes_as_ukify_with_systemd_stub_amd64() {
 fn same_bytes_as_ukify_with_a_pectl_linked_stub_arm64() {
     let arch = Arch::Arm64;
     let linux = require!(kernel::kernel(arch));
-    let linked = peln_tests::env::repo_root()
-        .join("pectl/fuzz/corpus/pe_reader")
-        .join(format!("{}.efi", arch.pectl_machine()));
     let work = WorkDir::new(&format!("ukify-stub-{}", arch.pectl_machine()));
-    let stub = work.join("stub.efi");
-    with_header_room(&linked, &stub);
+    let source = peln_tests::env::repo_root().join("pectl/fuzz/seeds/hello.c");
+    let object = work.join("hello.o");
+    compile_c(arch, ObjFormat::Elf, &["-O1", "-fpie"], &source, &object);
+    let stub = link_with_pectl(
+        pectl::run,
+        arch,
+        &work.join("stub.efi"),
+        &[object],
+        &LinkOpts::default(),
+    );
     compare(arch, &stub, &linux);
 }
 

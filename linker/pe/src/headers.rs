@@ -1,6 +1,7 @@
 //! PE headers read through `object`'s PE types, with the file offset of every field a tool
 //! patches. Nothing read from the file is trusted: every offset and count is checked against the
-//! file before it is used, and a failure says what is wrong in words a user can act on.
+//! file before it is used, and a failure says what is wrong in words a user can act on. Beside
+//! the reader, the writer of a linked PE32+ image's headers ([`Pe32Plus::write`]).
 use std::fmt;
 
 use object::pe::{ImageDosHeader, ImageFileHeader, ImageSectionHeader};
@@ -57,6 +58,135 @@ pub fn wr16(d: &mut [u8], at: usize, v: u16) {
 
 pub fn wr32(d: &mut [u8], at: usize, v: u32) {
     d[at..at + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+/// The DOS header and stub a linked image starts with: `e_lfanew` 0x80, and the program that
+/// prints "This program cannot be run in DOS mode." (as lld-link's).
+pub const DOS_STUB: [u8; 0x80] = {
+    let mut s = [0u8; 0x80];
+    let head: [u8; 0x40] = [
+        b'M', b'Z', 0x90, 0, 3, 0, 0, 0, 4, 0, 0, 0, 0xff, 0xff, 0, 0, 0xb8, 0, 0, 0, 0, 0, 0, 0,
+        0x40, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0, 0, 0, 0, 0x80, 0, 0, 0,
+    ];
+    // push cs; pop ds; mov dx, msg; mov ah, 9; int 21h; mov ax, 4c01h; int 21h
+    let code: [u8; 14] = [
+        0x0e, 0x1f, 0xba, 0x0e, 0x00, 0xb4, 0x09, 0xcd, 0x21, 0xb8, 0x01, 0x4c, 0xcd, 0x21,
+    ];
+    let msg = b"This program cannot be run in DOS mode.\r\r\n$";
+    let mut i = 0;
+    while i < 0x40 {
+        s[i] = head[i];
+        i += 1;
+    }
+    i = 0;
+    while i < code.len() {
+        s[0x40 + i] = code[i];
+        i += 1;
+    }
+    i = 0;
+    while i < msg.len() {
+        s[0x4e + i] = msg[i];
+        i += 1;
+    }
+    s
+};
+
+/// The PE32+ optional header with its 16 data directories.
+pub const PE32PLUS_OPTIONAL_HEADER_SIZE: usize = 240;
+/// Where the section table of a [`Pe32Plus`] image starts: DOS stub, PE signature, COFF file
+/// header, optional header.
+pub const PE32PLUS_SECTION_TABLE: usize =
+    DOS_STUB.len() + 4 + object::pe::IMAGE_SIZEOF_FILE_HEADER + PE32PLUS_OPTIONAL_HEADER_SIZE;
+/// The file offset of a [`Pe32Plus`] image's CheckSum field.
+pub const PE32PLUS_CHECKSUM: usize =
+    DOS_STUB.len() + 4 + object::pe::IMAGE_SIZEOF_FILE_HEADER + OPT_CHECKSUM;
+
+/// What a linker decided about a PE32+ image's headers, as plain numbers. [`Pe32Plus::write`]
+/// lays them out; [`Headers::parse`] reads them back. The CheckSum is written as 0 (it covers
+/// the whole file: [`checksum`] once the rest is there).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Pe32Plus {
+    pub machine: u16,
+    pub time_date_stamp: u32,
+    /// Where the COFF string table of long section names starts (no symbols precede it).
+    pub pointer_to_symbol_table: u32,
+    pub characteristics: u16,
+    pub size_of_code: u32,
+    pub size_of_initialized_data: u32,
+    pub size_of_uninitialized_data: u32,
+    pub address_of_entry_point: u32,
+    pub base_of_code: u32,
+    pub image_base: u64,
+    pub section_alignment: u32,
+    pub file_alignment: u32,
+    /// MajorSubsystemVersion, MinorSubsystemVersion.
+    pub subsystem_version: (u16, u16),
+    pub size_of_image: u32,
+    pub size_of_headers: u32,
+    pub subsystem: u16,
+    pub dll_characteristics: u16,
+    pub data_dirs: [(u32, u32); 16],
+    pub sections: Vec<Section>,
+}
+
+impl Pe32Plus {
+    /// Writes the headers and the section table at the start of `buf`, which holds at least
+    /// [`PE32PLUS_SECTION_TABLE`] plus a section header per section.
+    pub fn write(&self, buf: &mut [u8]) {
+        let mut at = 0;
+        let mut put = |bytes: &[u8]| {
+            buf[at..at + bytes.len()].copy_from_slice(bytes);
+            at += bytes.len();
+        };
+        put(&DOS_STUB);
+        put(b"PE\0\0");
+        put(&self.machine.to_le_bytes());
+        put(&(self.sections.len() as u16).to_le_bytes());
+        put(&self.time_date_stamp.to_le_bytes());
+        put(&self.pointer_to_symbol_table.to_le_bytes());
+        put(&0u32.to_le_bytes()); // NumberOfSymbols
+        put(&(PE32PLUS_OPTIONAL_HEADER_SIZE as u16).to_le_bytes());
+        put(&self.characteristics.to_le_bytes());
+
+        put(&object::pe::IMAGE_NT_OPTIONAL_HDR64_MAGIC.to_le_bytes());
+        put(&[0, 1]); // MajorLinkerVersion, MinorLinkerVersion
+        for v in [
+            self.size_of_code,
+            self.size_of_initialized_data,
+            self.size_of_uninitialized_data,
+            self.address_of_entry_point,
+            self.base_of_code,
+        ] {
+            put(&v.to_le_bytes());
+        }
+        put(&self.image_base.to_le_bytes());
+        put(&self.section_alignment.to_le_bytes());
+        put(&self.file_alignment.to_le_bytes());
+        put(&[0; 8]); // Operating system and image versions
+        put(&self.subsystem_version.0.to_le_bytes());
+        put(&self.subsystem_version.1.to_le_bytes());
+        put(&0u32.to_le_bytes()); // Win32VersionValue
+        put(&self.size_of_image.to_le_bytes());
+        put(&self.size_of_headers.to_le_bytes());
+        put(&0u32.to_le_bytes()); // CheckSum
+        put(&self.subsystem.to_le_bytes());
+        put(&self.dll_characteristics.to_le_bytes());
+        // Stack and heap reserve and commit: lld-link's defaults.
+        for v in [0x10_0000u64, 0x1000, 0x10_0000, 0x1000] {
+            put(&v.to_le_bytes());
+        }
+        put(&0u32.to_le_bytes()); // LoaderFlags
+        put(&(self.data_dirs.len() as u32).to_le_bytes());
+        for (rva, size) in self.data_dirs {
+            put(&rva.to_le_bytes());
+            put(&size.to_le_bytes());
+        }
+        debug_assert_eq!(at, PE32PLUS_SECTION_TABLE);
+        for (i, s) in self.sections.iter().enumerate() {
+            s.write(&mut buf[at + SECTION_HEADER_SIZE * i..]);
+        }
+    }
 }
 
 /// A section header as plain numbers, for code that edits and re-lays out sections.
@@ -386,6 +516,117 @@ pub fn checksum_field(bytes: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What [`Pe32Plus::write`] writes, [`Headers::parse`] reads back field for field, and the
+    /// section table starts where the constants say.
+    #[test]
+    fn written_headers_parse_back() {
+        let mut data_dirs = [(0, 0); 16];
+        data_dirs[IMAGE_DIRECTORY_ENTRY_BASERELOC] = (0x3000, 0x2c);
+        let image = Pe32Plus {
+            machine: crate::machine::IMAGE_FILE_MACHINE_RISCV64,
+            time_date_stamp: 0x6543_2100,
+            pointer_to_symbol_table: 0x1800,
+            characteristics: 0x2022,
+            size_of_code: 0x200,
+            size_of_initialized_data: 0x600,
+            size_of_uninitialized_data: 0x200,
+            address_of_entry_point: 0x1010,
+            base_of_code: 0x1000,
+            image_base: 0x1_4000_0000,
+            section_alignment: 0x1000,
+            file_alignment: 0x200,
+            subsystem_version: (6, 1),
+            size_of_image: 0x5000,
+            size_of_headers: 0x400,
+            subsystem: 11,
+            dll_characteristics: 0x160,
+            data_dirs,
+            sections: vec![
+                Section {
+                    size_of_raw_data: 0x200,
+                    pointer_to_raw_data: 0x400,
+                    ..Section::new(".text", 0x1000, 0x123, 0x6000_0020)
+                },
+                Section {
+                    size_of_raw_data: 0x200,
+                    pointer_to_raw_data: 0x600,
+                    ..Section::new(".reloc", 0x3000, 0x2c, 0x4200_0040)
+                },
+                Section {
+                    name: *b"/4\0\0\0\0\0\0",
+                    size_of_raw_data: 0x400,
+                    pointer_to_raw_data: 0x800,
+                    ..Section::new("", 0x4000, 0x321, 0x4200_0040)
+                },
+            ],
+        };
+        let mut buf = vec![0u8; image.size_of_headers as usize];
+        image.write(&mut buf);
+        let h = Headers::parse(&buf).unwrap();
+        assert_eq!((h.nt, h.table), (0x80, PE32PLUS_SECTION_TABLE));
+        assert!(h.pe32plus);
+        assert_eq!(h.opt + OPT_CHECKSUM, PE32PLUS_CHECKSUM);
+        assert_eq!(checksum_field(&buf), Some(PE32PLUS_CHECKSUM));
+        assert_eq!(
+            (
+                h.machine,
+                h.characteristics,
+                h.pointer_to_symbol_table,
+                h.number_of_symbols
+            ),
+            (
+                image.machine,
+                image.characteristics,
+                image.pointer_to_symbol_table,
+                0
+            )
+        );
+        assert_eq!(
+            usize::from(h.size_of_optional_header),
+            PE32PLUS_OPTIONAL_HEADER_SIZE
+        );
+        assert_eq!(
+            (
+                h.size_of_initialized_data,
+                h.address_of_entry_point,
+                h.image_base
+            ),
+            (
+                image.size_of_initialized_data,
+                image.address_of_entry_point,
+                image.image_base
+            )
+        );
+        assert_eq!(
+            (
+                h.section_alignment,
+                h.file_alignment,
+                h.size_of_image,
+                h.size_of_headers
+            ),
+            (0x1000, 0x200, 0x5000, 0x400)
+        );
+        assert_eq!(
+            (h.check_sum, h.subsystem, h.dll_characteristics),
+            (0, 11, 0x160)
+        );
+        assert_eq!(h.number_of_rva_and_sizes, 16);
+        assert_eq!(h.data_dirs, data_dirs);
+        assert_eq!(h.sections, image.sections);
+        // The fields the reader does not keep, at their offsets in the optional header.
+        let o32 = |at: usize| rd32(&buf, h.opt + at).unwrap();
+        assert_eq!(
+            (o32(4), o32(12), o32(20)),
+            (0x200, 0x200, 0x1000),
+            "code, bss, base of code"
+        );
+        assert_eq!(rd32(&buf, h.coff + 4), Some(image.time_date_stamp));
+        assert_eq!(
+            (rd16(&buf, h.opt + 48), rd16(&buf, h.opt + 50)),
+            (Some(6), Some(1))
+        );
+    }
 
     /// The PE specification's algorithm word by word, folding after every addition (a field
     /// off the 16-bit grid, which no PE has, is not left out).

@@ -40,6 +40,28 @@ pub(super) fn read_drectve<'d, C: CoffHeader>(
     }
 }
 
+/// The contents of the object's `.llvm_addrsig` section, if any. The name is longer than the
+/// header's 8 bytes: only long names (`/N`) are looked up in the string table.
+pub(super) fn read_addrsig<'d, C: CoffHeader>(
+    obj: &ObjectFile<'d>,
+    coff: &CoffFile<'d, &'d [u8], C>,
+) -> Result<Option<&'d [u8]>> {
+    let strings = coff.coff_symbol_table().strings();
+    let Some(h) = coff
+        .coff_section_table()
+        .iter()
+        .find(|h| h.name[0] == b'/' && h.name(strings).is_ok_and(|n| n == b".llvm_addrsig"))
+    else {
+        return Ok(None);
+    };
+    h.coff_data(obj.data).map(Some).map_err(|_| {
+        parse_error(
+            &obj.name,
+            "section .llvm_addrsig: contents outside the file",
+        )
+    })
+}
+
 /// A COFF object's symbols (every symbol-table slot; auxiliary slots hold null symbols), COMDAT
 /// groups and associative sections, in one pass over the raw symbol table: the unified `object`
 /// API decodes a symbol again for each question asked of it, and does not expose weak-external

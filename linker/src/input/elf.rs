@@ -1,6 +1,7 @@
 //! ELF relocations read straight from their `SHT_RELA` sections: one pass over the section headers
-//! finds each section's table, and each entry is decoded in place (the unified `object` iterator
-//! costs several times more per entry, and objects carry millions).
+//! finds each section's table (and the address-significance table), and each entry is decoded in
+//! place (the unified `object` iterator costs several times more per entry, and objects carry
+//! millions).
 use object::elf::{Rela64, SHT_REL, SHT_RELA};
 use object::read::elf::{ElfFile64, Rela as _, SectionHeader as _};
 use object::Endianness;
@@ -12,7 +13,11 @@ pub(super) struct ElfRelocs<'d> {
     endian: Endianness,
     /// By target section.
     tables: Vec<Option<Table<'d>>>,
+    /// The SHT_LLVM_ADDRSIG table's contents.
+    pub(super) addrsig: Option<&'d [u8]>,
 }
+
+const SHT_LLVM_ADDRSIG: object::elf::SectionType = object::elf::SectionType(0x6fff_4c03);
 
 #[derive(Clone, Copy)]
 enum Table<'d> {
@@ -26,8 +31,18 @@ impl<'d> ElfRelocs<'d> {
         let endian = elf.endian();
         let sections = elf.elf_section_table();
         let mut tables = vec![None; sections.len()];
+        let mut addrsig = None;
         for (i, sh) in sections.iter().enumerate() {
             let table = match sh.sh_type(endian) {
+                // A table whose sh_link no longer names the symbol table went through `ld -r` or
+                // objcopy, which renumber symbols: lld ignores it, and so does pectl.
+                SHT_LLVM_ADDRSIG if sh.sh_link(endian) != 0 => {
+                    addrsig =
+                        Some(sh.data(endian, data).map_err(|_| {
+                            format!("section {i} (.llvm_addrsig) outside the file")
+                        })?);
+                    continue;
+                }
                 SHT_RELA => sh
                     .data_as_array::<Rela64<Endianness>, _>(endian, data)
                     .map(Table::Rela)
@@ -40,7 +55,11 @@ impl<'d> ElfRelocs<'d> {
                 *slot = Some(table);
             }
         }
-        Ok(ElfRelocs { endian, tables })
+        Ok(ElfRelocs {
+            endian,
+            tables,
+            addrsig,
+        })
     }
 
     /// The relocations of section `index`; the error is the reason, for the caller to name the

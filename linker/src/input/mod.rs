@@ -129,7 +129,13 @@ pub struct InputSection<'d> {
     pub retain: bool,
     /// COFF associative COMDAT: kept exactly when this other section is kept.
     pub follows: Option<u32>,
+    /// The header's flags as read (COFF Characteristics; the low 32 bits of ELF sh_flags), kept
+    /// for [`foldable`]: nothing is decided from them unless identical code folding runs.
+    pub flags: u32,
 }
+
+// A large link has hundreds of thousands: the flags live in what was padding.
+const _: () = assert!(std::mem::size_of::<InputSection>() == 80);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Binding {
@@ -241,6 +247,11 @@ pub struct ObjectFile<'d> {
     pub default_libs: Vec<&'d str>,
     /// `/INCLUDE:` directives: symbols to pull in and keep.
     pub includes: Vec<&'d str>,
+    /// The address-significance table (`.llvm_addrsig`, clang's and rustc's `-faddrsig`): ULEB128
+    /// indices of the symbols whose address the program compares or leaks. Decoded and checked
+    /// by [`addrsig_symbols`] only when identical code folding needs it.
+    /// `None`: the object has none, so every symbol it names is taken as address-significant.
+    pub addrsig: Option<&'d [u8]>,
 }
 
 /// What every object must agree with: the machine, and how many bytes each relocation type
@@ -462,7 +473,9 @@ fn read_any<'d>(name: String, data: &'d [u8], machine: Machine) -> Result<Object
                 return Err(wrong(Format::Elf, raw));
             }
             let relocs = ElfRelocs::new(&elf, data).map_err(|e| parse_error(&name, e))?;
-            read_object(name, data, Format::Elf, &elf, &|i| relocs.get(i))
+            let mut obj = read_object(name, data, Format::Elf, &elf, &|i| relocs.get(i))?;
+            obj.addrsig = relocs.addrsig;
+            Ok(obj)
         }
         FileKind::Coff => {
             let coff = CoffFile::<&[u8]>::parse(data).map_err(|e| parse_error(&name, e))?;
@@ -495,6 +508,7 @@ fn read_coff<'d, C: object::read::coff::CoffHeader>(
     let mut obj = read_object(name, data, Format::Coff, coff, &relocs)?;
     coff::read_symbols(&mut obj, coff)?;
     coff::read_drectve(&mut obj, coff);
+    obj.addrsig = coff::read_addrsig(&obj, coff)?;
     Ok(obj)
 }
 
@@ -570,7 +584,37 @@ fn read_object<'d, O: Object<'d>>(
         comdats,
         default_libs: Vec::new(),
         includes: Vec::new(),
+        addrsig: None,
     })
+}
+
+/// The symbol indices of the object's address-significance table (`None`: it has none), each
+/// checked against the symbol table.
+pub fn addrsig_symbols(obj: &ObjectFile) -> Result<Option<Vec<u32>>> {
+    let Some(table) = obj.addrsig else {
+        return Ok(None);
+    };
+    let bad = |reason: String| Error::Parse {
+        file: obj.name.clone(),
+        reason,
+    };
+    let symbols = obj.symbols.len();
+    let mut r = gimli::EndianSlice::new(table, gimli::LittleEndian);
+    let mut indices = Vec::new();
+    while !r.is_empty() {
+        let at = table.len() - r.len();
+        match gimli::leb128::read::unsigned(&mut r) {
+            Ok(i) if i < symbols as u64 => indices.push(i as u32),
+            Ok(i) => {
+                return Err(bad(format!(
+                    ".llvm_addrsig: entry at {at:#x} names symbol {i}, but the symbol table has \
+                     {symbols}"
+                )))
+            }
+            Err(_) => return Err(bad(format!(".llvm_addrsig: bad ULEB128 at {at:#x}"))),
+        }
+    }
+    Ok(Some(indices))
 }
 
 pub(crate) fn empty_section<'d>() -> InputSection<'d> {
@@ -583,6 +627,7 @@ pub(crate) fn empty_section<'d>() -> InputSection<'d> {
         relocs: Relocs::NONE,
         retain: false,
         follows: None,
+        flags: 0,
     }
 }
 
@@ -679,7 +724,45 @@ fn read_section<'d, S: ObjectSection<'d>>(
         relocs,
         retain,
         follows: None,
+        flags: match flags {
+            SectionFlags::Coff { characteristics } => characteristics.0,
+            // SHF_WRITE and SHF_LINK_ORDER, what folding asks, are in the low half.
+            SectionFlags::Elf { sh_flags, .. } => sh_flags.0 as u32,
+            _ => 0,
+        },
     })
+}
+
+/// Whether identical code folding may fold `sec` into an identical section, by the format's
+/// rules (lld's `isEligible`, the parts a section's header decides): a COFF COMDAT section that
+/// is not writable; an allocated ELF section that is read-only (or `.data.rel.ro`, read-only
+/// once loaded), not SHF_LINK_ORDER, not `.init`/`.fini`, and not named as a C identifier
+/// (`__start_`/`__stop_` symbols enumerate those). Whether it folds also depends on address
+/// significance ([`ObjectFile::addrsig`]) and the ICF level.
+pub fn foldable(format: Format, sec: &InputSection) -> bool {
+    use object::elf::{SHF_LINK_ORDER, SHF_WRITE};
+    let name = sec.name;
+    match (format, sec.class) {
+        (_, SectionClass::Bss | SectionClass::Debug | SectionClass::Discard) => false,
+        (Format::Coff, SectionClass::Data) => false,
+        (Format::Coff, _) => sec.flags & object::pe::IMAGE_SCN_LNK_COMDAT.0 != 0,
+        (Format::Elf, _) => {
+            let relro = || name == ".data.rel.ro" || name.starts_with(".data.rel.ro.");
+            (sec.flags & SHF_WRITE.0 as u32 == 0 || relro())
+                && sec.flags & SHF_LINK_ORDER.0 as u32 == 0
+                && !matches!(name, ".init" | ".fini")
+                && !is_c_identifier(name)
+        }
+    }
+}
+
+/// A name `__start_NAME`/`__stop_NAME` symbols can be made for.
+fn is_c_identifier(name: &str) -> bool {
+    let mut bytes = name.bytes();
+    bytes
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 fn read_elf_symbol<'d, S: ObjectSymbol<'d>>(sym: &S) -> InputSymbol<'d> {
@@ -855,6 +938,7 @@ mod tests {
             comdats: vec![],
             default_libs: vec![],
             includes: vec![],
+            addrsig: None,
         }
     }
 
@@ -864,6 +948,26 @@ mod tests {
 
     fn refused(obj: &ObjectFile) -> String {
         validate(obj, four_bytes).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn address_significance_tables_are_checked_when_read() {
+        let read = |table: &'static [u8]| {
+            let mut o = object();
+            o.addrsig = Some(table);
+            addrsig_symbols(&o).map_err(|e| e.to_string())
+        };
+        assert_eq!(read(&[1, 0x81, 0]), Ok(Some(vec![1, 1])));
+        assert_eq!(
+            read(&[1, 5]).unwrap_err(),
+            "t.o: cannot read input: .llvm_addrsig: entry at 0x1 names symbol 5, but the symbol \
+             table has 2"
+        );
+        assert_eq!(
+            read(&[0x80]).unwrap_err(),
+            "t.o: cannot read input: .llvm_addrsig: bad ULEB128 at 0x0"
+        );
+        assert!(addrsig_symbols(&object()).unwrap().is_none());
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! need for shared objects and program headers change nothing in a PE image and are accepted.
 use std::path::PathBuf;
 
-use peln_linker::{LinkArgs, Machine, Subsystem};
+use peln_linker::{icf, LinkArgs, Machine, Subsystem};
 
 use super::{parse_number, Error};
 
@@ -77,6 +77,9 @@ pub fn parse(args: &[String]) -> Result<LinkArgs, Error> {
             out.map = Some(v.into());
         } else if let Some(v) = value("", "--image-base")? {
             out.image_base = Some(parse_number(&v).map_err(|e| format!("--image-base: {e}"))?);
+        } else if let Some(v) = value("", "--icf")? {
+            out.icf = icf::Level::from_name(&v)
+                .ok_or_else(|| format!("--icf={v}: expected all, safe or none"))?;
         } else if let Some(v) = value("", "--subsystem")? {
             out.subsystem = subsystem(&v)?;
         } else if let Some(v) = value("-T", "--script")? {
@@ -222,6 +225,22 @@ mod tests {
         assert_eq!(a.whole_archives, [PathBuf::from("w.a")]);
         assert_eq!(a.inputs, [PathBuf::from("a.o")]);
         assert!(!a.relax);
+    }
+
+    #[test]
+    fn icf_is_off_unless_asked_for() {
+        let icf = |line: &str| parse_str(line).map(|a| a.icf);
+        assert_eq!(icf("-o x a.o").unwrap(), icf::Level::None);
+        assert_eq!(icf("-o x --icf=all a.o").unwrap(), icf::Level::All);
+        assert_eq!(icf("-o x --icf safe a.o").unwrap(), icf::Level::Safe);
+        assert_eq!(
+            icf("-o x --icf=all --icf=none a.o").unwrap(),
+            icf::Level::None
+        );
+        assert_eq!(
+            icf("-o x --icf=some a.o").unwrap_err().to_string(),
+            "--icf=some: expected all, safe or none"
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use object::pe::{
     IMAGE_SCN_MEM_DISCARDABLE, IMAGE_SCN_MEM_EXECUTE, IMAGE_SCN_MEM_NOT_CACHED,
     IMAGE_SCN_MEM_NOT_PAGED, IMAGE_SCN_MEM_READ, IMAGE_SCN_MEM_SHARED, IMAGE_SCN_MEM_WRITE,
 };
-use peln_linker::{DefaultLibs, LinkArgs, Machine, Subsystem};
+use peln_linker::{icf, DefaultLibs, LinkArgs, Machine, Subsystem};
 
 use super::{parse_number, Error};
 
@@ -62,6 +62,7 @@ pub fn parse(args: &[String]) -> Result<LinkArgs, Error> {
     let mut whole_all = false;
     let mut debug = false;
     let mut opt_ref = None;
+    let mut opt_icf = None;
     let mut map: Option<Option<String>> = None;
     for arg in args {
         if !is_option(arg) {
@@ -97,9 +98,12 @@ pub fn parse(args: &[String]) -> Result<LinkArgs, Error> {
                     match o.to_ascii_lowercase().as_str() {
                         "ref" => opt_ref = Some(true),
                         "noref" => opt_ref = Some(false),
-                        // Identical code folding only shrinks an image: not done, not needed.
-                        "icf" | "noicf" | "lbr" | "nolbr" => {}
-                        o if o.starts_with("icf=") || o.starts_with("lldlto") => {}
+                        // `=n` bounds MSVC's iterations; lld-link (and pectl) fold to the end.
+                        o if o == "icf" || o.starts_with("icf=") => opt_icf = Some(icf::Level::All),
+                        "safeicf" => opt_icf = Some(icf::Level::Safe),
+                        "noicf" => opt_icf = Some(icf::Level::None),
+                        "lbr" | "nolbr" => {}
+                        o if o.starts_with("lldlto") => {}
                         _ => return Err(format!("{arg}: unknown /OPT value `{o}`").into()),
                     }
                 }
@@ -139,6 +143,11 @@ pub fn parse(args: &[String]) -> Result<LinkArgs, Error> {
     }
     out.output = output.ok_or("no output file: pass /OUT:file")?;
     out.gc_sections = opt_ref.unwrap_or(!debug);
+    // lld-link folds whenever it collects garbage, unless told otherwise.
+    out.icf = opt_icf.unwrap_or(match out.gc_sections {
+        true => icf::Level::All,
+        false => icf::Level::None,
+    });
     out.map = map.map(|m| match m {
         Some(path) => PathBuf::from(path),
         None => out.output.with_extension("map"),
@@ -256,6 +265,7 @@ mod tests {
             .map(PathBuf::from)
         );
         assert!(a.gc_sections, "/OPT:REF wins over /DEBUG's default");
+        assert_eq!(a.icf, icf::Level::All);
         assert!(!a.strip_debug);
         assert_eq!(a.default_libs, DefaultLibs::None);
         assert!(a.map.is_none());
@@ -278,6 +288,22 @@ mod tests {
         assert!(!parse_str("/out:x /opt:noref a.o").unwrap().gc_sections);
         let a = parse_str("/out:x /DEBUG:NONE a.o").unwrap();
         assert!(a.gc_sections && a.strip_debug);
+    }
+
+    #[test]
+    fn icf_follows_gc_unless_an_opt_value_says_otherwise() {
+        use icf::Level::{All, None, Safe};
+        let icf = |line: &str| parse_str(line).unwrap().icf;
+        assert_eq!(
+            icf("/out:x a.o"),
+            All,
+            "lld-link folds whenever it collects garbage"
+        );
+        assert_eq!(icf("/out:x /debug a.o"), None);
+        assert_eq!(icf("/out:x /debug /opt:ref,icf a.o"), All);
+        assert_eq!(icf("/out:x /opt:noref /OPT:ICF=10 a.o"), All);
+        assert_eq!(icf("/out:x /opt:safeicf a.o"), Safe);
+        assert_eq!(icf("/out:x /opt:ref,noicf a.o"), None);
     }
 
     #[test]

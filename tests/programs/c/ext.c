@@ -8,6 +8,9 @@ int *peln_ext_ptr_to_main_var = &peln_main_var;
 
 int peln_ext_func(int x) { return x * 3 + peln_ext_var; }
 
+/* The same code as peln_ext_func: identical code folding (--icf=all, /OPT:ICF) keeps one. */
+int peln_ext_func_twin(int x) { return x * 3 + peln_ext_var; }
+
 int peln_ext_binop(int a, int b) { return a * 100 + b; }
 
 /* Never referenced. With -ffunction-sections -fdata-sections, --gc-sections must drop both

@@ -173,8 +173,10 @@ static int check_extern(void) {
   int ok = 1;
   ok &= peln_ext_var == 0x5eed;
   ok &= peln_ext_func(5) == 15 + 0x5eed;
+  ok &= peln_ext_func_twin(6) == 18 + 0x5eed;
   peln_ext_var = 10;
   ok &= peln_ext_func(5) == 25;
+  ok &= peln_ext_func_twin(5) == 25;
   peln_ext_var = 0x5eed;
   ok &= peln_ext_bss == 0;
   peln_ext_bss = 99;

@@ -15,6 +15,7 @@ extern int peln_ext_bss;   /* zero-initialised */
 extern const char *peln_ext_greeting;   /* pointer to a string literal of ext.c */
 extern int *peln_ext_ptr_to_main_var;   /* pointer (in ext.c data) to a variable of main.c */
 int peln_ext_func(int x);               /* returns x * 3 + peln_ext_var */
+int peln_ext_func_twin(int x);          /* the same code: folds under ICF */
 int peln_ext_binop(int a, int b);       /* returns a * 100 + b */
 
 /* weak.c / strong.c */
