@@ -78,12 +78,16 @@ fn boot(arch: Arch, media: Media, firmware: FirmwareKind) -> Option<BootResult> 
     Some(r)
 }
 
-/// The ready line's `key=value` fields, or a panic with the boot log.
+/// The ready line's `key=value` fields, or a panic with the boot log. The line may follow a
+/// serial getty's login prompt on the same console line.
 fn ready_fields(r: &BootResult) -> Vec<(String, String)> {
     let line = r
         .serial
         .lines()
-        .find_map(|l| l.trim().strip_prefix("PELN-LIVE-READY: "))
+        .find_map(|l| {
+            l.split_once("PELN-LIVE-READY: ")
+                .map(|(_, rest)| rest.trim())
+        })
         .unwrap_or_else(|| panic!("no PELN-LIVE-READY line:\n{}", r.describe()));
     line.split(' ')
         .filter_map(|kv| kv.split_once('='))
