@@ -8,7 +8,7 @@
 //!   be encoded and is an error.
 //! - COFF keeps addends in the instruction: in `adrp` the immediate is a *byte* addend (MSVC's
 //!   convention, adopted by lld), in a load/store it is in units of the access size, in a branch in
-//!   words. `encoding::aarch64` reads them back in bytes.
+//!   words. `encoding` reads them back in bytes.
 //! - `b`/`bl` reach ±128 MiB. Beyond that a branch goes through a range-extension thunk placed
 //!   after its section (`layout/thunks.rs`), as lld and mold do; the thunk clobbers x16 (IP0),
 //!   which the procedure call standard reserves for exactly this.
@@ -16,8 +16,10 @@
 //!   code model): those are accepted only against absolute symbols. GOT slots hold 64-bit words
 //!   with DIR64 base relocations. The `adrp`+`ldr` GOT pair is not relaxed to `adrp`+`add`: both
 //!   instructions would have to change together, and the slot costs only 8 bytes.
+pub mod encoding;
+
+use self::encoding::Insn as A64;
 use super::{Arch, Machine, Thunk};
-use crate::encoding::aarch64::Insn as A64;
 use crate::input::Format;
 use crate::reloc::table::{a64, r};
 use crate::reloc::{Field, Formula, Range, RelocInfo};
