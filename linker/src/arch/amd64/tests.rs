@@ -1,5 +1,6 @@
 use super::*;
-use crate::reloc::{apply, evaluate, Operands};
+use crate::arch::table_tests::{check_table, image_operands, Row, Value};
+use crate::reloc::Operands;
 
 /// Each row: format, type, operands, the bytes written, the largest value that still fits
 /// and the smallest that does not (None for full-width fields).
@@ -13,21 +14,9 @@ struct Case {
 }
 
 const P: u64 = 0x1_4000_2000;
-const S: u64 = 0x1_4000_3010;
-const B: u64 = 0x1_4000_0000;
 
 fn ops(a: i64) -> Operands {
-    Operands {
-        s: S,
-        a,
-        p: P,
-        g: 0x1_4000_5008,
-        got: 0x1_4000_5000,
-        image_base: B,
-        section_start: 0x1_4000_3000,
-        section_index: 3,
-        v: 0,
-    }
+    image_operands(P, a)
 }
 
 #[rustfmt::skip]
@@ -68,53 +57,16 @@ fn cases() -> Vec<Case> {
 
 #[test]
 fn every_relocation_type_encodes_checks_range_and_reports_overflow() {
-    for case in cases() {
-        let info = Amd64::reloc_info(case.format, case.r_type)
-            .unwrap_or_else(|| panic!("{} missing from the table", case.name));
-        assert_eq!(info.name, case.name);
-
-        let mut buf = vec![0u8; case.bytes.len()];
-        let value = evaluate(info, &case.ops);
-        apply(info, &mut buf, value).unwrap_or_else(|e| panic!("{}: {e:?}", case.name));
-        assert_eq!(buf, case.bytes, "{} encodes {value:#x}", case.name);
-        assert_eq!(
-            info.field.size(),
-            case.bytes.len(),
-            "{} field size",
-            case.name
-        );
-
-        match case.limit {
-            Some((max, over)) => {
-                let mut buf = vec![0u8; case.bytes.len()];
-                crate::reloc::assert_limit(case.name, info, &mut buf, max, over);
-                let bits = info.field.bits();
-                if info.range == Range::Signed {
-                    let low = -(1i64 << (bits - 1));
-                    assert!(
-                        apply(info, &mut buf, low).is_ok(),
-                        "{}: {low} fits",
-                        case.name
-                    );
-                    assert!(
-                        apply(info, &mut buf, low - 1).is_err(),
-                        "{}: below range",
-                        case.name
-                    );
-                } else {
-                    assert!(
-                        apply(info, &mut buf, -1).is_err(),
-                        "{}: negative unsigned",
-                        case.name
-                    );
-                }
-            }
-            Option::None => {
-                let mut buf = vec![0u8; case.bytes.len()];
-                assert!(apply(info, &mut buf, i64::MIN).is_ok(), "{}", case.name);
-            }
-        }
-    }
+    check_table::<Amd64>(cases().into_iter().map(|case| Row {
+        format: case.format,
+        r_type: case.r_type,
+        name: case.name,
+        before: vec![0; case.bytes.len()],
+        value: Value::Eval(case.ops),
+        expect: case.bytes.to_vec(),
+        limit: case.limit,
+        misaligned: Option::None,
+    }));
 }
 
 #[test]

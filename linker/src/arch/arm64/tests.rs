@@ -1,4 +1,5 @@
 use super::*;
+use crate::arch::table_tests::{check_table, image_operands, Row, Value};
 use crate::encoding::bits::read32;
 use crate::error::{Error, RelocSite};
 use crate::reloc::{apply, evaluate, Operands, Unfit};
@@ -18,21 +19,9 @@ struct Case {
 }
 
 const P: u64 = 0x1_4000_1004;
-const S: u64 = 0x1_4000_3010;
-const B: u64 = 0x1_4000_0000;
 
 fn ops(a: i64) -> Operands {
-    Operands {
-        s: S,
-        a,
-        p: P,
-        g: 0x1_4000_5008,
-        got: 0x1_4000_5000,
-        image_base: B,
-        section_start: 0x1_4000_3000,
-        section_index: 3,
-        ..Operands::default()
-    }
+    image_operands(P, a)
 }
 
 /// An absolute symbol (MOVW_UABS_* is only usable against those).
@@ -134,80 +123,16 @@ fn before(case: &Case) -> Vec<u8> {
 
 #[test]
 fn every_relocation_type_encodes_checks_range_alignment_and_reports_overflow() {
-    for case in cases() {
-        let info = Arm64::reloc_info(case.format, case.r_type)
-            .unwrap_or_else(|| panic!("{} missing from the table", case.name));
-        assert_eq!(info.name, case.name);
-        assert_eq!(
-            info.field.size(),
-            case.bytes.len(),
-            "{} field size",
-            case.name
-        );
-
-        let mut buf = before(&case);
-        let value = evaluate(info, &case.ops);
-        apply(info, &mut buf, value).unwrap_or_else(|e| panic!("{}: {e:?}", case.name));
-        assert_eq!(
-            buf,
-            case.bytes,
-            "{} encodes {value:#x}: {:#010x}",
-            case.name,
-            read32(&buf)
-        );
-
-        match case.limit {
-            Some((max, over)) => {
-                let mut buf = before(&case);
-                crate::reloc::assert_limit(case.name, info, &mut buf, max, over);
-                let untouched = buf.clone();
-                let low = match info.range {
-                    Range::Signed => -over,
-                    _ => 0,
-                };
-                assert!(
-                    apply(info, &mut buf, low).is_ok(),
-                    "{}: {low} fits",
-                    case.name
-                );
-                let below = low - info.field.align(&untouched) as i64;
-                assert!(
-                    apply(info, &mut buf, below).is_err(),
-                    "{}: {below}",
-                    case.name
-                );
-            }
-            Option::None => {
-                let mut buf = before(&case);
-                let align = info.field.align(&buf) as i64;
-                for v in [i64::MIN, -align, i64::MAX - (align - 1)] {
-                    assert!(apply(info, &mut buf, v).is_ok(), "{}: {v:#x}", case.name);
-                }
-            }
-        }
-
-        if let Some((value, align)) = case.misaligned {
-            let mut buf = before(&case);
-            let err = apply(info, &mut buf, value).expect_err(case.name);
-            assert_eq!(
-                err,
-                Unfit::Align {
-                    value,
-                    align: align as u64
-                },
-                "{}",
-                case.name
-            );
-            assert_eq!(
-                buf,
-                before(&case),
-                "{}: misaligned must not write",
-                case.name
-            );
-        } else {
-            assert_eq!(info.field.align(&before(&case)), 1, "{}", case.name);
-        }
-    }
+    check_table::<Arm64>(cases().into_iter().map(|case| Row {
+        format: case.format,
+        r_type: case.r_type,
+        name: case.name,
+        before: before(&case),
+        value: Value::Eval(case.ops),
+        expect: case.bytes,
+        limit: case.limit,
+        misaligned: case.misaligned.map(|(value, align)| (value, align as u64)),
+    }));
 }
 
 #[test]
