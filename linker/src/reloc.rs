@@ -86,7 +86,7 @@ pub enum Field {
     Data16,
     Data32,
     Data64,
-    /// An instruction immediate; its ISA's module in `encoding/` knows the bit layout.
+    /// An instruction immediate; its arch's `encoding` module knows the bit layout.
     Insn(Insn),
     /// An unsigned LEB128 number, rewritten in the length it already has.
     Uleb128,
@@ -249,7 +249,10 @@ impl RelocInfo {
 /// the same: `r(name, formula, field, range)`, with the instruction field of each ISA.
 pub mod table {
     use super::{Field, Formula, Range, RelocInfo};
-    use crate::encoding::{aarch64, loongarch, riscv, Insn};
+    use crate::arch::arm64::encoding as aarch64;
+    use crate::arch::loongarch64::encoding as loongarch;
+    use crate::arch::riscv64::encoding as riscv;
+    use crate::encoding::Insn;
 
     pub const fn r(name: &'static str, formula: Formula, field: Field, range: Range) -> RelocInfo {
         RelocInfo::new(name, formula, field, range)

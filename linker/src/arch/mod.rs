@@ -17,6 +17,8 @@ pub mod amd64;
 pub mod arm64;
 pub mod loongarch64;
 pub mod riscv64;
+#[cfg(test)]
+mod table_tests;
 
 /// A rewrite of the instruction around a relocation, decided from the input bytes alone so that the
 /// scan (which sizes the GOT) and the writer always agree.

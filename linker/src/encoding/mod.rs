@@ -1,14 +1,16 @@
-//! Instruction immediates: pure readers and writers of the bit fields relocations patch, one module
-//! per ISA, shared by relocation application, relaxation and thunks. No linker types here.
+//! Instruction immediates: pure readers and writers of the bit fields relocations patch, shared by
+//! relocation application, relaxation and thunks. No linker types here. Each ISA's encoders live
+//! in its arch's home (`arch/<arch>/encoding.rs`); this module keeps the bit helpers they share.
 //!
-//! [`Insn`] names a field layout; each ISA module adds its variant and implements the five
-//! operations for it. Values are checked by `reloc::apply` against [`Insn::value_bits`] and
+//! [`Insn`] names a field layout; each ISA's encoding module adds its variant and implements the
+//! five operations for it. Values are checked by `reloc::apply` against [`Insn::value_bits`] and
 //! [`Insn::align`] before [`Insn::write`] is called, so writers only place bits.
 
-pub mod aarch64;
 pub mod bits;
-pub mod loongarch;
-pub mod riscv;
+
+use crate::arch::arm64::encoding as aarch64;
+use crate::arch::loongarch64::encoding as loongarch;
+use crate::arch::riscv64::encoding as riscv;
 
 /// An instruction field layout, tagged by ISA.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

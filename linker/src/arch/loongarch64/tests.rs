@@ -2,27 +2,22 @@
 //! -triple=loongarch64 -show-encoding` (the expected bytes are the assembler's), the psABI page
 //! arithmetic on edge values, `la.abs` → MARK_LA, and ALIGN/relaxation on hand-built sections.
 use super::*;
+use crate::arch::table_tests::{check_table, Row, Value};
 use crate::input::{Relocs, SectionClass};
 use crate::relax::{Deletion, Relaxation};
-use crate::reloc::{apply, evaluate, page_delta, Operands, Unfit};
+use crate::reloc::{evaluate, page_delta, Operands};
 use crate::resolve::OneObject;
 
 const P: u64 = 0x1_2000_1000;
 
-struct Case {
-    r_type: u32,
-    name: &'static str,
-    base: &'static [u8],
-    /// The formula's result to encode, given directly (so each row checks the field), except
-    /// for the rows marked `via`, which go through `evaluate` with S = P + s.
-    value: i64,
-    expect: &'static [u8],
-    limit: Option<(i64, i64)>,
-}
-
+/// One row per type. The value is the formula's result, given directly so each row checks the
+/// field; `formulas_compute_what_the_psabi_says` checks the formulas.
 #[rustfmt::skip]
-fn cases() -> Vec<Case> {
-    let c = |r_type, name, base, value, expect, limit| Case { r_type, name, base, value, expect, limit };
+fn cases() -> Vec<Row> {
+    let c = |r_type, name, base: &[u8], value, expect: &[u8], limit| Row {
+        format: Format::Elf, r_type, name, before: base.to_vec(), value: Value::Direct(value),
+        expect: expect.to_vec(), limit, misaligned: None,
+    };
     let lu12i = &[0x04, 0x00, 0x00, 0x14];
     let ori = &[0x84, 0x00, 0x80, 0x03];
     let lu32i = &[0x04, 0x00, 0x00, 0x16];
@@ -76,28 +71,7 @@ fn cases() -> Vec<Case> {
 
 #[test]
 fn every_relocation_type_encodes_like_the_assembler_and_checks_its_range() {
-    for case in cases() {
-        let info = Loongarch64::reloc_info(Format::Elf, case.r_type)
-            .unwrap_or_else(|| panic!("{} missing", case.name));
-        assert_eq!(info.name, case.name);
-        let mut buf = case.base.to_vec();
-        if !matches!(info.formula, Formula::None | Formula::Marker) {
-            apply(info, &mut buf, case.value).unwrap_or_else(|e| panic!("{}: {e:?}", case.name));
-        }
-        assert_eq!(buf, case.expect, "{}", case.name);
-        if let Some((max, over)) = case.limit {
-            let mut buf = case.base.to_vec();
-            crate::reloc::assert_limit(case.name, info, &mut buf, max, over);
-            if info.field.align(&buf) == 4 {
-                assert_eq!(
-                    apply(info, &mut buf, 6).unwrap_err(),
-                    Unfit::Align { value: 6, align: 4 },
-                    "{}",
-                    case.name
-                );
-            }
-        }
-    }
+    check_table::<Loongarch64>(cases());
 }
 
 /// The formulas behind the rows: ADD/SUB read the field, PageDelta is the psABI's.

@@ -2,28 +2,28 @@
 //! -show-encoding` (the expected bytes are the assembler's, not ours), plus relaxation and ALIGN
 //! on hand-built sections.
 use super::*;
+use crate::arch::table_tests::{check_table, Row, Value};
 use crate::input::{Reloc, SectionClass};
 use crate::relax::{Deletion, Relaxation};
-use crate::reloc::{apply, evaluate, Operands, Unfit};
+use crate::reloc::Operands;
 use crate::resolve::OneObject;
 
 const P: u64 = 0x1000;
 
-struct Case {
-    r_type: u32,
-    name: &'static str,
-    base: &'static [u8],
-    /// S - P for PC-relative types, S otherwise.
-    s: i64,
-    a: i64,
-    expect: &'static [u8],
-    /// Largest value that fits and smallest that does not.
-    limit: Option<(i64, i64)>,
-}
-
+/// One row per type: `s` is S - P for PC-relative types, S otherwise; `limit` the largest value
+/// that fits and the smallest that does not. GOT_HI20's slot is 0x12345abc past P.
 #[rustfmt::skip]
-fn cases() -> Vec<Case> {
-    let c = |r_type, name, base, s, a, expect, limit| Case { r_type, name, base, s, a, expect, limit };
+fn cases() -> Vec<Row> {
+    let c = |r_type, name, base: &[u8], s: i64, a, expect: &[u8], limit| {
+        let pc_relative = Riscv64::reloc_info(Format::Elf, r_type)
+            .is_some_and(|info| matches!(info.formula, Formula::Pcrel | Formula::GotPcrel));
+        let s = if pc_relative { P as i64 + s } else { s };
+        let ops = Operands { s: s as u64, a, p: P, g: P + 0x1234_5abc, ..Operands::default() };
+        Row {
+            format: Format::Elf, r_type, name, before: base.to_vec(), value: Value::Eval(ops),
+            expect: expect.to_vec(), limit, misaligned: None,
+        }
+    };
     let s32 = Some(((1i64 << 31) - 0x801, (1i64 << 31) - 0x800));
     vec![
         c(0, "R_RISCV_NONE", &[1, 2, 3, 4], 0, 0, &[1, 2, 3, 4], None),
@@ -67,44 +67,7 @@ fn cases() -> Vec<Case> {
 
 #[test]
 fn every_relocation_type_encodes_like_the_assembler_and_checks_its_range() {
-    for case in cases() {
-        let info = Riscv64::reloc_info(Format::Elf, case.r_type)
-            .unwrap_or_else(|| panic!("{} missing", case.name));
-        assert_eq!(info.name, case.name);
-        let pc_relative = matches!(info.formula, Formula::Pcrel | Formula::GotPcrel);
-        let s = if pc_relative {
-            P as i64 + case.s
-        } else {
-            case.s
-        };
-        let mut buf = case.base.to_vec();
-        let ops = Operands {
-            s: s as u64,
-            a: case.a,
-            p: P,
-            // GOT_HI20: the slot is 0x12345abc past P.
-            g: P + 0x1234_5abc,
-            v: match info.formula {
-                Formula::Add | Formula::Sub => info.field.read(&buf),
-                _ => 0,
-            },
-            ..Operands::default()
-        };
-        if !matches!(info.formula, Formula::None | Formula::Marker) {
-            let value = evaluate(info, &ops);
-            apply(info, &mut buf, value).unwrap_or_else(|e| panic!("{}: {e:?}", case.name));
-        }
-        assert_eq!(buf, case.expect, "{}", case.name);
-
-        if let Some((max, over)) = case.limit {
-            let mut buf = case.base.to_vec();
-            crate::reloc::assert_limit(case.name, info, &mut buf, max, over);
-            if info.field.align(&buf) == 2 {
-                let err = apply(info, &mut buf, 6 + 1).expect_err("odd branch offset");
-                assert_eq!(err, Unfit::Align { value: 7, align: 2 }, "{}", case.name);
-            }
-        }
-    }
+    check_table::<Riscv64>(cases());
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! RISC-V immediate fields (RV64GC). Base instructions are 32-bit little-endian words; the C
 //! extension's are 16-bit. References: RISC-V Unprivileged ISA §2.3 (immediate encoding variants),
 //! §16 (compressed formats); RISC-V ELF psABI "Relocations".
-use super::bits::{extract, patch32, read16, read32, sign_extend, write16};
+use crate::encoding::bits::{extract, patch32, read16, read32, sign_extend, write16};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Insn {

@@ -9,7 +9,7 @@
 //! [`Insn::read`] returns the immediate unshifted.
 #![allow(clippy::unusual_byte_groupings)] // masks are grouped by instruction field, not by nibble
 
-use super::bits::{extract, patch32, read32, sign_extend};
+use crate::encoding::bits::{extract, patch32, read32, sign_extend};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Insn {

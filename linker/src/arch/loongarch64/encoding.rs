@@ -1,7 +1,7 @@
 //! LoongArch immediate fields. Every instruction is one 32-bit little-endian word. References:
 //! LoongArch Reference Manual vol. 1 §1.2 (instruction formats), LoongArch ELF psABI
 //! "Relocations".
-use super::bits::{extract, patch32, read32, sign_extend};
+use crate::encoding::bits::{extract, patch32, read32, sign_extend};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Insn {

@@ -13,9 +13,11 @@
 //! - UEFI firmware cannot relocate HI20/LO12 absolute pairs in an application (edk2's RISC-V loader
 //!   dereferences a NULL fixup pointer for IMAGE_REL_BASED_RISCV_HIGH20): only 64-bit absolute
 //!   words are base-relocated, and absolute HI20/LO12 is an error asking for `-mcmodel=medany`.
+pub mod encoding;
+
+use self::encoding::{self as riscv, Insn as Rv};
 use super::{Arch, Machine, PairLabels};
 use crate::encoding::bits::read32;
-use crate::encoding::riscv::{self, Insn as Rv};
 use crate::error::Result;
 use crate::input::{Format, InputSection};
 use crate::relax::{self, AlignRequest, Context, SectionEdits};

@@ -13,10 +13,12 @@
 //!   alignment exponent, the rest the most bytes to skip); the linker cuts it after deletions.
 //! - With R_LARCH_RELAX, `pcaddu18i+jirl` (CALL36) becomes `bl`/`b` and `pcalau12i+addi.d`
 //!   (PCALA_HI20+LO12) becomes `pcaddi` when the target is in reach.
+pub mod encoding;
+
+use self::encoding::{self as loongarch, Insn as La};
 use super::{AbsoluteInsn, Arch, Machine};
 use crate::consts::BaseRelocType;
 use crate::encoding::bits::read32;
-use crate::encoding::loongarch::{self, Insn as La};
 use crate::error::Result;
 use crate::input::{Format, Reloc, Relocs};
 use crate::relax::{self, AlignRequest, Context, SectionEdits};
