@@ -33,13 +33,26 @@ impl Case {
         let o = refused(tool, self.dir.path(), args, env, msg);
         assert!(o.stdout.is_empty());
     }
+    /// `--uki <spec>=<file in the case directory>`, spec as the user would type it.
+    fn uki(&self, spec: &str, file: &str) -> String {
+        format!("{spec}={}", self.p(file))
+    }
+    /// The shape most refusals share: the given `--uki` pairs and `-o out.iso`, no environment.
+    fn fails_ukis(&self, ukis: &[(&str, &str)], msg: &str) {
+        let mut args = Vec::new();
+        for (spec, file) in ukis {
+            args.extend(["--uki".to_string(), self.uki(spec, file)]);
+        }
+        args.extend(["-o".to_string(), self.p("out.iso")]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.fails(&args, &[], msg);
+    }
 }
 
 #[test]
 fn no_inputs() {
     let c = Case::new();
-    c.fails(
-        &["-o", &c.p("out.iso")],
+    c.fails_ukis(
         &[],
         "no --uki inputs: give at least one --uki linux/<arch>=<path>",
     );
@@ -48,10 +61,9 @@ fn no_inputs() {
 #[test]
 fn unknown_arch() {
     let c = Case::new();
-    let spec = format!("linux/sparc64={}", c.p("x64.efi"));
-    c.fails(
-        &["--uki", &spec, "-o", &c.p("out.iso")],
-        &[],
+    let spec = c.uki("linux/sparc64", "x64.efi");
+    c.fails_ukis(
+        &[("linux/sparc64", "x64.efi")],
         &format!(
             "--uki \"{spec}\": unknown architecture \"sparc64\" (expected amd64, arm64, riscv64 or \
              loongarch64; aliases x86_64, aarch64, loong64)"
@@ -62,10 +74,9 @@ fn unknown_arch() {
 #[test]
 fn malformed_uki_spec() {
     let c = Case::new();
-    let spec = format!("amd64={}", c.p("x64.efi"));
-    c.fails(
-        &["--uki", &spec, "-o", &c.p("out.iso")],
-        &[],
+    let spec = c.uki("amd64", "x64.efi");
+    c.fails_ukis(
+        &[("amd64", "x64.efi")],
         &format!(
             "--uki \"{spec}\": expected linux/<arch>=<path> (arch: amd64, arm64, riscv64, loongarch64)"
         ),
@@ -75,16 +86,8 @@ fn malformed_uki_spec() {
 #[test]
 fn duplicate_arch_through_alias() {
     let c = Case::new();
-    c.fails(
-        &[
-            "--uki",
-            &format!("linux/amd64={}", c.p("x64.efi")),
-            "--uki",
-            &format!("linux/x86_64={}", c.p("aa64.efi")),
-            "-o",
-            &c.p("out.iso"),
-        ],
-        &[],
+    c.fails_ukis(
+        &[("linux/amd64", "x64.efi"), ("linux/x86_64", "aa64.efi")],
         &format!(
             "--uki linux/amd64 given twice ({} and {}): each arch has one \\EFI\\BOOT\\BOOTX64.EFI slot",
             c.p("x64.efi"),
@@ -93,86 +96,44 @@ fn duplicate_arch_through_alias() {
     );
 }
 
+/// Each file the case directory holds, named as the one `--uki` input, and what it is refused for.
 #[test]
-fn missing_file() {
+fn bad_uki_files() {
     let c = Case::new();
-    c.fails(
-        &[
-            "--uki",
-            &format!("linux/arm64={}", c.p("nope.efi")),
-            "-o",
-            &c.p("out.iso"),
-        ],
-        &[],
-        &format!(
+    for (spec, file, why) in [
+        (
+            "linux/arm64",
+            "nope.efi",
             "cannot open {}: No such file or directory (os error 2)",
-            c.p("nope.efi")
         ),
-    );
-}
-
-#[test]
-fn not_a_pe_file() {
-    let c = Case::new();
-    c.fails(
-        &[
-            "--uki",
-            &format!("linux/amd64={}", c.p("script.sh")),
-            "-o",
-            &c.p("out.iso"),
-        ],
-        &[],
-        &format!("{}: not a PE image (no MZ signature)", c.p("script.sh")),
-    );
+        (
+            "linux/amd64",
+            "script.sh",
+            "{}: not a PE image (no MZ signature)",
+        ),
+        (
+            "linux/amd64",
+            "pe32.efi",
+            "{}: not a PE32+ image (optional header magic 0x010b = PE32, UEFI on 64-bit CPUs needs 0x020b)",
+        ),
+        (
+            "linux/amd64",
+            "console.exe",
+            "{}: PE subsystem is 3, not an EFI image (10 application, 11 boot-service driver, 12 runtime driver)",
+        ),
+    ] {
+        c.fails_ukis(&[(spec, file)], &why.replace("{}", &c.p(file)));
+    }
 }
 
 #[test]
 fn wrong_machine_names_both() {
     let c = Case::new();
-    c.fails(
-        &[
-            "--uki",
-            &format!("linux/amd64={}", c.p("x64.efi")),
-            "--uki",
-            &format!("linux/arm64={}", c.p("x64.efi")),
-            "-o",
-            &c.p("out.iso"),
-        ],
-        &[],
+    c.fails_ukis(
+        &[("linux/amd64", "x64.efi"), ("linux/arm64", "x64.efi")],
         &format!(
             "{}: PE machine is 0x8664 (amd64) but --uki linux/arm64 needs 0xaa64 (arm64)",
             c.p("x64.efi")
-        ),
-    );
-}
-
-#[test]
-fn pe32_and_non_efi_subsystem() {
-    let c = Case::new();
-    c.fails(
-        &[
-            "--uki",
-            &format!("linux/amd64={}", c.p("pe32.efi")),
-            "-o",
-            &c.p("out.iso"),
-        ],
-        &[],
-        &format!(
-            "{}: not a PE32+ image (optional header magic 0x010b = PE32, UEFI on 64-bit CPUs needs 0x020b)",
-            c.p("pe32.efi")
-        ),
-    );
-    c.fails(
-        &[
-            "--uki",
-            &format!("linux/amd64={}", c.p("console.exe")),
-            "-o",
-            &c.p("out.iso"),
-        ],
-        &[],
-        &format!(
-            "{}: PE subsystem is 3, not an EFI image (10 application, 11 boot-service driver, 12 runtime driver)",
-            c.p("console.exe")
         ),
     );
 }
