@@ -279,6 +279,47 @@ where
     assert!(folded, "the map does not show the twin folded:\n{text}");
 }
 
+/// The same COFF objects linked by lld-link-19 and by pectl (`run`) boot to identical `PELN`
+/// lines, and both pass: lld-link is the reference our image must behave like, on every arch
+/// lld-link supports.
+pub fn assert_pectl_prints_what_lld_link_prints<F, E>(run: F, arch: Arch)
+where
+    F: FnOnce(Vec<std::ffi::OsString>) -> Result<(), E>,
+    E: std::fmt::Display,
+{
+    let needs = [Need::Clang, Need::LlvmAr, Need::LldLink, Need::Qemu];
+    if skip_unless(check_needs(arch, &needs)).is_none() {
+        return;
+    }
+    let work = WorkDir::new(&format!("{arch}-crosscheck"));
+    let program = build_test_program(arch, &Variant::coff(), &work.subdir("obj"));
+    let boot_file = arch.efi_boot_file();
+    let lld = link_with_lld(
+        arch,
+        &work.join("lld").join(boot_file),
+        &program.inputs(),
+        &[],
+    );
+    let ours = link_with_pectl(
+        run,
+        arch,
+        &work.join("pectl").join(boot_file),
+        &program.inputs(),
+        &LinkOpts::default(),
+    );
+    crate::pe::assert_uefi_image(&ours, arch, crate::pe::IMAGE_SUBSYSTEM_EFI_APPLICATION);
+    let lld_boot = boot_efi(arch, &lld);
+    assert_program_passed(&lld_boot);
+    let our_boot = boot_efi(arch, &ours);
+    assert_eq!(
+        peln_lines(&our_boot.serial),
+        peln_lines(&lld_boot.serial),
+        "pectl and lld-link images print different PELN lines\n{}",
+        our_boot.describe()
+    );
+    assert_program_passed(&our_boot);
+}
+
 /// Builds the C program, links it with `lld-link-19` (the reference) and boots it. `None` when the
 /// environment is missing (see [`c_program_with_pectl`]).
 pub fn c_program_with_lld(arch: Arch, variant: &Variant, lld_extra: &[&str]) -> Option<ProgramRun> {
