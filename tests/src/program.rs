@@ -117,6 +117,14 @@ impl TestProgram {
     }
 }
 
+/// The program for `arch`/`variant` built in a fresh work directory `<arch>-<variant>-<linker>`,
+/// one per linker so that their outputs never mix.
+fn build_in_work_dir(arch: Arch, variant: &Variant, linker: &str) -> (WorkDir, TestProgram) {
+    let work = WorkDir::new(&format!("{arch}-{}-{linker}", variant.name));
+    let program = build_test_program(arch, variant, &work.subdir("obj"));
+    (work, program)
+}
+
 /// Compiles the C program for `arch`/`variant` into `out_dir` (objects and archive). Needs clang-19
 /// and llvm-ar-19; a compile error panics with clang's stderr.
 pub fn build_test_program(arch: Arch, variant: &Variant, out_dir: &Path) -> TestProgram {
@@ -194,6 +202,16 @@ pub struct ProgramRun {
 }
 
 impl ProgramRun {
+    /// Boots `efi` (the `program` linked, in `work`) and keeps all of it for the checks.
+    fn boot(arch: Arch, work: WorkDir, program: TestProgram, efi: PathBuf) -> ProgramRun {
+        let boot = boot_efi(arch, &efi);
+        ProgramRun {
+            work,
+            program,
+            efi,
+            boot,
+        }
+    }
     /// [`assert_program_passed`] on the boot.
     pub fn assert_passed(&self) {
         assert_program_passed(&self.boot);
@@ -228,8 +246,7 @@ where
     E: std::fmt::Display,
 {
     skip_unless(needs_for(arch, variant))?;
-    let work = WorkDir::new(&format!("{arch}-{}-pectl", variant.name));
-    let program = build_test_program(arch, variant, &work.subdir("obj"));
+    let (work, program) = build_in_work_dir(arch, variant, "pectl");
     let efi = link_with_pectl(
         run,
         arch,
@@ -240,13 +257,24 @@ where
     if opts.subsystem.is_none() {
         crate::pe::assert_uefi_image(&efi, arch, crate::pe::IMAGE_SUBSYSTEM_EFI_APPLICATION);
     }
-    let boot = boot_efi(arch, &efi);
-    Some(ProgramRun {
-        work,
-        program,
-        efi,
-        boot,
-    })
+    Some(ProgramRun::boot(arch, work, program, efi))
+}
+
+/// [`c_program_with_pectl`], then [`ProgramRun::assert_passed`]: the whole of the plain boot
+/// tests, which differ only in arch, variant and options. `None` when the environment is missing.
+pub fn pectl_c_program_passes<F, E>(
+    run: F,
+    arch: Arch,
+    variant: &Variant,
+    opts: &LinkOpts,
+) -> Option<ProgramRun>
+where
+    F: FnOnce(Vec<std::ffi::OsString>) -> Result<(), E>,
+    E: std::fmt::Display,
+{
+    let program = c_program_with_pectl(run, arch, variant, opts)?;
+    program.assert_passed();
+    Some(program)
 }
 
 /// Links the program with `--gc-sections --icf=all --map`, boots it and asserts that it passed
@@ -324,8 +352,7 @@ where
 /// environment is missing (see [`c_program_with_pectl`]).
 pub fn c_program_with_lld(arch: Arch, variant: &Variant, lld_extra: &[&str]) -> Option<ProgramRun> {
     skip_unless(needs_for(arch, variant).and_then(|_| check_needs(arch, &[Need::LldLink])))?;
-    let work = WorkDir::new(&format!("{arch}-{}-lld", variant.name));
-    let program = build_test_program(arch, variant, &work.subdir("obj"));
+    let (work, program) = build_in_work_dir(arch, variant, "lld");
     let efi = link_with_lld(
         arch,
         &work.join(arch.efi_boot_file()),
@@ -333,13 +360,7 @@ pub fn c_program_with_lld(arch: Arch, variant: &Variant, lld_extra: &[&str]) -> 
         lld_extra,
     );
     crate::pe::assert_uefi_image(&efi, arch, crate::pe::IMAGE_SUBSYSTEM_EFI_APPLICATION);
-    let boot = boot_efi(arch, &efi);
-    Some(ProgramRun {
-        work,
-        program,
-        efi,
-        boot,
-    })
+    Some(ProgramRun::boot(arch, work, program, efi))
 }
 
 /// Builds the C program as ELF, links it at a fixed address with ld.lld + objcopy (see
@@ -358,19 +379,12 @@ pub fn c_program_with_elf_reference(
     skip_unless(
         needs_for(arch, variant).and_then(|_| check_needs(arch, &[Need::ElfFixedReference])),
     )?;
-    let work = WorkDir::new(&format!("{arch}-{}-elfref", variant.name));
-    let program = build_test_program(arch, variant, &work.subdir("obj"));
+    let (work, program) = build_in_work_dir(arch, variant, "elfref");
     let efi = link_elf_fixed_reference(
         arch,
         &work.join(arch.efi_boot_file()),
         &program.inputs(),
         image_base,
     );
-    let boot = boot_efi(arch, &efi);
-    Some(ProgramRun {
-        work,
-        program,
-        efi,
-        boot,
-    })
+    Some(ProgramRun::boot(arch, work, program, efi))
 }

@@ -6,8 +6,8 @@ use peln_tests::pe::PeInfo;
 use peln_tests::rust::assert_rust_hello_with_pectl_boots;
 use peln_tests::{
     assert_icf_folds_the_twin, assert_pectl_prints_what_lld_link_prints, build_test_program,
-    c_program_with_pectl, check_needs, link_with_pectl, require, Arch, LinkOpts, Need, Variant,
-    WorkDir,
+    c_program_with_pectl, check_needs, link_with_pectl, pectl_c_program_passes, require, Arch,
+    LinkOpts, Need, Variant, WorkDir,
 };
 
 const ARCH: Arch = Arch::Amd64;
@@ -15,22 +15,13 @@ const ARCH: Arch = Arch::Amd64;
 /// (a) COFF objects from `x86_64-pc-windows-msvc` (ADDR64 + REL32 relocations).
 #[test]
 fn pectl_amd64_coff_c_program_boots_and_passes_every_check() {
-    let Some(run) = c_program_with_pectl(pectl::run, ARCH, &Variant::coff(), &LinkOpts::default())
-    else {
-        return;
-    };
-    run.assert_passed();
+    pectl_c_program_passes(pectl::run, ARCH, &Variant::coff(), &LinkOpts::default());
 }
 
 /// (b) ELF objects from `x86_64-unknown-elf -fpie` (64, PC32, PLT32, REX_GOTPCRELX).
 #[test]
 fn pectl_amd64_elf_pie_c_program_boots_and_passes_every_check() {
-    let Some(run) =
-        c_program_with_pectl(pectl::run, ARCH, &Variant::elf_pie(), &LinkOpts::default())
-    else {
-        return;
-    };
-    run.assert_passed();
+    pectl_c_program_passes(pectl::run, ARCH, &Variant::elf_pie(), &LinkOpts::default());
 }
 
 /// (c) ELF `-fno-pic` objects use absolute 32-bit addresses (R_X86_64_32 / 32S): linked at image

@@ -11,7 +11,7 @@ use peln_tests::env::{need_tool, CLANG};
 use peln_tests::rust::assert_rust_hello_with_pectl_boots;
 use peln_tests::{
     assert_pectl_prints_what_lld_link_prints, assert_program_passed, boot_efi, build_test_program,
-    c_program_with_pectl, check_needs, link_with_pectl, require, Arch, LinkOpts, Need, ObjFormat,
+    check_needs, link_with_pectl, pectl_c_program_passes, require, Arch, LinkOpts, Need, ObjFormat,
     Variant, WorkDir,
 };
 
@@ -21,37 +21,25 @@ const ARCH: Arch = Arch::Arm64;
 /// addends kept in the instructions.
 #[test]
 fn pectl_arm64_coff_c_program_boots_in_aavmf_and_passes_every_check() {
-    let Some(run) = c_program_with_pectl(pectl::run, ARCH, &Variant::coff(), &LinkOpts::default())
-    else {
-        return;
-    };
-    run.assert_passed();
+    pectl_c_program_passes(pectl::run, ARCH, &Variant::coff(), &LinkOpts::default());
 }
 
 /// ELF `-fno-pic`: ABS64, ADR_PREL_PG_HI21, ADD_ABS_LO12_NC, LDST8/32/64_ABS_LO12_NC, CALL26.
 #[test]
 fn pectl_arm64_elf_nopic_c_program_boots_in_aavmf_and_passes_every_check() {
-    let Some(run) = c_program_with_pectl(
+    pectl_c_program_passes(
         pectl::run,
         ARCH,
         &Variant::elf_no_pic(),
         &LinkOpts::default(),
-    ) else {
-        return;
-    };
-    run.assert_passed();
+    );
 }
 
 /// ELF `-fpie`: adds ADR_GOT_PAGE + LD64_GOT_LO12_NC (GOT slots with DIR64 base relocations) and
 /// PREL32 jump tables.
 #[test]
 fn pectl_arm64_elf_pie_c_program_boots_in_aavmf_and_passes_every_check() {
-    let Some(run) =
-        c_program_with_pectl(pectl::run, ARCH, &Variant::elf_pie(), &LinkOpts::default())
-    else {
-        return;
-    };
-    run.assert_passed();
+    pectl_c_program_passes(pectl::run, ARCH, &Variant::elf_pie(), &LinkOpts::default());
 }
 
 /// The same COFF objects linked by lld-link-19 and by pectl boot to identical `PELN` lines.
