@@ -95,47 +95,46 @@ impl Case {
     }
 }
 
+/// A tar with one part for another machine, or under another arch's name: the message names
+/// the tar, the member and both machines.
 #[test]
-fn systemd_boot_of_another_arch_by_name() {
+fn parts_of_another_arch() {
     let Some(c) = Case::new() else { return };
-    let tar = c.boot_tar_with("t.tar", &c.k_x64, SD_AA64, &c.sd_aa64);
-    c.fails_arch(
-        "x86_64",
-        &tar,
-        &format!(
-            "{tar}: {SD_AA64} is systemd-boot for aarch64 (0xaa64 (arm64)), but --arch x86_64 \
-             needs {SD_X64}"
-        ),
-    );
-}
-
-#[test]
-fn systemd_boot_of_another_machine_under_the_right_name() {
-    let Some(c) = Case::new() else { return };
-    let tar = c.boot_tar_with("t.tar", &c.k_x64, SD_X64, &c.sd_aa64);
-    c.fails_arch(
-        "amd64",
-        &tar,
-        &format!(
-            "{tar}: {SD_X64}: the systemd-boot is a PE for 0xaa64 (arm64) but --arch x86_64 needs \
-             0x8664 (amd64)"
-        ),
-    );
-}
-
-#[test]
-fn kernel_of_another_machine() {
-    let Some(c) = Case::new() else { return };
-    let tar = c.boot_tar_with("t.tar", &c.k_aa64, SD_X64, &c.sd_x64);
     let k = c.kernel_member();
-    c.fails_arch(
-        "x86_64",
-        &tar,
-        &format!(
-            "{tar}: {k}: the kernel is a PE for 0xaa64 (arm64) but --arch x86_64 needs 0x8664 \
-             (amd64)"
+    for (kernel, sd_member, sd, arch, why) in [
+        (
+            &c.k_x64,
+            SD_AA64,
+            &c.sd_aa64,
+            "x86_64",
+            format!(
+                "{SD_AA64} is systemd-boot for aarch64 (0xaa64 (arm64)), but --arch x86_64 needs \
+                 {SD_X64}"
+            ),
         ),
-    );
+        (
+            &c.k_x64,
+            SD_X64,
+            &c.sd_aa64,
+            "amd64",
+            format!(
+                "{SD_X64}: the systemd-boot is a PE for 0xaa64 (arm64) but --arch x86_64 needs \
+                 0x8664 (amd64)"
+            ),
+        ),
+        (
+            &c.k_aa64,
+            SD_X64,
+            &c.sd_x64,
+            "x86_64",
+            format!(
+                "{k}: the kernel is a PE for 0xaa64 (arm64) but --arch x86_64 needs 0x8664 (amd64)"
+            ),
+        ),
+    ] {
+        let tar = c.boot_tar_with("t.tar", kernel, sd_member, sd);
+        c.fails_arch(arch, &tar, &format!("{tar}: {why}"));
+    }
 }
 
 #[test]
