@@ -78,17 +78,25 @@ fn bad_uki_specs() {
     }
 }
 
+/// Two `--uki` inputs that cannot both be placed: the message names the file(s) and the arch.
 #[test]
-fn duplicate_arch_through_alias() {
+fn two_ukis_that_clash() {
     let c = Case::new();
-    c.fails_ukis(
-        &[("linux/amd64", "x64.efi"), ("linux/x86_64", "aa64.efi")],
-        &format!(
-            "--uki linux/amd64 given twice ({} and {}): each arch has one \\EFI\\BOOT\\BOOTX64.EFI slot",
-            c.p("x64.efi"),
-            c.p("aa64.efi")
+    let (x64, aa64) = (c.p("x64.efi"), c.p("aa64.efi"));
+    for (second, msg) in [
+        (
+            ("linux/x86_64", "aa64.efi"),
+            format!(
+                "--uki linux/amd64 given twice ({x64} and {aa64}): each arch has one \\EFI\\BOOT\\BOOTX64.EFI slot"
+            ),
         ),
-    );
+        (
+            ("linux/arm64", "x64.efi"),
+            format!("{x64}: PE machine is 0x8664 (amd64) but --uki linux/arm64 needs 0xaa64 (arm64)"),
+        ),
+    ] {
+        c.fails_ukis(&[("linux/amd64", "x64.efi"), second], &msg);
+    }
 }
 
 /// Each file the case directory holds, named as the one `--uki` input, and what it is refused for.
@@ -119,18 +127,6 @@ fn bad_uki_files() {
     ] {
         c.fails_ukis(&[(spec, file)], &why.replace("{}", &c.p(file)));
     }
-}
-
-#[test]
-fn wrong_machine_names_both() {
-    let c = Case::new();
-    c.fails_ukis(
-        &[("linux/amd64", "x64.efi"), ("linux/arm64", "x64.efi")],
-        &format!(
-            "{}: PE machine is 0x8664 (amd64) but --uki linux/arm64 needs 0xaa64 (arm64)",
-            c.p("x64.efi")
-        ),
-    );
 }
 
 #[test]
