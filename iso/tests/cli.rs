@@ -155,45 +155,40 @@ fn unwritable_output() {
 #[test]
 fn bad_label_epoch_and_add() {
     let c = Case::new();
-    let uki = format!("linux/amd64={}", c.p("x64.efi"));
+    let uki = c.uki("linux/amd64", "x64.efi");
     let out = c.p("out.iso");
+    // One good UKI and output, then the options under test.
+    let fails_with = |extra: &[&str], env: &[(&str, &str)], msg: &str| {
+        let mut args = vec!["--uki", &uki, "-o", &out];
+        args.extend(extra);
+        c.fails(&args, env, msg);
+    };
     let long = "L".repeat(33);
-    c.fails(
-        &["--uki", &uki, "-o", &out, "-V", &long],
+    fails_with(
+        &["-V", &long],
         &[],
         &format!("volume label \"{long}\": longer than 32 characters"),
     );
-    c.fails(
-        &["--uki", &uki, "-o", &out],
+    fails_with(
+        &[],
         &[("SOURCE_DATE_EPOCH", "yesterday")],
         "SOURCE_DATE_EPOCH=\"yesterday\" is not a non-negative integer number of seconds",
     );
-    c.fails(
-        &["--uki", &uki, "-o", &out, "--add", "just-a-name"],
+    fails_with(
+        &["--add", "just-a-name"],
         &[],
         "--add \"just-a-name\": expected ISO_PATH=HOST_PATH",
     );
-    c.fails(
-        &[
-            "--uki",
-            &uki,
-            "-o",
-            &out,
-            "--add",
-            &format!("a={}", c.p("absent")),
-        ],
+    fails_with(
+        &["--add", &format!("a={}", c.p("absent"))],
         &[],
         &format!(
             "cannot read {}: No such file or directory (os error 2)",
             c.p("absent")
         ),
     );
-    c.fails(
+    fails_with(
         &[
-            "--uki",
-            &uki,
-            "-o",
-            &out,
             "--add",
             &format!("x={}", c.p("script.sh")),
             "--add",
