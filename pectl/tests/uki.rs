@@ -1,35 +1,19 @@
 //! `pectl uki`: Unified Kernel Images laid out as systemd's ukify lays them out. Stubs and
 //! "kernels" are PE images pectl links from the committed fixtures; systemd's own stub is used
 //! when it has been fetched (`$HOME/.cache/peln/systemd/linuxx64.efi.stub`).
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use object::read::pe::{ImageNtHeaders, ImageOptionalHeader, PeFile64};
 use object::LittleEndian as LE;
 
 mod common;
-use common::fixture;
+use common::{fixture, link_fixture as link};
 
 const SBAT_HEADER: &str =
     "sbat,1,SBAT Version,sbat,1,https://github.com/rhboot/shim/blob/main/SBAT.md\n";
 const UKI_SBAT: &str =
     "uki,1,UKI,uki,1,https://uapi-group.org/specifications/specs/unified_kernel_image/\n";
-
-/// Links `object` for `machine` into `dir/name`.
-fn link(dir: &Path, name: &str, machine: &str, object: &str) -> PathBuf {
-    let out = dir.join(name);
-    pectl::run([
-        "pectl",
-        "link",
-        "--machine",
-        machine,
-        "-o",
-        out.to_str().unwrap(),
-        fixture(object).to_str().unwrap(),
-    ])
-    .unwrap();
-    out
-}
 
 /// Runs the pectl binary with `args`; returns (exit code, stderr).
 fn pectl(args: &[&str]) -> (Option<i32>, String) {
