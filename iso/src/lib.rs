@@ -386,6 +386,19 @@ pub fn human(bytes: u64) -> String {
     }
 }
 
+/// `-q/--quiet` and `--version` (no short form: both tools keep `-V` for the volume label),
+/// flattened into both binaries' CLIs; `quiet` goes to [`finish`].
+#[derive(clap::Args, Debug)]
+pub struct QuietVersion {
+    /// No progress line and no summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Print version.
+    #[arg(long, action = clap::ArgAction::Version)]
+    pub version: Option<bool>,
+}
+
 /// How both binaries end: on success the image's description on stderr (unless `quiet`), on
 /// failure `tool: error: …` and exit code 1.
 pub fn finish(tool: &str, quiet: bool, result: Result<Report>) -> std::process::ExitCode {

@@ -34,27 +34,11 @@ struct Cli {
     #[arg(long = "add", value_name = "ISO_PATH=HOST_PATH")]
     add: Vec<OsString>,
 
-    /// Sign every UKI placed on the ESP for Secure Boot with this private key (PEM; an encrypted
-    /// key's password from --key-password-file or PELN_KEY_PASSWORD). A signed UKI keeps its
-    /// signature and gets this one added, as sbsign does.
-    #[arg(long, value_name = "KEY.pem")]
-    sign_key: Option<PathBuf>,
+    #[command(flatten)]
+    sign: cloud_boot_iso::sign::SignCli,
 
-    /// The certificate of --sign-key.
-    #[arg(long, value_name = "CERT.pem")]
-    sign_cert: Option<PathBuf>,
-
-    /// Read the private key's password from this file (else from PELN_KEY_PASSWORD).
-    #[arg(long, value_name = "FILE")]
-    key_password_file: Option<PathBuf>,
-
-    /// No progress line and no summary.
-    #[arg(short, long)]
-    quiet: bool,
-
-    /// Print version.
-    #[arg(long, action = clap::ArgAction::Version)]
-    version: Option<bool>,
+    #[command(flatten)]
+    common: cloud_boot_iso::QuietVersion,
 }
 
 fn main() -> ExitCode {
@@ -66,15 +50,11 @@ fn main() -> ExitCode {
             cli.output.clone(),
             cli.volume_label.clone(),
         )?;
-        cfg.progress = !cli.quiet;
-        cfg.sign = cloud_boot_iso::sign::SignArgs::from_cli(
-            cli.sign_key.clone(),
-            cli.sign_cert.clone(),
-            cli.key_password_file.clone(),
-        )?;
+        cfg.progress = !cli.common.quiet;
+        cfg.sign = cli.sign.sign_args()?;
         cloud_boot_iso::build(&cfg)
     };
-    cloud_boot_iso::finish("cloud-boot-iso", cli.quiet, run())
+    cloud_boot_iso::finish("cloud-boot-iso", cli.common.quiet, run())
 }
 
 #[cfg(test)]

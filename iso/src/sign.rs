@@ -16,18 +16,36 @@ pub struct SignArgs {
     pub password_file: Option<PathBuf>,
 }
 
-impl SignArgs {
-    /// The CLI's `--sign-key`, `--sign-cert`, `--key-password-file`: both keys or neither.
-    pub fn from_cli(
-        key: Option<PathBuf>,
-        cert: Option<PathBuf>,
-        password_file: Option<PathBuf>,
-    ) -> Result<Option<SignArgs>> {
+/// `--sign-key/--sign-cert/--key-password-file`, one definition flattened into both tools' CLIs
+/// so that their names, help and checks cannot drift apart.
+#[derive(clap::Args, Clone, Debug)]
+pub struct SignCli {
+    /// Sign every EFI binary placed on the ESP for Secure Boot with this private key:
+    /// cloud-boot-iso's UKIs; build-iso's systemd-boot of each arch and the kernels it loads
+    /// (firmware checks them through LoadImage). PEM; an encrypted key's password from
+    /// --key-password-file or PELN_KEY_PASSWORD. A binary that is already signed (Debian's)
+    /// keeps its signature and gets this one added, as sbsign does.
+    #[arg(long, value_name = "KEY.pem")]
+    pub sign_key: Option<PathBuf>,
+
+    /// The certificate of --sign-key.
+    #[arg(long, value_name = "CERT.pem")]
+    pub sign_cert: Option<PathBuf>,
+
+    /// Read the private key's password from this file (else from PELN_KEY_PASSWORD).
+    #[arg(long, value_name = "FILE")]
+    pub key_password_file: Option<PathBuf>,
+}
+
+impl SignCli {
+    /// The key pair to sign with: both keys or neither.
+    pub fn sign_args(&self) -> Result<Option<SignArgs>> {
         let usage = |reason: &str| Error::Usage {
             what: "--sign-key/--sign-cert".into(),
             reason: reason.into(),
         };
-        match (key, cert) {
+        let password_file = self.key_password_file.clone();
+        match (self.sign_key.clone(), self.sign_cert.clone()) {
             (Some(key), Some(cert)) => Ok(Some(SignArgs {
                 key,
                 cert,

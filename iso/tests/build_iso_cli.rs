@@ -57,17 +57,19 @@ impl Case {
         out
     }
 
-    /// A good amd64 tar.
-    fn good_tar(&self) -> String {
+    /// A tar `name` with `kernel` under the kernel member, the live initramfs, and `sd` as the
+    /// systemd-boot member `sd_member`: the good tar, or one with a single part swapped.
+    fn boot_tar_with(&self, name: &str, kernel: &Path, sd_member: &str, sd: &Path) -> String {
         let (k, i) = (self.kernel_member(), self.initrd_member());
         self.tar(
-            "good.tar",
-            &[
-                (&k, &self.k_x64),
-                (&i, &self.live.initramfs),
-                (SD_X64, &self.sd_x64),
-            ],
+            name,
+            &[(&k, kernel), (&i, &self.live.initramfs), (sd_member, sd)],
         )
+    }
+
+    /// A good amd64 tar.
+    fn good_tar(&self) -> String {
+        self.boot_tar_with("good.tar", &self.k_x64, SD_X64, &self.sd_x64)
     }
 
     fn squashfs(&self) -> String {
@@ -80,98 +82,69 @@ impl Case {
         let tool = (live::BUILD_ISO, "build-iso");
         common::refused(tool, self.dir.path(), args, &[], msg);
     }
+
+    /// `fails` with `--arch ARCH:TAR:<the squashfs> o.iso`.
+    fn fails_arch(&self, arch: &str, tar: &str, msg: &str) {
+        let spec = format!("{arch}:{tar}:{}", self.squashfs());
+        self.fails(&["--arch", &spec, &self.p("o.iso")], msg);
+    }
+
+    /// `fails` with the positional `TAR <the squashfs> o.iso`.
+    fn fails_positional(&self, tar: &str, msg: &str) {
+        self.fails(&[tar, &self.squashfs(), &self.p("o.iso")], msg);
+    }
 }
 
+/// A tar with one part for another machine, or under another arch's name: the message names
+/// the tar, the member and both machines.
 #[test]
-fn systemd_boot_of_another_arch_by_name() {
+fn parts_of_another_arch() {
     let Some(c) = Case::new() else { return };
-    let (k, i) = (c.kernel_member(), c.initrd_member());
-    let tar = c.tar(
-        "t.tar",
-        &[
-            (&k, &c.k_x64),
-            (&i, &c.live.initramfs),
-            (SD_AA64, &c.sd_aa64),
-        ],
-    );
-    c.fails(
-        &[
-            "--arch",
-            &format!("x86_64:{tar}:{}", c.squashfs()),
-            &c.p("o.iso"),
-        ],
-        &format!(
-            "{tar}: {SD_AA64} is systemd-boot for aarch64 (0xaa64 (arm64)), but --arch x86_64 \
-             needs {SD_X64}"
+    let k = c.kernel_member();
+    for (kernel, sd_member, sd, arch, why) in [
+        (
+            &c.k_x64,
+            SD_AA64,
+            &c.sd_aa64,
+            "x86_64",
+            format!(
+                "{SD_AA64} is systemd-boot for aarch64 (0xaa64 (arm64)), but --arch x86_64 needs \
+                 {SD_X64}"
+            ),
         ),
-    );
-}
-
-#[test]
-fn systemd_boot_of_another_machine_under_the_right_name() {
-    let Some(c) = Case::new() else { return };
-    let (k, i) = (c.kernel_member(), c.initrd_member());
-    let tar = c.tar(
-        "t.tar",
-        &[
-            (&k, &c.k_x64),
-            (&i, &c.live.initramfs),
-            (SD_X64, &c.sd_aa64),
-        ],
-    );
-    c.fails(
-        &[
-            "--arch",
-            &format!("amd64:{tar}:{}", c.squashfs()),
-            &c.p("o.iso"),
-        ],
-        &format!(
-            "{tar}: {SD_X64}: the systemd-boot is a PE for 0xaa64 (arm64) but --arch x86_64 needs \
-             0x8664 (amd64)"
+        (
+            &c.k_x64,
+            SD_X64,
+            &c.sd_aa64,
+            "amd64",
+            format!(
+                "{SD_X64}: the systemd-boot is a PE for 0xaa64 (arm64) but --arch x86_64 needs \
+                 0x8664 (amd64)"
+            ),
         ),
-    );
-}
-
-#[test]
-fn kernel_of_another_machine() {
-    let Some(c) = Case::new() else { return };
-    let (k, i) = (c.kernel_member(), c.initrd_member());
-    let tar = c.tar(
-        "t.tar",
-        &[
-            (&k, &c.k_aa64),
-            (&i, &c.live.initramfs),
-            (SD_X64, &c.sd_x64),
-        ],
-    );
-    c.fails(
-        &[
-            "--arch",
-            &format!("x86_64:{tar}:{}", c.squashfs()),
-            &c.p("o.iso"),
-        ],
-        &format!(
-            "{tar}: {k}: the kernel is a PE for 0xaa64 (arm64) but --arch x86_64 needs 0x8664 \
-             (amd64)"
+        (
+            &c.k_aa64,
+            SD_X64,
+            &c.sd_x64,
+            "x86_64",
+            format!(
+                "{k}: the kernel is a PE for 0xaa64 (arm64) but --arch x86_64 needs 0x8664 (amd64)"
+            ),
         ),
-    );
+    ] {
+        let tar = c.boot_tar_with("t.tar", kernel, sd_member, sd);
+        c.fails_arch(arch, &tar, &format!("{tar}: {why}"));
+    }
 }
 
 #[test]
 fn kernel_that_is_not_a_pe() {
     let Some(c) = Case::new() else { return };
-    let (k, i) = (c.kernel_member(), c.initrd_member());
     // An initramfs where the kernel should be: a cpio archive, no MZ.
-    let tar = c.tar(
-        "t.tar",
-        &[
-            (&k, &c.live.initramfs),
-            (&i, &c.live.initramfs),
-            (SD_X64, &c.sd_x64),
-        ],
-    );
-    c.fails(
-        &[&tar, &c.squashfs(), &c.p("o.iso")],
+    let tar = c.boot_tar_with("t.tar", &c.live.initramfs, SD_X64, &c.sd_x64);
+    let k = c.kernel_member();
+    c.fails_positional(
+        &tar,
         &format!(
             "{tar}: {k}: the kernel is not a PE image (no MZ signature); it must be an EFI image"
         ),
@@ -184,36 +157,33 @@ fn missing_kernel_initramfs_or_systemd_boot() {
     let (k, i) = (c.kernel_member(), c.initrd_member());
     let kver = &c.kver;
     let no_kernel = c.tar("a.tar", &[(&i, &c.live.initramfs), (SD_X64, &c.sd_x64)]);
-    c.fails(
-        &[&no_kernel, &c.squashfs(), &c.p("o.iso")],
+    c.fails_positional(
+        &no_kernel,
         &format!("{no_kernel}: no kernel for {kver} (expected usr/lib/modules/{kver}/vmlinuz)"),
     );
     let no_initrd = c.tar("b.tar", &[(&k, &c.k_x64), (SD_X64, &c.sd_x64)]);
-    c.fails(
-        &[&no_initrd, &c.squashfs(), &c.p("o.iso")],
+    c.fails_positional(
+        &no_initrd,
         &format!(
             "{no_initrd}: no initramfs for {kver} (expected usr/lib/modules/{kver}/initramfs.img)"
         ),
     );
     let no_sd = c.tar("c.tar", &[(&k, &c.k_x64), (&i, &c.live.initramfs)]);
-    c.fails(
-        &[
-            "--arch",
-            &format!("x86_64:{no_sd}:{}", c.squashfs()),
-            &c.p("o.iso"),
-        ],
+    c.fails_arch(
+        "x86_64",
+        &no_sd,
         &format!("{no_sd}: no systemd-boot in the tar (expected {SD_X64})"),
     );
-    c.fails(
-        &[&no_sd, &c.squashfs(), &c.p("o.iso")],
+    c.fails_positional(
+        &no_sd,
         &format!(
             "{no_sd}: no systemd-boot in the tar (expected \
              usr/lib/systemd/boot/efi/systemd-boot<x64|aa64|riscv64|loongarch64>.efi)"
         ),
     );
     let no_modules = c.tar("d.tar", &[(SD_X64, &c.sd_x64)]);
-    c.fails(
-        &[&no_modules, &c.squashfs(), &c.p("o.iso")],
+    c.fails_positional(
+        &no_modules,
         &format!(
             "{no_modules}: no kernel in the tar (expected usr/lib/modules/<kver>/vmlinuz and \
              initramfs.img)"
@@ -277,8 +247,8 @@ fn missing_or_unreadable_files() {
     let Some(c) = Case::new() else { return };
     let tar = c.good_tar();
     let missing = c.p("nope.tar");
-    c.fails(
-        &[&missing, &c.squashfs(), &c.p("o.iso")],
+    c.fails_positional(
+        &missing,
         &format!("cannot open {missing}: No such file or directory (os error 2)"),
     );
     c.fails(
@@ -289,8 +259,8 @@ fn missing_or_unreadable_files() {
     // a file for everyone.
     let d = c.p("adir");
     fs::create_dir(&d).unwrap();
-    c.fails(
-        &[&d, &c.squashfs(), &c.p("o.iso")],
+    c.fails_positional(
+        &d,
         &format!("cannot read {d}: Is a directory (os error 21)"),
     );
     c.fails(
@@ -426,34 +396,17 @@ fn sign_key_signs_systemd_boot_and_the_kernel() {
     }
     let d = c.dir.path();
     let pair = peln_tests::secureboot::fresh_key_pair(d, "peln-live-test");
-    let enc = d.join("enc.key");
-    let (ok, out) = common::tool(
-        "openssl",
-        &[
-            "pkcs8",
-            "-topk8",
-            "-v2",
-            "aes-256-cbc",
-            "-passout",
-            "pass:live-pw",
-            "-in",
-            &pair.key.display().to_string(),
-            "-out",
-            &enc.display().to_string(),
-        ],
-    );
-    assert!(ok, "{out}");
-    fs::write(d.join("pw"), "live-pw\n").unwrap();
+    let enc = peln_tests::secureboot::encrypted(&pair, &d.join("enc.key"), "live-pw");
     let img = c.p("signed.iso");
     let tar = c.good_tar();
     live::build(&[
         "-q",
         "--sign-key",
-        &enc.display().to_string(),
+        &enc.key.display().to_string(),
         "--sign-cert",
-        &pair.cert.display().to_string(),
+        &enc.cert.display().to_string(),
         "--key-password-file",
-        &c.p("pw"),
+        &enc.password_file.unwrap().display().to_string(),
         "--arch",
         &format!("x86_64:{tar}:{}", c.squashfs()),
         &img,

@@ -33,148 +33,100 @@ impl Case {
         let o = refused(tool, self.dir.path(), args, env, msg);
         assert!(o.stdout.is_empty());
     }
+    /// `--uki <spec>=<file in the case directory>`, spec as the user would type it.
+    fn uki(&self, spec: &str, file: &str) -> String {
+        format!("{spec}={}", self.p(file))
+    }
+    /// The shape most refusals share: the given `--uki` pairs and `-o out.iso`, no environment.
+    fn fails_ukis(&self, ukis: &[(&str, &str)], msg: &str) {
+        let mut args = Vec::new();
+        for (spec, file) in ukis {
+            args.extend(["--uki".to_string(), self.uki(spec, file)]);
+        }
+        args.extend(["-o".to_string(), self.p("out.iso")]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.fails(&args, &[], msg);
+    }
 }
 
 #[test]
 fn no_inputs() {
     let c = Case::new();
-    c.fails(
-        &["-o", &c.p("out.iso")],
+    c.fails_ukis(
         &[],
         "no --uki inputs: give at least one --uki linux/<arch>=<path>",
     );
 }
 
+/// `--uki` specs that name no arch slot; each message quotes the spec as given.
 #[test]
-fn unknown_arch() {
+fn bad_uki_specs() {
     let c = Case::new();
-    let spec = format!("linux/sparc64={}", c.p("x64.efi"));
-    c.fails(
-        &["--uki", &spec, "-o", &c.p("out.iso")],
-        &[],
-        &format!(
-            "--uki \"{spec}\": unknown architecture \"sparc64\" (expected amd64, arm64, riscv64 or \
-             loongarch64; aliases x86_64, aarch64, loong64)"
+    for (spec, why) in [
+        (
+            "linux/sparc64",
+            "unknown architecture \"sparc64\" (expected amd64, arm64, riscv64 or loongarch64; \
+             aliases x86_64, aarch64, loong64)",
         ),
-    );
+        (
+            "amd64",
+            "expected linux/<arch>=<path> (arch: amd64, arm64, riscv64, loongarch64)",
+        ),
+    ] {
+        let given = c.uki(spec, "x64.efi");
+        c.fails_ukis(&[(spec, "x64.efi")], &format!("--uki \"{given}\": {why}"));
+    }
 }
 
+/// Two `--uki` inputs that cannot both be placed: the message names the file(s) and the arch.
 #[test]
-fn malformed_uki_spec() {
+fn two_ukis_that_clash() {
     let c = Case::new();
-    let spec = format!("amd64={}", c.p("x64.efi"));
-    c.fails(
-        &["--uki", &spec, "-o", &c.p("out.iso")],
-        &[],
-        &format!(
-            "--uki \"{spec}\": expected linux/<arch>=<path> (arch: amd64, arm64, riscv64, loongarch64)"
+    let (x64, aa64) = (c.p("x64.efi"), c.p("aa64.efi"));
+    for (second, msg) in [
+        (
+            ("linux/x86_64", "aa64.efi"),
+            format!(
+                "--uki linux/amd64 given twice ({x64} and {aa64}): each arch has one \\EFI\\BOOT\\BOOTX64.EFI slot"
+            ),
         ),
-    );
+        (
+            ("linux/arm64", "x64.efi"),
+            format!("{x64}: PE machine is 0x8664 (amd64) but --uki linux/arm64 needs 0xaa64 (arm64)"),
+        ),
+    ] {
+        c.fails_ukis(&[("linux/amd64", "x64.efi"), second], &msg);
+    }
 }
 
+/// Each file the case directory holds, named as the one `--uki` input, and what it is refused for.
 #[test]
-fn duplicate_arch_through_alias() {
+fn bad_uki_files() {
     let c = Case::new();
-    c.fails(
-        &[
-            "--uki",
-            &format!("linux/amd64={}", c.p("x64.efi")),
-            "--uki",
-            &format!("linux/x86_64={}", c.p("aa64.efi")),
-            "-o",
-            &c.p("out.iso"),
-        ],
-        &[],
-        &format!(
-            "--uki linux/amd64 given twice ({} and {}): each arch has one \\EFI\\BOOT\\BOOTX64.EFI slot",
-            c.p("x64.efi"),
-            c.p("aa64.efi")
-        ),
-    );
-}
-
-#[test]
-fn missing_file() {
-    let c = Case::new();
-    c.fails(
-        &[
-            "--uki",
-            &format!("linux/arm64={}", c.p("nope.efi")),
-            "-o",
-            &c.p("out.iso"),
-        ],
-        &[],
-        &format!(
+    for (spec, file, why) in [
+        (
+            "linux/arm64",
+            "nope.efi",
             "cannot open {}: No such file or directory (os error 2)",
-            c.p("nope.efi")
         ),
-    );
-}
-
-#[test]
-fn not_a_pe_file() {
-    let c = Case::new();
-    c.fails(
-        &[
-            "--uki",
-            &format!("linux/amd64={}", c.p("script.sh")),
-            "-o",
-            &c.p("out.iso"),
-        ],
-        &[],
-        &format!("{}: not a PE image (no MZ signature)", c.p("script.sh")),
-    );
-}
-
-#[test]
-fn wrong_machine_names_both() {
-    let c = Case::new();
-    c.fails(
-        &[
-            "--uki",
-            &format!("linux/amd64={}", c.p("x64.efi")),
-            "--uki",
-            &format!("linux/arm64={}", c.p("x64.efi")),
-            "-o",
-            &c.p("out.iso"),
-        ],
-        &[],
-        &format!(
-            "{}: PE machine is 0x8664 (amd64) but --uki linux/arm64 needs 0xaa64 (arm64)",
-            c.p("x64.efi")
+        (
+            "linux/amd64",
+            "script.sh",
+            "{}: not a PE image (no MZ signature)",
         ),
-    );
-}
-
-#[test]
-fn pe32_and_non_efi_subsystem() {
-    let c = Case::new();
-    c.fails(
-        &[
-            "--uki",
-            &format!("linux/amd64={}", c.p("pe32.efi")),
-            "-o",
-            &c.p("out.iso"),
-        ],
-        &[],
-        &format!(
+        (
+            "linux/amd64",
+            "pe32.efi",
             "{}: not a PE32+ image (optional header magic 0x010b = PE32, UEFI on 64-bit CPUs needs 0x020b)",
-            c.p("pe32.efi")
         ),
-    );
-    c.fails(
-        &[
-            "--uki",
-            &format!("linux/amd64={}", c.p("console.exe")),
-            "-o",
-            &c.p("out.iso"),
-        ],
-        &[],
-        &format!(
+        (
+            "linux/amd64",
+            "console.exe",
             "{}: PE subsystem is 3, not an EFI image (10 application, 11 boot-service driver, 12 runtime driver)",
-            c.p("console.exe")
         ),
-    );
+    ] {
+        c.fails_ukis(&[(spec, file)], &why.replace("{}", &c.p(file)));
+    }
 }
 
 #[test]
@@ -203,45 +155,40 @@ fn unwritable_output() {
 #[test]
 fn bad_label_epoch_and_add() {
     let c = Case::new();
-    let uki = format!("linux/amd64={}", c.p("x64.efi"));
+    let uki = c.uki("linux/amd64", "x64.efi");
     let out = c.p("out.iso");
+    // One good UKI and output, then the options under test.
+    let fails_with = |extra: &[&str], env: &[(&str, &str)], msg: &str| {
+        let mut args = vec!["--uki", &uki, "-o", &out];
+        args.extend(extra);
+        c.fails(&args, env, msg);
+    };
     let long = "L".repeat(33);
-    c.fails(
-        &["--uki", &uki, "-o", &out, "-V", &long],
+    fails_with(
+        &["-V", &long],
         &[],
         &format!("volume label \"{long}\": longer than 32 characters"),
     );
-    c.fails(
-        &["--uki", &uki, "-o", &out],
+    fails_with(
+        &[],
         &[("SOURCE_DATE_EPOCH", "yesterday")],
         "SOURCE_DATE_EPOCH=\"yesterday\" is not a non-negative integer number of seconds",
     );
-    c.fails(
-        &["--uki", &uki, "-o", &out, "--add", "just-a-name"],
+    fails_with(
+        &["--add", "just-a-name"],
         &[],
         "--add \"just-a-name\": expected ISO_PATH=HOST_PATH",
     );
-    c.fails(
-        &[
-            "--uki",
-            &uki,
-            "-o",
-            &out,
-            "--add",
-            &format!("a={}", c.p("absent")),
-        ],
+    fails_with(
+        &["--add", &format!("a={}", c.p("absent"))],
         &[],
         &format!(
             "cannot read {}: No such file or directory (os error 2)",
             c.p("absent")
         ),
     );
-    c.fails(
+    fails_with(
         &[
-            "--uki",
-            &uki,
-            "-o",
-            &out,
             "--add",
             &format!("x={}", c.p("script.sh")),
             "--add",

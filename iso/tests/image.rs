@@ -18,17 +18,7 @@ impl Inputs {
             dir: tempfile::tempdir().unwrap(),
         };
         let d = i.dir.path();
-        for (name, machine) in [
-            ("x64.efi", 0x8664u16),
-            ("aa64.efi", 0xaa64),
-            ("rv64.efi", 0x5064),
-            ("la64.efi", 0x6264),
-        ] {
-            let mut pe = fake_pe(machine, 0x20b, 10);
-            // Distinct contents per file, so a swapped slot would show.
-            pe.extend(name.bytes().cycle().take(5000));
-            fs::write(d.join(name), pe).unwrap();
-        }
+        common::write_four_arch_ukis(d, 5000);
         fs::create_dir_all(d.join("tree/b")).unwrap();
         fs::write(d.join("tree/a.txt"), b"alpha\n").unwrap();
         fs::write(d.join("tree/b/c.txt"), b"gamma\n").unwrap();

@@ -9,7 +9,7 @@ mod common;
 use std::fs::{self, File};
 use std::os::unix::fs::{FileExt, MetadataExt};
 
-use common::{build, content_digest, fake_pe, have_tool, tool, xorriso_extract};
+use common::{build_with_add, content_digest, have_tool, tool, xorriso_extract};
 
 const SIZE: u64 = (4 << 30) + (32 << 20) + 12345;
 /// Markers: start, straddling the first/second extent boundary (0xFFFFF800), a 1 MiB block in
@@ -34,19 +34,11 @@ fn payload_over_4gib_reads_back_through_xorriso() {
         f.write_all_at(bytes, off).unwrap();
     }
     drop(f);
-    let uki = d.path().join("x64.efi");
-    fs::write(&uki, fake_pe(0x8664, 0x20b, 10)).unwrap();
-    let img = d.path().join("big.iso");
-    let img_s = img.display().to_string();
-    build(&[
-        "--uki",
-        &format!("linux/amd64={}", uki.display()),
-        "--add",
+    let img_s = build_with_add(
+        d.path(),
+        "big.iso",
         &format!("/data/payload.bin={}", payload.display()),
-        "-q",
-        "-o",
-        &img_s,
-    ]);
+    );
 
     // Two directory-record sections: 0xFFFFF800 bytes, then the rest.
     let (ok, out) = tool(
@@ -87,6 +79,6 @@ fn payload_over_4gib_reads_back_through_xorriso() {
         assert!(got == bytes, "marker at {off:#x}");
     }
     // The image kept the payload's holes: far less on disk than its length.
-    let allocated = fs::metadata(&img).unwrap().blocks() * 512;
+    let allocated = fs::metadata(&img_s).unwrap().blocks() * 512;
     assert!(allocated < 64 << 20, "image allocates {allocated} bytes");
 }

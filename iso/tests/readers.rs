@@ -16,16 +16,7 @@ fn image() -> &'static Path {
     static IMG: OnceLock<PathBuf> = OnceLock::new();
     IMG.get_or_init(|| {
         let d = scratch("readers");
-        for (name, machine) in [
-            ("x64.efi", 0x8664u16),
-            ("aa64.efi", 0xaa64),
-            ("rv64.efi", 0x5064),
-            ("la64.efi", 0x6264),
-        ] {
-            let mut pe = fake_pe(machine, 0x20b, 10);
-            pe.extend(name.bytes().cycle().take(3000));
-            fs::write(d.join(name), pe).unwrap();
-        }
+        common::write_four_arch_ukis(&d, 3000);
         let t = d.join("tree");
         let _ = fs::remove_dir_all(&t);
         fs::create_dir_all(t.join("Sub Dir")).unwrap();
@@ -384,19 +375,7 @@ fn many_long_names_span_blocks_and_continuation_areas() {
         fs::write(src.join(&name), format!("{i}\n")).unwrap();
         want.push(format!("/many/{name}"));
     }
-    let uki = d.path().join("x.efi");
-    fs::write(&uki, fake_pe(0x8664, 0x20b, 10)).unwrap();
-    let img = d.path().join("many.iso");
-    let img_s = img.display().to_string();
-    build(&[
-        "--uki",
-        &format!("linux/amd64={}", uki.display()),
-        "--add",
-        &format!("many={}", src.display()),
-        "-q",
-        "-o",
-        &img_s,
-    ]);
+    let img_s = common::build_with_add(d.path(), "many.iso", &format!("many={}", src.display()));
     let (ok, out) = tool(
         "xorriso",
         &["-indev", &img_s, "-find", "/many", "-type", "f"],

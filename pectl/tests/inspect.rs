@@ -3,7 +3,7 @@
 use std::process::Command;
 
 mod common;
-use common::{fixture, inspect};
+use common::{fixture, inspect, link_fixture};
 
 #[test]
 fn inspect_coff_object() {
@@ -23,17 +23,7 @@ fn inspect_archive() {
 #[test]
 fn inspect_linked_image() {
     let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("hello.efi");
-    pectl::run([
-        "pectl",
-        "link",
-        "--machine",
-        "x64",
-        "-o",
-        out.to_str().unwrap(),
-        fixture("hello-coff.obj").to_str().unwrap(),
-    ])
-    .unwrap();
+    let out = link_fixture(dir.path(), "hello.efi", "x64", "hello-coff.obj");
     insta::assert_snapshot!(inspect(&out));
 }
 

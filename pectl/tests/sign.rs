@@ -85,6 +85,22 @@ fn verify(file: &Path, certs: &[&Path]) -> Output {
     pectl(&args)
 }
 
+/// `sbsign --key K --cert C --output OUT IN`, the reference signer.
+fn sbsign_with(sbsign: &Path, pair: &KeyPair, input: &Path, out: &Path) -> Output {
+    run(
+        sbsign,
+        &[
+            "--key".as_ref(),
+            pair.key.as_os_str(),
+            "--cert".as_ref(),
+            pair.cert.as_os_str(),
+            "--output".as_ref(),
+            out.as_os_str(),
+            input.as_os_str(),
+        ],
+    )
+}
+
 fn assert_ok(o: &Output, what: &str) {
     assert!(o.status.success(), "{what}: {}", text(o));
 }
@@ -197,18 +213,7 @@ fn pectl_verify_accepts_sbsign_and_osslsigncode_signatures() {
         for input in require!(images(arch)) {
             let what = format!("{arch} {}", input.display());
             let by_sbsign = work.join("sbsign.efi");
-            let o = run(
-                &sbsign,
-                &[
-                    "--key".as_ref(),
-                    pair.key.as_os_str(),
-                    "--cert".as_ref(),
-                    pair.cert.as_os_str(),
-                    "--output".as_ref(),
-                    by_sbsign.as_os_str(),
-                    input.as_os_str(),
-                ],
-            );
+            let o = sbsign_with(&sbsign, &pair, &input, &by_sbsign);
             assert_ok(&o, &format!("sbsign {what}"));
             let by_ossl = work.join("osslsigncode.efi");
             let _ = std::fs::remove_file(&by_ossl);
@@ -290,18 +295,7 @@ fn append_adds_a_second_signature_as_sbsign_does() {
     // osslsigncode treats both alike (it reads only a table of one entry, and nests further
     // signatures inside the first instead).
     let sb_twice = work.join("sbsign-twice.efi");
-    let o = run(
-        &sbsign,
-        &[
-            "--key".as_ref(),
-            second.key.as_os_str(),
-            "--cert".as_ref(),
-            second.cert.as_os_str(),
-            "--output".as_ref(),
-            sb_twice.as_os_str(),
-            once.as_os_str(),
-        ],
-    );
+    let o = sbsign_with(&sbsign, &second, &once, &sb_twice);
     assert_ok(&o, "sbsign on a signed image");
     assert_ok(
         &verify(&sb_twice, &[&second.cert]),

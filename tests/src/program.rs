@@ -117,6 +117,14 @@ impl TestProgram {
     }
 }
 
+/// The program for `arch`/`variant` built in a fresh work directory `<arch>-<variant>-<linker>`,
+/// one per linker so that their outputs never mix.
+fn build_in_work_dir(arch: Arch, variant: &Variant, linker: &str) -> (WorkDir, TestProgram) {
+    let work = WorkDir::new(&format!("{arch}-{}-{linker}", variant.name));
+    let program = build_test_program(arch, variant, &work.subdir("obj"));
+    (work, program)
+}
+
 /// Compiles the C program for `arch`/`variant` into `out_dir` (objects and archive). Needs clang-19
 /// and llvm-ar-19; a compile error panics with clang's stderr.
 pub fn build_test_program(arch: Arch, variant: &Variant, out_dir: &Path) -> TestProgram {
@@ -194,6 +202,16 @@ pub struct ProgramRun {
 }
 
 impl ProgramRun {
+    /// Boots `efi` (the `program` linked, in `work`) and keeps all of it for the checks.
+    fn boot(arch: Arch, work: WorkDir, program: TestProgram, efi: PathBuf) -> ProgramRun {
+        let boot = boot_efi(arch, &efi);
+        ProgramRun {
+            work,
+            program,
+            efi,
+            boot,
+        }
+    }
     /// [`assert_program_passed`] on the boot.
     pub fn assert_passed(&self) {
         assert_program_passed(&self.boot);
@@ -228,8 +246,7 @@ where
     E: std::fmt::Display,
 {
     skip_unless(needs_for(arch, variant))?;
-    let work = WorkDir::new(&format!("{arch}-{}-pectl", variant.name));
-    let program = build_test_program(arch, variant, &work.subdir("obj"));
+    let (work, program) = build_in_work_dir(arch, variant, "pectl");
     let efi = link_with_pectl(
         run,
         arch,
@@ -240,13 +257,24 @@ where
     if opts.subsystem.is_none() {
         crate::pe::assert_uefi_image(&efi, arch, crate::pe::IMAGE_SUBSYSTEM_EFI_APPLICATION);
     }
-    let boot = boot_efi(arch, &efi);
-    Some(ProgramRun {
-        work,
-        program,
-        efi,
-        boot,
-    })
+    Some(ProgramRun::boot(arch, work, program, efi))
+}
+
+/// [`c_program_with_pectl`], then [`ProgramRun::assert_passed`]: the whole of the plain boot
+/// tests, which differ only in arch, variant and options. `None` when the environment is missing.
+pub fn pectl_c_program_passes<F, E>(
+    run: F,
+    arch: Arch,
+    variant: &Variant,
+    opts: &LinkOpts,
+) -> Option<ProgramRun>
+where
+    F: FnOnce(Vec<std::ffi::OsString>) -> Result<(), E>,
+    E: std::fmt::Display,
+{
+    let program = c_program_with_pectl(run, arch, variant, opts)?;
+    program.assert_passed();
+    Some(program)
 }
 
 /// Links the program with `--gc-sections --icf=all --map`, boots it and asserts that it passed
@@ -279,12 +307,52 @@ where
     assert!(folded, "the map does not show the twin folded:\n{text}");
 }
 
+/// The same COFF objects linked by lld-link-19 and by pectl (`run`) boot to identical `PELN`
+/// lines, and both pass: lld-link is the reference our image must behave like, on every arch
+/// lld-link supports.
+pub fn assert_pectl_prints_what_lld_link_prints<F, E>(run: F, arch: Arch)
+where
+    F: FnOnce(Vec<std::ffi::OsString>) -> Result<(), E>,
+    E: std::fmt::Display,
+{
+    let needs = [Need::Clang, Need::LlvmAr, Need::LldLink, Need::Qemu];
+    if skip_unless(check_needs(arch, &needs)).is_none() {
+        return;
+    }
+    let work = WorkDir::new(&format!("{arch}-crosscheck"));
+    let program = build_test_program(arch, &Variant::coff(), &work.subdir("obj"));
+    let boot_file = arch.efi_boot_file();
+    let lld = link_with_lld(
+        arch,
+        &work.join("lld").join(boot_file),
+        &program.inputs(),
+        &[],
+    );
+    let ours = link_with_pectl(
+        run,
+        arch,
+        &work.join("pectl").join(boot_file),
+        &program.inputs(),
+        &LinkOpts::default(),
+    );
+    crate::pe::assert_uefi_image(&ours, arch, crate::pe::IMAGE_SUBSYSTEM_EFI_APPLICATION);
+    let lld_boot = boot_efi(arch, &lld);
+    assert_program_passed(&lld_boot);
+    let our_boot = boot_efi(arch, &ours);
+    assert_eq!(
+        peln_lines(&our_boot.serial),
+        peln_lines(&lld_boot.serial),
+        "pectl and lld-link images print different PELN lines\n{}",
+        our_boot.describe()
+    );
+    assert_program_passed(&our_boot);
+}
+
 /// Builds the C program, links it with `lld-link-19` (the reference) and boots it. `None` when the
 /// environment is missing (see [`c_program_with_pectl`]).
 pub fn c_program_with_lld(arch: Arch, variant: &Variant, lld_extra: &[&str]) -> Option<ProgramRun> {
     skip_unless(needs_for(arch, variant).and_then(|_| check_needs(arch, &[Need::LldLink])))?;
-    let work = WorkDir::new(&format!("{arch}-{}-lld", variant.name));
-    let program = build_test_program(arch, variant, &work.subdir("obj"));
+    let (work, program) = build_in_work_dir(arch, variant, "lld");
     let efi = link_with_lld(
         arch,
         &work.join(arch.efi_boot_file()),
@@ -292,13 +360,7 @@ pub fn c_program_with_lld(arch: Arch, variant: &Variant, lld_extra: &[&str]) -> 
         lld_extra,
     );
     crate::pe::assert_uefi_image(&efi, arch, crate::pe::IMAGE_SUBSYSTEM_EFI_APPLICATION);
-    let boot = boot_efi(arch, &efi);
-    Some(ProgramRun {
-        work,
-        program,
-        efi,
-        boot,
-    })
+    Some(ProgramRun::boot(arch, work, program, efi))
 }
 
 /// Builds the C program as ELF, links it at a fixed address with ld.lld + objcopy (see
@@ -317,19 +379,12 @@ pub fn c_program_with_elf_reference(
     skip_unless(
         needs_for(arch, variant).and_then(|_| check_needs(arch, &[Need::ElfFixedReference])),
     )?;
-    let work = WorkDir::new(&format!("{arch}-{}-elfref", variant.name));
-    let program = build_test_program(arch, variant, &work.subdir("obj"));
+    let (work, program) = build_in_work_dir(arch, variant, "elfref");
     let efi = link_elf_fixed_reference(
         arch,
         &work.join(arch.efi_boot_file()),
         &program.inputs(),
         image_base,
     );
-    let boot = boot_efi(arch, &efi);
-    Some(ProgramRun {
-        work,
-        program,
-        efi,
-        boot,
-    })
+    Some(ProgramRun::boot(arch, work, program, efi))
 }

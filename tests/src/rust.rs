@@ -1,6 +1,10 @@
 //! The `#![no_std]` Rust UEFI hello (tests/programs/rust/hello.rs): compiled to one object with
 //! rustc and linked against the sysroot's `libcore` and `libcompiler_builtins` rlibs.
 use crate::cc::run_checked;
+use crate::env::{check_needs, skip_unless, Need};
+use crate::link::{link_with_pectl, LinkOpts};
+use crate::qemu::boot_efi;
+use crate::work::WorkDir;
 use crate::Arch;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -130,4 +134,30 @@ pub fn assert_rust_hello_passed(result: &crate::BootResult) {
         );
     }
     result.assert_exited();
+}
+
+/// Builds the Rust hello, links it with `pectl link` (`run`) against the sysroot rlibs (archives
+/// with a non-object `lib.rmeta` member; only the needed members may be pulled), checks the
+/// image is a UEFI application for `arch` and boots it to every [`RUST_HELLO_LINES`] line: the
+/// same test on each arch with a Rust target. Skips (fails under CI) without rustc's target or
+/// QEMU.
+pub fn assert_rust_hello_with_pectl_boots<F, E>(run: F, arch: Arch)
+where
+    F: FnOnce(Vec<std::ffi::OsString>) -> Result<(), E>,
+    E: std::fmt::Display,
+{
+    if skip_unless(check_needs(arch, &[Need::RustUefi, Need::Qemu])).is_none() {
+        return;
+    }
+    let work = WorkDir::new(&format!("{arch}-rust-hello"));
+    let inputs = build_rust_hello(arch, &work.subdir("obj"));
+    let efi = link_with_pectl(
+        run,
+        arch,
+        &work.join(arch.efi_boot_file()),
+        &inputs,
+        &LinkOpts::default(),
+    );
+    crate::pe::assert_uefi_image(&efi, arch, crate::pe::IMAGE_SUBSYSTEM_EFI_APPLICATION);
+    assert_rust_hello_passed(&boot_efi(arch, &efi));
 }

@@ -67,6 +67,27 @@ pub fn fresh_key_pair(dir: &Path, name: &str) -> KeyPair {
     }
 }
 
+/// `pair`'s key encrypted with `password` (PKCS#8, PBES2 AES-256-CBC, as distributions ship
+/// signing keys) at `out`, and `password` plus a newline in `<out>.pw`: the encrypted-key paths
+/// of the signing CLIs (`--key-password-file`).
+pub fn encrypted(pair: &KeyPair, out: &Path, password: &str) -> KeyPair {
+    let mut cmd = Command::new("openssl");
+    cmd.args(["pkcs8", "-topk8", "-v2", "aes-256-cbc", "-passout"])
+        .arg(format!("pass:{password}"))
+        .arg("-in")
+        .arg(&pair.key)
+        .arg("-out")
+        .arg(out);
+    run_checked(&mut cmd, "encrypting a key with openssl");
+    let pw = out.with_extension("pw");
+    std::fs::write(&pw, format!("{password}\n")).expect("write the password file");
+    KeyPair {
+        key: out.to_path_buf(),
+        cert: pair.cert.clone(),
+        password_file: Some(pw),
+    }
+}
+
 /// Debian's snakeoil pair of `arch`'s Secure Boot firmware, with its password written to
 /// `<dir>/snakeoil.pass`.
 pub fn snakeoil(arch: Arch, dir: &Path) -> Result<KeyPair, String> {
@@ -95,13 +116,13 @@ pub fn enrolled_vars(arch: Arch, cert: &Path, out: &Path) -> PathBuf {
     out.to_path_buf()
 }
 
-/// `--sign-key K --sign-cert C [--key-password-file F]`: `pair` as `pectl link`, `cloud-boot-iso`
-/// and `build-iso` take it.
-pub fn sign_flags(pair: &KeyPair) -> Vec<OsString> {
+/// `<key_flag> K <cert_flag> C [--key-password-file F]`: the signing CLIs name the key and the
+/// certificate differently, the password file alike.
+fn key_flags(pair: &KeyPair, key_flag: &str, cert_flag: &str) -> Vec<OsString> {
     let mut a: Vec<OsString> = vec![
-        "--sign-key".into(),
+        key_flag.into(),
         pair.key.clone().into(),
-        "--sign-cert".into(),
+        cert_flag.into(),
         pair.cert.clone().into(),
     ];
     if let Some(p) = &pair.password_file {
@@ -110,18 +131,16 @@ pub fn sign_flags(pair: &KeyPair) -> Vec<OsString> {
     a
 }
 
+/// `--sign-key K --sign-cert C [--key-password-file F]`: `pair` as `pectl link`, `cloud-boot-iso`
+/// and `build-iso` take it.
+pub fn sign_flags(pair: &KeyPair) -> Vec<OsString> {
+    key_flags(pair, "--sign-key", "--sign-cert")
+}
+
 /// argv (with argv[0]) of `pectl sign --key K --cert C [--key-password-file F] -o OUT IN`.
 pub fn pectl_sign_args(pair: &KeyPair, input: &Path, out: &Path) -> Vec<OsString> {
     let mut a: Vec<OsString> = vec!["pectl".into(), "sign".into()];
-    a.extend([
-        "--key".into(),
-        pair.key.clone().into(),
-        "--cert".into(),
-        pair.cert.clone().into(),
-    ]);
-    if let Some(p) = &pair.password_file {
-        a.extend(["--key-password-file".into(), p.clone().into()]);
-    }
+    a.extend(key_flags(pair, "--key", "--cert"));
     a.extend(["-o".into(), out.into(), input.into()]);
     a
 }

@@ -2,11 +2,12 @@
 //! `pectl link`, booted in OVMF; each must print every `PELN check <name>: ok` line and
 //! `PELN RESULT: PASS 11/11`, then shut the machine down. Plus the lld-link cross-check and the
 //! Rust no_std hello linked against the sysroot rlibs.
-use peln_tests::pe::{assert_uefi_image, PeInfo, IMAGE_SUBSYSTEM_EFI_APPLICATION};
-use peln_tests::rust::{assert_rust_hello_passed, build_rust_hello};
+use peln_tests::pe::PeInfo;
+use peln_tests::rust::assert_rust_hello_with_pectl_boots;
 use peln_tests::{
-    assert_icf_folds_the_twin, boot_efi, build_test_program, c_program_with_pectl, check_needs,
-    link_with_lld, link_with_pectl, peln_lines, require, Arch, LinkOpts, Need, Variant, WorkDir,
+    assert_icf_folds_the_twin, assert_pectl_prints_what_lld_link_prints, build_test_program,
+    c_program_with_pectl, check_needs, link_with_pectl, pectl_c_program_passes, require, Arch,
+    LinkOpts, Need, Variant, WorkDir,
 };
 
 const ARCH: Arch = Arch::Amd64;
@@ -14,22 +15,13 @@ const ARCH: Arch = Arch::Amd64;
 /// (a) COFF objects from `x86_64-pc-windows-msvc` (ADDR64 + REL32 relocations).
 #[test]
 fn pectl_amd64_coff_c_program_boots_and_passes_every_check() {
-    let Some(run) = c_program_with_pectl(pectl::run, ARCH, &Variant::coff(), &LinkOpts::default())
-    else {
-        return;
-    };
-    run.assert_passed();
+    pectl_c_program_passes(pectl::run, ARCH, &Variant::coff(), &LinkOpts::default());
 }
 
 /// (b) ELF objects from `x86_64-unknown-elf -fpie` (64, PC32, PLT32, REX_GOTPCRELX).
 #[test]
 fn pectl_amd64_elf_pie_c_program_boots_and_passes_every_check() {
-    let Some(run) =
-        c_program_with_pectl(pectl::run, ARCH, &Variant::elf_pie(), &LinkOpts::default())
-    else {
-        return;
-    };
-    run.assert_passed();
+    pectl_c_program_passes(pectl::run, ARCH, &Variant::elf_pie(), &LinkOpts::default());
 }
 
 /// (c) ELF `-fno-pic` objects use absolute 32-bit addresses (R_X86_64_32 / 32S): linked at image
@@ -85,31 +77,7 @@ fn pectl_amd64_coff_icf_folds_the_twin_function_and_it_boots() {
 /// The same COFF objects linked by lld-link-19 and by pectl boot to identical `PELN` lines.
 #[test]
 fn pectl_and_lld_link_amd64_coff_same_objects_print_identical_peln_lines() {
-    require!(check_needs(
-        ARCH,
-        &[Need::Clang, Need::LlvmAr, Need::LldLink, Need::Qemu]
-    ));
-    let work = WorkDir::new("amd64-crosscheck");
-    let program = build_test_program(ARCH, &Variant::coff(), &work.subdir("obj"));
-    let lld = link_with_lld(ARCH, &work.join("lld/BOOTX64.EFI"), &program.inputs(), &[]);
-    let ours = link_with_pectl(
-        pectl::run,
-        ARCH,
-        &work.join("pectl/BOOTX64.EFI"),
-        &program.inputs(),
-        &LinkOpts::default(),
-    );
-    assert_uefi_image(&ours, ARCH, IMAGE_SUBSYSTEM_EFI_APPLICATION);
-    let lld_boot = boot_efi(ARCH, &lld);
-    peln_tests::assert_program_passed(&lld_boot);
-    let our_boot = boot_efi(ARCH, &ours);
-    assert_eq!(
-        peln_lines(&our_boot.serial),
-        peln_lines(&lld_boot.serial),
-        "pectl and lld-link images print different PELN lines\n{}",
-        our_boot.describe()
-    );
-    peln_tests::assert_program_passed(&our_boot);
+    assert_pectl_prints_what_lld_link_prints(pectl::run, ARCH);
 }
 
 /// `--map FILE` writes a map that names the entry point.
@@ -138,18 +106,7 @@ fn pectl_amd64_map_file_is_written_and_names_the_entry_point() {
 /// with a non-object `lib.rmeta` member; only the needed members may be pulled).
 #[test]
 fn pectl_amd64_rust_no_std_hello_with_sysroot_rlibs_boots() {
-    require!(check_needs(ARCH, &[Need::RustUefi, Need::Qemu]));
-    let work = WorkDir::new("amd64-rust-hello");
-    let inputs = build_rust_hello(ARCH, &work.subdir("obj"));
-    let efi = link_with_pectl(
-        pectl::run,
-        ARCH,
-        &work.join("BOOTX64.EFI"),
-        &inputs,
-        &LinkOpts::default(),
-    );
-    assert_uefi_image(&efi, ARCH, IMAGE_SUBSYSTEM_EFI_APPLICATION);
-    assert_rust_hello_passed(&boot_efi(ARCH, &efi));
+    assert_rust_hello_with_pectl_boots(pectl::run, ARCH);
 }
 
 fn file_len(p: &std::path::Path) -> u64 {

@@ -8,12 +8,11 @@ use std::process::Command;
 
 use peln_tests::cc::run_checked;
 use peln_tests::env::{need_tool, CLANG};
-use peln_tests::pe::{assert_uefi_image, IMAGE_SUBSYSTEM_EFI_APPLICATION};
-use peln_tests::rust::{assert_rust_hello_passed, build_rust_hello};
+use peln_tests::rust::assert_rust_hello_with_pectl_boots;
 use peln_tests::{
-    assert_program_passed, boot_efi, build_test_program, c_program_with_pectl, check_needs,
-    link_with_lld, link_with_pectl, peln_lines, require, Arch, LinkOpts, Need, ObjFormat, Variant,
-    WorkDir,
+    assert_pectl_prints_what_lld_link_prints, assert_program_passed, boot_efi, build_test_program,
+    check_needs, link_with_pectl, pectl_c_program_passes, require, Arch, LinkOpts, Need, ObjFormat,
+    Variant, WorkDir,
 };
 
 const ARCH: Arch = Arch::Arm64;
@@ -22,85 +21,38 @@ const ARCH: Arch = Arch::Arm64;
 /// addends kept in the instructions.
 #[test]
 fn pectl_arm64_coff_c_program_boots_in_aavmf_and_passes_every_check() {
-    let Some(run) = c_program_with_pectl(pectl::run, ARCH, &Variant::coff(), &LinkOpts::default())
-    else {
-        return;
-    };
-    run.assert_passed();
+    pectl_c_program_passes(pectl::run, ARCH, &Variant::coff(), &LinkOpts::default());
 }
 
 /// ELF `-fno-pic`: ABS64, ADR_PREL_PG_HI21, ADD_ABS_LO12_NC, LDST8/32/64_ABS_LO12_NC, CALL26.
 #[test]
 fn pectl_arm64_elf_nopic_c_program_boots_in_aavmf_and_passes_every_check() {
-    let Some(run) = c_program_with_pectl(
+    pectl_c_program_passes(
         pectl::run,
         ARCH,
         &Variant::elf_no_pic(),
         &LinkOpts::default(),
-    ) else {
-        return;
-    };
-    run.assert_passed();
+    );
 }
 
 /// ELF `-fpie`: adds ADR_GOT_PAGE + LD64_GOT_LO12_NC (GOT slots with DIR64 base relocations) and
 /// PREL32 jump tables.
 #[test]
 fn pectl_arm64_elf_pie_c_program_boots_in_aavmf_and_passes_every_check() {
-    let Some(run) =
-        c_program_with_pectl(pectl::run, ARCH, &Variant::elf_pie(), &LinkOpts::default())
-    else {
-        return;
-    };
-    run.assert_passed();
+    pectl_c_program_passes(pectl::run, ARCH, &Variant::elf_pie(), &LinkOpts::default());
 }
 
 /// The same COFF objects linked by lld-link-19 and by pectl boot to identical `PELN` lines.
 #[test]
 fn pectl_and_lld_link_arm64_coff_same_objects_print_identical_peln_lines() {
-    require!(check_needs(
-        ARCH,
-        &[Need::Clang, Need::LlvmAr, Need::LldLink, Need::Qemu]
-    ));
-    let work = WorkDir::new("arm64-crosscheck");
-    let program = build_test_program(ARCH, &Variant::coff(), &work.subdir("obj"));
-    let lld = link_with_lld(ARCH, &work.join("lld/BOOTAA64.EFI"), &program.inputs(), &[]);
-    let ours = link_with_pectl(
-        pectl::run,
-        ARCH,
-        &work.join("pectl/BOOTAA64.EFI"),
-        &program.inputs(),
-        &LinkOpts::default(),
-    );
-    assert_uefi_image(&ours, ARCH, IMAGE_SUBSYSTEM_EFI_APPLICATION);
-    let lld_boot = boot_efi(ARCH, &lld);
-    assert_program_passed(&lld_boot);
-    let our_boot = boot_efi(ARCH, &ours);
-    assert_eq!(
-        peln_lines(&our_boot.serial),
-        peln_lines(&lld_boot.serial),
-        "pectl and lld-link images print different PELN lines\n{}",
-        our_boot.describe()
-    );
-    assert_program_passed(&our_boot);
+    assert_pectl_prints_what_lld_link_prints(pectl::run, ARCH);
 }
 
 /// A `#![no_std]` Rust object for `aarch64-unknown-uefi` (COFF) plus the sysroot's libcore and
 /// libcompiler_builtins rlibs.
 #[test]
 fn pectl_arm64_rust_no_std_hello_with_sysroot_rlibs_boots() {
-    require!(check_needs(ARCH, &[Need::RustUefi, Need::Qemu]));
-    let work = WorkDir::new("arm64-rust-hello");
-    let inputs = build_rust_hello(ARCH, &work.subdir("obj"));
-    let efi = link_with_pectl(
-        pectl::run,
-        ARCH,
-        &work.join("BOOTAA64.EFI"),
-        &inputs,
-        &LinkOpts::default(),
-    );
-    assert_uefi_image(&efi, ARCH, IMAGE_SUBSYSTEM_EFI_APPLICATION);
-    assert_rust_hello_passed(&boot_efi(ARCH, &efi));
+    assert_rust_hello_with_pectl_boots(pectl::run, ARCH);
 }
 
 /// Code between `main` and the objects it calls: beyond the ±128 MiB of `bl`.

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use peln_tests::cc::{archive, run_checked};
 use peln_tests::program::{programs_dir, ARCHIVE_MEMBERS, OBJECT_SOURCES};
-use peln_tests::rust::{assert_rust_hello_passed, build_rust_hello};
+use peln_tests::rust::assert_rust_hello_with_pectl_boots;
 use peln_tests::{
     assert_icf_folds_the_twin, boot_efi, c_program_with_pectl, check_needs, link_with_pectl,
     require, Arch, LinkOpts, Need, Variant, WorkDir,
@@ -229,15 +229,5 @@ fn gcc_medany_relax_boots() {
 /// compiler_builtins rlibs (whose C builtins hold medlow HI20/LO12: only live members may count).
 #[test]
 fn rust_no_std_hello_with_sysroot_rlibs_boots() {
-    require!(check_needs(ARCH, &[Need::RustUefi, Need::Qemu]));
-    let work = WorkDir::new("riscv64-rust-hello");
-    let inputs = build_rust_hello(ARCH, &work.subdir("obj"));
-    let efi = link_with_pectl(
-        pectl::run,
-        ARCH,
-        &work.join(ARCH.efi_boot_file()),
-        &inputs,
-        &LinkOpts::default(),
-    );
-    assert_rust_hello_passed(&boot_efi(ARCH, &efi));
+    assert_rust_hello_with_pectl_boots(pectl::run, ARCH);
 }

@@ -5,10 +5,9 @@
 //! Also, ignored by default (a debugging aid, ~15 s per arch): the same kernels and initramfs
 //! booted through the UEFI Shell without any UKI, on amd64, arm64 and riscv64:
 //! `cargo test -p peln-tests --test uki_systemd_stub -- --ignored --nocapture`.
-use std::ffi::OsString;
-
 use peln_tests::kernel::{self, KERNEL_ARCHES};
 use peln_tests::pe::PeInfo;
+use peln_tests::stub;
 use peln_tests::{boot_efi_with, check_needs, require, Arch, Need, WorkDir};
 
 #[test]
@@ -23,20 +22,7 @@ fn systemd_stub_uki_boots_debian_kernel_amd64() {
     let cmdline = format!("{} panic=-1 peln.uki=systemd-stub", kernel::console(arch));
     let uki = work.join("uki.efi");
 
-    let args: Vec<OsString> = vec![
-        "pectl".into(),
-        "uki".into(),
-        "--stub".into(),
-        stub.into(),
-        "--linux".into(),
-        linux.into(),
-        "--initrd".into(),
-        initrd.into(),
-        "--cmdline".into(),
-        cmdline.clone().into(),
-        "-o".into(),
-        uki.clone().into(),
-    ];
+    let args = stub::uki_args(&stub, &linux, &[initrd], Some(&cmdline), &uki);
     if let Err(e) = pectl::run(args) {
         panic!("pectl uki failed: {e}");
     }

@@ -83,24 +83,13 @@ fn compare(arch: Arch, stub: &Path, linux: &Path) {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let args: Vec<std::ffi::OsString> = vec![
-        "pectl".into(),
-        "uki".into(),
-        "--stub".into(),
-        stub.into(),
-        "--linux".into(),
-        linux.into(),
-        "--initrd".into(),
-        initrd.into(),
-        "--cmdline".into(),
-        cmdline.into(),
+    let mut args = peln_tests::stub::uki_args(stub, linux, &[initrd], Some(cmdline), &ours);
+    args.extend([
         "--uname".into(),
         uname.into(),
         "--os-release".into(),
         format!("@{}", osrel.display()).into(),
-        "-o".into(),
-        ours.clone().into(),
-    ];
+    ]);
     if let Err(e) = pectl::run(args) {
         panic!("pectl uki failed: {e}");
     }

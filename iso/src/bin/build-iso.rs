@@ -50,28 +50,11 @@ struct Cli {
     #[arg(long, value_name = "OPTIONS")]
     append: Vec<String>,
 
-    /// Sign every EFI binary placed on the ESP for Secure Boot with this private key: each arch's
-    /// systemd-boot and the kernels it loads (firmware checks them through LoadImage). PEM; an
-    /// encrypted key's password from --key-password-file or PELN_KEY_PASSWORD. A binary that is
-    /// already signed (Debian's) keeps its signature and gets this one added, as sbsign does.
-    #[arg(long, value_name = "KEY.pem")]
-    sign_key: Option<PathBuf>,
+    #[command(flatten)]
+    sign: cloud_boot_iso::sign::SignCli,
 
-    /// The certificate of --sign-key.
-    #[arg(long, value_name = "CERT.pem")]
-    sign_cert: Option<PathBuf>,
-
-    /// Read the private key's password from this file (else from PELN_KEY_PASSWORD).
-    #[arg(long, value_name = "FILE")]
-    key_password_file: Option<PathBuf>,
-
-    /// No progress line and no summary.
-    #[arg(short, long)]
-    quiet: bool,
-
-    /// Print version.
-    #[arg(long, action = clap::ArgAction::Version)]
-    version: Option<bool>,
+    #[command(flatten)]
+    common: cloud_boot_iso::QuietVersion,
 }
 
 fn config(cli: &Cli) -> Result<LiveConfig> {
@@ -113,19 +96,15 @@ fn config(cli: &Cli) -> Result<LiveConfig> {
             append: cli.append.clone(),
         },
         source_date_epoch: cloud_boot_iso::time::source_date_epoch()?,
-        progress: !cli.quiet,
-        sign: cloud_boot_iso::sign::SignArgs::from_cli(
-            cli.sign_key.clone(),
-            cli.sign_cert.clone(),
-            cli.key_password_file.clone(),
-        )?,
+        progress: !cli.common.quiet,
+        sign: cli.sign.sign_args()?,
     })
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = config(&cli).and_then(|cfg| live::build(&cfg));
-    cloud_boot_iso::finish("build-iso", cli.quiet, result)
+    cloud_boot_iso::finish("build-iso", cli.common.quiet, result)
 }
 
 #[cfg(test)]

@@ -49,6 +49,21 @@ pub fn fake_pe(machine: u16, magic: u16, subsystem: u16) -> Vec<u8> {
     v
 }
 
+/// Writes x64.efi, aa64.efi, rv64.efi and la64.efi (one per arch) into `dir`, each padded with
+/// `pad` bytes of its own name, so that contents differ per file and a swapped slot would show.
+pub fn write_four_arch_ukis(dir: &Path, pad: usize) {
+    for (name, machine) in [
+        ("x64.efi", 0x8664u16),
+        ("aa64.efi", 0xaa64),
+        ("rv64.efi", 0x5064),
+        ("la64.efi", 0x6264),
+    ] {
+        let mut pe = fake_pe(machine, 0x20b, 10);
+        pe.extend(name.bytes().cycle().take(pad));
+        fs::write(dir.join(name), pe).unwrap();
+    }
+}
+
 /// Run the binary `bin` with `args` (SOURCE_DATE_EPOCH cleared unless `env` sets it).
 pub fn run_bin(bin: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = Command::new(bin);
@@ -77,6 +92,17 @@ pub fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
 /// Run cloud-boot-iso and insist on success.
 pub fn build(args: &[&str]) {
     build_bin(BIN, args)
+}
+
+/// Builds `<dir>/<name>` from one fake amd64 UKI and the single `--add` spec `add`, for tests of
+/// how the ISO 9660 side holds extra files; returns the image's path.
+pub fn build_with_add(dir: &Path, name: &str, add: &str) -> String {
+    let uki = dir.join("x64.efi");
+    fs::write(&uki, fake_pe(0x8664, 0x20b, 10)).unwrap();
+    let img = dir.join(name).display().to_string();
+    let uki_spec = format!("linux/amd64={}", uki.display());
+    build(&["--uki", &uki_spec, "--add", add, "-q", "-o", &img]);
+    img
 }
 
 /// The names in `d`, sorted.

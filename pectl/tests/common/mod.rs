@@ -9,6 +9,22 @@ pub fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Links the fixture `object` for `machine` into `dir/name` in-process; panics when it fails.
+pub fn link_fixture(dir: &Path, name: &str, machine: &str, object: &str) -> PathBuf {
+    let out = dir.join(name);
+    pectl::run([
+        "pectl",
+        "link",
+        "--machine",
+        machine,
+        "-o",
+        out.to_str().unwrap(),
+        fixture(object).to_str().unwrap(),
+    ])
+    .unwrap();
+    out
+}
+
 /// `pectl inspect PATH`'s output; panics with its stderr when it fails.
 pub fn inspect(path: &Path) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_pectl"))
