@@ -828,6 +828,10 @@ fn scan_object<A: Arch>(
     let mut got_seen: FxHashSet<Target> = FxHashSet::default();
     // The arch's index for pairing relocations, built for files that pair any.
     let mut labels = None;
+    let symbols = self::relax::Symbols {
+        res,
+        file: f as u32,
+    };
     for (s, sec) in obj.sections.iter().enumerate() {
         out.fixups.starts.push(out.fixups.list.len() as u32);
         out.fixups.site_starts.push(out.fixups.sites.len() as u32);
@@ -871,7 +875,7 @@ fn scan_object<A: Arch>(
                 continue;
             }
             if info.formula == Formula::PcrelLo {
-                match A::pair_lo12(res, f as u32, r.symbol, &mut labels) {
+                match A::pair_lo12(&obj.sections, &symbols, r.symbol, &mut labels) {
                     Ok((hs, hj)) => {
                         let hi = obj.sections[hs as usize].relocs.get(hj as usize);
                         let hinfo = A::reloc_info(obj.format, hi.r_type)

@@ -5,10 +5,42 @@
 //! writer copies section bytes through it. Nothing is rewritten in place, so every later phase
 //! sees one consistent picture. The arch files decide a section's edits with these types; the
 //! phase that runs them to a fixed point is [`crate::layout::relax`], so this module knows no arch.
+//! Arch code sees the symbol table only through [`Targets`] and [`Labels`], which the layout side
+//! implements: what it decides from is then visible in the signatures.
 use crate::error::{Error, Result};
 use crate::input::{InputSection, SectionClass};
 use crate::reloc::RelocInfo;
-use crate::resolve::{Resolved, Target};
+use crate::resolve::Resolved;
+
+/// What relaxing one section may ask about the targets of its relocations. `symbol` is an index
+/// into the relocating object's symbol table.
+pub trait Targets {
+    /// A bound on the distance, in the final `.text`, from input offset `offset` of the section
+    /// being relaxed to `symbol + addend`; `None` when the target is not in `.text`.
+    fn distance(&self, offset: u32, symbol: u32, addend: i64) -> Option<u64>;
+    /// The largest power of two that divides `symbol + addend` wherever layout places it: at
+    /// most its section's alignment, 1 for a target in no section.
+    fn alignment(&self, symbol: u32, addend: i64) -> u64;
+    /// The target is defined in a code section (so within `.text` span of every call site).
+    fn in_text(&self, symbol: u32) -> bool;
+}
+
+/// What pairing a low-12 relocation with the instruction its label names may ask.
+pub trait Labels {
+    /// Where `symbol` points, `None` when not into a section.
+    fn label(&self, symbol: u32) -> Option<Label<'_>>;
+    /// The symbol as diagnostics print it.
+    fn name(&self, symbol: u32) -> String;
+}
+
+/// A place a symbol labels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Label<'a> {
+    /// The section index in the relocating object; `None` when the place is in another object.
+    pub section: Option<u32>,
+    pub offset: u32,
+    pub section_name: &'a str,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Deletion {
@@ -263,30 +295,21 @@ impl<'r> Context<'r> {
     }
 
     /// A bound on the distance, in the final `.text`, from input offset `offset` of a section to
-    /// `symbol + addend`; `None` when the target is not in `.text`. Earlier rounds' deletions
-    /// only bring two places closer, except that the padding before an aligned section may grow:
-    /// by less than its alignment over any stretch (the layout of a stretch is the same when its
-    /// start moves by a multiple of the largest alignment), hence `slack`.
+    /// `value + addend` of another; `None` when either is not in `.text`. Earlier rounds'
+    /// deletions only bring two places closer, except that the padding before an aligned section
+    /// may grow: by less than its alignment over any stretch (the layout of a stretch is the same
+    /// when its start moves by a multiple of the largest alignment), hence `slack`.
     pub fn text_distance(
         &self,
-        res: &Resolved,
         (file, section, offset): (u32, u32, u32),
-        symbol: u32,
+        (to_file, to_section, value): (u32, u32, u32),
         addend: i64,
     ) -> Option<u64> {
         let place = |f: u32, s: u32, value: u64| {
             let start = self.text_start[f as usize][s as usize];
             (start != u64::MAX).then(|| start + self.previous.map(f, s, value))
         };
-        let Target::Section {
-            file: tf,
-            section: ts,
-            value,
-        } = res.target(file, symbol)
-        else {
-            return None;
-        };
-        let to = place(tf, ts, value.into())?.wrapping_add_signed(addend);
+        let to = place(to_file, to_section, value.into())?.wrapping_add_signed(addend);
         let from = place(file, section, offset.into())?;
         Some(to.abs_diff(from) + self.slack)
     }
@@ -420,14 +443,14 @@ impl AlignRequest {
     /// offsets inside it are known here.
     pub fn cut(
         &self,
-        obj: &crate::input::ObjectFile,
+        file: &str,
         sec: &InputSection,
         deleted: u32,
         granule: u64,
     ) -> Result<(u32, Option<Deletion>)> {
         let error = |reason: String| Error::BadRelocation {
             reloc: self.reloc,
-            file: obj.name.clone(),
+            file: file.to_string(),
             section: sec.name.to_string(),
             offset: self.offset.into(),
             reason,

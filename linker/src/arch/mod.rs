@@ -4,10 +4,9 @@
 use crate::consts::BaseRelocType;
 pub use crate::consts::Machine;
 use crate::error::Result;
-use crate::input::{Format, Relocs};
-use crate::relax::{Context, SectionEdits};
+use crate::input::{Format, InputSection, Relocs};
+use crate::relax::{Context, Labels, SectionEdits, Targets};
 use crate::reloc::{Field, RelocInfo};
-use crate::resolve::Resolved;
 
 /// The relocations of one object that others pair with, by (section, offset): what
 /// [`Arch::pair_lo12`] looks labels up in.
@@ -77,19 +76,19 @@ pub trait Arch: 'static {
         None
     }
 
-    /// The relocation, `(section, index)` in the same object, that a relocation of a
+    /// The relocation, `(section, index)` among the object's `sections`, that a relocation of a
     /// [`PcrelLo`](crate::reloc::Formula::PcrelLo) type against `label` takes its value from
     /// (RISC-V: the HI20 at the `auipc` the label names), or why there is none. The scan asks
     /// once per such relocation, so a missing partner is reported before any byte is written;
-    /// `labels` is the arch's index of one object, built on the first question. Arches whose
+    /// `index` is the arch's index of the object, built on the first question. Arches whose
     /// tables hold no such type keep the default.
     fn pair_lo12(
-        res: &Resolved,
-        file: u32,
+        sections: &[InputSection],
+        symbols: &impl Labels,
         label: u32,
-        labels: &mut Option<PairLabels>,
+        index: &mut Option<PairLabels>,
     ) -> std::result::Result<(u32, u32), String> {
-        let _ = (res, file, label, labels);
+        let _ = (sections, symbols, label, index);
         Err("this machine pairs no relocations".into())
     }
 
@@ -97,16 +96,16 @@ pub trait Arch: 'static {
     /// skips the walk over every section.
     const EDITS_SECTIONS: bool = false;
 
-    /// The bytes to delete and instructions to rewrite in one live section (RISC-V, LoongArch),
-    /// added to `edits` (empty).
+    /// The bytes to delete and instructions to rewrite in one live section `sec` of the object
+    /// `file` names (RISC-V, LoongArch), added to `edits` (empty).
     fn relax_section(
-        res: &Resolved,
-        file: u32,
-        section: u32,
+        file: &str,
+        sec: &InputSection,
+        targets: &impl Targets,
         ctx: &Context,
         edits: &mut SectionEdits,
     ) -> Result {
-        let _ = (res, file, section, ctx, edits);
+        let _ = (file, sec, targets, ctx, edits);
         Ok(())
     }
 

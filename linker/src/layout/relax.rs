@@ -6,8 +6,8 @@ use rayon::prelude::*;
 use crate::arch::Arch;
 use crate::error::{Error, Result};
 use crate::input::SectionClass;
-use crate::relax::{Context, FileEdits, Relaxation, SectionEdits};
-use crate::resolve::Resolved;
+use crate::relax::{Context, FileEdits, Label, Labels, Relaxation, SectionEdits, Targets};
+use crate::resolve::{Resolved, Target};
 
 /// Rounds of relaxation before the last one's decisions stand (each is sound on its own).
 const MAX_ROUNDS: usize = 8;
@@ -98,7 +98,12 @@ fn relax_round<A: Arch>(
                     continue;
                 }
                 scratch.clear();
-                match A::relax_section(res, f, s32, ctx, &mut scratch) {
+                let targets = SectionTargets {
+                    symbols: Symbols { res, file: f },
+                    section: s32,
+                    ctx,
+                };
+                match A::relax_section(&obj.name, sec, &targets, ctx, &mut scratch) {
                     Ok(()) => file.push(sections, s32, scratch.view()),
                     Err(e) => errors.push(e),
                 }
@@ -109,4 +114,148 @@ fn relax_round<A: Arch>(
     let (files, errors): (Vec<_>, Vec<_>) = per_object.into_iter().unzip();
     Error::check(errors.into_iter().flatten().collect())?;
     Ok(Relaxation::from_files(files))
+}
+
+/// One object's symbols as the arch sees them when pairing ([`Labels`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Symbols<'a> {
+    pub res: &'a Resolved<'a>,
+    pub file: u32,
+}
+
+impl Symbols<'_> {
+    /// The (file, section, offset) `symbol` is defined at, when in a section.
+    fn place(&self, symbol: u32) -> Option<(u32, u32, u32)> {
+        match self.res.target(self.file, symbol) {
+            Target::Section {
+                file,
+                section,
+                value,
+            } => Some((file, section, value)),
+            _ => None,
+        }
+    }
+}
+
+impl Labels for Symbols<'_> {
+    fn label(&self, symbol: u32) -> Option<Label<'_>> {
+        let (file, section, offset) = self.place(symbol)?;
+        Some(Label {
+            section: (file == self.file).then_some(section),
+            offset,
+            section_name: self.res.objects[file as usize].sections[section as usize].name,
+        })
+    }
+
+    fn name(&self, symbol: u32) -> String {
+        self.res.symbol_name(self.file, symbol)
+    }
+}
+
+/// What one section's relaxation sees of its targets ([`Targets`]), in one round's places.
+struct SectionTargets<'a> {
+    symbols: Symbols<'a>,
+    section: u32,
+    ctx: &'a Context<'a>,
+}
+
+impl Targets for SectionTargets<'_> {
+    fn distance(&self, offset: u32, symbol: u32, addend: i64) -> Option<u64> {
+        let to = self.symbols.place(symbol)?;
+        let from = (self.symbols.file, self.section, offset);
+        self.ctx.text_distance(from, to, addend)
+    }
+
+    fn alignment(&self, symbol: u32, addend: i64) -> u64 {
+        let Some((file, section, value)) = self.symbols.place(symbol) else {
+            return 1;
+        };
+        let align =
+            u64::from(self.symbols.res.objects[file as usize].sections[section as usize].align);
+        // Input alignments are not always powers of two: only their lowest bit is guaranteed.
+        let at = i64::from(value).wrapping_add(addend) as u64;
+        let lowest = |v: u64| v & v.wrapping_neg();
+        match at {
+            0 => lowest(align),
+            _ => lowest(align).min(lowest(at)),
+        }
+    }
+
+    fn in_text(&self, symbol: u32) -> bool {
+        self.symbols.res.in_text(self.symbols.file, symbol)
+    }
+}
+
+/// Section 1 of `res`'s first object relaxed by `A` as a first round would, over the spans
+/// given: the arch files' relaxation tests.
+#[cfg(test)]
+pub(crate) fn relax_section_one<A: Arch>(
+    res: &Resolved,
+    enabled: bool,
+    span: u64,
+) -> Result<SectionEdits> {
+    let none = Relaxation::none();
+    let ctx = Context::new(res, enabled, span, span, &none);
+    let targets = SectionTargets {
+        symbols: Symbols { res, file: 0 },
+        section: 1,
+        ctx: &ctx,
+    };
+    let mut edits = SectionEdits::default();
+    let obj = &res.objects[0];
+    A::relax_section(&obj.name, &obj.sections[1], &targets, &ctx, &mut edits)?;
+    Ok(edits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::arch::Machine;
+    use crate::resolve::OneObject;
+
+    #[test]
+    fn the_view_gives_alignment_in_text_and_labels_from_the_symbol_table() {
+        let res = OneObject::new(Machine::Loongarch64)
+            .section(".text", SectionClass::Text, 16, &[0; 32], vec![])
+            .section(".data", SectionClass::Data, 12, &[0; 16], vec![])
+            .symbol(b"code", 1, 8)
+            .symbol(b"datum", 2, 0)
+            .build();
+        let none = Relaxation::none();
+        let ctx = Context::new(&res, true, u64::MAX, u64::MAX, &none);
+        let symbols = Symbols { res: &res, file: 0 };
+        let targets = SectionTargets {
+            symbols,
+            section: 1,
+            ctx: &ctx,
+        };
+        // The address's lowest set bit, capped by the section's alignment (only the lowest bit
+        // of a non-power-of-two alignment holds).
+        let aligns = [(1, 0), (1, 2), (1, 8), (2, 0), (2, 8)].map(|(s, a)| targets.alignment(s, a));
+        assert_eq!(aligns, [8, 2, 16, 4, 4]);
+        assert_eq!(
+            targets.alignment(7, 0),
+            1,
+            "an undefined symbol is in no section"
+        );
+        assert!(targets.in_text(1) && !targets.in_text(2));
+        assert_eq!(
+            targets.distance(0, 1, 4),
+            Some(12 + 15),
+            "the slack is 16-byte alignment's"
+        );
+        assert_eq!(targets.distance(0, 2, 0), None, "data is not in .text");
+        assert_eq!(
+            symbols.label(2),
+            Some(Label {
+                section: Some(2),
+                offset: 0,
+                section_name: ".data",
+            })
+        );
+        assert_eq!(
+            (symbols.label(7), symbols.name(2).as_str()),
+            (None, "datum")
+        );
+    }
 }

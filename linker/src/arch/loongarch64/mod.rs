@@ -20,11 +20,10 @@ use super::{AbsoluteInsn, Arch, Machine};
 use crate::consts::BaseRelocType;
 use crate::encoding::bits::read32;
 use crate::error::Result;
-use crate::input::{Format, Reloc, Relocs};
-use crate::relax::{self, AlignRequest, Context, SectionEdits};
+use crate::input::{Format, InputSection, Reloc, Relocs};
+use crate::relax::{self, AlignRequest, Context, SectionEdits, Targets};
 use crate::reloc::table::{la, page, r};
 use crate::reloc::{Field, Formula, Range, RelocInfo};
-use crate::resolve::{Resolved, Target};
 
 pub struct Loongarch64;
 
@@ -164,14 +163,12 @@ impl Arch for Loongarch64 {
     const EDITS_SECTIONS: bool = true;
 
     fn relax_section(
-        res: &Resolved,
-        file: u32,
-        section: u32,
+        file: &str,
+        sec: &InputSection,
+        targets: &impl Targets,
         ctx: &Context,
         edits: &mut SectionEdits,
     ) -> Result {
-        let obj = &res.objects[file as usize];
-        let sec = &obj.sections[section as usize];
         let order = relax::by_offset(sec);
         let at_offset = |offset: u32, r_type: u32| {
             order
@@ -181,17 +178,7 @@ impl Arch for Loongarch64 {
         };
         let marked = |i: usize| at_offset(sec.relocs.get(i).offset, R_LARCH_RELAX).is_some();
         // `pcaddi` counts words: the target must be 4-byte aligned wherever layout puts it.
-        let word_aligned = |symbol: u32, addend: i64| match res.target(file, symbol) {
-            Target::Section {
-                file: tf,
-                section: ts,
-                value,
-            } => {
-                let align = res.objects[tf as usize].sections[ts as usize].align;
-                align.is_multiple_of(4) && (value as i64).wrapping_add(addend) % 4 == 0
-            }
-            _ => false,
-        };
+        let word_aligned = |symbol: u32, addend: i64| targets.alignment(symbol, addend) >= 4;
         let word = |offset: u32| read32(&sec.data[offset as usize..]);
         let mut deleted = 0u32;
         for &i in &order {
@@ -207,12 +194,12 @@ impl Arch for Loongarch64 {
                         max_skip,
                     };
                     // The padding is whole 4-byte `nop`s: the kept prefix stays valid code.
-                    if let (_, Some(d)) = request.cut(obj, sec, deleted, 4)? {
+                    if let (_, Some(d)) = request.cut(file, sec, deleted, 4)? {
                         deleted += d.len;
                         edits.delete(d);
                     }
                 }
-                R_LARCH_CALL36 if ctx.enabled && marked(i) && res.in_text(file, r.symbol) => {
+                R_LARCH_CALL36 if ctx.enabled && marked(i) && targets.in_text(r.symbol) => {
                     if ctx.text_span >= B26_REACH || r.offset as usize + 8 > sec.data.len() {
                         continue;
                     }

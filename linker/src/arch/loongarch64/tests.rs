@@ -4,9 +4,10 @@
 use super::*;
 use crate::arch::table_tests::{check_table, Row, Value};
 use crate::input::{Relocs, SectionClass};
-use crate::relax::{Deletion, Relaxation};
+use crate::layout::relax::relax_section_one;
+use crate::relax::Deletion;
 use crate::reloc::{evaluate, page_delta, Operands};
-use crate::resolve::OneObject;
+use crate::resolve::{OneObject, Resolved};
 
 const P: u64 = 0x1_2000_1000;
 
@@ -223,11 +224,7 @@ fn resolved(section_align: u32) -> Resolved<'static> {
 }
 
 fn relax(res: &Resolved, enabled: bool, span: u64) -> Result<SectionEdits> {
-    let none = Relaxation::none();
-    let ctx = Context::new(res, enabled, span, span, &none);
-    let mut edits = SectionEdits::default();
-    Loongarch64::relax_section(res, 0, 1, &ctx, &mut edits)?;
-    Ok(edits)
+    relax_section_one::<Loongarch64>(res, enabled, span)
 }
 
 #[test]

@@ -20,10 +20,9 @@ use super::{Arch, Machine, PairLabels};
 use crate::encoding::bits::read32;
 use crate::error::Result;
 use crate::input::{Format, InputSection};
-use crate::relax::{self, AlignRequest, Context, SectionEdits};
+use crate::relax::{self, AlignRequest, Context, Labels, SectionEdits, Targets};
 use crate::reloc::table::{r, rv};
 use crate::reloc::{Field, Formula, Range, RelocInfo};
-use crate::resolve::{Resolved, Target};
 
 pub struct Riscv64;
 
@@ -98,45 +97,40 @@ impl Arch for Riscv64 {
     }
 
     fn pair_lo12(
-        res: &Resolved,
-        file: u32,
+        sections: &[InputSection],
+        symbols: &impl Labels,
         label: u32,
-        labels: &mut Option<PairLabels>,
+        index: &mut Option<PairLabels>,
     ) -> std::result::Result<(u32, u32), String> {
-        let Target::Section {
-            file: lf,
-            section,
-            value,
-        } = res.target(file, label)
-        else {
+        let Some(place) = symbols.label(label) else {
             return Err(format!(
                 "`{}` does not label an instruction",
-                res.symbol_name(file, label)
+                symbols.name(label)
             ));
         };
-        let labels =
-            labels.get_or_insert_with(|| hi20_labels(&res.objects[file as usize].sections));
-        match labels.get(&(section, value.into())) {
-            Some(&j) if lf == file => Ok((section, j)),
-            _ => Err(format!(
-                "no PCREL_HI20/GOT_HI20 relocation at `{}` ({}+{value:#x}) to pair with",
-                res.symbol_name(file, label),
-                res.objects[lf as usize].sections[section as usize].name
-            )),
-        }
+        let index = index.get_or_insert_with(|| hi20_labels(sections));
+        let found = place
+            .section
+            .and_then(|s| Some((s, *index.get(&(s, place.offset.into()))?)));
+        found.ok_or_else(|| {
+            format!(
+                "no PCREL_HI20/GOT_HI20 relocation at `{}` ({}+{:#x}) to pair with",
+                symbols.name(label),
+                place.section_name,
+                place.offset
+            )
+        })
     }
 
     const EDITS_SECTIONS: bool = true;
 
     fn relax_section(
-        res: &Resolved,
-        file: u32,
-        section: u32,
+        file: &str,
+        sec: &InputSection,
+        targets: &impl Targets,
         ctx: &Context,
         edits: &mut SectionEdits,
     ) -> Result {
-        let obj = &res.objects[file as usize];
-        let sec = &obj.sections[section as usize];
         let order = relax::by_offset(sec);
         // R_RISCV_RELAX sits at the same offset, so next to the call in offset order.
         let relaxable = |k: usize| {
@@ -159,7 +153,7 @@ impl Arch for Riscv64 {
                         padding,
                         max_skip: 0,
                     };
-                    let (keep, deletion) = request.cut(obj, sec, deleted, 2)?;
+                    let (keep, deletion) = request.cut(file, sec, deleted, 2)?;
                     if let Some(d) = deletion {
                         deleted += d.len;
                         edits.delete(d);
@@ -171,8 +165,7 @@ impl Arch for Riscv64 {
                 }
                 R_RISCV_CALL | R_RISCV_CALL_PLT if ctx.enabled && relaxable(k) => {
                     let at = r.offset as usize;
-                    let distance =
-                        ctx.text_distance(res, (file, section, r.offset), r.symbol, r.addend);
+                    let distance = targets.distance(r.offset, r.symbol, r.addend);
                     // `jal` reaches [-1 MiB, 1 MiB - 2]; the bound is on the absolute distance.
                     let Some(distance) = distance else { continue };
                     if distance >= JAL_REACH - 2 || at + 8 > sec.data.len() {

@@ -4,9 +4,10 @@
 use super::*;
 use crate::arch::table_tests::{check_table, Row, Value};
 use crate::input::{Reloc, SectionClass};
-use crate::relax::{Deletion, Relaxation};
+use crate::layout::relax::{relax_section_one, Symbols};
+use crate::relax::Deletion;
 use crate::reloc::Operands;
-use crate::resolve::OneObject;
+use crate::resolve::{OneObject, Resolved};
 
 const P: u64 = 0x1000;
 
@@ -121,11 +122,7 @@ fn resolved(section_align: u32) -> Resolved<'static> {
 }
 
 fn relax(res: &Resolved, enabled: bool) -> Result<SectionEdits> {
-    let none = Relaxation::none();
-    let ctx = Context::new(res, enabled, u64::MAX, u64::MAX, &none);
-    let mut edits = SectionEdits::default();
-    Riscv64::relax_section(res, 0, 1, &ctx, &mut edits)?;
-    Ok(edits)
+    relax_section_one::<Riscv64>(res, enabled, u64::MAX)
 }
 
 #[test]
@@ -247,14 +244,18 @@ fn pcrel_lo12_pairs_with_the_hi20_at_its_label() {
         .symbol(b".Lnot_auipc", 1, 8)
         .symbol(b"target", 2, 0)
         .build();
+    let (sections, symbols) = (&res.objects[0].sections, Symbols { res: &res, file: 0 });
     let mut labels = None;
-    assert_eq!(Riscv64::pair_lo12(&res, 0, 1, &mut labels), Ok((1, 0)));
     assert_eq!(
-        Riscv64::pair_lo12(&res, 0, 2, &mut labels),
+        Riscv64::pair_lo12(sections, &symbols, 1, &mut labels),
+        Ok((1, 0))
+    );
+    assert_eq!(
+        Riscv64::pair_lo12(sections, &symbols, 2, &mut labels),
         Err("no PCREL_HI20/GOT_HI20 relocation at `.Lnot_auipc` (.text+0x8) to pair with".into())
     );
     assert_eq!(
-        Riscv64::pair_lo12(&res, 0, 3, &mut labels),
+        Riscv64::pair_lo12(sections, &symbols, 3, &mut labels),
         Err("no PCREL_HI20/GOT_HI20 relocation at `target` (.data+0x0) to pair with".into()),
         "a label in another section names no auipc"
     );
