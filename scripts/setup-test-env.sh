@@ -28,6 +28,29 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 mkdir -p "$CACHE"
 
+# apt-get with bookworm-backports on top of the system sources (the backports list alone cannot
+# resolve libfdt1/libslirp0), installing "$@" from backports.
+bpo_install() {
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-backports main" >"$CACHE/bpo.list"
+  local bpo=(-o Dir::Etc::sourcelist="$CACHE/bpo.list" -o Dir::Etc::sourceparts=/etc/apt/sources.list.d -o Dir::State::Lists="$CACHE/bpo-lists")
+  mkdir -p "$CACHE/bpo-lists/partial"
+  $SUDO apt-get "${bpo[@]}" update -qq
+  $SUDO apt-get "${bpo[@]}" install -y -qq --no-install-recommends -t bookworm-backports "$@"
+}
+
+# trixie_download DIR PACKAGE...: downloads trixie's .debs into DIR, to be unpacked and never
+# installed (trixie packages would pull a newer libc). trixie's index only, read once per run.
+trixie_updated=""
+trixie_download() {
+  local dir=$1
+  shift
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" >"$CACHE/trixie.list"
+  local trx=(-o Dir::Etc::sourcelist="$CACHE/trixie.list" -o Dir::Etc::sourceparts=- -o Dir::State::Lists="$CACHE/trixie-lists" -o APT::Sandbox::User=root)
+  mkdir -p "$CACHE/trixie-lists/partial" "$dir"
+  [ -n "$trixie_updated" ] || { $SUDO apt-get "${trx[@]}" update -qq && trixie_updated=1; }
+  (cd "$dir" && $SUDO apt-get "${trx[@]}" download "$@")
+}
+
 # ============================================================================================
 # INSTALL
 # ============================================================================================
@@ -43,16 +66,10 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
 fi
 
-# QEMU 10: bookworm-backports on top of the system sources (the backports list alone cannot
-# resolve libfdt1/libslirp0).
+# QEMU 10 from bookworm-backports.
 if ! qemu-system-loongarch64 --version 2>/dev/null | grep -qE 'version (9|1[0-9])\.'; then
   echo "setup: installing QEMU from bookworm-backports"
-  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-backports main" >"$CACHE/bpo.list"
-  BPO=(-o Dir::Etc::sourcelist="$CACHE/bpo.list" -o Dir::Etc::sourceparts=/etc/apt/sources.list.d -o Dir::State::Lists="$CACHE/bpo-lists")
-  mkdir -p "$CACHE/bpo-lists/partial"
-  $SUDO apt-get "${BPO[@]}" update -qq
-  $SUDO apt-get "${BPO[@]}" install -y -qq --no-install-recommends -t bookworm-backports \
-    qemu-system-x86 qemu-system-arm qemu-system-misc
+  bpo_install qemu-system-x86 qemu-system-arm qemu-system-misc
 fi
 
 # The Debian live ISO (scripts/live-iso.sh, iso/tests/live_debian.rs): mmdebstrap builds trixie
@@ -64,23 +81,15 @@ fi
 if ! command -v mmdebstrap >/dev/null || ! qemu-riscv64 --version 2>/dev/null | grep -qE 'version (9|1[0-9])\.' ||
   [ ! -f /usr/lib/binfmt.d/qemu-riscv64.conf ] || ! command -v arch-test >/dev/null; then
   echo "setup: installing mmdebstrap, qemu-user and qemu-user-binfmt from bookworm-backports"
-  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian bookworm-backports main" >"$CACHE/bpo.list"
-  BPO=(-o Dir::Etc::sourcelist="$CACHE/bpo.list" -o Dir::Etc::sourceparts=/etc/apt/sources.list.d -o Dir::State::Lists="$CACHE/bpo-lists")
-  mkdir -p "$CACHE/bpo-lists/partial"
-  $SUDO apt-get "${BPO[@]}" update -qq
-  $SUDO apt-get "${BPO[@]}" install -y -qq --no-install-recommends -t bookworm-backports \
-    mmdebstrap qemu-user qemu-user-binfmt arch-test
+  bpo_install mmdebstrap qemu-user qemu-user-binfmt arch-test
 fi
 
 # edk2 firmware and UEFI shells from trixie, unpacked only.
 if [ ! -f "$FW/usr/share/qemu-efi-loongarch64/QEMU_EFI.fd" ] || [ ! -f "$FW/usr/share/OVMF/OVMF_CODE_4M.fd" ]; then
   echo "setup: fetching edk2 firmware into $FW"
-  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" >"$CACHE/trixie.list"
-  TRX=(-o Dir::Etc::sourcelist="$CACHE/trixie.list" -o Dir::Etc::sourceparts=- -o Dir::State::Lists="$CACHE/trixie-lists" -o APT::Sandbox::User=root)
-  mkdir -p "$CACHE/trixie-lists/partial" "$CACHE/debs" "$FW"
-  $SUDO apt-get "${TRX[@]}" update -qq
-  (cd "$CACHE/debs" && $SUDO apt-get "${TRX[@]}" download ovmf qemu-efi-aarch64 qemu-efi-riscv64 qemu-efi-loongarch64 \
-      efi-shell-x64 efi-shell-aa64 efi-shell-riscv64 efi-shell-loongarch64)
+  mkdir -p "$FW"
+  trixie_download "$CACHE/debs" ovmf qemu-efi-aarch64 qemu-efi-riscv64 qemu-efi-loongarch64 \
+    efi-shell-x64 efi-shell-aa64 efi-shell-riscv64 efi-shell-loongarch64
   for f in "$CACHE"/debs/*.deb; do dpkg -x "$f" "$FW"; done
 fi
 
@@ -89,11 +98,8 @@ fi
 # and qemu-x86_64/u-boot.rom. riscv64's S-mode U-Boot runs under QEMU's own OpenSBI (-bios default).
 if [ ! -f "$FW/usr/lib/u-boot/qemu_arm64/u-boot.bin" ]; then
   echo "setup: fetching u-boot-qemu (trixie) into $FW"
-  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" >"$CACHE/trixie.list"
-  TRX=(-o Dir::Etc::sourcelist="$CACHE/trixie.list" -o Dir::Etc::sourceparts=- -o Dir::State::Lists="$CACHE/trixie-lists" -o APT::Sandbox::User=root)
-  mkdir -p "$CACHE/trixie-lists/partial" "$CACHE/uboot-deb" "$FW"
-  [ -n "$(ls "$CACHE"/trixie-lists/*Packages* 2>/dev/null)" ] || $SUDO apt-get "${TRX[@]}" update -qq
-  (cd "$CACHE/uboot-deb" && $SUDO apt-get "${TRX[@]}" download u-boot-qemu)
+  mkdir -p "$FW"
+  trixie_download "$CACHE/uboot-deb" u-boot-qemu
   dpkg -x "$CACHE"/uboot-deb/u-boot-qemu_*.deb "$FW"
   rm -rf "$CACHE/uboot-deb"
 fi
@@ -149,11 +155,7 @@ UKIFY_DIR=$CACHE/ukify
 PEFILE_VERSION=2024.8.26
 if [ ! -x "$UKIFY_DIR/usr/bin/ukify" ]; then
   echo "setup: fetching systemd-ukify from trixie into $UKIFY_DIR"
-  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main" >"$CACHE/trixie.list"
-  TRX=(-o Dir::Etc::sourcelist="$CACHE/trixie.list" -o Dir::Etc::sourceparts=- -o Dir::State::Lists="$CACHE/trixie-lists" -o APT::Sandbox::User=root)
-  mkdir -p "$CACHE/trixie-lists/partial" "$CACHE/ukify-deb"
-  [ -n "$(ls "$CACHE"/trixie-lists/*Packages* 2>/dev/null)" ] || $SUDO apt-get "${TRX[@]}" update -qq
-  (cd "$CACHE/ukify-deb" && $SUDO apt-get "${TRX[@]}" download systemd-ukify)
+  trixie_download "$CACHE/ukify-deb" systemd-ukify
   dpkg -x "$CACHE"/ukify-deb/systemd-ukify_*.deb "$UKIFY_DIR"
   rm -rf "$CACHE/ukify-deb"
 fi
