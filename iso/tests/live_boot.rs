@@ -42,12 +42,7 @@ fn four_arch_iso() -> Option<&'static PathBuf> {
         let mut args = vec!["-q".to_string()];
         for (arch, name, _) in ARCHES {
             let l = mklive(arch, &id(arch))?;
-            args.push("--arch".into());
-            args.push(format!(
-                "{name}:{}:{}",
-                l.boot_tar.display(),
-                l.squashfs.display()
-            ));
+            args.extend(l.arch_args(name));
         }
         let out = common::scratch("live-boot").join("four.iso");
         args.push(out.display().to_string());
@@ -221,12 +216,7 @@ fn signed_and_unsigned_iso() -> Option<&'static (PathBuf, PathBuf)> {
         let mut args = vec!["-q".to_string()];
         for (arch, name, _) in &ARCHES[..2] {
             let l = mklive(arch, &id(arch))?;
-            args.push("--arch".into());
-            args.push(format!(
-                "{name}:{}:{}",
-                l.boot_tar.display(),
-                l.squashfs.display()
-            ));
+            args.extend(l.arch_args(name));
         }
         let (signed, plain) = (dir.join("signed.iso"), dir.join("plain.iso"));
         let mut plain_args = args.clone();

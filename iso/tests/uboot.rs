@@ -78,12 +78,7 @@ fn live_iso() -> Option<&'static PathBuf> {
         for arch in ARCHES {
             let name = uname(arch.pectl_machine());
             let l = mklive(arch.pectl_machine(), &format!("uboot-{name}"))?;
-            args.push("--arch".into());
-            args.push(format!(
-                "{name}:{}:{}",
-                l.boot_tar.display(),
-                l.squashfs.display()
-            ));
+            args.extend(l.arch_args(name));
         }
         let out = common::scratch("uboot-live").join("live.iso");
         args.push(out.display().to_string());

@@ -65,6 +65,20 @@ pub struct Live {
     pub id: String,
 }
 
+impl Live {
+    /// build-iso's `--arch NAME:BOOT_TAR:SQUASHFS` for this root as arch `name`.
+    pub fn arch_args(&self, name: &str) -> [String; 2] {
+        [
+            "--arch".into(),
+            format!(
+                "{name}:{}:{}",
+                self.boot_tar.display(),
+                self.squashfs.display()
+            ),
+        ]
+    }
+}
+
 /// scripts/mklive.sh for `arch` with squashfs id `id`, once per test binary.
 pub fn mklive(arch: &str, id: &str) -> Option<Live> {
     static DONE: Mutex<Option<HashMap<String, Live>>> = Mutex::new(None);
