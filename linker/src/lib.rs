@@ -1,8 +1,8 @@
 //! peln: a PE32+/UEFI linker.
 //!
 //! The link is a pipeline of phases, each borrowing the previous phase's result:
-//! inputs → resolve → layout → write. The architecture is chosen once, in [`link`], and the whole
-//! pipeline is instantiated for it.
+//! inputs → resolve → layout → write. The architecture is chosen once, by [`arch::dispatch`], and
+//! the whole pipeline is instantiated for it.
 pub mod arch;
 pub mod consts;
 pub mod debuginfo;
@@ -187,13 +187,29 @@ fn link_into(
         Some(m) => m,
         None => infer_machine(sources)?,
     };
-    match machine {
-        Machine::Amd64 => link_for_arch::<arch::amd64::Amd64>(args, sources, paths, out),
-        Machine::Arm64 => link_for_arch::<arch::arm64::Arm64>(args, sources, paths, out),
-        Machine::Riscv64 => link_for_arch::<arch::riscv64::Riscv64>(args, sources, paths, out),
-        Machine::Loongarch64 => {
-            link_for_arch::<arch::loongarch64::Loongarch64>(args, sources, paths, out)
-        }
+    arch::dispatch(
+        machine,
+        Link {
+            args,
+            sources,
+            paths,
+            out,
+        },
+    )
+}
+
+/// A link, waiting for its arch.
+struct Link<'a, 'd> {
+    args: &'a LinkArgs,
+    sources: &'a [input::Source<'d>],
+    paths: Option<&'a [PathBuf]>,
+    out: &'a mut dyn write::Output,
+}
+
+impl arch::ArchVisitor for Link<'_, '_> {
+    type Output = Result<Option<String>>;
+    fn visit<A: arch::Arch>(self) -> Self::Output {
+        link_for_arch::<A>(self.args, self.sources, self.paths, self.out)
     }
 }
 
@@ -221,12 +237,14 @@ fn infer_machine(sources: &[input::Source]) -> Result<Machine> {
 
 /// What objects for `machine` are checked against when read.
 pub fn expect(machine: Machine) -> input::Expect {
-    match machine {
-        Machine::Amd64 => expect_for::<arch::amd64::Amd64>(),
-        Machine::Arm64 => expect_for::<arch::arm64::Arm64>(),
-        Machine::Riscv64 => expect_for::<arch::riscv64::Riscv64>(),
-        Machine::Loongarch64 => expect_for::<arch::loongarch64::Loongarch64>(),
+    struct Expect;
+    impl arch::ArchVisitor for Expect {
+        type Output = input::Expect;
+        fn visit<A: arch::Arch>(self) -> input::Expect {
+            expect_for::<A>()
+        }
     }
+    arch::dispatch(machine, Expect)
 }
 
 fn expect_for<A: arch::Arch>() -> input::Expect {
@@ -399,11 +417,12 @@ fn find_default_libs(
 
 /// The name of a relocation type as the linker knows it (for `pectl inspect`).
 pub fn reloc_type_name(machine: Machine, format: input::Format, r_type: u32) -> String {
-    use arch::Arch;
-    match machine {
-        Machine::Amd64 => arch::amd64::Amd64::reloc_name(format, r_type),
-        Machine::Arm64 => arch::arm64::Arm64::reloc_name(format, r_type),
-        Machine::Riscv64 => arch::riscv64::Riscv64::reloc_name(format, r_type),
-        Machine::Loongarch64 => arch::loongarch64::Loongarch64::reloc_name(format, r_type),
+    struct Name(input::Format, u32);
+    impl arch::ArchVisitor for Name {
+        type Output = String;
+        fn visit<A: arch::Arch>(self) -> String {
+            A::reloc_name(self.0, self.1)
+        }
     }
+    arch::dispatch(machine, Name(format, r_type))
 }

@@ -41,6 +41,24 @@ pub struct Thunk {
     pub relocs: &'static [(u32, RelocInfo)],
 }
 
+/// Work to do with the arch a [`Machine`] names, generic over it: [`dispatch`] turns the machine
+/// into its type and calls [`ArchVisitor::visit`] with it (wild's `link_for_arch`).
+pub trait ArchVisitor {
+    type Output;
+    fn visit<A: Arch>(self) -> Self::Output;
+}
+
+/// The one place a machine becomes an arch type: everything after it is instantiated for that
+/// arch and dispatches statically.
+pub fn dispatch<V: ArchVisitor>(machine: Machine, visitor: V) -> V::Output {
+    match machine {
+        Machine::Amd64 => visitor.visit::<amd64::Amd64>(),
+        Machine::Arm64 => visitor.visit::<arm64::Arm64>(),
+        Machine::Riscv64 => visitor.visit::<riscv64::Riscv64>(),
+        Machine::Loongarch64 => visitor.visit::<loongarch64::Loongarch64>(),
+    }
+}
+
 pub trait Arch: 'static {
     const MACHINE: Machine;
 
