@@ -1,19 +1,33 @@
-//! Layout: every thing that takes space in the image is a [`Chunk`] (an input section, a COMMON
-//! symbol, the GOT, range-extension thunks, `.reloc`, the COFF string table); chunks are grouped
-//! into output sections, ordered, and given RVAs. The scan of
+//! Layout: every thing that takes space in the image is a [`Chunk`] (the headers, an input
+//! section, a COMMON symbol, the GOT, range-extension thunks, `.reloc`, the COFF string table:
+//! [`chunk`] lists the kinds, each in its own file here with its size, bytes and base
+//! relocations); chunks are grouped into output sections, ordered, and given RVAs. The scan of
 //! relocations that decides GOT slots and base relocations happens here too, because both change
-//! sizes. Layout never writes bytes.
+//! sizes. Layout owns every address and writes no byte: the write phase asks each placed chunk
+//! to fill its slice of the image.
 //!
 //! Section sizes are read from the inputs just before addresses are assigned, so a pass that
 //! deletes bytes (RISC-V/LoongArch relaxation and ALIGN) slots in before [`compute`] places chunks.
 use rayon::prelude::*;
 use rustc_hash::{FxHashMap, FxHashSet};
 
+pub mod base_relocs;
+pub mod chunk;
+pub mod common;
+pub mod got;
+pub mod headers;
 pub mod relax;
+pub mod section;
+pub mod strtab;
 pub mod thunks;
 
+pub use chunk::{Chunk, ChunkKind};
+pub use got::Got;
+pub use headers::{Header, Subsystem};
+pub use strtab::StringTable;
+
 use crate::arch::{AbsoluteInsn, Arch};
-use crate::baserel::{self, BaseReloc, BaseRelocType};
+use crate::baserel::{BaseReloc, BaseRelocType};
 use crate::error::{Error, RelocSite, Result};
 use crate::input::{Format, ObjectFile, SectionClass};
 use crate::relax::Relaxation;
@@ -23,44 +37,6 @@ use crate::resolve::{Resolved, Target};
 /// Defaults of `/ALIGN` and `/FILEALIGN`.
 pub const SECTION_ALIGNMENT: u32 = 0x1000;
 pub const FILE_ALIGNMENT: u32 = 0x200;
-/// DOS header + stub + PE signature + COFF header + PE32+ optional header.
-pub const HEADERS_BEFORE_SECTION_TABLE: u32 = peln_pe::headers::PE32PLUS_SECTION_TABLE as u32;
-pub const SECTION_HEADER_SIZE: u32 = peln_pe::headers::SECTION_HEADER_SIZE as u32;
-/// The header area lld-link reserves: its SizeOfHeaders counts a section header for every output
-/// section it creates before dropping the empty ones, which comes to 0x400 at its default
-/// FileAlignment. Tools that add sections to a linked image write their headers into that room
-/// (ukify refuses a stub without it), and raw data still starts right after it.
-pub const MIN_SIZE_OF_HEADERS: u32 = 0x400;
-pub const GOT_ENTRY_SIZE: u32 = 8;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ChunkKind {
-    Input {
-        file: u32,
-        section: u32,
-    },
-    Common(u32),
-    Got,
-    /// Range-extension thunks: an index into [`thunks::Thunks::groups`].
-    Thunk(u32),
-    /// The `.reloc` blocks of [`Layout::base_relocs`].
-    BaseRelocs,
-    /// The COFF string table of [`Layout::strtab`] (long section names, DWARF's): in the file
-    /// after the last section, at [`Layout::strtab_offset`], and mapped nowhere (RVA 0).
-    StringTable,
-}
-
-/// The small hot record layout works on: 24 bytes.
-#[derive(Clone, Copy, Debug)]
-pub struct Chunk {
-    pub kind: ChunkKind,
-    pub rva: u32,
-    pub size: u32,
-    pub align: u32,
-}
-
-const _: () = assert!(std::mem::size_of::<Chunk>() == 24);
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum OutputKind {
     Text,
@@ -122,22 +98,6 @@ pub struct OutputSection {
     pub chunks: std::ops::Range<usize>,
 }
 
-/// GOT slots, in the order the scan first needed them.
-#[derive(Debug, Default)]
-pub struct Got {
-    pub rva: u32,
-    pub slots: Vec<Target>,
-    pub index: FxHashMap<Target, u32>,
-}
-
-impl Got {
-    pub fn slot_rva(&self, target: Target) -> Option<u32> {
-        self.index
-            .get(&target)
-            .map(|&i| self.rva + i * GOT_ENTRY_SIZE)
-    }
-}
-
 pub struct Layout {
     pub image_base: u64,
     pub section_alignment: u32,
@@ -159,12 +119,9 @@ pub struct Layout {
     /// Where the DWARF sections begin (`u32::MAX`: none). Addresses inside them are offsets
     /// from their own section's start, as DWARF's cross-section references expect.
     pub debug_rva: u32,
-    /// Section names longer than 8 bytes, NUL-terminated (the COFF string table without its
-    /// 4-byte size), and the file offset of its chunk.
-    pub strtab: Vec<u8>,
-    pub strtab_offset: u32,
-    /// (output section index, string table offset) for each long name.
-    pub long_names: Vec<(usize, u32)>,
+    pub strtab: StringTable,
+    /// The header fields the options give.
+    pub header: Header,
     /// Per file: every live relocation as the scan decided it.
     pub fixups: Vec<ObjectFixups>,
 }
@@ -173,6 +130,7 @@ pub struct Options {
     pub image_base: u64,
     pub allow_absolute32: bool,
     pub sections: SectionOptions,
+    pub header: Header,
 }
 
 /// Output-section options of lld-link's command line.
@@ -242,10 +200,6 @@ fn merge_groups(merge: &[(String, String)]) -> Result<[usize; 4]> {
 }
 
 impl Layout {
-    fn strtab_len(&self) -> u32 {
-        self.strtab.len() as u32
-    }
-
     /// The address of a resolved target (0 for undefined weak symbols).
     pub fn address(&self, target: Target) -> u64 {
         match target {
@@ -277,37 +231,12 @@ impl Layout {
         }
     }
 
-    /// Adds the base relocations `chunk` needs once placed: the absolute-address sites the scan
-    /// found in an input section, the relocatable GOT slots.
-    fn chunk_base_relocs(&self, chunk: &Chunk, out: &mut Vec<BaseReloc>) {
-        match chunk.kind {
-            ChunkKind::Input { file, section } => {
-                let sites = self.fixups[file as usize].sites_of(section);
-                out.extend(sites.iter().map(|s| BaseReloc {
-                    rva: chunk.rva + self.relax.map(file, section, s.offset.into()) as u32,
-                    typ: s.typ,
-                }));
-            }
-            ChunkKind::Got => out.extend(
-                (self.got.slots.iter().enumerate())
-                    .filter(|(_, t)| t.is_relocatable())
-                    .map(|(i, _)| BaseReloc {
-                        rva: chunk.rva + i as u32 * GOT_ENTRY_SIZE,
-                        typ: BaseRelocType::Dir64,
-                    }),
-            ),
-            // Thunks branch PC-relatively; COMMONs are zeroes; `.reloc` is what this fills.
-            ChunkKind::Common(_)
-            | ChunkKind::Thunk(_)
-            | ChunkKind::BaseRelocs
-            | ChunkKind::StringTable => {}
-        }
-    }
-
-    /// The output section (0-based index) containing `rva`.
-    /// Every chunk with bytes in the file, with its file offset: the chunks of the sections
-    /// that have file data, then the string table.
+    /// Every chunk with bytes in the file, with its file offset, in file order: the headers, the
+    /// chunks of the sections that have file data, then the string table.
     pub fn placements(&self) -> impl Iterator<Item = (&Chunk, u32)> {
+        let headers = (self.chunks.first())
+            .filter(|c| c.kind == ChunkKind::Headers)
+            .map(|c| (c, 0));
         let mapped = (self.sections.iter().filter(|s| s.kind.has_file_data())).flat_map(|s| {
             self.chunks[s.chunks.clone()]
                 .iter()
@@ -315,10 +244,11 @@ impl Layout {
         });
         let strtab = (self.chunks.last())
             .filter(|c| c.kind == ChunkKind::StringTable)
-            .map(|c| (c, self.strtab_offset));
-        mapped.chain(strtab)
+            .map(|c| (c, self.strtab.offset));
+        headers.into_iter().chain(mapped).chain(strtab)
     }
 
+    /// The output section (0-based index) containing `rva`.
     pub fn section_of(&self, rva: u32) -> Option<usize> {
         self.sections
             .iter()
@@ -382,24 +312,11 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
                     },
                     SectionClass::Discard => continue,
                 };
-                let size = match group {
-                    0..4 => relax.size(f as u32, s as u32, sec),
-                    _ => sec.size,
-                };
                 let key = match obj.format {
                     Format::Coff if group < 4 => grouping_key(sec.name),
                     _ => ("", ""),
                 };
-                let kind = ChunkKind::Input {
-                    file: f as u32,
-                    section: s as u32,
-                };
-                let chunk = Chunk {
-                    kind,
-                    rva: 0,
-                    size,
-                    align: sec.align,
-                };
+                let chunk = section::chunk(&relax, f as u32, s as u32, sec);
                 list.push((group, keys.id(key), chunk));
             }
             (keys, list)
@@ -436,21 +353,9 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
     let thunks = thunks::plan::<A>(res, &fixups, &mut groups[0]);
     let _place = tracing::debug_span!("place").entered();
     // Every branch that cannot reach its destination has a thunk chunk after its section.
-    if !got.slots.is_empty() || uses_got_base {
-        groups[into[2]].push(Chunk {
-            kind: ChunkKind::Got,
-            rva: 0,
-            size: got.slots.len() as u32 * GOT_ENTRY_SIZE,
-            align: GOT_ENTRY_SIZE,
-        });
-    }
+    groups[into[2]].extend(got.chunk(uses_got_base));
     for (i, c) in res.commons.iter().enumerate() {
-        groups[into[3]].push(Chunk {
-            kind: ChunkKind::Common(i as u32),
-            rva: 0,
-            size: u32::try_from(c.size).map_err(|_| Error::ImageTooLarge { size: c.size })?,
-            align: c.align.clamp(1, 4096) as u32,
-        });
+        groups[into[3]].push(common::chunk(i as u32, c)?);
     }
 
     let kinds = GROUPS;
@@ -459,21 +364,15 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
         .zip(&groups)
         .filter(|(_, g)| g.iter().any(|c| c.size > 0))
         .count()
-        + usize::from(
-            fixups.iter().any(|f| !f.sites.is_empty())
-                || got.slots.iter().any(|t| t.is_relocatable()),
-        )
+        + usize::from(fixups.iter().any(|f| f.site_count() > 0) || got.has_base_relocs())
         + debug_groups
             .iter()
             .filter(|g| g.iter().any(|c| c.size > 0))
             .count();
-    let size_of_headers = align_up(
-        u64::from(HEADERS_BEFORE_SECTION_TABLE + SECTION_HEADER_SIZE * section_count as u32)
-            .max(u64::from(MIN_SIZE_OF_HEADERS)),
-        u64::from(file_alignment),
-    ) as u32;
+    let headers = headers::chunk(section_count, file_alignment);
+    let size_of_headers = headers.size;
 
-    let mut chunks = Vec::new();
+    let mut chunks = vec![headers];
     let mut sections = Vec::new();
     let mut rva = u64::from(section_alignment).max(u64::from(size_of_headers));
     let mut file_offset = u64::from(size_of_headers);
@@ -539,9 +438,8 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
         chunks,
         relax,
         debug_rva: u32::MAX,
-        strtab: Vec::new(),
-        strtab_offset: 0,
-        long_names: Vec::new(),
+        strtab: StringTable::default(),
+        header: opts.header.clone(),
         fixups,
     };
     for c in &layout.chunks {
@@ -552,6 +450,7 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
             ChunkKind::Common(i) => layout.common_rva[i as usize] = c.rva,
             ChunkKind::Got => layout.got.rva = c.rva,
             ChunkKind::Thunk(g) => layout.thunks.groups[g as usize].rva = c.rva,
+            ChunkKind::Headers => {}
             ChunkKind::BaseRelocs | ChunkKind::StringTable => {
                 unreachable!("placed after the other chunks")
             }
@@ -562,23 +461,13 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
     drop(_place);
     let _baserel = tracing::debug_span!("baserel").entered();
     // Each chunk's base relocations (lld's `getBaserels`), in one `.reloc` chunk of its own.
-    let sites = layout.fixups.iter().map(|f| f.sites.len()).sum::<usize>();
-    let mut relocs: Vec<BaseReloc> = Vec::with_capacity(sites + layout.got.slots.len());
-    for c in &layout.chunks {
-        layout.chunk_base_relocs(c, &mut relocs);
-    }
-    relocs.sort_by_key(|r| r.rva);
-    relocs.dedup_by_key(|r| r.rva);
+    let relocs = base_relocs::collect(&layout);
     if !relocs.is_empty() {
-        let size = baserel::encoded_size(&relocs);
         let reloc_rva = align_up(rva, u64::from(section_alignment)) as u32;
+        let chunk = base_relocs::chunk(&relocs, reloc_rva);
+        let size = chunk.size;
         let start = layout.chunks.len();
-        layout.chunks.push(Chunk {
-            kind: ChunkKind::BaseRelocs,
-            rva: reloc_rva,
-            size,
-            align: 4,
-        });
+        layout.chunks.push(chunk);
         layout.sections.push(OutputSection {
             kind: OutputKind::Reloc,
             characteristics: OutputKind::Reloc.characteristics(),
@@ -615,12 +504,7 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
             layout.chunks.push(c);
         }
         let file_size = align_up(off, u64::from(file_alignment));
-        let name = DEBUG_SECTIONS[i];
-        layout
-            .long_names
-            .push((layout.sections.len(), 4 + layout.strtab_len()));
-        layout.strtab.extend_from_slice(name.as_bytes());
-        layout.strtab.push(0);
+        layout.strtab.add(layout.sections.len(), DEBUG_SECTIONS[i]);
         layout.sections.push(OutputSection {
             kind: OutputKind::Debug(i as u8),
             characteristics: OutputKind::Debug(i as u8).characteristics(),
@@ -636,16 +520,9 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
             return Err(Error::ImageTooLarge { size: rva });
         }
     }
-    if !layout.strtab.is_empty() {
-        layout.strtab_offset = file_offset as u32;
-        let size = 4 + layout.strtab_len();
-        layout.chunks.push(Chunk {
-            kind: ChunkKind::StringTable,
-            rva: 0,
-            size,
-            align: 1,
-        });
-        file_offset += u64::from(size);
+    if let Some(chunk) = layout.strtab.chunk(file_offset as u32) {
+        layout.chunks.push(chunk);
+        file_offset += u64::from(chunk.size);
     }
     layout.size_of_image = align_up(rva, u64::from(section_alignment)) as u32;
     for (name, permissions) in &opts.sections.permissions {
@@ -753,6 +630,11 @@ impl ObjectFixups {
     /// The places in `section` that hold absolute addresses.
     fn sites_of(&self, section: u32) -> &[AbsSite] {
         &self.sites[range(&self.site_starts, section)]
+    }
+
+    /// How many places in the object's sections hold absolute addresses.
+    fn site_count(&self) -> usize {
+        self.sites.len()
     }
 }
 
@@ -958,6 +840,7 @@ mod tests {
             image_base: 0x1_4000_0000,
             allow_absolute32: false,
             sections: SectionOptions::default(),
+            header: Header::default(),
         };
         let layout = compute::<Amd64>(&res, Relaxation::none(), &opts).unwrap();
         let text = layout.section(OutputKind::Text).unwrap();
@@ -989,6 +872,7 @@ mod tests {
                     file_alignment,
                     ..SectionOptions::default()
                 },
+                header: Header::default(),
             };
             let layout = compute::<Amd64>(&res, Relaxation::none(), &opts).unwrap();
             assert_eq!(

@@ -24,9 +24,9 @@ use rayon::prelude::*;
 
 pub use consts::Machine;
 pub use error::{Error, Result};
+pub use layout::Subsystem;
 /// `.reloc` blocks: the encoder lives beside its reader in the PE layer.
 pub use peln_pe::baserel;
-pub use write::pe::Subsystem;
 
 /// Everything `pectl link` was told. Plain data: no I/O happens while building it.
 #[derive(Clone, Debug)]
@@ -310,27 +310,23 @@ fn link_for_arch<A: arch::Arch>(
                 image_base: args.image_base.unwrap_or(DEFAULT_IMAGE_BASE),
                 allow_absolute32: args.allow_absolute32,
                 sections: args.sections.clone(),
+                header: layout::Header {
+                    subsystem: args.subsystem,
+                    subsystem_version: args.subsystem_version,
+                    dll: args.dll,
+                    timestamp: args.timestamp,
+                },
             },
         )
     })?;
     tracing::debug!(size_of_image = layout.size_of_image, "laid out");
-    // Every live relocation is decided (a fixup each), every chunk has an RVA and every base
-    // relocation is known.
+    // Every live relocation is decided (a fixup each), every chunk has its size and RVA and every
+    // base relocation is known: the image is a plan of chunks, each able to write itself.
 
-    let header = write::pe::Header {
-        subsystem: args.subsystem,
-        subsystem_version: args.subsystem_version,
-        dll: args.dll,
-        timestamp: args.timestamp,
-        low_image: layout
-            .base_relocs
-            .iter()
-            .any(|r| r.typ == baserel::BaseRelocType::HighLow),
-    };
     tracing::info_span!("write").in_scope(|| {
         let buf =
             tracing::debug_span!("buffer").in_scope(|| out.buffer(layout.file_size as usize))?;
-        write::image::<A>(&resolved, &layout, &header, buf)
+        write::image::<A>(&resolved, &layout, buf)
     })?;
     // The image is complete in `out`.
     let map = args

@@ -106,8 +106,8 @@ pub fn render(res: &Resolved, layout: &Layout, folds: &[Fold]) -> String {
                         chunk.size, chunk.align
                     );
                 }
-                // In the file after every section, so in no section's chunk list.
-                ChunkKind::StringTable => {}
+                // In the file before and after every section, so in no section's chunk list.
+                ChunkKind::Headers | ChunkKind::StringTable => {}
             }
         }
     }

@@ -9,12 +9,16 @@
 //! thunks are never removed, so it ends. Only destinations inside `.text` get thunks: code does not
 //! branch anywhere else, and a branch to an absolute or missing address still gets its overflow
 //! error. No arch here both relaxes and uses thunks, so offsets are the inputs' own.
+//!
+//! A thunk chunk holds one group: the arch's thunk code once per destination, relocated to it
+//! PC-relatively (no base relocations).
 use rustc_hash::FxHashMap;
 
-use super::{Chunk, ChunkKind, ObjectFixups};
+use super::{Chunk, ChunkKind, Layout, ObjectFixups};
 use crate::arch::Arch;
+use crate::error::{Error, RelocSite};
 use crate::input::Format;
-use crate::reloc::{Field, RelocInfo};
+use crate::reloc::{self, Field, Operands, RelocInfo};
 use crate::resolve::{Resolved, Target};
 
 /// Every ISA with thunks here has 4-byte instructions.
@@ -205,6 +209,50 @@ fn place(text: &mut Vec<Chunk>, thunks: &Thunks) {
                 }
             }
             _ => text.push(c),
+        }
+    }
+}
+
+/// Fills one group of range-extension thunks: the arch's thunk code, relocated to each destination.
+pub(super) fn write<A: Arch>(
+    res: &Resolved,
+    layout: &Layout,
+    chunk: &Chunk,
+    group: u32,
+    out: &mut [u8],
+    errors: &mut Vec<Error>,
+) {
+    let Some(thunk) = A::THUNK else {
+        return;
+    };
+    let g = &layout.thunks.groups[group as usize];
+    let obj = &res.objects[g.file as usize];
+    for (i, dest) in g.dests.iter().enumerate() {
+        let at = i * thunk.code.len();
+        let code = &mut out[at..at + thunk.code.len()];
+        code.copy_from_slice(thunk.code);
+        for (off, info) in thunk.relocs {
+            let ops = Operands {
+                s: layout.address(dest.target),
+                a: dest.addend,
+                p: layout.image_base + u64::from(chunk.rva) + (at as u64) + u64::from(*off),
+                ..Operands::default()
+            };
+            let value = reloc::evaluate(info, &ops);
+            if let Err(unfit) = reloc::apply(info, &mut code[*off as usize..], value) {
+                let site = RelocSite {
+                    reloc: info.name,
+                    symbol: res.symbol_name(g.file, dest.symbol),
+                    file: obj.name.clone(),
+                    section: format!("thunks after {}", obj.sections[g.section as usize].name),
+                    offset: (at as u64) + u64::from(*off),
+                };
+                errors.push(super::chunk::unfit_error(
+                    site,
+                    unfit,
+                    ops.target(info.formula),
+                ));
+            }
         }
     }
 }

@@ -1,27 +1,22 @@
-//! Writing: fills the image buffer from the layout (headers, then every chunk: section bytes, GOT,
-//! thunks, `.reloc`, the string table), applies the scan's fixups through the arch's table and computes the PE
-//! checksum; [`output`] commits the file atomically. It decides nothing the layout did not.
+//! Writing: executes the layout's plan. Each placed chunk gets its own slice of the image buffer
+//! and fills it itself (headers, section bytes relocated through the arch's table, GOT, thunks,
+//! `.reloc`, the string table: [`crate::layout::chunk`]); then the PE checksum is computed over
+//! the whole, and [`output`] commits the file atomically. It decides nothing the layout did not.
 use rayon::prelude::*;
 
 pub mod output;
-pub mod pe;
 
 pub use output::{commit, Output, OutputFile};
 
 use crate::arch::Arch;
-use crate::baserel;
-use crate::error::{Error, RelocSite, Result};
-use crate::layout::{Chunk, ChunkKind, Layout, GOT_ENTRY_SIZE};
-use crate::reloc::{self, Formula, Operands, RelocInfo};
-use crate::resolve::{Resolved, Target};
-use pe::Header;
+use crate::error::{Error, Result};
+use crate::layout::{Chunk, Layout};
+use crate::resolve::Resolved;
 
-/// Fills `buf` (zeroed, `layout.file_size` bytes) with the image. Chunks are copied and
-/// relocated in parallel, each into its own slice of the buffer, and errors are gathered in chunk
-/// order: the bytes and the messages are the same whatever the number of threads.
-pub fn image<A: Arch>(res: &Resolved, layout: &Layout, header: &Header, buf: &mut [u8]) -> Result {
-    pe::write_headers(buf, layout, header, A::MACHINE.pe_machine());
-
+/// Fills `buf` (zeroed, `layout.file_size` bytes) with the image. Chunks are written in parallel,
+/// each into its own slice of the buffer, and errors are gathered in chunk order: the bytes and
+/// the messages are the same whatever the number of threads.
+pub fn image<A: Arch>(res: &Resolved, layout: &Layout, buf: &mut [u8]) -> Result {
     let mut slices: Vec<(&Chunk, &mut [u8])> = Vec::with_capacity(layout.chunks.len());
     let mut rest = &mut buf[..];
     let mut consumed = 0usize;
@@ -39,7 +34,7 @@ pub fn image<A: Arch>(res: &Resolved, layout: &Layout, header: &Header, buf: &mu
             .into_par_iter()
             .filter_map(|(chunk, out)| {
                 let mut errors = Vec::new();
-                write_chunk::<A>(res, layout, chunk, out, &mut errors);
+                chunk.write_to::<A>(res, layout, out, &mut errors);
                 (!errors.is_empty()).then_some(errors)
             })
             .collect()
@@ -47,252 +42,30 @@ pub fn image<A: Arch>(res: &Resolved, layout: &Layout, header: &Header, buf: &mu
     let errors: Vec<Error> = errors.into_iter().flatten().collect();
     Error::check(errors)?;
 
-    tracing::debug_span!("checksum").in_scope(|| pe::write_checksum(buf));
+    tracing::debug_span!("checksum").in_scope(|| write_checksum(buf));
     Ok(())
 }
 
-fn write_chunk<A: Arch>(
-    res: &Resolved,
-    layout: &Layout,
-    chunk: &Chunk,
-    out: &mut [u8],
-    errors: &mut Vec<Error>,
-) {
-    match chunk.kind {
-        ChunkKind::Input { file, section: s } => {
-            let sec = &res.objects[file as usize].sections[s as usize];
-            match layout.relax.edits(file, s) {
-                Some(edits) => edits.copy(sec.data, out),
-                None => out[..sec.data.len()].copy_from_slice(sec.data),
-            }
-            relocate::<A>(res, layout, file, s, chunk.rva, out, errors);
-        }
-        ChunkKind::Got => {
-            for (i, &t) in layout.got.slots.iter().enumerate() {
-                let at = i * GOT_ENTRY_SIZE as usize;
-                out[at..at + 8].copy_from_slice(&layout.address(t).to_le_bytes());
-            }
-        }
-        ChunkKind::Common(_) => {}
-        ChunkKind::Thunk(g) => write_thunks::<A>(res, layout, g, chunk.rva, out, errors),
-        ChunkKind::BaseRelocs => baserel::encode(&layout.base_relocs, out),
-        ChunkKind::StringTable => {
-            // Its size counts the size field itself.
-            out[..4].copy_from_slice(&chunk.size.to_le_bytes());
-            out[4..].copy_from_slice(&layout.strtab);
-        }
-    }
+/// Where the CheckSum field of an image we wrote is.
+pub const CHECKSUM_OFFSET: usize = peln_pe::headers::PE32PLUS_CHECKSUM;
+
+/// The PE checksum of an image we wrote (PE header at 0x80).
+pub fn checksum(bytes: &[u8]) -> u32 {
+    peln_pe::checksum(bytes, CHECKSUM_OFFSET)
 }
 
-/// Applies the fixups the scan decided for one input section to its bytes in the output buffer
-/// (already copied through the relaxation edits, as the fixups' offsets are).
-fn relocate<A: Arch>(
-    res: &Resolved,
-    layout: &Layout,
-    file: u32,
-    section: u32,
-    rva: u32,
-    out: &mut [u8],
-    errors: &mut Vec<Error>,
-) {
-    let obj = &res.objects[file as usize];
-    let sec = &obj.sections[section as usize];
-    let fixups = &layout.fixups[file as usize];
-    for fx in fixups.of(section) {
-        let (info, r) = (fx.info, sec.relocs.get(fx.reloc as usize));
-        let at = fx.offset as usize;
-        let error = |reason: String| Error::BadRelocation {
-            reloc: info.name,
-            file: obj.name.clone(),
-            section: sec.name.to_string(),
-            offset: r.offset.into(),
-            reason,
-        };
-        if at + info.field.size() > out.len() {
-            errors.push(error(format!(
-                "field of {} bytes does not fit in a section of {} bytes",
-                info.field.size(),
-                out.len()
-            )));
-            continue;
-        }
-        if let Some((from_field, byte)) = fx.opcode {
-            out[at.wrapping_add_signed(from_field.into())] = byte;
-        }
-        let p = layout.image_base + u64::from(rva) + u64::from(fx.offset);
-        let (value, target) = if info.formula == Formula::PcrelLo {
-            let Some(&hi) = fixups.hi20.get(&(section, fx.reloc)) else {
-                errors.push(error("no HI20 relocation pairs with it".into()));
-                continue;
-            };
-            let v = hi20_value(res, layout, file, hi);
-            (v, v as u64)
-        } else {
-            let a = match obj.format {
-                crate::input::Format::Coff => info.field.read(&out[at..]),
-                crate::input::Format::Elf => r.addend,
-            };
-            let target = res.target(file, r.symbol);
-            let mut ops = operands(layout, info.formula, target, a, p);
-            if matches!(info.formula, Formula::Add | Formula::Sub) {
-                ops.v = info.field.read(&out[at..]);
-            }
-            if let Some(s) = via_thunk::<A>(layout, info, file, section, target, a) {
-                (ops.s, ops.a) = (s, 0);
-            }
-            (reloc::evaluate(info, &ops), ops.target(info.formula))
-        };
-        if let Err(unfit) = reloc::apply(info, &mut out[at..], value) {
-            let site = RelocSite {
-                reloc: info.name,
-                symbol: res.symbol_name(file, r.symbol),
-                file: obj.name.clone(),
-                section: sec.name.to_string(),
-                offset: r.offset.into(),
-            };
-            errors.push(unfit_error(site, unfit, target));
-        }
-    }
-}
-
-/// The error for a value `reloc::apply` refused, `target` being the address it points at.
-fn unfit_error(site: RelocSite, unfit: reloc::Unfit, target: u64) -> Error {
-    let site = Box::new(site);
-    match unfit {
-        reloc::Unfit::Range { value, range } => Error::RelocOverflow { site, value, range },
-        reloc::Unfit::Align { align, .. } => Error::RelocMisaligned {
-            site,
-            target,
-            align,
-        },
-    }
-}
-
-/// S, G and the rest `formula` uses for a relocation to `target` with addend `a` at address `p`
-/// (the GOT slot and output section are looked up only when it needs them); V (the field's own
-/// value, for ADD/SUB) is left to the caller, which has the field.
-fn operands(layout: &Layout, formula: Formula, target: Target, a: i64, p: u64) -> Operands {
-    let s = layout.address(target);
-    let needs_section = matches!(formula, Formula::SecRel | Formula::SectionIndex);
-    let section = (needs_section && target.is_relocatable())
-        .then(|| layout.section_of(s.wrapping_sub(layout.image_base) as u32))
-        .flatten();
-    let (section_start, section_index) = match section {
-        Some(i) => (
-            layout.image_base + u64::from(layout.sections[i].rva),
-            i as u16 + 1,
-        ),
-        None => (0, 0),
-    };
-    Operands {
-        s,
-        a,
-        p,
-        g: formula
-            .needs_got_slot()
-            .then(|| layout.got.slot_rva(target))
-            .flatten()
-            .map_or(0, |g| layout.image_base + u64::from(g)),
-        got: layout.image_base + u64::from(layout.got.rva),
-        image_base: layout.image_base,
-        section_start,
-        section_index,
-        v: 0,
-    }
-}
-
-/// The value of the HI20 relocation `(section, index, type)` of `file` that a PCREL_LO12 takes
-/// the low 12 bits of (paired by the scan).
-fn hi20_value(
-    res: &Resolved,
-    layout: &Layout,
-    file: u32,
-    (section, index, info): (u32, u32, &'static RelocInfo),
-) -> i64 {
-    let hi = res.objects[file as usize].sections[section as usize]
-        .relocs
-        .get(index as usize);
-    let p = layout.address(Target::Section {
-        file,
-        section,
-        value: hi.offset,
-    });
-    reloc::evaluate(
-        info,
-        &operands(
-            layout,
-            info.formula,
-            res.target(file, hi.symbol),
-            hi.addend,
-            p,
-        ),
-    )
-}
-
-/// A branch that cannot reach its destination goes to the thunk layout placed for it.
-fn via_thunk<A: Arch>(
-    layout: &Layout,
-    info: &RelocInfo,
-    file: u32,
-    section: u32,
-    target: Target,
-    a: i64,
-) -> Option<u64> {
-    if A::THUNK?.branch != info.field {
-        return None;
-    }
-    let rva = layout.thunks.rva(file, section, target, a)?;
-    Some(layout.image_base + u64::from(rva))
-}
-
-/// Fills one group of range-extension thunks: the arch's thunk code, relocated to each destination.
-fn write_thunks<A: Arch>(
-    res: &Resolved,
-    layout: &Layout,
-    group: u32,
-    rva: u32,
-    out: &mut [u8],
-    errors: &mut Vec<Error>,
-) {
-    let Some(thunk) = A::THUNK else {
-        return;
-    };
-    let g = &layout.thunks.groups[group as usize];
-    let obj = &res.objects[g.file as usize];
-    for (i, dest) in g.dests.iter().enumerate() {
-        let at = i * thunk.code.len();
-        let code = &mut out[at..at + thunk.code.len()];
-        code.copy_from_slice(thunk.code);
-        for (off, info) in thunk.relocs {
-            let ops = Operands {
-                s: layout.address(dest.target),
-                a: dest.addend,
-                p: layout.image_base + u64::from(rva) + (at as u64) + u64::from(*off),
-                ..Operands::default()
-            };
-            let value = reloc::evaluate(info, &ops);
-            if let Err(unfit) = reloc::apply(info, &mut code[*off as usize..], value) {
-                let site = RelocSite {
-                    reloc: info.name,
-                    symbol: res.symbol_name(g.file, dest.symbol),
-                    file: obj.name.clone(),
-                    section: format!("thunks after {}", obj.sections[g.section as usize].name),
-                    offset: (at as u64) + u64::from(*off),
-                };
-                errors.push(unfit_error(site, unfit, ops.target(info.formula)));
-            }
-        }
-    }
+fn write_checksum(buf: &mut [u8]) {
+    let sum = checksum(buf);
+    buf[CHECKSUM_OFFSET..CHECKSUM_OFFSET + 4].copy_from_slice(&sum.to_le_bytes());
 }
 
 #[cfg(test)]
 mod tests {
-    use super::pe::Subsystem;
     use super::*;
     use crate::arch::amd64::Amd64;
     use crate::consts::{BaseRelocType, Machine};
     use crate::input::{Reloc, SectionClass};
-    use crate::layout::OutputKind;
+    use crate::layout::{ChunkKind, Header, OutputKind};
     use crate::relax::Relaxation;
     use crate::resolve::OneObject;
 
@@ -305,17 +78,11 @@ mod tests {
             image_base: 0x1_4000_0000,
             allow_absolute32: false,
             sections: Default::default(),
+            header: Header::default(),
         };
         let layout = crate::layout::compute::<Amd64>(res, Relaxation::none(), &opts).unwrap();
-        let header = Header {
-            subsystem: Subsystem::EfiApplication,
-            subsystem_version: (0, 0),
-            dll: false,
-            timestamp: 0,
-            low_image: false,
-        };
         let mut buf = vec![0u8; layout.file_size as usize];
-        image::<Amd64>(res, &layout, &header, &mut buf).unwrap();
+        image::<Amd64>(res, &layout, &mut buf).unwrap();
         (layout, buf)
     }
 
@@ -390,15 +157,15 @@ mod tests {
         let (layout, buf) = laid_out_and_written(&res);
         let strtab = layout.chunks.last().unwrap();
         assert_eq!(strtab.kind, ChunkKind::StringTable);
-        assert_eq!(layout.file_size, layout.strtab_offset + strtab.size);
+        assert_eq!(layout.file_size, layout.strtab.offset + strtab.size);
         let u32_at = |at: usize| u32::from_le_bytes(buf[at..at + 4].try_into().unwrap());
         let pe = u32_at(0x3c) as usize;
         assert_eq!(
             u32_at(pe + 12),
-            layout.strtab_offset,
+            layout.strtab.offset,
             "PointerToSymbolTable"
         );
-        let at = layout.strtab_offset as usize;
+        let at = layout.strtab.offset as usize;
         assert_eq!(&buf[at..], b"\x10\0\0\0.debug_info\0");
         let info = crate::consts::DEBUG_SECTIONS
             .iter()

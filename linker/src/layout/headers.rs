@@ -1,9 +1,37 @@
-//! PE32+ headers: DOS stub, COFF file header, optional header, section table, checksum.
-use crate::layout::{Layout, OutputKind};
+//! The headers chunk: DOS stub, PE signature, COFF file header, PE32+ optional header and the
+//! section table, at file offset and RVA 0, in the room lld-link reserves for them. `peln-pe`
+//! lays the bytes out; the fields come from the layout and the link's options.
+use super::{align_up, Chunk, ChunkKind, Layout, OutputKind, OutputSection};
+use crate::baserel;
+
+/// DOS header + stub + PE signature + COFF header + PE32+ optional header.
+pub const HEADERS_BEFORE_SECTION_TABLE: u32 = peln_pe::headers::PE32PLUS_SECTION_TABLE as u32;
+pub const SECTION_HEADER_SIZE: u32 = peln_pe::headers::SECTION_HEADER_SIZE as u32;
+/// The header area lld-link reserves: its SizeOfHeaders counts a section header for every output
+/// section it creates before dropping the empty ones, which comes to 0x400 at its default
+/// FileAlignment. Tools that add sections to a linked image write their headers into that room
+/// (ukify refuses a stub without it), and raw data still starts right after it.
+pub const MIN_SIZE_OF_HEADERS: u32 = 0x400;
+
+/// The headers' chunk for an image of `sections` output sections: SizeOfHeaders long.
+pub fn chunk(sections: usize, file_alignment: u32) -> Chunk {
+    let size = align_up(
+        u64::from(HEADERS_BEFORE_SECTION_TABLE + SECTION_HEADER_SIZE * sections as u32)
+            .max(u64::from(MIN_SIZE_OF_HEADERS)),
+        u64::from(file_alignment),
+    ) as u32;
+    Chunk {
+        kind: ChunkKind::Headers,
+        rva: 0,
+        size,
+        align: file_alignment,
+    }
+}
 
 /// UEFI image subsystems.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Subsystem {
+    #[default]
     EfiApplication,
     EfiBootServiceDriver,
     EfiRuntimeDriver,
@@ -31,31 +59,29 @@ impl Subsystem {
 }
 
 /// The header fields that come from options rather than from the layout.
+#[derive(Clone, Debug, Default)]
 pub struct Header {
     pub subsystem: Subsystem,
     /// MajorSubsystemVersion, MinorSubsystemVersion.
     pub subsystem_version: (u16, u16),
     pub dll: bool,
     pub timestamp: u32,
-    /// The image holds 32-bit absolute addresses: it must stay below 4 GiB.
-    pub low_image: bool,
 }
 
-/// Where the CheckSum field of an image we wrote is.
-pub const CHECKSUM_OFFSET: usize = peln_pe::headers::PE32PLUS_CHECKSUM;
-
 /// The headers the layout and the options make; `peln-pe` lays them out.
-pub fn write_headers(buf: &mut [u8], layout: &Layout, header: &Header, machine: u16) {
+pub(super) fn write(layout: &Layout, machine: u16, out: &mut [u8]) {
     use object::pe::*;
+    let header = &layout.header;
+    // 32-bit absolute addresses in the image: it must stay below 4 GiB.
+    let low_image = (layout.base_relocs.iter()).any(|r| r.typ == baserel::BaseRelocType::HighLow);
     let mut characteristics = IMAGE_FILE_EXECUTABLE_IMAGE;
-    if !header.low_image {
+    if !low_image {
         characteristics |= IMAGE_FILE_LARGE_ADDRESS_AWARE;
     }
     if header.dll {
         characteristics |= IMAGE_FILE_DLL;
     }
-    let sum = |pred: &dyn Fn(OutputKind) -> bool,
-               f: &dyn Fn(&crate::layout::OutputSection) -> u32| {
+    let sum = |pred: &dyn Fn(OutputKind) -> bool, f: &dyn Fn(&OutputSection) -> u32| {
         layout
             .sections
             .iter()
@@ -68,7 +94,7 @@ pub fn write_headers(buf: &mut [u8], layout: &Layout, header: &Header, machine: 
         ch & IMAGE_SCN_MEM_WRITE.0 != 0 && ch & IMAGE_SCN_MEM_EXECUTE.0 != 0
     });
     let mut dll = IMAGE_DLLCHARACTERISTICS_DYNAMIC_BASE;
-    if !header.low_image {
+    if !low_image {
         dll |= IMAGE_DLLCHARACTERISTICS_HIGH_ENTROPY_VA;
     }
     if !wx {
@@ -81,8 +107,8 @@ pub fn write_headers(buf: &mut [u8], layout: &Layout, header: &Header, machine: 
     let sections = (layout.sections.iter().enumerate())
         .map(|(i, s)| {
             let mut name = [0u8; 8];
-            match layout.long_names.iter().find(|(section, _)| *section == i) {
-                Some((_, offset)) => {
+            match layout.strtab.offset_of(i) {
+                Some(offset) => {
                     let slash = format!("/{offset}");
                     name[..slash.len()].copy_from_slice(slash.as_bytes());
                 }
@@ -104,7 +130,7 @@ pub fn write_headers(buf: &mut [u8], layout: &Layout, header: &Header, machine: 
         time_date_stamp: header.timestamp,
         // No symbols, but the string table that follows the (empty) symbol table holds long
         // section names.
-        pointer_to_symbol_table: layout.strtab_offset,
+        pointer_to_symbol_table: layout.strtab.offset,
         characteristics: characteristics.0,
         size_of_code: sum(&|k| k == OutputKind::Text, &|s| s.file_size),
         size_of_initialized_data: sum(&|k| k != OutputKind::Text && k.has_file_data(), &|s| {
@@ -126,15 +152,5 @@ pub fn write_headers(buf: &mut [u8], layout: &Layout, header: &Header, machine: 
         data_dirs,
         sections,
     };
-    image.write(buf);
-}
-
-/// The PE checksum of an image we wrote (PE header at 0x80).
-pub fn checksum(bytes: &[u8]) -> u32 {
-    peln_pe::checksum(bytes, CHECKSUM_OFFSET)
-}
-
-pub fn write_checksum(buf: &mut [u8]) {
-    let sum = checksum(buf);
-    buf[CHECKSUM_OFFSET..CHECKSUM_OFFSET + 4].copy_from_slice(&sum.to_le_bytes());
+    image.write(out);
 }

@@ -1,0 +1,31 @@
+//! The `.reloc` chunk: every chunk's base relocations, sorted by RVA and deduplicated, encoded in
+//! 4 KiB page blocks by `peln-pe`'s encoder. It is made after every other mapped chunk has its RVA
+//! and needs none of its own.
+use super::{Chunk, ChunkKind, Layout};
+use crate::baserel::{self, BaseReloc};
+
+/// What every chunk of `layout` asks the loader to patch, in ascending RVA order, each RVA once.
+pub fn collect(layout: &Layout) -> Vec<BaseReloc> {
+    let sites = layout.fixups.iter().map(|f| f.site_count()).sum::<usize>();
+    let mut relocs: Vec<BaseReloc> = Vec::with_capacity(sites + layout.got.slots.len());
+    for c in &layout.chunks {
+        c.base_relocs(layout, &mut relocs);
+    }
+    relocs.sort_by_key(|r| r.rva);
+    relocs.dedup_by_key(|r| r.rva);
+    relocs
+}
+
+/// The chunk holding `relocs` at `rva`.
+pub fn chunk(relocs: &[BaseReloc], rva: u32) -> Chunk {
+    Chunk {
+        kind: ChunkKind::BaseRelocs,
+        rva,
+        size: baserel::encoded_size(relocs),
+        align: 4,
+    }
+}
+
+pub(super) fn write(layout: &Layout, out: &mut [u8]) {
+    baserel::encode(&layout.base_relocs, out);
+}
