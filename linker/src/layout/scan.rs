@@ -1,0 +1,253 @@
+//! The relocation scan: before any address exists, every live relocation is decided once (a
+//! [`Fixup`] the input-section chunk applies), with the GOT slots it needs and the places the
+//! loader must patch. Both change sizes, so layout runs it before placing chunks.
+use rayon::prelude::*;
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::{Got, Options};
+use crate::arch::{AbsoluteInsn, Arch};
+use crate::baserel::BaseRelocType;
+use crate::error::{Error, RelocSite, Result};
+use crate::input::{ObjectFile, SectionClass};
+use crate::relax::Relaxation;
+use crate::reloc::{Field, Formula, RelocInfo};
+use crate::resolve::{Resolved, Target};
+
+/// What the relocation scan decides before any address exists.
+pub(super) struct Scan {
+    pub(super) got: Got,
+    /// Some relocation addresses the GOT or names `_GLOBAL_OFFSET_TABLE_`: the GOT exists even
+    /// with no slot.
+    pub(super) uses_got_base: bool,
+    pub(super) fixups: Vec<ObjectFixups>,
+}
+
+/// One relocation as the scan decided it: the writer applies it and decides nothing.
+#[derive(Clone, Copy, Debug)]
+pub struct Fixup {
+    /// Where the field is in the output chunk: the input offset mapped through relaxation.
+    pub offset: u32,
+    /// The relocation's index in its input section (symbol, addend, diagnostics).
+    pub reloc: u32,
+    /// What to apply: the type after relaxation's rewrite and GOT relaxation.
+    pub info: &'static RelocInfo,
+    /// GOT relaxation's new opcode byte, at this distance from the field (x86-64 `mov` → `lea`).
+    pub opcode: Option<(i8, u8)>,
+}
+
+/// The fixups of one object's live sections, by section, and the places in them the loader
+/// patches.
+#[derive(Debug, Default)]
+pub struct ObjectFixups {
+    list: Vec<Fixup>,
+    /// Per section index: where its fixups start in `list` (and where the last one's end).
+    starts: Vec<u32>,
+    sites: Vec<AbsSite>,
+    /// Per section index: where its sites start in `sites` (and where the last one's end).
+    site_starts: Vec<u32>,
+    /// Each PCREL_LO12 fixup's HI20, by (section, relocation index): its section, relocation
+    /// index and type.
+    pub hi20: FxHashMap<(u32, u32), (u32, u32, &'static RelocInfo)>,
+}
+
+impl ObjectFixups {
+    pub fn of(&self, section: u32) -> &[Fixup] {
+        &self.list[range(&self.starts, section)]
+    }
+
+    /// The places in `section` that hold absolute addresses.
+    pub(super) fn sites_of(&self, section: u32) -> &[AbsSite] {
+        &self.sites[range(&self.site_starts, section)]
+    }
+
+    /// How many places in the object's sections hold absolute addresses.
+    pub(super) fn site_count(&self) -> usize {
+        self.sites.len()
+    }
+}
+
+/// Entry `i` of a list grouped by `starts` (one start per group, then the end).
+fn range(starts: &[u32], i: u32) -> std::ops::Range<usize> {
+    match starts.get(i as usize..i as usize + 2) {
+        Some(&[from, to]) => from as usize..to as usize,
+        _ => 0..0,
+    }
+}
+
+/// What the scan of one object finds; objects are scanned in parallel and merged in link order.
+#[derive(Default)]
+struct ObjectScan {
+    /// Targets needing a GOT slot, each once, in the order the object first needs them.
+    got: Vec<Target>,
+    uses_got_base: bool,
+    fixups: ObjectFixups,
+    errors: Vec<Error>,
+}
+
+/// Decides every live relocation once: its final type and output offset (a [`Fixup`]), its GOT
+/// slot, whether the loader must patch it (a base-relocation site) and, for a PCREL_LO12, its
+/// HI20. Unknown types, unpaired LO12s and 32-bit absolute addresses the loader cannot move are
+/// rejected here: every relocation error that does not depend on addresses is found before any
+/// byte is written.
+pub(super) fn scan<A: Arch>(res: &Resolved, relax: &Relaxation, opts: &Options) -> Result<Scan> {
+    let per_object: Vec<ObjectScan> = res
+        .objects
+        .par_iter()
+        .enumerate()
+        .map(|(f, obj)| scan_object::<A>(res, relax, opts, f, obj))
+        .collect();
+    // Merged in link order: GOT slots come out in the order a sequential scan would give them.
+    let mut got = Got::default();
+    let mut uses_got_base = false;
+    let mut fixups = Vec::with_capacity(per_object.len());
+    let mut errors = Vec::new();
+    for o in per_object {
+        for target in o.got {
+            if !got.index.contains_key(&target) {
+                got.index.insert(target, got.slots.len() as u32);
+                got.slots.push(target);
+            }
+        }
+        uses_got_base |= o.uses_got_base;
+        fixups.push(o.fixups);
+        errors.extend(o.errors);
+    }
+    Error::check(errors)?;
+    Ok(Scan {
+        got,
+        uses_got_base,
+        fixups,
+    })
+}
+
+fn scan_object<A: Arch>(
+    res: &Resolved,
+    relax: &Relaxation,
+    opts: &Options,
+    f: usize,
+    obj: &ObjectFile,
+) -> ObjectScan {
+    let mut out = ObjectScan::default();
+    let live_relocs = (obj.sections.iter().enumerate())
+        .filter(|(s, _)| res.live[f][*s])
+        .map(|(_, sec)| sec.relocs.len())
+        .sum();
+    out.fixups.list.reserve_exact(live_relocs);
+    out.fixups.starts.reserve_exact(obj.sections.len() + 1);
+    out.fixups.site_starts.reserve_exact(obj.sections.len() + 1);
+    let mut got_seen: FxHashSet<Target> = FxHashSet::default();
+    // The arch's index for pairing relocations, built for files that pair any.
+    let mut labels = None;
+    let symbols = super::relax::Symbols {
+        res,
+        file: f as u32,
+    };
+    for (s, sec) in obj.sections.iter().enumerate() {
+        out.fixups.starts.push(out.fixups.list.len() as u32);
+        out.fixups.site_starts.push(out.fixups.sites.len() as u32);
+        if !res.live[f][s] {
+            continue;
+        }
+        let edits = relax.edits(f as u32, s as u32);
+        for (i, r) in sec.relocs.iter().enumerate() {
+            if edits.is_some_and(|e| e.is_deleted(r.offset)) {
+                continue;
+            }
+            let Some(mut info) = edits
+                .and_then(|e| e.rewrite(i as u32))
+                .or_else(|| A::reloc_info(obj.format, r.r_type))
+            else {
+                out.errors.push(Error::UnknownRelocation {
+                    file: obj.name.clone(),
+                    section: sec.name.to_string(),
+                    offset: r.offset.into(),
+                    r_type: A::reloc_name(obj.format, r.r_type),
+                });
+                continue;
+            };
+            if matches!(info.formula, Formula::None | Formula::Marker) {
+                continue;
+            }
+            let target = res.target(f as u32, r.symbol);
+            out.uses_got_base |= info.formula.uses_got() || target == Target::GotBase;
+            let opcode = A::relax_got(info, sec.data, r.offset as usize).map(|relaxed| {
+                info = relaxed.info;
+                (relaxed.at as i8, relaxed.byte)
+            });
+            out.fixups.list.push(Fixup {
+                offset: relax.map(f as u32, s as u32, r.offset.into()) as u32,
+                reloc: i as u32,
+                info,
+                opcode,
+            });
+            // DWARF holds link-time addresses for a debugger: nothing for the loader.
+            if sec.class == SectionClass::Debug {
+                continue;
+            }
+            if info.formula == Formula::PcrelLo {
+                match A::pair_lo12(&obj.sections, &symbols, r.symbol, &mut labels) {
+                    Ok((hs, hj)) => {
+                        let hi = obj.sections[hs as usize].relocs.get(hj as usize);
+                        let hinfo = A::reloc_info(obj.format, hi.r_type)
+                            .expect("labels hold known HI20 types");
+                        out.fixups
+                            .hi20
+                            .insert((s as u32, i as u32), (hs, hj, hinfo));
+                    }
+                    Err(reason) => out.errors.push(Error::BadRelocation {
+                        reloc: info.name,
+                        file: obj.name.clone(),
+                        section: sec.name.to_string(),
+                        offset: r.offset.into(),
+                        reason,
+                    }),
+                }
+                continue;
+            }
+            if info.formula.needs_got_slot() && got_seen.insert(target) {
+                out.got.push(target);
+            }
+            let moves = target.is_relocatable() || info.formula == Formula::Relative;
+            if !info.is_absolute() || !moves {
+                continue;
+            }
+            let typ = match info.field {
+                Field::Data64 => Some(BaseRelocType::Dir64),
+                Field::Data32 if opts.allow_absolute32 => Some(BaseRelocType::HighLow),
+                Field::Insn(_) => match A::absolute_insn(sec.relocs, i) {
+                    AbsoluteInsn::BaseReloc(t) => Some(t),
+                    AbsoluteInsn::Covered => continue,
+                    AbsoluteInsn::Unsupported => None,
+                },
+                _ => None,
+            };
+            let Some(typ) = typ else {
+                out.errors.push(Error::UnrelocatableAbsolute {
+                    site: Box::new(RelocSite {
+                        reloc: info.name,
+                        symbol: res.symbol_name(f as u32, r.symbol),
+                        file: obj.name.clone(),
+                        section: sec.name.to_string(),
+                        offset: r.offset.into(),
+                    }),
+                    hint: A::NARROW_ABSOLUTE_HINT,
+                });
+                continue;
+            };
+            out.fixups.sites.push(AbsSite {
+                offset: r.offset,
+                typ,
+            });
+        }
+    }
+    out.fixups.starts.push(out.fixups.list.len() as u32);
+    out.fixups.site_starts.push(out.fixups.sites.len() as u32);
+    out
+}
+
+/// A place that will hold an absolute address: known by input offset until RVAs exist.
+#[derive(Debug)]
+pub(super) struct AbsSite {
+    pub(super) offset: u32,
+    pub(super) typ: BaseRelocType,
+}
