@@ -265,6 +265,9 @@ fn align_up(value: u64, align: u64) -> u64 {
     value.div_ceil(align) * align
 }
 
+/// The plan of the image: the scan; input chunks ordered into output sections, then thunks, the
+/// GOT and COMMONs; the headers chunk, sized for the sections that will exist; RVAs and file
+/// offsets; then `.reloc` from every placed chunk's base relocations, DWARF and the string table.
 pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Result<Layout> {
     let scan::Scan {
         got,
@@ -358,11 +361,12 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
         .zip(&groups)
         .filter(|(_, g)| g.iter().any(|c| c.size > 0))
         .count()
-        + usize::from(fixups.iter().any(|f| f.site_count() > 0) || got.has_base_relocs())
+        + usize::from(base_relocs::needed(&fixups, &got))
         + debug_groups
             .iter()
             .filter(|g| g.iter().any(|c| c.size > 0))
             .count();
+    // The headers come first, sized for every section header, `.reloc`'s included.
     let headers = headers::chunk(section_count, file_alignment);
     let size_of_headers = headers.size;
 

@@ -1,8 +1,15 @@
 //! The `.reloc` chunk: every chunk's base relocations, sorted by RVA and deduplicated, encoded in
 //! 4 KiB page blocks by `peln-pe`'s encoder. It is made after every other mapped chunk has its RVA
 //! and needs none of its own.
-use super::{Chunk, ChunkKind, Layout};
+use super::{Chunk, ChunkKind, Got, Layout, ObjectFixups};
 use crate::baserel::{self, BaseReloc};
+
+/// Whether there will be a `.reloc` chunk, known before RVAs exist (the headers count its
+/// section header): whether any chunk kind with base relocations will have one, an input section
+/// an absolute address or the GOT a slot of a movable target.
+pub fn needed(fixups: &[ObjectFixups], got: &Got) -> bool {
+    fixups.iter().any(|f| f.site_count() > 0) || got.has_base_relocs()
+}
 
 /// What every chunk of `layout` asks the loader to patch, in ascending RVA order, each RVA once.
 pub fn collect(layout: &Layout) -> Vec<BaseReloc> {

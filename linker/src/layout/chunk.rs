@@ -6,7 +6,7 @@
 //! |---|---|---|---|
 //! | [`Headers`](ChunkKind::Headers) | `headers.rs` | DOS stub, PE headers, section table | none |
 //! | [`Input`](ChunkKind::Input) | `section.rs` | an input section through relaxation, relocated | its absolute addresses |
-//! | [`Common`](ChunkKind::Common) | `common.rs` | none: `.bss` | none |
+//! | [`Common`](ChunkKind::Common) | `common.rs` | none: zeroes | none |
 //! | [`Got`](ChunkKind::Got) | `got.rs` | each slot's target address | slots of movable targets |
 //! | [`Thunk`](ChunkKind::Thunk) | `thunks.rs` | the arch's thunk code per destination | none: PC-relative |
 //! | [`BaseRelocs`](ChunkKind::BaseRelocs) | `base_relocs.rs` | the `.reloc` blocks | none |

@@ -46,17 +46,12 @@ pub fn image<A: Arch>(res: &Resolved, layout: &Layout, buf: &mut [u8]) -> Result
     Ok(())
 }
 
-/// Where the CheckSum field of an image we wrote is.
-pub const CHECKSUM_OFFSET: usize = peln_pe::headers::PE32PLUS_CHECKSUM;
-
-/// The PE checksum of an image we wrote (PE header at 0x80).
-pub fn checksum(bytes: &[u8]) -> u32 {
-    peln_pe::checksum(bytes, CHECKSUM_OFFSET)
-}
-
+/// The PE checksum over the whole image, into its CheckSum field (the PE header at 0x80, where
+/// the headers chunk puts it).
 fn write_checksum(buf: &mut [u8]) {
-    let sum = checksum(buf);
-    buf[CHECKSUM_OFFSET..CHECKSUM_OFFSET + 4].copy_from_slice(&sum.to_le_bytes());
+    const FIELD: usize = peln_pe::headers::PE32PLUS_CHECKSUM;
+    let sum = peln_pe::checksum(buf, FIELD);
+    buf[FIELD..FIELD + 4].copy_from_slice(&sum.to_le_bytes());
 }
 
 #[cfg(test)]
