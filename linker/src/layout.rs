@@ -620,6 +620,52 @@ mod tests {
         assert_eq!(order, [2, 4, 5, 3, 1], ".text, .text, $a, $mn, $zz");
     }
 
+    /// The writer splits the image into the placed chunks' slices: they come in file order, none
+    /// overlaps the next, the headers chunk is first at offset 0 and the string table last, and
+    /// every byte of the file past the headers belongs to a section or the string table.
+    #[test]
+    fn placed_chunks_tile_the_file_in_order_from_the_headers() {
+        let res = OneObject::new(Machine::Amd64)
+            .section(".text", SectionClass::Text, 16, &[0xc3; 0x30], vec![])
+            .section(".text", SectionClass::Text, 64, &[0xcc; 3], vec![])
+            .section(".data", SectionClass::Data, 8, b"data", vec![])
+            // Section 4: 8 bytes of image, none of file.
+            .section(".bss", SectionClass::Bss, 8, &[0; 8], vec![])
+            .section(".debug_info", SectionClass::Debug, 1, &[1, 2, 3], vec![])
+            .symbol(b"entry", 1, 0)
+            .build();
+        let opts = Options {
+            image_base: 0x1_4000_0000,
+            allow_absolute32: false,
+            sections: SectionOptions::default(),
+            header: Header::default(),
+        };
+        let layout = compute::<Amd64>(&res, Relaxation::none(), &opts).unwrap();
+        let placed: Vec<(ChunkKind, u32, u32)> = (layout.placements())
+            .map(|(c, at)| (c.kind, at, c.size))
+            .collect();
+        assert_eq!(
+            placed.first(),
+            Some(&(ChunkKind::Headers, 0, layout.size_of_headers))
+        );
+        assert_eq!(placed.last().map(|p| p.0), Some(ChunkKind::StringTable));
+        for pair in placed.windows(2) {
+            let ((_, a, size), (kind, b, _)) = (pair[0], pair[1]);
+            assert!(
+                a + size <= b,
+                "{kind:?} at {b:#x} overlaps the chunk before"
+            );
+        }
+        let (_, at, size) = *placed.last().unwrap();
+        assert_eq!(at + size, layout.file_size);
+        assert!(
+            !placed
+                .iter()
+                .any(|p| matches!(p.0, ChunkKind::Input { section: 4, .. })),
+            ".bss has no file bytes"
+        );
+    }
+
     /// The header area is lld-link's 0x400 at its FileAlignment (and at EDK2's 32), a whole
     /// FileAlignment above that; raw data follows it back to back, with no gap a signer would
     /// have to decide about.
