@@ -34,7 +34,7 @@ impl Got {
         })
     }
 
-    /// Whether [`base_relocs`] will add any, known before the GOT has an RVA.
+    /// Whether the GOT chunk will have base relocations, known before it has an RVA.
     pub fn has_base_relocs(&self) -> bool {
         self.slots.iter().any(|t| t.is_relocatable())
     }
