@@ -1,6 +1,7 @@
 //! Input-section chunks: an input section's bytes, copied through relaxation's edits and relocated
 //! by the fixups the scan decided; its base relocations are the absolute addresses the scan found
 //! in it. DWARF sections are input chunks too, in their own output sections.
+use super::chunk::unfit_error;
 use super::{Chunk, ChunkKind, Layout};
 use crate::arch::Arch;
 use crate::baserel::BaseReloc;
@@ -123,7 +124,7 @@ fn relocate<A: Arch>(
                 section: sec.name.to_string(),
                 offset: r.offset.into(),
             };
-            errors.push(super::chunk::unfit_error(site, unfit, target));
+            errors.push(unfit_error(site, unfit, target));
         }
     }
 }

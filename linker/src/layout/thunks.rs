@@ -14,6 +14,7 @@
 //! PC-relatively (no base relocations).
 use rustc_hash::FxHashMap;
 
+use super::chunk::unfit_error;
 use super::{Chunk, ChunkKind, Layout, ObjectFixups};
 use crate::arch::Arch;
 use crate::error::{Error, RelocSite};
@@ -247,11 +248,7 @@ pub(super) fn write<A: Arch>(
                     section: format!("thunks after {}", obj.sections[g.section as usize].name),
                     offset: (at as u64) + u64::from(*off),
                 };
-                errors.push(super::chunk::unfit_error(
-                    site,
-                    unfit,
-                    ops.target(info.formula),
-                ));
+                errors.push(unfit_error(site, unfit, ops.target(info.formula)));
             }
         }
     }
