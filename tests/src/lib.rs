@@ -40,7 +40,7 @@ pub use env::{
     Requirement, SecureBootFirmware, SNAKEOIL_PASSWORD,
 };
 pub use link::{
-    link_elf_fixed_reference, link_with_lld, link_with_pectl, pectl_link_args, LinkOpts,
+    link_elf_fixed_reference, link_with_lld, link_with_pectl, pectl_link_args, LinkOpts, PectlRun,
 };
 pub use program::{
     assert_icf_folds_the_twin, assert_pectl_prints_what_lld_link_prints, assert_program_passed,
@@ -52,6 +52,20 @@ pub use qemu::{
     ACCESS_DENIED,
 };
 pub use work::WorkDir;
+
+/// `len` bytes that look like nothing, from a fixed xorshift64 stream started at `seed` (not 0):
+/// the same every run, so a failure reproduces.
+pub fn pseudo_random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
 
 /// The four UEFI architectures peln links for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -6,7 +6,7 @@
 //! `lib_unused` is referenced by nothing and must not be extracted (it would redefine `peln_ext_var`).
 use crate::cc::{archive, compile_c, ObjFormat};
 use crate::env::{check_needs, skip_unless, Need};
-use crate::link::{link_elf_fixed_reference, link_with_lld, link_with_pectl, LinkOpts};
+use crate::link::{link_elf_fixed_reference, link_with_lld, link_with_pectl, LinkOpts, PectlRun};
 use crate::qemu::{boot_efi, BootResult};
 use crate::work::WorkDir;
 use crate::Arch;
@@ -235,16 +235,12 @@ fn needs_for(arch: Arch, variant: &Variant) -> Result<(), String> {
 /// Builds the C program, links it with our linker via `run` (pass `pectl::run`),
 /// checks the PE headers edk2 relies on, and boots it. `None` when the environment is missing
 /// (already reported as `skipped:`; under `CI` this panics instead).
-pub fn c_program_with_pectl<F, E>(
-    run: F,
+pub fn c_program_with_pectl(
+    run: impl PectlRun,
     arch: Arch,
     variant: &Variant,
     opts: &LinkOpts,
-) -> Option<ProgramRun>
-where
-    F: FnOnce(Vec<std::ffi::OsString>) -> Result<(), E>,
-    E: std::fmt::Display,
-{
+) -> Option<ProgramRun> {
     skip_unless(needs_for(arch, variant))?;
     let (work, program) = build_in_work_dir(arch, variant, "pectl");
     let efi = link_with_pectl(
@@ -262,16 +258,12 @@ where
 
 /// [`c_program_with_pectl`], then [`ProgramRun::assert_passed`]: the whole of the plain boot
 /// tests, which differ only in arch, variant and options. `None` when the environment is missing.
-pub fn pectl_c_program_passes<F, E>(
-    run: F,
+pub fn pectl_c_program_passes(
+    run: impl PectlRun,
     arch: Arch,
     variant: &Variant,
     opts: &LinkOpts,
-) -> Option<ProgramRun>
-where
-    F: FnOnce(Vec<std::ffi::OsString>) -> Result<(), E>,
-    E: std::fmt::Display,
-{
+) -> Option<ProgramRun> {
     let program = c_program_with_pectl(run, arch, variant, opts)?;
     program.assert_passed();
     Some(program)
@@ -280,11 +272,7 @@ where
 /// Links the program with `--gc-sections --icf=all --map`, boots it and asserts that it passed
 /// and that the map shows `peln_ext_func_twin` (ext.c: the same code as `peln_ext_func`, defined
 /// after it) folded into `peln_ext_func`, in lld's `--print-icf-sections` lines.
-pub fn assert_icf_folds_the_twin<F, E>(run: F, arch: Arch, variant: &Variant)
-where
-    F: FnOnce(Vec<std::ffi::OsString>) -> Result<(), E>,
-    E: std::fmt::Display,
-{
+pub fn assert_icf_folds_the_twin(run: impl PectlRun, arch: Arch, variant: &Variant) {
     let maps = WorkDir::new(&format!("{arch}-{}-icf-map", variant.name));
     let map = maps.join("icf.map");
     let opts = LinkOpts {
@@ -310,11 +298,7 @@ where
 /// The same COFF objects linked by lld-link-19 and by pectl (`run`) boot to identical `PELN`
 /// lines, and both pass: lld-link is the reference our image must behave like, on every arch
 /// lld-link supports.
-pub fn assert_pectl_prints_what_lld_link_prints<F, E>(run: F, arch: Arch)
-where
-    F: FnOnce(Vec<std::ffi::OsString>) -> Result<(), E>,
-    E: std::fmt::Display,
-{
+pub fn assert_pectl_prints_what_lld_link_prints(run: impl PectlRun, arch: Arch) {
     let needs = [Need::Clang, Need::LlvmAr, Need::LldLink, Need::Qemu];
     if skip_unless(check_needs(arch, &needs)).is_none() {
         return;
