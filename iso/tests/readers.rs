@@ -7,9 +7,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use common::{
-    build, extract_partition, fake_pe, gpt_partition, have_tool, scratch, tool, xorriso_extract,
-};
+use common::{build, fake_pe, fsck_esp, gpt_partition, have_tool, scratch, tool, xorriso_extract};
 
 /// A 4-arch image with extra files, built once for this test binary.
 fn image() -> &'static Path {
@@ -262,15 +260,7 @@ fn sgdisk_verifies_clean() {
 
 fn fsck_and_mtools(img: &Path, expect_fat: &str, files: &[(&str, &Path)]) {
     let d = tempfile::tempdir().unwrap();
-    let part = d.path().join("p2.img");
-    extract_partition(img, 2, &part);
-    let p = part.display().to_string();
-    let (ok, out) = tool("fsck.fat", &["-n", "-v", &p]);
-    assert!(ok, "fsck.fat -n failed:\n{out}");
-    assert!(
-        !out.contains("Deleting") && !out.contains("Renamed") && !out.contains("differ"),
-        "{out}"
-    );
+    let (p, out) = fsck_esp(img, d.path());
     assert!(out.contains(expect_fat), "{out}");
     if !have_tool("mdir") {
         return;
