@@ -86,25 +86,12 @@ fn four_arches_one_iso(arch: &str) {
     }
 }
 
-#[test]
-fn four_arches_one_iso_amd64() {
-    four_arches_one_iso("amd64");
-}
-
-#[test]
-fn four_arches_one_iso_arm64() {
-    four_arches_one_iso("arm64");
-}
-
-#[test]
-fn four_arches_one_iso_riscv64() {
-    four_arches_one_iso("riscv64");
-}
-
-#[test]
-fn four_arches_one_iso_loongarch64() {
-    four_arches_one_iso("loongarch64");
-}
+peln_tests::tests_of!(four_arches_one_iso:
+    four_arches_one_iso_amd64 => "amd64",
+    four_arches_one_iso_arm64 => "arm64",
+    four_arches_one_iso_riscv64 => "riscv64",
+    four_arches_one_iso_loongarch64 => "loongarch64",
+);
 
 /// `build-iso BOOT_TAR SQUASHFS OUTPUT`: the arch comes from the tar's systemd-boot, the root
 /// from LiveOS/squashfs.img; a label of our own proves the initramfs matched on it.
@@ -241,12 +228,7 @@ fn secure_boot_signed_live_iso(arch: &str) {
     peln_tests::secureboot::assert_refused(&r, "PELN-LIVE");
 }
 
-#[test]
-fn secure_boot_signed_live_iso_amd64() {
-    secure_boot_signed_live_iso("amd64");
-}
-
-#[test]
-fn secure_boot_signed_live_iso_arm64() {
-    secure_boot_signed_live_iso("arm64");
-}
+peln_tests::tests_of!(secure_boot_signed_live_iso:
+    secure_boot_signed_live_iso_amd64 => "amd64",
+    secure_boot_signed_live_iso_arm64 => "arm64",
+);

@@ -128,17 +128,8 @@ fn boots(arch: Arch) {
     }
 }
 
-#[test]
-fn debian_live_boots_amd64() {
-    boots(Arch::Amd64);
-}
-
-#[test]
-fn debian_live_boots_arm64() {
-    boots(Arch::Arm64);
-}
-
-#[test]
-fn debian_live_boots_riscv64() {
-    boots(Arch::Riscv64);
-}
+peln_tests::tests_of!(boots:
+    debian_live_boots_amd64 => Arch::Amd64,
+    debian_live_boots_arm64 => Arch::Arm64,
+    debian_live_boots_riscv64 => Arch::Riscv64,
+);

@@ -129,20 +129,11 @@ fn e2e_iso_boots(arch: Arch) {
     );
 }
 
-#[test]
-fn uboot_e2e_iso_disk_amd64() {
-    e2e_iso_boots(Arch::Amd64);
-}
-
-#[test]
-fn uboot_e2e_iso_disk_arm64() {
-    e2e_iso_boots(Arch::Arm64);
-}
-
-#[test]
-fn uboot_e2e_iso_disk_riscv64() {
-    e2e_iso_boots(Arch::Riscv64);
-}
+peln_tests::tests_of!(e2e_iso_boots:
+    uboot_e2e_iso_disk_amd64 => Arch::Amd64,
+    uboot_e2e_iso_disk_arm64 => Arch::Arm64,
+    uboot_e2e_iso_disk_riscv64 => Arch::Riscv64,
+);
 
 fn live_iso_boots(arch: Arch) {
     let Some(iso) = live_iso() else { return };
@@ -156,17 +147,8 @@ fn live_iso_boots(arch: Arch) {
     assert_own_arch_booted(&r, u, &format!("uboot-{u}"));
 }
 
-#[test]
-fn uboot_live_iso_disk_amd64() {
-    live_iso_boots(Arch::Amd64);
-}
-
-#[test]
-fn uboot_live_iso_disk_arm64() {
-    live_iso_boots(Arch::Arm64);
-}
-
-#[test]
-fn uboot_live_iso_disk_riscv64() {
-    live_iso_boots(Arch::Riscv64);
-}
+peln_tests::tests_of!(live_iso_boots:
+    uboot_live_iso_disk_amd64 => Arch::Amd64,
+    uboot_live_iso_disk_arm64 => Arch::Arm64,
+    uboot_live_iso_disk_riscv64 => Arch::Riscv64,
+);

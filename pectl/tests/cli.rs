@@ -266,13 +266,16 @@ fn sign_key_signs_the_linked_image() {
     let other = peln_tests::secureboot::fresh_key_pair(keys.path(), "peln-other");
     let (key, cert) = (pair.key.to_str().unwrap(), pair.cert.to_str().unwrap());
     let obj = fixture("hello-coff.obj");
-    let run = link(&[
-        "--sign-key",
-        key,
-        "--sign-cert",
-        cert,
-        obj.to_str().unwrap(),
-    ]);
+    let link_signed = |key: &str| {
+        link(&[
+            "--sign-key",
+            key,
+            "--sign-cert",
+            cert,
+            obj.to_str().unwrap(),
+        ])
+    };
+    let run = link_signed(key);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let verify = |cert: &std::path::Path| {
         Command::new(env!("CARGO_BIN_EXE_pectl"))
@@ -291,12 +294,8 @@ fn sign_key_signs_the_linked_image() {
     assert_eq!(leftovers, 1, "only the signed image is left");
 
     // The certificate given as the key: refused, nothing written.
-    let run = link(&[
-        "--sign-key",
-        cert,
-        "--sign-cert",
-        cert,
-        obj.to_str().unwrap(),
-    ]);
-    assert_fails(&run, &["peln-link-test.pem", "not a private key"]);
+    assert_fails(
+        &link_signed(cert),
+        &["peln-link-test.pem", "not a private key"],
+    );
 }

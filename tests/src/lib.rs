@@ -240,6 +240,27 @@ impl std::fmt::Display for Arch {
     }
 }
 
+/// One `#[test]` per case, each calling one test function with its argument: the per-arch tests
+/// of a test function without a hand-written wrapper for each.
+///
+/// ```ignore
+/// peln_tests::tests_of!(hands_off:
+///     uki_hands_off_cmdline_and_initrd_amd64 => Arch::Amd64,
+///     uki_hands_off_cmdline_and_initrd_arm64 => Arch::Arm64,
+/// );
+/// ```
+#[macro_export]
+macro_rules! tests_of {
+    ($body:path: $($name:ident => $arg:expr),+ $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $body($arg)
+            }
+        )+
+    };
+}
+
 /// Unwraps a requirement (an `Option`, a `Result<T, impl Display>` or a `bool`), or applies the skip
 /// policy and `return`s from the calling test: prints `skipped: <why>` (or panics when `CI` is set).
 ///

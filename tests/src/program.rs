@@ -119,10 +119,18 @@ impl TestProgram {
 
 /// The program for `arch`/`variant` built in a fresh work directory `<arch>-<variant>-<linker>`,
 /// one per linker so that their outputs never mix.
-fn build_in_work_dir(arch: Arch, variant: &Variant, linker: &str) -> (WorkDir, TestProgram) {
+/// Builds the program in a work dir of its own, links it into the arch's boot file with
+/// `link(out, inputs)` and boots it.
+fn link_and_boot(
+    arch: Arch,
+    variant: &Variant,
+    linker: &str,
+    link: impl FnOnce(&Path, &[PathBuf]) -> PathBuf,
+) -> ProgramRun {
     let work = WorkDir::new(&format!("{arch}-{}-{linker}", variant.name));
     let program = build_test_program(arch, variant, &work.subdir("obj"));
-    (work, program)
+    let efi = link(&work.join(arch.efi_boot_file()), &program.inputs());
+    ProgramRun::boot(arch, work, program, efi)
 }
 
 /// Compiles the C program for `arch`/`variant` into `out_dir` (objects and archive). Needs clang-19
@@ -242,18 +250,13 @@ pub fn c_program_with_pectl(
     opts: &LinkOpts,
 ) -> Option<ProgramRun> {
     skip_unless(needs_for(arch, variant))?;
-    let (work, program) = build_in_work_dir(arch, variant, "pectl");
-    let efi = link_with_pectl(
-        run,
-        arch,
-        &work.join(arch.efi_boot_file()),
-        &program.inputs(),
-        opts,
-    );
-    if opts.subsystem.is_none() {
-        crate::pe::assert_uefi_image(&efi, arch, crate::pe::IMAGE_SUBSYSTEM_EFI_APPLICATION);
-    }
-    Some(ProgramRun::boot(arch, work, program, efi))
+    Some(link_and_boot(arch, variant, "pectl", |out, inputs| {
+        let efi = link_with_pectl(run, arch, out, inputs, opts);
+        if opts.subsystem.is_none() {
+            crate::pe::assert_uefi_image(&efi, arch, crate::pe::IMAGE_SUBSYSTEM_EFI_APPLICATION);
+        }
+        efi
+    }))
 }
 
 /// [`c_program_with_pectl`], then [`ProgramRun::assert_passed`]: the whole of the plain boot
@@ -336,15 +339,11 @@ pub fn assert_pectl_prints_what_lld_link_prints(run: impl PectlRun, arch: Arch) 
 /// environment is missing (see [`c_program_with_pectl`]).
 pub fn c_program_with_lld(arch: Arch, variant: &Variant, lld_extra: &[&str]) -> Option<ProgramRun> {
     skip_unless(needs_for(arch, variant).and_then(|_| check_needs(arch, &[Need::LldLink])))?;
-    let (work, program) = build_in_work_dir(arch, variant, "lld");
-    let efi = link_with_lld(
-        arch,
-        &work.join(arch.efi_boot_file()),
-        &program.inputs(),
-        lld_extra,
-    );
-    crate::pe::assert_uefi_image(&efi, arch, crate::pe::IMAGE_SUBSYSTEM_EFI_APPLICATION);
-    Some(ProgramRun::boot(arch, work, program, efi))
+    Some(link_and_boot(arch, variant, "lld", |out, inputs| {
+        let efi = link_with_lld(arch, out, inputs, lld_extra);
+        crate::pe::assert_uefi_image(&efi, arch, crate::pe::IMAGE_SUBSYSTEM_EFI_APPLICATION);
+        efi
+    }))
 }
 
 /// Builds the C program as ELF, links it at a fixed address with ld.lld + objcopy (see
@@ -363,12 +362,7 @@ pub fn c_program_with_elf_reference(
     skip_unless(
         needs_for(arch, variant).and_then(|_| check_needs(arch, &[Need::ElfFixedReference])),
     )?;
-    let (work, program) = build_in_work_dir(arch, variant, "elfref");
-    let efi = link_elf_fixed_reference(
-        arch,
-        &work.join(arch.efi_boot_file()),
-        &program.inputs(),
-        image_base,
-    );
-    Some(ProgramRun::boot(arch, work, program, efi))
+    Some(link_and_boot(arch, variant, "elfref", |out, inputs| {
+        link_elf_fixed_reference(arch, out, inputs, image_base)
+    }))
 }

@@ -110,15 +110,10 @@ fn app(arch: Arch) {
     assert_refused(&r, &marker);
 }
 
-#[test]
-fn amd64_app_signed_runs_unsigned_tampered_and_foreign_refused() {
-    app(Arch::Amd64);
-}
-
-#[test]
-fn arm64_app_signed_runs_unsigned_tampered_and_foreign_refused() {
-    app(Arch::Arm64);
-}
+peln_tests::tests_of!(app:
+    amd64_app_signed_runs_unsigned_tampered_and_foreign_refused => Arch::Amd64,
+    arm64_app_signed_runs_unsigned_tampered_and_foreign_refused => Arch::Arm64,
+);
 
 /// A UKI whose kernel `pectl sign` signed, itself signed by `pectl sign`, boots to `/init`; the
 /// UKI unsigned, tampered or signed by another key is refused, and a signed UKI whose kernel is
@@ -243,15 +238,10 @@ fn uki_and_iso(arch: Arch) {
     assert_refused(&r, &marker(arch));
 }
 
-#[test]
-fn amd64_uki_and_iso_signed_boot_unsigned_refused() {
-    uki_and_iso(Arch::Amd64);
-}
-
-#[test]
-fn arm64_uki_and_iso_signed_boot_unsigned_refused() {
-    uki_and_iso(Arch::Arm64);
-}
+peln_tests::tests_of!(uki_and_iso:
+    amd64_uki_and_iso_signed_boot_unsigned_refused => Arch::Amd64,
+    arm64_uki_and_iso_signed_boot_unsigned_refused => Arch::Arm64,
+);
 
 /// riscv64 and loongarch64: Debian's edk2 there has no Secure Boot, so nothing is enforced, but a
 /// signed app must still load and run (the certificate table appended at the end of the file is
@@ -286,12 +276,7 @@ fn signed_app_runs_unenforced(arch: Arch) {
     assert_program_passed(&r);
 }
 
-#[test]
-fn riscv64_signed_app_runs_unenforced() {
-    signed_app_runs_unenforced(Arch::Riscv64);
-}
-
-#[test]
-fn loongarch64_signed_app_runs_unenforced() {
-    signed_app_runs_unenforced(Arch::Loongarch64);
-}
+peln_tests::tests_of!(signed_app_runs_unenforced:
+    riscv64_signed_app_runs_unenforced => Arch::Riscv64,
+    loongarch64_signed_app_runs_unenforced => Arch::Loongarch64,
+);

@@ -125,42 +125,16 @@ fn bare_stub_returns(arch: Arch) {
     );
 }
 
-#[test]
-fn uki_hands_off_cmdline_and_initrd_amd64() {
-    hands_off(Arch::Amd64);
-}
+peln_tests::tests_of!(hands_off:
+    uki_hands_off_cmdline_and_initrd_amd64 => Arch::Amd64,
+    uki_hands_off_cmdline_and_initrd_arm64 => Arch::Arm64,
+    uki_hands_off_cmdline_and_initrd_riscv64 => Arch::Riscv64,
+    uki_hands_off_cmdline_and_initrd_loongarch64 => Arch::Loongarch64,
+);
 
-#[test]
-fn uki_hands_off_cmdline_and_initrd_arm64() {
-    hands_off(Arch::Arm64);
-}
-
-#[test]
-fn uki_hands_off_cmdline_and_initrd_riscv64() {
-    hands_off(Arch::Riscv64);
-}
-
-#[test]
-fn uki_hands_off_cmdline_and_initrd_loongarch64() {
-    hands_off(Arch::Loongarch64);
-}
-
-#[test]
-fn bare_stub_reports_no_linux_and_returns_amd64() {
-    bare_stub_returns(Arch::Amd64);
-}
-
-#[test]
-fn bare_stub_reports_no_linux_and_returns_arm64() {
-    bare_stub_returns(Arch::Arm64);
-}
-
-#[test]
-fn bare_stub_reports_no_linux_and_returns_riscv64() {
-    bare_stub_returns(Arch::Riscv64);
-}
-
-#[test]
-fn bare_stub_reports_no_linux_and_returns_loongarch64() {
-    bare_stub_returns(Arch::Loongarch64);
-}
+peln_tests::tests_of!(bare_stub_returns:
+    bare_stub_reports_no_linux_and_returns_amd64 => Arch::Amd64,
+    bare_stub_reports_no_linux_and_returns_arm64 => Arch::Arm64,
+    bare_stub_reports_no_linux_and_returns_riscv64 => Arch::Riscv64,
+    bare_stub_reports_no_linux_and_returns_loongarch64 => Arch::Loongarch64,
+);
