@@ -45,7 +45,8 @@ pub use link::{
 pub use program::{
     assert_icf_folds_the_twin, assert_pectl_prints_what_lld_link_prints, assert_program_passed,
     build_test_program, c_program_with_elf_reference, c_program_with_lld, c_program_with_pectl,
-    pectl_c_program_passes, peln_lines, ProgramRun, TestProgram, Variant, CHECKS,
+    pectl_c_program_passes, pectl_linked_program, peln_lines, ProgramRun, TestProgram, Variant,
+    CHECKS,
 };
 pub use qemu::{
     boot, boot_efi, boot_efi_with, make_esp_dir, BootOpts, BootResult, FirmwareKind, Media,

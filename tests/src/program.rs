@@ -133,6 +133,20 @@ fn link_and_boot(
     ProgramRun::boot(arch, work, program, efi)
 }
 
+/// Compiles the C program into `<work>/obj` and links it with pectl (`run`) and `opts` into
+/// `<work>/<name>`; returns the image.
+pub fn pectl_linked_program(
+    run: impl PectlRun,
+    arch: Arch,
+    variant: &Variant,
+    work: &WorkDir,
+    name: &str,
+    opts: &LinkOpts,
+) -> PathBuf {
+    let program = build_test_program(arch, variant, &work.subdir("obj"));
+    link_with_pectl(run, arch, &work.join(name), &program.inputs(), opts)
+}
+
 /// Compiles the C program for `arch`/`variant` into `out_dir` (objects and archive). Needs clang-19
 /// and llvm-ar-19; a compile error panics with clang's stderr.
 pub fn build_test_program(arch: Arch, variant: &Variant, out_dir: &Path) -> TestProgram {

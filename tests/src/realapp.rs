@@ -34,7 +34,7 @@ impl Profile {
 }
 
 /// Who links the program and how cargo is told.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub enum Linker {
     /// `RUSTFLAGS="-C linker=<pectl>"`: rustc calls it with `-flavor link|gnu`.
     PectlFlag,

@@ -5,8 +5,8 @@
 use peln_tests::pe::PeInfo;
 use peln_tests::rust::assert_rust_hello_with_pectl_boots;
 use peln_tests::{
-    assert_icf_folds_the_twin, assert_pectl_prints_what_lld_link_prints, build_test_program,
-    c_program_with_pectl, check_needs, link_with_pectl, pectl_c_program_passes, require, Arch,
+    assert_icf_folds_the_twin, assert_pectl_prints_what_lld_link_prints, c_program_with_pectl,
+    check_needs, link_with_pectl, pectl_c_program_passes, pectl_linked_program, require, Arch,
     LinkOpts, Need, Variant, WorkDir,
 };
 
@@ -85,14 +85,15 @@ fn pectl_and_lld_link_amd64_coff_same_objects_print_identical_peln_lines() {
 fn pectl_amd64_map_file_is_written_and_names_the_entry_point() {
     require!(check_needs(ARCH, &[Need::Clang, Need::LlvmAr]));
     let work = WorkDir::new("amd64-map");
-    let program = build_test_program(ARCH, &Variant::coff(), &work.subdir("obj"));
     let map = work.join("out.map");
-    link_with_pectl(
+    let opts = LinkOpts::default().map(&map);
+    pectl_linked_program(
         pectl::run,
         ARCH,
-        &work.join("BOOTX64.EFI"),
-        &program.inputs(),
-        &LinkOpts::default().map(&map),
+        &Variant::coff(),
+        &work,
+        "BOOTX64.EFI",
+        &opts,
     );
     let text = std::fs::read_to_string(&map)
         .unwrap_or_else(|e| panic!("no map file {}: {e}", map.display()));

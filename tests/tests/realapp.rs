@@ -76,24 +76,16 @@ peln_tests::tests_of!(boots_like_rust_lld_and_no_larger:
     realapp_arm64_cargo_with_pectl_as_linker_boots_release_and_debug_like_rust_lld_and_no_larger => Arch::Arm64,
 );
 
-#[test]
-fn realapp_riscv64_cargo_config_recipe_boots_release_and_debug() {
+/// The arches rust-lld does not link for: pectl, chosen as `linker`, links release and debug
+/// builds that boot.
+fn boots_release_and_debug((arch, linker): (Arch, Linker)) {
     run(
-        Arch::Riscv64,
-        &[
-            (Profile::Release, Linker::PectlConfig),
-            (Profile::Debug, Linker::PectlConfig),
-        ],
+        arch,
+        &[(Profile::Release, linker), (Profile::Debug, linker)],
     );
 }
 
-#[test]
-fn realapp_loongarch64_build_std_with_pectl_as_linker_boots_release_and_debug() {
-    run(
-        Arch::Loongarch64,
-        &[
-            (Profile::Release, Linker::PectlFlag),
-            (Profile::Debug, Linker::PectlFlag),
-        ],
-    );
-}
+peln_tests::tests_of!(boots_release_and_debug:
+    realapp_riscv64_cargo_config_recipe_boots_release_and_debug => (Arch::Riscv64, Linker::PectlConfig),
+    realapp_loongarch64_build_std_with_pectl_as_linker_boots_release_and_debug => (Arch::Loongarch64, Linker::PectlFlag),
+);

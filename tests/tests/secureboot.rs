@@ -26,9 +26,9 @@ use peln_tests::secureboot::{
 };
 use peln_tests::stub::{build_and_link_stub, check_stub_toolchain, uki_args};
 use peln_tests::{
-    assert_program_passed, boot, boot_efi, build_test_program, check_needs, link_with_pectl,
-    make_esp_dir, require, secure_boot_firmware, Arch, BootOpts, BootResult, LinkOpts, Media, Need,
-    Variant, WorkDir, ACCESS_DENIED,
+    assert_program_passed, boot, boot_efi, check_needs, make_esp_dir, pectl_linked_program,
+    require, secure_boot_firmware, Arch, BootOpts, BootResult, LinkOpts, Media, Need, Variant,
+    WorkDir, ACCESS_DENIED,
 };
 
 /// Signs `input` into `out` with `pectl sign`.
@@ -76,14 +76,8 @@ fn app(arch: Arch) {
     let fw = require!(secure_boot_firmware(arch));
     require!(check_key_tools());
     let work = WorkDir::new(&format!("secureboot-app-{arch}"));
-    let program = build_test_program(arch, &Variant::coff(), &work.subdir("obj"));
-    let app = link_with_pectl(
-        pectl::run,
-        arch,
-        &work.join("app.efi"),
-        &program.inputs(),
-        &LinkOpts::default(),
-    );
+    let opts = LinkOpts::default();
+    let app = pectl_linked_program(pectl::run, arch, &Variant::coff(), &work, "app.efi", &opts);
     let snake = require!(snakeoil(arch, work.path()));
     let own = fresh_key_pair(work.path(), "peln-test-db");
     let signed = sign(&snake, &app, &work.join("signed.efi"));
@@ -250,14 +244,8 @@ fn signed_app_runs_unenforced(arch: Arch) {
     require!(check_needs(arch, &[Need::Clang, Need::LlvmAr, Need::Qemu]));
     require!(peln_tests::env::need_tool("openssl"));
     let work = WorkDir::new(&format!("secureboot-unenforced-{arch}"));
-    let program = build_test_program(arch, &Variant::elf(), &work.subdir("obj"));
-    let app = link_with_pectl(
-        pectl::run,
-        arch,
-        &work.join("app.efi"),
-        &program.inputs(),
-        &LinkOpts::default(),
-    );
+    let opts = LinkOpts::default();
+    let app = pectl_linked_program(pectl::run, arch, &Variant::elf(), &work, "app.efi", &opts);
     let pair = fresh_key_pair(work.path(), "peln-test-db");
     let signed = sign(&pair, &app, &work.join("signed.efi"));
     let verify = pectl::run([
