@@ -67,8 +67,6 @@ const IMAGE_SCN_MEM_READ: u32 = 0x4000_0000;
 const IMAGE_DLLCHARACTERISTICS_NX_COMPAT: u16 = 0x0100;
 /// Offset of DllCharacteristics in the optional header.
 const OPT_DLL_CHARACTERISTICS: usize = 70;
-/// Offset of the data directories in a PE32+ optional header.
-const OPT_DATA_DIRECTORIES: usize = 112;
 const DEBUG_ENTRY_SIZE: usize = 28;
 const COFF_SYMBOL_SIZE: u64 = 18;
 
@@ -427,31 +425,19 @@ fn load_signer(sb: &SecureBoot) -> Result<peln_sign::Signer, UkiError> {
     peln_sign::Signer::load(&sb.key, &sb.cert, password.as_ref()).map_err(UkiError::SigningKey)
 }
 
-/// `image` without its certificate table (which signers append as the file's last bytes) and
-/// with the security directory entry cleared.
+/// A PE32+ stub without its signatures (peln-sign's [`peln_sign::strip_signatures`]). Its
+/// table need not be 8-byte aligned, as peln-sign requires of the images it signs or verifies:
+/// the signatures are dropped unread, and the UKI is laid out and signed afresh.
 fn strip_signature(file: &str, image: &[u8]) -> Result<Vec<u8>, UkiError> {
-    let pe = parse(file, image)?;
-    if !pe.pe32plus {
+    if !parse(file, image)?.pe32plus {
         return Err(UkiError::NotPe32Plus {
             file: file.to_string(),
         });
     }
-    let (offset, size) = pe.dir(IMAGE_DIRECTORY_ENTRY_SECURITY);
-    if u64::from(offset) + u64::from(size) != image.len() as u64 {
-        return Err(UkiError::Malformed {
-            file: file.to_string(),
-            reason: format!(
-                "the certificate table ({size:#x} bytes at file offset {offset:#x}) is not the \
-                 end of the file ({:#x} bytes)",
-                image.len()
-            ),
-        });
-    }
-    let mut out = image[..offset as usize].to_vec();
-    let entry = pe.opt + OPT_DATA_DIRECTORIES + 8 * IMAGE_DIRECTORY_ENTRY_SECURITY;
-    wr32(&mut out, entry, 0);
-    wr32(&mut out, entry + 4, 0);
-    Ok(out)
+    peln_sign::strip_signatures(image).map_err(|e| UkiError::Malformed {
+        file: file.to_string(),
+        reason: e.to_string(),
+    })
 }
 
 /// The checksum the PE header at the start of `bytes` should hold (`None` if it is not a PE).
@@ -1099,6 +1085,36 @@ mod tests {
 
     fn names(pe: &Pe) -> Vec<String> {
         pe.sections.iter().map(SectionHeader::name).collect()
+    }
+
+    /// A signed stub's certificate table is dropped wherever it starts: peln-sign refuses to sign
+    /// or verify an image whose table is not 8-byte aligned, but stripping reads nothing of it.
+    /// A table that is not the file's end is refused, naming the stub.
+    #[test]
+    fn a_signed_stubs_table_is_dropped_even_when_misaligned() {
+        let mut unsigned = synth(AMD64, 0x400, &[(".text", 0x1000, b"\xc3", 1)]);
+        // Trailing data of odd length: the table after it starts at an odd offset.
+        unsigned.push(0xee);
+        let mut stub = unsigned.clone();
+        let entry = 0x44 + 20 + 112 + 8 * IMAGE_DIRECTORY_ENTRY_SECURITY;
+        let table_at = stub.len() as u32;
+        wr32(&mut stub, entry, table_at);
+        wr32(&mut stub, entry + 4, 16);
+        // A WIN_CERTIFICATE's header (16 bytes, revision 2.0, PKCS_SIGNED_DATA) and 8 bytes.
+        stub.extend_from_slice(&[16, 0, 0, 0, 0, 2, 2, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
+        let e = peln_sign::authenticode_digest(&stub).unwrap_err();
+        assert!(e.to_string().contains("not 8-byte aligned"), "{e}");
+        assert_eq!(strip_signature("stub.efi", &stub).unwrap(), unsigned);
+
+        stub.push(0);
+        match strip_signature("stub.efi", &stub) {
+            Err(e @ UkiError::Malformed { .. }) => {
+                let text = e.to_string();
+                assert!(text.starts_with("stub.efi: "), "{text}");
+                assert!(text.contains("not at the end of the file"), "{text}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
