@@ -38,7 +38,7 @@ fn run(arch: Arch, linkers: &[(Profile, Linker)]) {
     require!(check_needs(arch, &[Need::Qemu]));
     require!(check_rust_target(arch));
     for (profile, linker) in linkers {
-        build_and_boot(arch, *profile, linker.clone());
+        build_and_boot(arch, *profile, *linker);
     }
 }
 
