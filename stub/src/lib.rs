@@ -464,6 +464,19 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 mod tests {
     use super::*;
 
+    #[test]
+    fn guids_parse_from_their_text_form() {
+        let g = Guid::parse("5568E427-68fc-4f3d-ac74-ca555231cc68");
+        let want = Guid(
+            0x5568e427,
+            0x68fc,
+            0x4f3d,
+            [0xac, 0x74, 0xca, 0x55, 0x52, 0x31, 0xcc, 0x68],
+        );
+        assert_eq!(g.bytes(), want.bytes());
+        assert_eq!(LINUX_EFI_INITRD_MEDIA_GUID.bytes(), want.bytes());
+    }
+
     fn ucs2_of(b: &[u8]) -> Vec<u16> {
         let mut v = Vec::new();
         for_each_ucs2(b, |u| v.push(u));
