@@ -241,19 +241,22 @@ impl std::fmt::Display for Arch {
     }
 }
 
-/// One `#[test]` per case, each calling one test function with its argument: the per-arch tests
-/// of a test function without a hand-written wrapper for each.
+/// One `#[test]` per case, each calling one test function with its argument: the per-arch (or
+/// per-variant) tests of a test function without a hand-written wrapper for each. A case may
+/// carry attributes, such as its doc comment.
 ///
 /// ```ignore
 /// peln_tests::tests_of!(hands_off:
 ///     uki_hands_off_cmdline_and_initrd_amd64 => Arch::Amd64,
+///     /// The same on arm64.
 ///     uki_hands_off_cmdline_and_initrd_arm64 => Arch::Arm64,
 /// );
 /// ```
 #[macro_export]
 macro_rules! tests_of {
-    ($body:path: $($name:ident => $arg:expr),+ $(,)?) => {
+    ($body:path: $($(#[$attr:meta])* $name:ident => $arg:expr),+ $(,)?) => {
         $(
+            $(#[$attr])*
             #[test]
             fn $name() {
                 $body($arg)

@@ -12,17 +12,17 @@ use peln_tests::{
 
 const ARCH: Arch = Arch::Amd64;
 
-/// (a) COFF objects from `x86_64-pc-windows-msvc` (ADDR64 + REL32 relocations).
-#[test]
-fn pectl_amd64_coff_c_program_boots_and_passes_every_check() {
-    pectl_c_program_passes(pectl::run, ARCH, &Variant::coff(), &LinkOpts::default());
+/// The C program built as `variant` and linked by pectl with its defaults passes every check.
+fn passes(variant: Variant) {
+    pectl_c_program_passes(pectl::run, ARCH, &variant, &LinkOpts::default());
 }
 
-/// (b) ELF objects from `x86_64-unknown-elf -fpie` (64, PC32, PLT32, REX_GOTPCRELX).
-#[test]
-fn pectl_amd64_elf_pie_c_program_boots_and_passes_every_check() {
-    pectl_c_program_passes(pectl::run, ARCH, &Variant::elf_pie(), &LinkOpts::default());
-}
+peln_tests::tests_of!(passes:
+    /// (a) COFF objects from `x86_64-pc-windows-msvc` (ADDR64 + REL32 relocations).
+    pectl_amd64_coff_c_program_boots_and_passes_every_check => Variant::coff(),
+    /// (b) ELF objects from `x86_64-unknown-elf -fpie` (64, PC32, PLT32, REX_GOTPCRELX).
+    pectl_amd64_elf_pie_c_program_boots_and_passes_every_check => Variant::elf_pie(),
+);
 
 /// (c) ELF `-fno-pic` objects use absolute 32-bit addresses (R_X86_64_32 / 32S): linked at image
 /// base 0x10000000 with `--allow-absolute32`.

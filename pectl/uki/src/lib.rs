@@ -1065,6 +1065,14 @@ mod tests {
         d
     }
 
+    /// A `.text` of one `ret` at RVA 0x1000: the code of stubs whose other sections a test is about.
+    const RET_TEXT: (&str, u32, &[u8], u32) = (".text", 0x1000, b"\xc3", 1);
+
+    /// An amd64 kernel of sixteen `nop`s.
+    fn nop_kernel() -> Vec<u8> {
+        synth(AMD64, 0x400, &[(".text", 0x1000, &[0x90; 0x10], 0x10)])
+    }
+
     fn parts<'a>(stub: &'a [u8], linux: &'a [u8]) -> Parts<'a> {
         Parts {
             stub: Input {
@@ -1092,7 +1100,7 @@ mod tests {
     /// A table that is not the file's end is refused, naming the stub.
     #[test]
     fn a_signed_stubs_table_is_dropped_even_when_misaligned() {
-        let mut unsigned = synth(AMD64, 0x400, &[(".text", 0x1000, b"\xc3", 1)]);
+        let mut unsigned = synth(AMD64, 0x400, &[RET_TEXT]);
         // Trailing data of odd length: the table after it starts at an odd offset.
         unsigned.push(0xee);
         let mut stub = unsigned.clone();
@@ -1131,19 +1139,13 @@ mod tests {
         let stub = synth(
             AMD64,
             0x400,
-            &[
-                (".text", 0x1000, b"\xc3", 1),
-                (".sbat", 0x2000, stub_sbat, 0x60),
-            ],
+            &[RET_TEXT, (".sbat", 0x2000, stub_sbat, 0x60)],
         );
         let kernel_sbat = b"sbat,1,SBAT Version,sbat,1,https://x\r\nlinux,1,The Linux Developers,linux,6.1,https://linux.org\r\n";
         let kernel = synth(
             AMD64,
             0x400,
-            &[
-                (".text", 0x1000, b"\xc3", 1),
-                (".sbat", 0x2000, kernel_sbat, 0x60),
-            ],
+            &[RET_TEXT, (".sbat", 0x2000, kernel_sbat, 0x60)],
         );
         let (s, k) = (Pe::parse(&stub).unwrap(), Pe::parse(&kernel).unwrap());
         let mut warnings = Vec::new();
@@ -1295,7 +1297,7 @@ mod tests {
         wr32(&mut stub, 0x500 + 16, 0x10); // SizeOfData
         wr32(&mut stub, 0x500 + 20, 0x3000); // AddressOfRawData
         wr32(&mut stub, 0x500 + 24, 0x600); // PointerToRawData
-        let kernel = synth(AMD64, 0x400, &[(".text", 0x1000, &[0x90; 0x10], 0x10)]);
+        let kernel = nop_kernel();
         let uki = assemble(&Parts {
             cmdline: Some(b"quiet"),
             ..parts(&stub, &kernel)
@@ -1337,7 +1339,7 @@ mod tests {
             ],
         );
         wr32(&mut stub, 0x44 + 20 + 32, 0x200);
-        let kernel = synth(AMD64, 0x400, &[(".text", 0x1000, &[0x90; 0x10], 0x10)]);
+        let kernel = nop_kernel();
         let err = assemble(&Parts {
             cmdline: Some(b"x"),
             ..parts(&stub, &kernel)
@@ -1358,7 +1360,7 @@ mod tests {
         stub.extend_from_slice(b"abcd");
         wr32(&mut stub, 0x44 + 8, symtab);
         wr32(&mut stub, 0x44 + 12, 2);
-        let kernel = synth(AMD64, 0x400, &[(".text", 0x1000, &[0x90; 0x10], 0x10)]);
+        let kernel = nop_kernel();
         let uki = assemble(&parts(&stub, &kernel)).unwrap();
         let pe = Pe::parse(&uki.image).unwrap();
         assert_eq!((pe.pointer_to_symbol_table, pe.number_of_symbols), (0, 0));
@@ -1381,12 +1383,12 @@ mod tests {
             AMD64,
             0x400,
             &[
-                (".text", 0x1000, b"\xc3", 1),
+                RET_TEXT,
                 (".sbat", 0x2000, old, old.len() as u32),
                 (".sdmagic", 0x3000, b"#### magic", 10),
             ],
         );
-        let kernel = synth(AMD64, 0x400, &[(".text", 0x1000, &[0x90; 0x10], 0x10)]);
+        let kernel = nop_kernel();
         let uki = assemble(&parts(&stub, &kernel)).unwrap();
         let pe = Pe::parse(&uki.image).unwrap();
         assert_eq!(names(&pe), [".text", ".sbat", ".sdmagic", ".linux"]);
@@ -1401,7 +1403,7 @@ mod tests {
             AMD64,
             0x400,
             &[
-                (".text", 0x1000, b"\xc3", 1),
+                RET_TEXT,
                 (".sbat", 0x2000, old, old.len() as u32),
                 (".sdmagic", 0x2080, b"#### magic", 10),
             ],
@@ -1437,7 +1439,7 @@ mod tests {
                 (".reloc", 0x3000, &[0; 12], 12),
             ],
         );
-        let kernel = synth(AMD64, 0x400, &[(".text", 0x1000, &[0x90; 0x10], 0x10)]);
+        let kernel = nop_kernel();
         let initrds = [vec![1u8; 3]];
         let build = |s: &[u8]| {
             let _ = assemble(&Parts {
@@ -1462,8 +1464,8 @@ mod tests {
 
     #[test]
     fn bad_stubs_and_kernels_are_refused() {
-        let stub = synth(AMD64, 0x400, &[(".text", 0x1000, b"\xc3", 1)]);
-        let arm = synth(0xaa64, 0x400, &[(".text", 0x1000, b"\xc3", 1)]);
+        let stub = synth(AMD64, 0x400, &[RET_TEXT]);
+        let arm = synth(0xaa64, 0x400, &[RET_TEXT]);
         let err = |s: &[u8], k: &[u8]| assemble(&parts(s, k)).unwrap_err().to_string();
         assert_eq!(
             err(&stub, &arm),
@@ -1477,16 +1479,12 @@ mod tests {
             err(&stub, b"hello"),
             "vmlinuz: not a PE image: no MZ signature"
         );
-        let i386 = synth(0x14c, 0x400, &[(".text", 0x1000, b"\xc3", 1)]);
+        let i386 = synth(0x14c, 0x400, &[RET_TEXT]);
         assert_eq!(
             err(&i386, &stub),
             "stub.efi: stub machine 0x014c is not amd64, arm64, riscv64 or loongarch64"
         );
-        let clash = synth(
-            AMD64,
-            0x400,
-            &[(".text", 0x1000, b"\xc3", 1), (".linux", 0x2000, b"x", 1)],
-        );
+        let clash = synth(AMD64, 0x400, &[RET_TEXT, (".linux", 0x2000, b"x", 1)]);
         assert_eq!(
             err(&clash, &stub),
             "stub.efi: the stub already has a .linux section, which the UKI would add"
