@@ -7,14 +7,16 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use common::{build, fake_pe, fsck_esp, gpt_partition, have_tool, scratch, tool, xorriso_extract};
+use common::{
+    build, build_image, fake_pe, fsck_esp, gpt_partition, have_tool, scratch, tool, xorriso_extract,
+};
 
 /// A 4-arch image with extra files, built once for this test binary.
 fn image() -> &'static Path {
     static IMG: OnceLock<PathBuf> = OnceLock::new();
     IMG.get_or_init(|| {
         let d = scratch("readers");
-        common::write_four_arch_ukis(&d, 3000);
+        let mut args = common::write_four_arch_ukis(&d, 3000);
         let t = d.join("tree");
         let _ = fs::remove_dir_all(&t);
         fs::create_dir_all(t.join("Sub Dir")).unwrap();
@@ -27,26 +29,15 @@ fn image() -> &'static Path {
         fs::write(d.join("readme"), b"read me\n").unwrap();
         let out = d.join("readers.iso");
         let p = |n: &str| d.join(n).display().to_string();
-        build(&[
-            "--uki",
-            &format!("linux/amd64={}", p("x64.efi")),
-            "--uki",
-            &format!("linux/arm64={}", p("aa64.efi")),
-            "--uki",
-            &format!("linux/riscv64={}", p("rv64.efi")),
-            "--uki",
-            &format!("linux/loongarch64={}", p("la64.efi")),
-            "--add",
-            &format!("/={}", p("tree")),
-            "--add",
-            &format!("docs/README={}", p("readme")),
-            "-V",
-            "Readers_Test",
-            "-q",
-            "-o",
-            &out.display().to_string(),
+        args.extend([
+            "--add".into(),
+            format!("/={}", p("tree")),
+            "--add".into(),
+            format!("docs/README={}", p("readme")),
+            "-V".into(),
+            "Readers_Test".into(),
         ]);
-        out
+        build_image(args, out)
     })
 }
 
@@ -58,6 +49,11 @@ fn line_with<'a>(text: &'a str, prefix: &str) -> &'a str {
 
 fn fields(line: &str) -> Vec<&str> {
     line.split(':').nth(1).unwrap().split_whitespace().collect()
+}
+
+/// The shared image's path, as an argument for `tool`; `None` (skipped) without the tool.
+fn image_for(tool: &str) -> Option<String> {
+    have_tool(tool).then(|| image().display().to_string())
 }
 
 #[test]
@@ -141,10 +137,9 @@ fn xorriso_reports_el_torito_and_system_area() {
 
 #[test]
 fn xorriso_lists_rock_ridge_names_and_extracts() {
-    if !have_tool("xorriso") {
+    let Some(img) = image_for("xorriso") else {
         return;
-    }
-    let img = image().display().to_string();
+    };
     let (ok, out) = tool("xorriso", &["-indev", &img, "-find", "/", "-exec", "lsdl"]);
     assert!(ok, "{out}");
     let listing: Vec<&str> = out
@@ -170,10 +165,9 @@ fn xorriso_lists_rock_ridge_names_and_extracts() {
 
 #[test]
 fn isoinfo_sees_rock_ridge_joliet_and_el_torito() {
-    if !have_tool("isoinfo") {
+    let Some(img) = image_for("isoinfo") else {
         return;
-    }
-    let img = image().display().to_string();
+    };
     let lba = gpt_partition(image(), 2).0 / 4;
     let (ok, d) = tool("isoinfo", &["-d", "-i", &img]);
     assert!(ok, "{d}");
@@ -238,10 +232,9 @@ fn isoinfo_sees_rock_ridge_joliet_and_el_torito() {
 
 #[test]
 fn sgdisk_verifies_clean() {
-    if !have_tool("sgdisk") {
+    let Some(img) = image_for("sgdisk") else {
         return;
-    }
-    let img = image().display().to_string();
+    };
     let (ok, out) = tool("sgdisk", &["-v", &img]);
     assert!(ok, "{out}");
     assert!(out.contains("No problems found."), "{out}");

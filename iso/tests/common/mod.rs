@@ -51,17 +51,21 @@ pub fn fake_pe(machine: u16, magic: u16, subsystem: u16) -> Vec<u8> {
 
 /// Writes x64.efi, aa64.efi, rv64.efi and la64.efi (one per arch) into `dir`, each padded with
 /// `pad` bytes of its own name, so that contents differ per file and a swapped slot would show.
-pub fn write_four_arch_ukis(dir: &Path, pad: usize) {
-    for (name, machine) in [
-        ("x64.efi", 0x8664u16),
-        ("aa64.efi", 0xaa64),
-        ("rv64.efi", 0x5064),
-        ("la64.efi", 0x6264),
+/// Returns their `--uki linux/<arch>=<file>` arguments.
+pub fn write_four_arch_ukis(dir: &Path, pad: usize) -> Vec<String> {
+    let mut args = Vec::new();
+    for (arch, name, machine) in [
+        ("amd64", "x64.efi", 0x8664u16),
+        ("arm64", "aa64.efi", 0xaa64),
+        ("riscv64", "rv64.efi", 0x5064),
+        ("loongarch64", "la64.efi", 0x6264),
     ] {
         let mut pe = fake_pe(machine, 0x20b, 10);
         pe.extend(name.bytes().cycle().take(pad));
         fs::write(dir.join(name), pe).unwrap();
+        args.extend(uki_args(arch, &dir.join(name)));
     }
+    args
 }
 
 /// Run the binary `bin` with `args` (SOURCE_DATE_EPOCH cleared unless `env` sets it).
