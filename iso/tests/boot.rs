@@ -11,7 +11,8 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use common::{
-    assert_shell_from_media, boot, build, gpt_partition, read_at, scratch, shell, u32le, Media,
+    assert_shell_from_media, boot, build, build_image, gpt_partition, read_at, scratch, shell,
+    u32le, uki_args, Media,
 };
 
 const ARCHES: [&str; 4] = ["amd64", "arm64", "riscv64", "loongarch64"];
@@ -23,13 +24,9 @@ fn shells_iso() -> Option<&'static Path> {
     IMG.get_or_init(|| {
         let mut args = Vec::new();
         for a in ARCHES {
-            args.push("--uki".to_string());
-            args.push(format!("linux/{a}={}", shell(a)?.display()));
+            args.extend(uki_args(a, &shell(a)?));
         }
-        let out = scratch("boot").join("shells.iso");
-        args.extend(["-q".into(), "-o".into(), out.display().to_string()]);
-        build(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        Some(out)
+        Some(build_image(args, scratch("boot").join("shells.iso")))
     })
     .as_deref()
 }
@@ -49,13 +46,9 @@ fn big_esp_iso() -> Option<&'static Path> {
             f.set_len(12 << 20).unwrap();
             // A non-zero last byte, so the whole 12 MiB really is in the ESP.
             f.write_all_at(&[0xA5], (12 << 20) - 1).unwrap();
-            args.push("--uki".to_string());
-            args.push(format!("linux/{a}={}", padded.display()));
+            args.extend(uki_args(a, &padded));
         }
-        let out = d.join("big-esp.iso");
-        args.extend(["-q".into(), "-o".into(), out.display().to_string()]);
-        build(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        Some(out)
+        Some(build_image(args, d.join("big-esp.iso")))
     })
     .as_deref()
 }

@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use cloud_boot_iso::gpt::crc32;
-use common::{build, fake_pe, gpt_partition, read_at, run, u32le, u64le};
+use common::{fake_pe, gpt_partition, read_at, run, u32le, u64le};
 
 struct Inputs {
     dir: tempfile::TempDir,
@@ -181,12 +181,9 @@ fn esp_sizing_rule_through_the_binary() {
                 .unwrap()
                 .set_len(mib << 20)
                 .unwrap();
-            args.push("--uki".to_string());
-            args.push(format!("linux/{arch}={}", p.display()));
+            args.extend(common::uki_args(arch, &p));
         }
-        let out = d.path().join("o.iso");
-        args.extend(["-q".into(), "-o".into(), out.display().to_string()]);
-        build(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        let out = common::build_image(args, d.path().join("o.iso"));
         let (first, last, _) = gpt_partition(&out, 2);
         assert_eq!((last + 1 - first) * 512, want << 20, "{mib} MiB inputs");
     }

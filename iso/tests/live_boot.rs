@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::live::{self, marker, mklive, uname, ARCHES};
+use common::live::{self, assert_marker, assert_own_arch_booted, marker, mklive, uname, ARCHES};
+use peln_tests::cc::run_checked;
 use peln_tests::env::{check_needs, skip_or_fail, skip_unless, Need};
 use peln_tests::{Arch, BootOpts, BootResult, Media};
 
@@ -39,15 +40,13 @@ fn id(arch: &str) -> String {
 fn four_arch_iso() -> Option<&'static PathBuf> {
     static ISO: OnceLock<Option<PathBuf>> = OnceLock::new();
     ISO.get_or_init(|| {
-        let mut args = vec!["-q".to_string()];
+        let mut args = Vec::new();
         for (arch, name, _) in ARCHES {
             let l = mklive(arch, &id(arch))?;
             args.extend(l.arch_args(name));
         }
         let out = common::scratch("live-boot").join("four.iso");
-        args.push(out.display().to_string());
-        live::build(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        Some(out)
+        Some(live::build_image(args, out))
     })
     .as_ref()
 }
@@ -83,40 +82,16 @@ fn four_arches_one_iso(arch: &str) {
         let Some(r) = boot(arch, media.clone()) else {
             return;
         };
-        let (got_arch, squashfs, entries, selected) = marker(&r);
-        let ctx = || format!("{arch} {media:?}:\n{}", r.describe());
-        assert_eq!(got_arch, u, "{}", ctx());
-        assert_eq!(squashfs, id(arch), "{}", ctx());
-        let ours: Vec<_> = entries.iter().filter(|e| !e.starts_with("auto-")).collect();
-        assert_eq!(ours, [&format!("dakota-live-{u}.conf")], "{}", ctx());
-        assert_eq!(selected, format!("dakota-live-{u}.conf"), "{}", ctx());
-        assert!(
-            r.serial.contains(&format!("LiveOS/squashfs-{u}.img")),
-            "{}",
-            ctx()
-        );
+        assert_own_arch_booted(&r, u, &id(arch));
     }
 }
 
-#[test]
-fn four_arches_one_iso_amd64() {
-    four_arches_one_iso("amd64");
-}
-
-#[test]
-fn four_arches_one_iso_arm64() {
-    four_arches_one_iso("arm64");
-}
-
-#[test]
-fn four_arches_one_iso_riscv64() {
-    four_arches_one_iso("riscv64");
-}
-
-#[test]
-fn four_arches_one_iso_loongarch64() {
-    four_arches_one_iso("loongarch64");
-}
+peln_tests::tests_of!(four_arches_one_iso:
+    four_arches_one_iso_amd64 => "amd64",
+    four_arches_one_iso_arm64 => "arm64",
+    four_arches_one_iso_riscv64 => "riscv64",
+    four_arches_one_iso_loongarch64 => "loongarch64",
+);
 
 /// `build-iso BOOT_TAR SQUASHFS OUTPUT`: the arch comes from the tar's systemd-boot, the root
 /// from LiveOS/squashfs.img; a label of our own proves the initramfs matched on it.
@@ -138,13 +113,7 @@ fn single_arch_form_boots_amd64_from_squashfs_img() {
     let Some(r) = boot("amd64", Media::Cdrom(out.clone())) else {
         return;
     };
-    let (arch, squashfs, _, selected) = marker(&r);
-    assert_eq!(
-        (arch.as_str(), squashfs.as_str(), selected.as_str()),
-        ("x86_64", "single-x86_64", "peln-single-x86_64.conf"),
-        "{}",
-        r.describe()
-    );
+    assert_marker(&r, "x86_64", "single-x86_64", "peln-single-x86_64.conf");
     assert!(
         r.serial
             .contains("PELN_SINGLE on /dev/sr0, LiveOS/squashfs.img"),
@@ -166,14 +135,10 @@ fn real_dracut_dmsquash_live_boots_amd64() {
         return;
     }
     let dir = common::scratch("live-dracut");
-    let o = std::process::Command::new(peln_tests::env::repo_root().join("scripts/mkdracut.sh"))
-        .arg(&dir)
-        .output()
-        .expect("run scripts/mkdracut.sh");
-    assert!(
-        o.status.success(),
-        "mkdracut.sh: {}",
-        String::from_utf8_lossy(&o.stderr)
+    run_checked(
+        std::process::Command::new(peln_tests::env::repo_root().join("scripts/mkdracut.sh"))
+            .arg(&dir),
+        "scripts/mkdracut.sh",
     );
     let out = dir.join("dracut.iso");
     live::build(&[
@@ -190,13 +155,7 @@ fn real_dracut_dmsquash_live_boots_amd64() {
         let Some(r) = boot("amd64", media) else {
             return;
         };
-        let (arch, squashfs, entries, selected) = marker(&r);
-        assert_eq!(
-            (arch.as_str(), squashfs.as_str(), selected.as_str()),
-            ("x86_64", "multi-x86_64", "dakota-live-x86_64.conf"),
-            "{}",
-            r.describe()
-        );
+        let entries = assert_marker(&r, "x86_64", "multi-x86_64", "dakota-live-x86_64.conf");
         assert!(entries.contains(&"dakota-live-x86_64.conf".to_string()));
         assert!(
             r.serial.contains("dracut: Switching root"),
@@ -213,22 +172,18 @@ fn signed_and_unsigned_iso() -> Option<&'static (PathBuf, PathBuf)> {
     ISOS.get_or_init(|| {
         let dir = common::scratch("live-secureboot");
         let key = skip_unless(peln_tests::secureboot::snakeoil(Arch::Amd64, &dir))?;
-        let mut args = vec!["-q".to_string()];
+        let mut args = Vec::new();
         for (arch, name, _) in &ARCHES[..2] {
             let l = mklive(arch, &id(arch))?;
             args.extend(l.arch_args(name));
         }
-        let (signed, plain) = (dir.join("signed.iso"), dir.join("plain.iso"));
-        let mut plain_args = args.clone();
-        plain_args.push(plain.display().to_string());
-        live::build(&plain_args.iter().map(String::as_str).collect::<Vec<_>>());
+        let plain = live::build_image(args.clone(), dir.join("plain.iso"));
         args.extend(
             peln_tests::secureboot::sign_flags(&key)
                 .iter()
                 .map(|a| a.to_string_lossy().into_owned()),
         );
-        args.push(signed.display().to_string());
-        live::build(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        let signed = live::build_image(args, dir.join("signed.iso"));
         Some((signed, plain))
     })
     .as_ref()
@@ -273,12 +228,7 @@ fn secure_boot_signed_live_iso(arch: &str) {
     peln_tests::secureboot::assert_refused(&r, "PELN-LIVE");
 }
 
-#[test]
-fn secure_boot_signed_live_iso_amd64() {
-    secure_boot_signed_live_iso("amd64");
-}
-
-#[test]
-fn secure_boot_signed_live_iso_arm64() {
-    secure_boot_signed_live_iso("arm64");
-}
+peln_tests::tests_of!(secure_boot_signed_live_iso:
+    secure_boot_signed_live_iso_amd64 => "amd64",
+    secure_boot_signed_live_iso_arm64 => "arm64",
+);

@@ -18,6 +18,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::live::{uname, BUILD_ISO};
+use peln_tests::cc::run_checked;
 use peln_tests::env::repo_root;
 use peln_tests::{check_needs, skip_unless, Arch, BootOpts, BootResult, FirmwareKind, Media, Need};
 
@@ -41,16 +42,11 @@ fn live_iso() -> Option<&'static PathBuf> {
         }
         let dir = common::scratch("live-debian");
         let start = Instant::now();
-        let o = Command::new(repo_root().join("scripts/live-iso.sh"))
-            .arg(&dir)
-            .env("BUILD_ISO", BUILD_ISO)
-            .output()
-            .expect("run scripts/live-iso.sh");
-        let log = String::from_utf8_lossy(&o.stdout);
-        assert!(
-            o.status.success(),
-            "live-iso.sh failed:\n{log}\n{}",
-            String::from_utf8_lossy(&o.stderr)
+        let log = run_checked(
+            Command::new(repo_root().join("scripts/live-iso.sh"))
+                .arg(&dir)
+                .env("BUILD_ISO", BUILD_ISO),
+            "scripts/live-iso.sh",
         );
         println!("{log}live-iso.sh: {:.0} s", start.elapsed().as_secs_f64());
         Some(dir.join("live.iso"))
@@ -132,17 +128,8 @@ fn boots(arch: Arch) {
     }
 }
 
-#[test]
-fn debian_live_boots_amd64() {
-    boots(Arch::Amd64);
-}
-
-#[test]
-fn debian_live_boots_arm64() {
-    boots(Arch::Arm64);
-}
-
-#[test]
-fn debian_live_boots_riscv64() {
-    boots(Arch::Riscv64);
-}
+peln_tests::tests_of!(boots:
+    debian_live_boots_amd64 => Arch::Amd64,
+    debian_live_boots_arm64 => Arch::Arm64,
+    debian_live_boots_riscv64 => Arch::Riscv64,
+);

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::{boot, build, have_tool, scratch, Media};
+use common::{boot, build_image, have_tool, scratch, uki_args, Media};
 use peln_tests::{build_test_program, link_with_pectl, Arch, LinkOpts, Variant, CHECKS};
 
 const ARCHES: [(&str, Arch); 4] = [
@@ -37,13 +37,9 @@ fn apps_iso() -> Option<&'static Path> {
             let prog = build_test_program(arch, &variant, &d.join(name));
             let efi = d.join(format!("{name}.efi"));
             link_with_pectl(pectl::run, arch, &efi, &prog.inputs(), &LinkOpts::default());
-            args.push("--uki".to_string());
-            args.push(format!("linux/{name}={}", efi.display()));
+            args.extend(uki_args(name, &efi));
         }
-        let out = d.join("apps.iso");
-        args.extend(["-q".into(), "-o".into(), out.display().to_string()]);
-        build(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        Some(out)
+        Some(build_image(args, d.join("apps.iso")))
     })
     .as_deref()
 }

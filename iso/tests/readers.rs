@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use common::{
-    build, extract_partition, fake_pe, gpt_partition, have_tool, scratch, tool, xorriso_extract,
+    build, build_image, fake_pe, fsck_esp, gpt_partition, have_tool, scratch, tool, xorriso_extract,
 };
 
 /// A 4-arch image with extra files, built once for this test binary.
@@ -16,7 +16,7 @@ fn image() -> &'static Path {
     static IMG: OnceLock<PathBuf> = OnceLock::new();
     IMG.get_or_init(|| {
         let d = scratch("readers");
-        common::write_four_arch_ukis(&d, 3000);
+        let mut args = common::write_four_arch_ukis(&d, 3000);
         let t = d.join("tree");
         let _ = fs::remove_dir_all(&t);
         fs::create_dir_all(t.join("Sub Dir")).unwrap();
@@ -29,26 +29,15 @@ fn image() -> &'static Path {
         fs::write(d.join("readme"), b"read me\n").unwrap();
         let out = d.join("readers.iso");
         let p = |n: &str| d.join(n).display().to_string();
-        build(&[
-            "--uki",
-            &format!("linux/amd64={}", p("x64.efi")),
-            "--uki",
-            &format!("linux/arm64={}", p("aa64.efi")),
-            "--uki",
-            &format!("linux/riscv64={}", p("rv64.efi")),
-            "--uki",
-            &format!("linux/loongarch64={}", p("la64.efi")),
-            "--add",
-            &format!("/={}", p("tree")),
-            "--add",
-            &format!("docs/README={}", p("readme")),
-            "-V",
-            "Readers_Test",
-            "-q",
-            "-o",
-            &out.display().to_string(),
+        args.extend([
+            "--add".into(),
+            format!("/={}", p("tree")),
+            "--add".into(),
+            format!("docs/README={}", p("readme")),
+            "-V".into(),
+            "Readers_Test".into(),
         ]);
-        out
+        build_image(args, out)
     })
 }
 
@@ -60,6 +49,11 @@ fn line_with<'a>(text: &'a str, prefix: &str) -> &'a str {
 
 fn fields(line: &str) -> Vec<&str> {
     line.split(':').nth(1).unwrap().split_whitespace().collect()
+}
+
+/// The shared image's path, as an argument for `tool`; `None` (skipped) without the tool.
+fn image_for(tool: &str) -> Option<String> {
+    have_tool(tool).then(|| image().display().to_string())
 }
 
 #[test]
@@ -143,10 +137,9 @@ fn xorriso_reports_el_torito_and_system_area() {
 
 #[test]
 fn xorriso_lists_rock_ridge_names_and_extracts() {
-    if !have_tool("xorriso") {
+    let Some(img) = image_for("xorriso") else {
         return;
-    }
-    let img = image().display().to_string();
+    };
     let (ok, out) = tool("xorriso", &["-indev", &img, "-find", "/", "-exec", "lsdl"]);
     assert!(ok, "{out}");
     let listing: Vec<&str> = out
@@ -172,10 +165,9 @@ fn xorriso_lists_rock_ridge_names_and_extracts() {
 
 #[test]
 fn isoinfo_sees_rock_ridge_joliet_and_el_torito() {
-    if !have_tool("isoinfo") {
+    let Some(img) = image_for("isoinfo") else {
         return;
-    }
-    let img = image().display().to_string();
+    };
     let lba = gpt_partition(image(), 2).0 / 4;
     let (ok, d) = tool("isoinfo", &["-d", "-i", &img]);
     assert!(ok, "{d}");
@@ -240,10 +232,9 @@ fn isoinfo_sees_rock_ridge_joliet_and_el_torito() {
 
 #[test]
 fn sgdisk_verifies_clean() {
-    if !have_tool("sgdisk") {
+    let Some(img) = image_for("sgdisk") else {
         return;
-    }
-    let img = image().display().to_string();
+    };
     let (ok, out) = tool("sgdisk", &["-v", &img]);
     assert!(ok, "{out}");
     assert!(out.contains("No problems found."), "{out}");
@@ -262,15 +253,7 @@ fn sgdisk_verifies_clean() {
 
 fn fsck_and_mtools(img: &Path, expect_fat: &str, files: &[(&str, &Path)]) {
     let d = tempfile::tempdir().unwrap();
-    let part = d.path().join("p2.img");
-    extract_partition(img, 2, &part);
-    let p = part.display().to_string();
-    let (ok, out) = tool("fsck.fat", &["-n", "-v", &p]);
-    assert!(ok, "fsck.fat -n failed:\n{out}");
-    assert!(
-        !out.contains("Deleting") && !out.contains("Renamed") && !out.contains("differ"),
-        "{out}"
-    );
+    let (p, out) = fsck_esp(img, d.path());
     assert!(out.contains(expect_fat), "{out}");
     if !have_tool("mdir") {
         return;

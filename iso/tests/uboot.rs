@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::live::{self, marker, mklive, uname};
+use common::live::{self, assert_own_arch_booted, mklive, uname};
 use peln_tests::kernel::{self, assert_init_ran};
 use peln_tests::stub::{build_kernel_uki, check_stub_toolchain};
 use peln_tests::{check_needs, skip_unless, Arch, BootOpts, BootResult, FirmwareKind, Media, Need};
@@ -47,8 +47,7 @@ fn e2e_iso() -> Option<&'static PathBuf> {
     ISO.get_or_init(|| {
         let dir = common::scratch("uboot-e2e");
         let stub_target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("peln-stub");
-        let out = dir.join("boot.iso");
-        let mut args = vec!["-q".to_string(), "-V".into(), "PELN_E2E".into()];
+        let mut args = vec!["-V".to_string(), "PELN_E2E".into()];
         for arch in ARCHES {
             e2e_needs(arch)?;
             let arch_dir = dir.join(arch.pectl_machine());
@@ -60,12 +59,9 @@ fn e2e_iso() -> Option<&'static PathBuf> {
                 &stub_target,
                 &e2e_cmdline(arch),
             );
-            args.push("--uki".into());
-            args.push(format!("linux/{arch}={}", uki.display()));
+            args.extend(common::uki_args(arch, &uki));
         }
-        args.extend(["-o".into(), out.display().to_string()]);
-        common::build(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        Some(out)
+        Some(common::build_image(args, dir.join("boot.iso")))
     })
     .as_ref()
 }
@@ -74,16 +70,14 @@ fn e2e_iso() -> Option<&'static PathBuf> {
 fn live_iso() -> Option<&'static PathBuf> {
     static ISO: OnceLock<Option<PathBuf>> = OnceLock::new();
     ISO.get_or_init(|| {
-        let mut args = vec!["-q".to_string()];
+        let mut args = Vec::new();
         for arch in ARCHES {
             let name = uname(arch.pectl_machine());
             let l = mklive(arch.pectl_machine(), &format!("uboot-{name}"))?;
             args.extend(l.arch_args(name));
         }
         let out = common::scratch("uboot-live").join("live.iso");
-        args.push(out.display().to_string());
-        live::build(&args.iter().map(String::as_str).collect::<Vec<_>>());
-        Some(out)
+        Some(live::build_image(args, out))
     })
     .as_ref()
 }
@@ -135,20 +129,11 @@ fn e2e_iso_boots(arch: Arch) {
     );
 }
 
-#[test]
-fn uboot_e2e_iso_disk_amd64() {
-    e2e_iso_boots(Arch::Amd64);
-}
-
-#[test]
-fn uboot_e2e_iso_disk_arm64() {
-    e2e_iso_boots(Arch::Arm64);
-}
-
-#[test]
-fn uboot_e2e_iso_disk_riscv64() {
-    e2e_iso_boots(Arch::Riscv64);
-}
+peln_tests::tests_of!(e2e_iso_boots:
+    uboot_e2e_iso_disk_amd64 => Arch::Amd64,
+    uboot_e2e_iso_disk_arm64 => Arch::Arm64,
+    uboot_e2e_iso_disk_riscv64 => Arch::Riscv64,
+);
 
 fn live_iso_boots(arch: Arch) {
     let Some(iso) = live_iso() else { return };
@@ -157,29 +142,13 @@ fn live_iso_boots(arch: Arch) {
     };
     assert_uboot(&r);
     let u = uname(arch.pectl_machine());
-    let (got_arch, squashfs, entries, selected) = marker(&r);
-    let ctx = || format!("{arch}:\n{}", r.describe());
-    assert_eq!(got_arch, u, "{}", ctx());
-    assert_eq!(squashfs, format!("uboot-{u}"), "{}", ctx());
     // systemd-boot read loader.conf's `default dakota-live-*` and dropped the other arch's
     // entry by its `architecture` key: it says so in its EFI variables.
-    let ours: Vec<_> = entries.iter().filter(|e| !e.starts_with("auto-")).collect();
-    assert_eq!(ours, [&format!("dakota-live-{u}.conf")], "{}", ctx());
-    assert_eq!(selected, format!("dakota-live-{u}.conf"), "{}", ctx());
-    r.assert_contains(&format!("LiveOS/squashfs-{u}.img"));
+    assert_own_arch_booted(&r, u, &format!("uboot-{u}"));
 }
 
-#[test]
-fn uboot_live_iso_disk_amd64() {
-    live_iso_boots(Arch::Amd64);
-}
-
-#[test]
-fn uboot_live_iso_disk_arm64() {
-    live_iso_boots(Arch::Arm64);
-}
-
-#[test]
-fn uboot_live_iso_disk_riscv64() {
-    live_iso_boots(Arch::Riscv64);
-}
+peln_tests::tests_of!(live_iso_boots:
+    uboot_live_iso_disk_amd64 => Arch::Amd64,
+    uboot_live_iso_disk_arm64 => Arch::Arm64,
+    uboot_live_iso_disk_riscv64 => Arch::Riscv64,
+);

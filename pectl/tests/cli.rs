@@ -3,16 +3,21 @@
 use std::process::Command;
 
 mod common;
-use common::{assert_fails, fixture, link_for, Run};
+use common::{assert_fails, fixture, link_fixtures, link_for, Run};
 
 /// Runs `pectl link --machine amd64 -o OUT ARGS…` in a fresh directory.
 fn link(args: &[&str]) -> Run {
     link_for("amd64", args)
 }
 
+/// [`link`] of committed fixtures.
+fn link_objs(fixtures: &[&str]) -> Run {
+    link_fixtures("amd64", fixtures)
+}
+
 #[test]
 fn good_input_links() {
-    let run = link(&[fixture("hello-coff.obj").to_str().unwrap()]);
+    let run = link_objs(&["hello-coff.obj"]);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let bytes = std::fs::read(&run.output).unwrap();
     assert_eq!(&bytes[..2], b"MZ");
@@ -62,7 +67,7 @@ fn empty_file_is_rejected() {
 
 #[test]
 fn object_for_another_machine_names_file_and_both_machines() {
-    let run = link(&[fixture("hello-arm64.obj").to_str().unwrap()]);
+    let run = link_objs(&["hello-arm64.obj"]);
     assert_fails(
         &run,
         &["hello-arm64.obj: machine arm64 (0xaa64) does not match --machine amd64"],
@@ -71,7 +76,7 @@ fn object_for_another_machine_names_file_and_both_machines() {
 
 #[test]
 fn undefined_symbol_names_file_section_function_and_line() {
-    let run = link(&[fixture("undef-elf.o").to_str().unwrap()]);
+    let run = link_objs(&["undef-elf.o"]);
     assert_fails(
         &run,
         &[
@@ -83,10 +88,7 @@ fn undefined_symbol_names_file_section_function_and_line() {
 
 #[test]
 fn duplicate_symbol_names_both_files() {
-    let run = link(&[
-        fixture("hello-coff.obj").to_str().unwrap(),
-        fixture("hello-elf.o").to_str().unwrap(),
-    ]);
+    let run = link_objs(&["hello-coff.obj", "hello-elf.o"]);
     assert_fails(
         &run,
         &[
@@ -100,10 +102,7 @@ fn duplicate_symbol_names_both_files() {
 
 #[test]
 fn overflowing_rel32_names_symbol_file_section_offset_and_value() {
-    let run = link(&[
-        fixture("far-call.obj").to_str().unwrap(),
-        fixture("far-abs.obj").to_str().unwrap(),
-    ]);
+    let run = link_objs(&["far-call.obj", "far-abs.obj"]);
     // S = 0x1000, P = 0x140001001 (.text at RVA 0x1000, field at +1), REL32: S - (P + 4).
     let value = 0x1000i64 - (0x1_4000_1001 + 4);
     assert_fails(
@@ -116,7 +115,7 @@ fn overflowing_rel32_names_symbol_file_section_offset_and_value() {
 
 #[test]
 fn unknown_relocation_type_is_named() {
-    let run = link(&[fixture("got32.o").to_str().unwrap()]);
+    let run = link_objs(&["got32.o"]);
     assert_fails(
         &run,
         &["got32.o:(.text+0x3): unknown relocation type 3 (0x3)"],
@@ -184,12 +183,12 @@ fn absolute32_is_an_error_unless_a_low_image_opts_in() {
 #[test]
 fn machine_aliases_name_the_canonical_machine() {
     // loong64 is accepted for loongarch64; the error then names the canonical machine.
-    let run = link_for("loong64", &[fixture("hello-elf.o").to_str().unwrap()]);
+    let run = link_fixtures("loong64", &["hello-elf.o"]);
     assert_fails(
         &run,
         &["hello-elf.o: machine amd64 (0x3e) does not match --machine loongarch64"],
     );
-    let run = link_for("aa64", &[fixture("hello-elf.o").to_str().unwrap()]);
+    let run = link_fixtures("aa64", &["hello-elf.o"]);
     assert_fails(&run, &["does not match --machine arm64"]);
 }
 
@@ -267,13 +266,16 @@ fn sign_key_signs_the_linked_image() {
     let other = peln_tests::secureboot::fresh_key_pair(keys.path(), "peln-other");
     let (key, cert) = (pair.key.to_str().unwrap(), pair.cert.to_str().unwrap());
     let obj = fixture("hello-coff.obj");
-    let run = link(&[
-        "--sign-key",
-        key,
-        "--sign-cert",
-        cert,
-        obj.to_str().unwrap(),
-    ]);
+    let link_signed = |key: &str| {
+        link(&[
+            "--sign-key",
+            key,
+            "--sign-cert",
+            cert,
+            obj.to_str().unwrap(),
+        ])
+    };
+    let run = link_signed(key);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     let verify = |cert: &std::path::Path| {
         Command::new(env!("CARGO_BIN_EXE_pectl"))
@@ -292,12 +294,8 @@ fn sign_key_signs_the_linked_image() {
     assert_eq!(leftovers, 1, "only the signed image is left");
 
     // The certificate given as the key: refused, nothing written.
-    let run = link(&[
-        "--sign-key",
-        cert,
-        "--sign-cert",
-        cert,
-        obj.to_str().unwrap(),
-    ]);
-    assert_fails(&run, &["peln-link-test.pem", "not a private key"]);
+    assert_fails(
+        &link_signed(cert),
+        &["peln-link-test.pem", "not a private key"],
+    );
 }

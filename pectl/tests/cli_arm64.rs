@@ -2,15 +2,10 @@
 //! error naming what to fix, exit status 1 and no output; a call beyond `bl`'s reach links through
 //! a thunk instead of failing.
 mod common;
-use common::{assert_fails, fixture, link_for, Run};
+use common::{assert_fails, fixture, link_fixtures, link_for, Run};
 
 fn link(fixtures: &[&str]) -> Run {
-    let paths: Vec<String> = fixtures
-        .iter()
-        .map(|f| fixture(f).to_str().unwrap().to_string())
-        .collect();
-    let args: Vec<&str> = paths.iter().map(String::as_str).collect();
-    link_for("arm64", &args)
+    link_fixtures("arm64", fixtures)
 }
 
 fn u16_at(b: &[u8], at: usize) -> u16 {

@@ -1,10 +1,10 @@
 //! `pectl link --machine loongarch64` on bad input: each error names what to fix, exits 1 and
 //! leaves no output. Fixtures come from fixtures/regen.sh.
 mod common;
-use common::{assert_fails, fixture, link_for, Run};
+use common::{assert_fails, link_fixtures, Run};
 
 fn link(fixture_name: &str) -> Run {
-    link_for("loongarch64", &[fixture(fixture_name).to_str().unwrap()])
+    link_fixtures("loongarch64", &[fixture_name])
 }
 
 #[test]

@@ -86,6 +86,15 @@ fn verify(file: &Path, certs: &[&Path]) -> Output {
 }
 
 /// `sbsign --key K --cert C --output OUT IN`, the reference signer.
+/// `osslsigncode COMMAND -FLAG VALUE...`.
+fn run_osslsigncode(osslsigncode: &Path, command: &str, flags: &[(&str, &Path)]) -> Output {
+    let mut args: Vec<&OsStr> = vec![command.as_ref()];
+    for (flag, value) in flags {
+        args.extend([flag.as_ref(), value.as_os_str()]);
+    }
+    run(osslsigncode, &args)
+}
+
 fn sbsign_with(sbsign: &Path, pair: &KeyPair, input: &Path, out: &Path) -> Output {
     run(
         sbsign,
@@ -168,15 +177,10 @@ fn reference_verifiers_accept_pectl_signatures_on_every_arch() {
             let ours = peln_sign::authenticode_digest(&std::fs::read(&input).unwrap()).unwrap();
             for signed in [&out, &untimed] {
                 let what = format!("{what} -> {}", signed.display());
-                let o = run(
+                let o = run_osslsigncode(
                     &osslsigncode,
-                    &[
-                        "verify".as_ref(),
-                        "-CAfile".as_ref(),
-                        pair.cert.as_os_str(),
-                        "-in".as_ref(),
-                        signed.as_os_str(),
-                    ],
+                    "verify",
+                    &[("-CAfile", pair.cert.as_path()), ("-in", signed)],
                 );
                 assert_ok(&o, &format!("osslsigncode verify {what}"));
                 let (current, calculated) = osslsigncode_digests(&text(&o));
@@ -217,18 +221,14 @@ fn pectl_verify_accepts_sbsign_and_osslsigncode_signatures() {
             assert_ok(&o, &format!("sbsign {what}"));
             let by_ossl = work.join("osslsigncode.efi");
             let _ = std::fs::remove_file(&by_ossl);
-            let o = run(
+            let o = run_osslsigncode(
                 &osslsigncode,
+                "sign",
                 &[
-                    "sign".as_ref(),
-                    "-key".as_ref(),
-                    pair.key.as_os_str(),
-                    "-certs".as_ref(),
-                    pair.cert.as_os_str(),
-                    "-in".as_ref(),
-                    input.as_os_str(),
-                    "-out".as_ref(),
-                    by_ossl.as_os_str(),
+                    ("-key", pair.key.as_path()),
+                    ("-certs", pair.cert.as_path()),
+                    ("-in", &input),
+                    ("-out", &by_ossl),
                 ],
             );
             assert_ok(&o, &format!("osslsigncode sign {what}"));
@@ -302,15 +302,10 @@ fn append_adds_a_second_signature_as_sbsign_does() {
         "pectl verify of sbsign's append",
     );
     let ossl = |f: &Path| {
-        run(
+        run_osslsigncode(
             &osslsigncode,
-            &[
-                "verify".as_ref(),
-                "-CAfile".as_ref(),
-                first.cert.as_os_str(),
-                "-in".as_ref(),
-                f.as_os_str(),
-            ],
+            "verify",
+            &[("-CAfile", first.cert.as_path()), ("-in", f)],
         )
         .status
         .success()

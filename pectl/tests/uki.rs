@@ -1,7 +1,7 @@
 //! `pectl uki`: Unified Kernel Images laid out as systemd's ukify lays them out. Stubs and
 //! "kernels" are PE images pectl links from the committed fixtures; systemd's own stub is used
 //! when it has been fetched (`$HOME/.cache/peln/systemd/linuxx64.efi.stub`).
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use object::read::pe::{ImageNtHeaders, ImageOptionalHeader, PeFile64};
@@ -335,6 +335,14 @@ fn assert_uki_fails(args: &[&str], out_dir: &Path, expected: &[&str]) {
     );
 }
 
+/// The amd64 stub (hello-coff.obj) and kernel (hello-elf.o, as `kernel_name`), linked into `d`.
+fn stub_and_kernel(d: &Path, kernel_name: &str) -> (PathBuf, PathBuf) {
+    (
+        link(d, "stub.efi", "amd64", "hello-coff.obj"),
+        link(d, kernel_name, "amd64", "hello-elf.o"),
+    )
+}
+
 fn listing(dir: &Path) -> Vec<String> {
     let mut names: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
@@ -348,8 +356,7 @@ fn listing(dir: &Path) -> Vec<String> {
 fn bad_inputs_fail_cleanly_and_leave_no_output() {
     let inputs = tempfile::tempdir().unwrap();
     let d = inputs.path();
-    let stub = link(d, "stub.efi", "amd64", "hello-coff.obj");
-    let kernel = link(d, "kernel.efi", "amd64", "hello-elf.o");
+    let (stub, kernel) = stub_and_kernel(d, "kernel.efi");
     let arm = link(d, "arm.efi", "arm64", "hello-arm64.obj");
     std::fs::write(d.join("notes.txt"), "just some text\n").unwrap();
     let s = |p: &Path| p.to_str().unwrap().to_string();
@@ -433,8 +440,7 @@ fn bad_inputs_fail_cleanly_and_leave_no_output() {
 fn inspect_shows_every_uki_section() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let stub = link(d, "stub.efi", "amd64", "hello-coff.obj");
-    let kernel = link(d, "kernel.efi", "amd64", "hello-elf.o");
+    let (stub, kernel) = stub_and_kernel(d, "kernel.efi");
     let out = d.join("uki.efi");
     let mut args = vec!["pectl".to_string()];
     args.extend(uki_args(d, &stub, &kernel, "quiet"));
@@ -578,8 +584,7 @@ fn secureboot_options_sign_the_uki_and_its_kernel() {
     let other = peln_tests::secureboot::fresh_key_pair(d, "peln-other");
     // The same key, encrypted (PBES2), for the password paths.
     let enc = peln_tests::secureboot::encrypted(&pair, &d.join("enc.key"), "peln-pw");
-    let stub = link(d, "stub.efi", "amd64", "hello-coff.obj");
-    let kernel = link(d, "vmlinuz.efi", "amd64", "hello-elf.o");
+    let (stub, kernel) = stub_and_kernel(d, "vmlinuz.efi");
     let p = |n: &Path| n.to_str().unwrap().to_string();
     let (key, cert) = (p(&pair.key), p(&pair.cert));
     let uki_env = |stub: &Path, out: &str, extra: &[&str], env: &[(&str, &str)]| {

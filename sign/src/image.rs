@@ -61,6 +61,32 @@ pub fn security_entry(h: &Headers) -> Option<usize> {
     .then_some(at)
 }
 
+/// The certificate table the security directory entry at `security_entry` points at: `None`
+/// when the entry is empty, otherwise its file range, which must be the file's last bytes (where
+/// signers append it and where edk2 and systemd look for it).
+pub fn certificate_table(
+    image: &[u8],
+    security_entry: usize,
+) -> Result<Option<Range<usize>>, Error> {
+    let (table_at, table_size) = (
+        rd32(image, security_entry).unwrap_or(0) as usize,
+        rd32(image, security_entry + 4).unwrap_or(0) as usize,
+    );
+    let table = match (table_at, table_size) {
+        (0, 0) => return Ok(None),
+        _ => table_at..table_at.saturating_add(table_size),
+    };
+    if table.end != image.len() {
+        return Err(bad_table(format!(
+            "{:#x}..{:#x} is not at the end of the file ({:#x})",
+            table.start,
+            table.end,
+            image.len()
+        )));
+    }
+    Ok(Some(table))
+}
+
 impl Layout {
     /// Reads the ranges of `image`, refusing anything on which the verifiers would disagree.
     pub fn read(image: &[u8]) -> Result<Layout, Error> {
@@ -114,25 +140,10 @@ impl Layout {
             }
             ranges.push(start..end);
         }
-        let (table_at, table_size) = (
-            rd32(image, security_entry).unwrap_or(0) as usize,
-            rd32(image, security_entry + 4).unwrap_or(0) as usize,
-        );
-        let table = match (table_at, table_size) {
-            (0, 0) => None,
-            _ => Some(table_at..table_at.saturating_add(table_size)),
-        };
+        let table = certificate_table(image, security_entry)?;
         let hashed_end = match &table {
             None => image.len(),
             Some(t) => {
-                if t.end != image.len() {
-                    return Err(bad_table(format!(
-                        "{:#x}..{:#x} is not at the end of the file ({:#x})",
-                        t.start,
-                        t.end,
-                        image.len()
-                    )));
-                }
                 if t.start < end {
                     return Err(bad_table(format!(
                         "starts at {:#x}, inside the section data (which ends at {end:#x})",

@@ -207,6 +207,33 @@ impl Signer {
     }
 }
 
+/// `image` as it was before it was signed: without its certificate table and with the security
+/// directory entry cleared (the checksum is left for whoever writes the image next). The table
+/// must be the file's last bytes, after the headers; its alignment and entries are not checked,
+/// since the signatures are dropped, not read. An image without a table comes back unchanged.
+pub fn strip_signatures(image: &[u8]) -> Result<Vec<u8>, Error> {
+    let h = Headers::parse(image).map_err(image::not_pe)?;
+    let Some(entry) = image::security_entry(&h) else {
+        return Ok(image.to_vec());
+    };
+    let Some(table) = image::certificate_table(image, entry)? else {
+        return Ok(image.to_vec());
+    };
+    if table.start < entry + 8 {
+        return Err(Error::new(
+            ErrorKind::BadTable,
+            format!(
+                "certificate table: starts at {:#x}, inside the headers",
+                table.start
+            ),
+        ));
+    }
+    let mut out = image[..table.start].to_vec();
+    wr32(&mut out, entry, 0);
+    wr32(&mut out, entry + 4, 0);
+    Ok(out)
+}
+
 /// The Authenticode SHA-256 digest of an image: the bytes edk2's `HashPeImage` hashes (headers
 /// without CheckSum and the security directory entry, section raw data by file offset, trailing
 /// data up to the certificate table, zero-padded to 8 bytes as the image is when signed): the

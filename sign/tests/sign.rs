@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use peln_pe::headers::{rd32, wr32};
 use peln_sign::{
-    authenticode_digest, parse_certificates, verify, Certificate, ErrorKind, Password, SignOptions,
-    Signer,
+    authenticode_digest, parse_certificates, strip_signatures, verify, Certificate, ErrorKind,
+    Password, SignOptions, Signer,
 };
 use sha2::{Digest, Sha256};
 
@@ -345,6 +345,51 @@ fn broken_signed_images_are_refused() {
     // Another key's certificate.
     let e = verify(&good, &cert("rsa4096.crt")).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Untrusted, "{e}");
+}
+
+/// Stripping gives back the image as signed (padded to 8, security entry cleared), whose digest
+/// the signature carried; a table that is misaligned is still stripped (nothing of it is read),
+/// one that is not the file's end or starts inside the headers is refused, and an unsigned image
+/// comes back unchanged.
+#[test]
+fn strip_signatures_gives_back_the_signed_bytes() {
+    let good = signed();
+    let table_at = rd32(&good, SECURITY).unwrap() as usize;
+    let stripped = strip_signatures(&good).unwrap();
+    assert_eq!(stripped.len(), table_at);
+    assert_eq!(rd32(&stripped, SECURITY).unwrap(), 0);
+    assert_eq!(rd32(&stripped, SECURITY + 4).unwrap(), 0);
+    assert_eq!(verify(&stripped, &[]).unwrap(), []);
+    assert_eq!(
+        authenticode_digest(&stripped).unwrap(),
+        authenticode_digest(&good).unwrap()
+    );
+    let img = image();
+    assert_eq!(strip_signatures(&img).unwrap(), img);
+
+    let mut misaligned = good[..table_at].to_vec();
+    misaligned.push(0xaa);
+    misaligned.extend_from_slice(&good[table_at..]);
+    wr32(&mut misaligned, SECURITY, table_at as u32 + 1);
+    assert_eq!(
+        authenticode_digest(&misaligned).unwrap_err().kind(),
+        ErrorKind::BadTable
+    );
+    let out = strip_signatures(&misaligned).unwrap();
+    assert_eq!(out[..table_at], stripped[..]);
+    assert_eq!(out[table_at..], [0xaa]);
+
+    let mut not_last = good.clone();
+    not_last.extend_from_slice(&[0; 8]);
+    let e = strip_signatures(&not_last).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::BadTable, "{e}");
+    assert!(e.to_string().contains("not at the end of the file"), "{e}");
+    let mut in_headers = good.clone();
+    wr32(&mut in_headers, SECURITY, 0);
+    wr32(&mut in_headers, SECURITY + 4, good.len() as u32);
+    let e = strip_signatures(&in_headers).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::BadTable, "{e}");
+    assert!(e.to_string().contains("inside the headers"), "{e}");
 }
 
 /// Images whose hashed ranges verifiers would read differently are not signed.

@@ -82,6 +82,41 @@ pub fn status_name(s: Status) -> Option<&'static str> {
 pub struct Guid(pub u32, pub u16, pub u16, pub [u8; 8]);
 
 impl Guid {
+    /// A GUID from the text form the UEFI specification and Linux write,
+    /// "5b1b31a1-9562-11d2-8e3f-00a0c969723b". Every use is a constant, so a malformed text
+    /// fails the build.
+    pub const fn parse(text: &str) -> Guid {
+        let t = text.as_bytes();
+        assert!(
+            t.len() == 36 && t[8] == b'-' && t[13] == b'-' && t[18] == b'-' && t[23] == b'-',
+            "a GUID is xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"
+        );
+        const fn hex(t: &[u8], from: usize, digits: usize) -> u32 {
+            let mut v = 0;
+            let mut i = from;
+            while i < from + digits {
+                v = v << 4
+                    | match t[i] {
+                        c @ b'0'..=b'9' => c - b'0',
+                        c @ b'a'..=b'f' => c - b'a' + 10,
+                        c @ b'A'..=b'F' => c - b'A' + 10,
+                        _ => panic!("a GUID's digits are hexadecimal"),
+                    } as u32;
+                i += 1;
+            }
+            v
+        }
+        let mut d = [0u8; 8];
+        let mut i = 0;
+        while i < 8 {
+            // Two bytes before the last dash, six after it.
+            let at = if i < 2 { 19 + 2 * i } else { 20 + 2 * i };
+            d[i] = hex(t, at, 2) as u8;
+            i += 1;
+        }
+        Guid(hex(t, 0, 8), hex(t, 9, 4) as u16, hex(t, 14, 4) as u16, d)
+    }
+
     /// The in-memory (mixed-endian) byte layout of an EFI_GUID.
     pub const fn bytes(&self) -> [u8; 16] {
         let (a, b, c) = (
@@ -97,31 +132,11 @@ impl Guid {
     }
 }
 
-pub const LOADED_IMAGE_PROTOCOL_GUID: Guid = Guid(
-    0x5b1b31a1,
-    0x9562,
-    0x11d2,
-    [0x8e, 0x3f, 0x00, 0xa0, 0xc9, 0x69, 0x72, 0x3b],
-);
-pub const DEVICE_PATH_PROTOCOL_GUID: Guid = Guid(
-    0x09576e91,
-    0x6d3f,
-    0x11d2,
-    [0x8e, 0x39, 0x00, 0xa0, 0xc9, 0x69, 0x72, 0x3b],
-);
-pub const LOAD_FILE2_PROTOCOL_GUID: Guid = Guid(
-    0x4006c0c1,
-    0xfcb3,
-    0x403e,
-    [0x99, 0x6d, 0x4a, 0x6c, 0x87, 0x24, 0xe0, 0x6d],
-);
+pub const LOADED_IMAGE_PROTOCOL_GUID: Guid = Guid::parse("5b1b31a1-9562-11d2-8e3f-00a0c969723b");
+pub const DEVICE_PATH_PROTOCOL_GUID: Guid = Guid::parse("09576e91-6d3f-11d2-8e39-00a0c969723b");
+pub const LOAD_FILE2_PROTOCOL_GUID: Guid = Guid::parse("4006c0c1-fcb3-403e-996d-4a6c8724e06d");
 /// Linux's vendor media device path GUID for the initrd (drivers/firmware/efi/libstub).
-pub const LINUX_EFI_INITRD_MEDIA_GUID: Guid = Guid(
-    0x5568e427,
-    0x68fc,
-    0x4f3d,
-    [0xac, 0x74, 0xca, 0x55, 0x52, 0x31, 0xcc, 0x68],
-);
+pub const LINUX_EFI_INITRD_MEDIA_GUID: Guid = Guid::parse("5568e427-68fc-4f3d-ac74-ca555231cc68");
 
 pub const EFI_NATIVE_INTERFACE: u32 = 0;
 /// EFI_MEMORY_TYPE EfiLoaderData.

@@ -334,17 +334,11 @@ pub unsafe extern "efiapi" fn stub_main(
     // SAFETY: boot services calls on what we installed/allocated.
     unsafe {
         if !initrd_handle.is_null() {
-            let lf2 = &loader.proto as *const LoadFile2 as *mut c_void;
-            let u =
-                (bs.uninstall_protocol_interface)(initrd_handle, &LOAD_FILE2_PROTOCOL_GUID, lf2);
-            if is_error(u) {
-                con.failed("UninstallProtocolInterface(LoadFile2)", u);
-            }
-            let dp = INITRD_DEVICE_PATH.as_ptr() as *mut c_void;
-            let u =
-                (bs.uninstall_protocol_interface)(initrd_handle, &DEVICE_PATH_PROTOCOL_GUID, dp);
-            if is_error(u) {
-                con.failed("UninstallProtocolInterface(initrd device path)", u);
+            for (guid, interface, [_, what]) in initrd_protocols(&loader).into_iter().rev() {
+                let u = (bs.uninstall_protocol_interface)(initrd_handle, guid, interface);
+                if is_error(u) {
+                    con.failed(what, u);
+                }
             }
         }
         if !options.0.is_null() {
@@ -352,6 +346,30 @@ pub unsafe extern "efiapi" fn stub_main(
         }
     }
     s
+}
+
+/// The protocols on the initrd's handle, in the order they are installed: the vendor-media device
+/// path Linux's EFI stub looks for, and LoadFile2 on it. Each with what its install and its
+/// uninstall are called in messages.
+fn initrd_protocols(loader: &InitrdLoader) -> [(&'static Guid, *mut c_void, [&'static str; 2]); 2] {
+    [
+        (
+            &DEVICE_PATH_PROTOCOL_GUID,
+            INITRD_DEVICE_PATH.as_ptr() as *mut c_void,
+            [
+                "InstallProtocolInterface(initrd device path)",
+                "UninstallProtocolInterface(initrd device path)",
+            ],
+        ),
+        (
+            &LOAD_FILE2_PROTOCOL_GUID,
+            &loader.proto as *const LoadFile2 as *mut c_void,
+            [
+                "InstallProtocolInterface(LoadFile2 for the initrd)",
+                "UninstallProtocolInterface(LoadFile2)",
+            ],
+        ),
+    ]
 }
 
 /// Installs the initrd (filling `initrd_handle`), loads and starts `.linux`. Returns the status to
@@ -371,26 +389,17 @@ fn run(
     unsafe {
         if loader.len > 0 {
             let mut h: Handle = null_mut();
-            let dp = INITRD_DEVICE_PATH.as_ptr() as *mut c_void;
-            let s = (bs.install_protocol_interface)(
-                &mut h,
-                &DEVICE_PATH_PROTOCOL_GUID,
-                EFI_NATIVE_INTERFACE,
-                dp,
-            );
-            if is_error(s) {
-                return con.failed("InstallProtocolInterface(initrd device path)", s);
-            }
-            let lf2 = &loader.proto as *const LoadFile2 as *mut c_void;
-            let s = (bs.install_protocol_interface)(
-                &mut h,
-                &LOAD_FILE2_PROTOCOL_GUID,
-                EFI_NATIVE_INTERFACE,
-                lf2,
-            );
-            if is_error(s) {
-                (bs.uninstall_protocol_interface)(h, &DEVICE_PATH_PROTOCOL_GUID, dp);
-                return con.failed("InstallProtocolInterface(LoadFile2 for the initrd)", s);
+            let protocols = initrd_protocols(loader);
+            for (i, &(guid, interface, [what, _])) in protocols.iter().enumerate() {
+                let s =
+                    (bs.install_protocol_interface)(&mut h, guid, EFI_NATIVE_INTERFACE, interface);
+                if is_error(s) {
+                    // The handle is not handed back: what is on it comes off again.
+                    for &(guid, interface, _) in &protocols[..i] {
+                        (bs.uninstall_protocol_interface)(h, guid, interface);
+                    }
+                    return con.failed(what, s);
+                }
             }
             *initrd_handle = h;
         }
@@ -454,6 +463,19 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn guids_parse_from_their_text_form() {
+        let g = Guid::parse("5568E427-68fc-4f3d-ac74-ca555231cc68");
+        let want = Guid(
+            0x5568e427,
+            0x68fc,
+            0x4f3d,
+            [0xac, 0x74, 0xca, 0x55, 0x52, 0x31, 0xcc, 0x68],
+        );
+        assert_eq!(g.bytes(), want.bytes());
+        assert_eq!(LINUX_EFI_INITRD_MEDIA_GUID.bytes(), want.bytes());
+    }
 
     fn ucs2_of(b: &[u8]) -> Vec<u16> {
         let mut v = Vec::new();

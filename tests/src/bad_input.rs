@@ -52,18 +52,8 @@ impl Case {
     ];
 }
 
-/// Bytes that look like nothing: a fixed xorshift stream, so a failure reproduces.
-fn random_bytes(n: usize) -> Vec<u8> {
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
+/// The bytes that stand for garbage in [`Case::TruncatedAndRandom`].
+const RANDOM_SEED: u64 = 0x9e37_79b9_7f4a_7c15;
 
 fn listing(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut v: Vec<_> = std::fs::read_dir(dir)
@@ -127,7 +117,7 @@ fn run_case(tool: &Tool, case: Case) -> Option<Result<(), String>> {
         Case::TruncatedAndRandom => {
             let good = &tool.inputs[0].1;
             let mut d = good[..good.len() / 2].to_vec();
-            d.extend(random_bytes(good.len() / 2));
+            d.extend(crate::pseudo_random_bytes(good.len() / 2, RANDOM_SEED));
             std::fs::write(&first, d).unwrap();
         }
         Case::WrongMachine => {
@@ -152,7 +142,7 @@ fn run_case(tool: &Tool, case: Case) -> Option<Result<(), String>> {
         }
         Case::ExistingOutputKept => {
             std::fs::write(&output, b"the previous good output").unwrap();
-            std::fs::write(&first, random_bytes(4096)).unwrap();
+            std::fs::write(&first, crate::pseudo_random_bytes(4096, RANDOM_SEED)).unwrap();
         }
     }
     Some(judge(

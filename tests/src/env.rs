@@ -13,6 +13,28 @@ pub const LLVM_AR: &str = "llvm-ar-19";
 /// Object dumper (used for diagnostics only).
 pub const LLVM_READOBJ: &str = "llvm-readobj-19";
 
+/// `path` if it exists, or why not: "<what> <path> missing (<fix>)".
+pub fn present(path: PathBuf, what: &str, fix: &str) -> Result<PathBuf, String> {
+    if path.exists() {
+        Ok(path)
+    } else {
+        Err(format!("{what} {} missing ({fix})", path.display()))
+    }
+}
+
+/// Ok when every check is; otherwise all their errors, joined.
+pub fn all_ok(checks: impl IntoIterator<Item = Result<(), String>>) -> Result<(), String> {
+    let missing: Vec<String> = checks.into_iter().filter_map(Result::err).collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(missing.join("; "))
+    }
+}
+
+/// How to get the firmware files, for messages.
+const FW_FIX: &str = "set PELN_FW_DIR or run scripts/setup-test-env.sh";
+
 /// Finds an executable on `PATH` (or returns `name` itself when it is a path to an executable file).
 pub fn tool(name: &str) -> Option<PathBuf> {
     let is_exe = |p: &Path| {
@@ -82,12 +104,7 @@ pub fn firmware(arch: Arch) -> Result<Firmware, String> {
         vars_template: dir.join(vars),
     };
     for f in [&fw.code, &fw.vars_template] {
-        if !f.is_file() {
-            return Err(format!(
-                "{arch} firmware {} missing (set PELN_FW_DIR or run scripts/setup-test-env.sh)",
-                f.display()
-            ));
-        }
+        present(f.clone(), &format!("{arch} firmware"), FW_FIX)?;
     }
     Ok(fw)
 }
@@ -127,12 +144,11 @@ pub fn secure_boot_firmware(arch: Arch) -> Result<SecureBootFirmware, String> {
         &fw.snakeoil_key,
         &fw.snakeoil_cert,
     ] {
-        if !f.is_file() {
-            return Err(format!(
-                "{arch} Secure Boot firmware file {} missing (set PELN_FW_DIR or run scripts/setup-test-env.sh)",
-                f.display()
-            ));
-        }
+        present(
+            f.clone(),
+            &format!("{arch} Secure Boot firmware file"),
+            FW_FIX,
+        )?;
     }
     Ok(fw)
 }
@@ -143,15 +159,7 @@ pub fn uboot(arch: Arch) -> Result<PathBuf, String> {
     let rel = arch
         .uboot_rel_path()
         .ok_or_else(|| format!("Debian's u-boot-qemu has no {arch} build"))?;
-    let f = fw_dir().join(rel);
-    if f.is_file() {
-        Ok(f)
-    } else {
-        Err(format!(
-            "{arch} U-Boot {} missing (set PELN_FW_DIR or run scripts/setup-test-env.sh)",
-            f.display()
-        ))
-    }
+    present(fw_dir().join(rel), &format!("{arch} U-Boot"), FW_FIX)
 }
 
 /// Whether we run under CI (`CI` set to anything but empty, `0` or `false`): missing tools fail tests.
@@ -231,9 +239,8 @@ pub enum Need {
 
 /// Checks all `needs` for `arch`; the error lists everything that is missing.
 pub fn check_needs(arch: Arch, needs: &[Need]) -> Result<(), String> {
-    let mut missing = Vec::new();
-    for need in needs {
-        let r = match need {
+    all_ok(needs.iter().map(|need| {
+        match need {
             Need::Clang => need_tool(CLANG).map(drop),
             Need::LlvmAr => need_tool(LLVM_AR).map(drop),
             Need::LldLink => match arch.lld_link_machine() {
@@ -250,16 +257,8 @@ pub fn check_needs(arch: Arch, needs: &[Need]) -> Result<(), String> {
             Need::ElfFixedReference => need_tool(LD_LLD)
                 .and_then(|_| crate::link::pei_objcopy(arch))
                 .map(drop),
-        };
-        if let Err(e) = r {
-            missing.push(e);
         }
-    }
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(missing.join("; "))
-    }
+    }))
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 //! ```
 //! Missing files are errors for [`crate::require!`]: a skip, or a failure under `CI=true`.
 use crate::cc::run_checked;
-use crate::env::{cache_dir, fw_dir, need_tool, repo_root, LD_LLD};
+use crate::env::{all_ok, cache_dir, fw_dir, need_tool, present, repo_root, LD_LLD};
 use crate::qemu::{boot, BootOpts, BootResult, Media};
 use crate::Arch;
 use std::path::{Path, PathBuf};
@@ -65,13 +65,11 @@ fn pe_machine(path: &Path) -> Result<u16, String> {
 }
 
 fn cached_pe(path: PathBuf, arch: Arch, what: &str) -> Result<PathBuf, String> {
-    if !path.is_file() {
-        return Err(format!(
-            "{what} {} missing (run scripts/fetch-kernels.sh or scripts/setup-test-env.sh; \
-             PELN_CACHE_DIR moves the cache)",
-            path.display()
-        ));
-    }
+    let path = present(
+        path,
+        what,
+        "run scripts/fetch-kernels.sh or scripts/setup-test-env.sh; PELN_CACHE_DIR moves the cache",
+    )?;
     match pe_machine(&path)? {
         m if m == arch.pe_machine() => Ok(path),
         m => Err(format!(
@@ -97,30 +95,17 @@ pub fn systemd_stub() -> Result<PathBuf, String> {
 
 /// All four kernels and the systemd stub are cached (the error lists everything missing).
 pub fn check_kernels() -> Result<(), String> {
-    let missing: Vec<String> = KERNEL_ARCHES
-        .iter()
-        .map(|&a| kernel(a).map(drop))
-        .chain([systemd_stub().map(drop)])
-        .filter_map(Result::err)
-        .collect();
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(missing.join("; "))
-    }
+    all_ok(
+        KERNEL_ARCHES
+            .iter()
+            .map(|&a| kernel(a).map(drop))
+            .chain([systemd_stub().map(drop)]),
+    )
 }
 
 /// The tools `scripts/mkinitramfs.sh` runs (clang-19, ld.lld-19, bash) are on PATH.
 pub fn check_initramfs_tools() -> Result<(), String> {
-    let missing: Vec<String> = [crate::env::CLANG, LD_LLD, "bash"]
-        .iter()
-        .filter_map(|t| need_tool(t).err())
-        .collect();
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(missing.join("; "))
-    }
+    all_ok([crate::env::CLANG, LD_LLD, "bash"].map(|t| need_tool(t).map(drop)))
 }
 
 /// `scripts/mkinitramfs.sh`.

@@ -40,18 +40,33 @@ pub use env::{
     Requirement, SecureBootFirmware, SNAKEOIL_PASSWORD,
 };
 pub use link::{
-    link_elf_fixed_reference, link_with_lld, link_with_pectl, pectl_link_args, LinkOpts,
+    link_elf_fixed_reference, link_with_lld, link_with_pectl, pectl_link_args, LinkOpts, PectlRun,
 };
 pub use program::{
     assert_icf_folds_the_twin, assert_pectl_prints_what_lld_link_prints, assert_program_passed,
     build_test_program, c_program_with_elf_reference, c_program_with_lld, c_program_with_pectl,
-    pectl_c_program_passes, peln_lines, ProgramRun, TestProgram, Variant, CHECKS,
+    pectl_c_program_passes, pectl_linked_program, peln_lines, ProgramRun, TestProgram, Variant,
+    CHECKS,
 };
 pub use qemu::{
     boot, boot_efi, boot_efi_with, make_esp_dir, BootOpts, BootResult, FirmwareKind, Media,
     ACCESS_DENIED,
 };
 pub use work::WorkDir;
+
+/// `len` bytes that look like nothing, from a fixed xorshift64 stream started at `seed` (not 0):
+/// the same every run, so a failure reproduces.
+pub fn pseudo_random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
 
 /// The four UEFI architectures peln links for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -224,6 +239,30 @@ impl std::fmt::Display for Arch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.pectl_machine())
     }
+}
+
+/// One `#[test]` per case, each calling one test function with its argument: the per-arch (or
+/// per-variant) tests of a test function without a hand-written wrapper for each. A case may
+/// carry attributes, such as its doc comment.
+///
+/// ```ignore
+/// peln_tests::tests_of!(hands_off:
+///     uki_hands_off_cmdline_and_initrd_amd64 => Arch::Amd64,
+///     /// The same on arm64.
+///     uki_hands_off_cmdline_and_initrd_arm64 => Arch::Arm64,
+/// );
+/// ```
+#[macro_export]
+macro_rules! tests_of {
+    ($body:path: $($(#[$attr:meta])* $name:ident => $arg:expr),+ $(,)?) => {
+        $(
+            $(#[$attr])*
+            #[test]
+            fn $name() {
+                $body($arg)
+            }
+        )+
+    };
 }
 
 /// Unwraps a requirement (an `Option`, a `Result<T, impl Display>` or a `bool`), or applies the skip

@@ -107,19 +107,32 @@ pub fn pectl_link_args(
     a
 }
 
-/// Links with our linker through `run` (pass `pectl::run`), panicking with the error
-/// and the argv if it fails. Returns `out`.
-pub fn link_with_pectl<F, E>(
-    run: F,
-    arch: Arch,
-    out: &Path,
-    inputs: &[PathBuf],
-    opts: &LinkOpts,
-) -> PathBuf
+/// pectl's entry point, `pectl::run`, which the tests hand in: this crate cannot depend on
+/// pectl, whose own tests use it. Every `FnOnce(argv) -> Result<(), impl Display>` is one.
+pub trait PectlRun {
+    /// Runs pectl on `argv` (argv[0] included); the error as its text.
+    fn run_pectl(self, argv: Vec<OsString>) -> Result<(), String>;
+}
+
+impl<F, E> PectlRun for F
 where
     F: FnOnce(Vec<OsString>) -> Result<(), E>,
     E: std::fmt::Display,
 {
+    fn run_pectl(self, argv: Vec<OsString>) -> Result<(), String> {
+        self(argv).map_err(|e| e.to_string())
+    }
+}
+
+/// Links with our linker through `run` (pass `pectl::run`), panicking with the error
+/// and the argv if it fails. Returns `out`.
+pub fn link_with_pectl(
+    run: impl PectlRun,
+    arch: Arch,
+    out: &Path,
+    inputs: &[PathBuf],
+    opts: &LinkOpts,
+) -> PathBuf {
     let argv = pectl_link_args(arch, out, inputs, opts);
     let shown: Vec<String> = argv
         .iter()
@@ -128,7 +141,7 @@ where
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir).ok();
     }
-    if let Err(e) = run(argv) {
+    if let Err(e) = run.run_pectl(argv) {
         panic!("pectl link failed: {e}\nargv: {}", shown.join(" "));
     }
     assert!(

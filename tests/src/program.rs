@@ -6,7 +6,7 @@
 //! `lib_unused` is referenced by nothing and must not be extracted (it would redefine `peln_ext_var`).
 use crate::cc::{archive, compile_c, ObjFormat};
 use crate::env::{check_needs, skip_unless, Need};
-use crate::link::{link_elf_fixed_reference, link_with_lld, link_with_pectl, LinkOpts};
+use crate::link::{link_elf_fixed_reference, link_with_lld, link_with_pectl, LinkOpts, PectlRun};
 use crate::qemu::{boot_efi, BootResult};
 use crate::work::WorkDir;
 use crate::Arch;
@@ -119,10 +119,32 @@ impl TestProgram {
 
 /// The program for `arch`/`variant` built in a fresh work directory `<arch>-<variant>-<linker>`,
 /// one per linker so that their outputs never mix.
-fn build_in_work_dir(arch: Arch, variant: &Variant, linker: &str) -> (WorkDir, TestProgram) {
+/// Builds the program in a work dir of its own, links it into the arch's boot file with
+/// `link(out, inputs)` and boots it.
+fn link_and_boot(
+    arch: Arch,
+    variant: &Variant,
+    linker: &str,
+    link: impl FnOnce(&Path, &[PathBuf]) -> PathBuf,
+) -> ProgramRun {
     let work = WorkDir::new(&format!("{arch}-{}-{linker}", variant.name));
     let program = build_test_program(arch, variant, &work.subdir("obj"));
-    (work, program)
+    let efi = link(&work.join(arch.efi_boot_file()), &program.inputs());
+    ProgramRun::boot(arch, work, program, efi)
+}
+
+/// Compiles the C program into `<work>/obj` and links it with pectl (`run`) and `opts` into
+/// `<work>/<name>`; returns the image.
+pub fn pectl_linked_program(
+    run: impl PectlRun,
+    arch: Arch,
+    variant: &Variant,
+    work: &WorkDir,
+    name: &str,
+    opts: &LinkOpts,
+) -> PathBuf {
+    let program = build_test_program(arch, variant, &work.subdir("obj"));
+    link_with_pectl(run, arch, &work.join(name), &program.inputs(), opts)
 }
 
 /// Compiles the C program for `arch`/`variant` into `out_dir` (objects and archive). Needs clang-19
@@ -235,43 +257,30 @@ fn needs_for(arch: Arch, variant: &Variant) -> Result<(), String> {
 /// Builds the C program, links it with our linker via `run` (pass `pectl::run`),
 /// checks the PE headers edk2 relies on, and boots it. `None` when the environment is missing
 /// (already reported as `skipped:`; under `CI` this panics instead).
-pub fn c_program_with_pectl<F, E>(
-    run: F,
+pub fn c_program_with_pectl(
+    run: impl PectlRun,
     arch: Arch,
     variant: &Variant,
     opts: &LinkOpts,
-) -> Option<ProgramRun>
-where
-    F: FnOnce(Vec<std::ffi::OsString>) -> Result<(), E>,
-    E: std::fmt::Display,
-{
+) -> Option<ProgramRun> {
     skip_unless(needs_for(arch, variant))?;
-    let (work, program) = build_in_work_dir(arch, variant, "pectl");
-    let efi = link_with_pectl(
-        run,
-        arch,
-        &work.join(arch.efi_boot_file()),
-        &program.inputs(),
-        opts,
-    );
-    if opts.subsystem.is_none() {
-        crate::pe::assert_uefi_image(&efi, arch, crate::pe::IMAGE_SUBSYSTEM_EFI_APPLICATION);
-    }
-    Some(ProgramRun::boot(arch, work, program, efi))
+    Some(link_and_boot(arch, variant, "pectl", |out, inputs| {
+        let efi = link_with_pectl(run, arch, out, inputs, opts);
+        if opts.subsystem.is_none() {
+            crate::pe::assert_uefi_image(&efi, arch, crate::pe::IMAGE_SUBSYSTEM_EFI_APPLICATION);
+        }
+        efi
+    }))
 }
 
 /// [`c_program_with_pectl`], then [`ProgramRun::assert_passed`]: the whole of the plain boot
 /// tests, which differ only in arch, variant and options. `None` when the environment is missing.
-pub fn pectl_c_program_passes<F, E>(
-    run: F,
+pub fn pectl_c_program_passes(
+    run: impl PectlRun,
     arch: Arch,
     variant: &Variant,
     opts: &LinkOpts,
-) -> Option<ProgramRun>
-where
-    F: FnOnce(Vec<std::ffi::OsString>) -> Result<(), E>,
-    E: std::fmt::Display,
-{
+) -> Option<ProgramRun> {
     let program = c_program_with_pectl(run, arch, variant, opts)?;
     program.assert_passed();
     Some(program)
@@ -280,11 +289,7 @@ where
 /// Links the program with `--gc-sections --icf=all --map`, boots it and asserts that it passed
 /// and that the map shows `peln_ext_func_twin` (ext.c: the same code as `peln_ext_func`, defined
 /// after it) folded into `peln_ext_func`, in lld's `--print-icf-sections` lines.
-pub fn assert_icf_folds_the_twin<F, E>(run: F, arch: Arch, variant: &Variant)
-where
-    F: FnOnce(Vec<std::ffi::OsString>) -> Result<(), E>,
-    E: std::fmt::Display,
-{
+pub fn assert_icf_folds_the_twin(run: impl PectlRun, arch: Arch, variant: &Variant) {
     let maps = WorkDir::new(&format!("{arch}-{}-icf-map", variant.name));
     let map = maps.join("icf.map");
     let opts = LinkOpts {
@@ -310,11 +315,7 @@ where
 /// The same COFF objects linked by lld-link-19 and by pectl (`run`) boot to identical `PELN`
 /// lines, and both pass: lld-link is the reference our image must behave like, on every arch
 /// lld-link supports.
-pub fn assert_pectl_prints_what_lld_link_prints<F, E>(run: F, arch: Arch)
-where
-    F: FnOnce(Vec<std::ffi::OsString>) -> Result<(), E>,
-    E: std::fmt::Display,
-{
+pub fn assert_pectl_prints_what_lld_link_prints(run: impl PectlRun, arch: Arch) {
     let needs = [Need::Clang, Need::LlvmAr, Need::LldLink, Need::Qemu];
     if skip_unless(check_needs(arch, &needs)).is_none() {
         return;
@@ -352,15 +353,11 @@ where
 /// environment is missing (see [`c_program_with_pectl`]).
 pub fn c_program_with_lld(arch: Arch, variant: &Variant, lld_extra: &[&str]) -> Option<ProgramRun> {
     skip_unless(needs_for(arch, variant).and_then(|_| check_needs(arch, &[Need::LldLink])))?;
-    let (work, program) = build_in_work_dir(arch, variant, "lld");
-    let efi = link_with_lld(
-        arch,
-        &work.join(arch.efi_boot_file()),
-        &program.inputs(),
-        lld_extra,
-    );
-    crate::pe::assert_uefi_image(&efi, arch, crate::pe::IMAGE_SUBSYSTEM_EFI_APPLICATION);
-    Some(ProgramRun::boot(arch, work, program, efi))
+    Some(link_and_boot(arch, variant, "lld", |out, inputs| {
+        let efi = link_with_lld(arch, out, inputs, lld_extra);
+        crate::pe::assert_uefi_image(&efi, arch, crate::pe::IMAGE_SUBSYSTEM_EFI_APPLICATION);
+        efi
+    }))
 }
 
 /// Builds the C program as ELF, links it at a fixed address with ld.lld + objcopy (see
@@ -379,12 +376,7 @@ pub fn c_program_with_elf_reference(
     skip_unless(
         needs_for(arch, variant).and_then(|_| check_needs(arch, &[Need::ElfFixedReference])),
     )?;
-    let (work, program) = build_in_work_dir(arch, variant, "elfref");
-    let efi = link_elf_fixed_reference(
-        arch,
-        &work.join(arch.efi_boot_file()),
-        &program.inputs(),
-        image_base,
-    );
-    Some(ProgramRun::boot(arch, work, program, efi))
+    Some(link_and_boot(arch, variant, "elfref", |out, inputs| {
+        link_elf_fixed_reference(arch, out, inputs, image_base)
+    }))
 }

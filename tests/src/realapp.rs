@@ -34,7 +34,7 @@ impl Profile {
 }
 
 /// Who links the program and how cargo is told.
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 pub enum Linker {
     /// `RUSTFLAGS="-C linker=<pectl>"`: rustc calls it with `-flavor link|gnu`.
     PectlFlag,
@@ -220,26 +220,19 @@ pub fn assert_realapp_passed(result: &crate::BootResult) {
 
 /// The Rust side of the build is there: the target's prebuilt std, or rust-src to build it.
 pub fn check_rust_target(arch: Arch) -> Result<(), String> {
-    let out = Command::new(crate::rust::rustc())
-        .args(["--print", "sysroot"])
-        .output()
-        .map_err(|e| format!("cannot run rustc: {e}"))?;
-    let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    let target = rust_target(arch);
-    let (needed, fix) = if needs_build_std(arch) {
-        (
-            sysroot.join("lib/rustlib/src/rust/library/core"),
-            "rustup component add rust-src".to_string(),
-        )
+    if needs_build_std(arch) {
+        crate::rust::rust_src().map(drop)
     } else {
-        (
-            sysroot.join("lib/rustlib").join(target).join("lib"),
-            format!("rustup target add {target}"),
+        let target = rust_target(arch);
+        let lib = crate::rust::sysroot()?
+            .join("lib/rustlib")
+            .join(target)
+            .join("lib");
+        crate::env::present(
+            lib,
+            &format!("rust target {target}:"),
+            &format!("`rustup target add {target}`"),
         )
-    };
-    if needed.is_dir() {
-        Ok(())
-    } else {
-        Err(format!("{} missing (`{fix}`)", needed.display()))
+        .map(drop)
     }
 }

@@ -1,8 +1,8 @@
 //! The `#![no_std]` Rust UEFI hello (tests/programs/rust/hello.rs): compiled to one object with
 //! rustc and linked against the sysroot's `libcore` and `libcompiler_builtins` rlibs.
 use crate::cc::run_checked;
-use crate::env::{check_needs, skip_unless, Need};
-use crate::link::{link_with_pectl, LinkOpts};
+use crate::env::{check_needs, present, skip_unless, Need};
+use crate::link::{link_with_pectl, LinkOpts, PectlRun};
 use crate::qemu::boot_efi;
 use crate::work::WorkDir;
 use crate::Arch;
@@ -30,6 +30,15 @@ pub fn target_lib_dir(arch: Arch) -> Result<PathBuf, String> {
     let target = arch
         .rust_uefi_target()
         .ok_or_else(|| format!("rustc has no UEFI target for {arch}"))?;
+    present(
+        sysroot()?.join("lib/rustlib").join(target).join("lib"),
+        &format!("rust target {target}:"),
+        &format!("`rustup target add {target}`"),
+    )
+}
+
+/// rustc's sysroot (`rustc --print sysroot`).
+pub fn sysroot() -> Result<PathBuf, String> {
     let out = Command::new(rustc())
         .args(["--print", "sysroot"])
         .output()
@@ -40,16 +49,19 @@ pub fn target_lib_dir(arch: Arch) -> Result<PathBuf, String> {
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    let dir = sysroot.join("lib/rustlib").join(target).join("lib");
-    if dir.is_dir() {
-        Ok(dir)
-    } else {
-        Err(format!(
-            "rust target {target} not installed ({} missing; `rustup target add {target}`)",
-            dir.display()
-        ))
-    }
+    Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+}
+
+/// `<sysroot>/lib/rustlib/src/rust/library`, if rustup's rust-src component is installed (what
+/// `-Zbuild-std` builds from).
+pub fn rust_src() -> Result<PathBuf, String> {
+    let lib = sysroot()?.join("lib/rustlib/src/rust/library");
+    present(
+        lib.join("core/Cargo.toml"),
+        "rust-src:",
+        "`rustup component add rust-src`",
+    )?;
+    Ok(lib)
 }
 
 /// The `libcore-*.rlib` and `libcompiler_builtins-*.rlib` of the arch's UEFI target (in that order).
@@ -141,11 +153,7 @@ pub fn assert_rust_hello_passed(result: &crate::BootResult) {
 /// image is a UEFI application for `arch` and boots it to every [`RUST_HELLO_LINES`] line: the
 /// same test on each arch with a Rust target. Skips (fails under CI) without rustc's target or
 /// QEMU.
-pub fn assert_rust_hello_with_pectl_boots<F, E>(run: F, arch: Arch)
-where
-    F: FnOnce(Vec<std::ffi::OsString>) -> Result<(), E>,
-    E: std::fmt::Display,
-{
+pub fn assert_rust_hello_with_pectl_boots(run: impl PectlRun, arch: Arch) {
     if skip_unless(check_needs(arch, &[Need::RustUefi, Need::Qemu])).is_none() {
         return;
     }

@@ -11,8 +11,8 @@
 //! let stub = peln_tests::stub::build_and_link_stub(pectl::run, arch, &work.subdir("stub"), &tgt);
 //! ```
 use crate::cc::{compile_c, run_checked, ObjFormat};
-use crate::env::{need_tool, repo_root, CLANG};
-use crate::link::{link_with_pectl, LinkOpts};
+use crate::env::{all_ok, need_tool, repo_root, CLANG};
+use crate::link::{link_with_pectl, LinkOpts, PectlRun};
 use crate::qemu::BootResult;
 use crate::Arch;
 use std::ffi::OsString;
@@ -35,42 +35,16 @@ pub fn handoff_source() -> PathBuf {
 /// What `stub/build.sh <arch>` needs: bash, cargo, clang-19 and the Rust target (rustup's prebuilt
 /// one for amd64/arm64/riscv64; rust-src for loongarch64, whose core is built with -Zbuild-std).
 pub fn check_stub_toolchain(arch: Arch) -> Result<(), String> {
-    let mut missing = Vec::new();
-    for t in ["bash", "cargo", CLANG] {
-        if let Err(e) = need_tool(t) {
-            missing.push(e);
-        }
-    }
     let target = match arch {
-        Arch::Loongarch64 => rust_src().map(drop),
+        Arch::Loongarch64 => crate::rust::rust_src().map(drop),
         _ => crate::rust::target_lib_dir(arch).map(drop),
     };
-    if let Err(e) = target {
-        missing.push(e);
-    }
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(missing.join("; "))
-    }
-}
-
-/// `<sysroot>/lib/rustlib/src/rust/library`, if rustup's rust-src component is installed.
-fn rust_src() -> Result<PathBuf, String> {
-    let out = Command::new(crate::rust::rustc())
-        .args(["--print", "sysroot"])
-        .output()
-        .map_err(|e| format!("cannot run rustc: {e}"))?;
-    let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    let lib = sysroot.join("lib/rustlib/src/rust/library");
-    if lib.join("core/Cargo.toml").is_file() {
-        Ok(lib)
-    } else {
-        Err(format!(
-            "rust-src not installed ({} missing; `rustup component add rust-src`)",
-            lib.display()
-        ))
-    }
+    all_ok(
+        ["bash", "cargo", CLANG]
+            .map(|t| need_tool(t).map(drop))
+            .into_iter()
+            .chain([target]),
+    )
 }
 
 /// The two link inputs `stub/build.sh` writes.
@@ -104,16 +78,12 @@ pub fn build_stub(arch: Arch, out_dir: &Path, cargo_target_dir: &Path) -> StubPa
 
 /// [`build_stub`], then `pectl link --machine <arch> --entry efi_main -o <out_dir>/stub.efi
 /// shim.o libpeln_stub.a` through `run` (pass `pectl::run`). Returns the image.
-pub fn build_and_link_stub<F, E>(
-    run: F,
+pub fn build_and_link_stub(
+    run: impl PectlRun,
     arch: Arch,
     out_dir: &Path,
     cargo_target_dir: &Path,
-) -> PathBuf
-where
-    F: FnOnce(Vec<OsString>) -> Result<(), E>,
-    E: std::fmt::Display,
-{
+) -> PathBuf {
     let parts = build_stub(arch, out_dir, cargo_target_dir);
     link_with_pectl(
         run,
@@ -129,23 +99,19 @@ where
 /// ([`crate::kernel::kernel_path`]) and `scripts/mkinitramfs.sh`'s initramfs with `cmdline`, into
 /// `<out_dir>/uki.efi` (returned). Check [`check_stub_toolchain`], [`crate::kernel::kernel`] and
 /// [`crate::kernel::check_initramfs_tools`] first.
-pub fn build_kernel_uki<F, E>(
-    run: F,
+pub fn build_kernel_uki(
+    run: impl PectlRun + Copy,
     arch: Arch,
     out_dir: &Path,
     cargo_target_dir: &Path,
     cmdline: &str,
-) -> PathBuf
-where
-    F: Fn(Vec<OsString>) -> Result<(), E>,
-    E: std::fmt::Display,
-{
-    let stub = build_and_link_stub(&run, arch, out_dir, cargo_target_dir);
+) -> PathBuf {
+    let stub = build_and_link_stub(run, arch, out_dir, cargo_target_dir);
     let initrd = crate::kernel::build_initramfs(arch, out_dir);
     let uki = out_dir.join("uki.efi");
     let linux = crate::kernel::kernel_path(arch);
     let argv = uki_args(&stub, &linux, &[initrd], Some(cmdline), &uki);
-    if let Err(e) = run(argv.clone()) {
+    if let Err(e) = run.run_pectl(argv.clone()) {
         panic!("pectl uki failed: {e}\nargv: {argv:?}");
     }
     uki
@@ -153,11 +119,7 @@ where
 
 /// Compiles the handoff payload with the C test program's flags (COFF on amd64/arm64, ELF on
 /// riscv64/loongarch64) and links it with `pectl link` into `<out_dir>/handoff.efi`.
-pub fn build_handoff<F, E>(run: F, arch: Arch, out_dir: &Path) -> PathBuf
-where
-    F: FnOnce(Vec<OsString>) -> Result<(), E>,
-    E: std::fmt::Display,
-{
+pub fn build_handoff(run: impl PectlRun, arch: Arch, out_dir: &Path) -> PathBuf {
     let format = if arch.supports_coff() {
         ObjFormat::Coff
     } else {

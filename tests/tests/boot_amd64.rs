@@ -5,24 +5,24 @@
 use peln_tests::pe::PeInfo;
 use peln_tests::rust::assert_rust_hello_with_pectl_boots;
 use peln_tests::{
-    assert_icf_folds_the_twin, assert_pectl_prints_what_lld_link_prints, build_test_program,
-    c_program_with_pectl, check_needs, link_with_pectl, pectl_c_program_passes, require, Arch,
+    assert_icf_folds_the_twin, assert_pectl_prints_what_lld_link_prints, c_program_with_pectl,
+    check_needs, link_with_pectl, pectl_c_program_passes, pectl_linked_program, require, Arch,
     LinkOpts, Need, Variant, WorkDir,
 };
 
 const ARCH: Arch = Arch::Amd64;
 
-/// (a) COFF objects from `x86_64-pc-windows-msvc` (ADDR64 + REL32 relocations).
-#[test]
-fn pectl_amd64_coff_c_program_boots_and_passes_every_check() {
-    pectl_c_program_passes(pectl::run, ARCH, &Variant::coff(), &LinkOpts::default());
+/// The C program built as `variant` and linked by pectl with its defaults passes every check.
+fn passes(variant: Variant) {
+    pectl_c_program_passes(pectl::run, ARCH, &variant, &LinkOpts::default());
 }
 
-/// (b) ELF objects from `x86_64-unknown-elf -fpie` (64, PC32, PLT32, REX_GOTPCRELX).
-#[test]
-fn pectl_amd64_elf_pie_c_program_boots_and_passes_every_check() {
-    pectl_c_program_passes(pectl::run, ARCH, &Variant::elf_pie(), &LinkOpts::default());
-}
+peln_tests::tests_of!(passes:
+    /// (a) COFF objects from `x86_64-pc-windows-msvc` (ADDR64 + REL32 relocations).
+    pectl_amd64_coff_c_program_boots_and_passes_every_check => Variant::coff(),
+    /// (b) ELF objects from `x86_64-unknown-elf -fpie` (64, PC32, PLT32, REX_GOTPCRELX).
+    pectl_amd64_elf_pie_c_program_boots_and_passes_every_check => Variant::elf_pie(),
+);
 
 /// (c) ELF `-fno-pic` objects use absolute 32-bit addresses (R_X86_64_32 / 32S): linked at image
 /// base 0x10000000 with `--allow-absolute32`.
@@ -85,14 +85,15 @@ fn pectl_and_lld_link_amd64_coff_same_objects_print_identical_peln_lines() {
 fn pectl_amd64_map_file_is_written_and_names_the_entry_point() {
     require!(check_needs(ARCH, &[Need::Clang, Need::LlvmAr]));
     let work = WorkDir::new("amd64-map");
-    let program = build_test_program(ARCH, &Variant::coff(), &work.subdir("obj"));
     let map = work.join("out.map");
-    link_with_pectl(
+    let opts = LinkOpts::default().map(&map);
+    pectl_linked_program(
         pectl::run,
         ARCH,
-        &work.join("BOOTX64.EFI"),
-        &program.inputs(),
-        &LinkOpts::default().map(&map),
+        &Variant::coff(),
+        &work,
+        "BOOTX64.EFI",
+        &opts,
     );
     let text = std::fs::read_to_string(&map)
         .unwrap_or_else(|e| panic!("no map file {}: {e}", map.display()));

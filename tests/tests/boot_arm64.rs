@@ -17,30 +17,22 @@ use peln_tests::{
 
 const ARCH: Arch = Arch::Arm64;
 
-/// COFF from `aarch64-pc-windows-msvc`: ADDR64, BRANCH26, PAGEBASE_REL21, PAGEOFFSET_12A/12L,
-/// addends kept in the instructions.
-#[test]
-fn pectl_arm64_coff_c_program_boots_in_aavmf_and_passes_every_check() {
-    pectl_c_program_passes(pectl::run, ARCH, &Variant::coff(), &LinkOpts::default());
+/// The C program built as `variant` and linked by pectl with its defaults boots in AAVMF and
+/// passes every check.
+fn passes(variant: Variant) {
+    pectl_c_program_passes(pectl::run, ARCH, &variant, &LinkOpts::default());
 }
 
-/// ELF `-fno-pic`: ABS64, ADR_PREL_PG_HI21, ADD_ABS_LO12_NC, LDST8/32/64_ABS_LO12_NC, CALL26.
-#[test]
-fn pectl_arm64_elf_nopic_c_program_boots_in_aavmf_and_passes_every_check() {
-    pectl_c_program_passes(
-        pectl::run,
-        ARCH,
-        &Variant::elf_no_pic(),
-        &LinkOpts::default(),
-    );
-}
-
-/// ELF `-fpie`: adds ADR_GOT_PAGE + LD64_GOT_LO12_NC (GOT slots with DIR64 base relocations) and
-/// PREL32 jump tables.
-#[test]
-fn pectl_arm64_elf_pie_c_program_boots_in_aavmf_and_passes_every_check() {
-    pectl_c_program_passes(pectl::run, ARCH, &Variant::elf_pie(), &LinkOpts::default());
-}
+peln_tests::tests_of!(passes:
+    /// COFF from `aarch64-pc-windows-msvc`: ADDR64, BRANCH26, PAGEBASE_REL21, PAGEOFFSET_12A/12L,
+    /// addends kept in the instructions.
+    pectl_arm64_coff_c_program_boots_in_aavmf_and_passes_every_check => Variant::coff(),
+    /// ELF `-fno-pic`: ABS64, ADR_PREL_PG_HI21, ADD_ABS_LO12_NC, LDST8/32/64_ABS_LO12_NC, CALL26.
+    pectl_arm64_elf_nopic_c_program_boots_in_aavmf_and_passes_every_check => Variant::elf_no_pic(),
+    /// ELF `-fpie`: adds ADR_GOT_PAGE + LD64_GOT_LO12_NC (GOT slots with DIR64 base relocations)
+    /// and PREL32 jump tables.
+    pectl_arm64_elf_pie_c_program_boots_in_aavmf_and_passes_every_check => Variant::elf_pie(),
+);
 
 /// The same COFF objects linked by lld-link-19 and by pectl boot to identical `PELN` lines.
 #[test]

@@ -38,7 +38,7 @@ fn run(arch: Arch, linkers: &[(Profile, Linker)]) {
     require!(check_needs(arch, &[Need::Qemu]));
     require!(check_rust_target(arch));
     for (profile, linker) in linkers {
-        build_and_boot(arch, *profile, linker.clone());
+        build_and_boot(arch, *profile, *linker);
     }
 }
 
@@ -57,50 +57,35 @@ fn assert_release_no_larger_than_rust_lld(arch: Arch) {
     );
 }
 
-#[test]
-fn realapp_amd64_cargo_with_pectl_as_linker_boots_release_and_debug_like_rust_lld_and_no_larger() {
+/// The arches rust-lld links for: pectl as the linker boots release and debug builds, the
+/// default linker's debug build boots the same, and pectl's release image is no larger.
+fn boots_like_rust_lld_and_no_larger(arch: Arch) {
     run(
-        Arch::Amd64,
+        arch,
         &[
             (Profile::Release, Linker::PectlFlag),
             (Profile::Debug, Linker::PectlFlag),
             (Profile::Debug, Linker::Default),
         ],
     );
-    assert_release_no_larger_than_rust_lld(Arch::Amd64);
+    assert_release_no_larger_than_rust_lld(arch);
 }
 
-#[test]
-fn realapp_arm64_cargo_with_pectl_as_linker_boots_release_and_debug_like_rust_lld_and_no_larger() {
-    run(
-        Arch::Arm64,
-        &[
-            (Profile::Release, Linker::PectlFlag),
-            (Profile::Debug, Linker::PectlFlag),
-            (Profile::Debug, Linker::Default),
-        ],
-    );
-    assert_release_no_larger_than_rust_lld(Arch::Arm64);
-}
+peln_tests::tests_of!(boots_like_rust_lld_and_no_larger:
+    realapp_amd64_cargo_with_pectl_as_linker_boots_release_and_debug_like_rust_lld_and_no_larger => Arch::Amd64,
+    realapp_arm64_cargo_with_pectl_as_linker_boots_release_and_debug_like_rust_lld_and_no_larger => Arch::Arm64,
+);
 
-#[test]
-fn realapp_riscv64_cargo_config_recipe_boots_release_and_debug() {
+/// The arches rust-lld does not link for: pectl, chosen as `linker`, links release and debug
+/// builds that boot.
+fn boots_release_and_debug((arch, linker): (Arch, Linker)) {
     run(
-        Arch::Riscv64,
-        &[
-            (Profile::Release, Linker::PectlConfig),
-            (Profile::Debug, Linker::PectlConfig),
-        ],
+        arch,
+        &[(Profile::Release, linker), (Profile::Debug, linker)],
     );
 }
 
-#[test]
-fn realapp_loongarch64_build_std_with_pectl_as_linker_boots_release_and_debug() {
-    run(
-        Arch::Loongarch64,
-        &[
-            (Profile::Release, Linker::PectlFlag),
-            (Profile::Debug, Linker::PectlFlag),
-        ],
-    );
-}
+peln_tests::tests_of!(boots_release_and_debug:
+    realapp_riscv64_cargo_config_recipe_boots_release_and_debug => (Arch::Riscv64, Linker::PectlConfig),
+    realapp_loongarch64_build_std_with_pectl_as_linker_boots_release_and_debug => (Arch::Loongarch64, Linker::PectlFlag),
+);

@@ -6,13 +6,17 @@ use peln_tests::{
     WorkDir,
 };
 
-#[test]
-fn lld_link_amd64_coff_c_program_boots_in_ovmf_and_passes_every_check() {
-    let Some(run) = c_program_with_lld(Arch::Amd64, &Variant::coff(), &[]) else {
-        return;
-    };
-    run.assert_passed();
+/// lld-link's image of the COFF objects boots in edk2 (OVMF, AAVMF) and passes every check.
+fn lld_link_coff_c_program_passes(arch: Arch) {
+    if let Some(run) = c_program_with_lld(arch, &Variant::coff(), &[]) {
+        run.assert_passed();
+    }
 }
+
+peln_tests::tests_of!(lld_link_coff_c_program_passes:
+    lld_link_amd64_coff_c_program_boots_in_ovmf_and_passes_every_check => Arch::Amd64,
+    lld_link_arm64_coff_c_program_boots_in_aavmf_and_passes_every_check => Arch::Arm64,
+);
 
 #[test]
 fn lld_link_amd64_coff_split_sections_c_program_boots_with_opt_ref() {
@@ -21,14 +25,6 @@ fn lld_link_amd64_coff_split_sections_c_program_boots_with_opt_ref() {
         &Variant::coff().split_sections(),
         &["/opt:ref"],
     ) else {
-        return;
-    };
-    run.assert_passed();
-}
-
-#[test]
-fn lld_link_arm64_coff_c_program_boots_in_aavmf_and_passes_every_check() {
-    let Some(run) = c_program_with_lld(Arch::Arm64, &Variant::coff(), &[]) else {
         return;
     };
     run.assert_passed();

@@ -26,9 +26,9 @@ use peln_tests::secureboot::{
 };
 use peln_tests::stub::{build_and_link_stub, check_stub_toolchain, uki_args};
 use peln_tests::{
-    assert_program_passed, boot, boot_efi, build_test_program, check_needs, link_with_pectl,
-    make_esp_dir, require, secure_boot_firmware, Arch, BootOpts, BootResult, LinkOpts, Media, Need,
-    Variant, WorkDir, ACCESS_DENIED,
+    assert_program_passed, boot, boot_efi, check_needs, make_esp_dir, pectl_linked_program,
+    require, secure_boot_firmware, Arch, BootOpts, BootResult, LinkOpts, Media, Need, Variant,
+    WorkDir, ACCESS_DENIED,
 };
 
 /// Signs `input` into `out` with `pectl sign`.
@@ -76,14 +76,8 @@ fn app(arch: Arch) {
     let fw = require!(secure_boot_firmware(arch));
     require!(check_key_tools());
     let work = WorkDir::new(&format!("secureboot-app-{arch}"));
-    let program = build_test_program(arch, &Variant::coff(), &work.subdir("obj"));
-    let app = link_with_pectl(
-        pectl::run,
-        arch,
-        &work.join("app.efi"),
-        &program.inputs(),
-        &LinkOpts::default(),
-    );
+    let opts = LinkOpts::default();
+    let app = pectl_linked_program(pectl::run, arch, &Variant::coff(), &work, "app.efi", &opts);
     let snake = require!(snakeoil(arch, work.path()));
     let own = fresh_key_pair(work.path(), "peln-test-db");
     let signed = sign(&snake, &app, &work.join("signed.efi"));
@@ -110,15 +104,10 @@ fn app(arch: Arch) {
     assert_refused(&r, &marker);
 }
 
-#[test]
-fn amd64_app_signed_runs_unsigned_tampered_and_foreign_refused() {
-    app(Arch::Amd64);
-}
-
-#[test]
-fn arm64_app_signed_runs_unsigned_tampered_and_foreign_refused() {
-    app(Arch::Arm64);
-}
+peln_tests::tests_of!(app:
+    amd64_app_signed_runs_unsigned_tampered_and_foreign_refused => Arch::Amd64,
+    arm64_app_signed_runs_unsigned_tampered_and_foreign_refused => Arch::Arm64,
+);
 
 /// A UKI whose kernel `pectl sign` signed, itself signed by `pectl sign`, boots to `/init`; the
 /// UKI unsigned, tampered or signed by another key is refused, and a signed UKI whose kernel is
@@ -243,15 +232,10 @@ fn uki_and_iso(arch: Arch) {
     assert_refused(&r, &marker(arch));
 }
 
-#[test]
-fn amd64_uki_and_iso_signed_boot_unsigned_refused() {
-    uki_and_iso(Arch::Amd64);
-}
-
-#[test]
-fn arm64_uki_and_iso_signed_boot_unsigned_refused() {
-    uki_and_iso(Arch::Arm64);
-}
+peln_tests::tests_of!(uki_and_iso:
+    amd64_uki_and_iso_signed_boot_unsigned_refused => Arch::Amd64,
+    arm64_uki_and_iso_signed_boot_unsigned_refused => Arch::Arm64,
+);
 
 /// riscv64 and loongarch64: Debian's edk2 there has no Secure Boot, so nothing is enforced, but a
 /// signed app must still load and run (the certificate table appended at the end of the file is
@@ -260,14 +244,8 @@ fn signed_app_runs_unenforced(arch: Arch) {
     require!(check_needs(arch, &[Need::Clang, Need::LlvmAr, Need::Qemu]));
     require!(peln_tests::env::need_tool("openssl"));
     let work = WorkDir::new(&format!("secureboot-unenforced-{arch}"));
-    let program = build_test_program(arch, &Variant::elf(), &work.subdir("obj"));
-    let app = link_with_pectl(
-        pectl::run,
-        arch,
-        &work.join("app.efi"),
-        &program.inputs(),
-        &LinkOpts::default(),
-    );
+    let opts = LinkOpts::default();
+    let app = pectl_linked_program(pectl::run, arch, &Variant::elf(), &work, "app.efi", &opts);
     let pair = fresh_key_pair(work.path(), "peln-test-db");
     let signed = sign(&pair, &app, &work.join("signed.efi"));
     let verify = pectl::run([
@@ -286,12 +264,7 @@ fn signed_app_runs_unenforced(arch: Arch) {
     assert_program_passed(&r);
 }
 
-#[test]
-fn riscv64_signed_app_runs_unenforced() {
-    signed_app_runs_unenforced(Arch::Riscv64);
-}
-
-#[test]
-fn loongarch64_signed_app_runs_unenforced() {
-    signed_app_runs_unenforced(Arch::Loongarch64);
-}
+peln_tests::tests_of!(signed_app_runs_unenforced:
+    riscv64_signed_app_runs_unenforced => Arch::Riscv64,
+    loongarch64_signed_app_runs_unenforced => Arch::Loongarch64,
+);

@@ -12,7 +12,10 @@ use peln_tests::stub::{
     assert_handoff, banner, build_and_link_stub, build_handoff, check_stub_toolchain,
     joined_initrds, uki_args, unwrapped,
 };
-use peln_tests::{boot_efi, boot_efi_with, check_needs, require, Arch, BootOpts, Need, WorkDir};
+use peln_tests::{
+    boot_efi, boot_efi_with, check_needs, pseudo_random_bytes, require, Arch, BootOpts, Need,
+    WorkDir,
+};
 
 /// Ends with a newline, which the stub strips; the quotes and spaces must arrive unchanged.
 const CMDLINE: &str = "console=ttyS0 peln.handoff=\"a b\" root=/dev/ram0 x=1\n";
@@ -20,19 +23,6 @@ const CMDLINE: &str = "console=ttyS0 peln.handoff=\"a b\" root=/dev/ram0 x=1\n";
 /// The stub's own cargo target dir: not the one of the running `cargo test`.
 fn stub_target_dir() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("peln-stub")
-}
-
-/// Deterministic bytes (xorshift), so a failing run can be reproduced.
-fn bytes(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
 }
 
 /// Builds and links the stub for `arch` in `work/stub`.
@@ -48,7 +38,10 @@ fn hands_off(arch: Arch) {
     let work = WorkDir::new(&format!("uki-handoff-{arch}"));
     let stub = stub(arch, &work);
     let payload = build_handoff(pectl::run, arch, &work.subdir("payload"));
-    let initrds = [bytes(5, 0x1234_5678), bytes(301, 0x9abc_def0)];
+    let initrds = [
+        pseudo_random_bytes(5, 0x1234_5678),
+        pseudo_random_bytes(301, 0x9abc_def0),
+    ];
     let paths: Vec<PathBuf> = ["a.bin", "b.bin"].iter().map(|n| work.join(n)).collect();
     for (p, b) in paths.iter().zip(&initrds) {
         std::fs::write(p, b).unwrap();
@@ -132,42 +125,16 @@ fn bare_stub_returns(arch: Arch) {
     );
 }
 
-#[test]
-fn uki_hands_off_cmdline_and_initrd_amd64() {
-    hands_off(Arch::Amd64);
-}
+peln_tests::tests_of!(hands_off:
+    uki_hands_off_cmdline_and_initrd_amd64 => Arch::Amd64,
+    uki_hands_off_cmdline_and_initrd_arm64 => Arch::Arm64,
+    uki_hands_off_cmdline_and_initrd_riscv64 => Arch::Riscv64,
+    uki_hands_off_cmdline_and_initrd_loongarch64 => Arch::Loongarch64,
+);
 
-#[test]
-fn uki_hands_off_cmdline_and_initrd_arm64() {
-    hands_off(Arch::Arm64);
-}
-
-#[test]
-fn uki_hands_off_cmdline_and_initrd_riscv64() {
-    hands_off(Arch::Riscv64);
-}
-
-#[test]
-fn uki_hands_off_cmdline_and_initrd_loongarch64() {
-    hands_off(Arch::Loongarch64);
-}
-
-#[test]
-fn bare_stub_reports_no_linux_and_returns_amd64() {
-    bare_stub_returns(Arch::Amd64);
-}
-
-#[test]
-fn bare_stub_reports_no_linux_and_returns_arm64() {
-    bare_stub_returns(Arch::Arm64);
-}
-
-#[test]
-fn bare_stub_reports_no_linux_and_returns_riscv64() {
-    bare_stub_returns(Arch::Riscv64);
-}
-
-#[test]
-fn bare_stub_reports_no_linux_and_returns_loongarch64() {
-    bare_stub_returns(Arch::Loongarch64);
-}
+peln_tests::tests_of!(bare_stub_returns:
+    bare_stub_reports_no_linux_and_returns_amd64 => Arch::Amd64,
+    bare_stub_reports_no_linux_and_returns_arm64 => Arch::Arm64,
+    bare_stub_reports_no_linux_and_returns_riscv64 => Arch::Riscv64,
+    bare_stub_reports_no_linux_and_returns_loongarch64 => Arch::Loongarch64,
+);

@@ -17,7 +17,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use peln_tests::cc::{compile_c, ObjFormat};
+use peln_tests::cc::{compile_c, run_checked, ObjFormat};
 use peln_tests::kernel;
 use peln_tests::link::{link_with_pectl, LinkOpts};
 use peln_tests::{require, Arch, WorkDir};
@@ -61,7 +61,8 @@ fn compare(arch: Arch, stub: &Path, linux: &Path) {
     let uname = "6.12.0-peln";
     let (theirs, ours) = (work.join("ukify.efi"), work.join("pectl.efi"));
 
-    let out = Command::new(&python)
+    let mut ukify = Command::new(&python);
+    ukify
         .arg(&script)
         .arg("build")
         .arg("--stub")
@@ -74,14 +75,8 @@ fn compare(arch: Arch, stub: &Path, linux: &Path) {
         .arg(format!("--uname={uname}"))
         .arg(format!("--os-release=@{}", osrel.display()))
         .arg("--output")
-        .arg(&theirs)
-        .output()
-        .expect("run ukify");
-    assert!(
-        out.status.success(),
-        "ukify failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .arg(&theirs);
+    run_checked(&mut ukify, "ukify build");
 
     let mut args = peln_tests::stub::uki_args(stub, linux, &[initrd], Some(cmdline), &ours);
     args.extend([

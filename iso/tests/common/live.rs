@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::Mutex;
 
+use peln_tests::cc::run_checked;
 use peln_tests::env::{cache_dir, repo_root, skip_or_fail};
 use peln_tests::BootResult;
 
@@ -94,14 +95,13 @@ pub fn mklive(arch: &str, id: &str) -> Option<Live> {
         return Some(l.clone());
     }
     let dir = super::scratch(&format!("live-{arch}-{id}"));
-    let o = Command::new(repo_root().join("scripts/mklive.sh"))
-        .args([arch, &dir.display().to_string(), id])
-        .output()
-        .expect("run scripts/mklive.sh");
-    assert!(
-        o.status.success(),
-        "mklive.sh {arch}: {}",
-        String::from_utf8_lossy(&o.stderr)
+    run_checked(
+        Command::new(repo_root().join("scripts/mklive.sh")).args([
+            arch,
+            &dir.display().to_string(),
+            id,
+        ]),
+        &format!("scripts/mklive.sh {arch}"),
     );
     let live = Live {
         boot_tar: dir.join("boot.tar"),
@@ -170,8 +170,44 @@ pub fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 /// Run build-iso and insist on success.
-pub fn build(args: &[&str]) {
+pub fn build(args: &[impl AsRef<str>]) {
     super::build_bin(BUILD_ISO, args)
+}
+
+/// Runs build-iso quietly with `args` and the output `out` last; returns `out`.
+pub fn build_image(mut args: Vec<String>, out: PathBuf) -> PathBuf {
+    args.extend(["-q".into(), out.display().to_string()]);
+    build(&args);
+    out
+}
+
+/// Asserts the marker's arch (`uname -m`), squashfs id and selected BLS entry; returns the
+/// entries systemd-boot listed.
+pub fn assert_marker(r: &BootResult, arch: &str, squashfs: &str, selected: &str) -> Vec<String> {
+    let (got_arch, got_squashfs, entries, got_selected) = marker(r);
+    assert_eq!(
+        (
+            got_arch.as_str(),
+            got_squashfs.as_str(),
+            got_selected.as_str()
+        ),
+        (arch, squashfs, selected),
+        "{}",
+        r.describe()
+    );
+    entries
+}
+
+/// One arch of a multi-arch image (`uname -m` `u`) booted its own root (`squashfs` id) from
+/// `LiveOS/squashfs-<u>.img`, and its systemd-boot listed and selected only its own entry
+/// (firmware-provided ones such as `auto-reboot-to-firmware-setup` aside): the other arches'
+/// were dropped by their `architecture` key.
+pub fn assert_own_arch_booted(r: &BootResult, u: &str, squashfs: &str) {
+    let own = format!("dakota-live-{u}.conf");
+    let entries = assert_marker(r, u, squashfs, &own);
+    let listed: Vec<_> = entries.iter().filter(|e| !e.starts_with("auto-")).collect();
+    assert_eq!(listed, [&own], "{}", r.describe());
+    r.assert_contains(&format!("LiveOS/squashfs-{u}.img"));
 }
 
 /// The fields of the live root's marker line (`PELN-LIVE: arch=… squashfs=… entries=[…]

@@ -51,17 +51,21 @@ pub fn fake_pe(machine: u16, magic: u16, subsystem: u16) -> Vec<u8> {
 
 /// Writes x64.efi, aa64.efi, rv64.efi and la64.efi (one per arch) into `dir`, each padded with
 /// `pad` bytes of its own name, so that contents differ per file and a swapped slot would show.
-pub fn write_four_arch_ukis(dir: &Path, pad: usize) {
-    for (name, machine) in [
-        ("x64.efi", 0x8664u16),
-        ("aa64.efi", 0xaa64),
-        ("rv64.efi", 0x5064),
-        ("la64.efi", 0x6264),
+/// Returns their `--uki linux/<arch>=<file>` arguments.
+pub fn write_four_arch_ukis(dir: &Path, pad: usize) -> Vec<String> {
+    let mut args = Vec::new();
+    for (arch, name, machine) in [
+        ("amd64", "x64.efi", 0x8664u16),
+        ("arm64", "aa64.efi", 0xaa64),
+        ("riscv64", "rv64.efi", 0x5064),
+        ("loongarch64", "la64.efi", 0x6264),
     ] {
         let mut pe = fake_pe(machine, 0x20b, 10);
         pe.extend(name.bytes().cycle().take(pad));
         fs::write(dir.join(name), pe).unwrap();
+        args.extend(uki_args(arch, &dir.join(name)));
     }
+    args
 }
 
 /// Run the binary `bin` with `args` (SOURCE_DATE_EPOCH cleared unless `env` sets it).
@@ -75,8 +79,9 @@ pub fn run_bin(bin: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 /// Run `bin` and insist on success.
-pub fn build_bin(bin: &str, args: &[&str]) {
-    let o = run_bin(bin, args, &[]);
+pub fn build_bin(bin: &str, args: &[impl AsRef<str>]) {
+    let args: Vec<&str> = args.iter().map(AsRef::as_ref).collect();
+    let o = run_bin(bin, &args, &[]);
     assert!(
         o.status.success(),
         "{bin} {args:?} failed: {}",
@@ -90,8 +95,20 @@ pub fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 /// Run cloud-boot-iso and insist on success.
-pub fn build(args: &[&str]) {
+pub fn build(args: &[impl AsRef<str>]) {
     build_bin(BIN, args)
+}
+
+/// cloud-boot-iso's `--uki linux/<slot>=<efi>`.
+pub fn uki_args(slot: impl std::fmt::Display, efi: &Path) -> [String; 2] {
+    ["--uki".into(), format!("linux/{slot}={}", efi.display())]
+}
+
+/// Runs cloud-boot-iso with `args` and `-q -o <out>`; returns `out`.
+pub fn build_image(mut args: Vec<String>, out: PathBuf) -> PathBuf {
+    args.extend(["-q".into(), "-o".into(), out.display().to_string()]);
+    build(&args);
+    out
 }
 
 /// Builds `<dir>/<name>` from one fake amd64 UKI and the single `--add` spec `add`, for tests of
@@ -183,19 +200,9 @@ pub fn gpt_partition(image: &Path, n: usize) -> (u64, u64, String) {
     (u64le(&e, 32), u64le(&e, 40), guid_text(&e[16..32]))
 }
 
+/// The text form of an on-disk GUID (16 bytes of `g`), as sgdisk prints it.
 pub fn guid_text(g: &[u8]) -> String {
-    format!(
-        "{:08X}-{:04X}-{:04X}-{:02X}{:02X}-{}",
-        u32le(g, 0),
-        u16::from_le_bytes([g[4], g[5]]),
-        u16::from_le_bytes([g[6], g[7]]),
-        g[8],
-        g[9],
-        g[10..16]
-            .iter()
-            .map(|b| format!("{b:02X}"))
-            .collect::<String>()
-    )
+    cloud_boot_iso::gpt::guid_string(g.try_into().expect("a GUID is 16 bytes"))
 }
 
 /// Copies `esp_path` (e.g. `/EFI/BOOT/BOOTX64.EFI`) out of the image's ESP (GPT partition 2)
@@ -233,6 +240,21 @@ pub fn extract_partition(image: &Path, n: usize, to: &Path) {
     let (first, last, _) = gpt_partition(image, n);
     let data = read_at(image, first * 512, ((last - first + 1) * 512) as usize);
     fs::write(to, data).unwrap();
+}
+
+/// The image's ESP (GPT partition 2) copied to `<dir>/esp.img` and checked by `fsck.fat -n`:
+/// nothing it would delete, rename or repair. Returns the copy's path and fsck.fat's output.
+pub fn fsck_esp(image: &Path, dir: &Path) -> (String, String) {
+    let part = dir.join("esp.img");
+    extract_partition(image, 2, &part);
+    let p = part.display().to_string();
+    let (ok, out) = tool("fsck.fat", &["-n", "-v", &p]);
+    assert!(ok, "fsck.fat -n failed:\n{out}");
+    assert!(
+        !out.contains("Deleting") && !out.contains("Renamed") && !out.contains("differ"),
+        "{out}"
+    );
+    (p, out)
 }
 
 /// Where fixtures built once per test binary live (kept between runs, overwritten each time).

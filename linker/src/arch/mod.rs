@@ -5,7 +5,7 @@ use crate::consts::BaseRelocType;
 pub use crate::consts::Machine;
 use crate::error::Result;
 use crate::input::{Format, InputSection, Relocs};
-use crate::relax::{Context, Labels, SectionEdits, Targets};
+use crate::relax::{AlignRequest, Context, Labels, SectionEdits, Targets};
 use crate::reloc::{Field, RelocInfo};
 
 /// The relocations of one object that others pair with, by (section, offset): what
@@ -136,6 +136,38 @@ pub trait Arch: 'static {
         let _ = (relocs, index);
         AbsoluteInsn::Unsupported
     }
+}
+
+/// [`Arch::reloc_info`] of the arches whose objects are only ELF (LLVM writes no RISC-V or
+/// LoongArch COFF): their `table` indexed by type.
+fn elf_only(
+    table: &'static [Option<RelocInfo>],
+    format: Format,
+    r_type: u32,
+) -> Option<&'static RelocInfo> {
+    match format {
+        Format::Elf => table.get(r_type as usize)?.as_ref(),
+        Format::Coff => None,
+    }
+}
+
+/// An ALIGN relocation's padding once `deleted` earlier bytes of the section are gone: the part
+/// alignment no longer needs is deleted (and counted into `deleted`); returns how many bytes of
+/// it stay, in units of `granule`.
+fn cut_align_padding(
+    request: AlignRequest,
+    file: &str,
+    sec: &InputSection,
+    granule: u64,
+    deleted: &mut u32,
+    edits: &mut SectionEdits,
+) -> Result<u32> {
+    let (keep, deletion) = request.cut(file, sec, *deleted, granule)?;
+    if let Some(d) = deletion {
+        *deleted += d.len;
+        edits.delete(d);
+    }
+    Ok(keep)
 }
 
 /// How an absolute address held in instructions survives the image being moved.

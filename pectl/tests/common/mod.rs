@@ -65,6 +65,13 @@ pub fn link_for(machine: &str, args: &[&str]) -> Run {
     }
 }
 
+/// [`link_for`] with committed fixtures (by name) as the only arguments.
+pub fn link_fixtures(machine: &str, fixtures: &[&str]) -> Run {
+    let paths: Vec<PathBuf> = fixtures.iter().map(|f| fixture(f)).collect();
+    let args: Vec<&str> = paths.iter().map(|p| p.to_str().unwrap()).collect();
+    link_for(machine, &args)
+}
+
 /// Exit status 1, every expected text in stderr, no panic, no output and no temp file left.
 pub fn assert_fails(run: &Run, expected: &[&str]) {
     assert_eq!(run.code, Some(1), "stderr: {}", run.stderr);

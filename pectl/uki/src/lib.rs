@@ -67,8 +67,6 @@ const IMAGE_SCN_MEM_READ: u32 = 0x4000_0000;
 const IMAGE_DLLCHARACTERISTICS_NX_COMPAT: u16 = 0x0100;
 /// Offset of DllCharacteristics in the optional header.
 const OPT_DLL_CHARACTERISTICS: usize = 70;
-/// Offset of the data directories in a PE32+ optional header.
-const OPT_DATA_DIRECTORIES: usize = 112;
 const DEBUG_ENTRY_SIZE: usize = 28;
 const COFF_SYMBOL_SIZE: u64 = 18;
 
@@ -427,31 +425,19 @@ fn load_signer(sb: &SecureBoot) -> Result<peln_sign::Signer, UkiError> {
     peln_sign::Signer::load(&sb.key, &sb.cert, password.as_ref()).map_err(UkiError::SigningKey)
 }
 
-/// `image` without its certificate table (which signers append as the file's last bytes) and
-/// with the security directory entry cleared.
+/// A PE32+ stub without its signatures (peln-sign's [`peln_sign::strip_signatures`]). Its
+/// table need not be 8-byte aligned, as peln-sign requires of the images it signs or verifies:
+/// the signatures are dropped unread, and the UKI is laid out and signed afresh.
 fn strip_signature(file: &str, image: &[u8]) -> Result<Vec<u8>, UkiError> {
-    let pe = parse(file, image)?;
-    if !pe.pe32plus {
+    if !parse(file, image)?.pe32plus {
         return Err(UkiError::NotPe32Plus {
             file: file.to_string(),
         });
     }
-    let (offset, size) = pe.dir(IMAGE_DIRECTORY_ENTRY_SECURITY);
-    if u64::from(offset) + u64::from(size) != image.len() as u64 {
-        return Err(UkiError::Malformed {
-            file: file.to_string(),
-            reason: format!(
-                "the certificate table ({size:#x} bytes at file offset {offset:#x}) is not the \
-                 end of the file ({:#x} bytes)",
-                image.len()
-            ),
-        });
-    }
-    let mut out = image[..offset as usize].to_vec();
-    let entry = pe.opt + OPT_DATA_DIRECTORIES + 8 * IMAGE_DIRECTORY_ENTRY_SECURITY;
-    wr32(&mut out, entry, 0);
-    wr32(&mut out, entry + 4, 0);
-    Ok(out)
+    peln_sign::strip_signatures(image).map_err(|e| UkiError::Malformed {
+        file: file.to_string(),
+        reason: e.to_string(),
+    })
 }
 
 /// The checksum the PE header at the start of `bytes` should hold (`None` if it is not a PE).
@@ -1079,6 +1065,14 @@ mod tests {
         d
     }
 
+    /// A `.text` of one `ret` at RVA 0x1000: the code of stubs whose other sections a test is about.
+    const RET_TEXT: (&str, u32, &[u8], u32) = (".text", 0x1000, b"\xc3", 1);
+
+    /// An amd64 kernel of sixteen `nop`s.
+    fn nop_kernel() -> Vec<u8> {
+        synth(AMD64, 0x400, &[(".text", 0x1000, &[0x90; 0x10], 0x10)])
+    }
+
     fn parts<'a>(stub: &'a [u8], linux: &'a [u8]) -> Parts<'a> {
         Parts {
             stub: Input {
@@ -1101,6 +1095,36 @@ mod tests {
         pe.sections.iter().map(SectionHeader::name).collect()
     }
 
+    /// A signed stub's certificate table is dropped wherever it starts: peln-sign refuses to sign
+    /// or verify an image whose table is not 8-byte aligned, but stripping reads nothing of it.
+    /// A table that is not the file's end is refused, naming the stub.
+    #[test]
+    fn a_signed_stubs_table_is_dropped_even_when_misaligned() {
+        let mut unsigned = synth(AMD64, 0x400, &[RET_TEXT]);
+        // Trailing data of odd length: the table after it starts at an odd offset.
+        unsigned.push(0xee);
+        let mut stub = unsigned.clone();
+        let entry = 0x44 + 20 + 112 + 8 * IMAGE_DIRECTORY_ENTRY_SECURITY;
+        let table_at = stub.len() as u32;
+        wr32(&mut stub, entry, table_at);
+        wr32(&mut stub, entry + 4, 16);
+        // A WIN_CERTIFICATE's header (16 bytes, revision 2.0, PKCS_SIGNED_DATA) and 8 bytes.
+        stub.extend_from_slice(&[16, 0, 0, 0, 0, 2, 2, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
+        let e = peln_sign::authenticode_digest(&stub).unwrap_err();
+        assert!(e.to_string().contains("not 8-byte aligned"), "{e}");
+        assert_eq!(strip_signature("stub.efi", &stub).unwrap(), unsigned);
+
+        stub.push(0);
+        match strip_signature("stub.efi", &stub) {
+            Err(e @ UkiError::Malformed { .. }) => {
+                let text = e.to_string();
+                assert!(text.starts_with("stub.efi: "), "{text}");
+                assert!(text.contains("not at the end of the file"), "{text}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn splitlines_is_pythons() {
         assert_eq!(splitlines(""), Vec::<&str>::new());
@@ -1115,19 +1139,13 @@ mod tests {
         let stub = synth(
             AMD64,
             0x400,
-            &[
-                (".text", 0x1000, b"\xc3", 1),
-                (".sbat", 0x2000, stub_sbat, 0x60),
-            ],
+            &[RET_TEXT, (".sbat", 0x2000, stub_sbat, 0x60)],
         );
         let kernel_sbat = b"sbat,1,SBAT Version,sbat,1,https://x\r\nlinux,1,The Linux Developers,linux,6.1,https://linux.org\r\n";
         let kernel = synth(
             AMD64,
             0x400,
-            &[
-                (".text", 0x1000, b"\xc3", 1),
-                (".sbat", 0x2000, kernel_sbat, 0x60),
-            ],
+            &[RET_TEXT, (".sbat", 0x2000, kernel_sbat, 0x60)],
         );
         let (s, k) = (Pe::parse(&stub).unwrap(), Pe::parse(&kernel).unwrap());
         let mut warnings = Vec::new();
@@ -1279,7 +1297,7 @@ mod tests {
         wr32(&mut stub, 0x500 + 16, 0x10); // SizeOfData
         wr32(&mut stub, 0x500 + 20, 0x3000); // AddressOfRawData
         wr32(&mut stub, 0x500 + 24, 0x600); // PointerToRawData
-        let kernel = synth(AMD64, 0x400, &[(".text", 0x1000, &[0x90; 0x10], 0x10)]);
+        let kernel = nop_kernel();
         let uki = assemble(&Parts {
             cmdline: Some(b"quiet"),
             ..parts(&stub, &kernel)
@@ -1321,7 +1339,7 @@ mod tests {
             ],
         );
         wr32(&mut stub, 0x44 + 20 + 32, 0x200);
-        let kernel = synth(AMD64, 0x400, &[(".text", 0x1000, &[0x90; 0x10], 0x10)]);
+        let kernel = nop_kernel();
         let err = assemble(&Parts {
             cmdline: Some(b"x"),
             ..parts(&stub, &kernel)
@@ -1342,7 +1360,7 @@ mod tests {
         stub.extend_from_slice(b"abcd");
         wr32(&mut stub, 0x44 + 8, symtab);
         wr32(&mut stub, 0x44 + 12, 2);
-        let kernel = synth(AMD64, 0x400, &[(".text", 0x1000, &[0x90; 0x10], 0x10)]);
+        let kernel = nop_kernel();
         let uki = assemble(&parts(&stub, &kernel)).unwrap();
         let pe = Pe::parse(&uki.image).unwrap();
         assert_eq!((pe.pointer_to_symbol_table, pe.number_of_symbols), (0, 0));
@@ -1365,12 +1383,12 @@ mod tests {
             AMD64,
             0x400,
             &[
-                (".text", 0x1000, b"\xc3", 1),
+                RET_TEXT,
                 (".sbat", 0x2000, old, old.len() as u32),
                 (".sdmagic", 0x3000, b"#### magic", 10),
             ],
         );
-        let kernel = synth(AMD64, 0x400, &[(".text", 0x1000, &[0x90; 0x10], 0x10)]);
+        let kernel = nop_kernel();
         let uki = assemble(&parts(&stub, &kernel)).unwrap();
         let pe = Pe::parse(&uki.image).unwrap();
         assert_eq!(names(&pe), [".text", ".sbat", ".sdmagic", ".linux"]);
@@ -1385,7 +1403,7 @@ mod tests {
             AMD64,
             0x400,
             &[
-                (".text", 0x1000, b"\xc3", 1),
+                RET_TEXT,
                 (".sbat", 0x2000, old, old.len() as u32),
                 (".sdmagic", 0x2080, b"#### magic", 10),
             ],
@@ -1421,7 +1439,7 @@ mod tests {
                 (".reloc", 0x3000, &[0; 12], 12),
             ],
         );
-        let kernel = synth(AMD64, 0x400, &[(".text", 0x1000, &[0x90; 0x10], 0x10)]);
+        let kernel = nop_kernel();
         let initrds = [vec![1u8; 3]];
         let build = |s: &[u8]| {
             let _ = assemble(&Parts {
@@ -1446,8 +1464,8 @@ mod tests {
 
     #[test]
     fn bad_stubs_and_kernels_are_refused() {
-        let stub = synth(AMD64, 0x400, &[(".text", 0x1000, b"\xc3", 1)]);
-        let arm = synth(0xaa64, 0x400, &[(".text", 0x1000, b"\xc3", 1)]);
+        let stub = synth(AMD64, 0x400, &[RET_TEXT]);
+        let arm = synth(0xaa64, 0x400, &[RET_TEXT]);
         let err = |s: &[u8], k: &[u8]| assemble(&parts(s, k)).unwrap_err().to_string();
         assert_eq!(
             err(&stub, &arm),
@@ -1461,16 +1479,12 @@ mod tests {
             err(&stub, b"hello"),
             "vmlinuz: not a PE image: no MZ signature"
         );
-        let i386 = synth(0x14c, 0x400, &[(".text", 0x1000, b"\xc3", 1)]);
+        let i386 = synth(0x14c, 0x400, &[RET_TEXT]);
         assert_eq!(
             err(&i386, &stub),
             "stub.efi: stub machine 0x014c is not amd64, arm64, riscv64 or loongarch64"
         );
-        let clash = synth(
-            AMD64,
-            0x400,
-            &[(".text", 0x1000, b"\xc3", 1), (".linux", 0x2000, b"x", 1)],
-        );
+        let clash = synth(AMD64, 0x400, &[RET_TEXT, (".linux", 0x2000, b"x", 1)]);
         assert_eq!(
             err(&clash, &stub),
             "stub.efi: the stub already has a .linux section, which the UKI would add"

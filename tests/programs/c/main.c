@@ -3,36 +3,15 @@
  *   PELN RESULT: PASS n/n | FAIL k/n
  * then shuts the machine down with ResetSystem(EfiResetShutdown).
  * The same sources build for every architecture and object format (COFF/ELF, pic/no-pic). */
+#include "console.h"
 #include "peln.h"
 
 typedef unsigned char u8;
 typedef int (*binop)(int, int);
 
-static SIMPLE_TEXT_OUTPUT *con;
 static unsigned checks_run, checks_ok;
 
 /* ---------- output ---------- */
-
-static void print(const char *s) {
-  CHAR16 buf[64];
-  while (*s) {
-    unsigned n = 0;
-    while (*s && n < 63) buf[n++] = (CHAR16)(u8)*s++;
-    buf[n] = 0;
-    con->OutputString(con, buf);
-  }
-}
-
-static void print_uint(unsigned v) {
-  char tmp[12];
-  int i = 11;
-  tmp[i] = 0;
-  do {
-    tmp[--i] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  print(tmp + i);
-}
 
 static void report(const char *name, int ok) {
   print("PELN check ");
@@ -275,9 +254,9 @@ EFI_STATUS EFIAPI efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st) {
   report("bss-large", check_bss_large());
   report("alignment", check_alignment());
   print(checks_ok == checks_run ? "PELN RESULT: PASS " : "PELN RESULT: FAIL ");
-  print_uint(checks_ok);
+  print_dec(checks_ok);
   print("/");
-  print_uint(checks_run);
+  print_dec(checks_run);
   print("\r\n");
   st->RuntimeServices->ResetSystem(EfiResetShutdown, 0, 0, 0);
   return 0;

@@ -9,97 +9,9 @@
  * or `HANDOFF error: <what>: <status>` lines, then ResetSystem(EfiResetShutdown).
  * The initrd is found as Linux finds it: LocateDevicePath(LoadFile2, VenMedia(LINUX_EFI_INITRD_MEDIA_GUID))
  * -> HandleProtocol(LoadFile2) -> LoadFile(NULL) for the size -> AllocatePool -> LoadFile.
- * Self-contained (own minimal UEFI definitions), one file: clang-19 -c handoff.c. */
+ * One file (with the C program's efi.h and console.h): clang-19 -c handoff.c. */
 
-typedef unsigned char UINT8;
-typedef unsigned short UINT16;
-typedef unsigned int UINT32;
-typedef unsigned long long UINT64;
-typedef unsigned long long UINTN;
-typedef unsigned short CHAR16;
-typedef UINTN EFI_STATUS;
-typedef void *EFI_HANDLE;
-
-#if defined(__x86_64__)
-#define EFIAPI __attribute__((ms_abi))
-#else
-#define EFIAPI
-#endif
-
-#define EFI_ERROR_BIT (1ull << 63)
-#define EFI_INVALID_PARAMETER (EFI_ERROR_BIT | 2)
-#define EFI_UNSUPPORTED (EFI_ERROR_BIT | 3)
-#define EFI_BUFFER_TOO_SMALL (EFI_ERROR_BIT | 5)
-
-typedef struct {
-  UINT32 Data1;
-  UINT16 Data2, Data3;
-  UINT8 Data4[8];
-} EFI_GUID;
-
-typedef struct {
-  UINT64 Signature;
-  UINT32 Revision, HeaderSize, CRC32, Reserved;
-} EFI_TABLE_HEADER;
-
-typedef struct {
-  UINT8 Type, SubType, Length[2];
-} EFI_DEVICE_PATH;
-
-typedef struct SIMPLE_TEXT_OUTPUT {
-  void *Reset;
-  EFI_STATUS(EFIAPI *OutputString)(struct SIMPLE_TEXT_OUTPUT *This, CHAR16 *String);
-} SIMPLE_TEXT_OUTPUT;
-
-typedef struct {
-  EFI_TABLE_HEADER Hdr;
-  void *RaiseTPL, *RestoreTPL, *AllocatePages, *FreePages, *GetMemoryMap;
-  EFI_STATUS(EFIAPI *AllocatePool)(UINT32 PoolType, UINTN Size, void **Buffer);
-  void *FreePool;
-  void *CreateEvent, *SetTimer, *WaitForEvent, *SignalEvent, *CloseEvent, *CheckEvent;
-  void *InstallProtocolInterface, *ReinstallProtocolInterface, *UninstallProtocolInterface;
-  EFI_STATUS(EFIAPI *HandleProtocol)(EFI_HANDLE Handle, EFI_GUID *Protocol, void **Interface);
-  void *Reserved, *RegisterProtocolNotify, *LocateHandle;
-  EFI_STATUS(EFIAPI *LocateDevicePath)(EFI_GUID *Protocol, EFI_DEVICE_PATH **DevicePath, EFI_HANDLE *Device);
-} EFI_BOOT_SERVICES;
-
-typedef struct {
-  EFI_TABLE_HEADER Hdr;
-  void *GetTime, *SetTime, *GetWakeupTime, *SetWakeupTime, *SetVirtualAddressMap, *ConvertPointer;
-  void *GetVariable, *GetNextVariableName, *SetVariable, *GetNextHighMonotonicCount;
-  void(EFIAPI *ResetSystem)(UINT32 ResetType, EFI_STATUS ResetStatus, UINTN DataSize, void *ResetData);
-} EFI_RUNTIME_SERVICES;
-
-typedef struct {
-  EFI_TABLE_HEADER Hdr;
-  CHAR16 *FirmwareVendor;
-  UINT32 FirmwareRevision;
-  EFI_HANDLE ConsoleInHandle;
-  void *ConIn;
-  EFI_HANDLE ConsoleOutHandle;
-  SIMPLE_TEXT_OUTPUT *ConOut;
-  EFI_HANDLE StandardErrorHandle;
-  SIMPLE_TEXT_OUTPUT *StdErr;
-  EFI_RUNTIME_SERVICES *RuntimeServices;
-  EFI_BOOT_SERVICES *BootServices;
-} EFI_SYSTEM_TABLE;
-
-typedef struct {
-  UINT32 Revision;
-  EFI_HANDLE ParentHandle;
-  EFI_SYSTEM_TABLE *SystemTable;
-  EFI_HANDLE DeviceHandle;
-  EFI_DEVICE_PATH *FilePath;
-  void *Reserved;
-  UINT32 LoadOptionsSize;
-  void *LoadOptions;
-  /* remaining members unused */
-} EFI_LOADED_IMAGE;
-
-typedef struct EFI_LOAD_FILE2 {
-  EFI_STATUS(EFIAPI *LoadFile)(struct EFI_LOAD_FILE2 *This, EFI_DEVICE_PATH *FilePath, UINT8 BootPolicy,
-                               UINTN *BufferSize, void *Buffer);
-} EFI_LOAD_FILE2;
+#include "../c/console.h"
 
 static EFI_GUID loaded_image_guid = {0x5b1b31a1, 0x9562, 0x11d2, {0x8e, 0x3f, 0x00, 0xa0, 0xc9, 0x69, 0x72, 0x3b}};
 static EFI_GUID load_file2_guid = {0x4006c0c1, 0xfcb3, 0x403e, {0x99, 0x6d, 0x4a, 0x6c, 0x87, 0x24, 0xe0, 0x6d}};
@@ -110,42 +22,7 @@ static UINT8 initrd_media_path[24] = {
     0xac, 0x74, 0xca, 0x55, 0x52, 0x31, 0xcc, 0x68, 0x7f, 0xff, 4,    0,
 };
 
-static SIMPLE_TEXT_OUTPUT *con;
 static EFI_BOOT_SERVICES *bs;
-
-static void print(const char *s) {
-  CHAR16 buf[64];
-  while (*s) {
-    unsigned n = 0;
-    while (*s && n < 63) {
-      if (*s == '\n' && (n == 0 || buf[n - 1] != '\r')) {
-        buf[n++] = '\r';
-        continue;
-      }
-      buf[n++] = (CHAR16)(UINT8)*s++;
-    }
-    buf[n] = 0;
-    con->OutputString(con, buf);
-  }
-}
-
-static void print_dec(UINT64 v) {
-  char tmp[21];
-  int i = 20;
-  tmp[i] = 0;
-  do {
-    tmp[--i] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v);
-  print(tmp + i);
-}
-
-static void print_hex(UINT64 v, int digits) {
-  char tmp[17];
-  for (int i = 0; i < digits; i++) tmp[i] = "0123456789abcdef"[(v >> (4 * (digits - 1 - i))) & 15];
-  tmp[digits] = 0;
-  print(tmp);
-}
 
 static void error(const char *what, EFI_STATUS s) {
   print("HANDOFF error: ");
@@ -241,6 +118,6 @@ EFI_STATUS EFIAPI efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st) {
   }
   find_initrd();
   print("HANDOFF done\n");
-  st->RuntimeServices->ResetSystem(2 /* EfiResetShutdown */, 0, 0, 0);
+  st->RuntimeServices->ResetSystem(EfiResetShutdown, 0, 0, 0);
   return 0;
 }

@@ -48,54 +48,40 @@ __asm__(".text\n.globl _start\n.type _start,@function\n_start:\n"
 enum { SYS_mkdirat = 34, SYS_mount = 40, SYS_openat = 56, SYS_close = 57, SYS_read = 63, SYS_write = 64,
        SYS_sync = 81, SYS_exit = 93, SYS_reboot = 142 };
 
+/* The number in one register, six arguments in six more, the result back in the first argument's:
+ * the three differ only in register names, the trap instruction and what it clobbers. */
+#define GENERIC_SYSCALL6(insn, rn, r0, r1, r2, r3, r4, r5, ...)                                              \
+    static i64 syscall6(i64 n, u64 a, u64 b, u64 c, u64 d, u64 e, u64 f) {                                  \
+        register u64 nr __asm__(rn) = n;                                                                    \
+        register u64 x0 __asm__(r0) = a;                                                                    \
+        register u64 x1 __asm__(r1) = b;                                                                    \
+        register u64 x2 __asm__(r2) = c;                                                                    \
+        register u64 x3 __asm__(r3) = d;                                                                    \
+        register u64 x4 __asm__(r4) = e;                                                                    \
+        register u64 x5 __asm__(r5) = f;                                                                    \
+        __asm__ volatile(insn                                                                               \
+                         : "+r"(x0)                                                                         \
+                         : "r"(nr), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5)                             \
+                         : __VA_ARGS__);                                                                    \
+        return x0;                                                                                          \
+    }
+
 #if defined(__aarch64__)
 #define ARCH "arm64"
-static i64 syscall6(i64 n, u64 a, u64 b, u64 c, u64 d, u64 e, u64 f) {
-    register u64 x8 __asm__("x8") = n;
-    register u64 x0 __asm__("x0") = a;
-    register u64 x1 __asm__("x1") = b;
-    register u64 x2 __asm__("x2") = c;
-    register u64 x3 __asm__("x3") = d;
-    register u64 x4 __asm__("x4") = e;
-    register u64 x5 __asm__("x5") = f;
-    __asm__ volatile("svc #0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5) : "memory");
-    return x0;
-}
+GENERIC_SYSCALL6("svc #0", "x8", "x0", "x1", "x2", "x3", "x4", "x5", "memory")
 __asm__(".text\n.globl _start\n.type _start,%function\n_start:\n"
         "  mov x29, #0\n  mov x30, #0\n  mov x0, sp\n  bl init_main\n1: b 1b\n");
 
 #elif defined(__riscv) && __riscv_xlen == 64
 #define ARCH "riscv64"
-static i64 syscall6(i64 n, u64 a, u64 b, u64 c, u64 d, u64 e, u64 f) {
-    register u64 a7 __asm__("a7") = n;
-    register u64 a0 __asm__("a0") = a;
-    register u64 a1 __asm__("a1") = b;
-    register u64 a2 __asm__("a2") = c;
-    register u64 a3 __asm__("a3") = d;
-    register u64 a4 __asm__("a4") = e;
-    register u64 a5 __asm__("a5") = f;
-    __asm__ volatile("ecall" : "+r"(a0) : "r"(a7), "r"(a1), "r"(a2), "r"(a3), "r"(a4), "r"(a5) : "memory");
-    return a0;
-}
+GENERIC_SYSCALL6("ecall", "a7", "a0", "a1", "a2", "a3", "a4", "a5", "memory")
 __asm__(".text\n.globl _start\n.type _start,@function\n_start:\n"
         "  li ra, 0\n  li fp, 0\n  mv a0, sp\n  call init_main\n1: j 1b\n");
 
 #elif defined(__loongarch64)
 #define ARCH "loongarch64"
-static i64 syscall6(i64 n, u64 a, u64 b, u64 c, u64 d, u64 e, u64 f) {
-    register u64 a7 __asm__("$a7") = n;
-    register u64 a0 __asm__("$a0") = a;
-    register u64 a1 __asm__("$a1") = b;
-    register u64 a2 __asm__("$a2") = c;
-    register u64 a3 __asm__("$a3") = d;
-    register u64 a4 __asm__("$a4") = e;
-    register u64 a5 __asm__("$a5") = f;
-    __asm__ volatile("syscall 0"
-                     : "+r"(a0)
-                     : "r"(a7), "r"(a1), "r"(a2), "r"(a3), "r"(a4), "r"(a5)
-                     : "$t0", "$t1", "$t2", "$t3", "$t4", "$t5", "$t6", "$t7", "$t8", "memory");
-    return a0;
-}
+GENERIC_SYSCALL6("syscall 0", "$a7", "$a0", "$a1", "$a2", "$a3", "$a4", "$a5", "$t0", "$t1", "$t2", "$t3", "$t4",
+                 "$t5", "$t6", "$t7", "$t8", "memory")
 __asm__(".text\n.globl _start\n.type _start,@function\n_start:\n"
         "  move $ra, $zero\n  move $fp, $zero\n  move $a0, $sp\n  bl init_main\n1: b 1b\n");
 

@@ -2,21 +2,9 @@
  * (ABS_HI20, ABS_LO12, ABS64_LO20, ABS64_HI12). edk2 moves the image, so this only prints "ok" if
  * the linker emitted IMAGE_REL_BASED_LOONGARCH64_MARK_LA and the firmware patched all four
  * instructions: the absolute result must equal the PC-relative address of the same variable. */
-#include "../c/efi.h"
+#include "../c/console.h"
 
 static int target_var = 0x1a2b;
-static SIMPLE_TEXT_OUTPUT *con;
-
-static void print(const char *s) {
-  CHAR16 buf[96];
-  unsigned i = 0;
-  while (s[i] && i < 95) {
-    buf[i] = (CHAR16)s[i];
-    i++;
-  }
-  buf[i] = 0;
-  con->OutputString(con, buf);
-}
 
 EFI_STATUS EFIAPI efi_main(EFI_HANDLE image, EFI_SYSTEM_TABLE *st) {
   (void)image;

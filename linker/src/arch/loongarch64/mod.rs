@@ -133,10 +133,7 @@ impl Arch for Loongarch64 {
         relocates as one; otherwise use PC-relative addressing (the default code models)";
 
     fn reloc_info(format: Format, r_type: u32) -> Option<&'static RelocInfo> {
-        match format {
-            Format::Elf => TABLE.get(r_type as usize)?.as_ref(),
-            Format::Coff => None,
-        }
+        super::elf_only(&TABLE, format, r_type)
     }
 
     fn absolute_insn(relocs: Relocs, index: usize) -> AbsoluteInsn {
@@ -194,10 +191,7 @@ impl Arch for Loongarch64 {
                         max_skip,
                     };
                     // The padding is whole 4-byte `nop`s: the kept prefix stays valid code.
-                    if let (_, Some(d)) = request.cut(file, sec, deleted, 4)? {
-                        deleted += d.len;
-                        edits.delete(d);
-                    }
+                    super::cut_align_padding(request, file, sec, 4, &mut deleted, edits)?;
                 }
                 R_LARCH_CALL36 if ctx.enabled && marked(i) && targets.in_text(r.symbol) => {
                     if ctx.text_span >= B26_REACH || r.offset as usize + 8 > sec.data.len() {

@@ -90,10 +90,7 @@ impl Arch for Riscv64 {
         relocates only 64-bit absolute words in a RISC-V application, not HI20/LO12 pairs";
 
     fn reloc_info(format: Format, r_type: u32) -> Option<&'static RelocInfo> {
-        match format {
-            Format::Elf => TABLE.get(r_type as usize)?.as_ref(),
-            Format::Coff => None,
-        }
+        super::elf_only(&TABLE, format, r_type)
     }
 
     fn pair_lo12(
@@ -153,11 +150,8 @@ impl Arch for Riscv64 {
                         padding,
                         max_skip: 0,
                     };
-                    let (keep, deletion) = request.cut(file, sec, deleted, 2)?;
-                    if let Some(d) = deletion {
-                        deleted += d.len;
-                        edits.delete(d);
-                    }
+                    let keep =
+                        super::cut_align_padding(request, file, sec, 2, &mut deleted, edits)?;
                     // The kept prefix may now end inside a 4-byte `nop`: write fresh ones.
                     if keep > 0 {
                         edits.patch(r.offset, &nops(keep));
