@@ -6,7 +6,7 @@ use object::elf::{Rela64, SHT_REL, SHT_RELA};
 use object::read::elf::{ElfFile64, FileHeader as _, Rela as _, SectionHeader as _};
 use object::Endianness;
 
-use super::{table_string, Relocs};
+use super::{table_str, Relocs};
 
 /// Each section's name by index, from the section-header string table (`None` for a name
 /// outside it or not UTF-8, as `object` would refuse it).
@@ -23,7 +23,7 @@ pub(super) fn section_names<'a, 'd>(
         .unwrap_or(&[]);
     move |i| {
         let sh = headers.section(object::SectionIndex(i)).ok()?;
-        std::str::from_utf8(table_string(strings, sh.sh_name(endian) as usize)?).ok()
+        table_str(strings, sh.sh_name(endian) as usize)
     }
 }
 
