@@ -1,4 +1,6 @@
 //! PE32+ headers: DOS stub, COFF file header, optional header, section table, checksum.
+use rayon::prelude::*;
+
 use crate::layout::{Layout, OutputKind};
 
 /// UEFI image subsystems.
@@ -134,7 +136,15 @@ pub fn checksum(bytes: &[u8]) -> u32 {
     peln_pe::checksum(bytes, CHECKSUM_OFFSET)
 }
 
+/// Fills in the checksum of an image whose CheckSum field is still 0, as the header writer
+/// leaves it. The words are summed 1 MiB at a time in parallel: one pass over a 10 MiB image is
+/// a serial 3 ms otherwise, and integer sums are the same in any order.
 pub fn write_checksum(buf: &mut [u8]) {
-    let sum = checksum(buf);
+    debug_assert_eq!(buf[CHECKSUM_OFFSET..CHECKSUM_OFFSET + 4], [0; 4]);
+    let sum = buf
+        .par_chunks(1 << 20)
+        .map(peln_pe::headers::word_sum)
+        .sum();
+    let sum = peln_pe::headers::checksum_from_sum(sum, buf.len());
     buf[CHECKSUM_OFFSET..CHECKSUM_OFFSET + 4].copy_from_slice(&sum.to_le_bytes());
 }
