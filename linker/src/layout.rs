@@ -561,11 +561,21 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
 
     drop(_place);
     let _baserel = tracing::debug_span!("baserel").entered();
-    // Each chunk's base relocations (lld's `getBaserels`), in one `.reloc` chunk of its own.
+    // Each chunk's base relocations (lld's `getBaserels`), in one `.reloc` chunk of its own;
+    // gathered for runs of chunks in parallel, then joined in chunk order.
     let sites = layout.fixups.iter().map(|f| f.sites.len()).sum::<usize>();
+    let runs: Vec<Vec<BaseReloc>> = (layout.chunks.par_chunks(4096))
+        .map(|run| {
+            let mut relocs = Vec::new();
+            for c in run {
+                layout.chunk_base_relocs(c, &mut relocs);
+            }
+            relocs
+        })
+        .collect();
     let mut relocs: Vec<BaseReloc> = Vec::with_capacity(sites + layout.got.slots.len());
-    for c in &layout.chunks {
-        layout.chunk_base_relocs(c, &mut relocs);
+    for run in runs {
+        relocs.extend(run);
     }
     relocs.sort_by_key(|r| r.rva);
     relocs.dedup_by_key(|r| r.rva);
