@@ -740,6 +740,9 @@ pub struct Fixup {
     pub opcode: Option<(i8, u8)>,
 }
 
+/// A PCREL_LO12's HI20: its section, relocation index and type.
+pub type Hi20 = (u32, u32, &'static RelocInfo);
+
 /// The fixups of one object's live sections, by section, and the places in them the loader
 /// patches.
 #[derive(Debug, Default)]
@@ -752,9 +755,8 @@ pub struct ObjectFixups {
     site_starts: Vec<u32>,
     /// Each PCREL_LO12 fixup's HI20, by (section, relocation index): its section, relocation
     /// index and type. Sorted by construction (the scan walks sections and relocations in
-    /// order), looked up by binary search: a hash map grown entry by entry cost 3 % of a riscv64
-    /// link's instructions.
-    hi20: Vec<((u32, u32), (u32, u32, &'static RelocInfo))>,
+    /// order) and looked up by binary search: no hash map grown entry by entry.
+    hi20: Vec<((u32, u32), Hi20)>,
 }
 
 impl ObjectFixups {
@@ -764,8 +766,10 @@ impl ObjectFixups {
 
     /// The HI20 (section, relocation index, type) that the PCREL_LO12 at relocation `reloc` of
     /// `section` pairs with.
-    pub fn hi20(&self, section: u32, reloc: u32) -> Option<(u32, u32, &'static RelocInfo)> {
-        let at = self.hi20.binary_search_by_key(&(section, reloc), |&(k, _)| k);
+    pub fn hi20(&self, section: u32, reloc: u32) -> Option<Hi20> {
+        let at = self
+            .hi20
+            .binary_search_by_key(&(section, reloc), |&(k, _)| k);
         at.ok().map(|i| self.hi20[i].1)
     }
 
@@ -899,7 +903,9 @@ fn scan_object<A: Arch>(
                         let hi = obj.sections[hs as usize].relocs.get(hj as usize);
                         let hinfo = A::reloc_info(obj.format, hi.r_type)
                             .expect("labels hold known HI20 types");
-                        out.fixups.hi20.push(((s as u32, i as u32), (hs, hj, hinfo)));
+                        out.fixups
+                            .hi20
+                            .push(((s as u32, i as u32), (hs, hj, hinfo)));
                     }
                     Err(reason) => out.errors.push(Error::BadRelocation {
                         reloc: info.name,

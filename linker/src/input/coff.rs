@@ -151,7 +151,8 @@ pub(super) fn read_symbols<'d, C: CoffHeader>(
             }
             next += 1 + usize::from(s.number_of_aux_symbols());
         };
-        let Some((leader, key)) = leader.and_then(|s| Some((s, symbol_name(s, table.strings()).ok()?)))
+        let Some((leader, key)) =
+            leader.and_then(|s| Some((s, symbol_name(s, table.strings()).ok()?)))
         else {
             return Err(parse_error(
                 &obj.name,
