@@ -7,6 +7,8 @@
 //! phase that runs them to a fixed point is [`crate::layout::relax`], so this module knows no arch.
 //! Arch code sees the symbol table only through [`Targets`] and [`Labels`], which the layout side
 //! implements: what it decides from is then visible in the signatures.
+use rayon::prelude::*;
+
 use crate::error::{Error, Result};
 use crate::input::{InputSection, SectionClass};
 use crate::reloc::RelocInfo;
@@ -258,27 +260,40 @@ impl<'r> Context<'r> {
         image_span: u64,
         previous: &'r Relaxation,
     ) -> Context<'r> {
-        let mut text_start = Vec::with_capacity(res.objects.len());
+        // Each object's live text sections with their sizes, looked up in parallel: only the
+        // running offset is serial (it was 14 % of a riscv64 link's main thread).
+        let text: Vec<Vec<(u32, u32, u32)>> = (res.objects.par_iter().enumerate())
+            .map(|(f, obj)| {
+                (obj.sections.iter().enumerate())
+                    .filter(|&(s, sec)| res.live[f][s] && sec.class == SectionClass::Text)
+                    .map(|(s, sec)| (s as u32, sec.align, previous.size(f as u32, s as u32, sec)))
+                    .collect()
+            })
+            .collect();
         let (mut at, mut slack) = (0u64, 0u64);
-        for (f, obj) in res.objects.iter().enumerate() {
-            let starts = obj
-                .sections
-                .iter()
-                .enumerate()
-                .map(|(s, sec)| {
-                    if !res.live[f][s] || sec.class != SectionClass::Text {
-                        return u64::MAX;
-                    }
-                    let align = u64::from(sec.align);
-                    slack = slack.max(align - 1);
-                    at = at.next_multiple_of(align);
-                    let start = at;
-                    at += u64::from(previous.size(f as u32, s as u32, sec));
-                    start
-                })
-                .collect();
-            text_start.push(starts);
-        }
+        let starts: Vec<Vec<u64>> = (text.iter())
+            .map(|sections| {
+                (sections.iter())
+                    .map(|&(_, align, size)| {
+                        let align = u64::from(align);
+                        slack = slack.max(align - 1);
+                        at = at.next_multiple_of(align);
+                        let start = at;
+                        at += u64::from(size);
+                        start
+                    })
+                    .collect()
+            })
+            .collect();
+        let text_start = (res.objects.par_iter().zip(&text).zip(&starts))
+            .map(|((obj, sections), starts)| {
+                let mut by_index = vec![u64::MAX; obj.sections.len()];
+                for (&(s, _, _), &start) in sections.iter().zip(starts.iter()) {
+                    by_index[s as usize] = start;
+                }
+                by_index
+            })
+            .collect();
         Context {
             enabled,
             text_span,

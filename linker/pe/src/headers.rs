@@ -478,16 +478,22 @@ pub fn checksum(bytes: &[u8], field: usize) -> u32 {
     } else {
         word_sum(bytes)
     };
-    let mut sum = sum;
+    checksum_from_sum(sum, bytes.len())
+}
+
+/// The checksum of a file of `len` bytes from the [`word_sum`]s of its pieces added up (every
+/// piece but the last of even length, the checksum field zero): a large image's pieces can be
+/// summed on several threads.
+pub fn checksum_from_sum(mut sum: u64, len: usize) -> u32 {
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
     }
-    (sum as u32).wrapping_add(bytes.len() as u32)
+    (sum as u32).wrapping_add(len as u32)
 }
 
 /// The sum of `bytes` as little-endian 16-bit words (an odd last byte is the low half of one),
 /// modulo 0xffff up to a final fold.
-fn word_sum(bytes: &[u8]) -> u64 {
+pub fn word_sum(bytes: &[u8]) -> u64 {
     let quads = bytes.chunks_exact(8);
     let rest = quads.remainder();
     let mut sum: u64 = quads

@@ -2,11 +2,12 @@
 //! unified `object` view leaves out: absolute values, weak externals, COMDAT groups and
 //! associative sections), `.drectve` directives and relocation tables.
 use object::pe;
-use object::read::coff::{CoffFile, CoffHeader, Symbol as _, SymbolTable};
+use object::read::coff::{CoffFile, CoffHeader, Symbol, SymbolTable};
 use object::LittleEndian as LE;
 
 use super::{
-    parse_error, Binding, Comdat, GroupSections, InputSymbol, ObjectFile, Relocs, Selection, SymDef,
+    parse_error, until_nul, Binding, Comdat, GroupSections, InputSymbol, ObjectFile, Relocs,
+    Selection, SymDef,
 };
 use crate::consts::Machine;
 use crate::error::Result;
@@ -21,6 +22,34 @@ pub(super) fn check_coff_machine<'d, C: CoffHeader>(
         Ok(())
     } else {
         Err(raw)
+    }
+}
+
+/// Section `index`'s name: inline in its header, or `/offset` into the string table.
+pub(super) fn section_name<'d, C: CoffHeader>(
+    coff: &CoffFile<'d, &'d [u8], C>,
+    index: usize,
+) -> Option<&'d str> {
+    let header = coff
+        .coff_section_table()
+        .section(object::SectionIndex(index))
+        .ok()?;
+    let name = match header.name[0] {
+        b'/' => header.name(coff.coff_symbol_table().strings()).ok()?,
+        _ => until_nul(&header.name),
+    };
+    std::str::from_utf8(name).ok()
+}
+
+/// A symbol's name: inline in its record, or (first four bytes zero) an offset into the string
+/// table.
+fn symbol_name<'d, S: Symbol>(
+    sym: &'d S,
+    strings: object::read::StringTable<'d, &'d [u8]>,
+) -> object::Result<&'d [u8]> {
+    match sym.raw_name() {
+        [0, ..] => sym.name(strings),
+        inline => Ok(until_nul(inline)),
     }
 }
 
@@ -122,7 +151,8 @@ pub(super) fn read_symbols<'d, C: CoffHeader>(
             }
             next += 1 + usize::from(s.number_of_aux_symbols());
         };
-        let Some((leader, key)) = leader.and_then(|s| Some((s, s.name(table.strings()).ok()?)))
+        let Some((leader, key)) =
+            leader.and_then(|s| Some((s, symbol_name(s, table.strings()).ok()?)))
         else {
             return Err(parse_error(
                 &obj.name,
@@ -160,7 +190,7 @@ fn read_symbol<'d, C: CoffHeader>(
     let class = sym.storage_class();
     let name = match sym.has_aux_file_name() {
         true => table.aux_file_name(index, sym.number_of_aux_symbols()),
-        false => sym.name(table.strings()),
+        false => symbol_name(sym, table.strings()),
     };
     let mut binding = match class {
         pe::IMAGE_SYM_CLASS_EXTERNAL => Binding::Global,

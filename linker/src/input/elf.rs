@@ -3,10 +3,29 @@
 //! place (the unified `object` iterator costs several times more per entry, and objects carry
 //! millions).
 use object::elf::{Rela64, SHT_REL, SHT_RELA};
-use object::read::elf::{ElfFile64, Rela as _, SectionHeader as _};
+use object::read::elf::{ElfFile64, FileHeader as _, Rela as _, SectionHeader as _};
 use object::Endianness;
 
-use super::Relocs;
+use super::{table_str, Relocs};
+
+/// Each section's name by index, from the section-header string table (`None` for a name
+/// outside it or not UTF-8, as `object` would refuse it).
+pub(super) fn section_names<'a, 'd>(
+    elf: &'a ElfFile64<'d, Endianness>,
+    data: &'d [u8],
+) -> impl Fn(usize) -> Option<&'d str> + 'a {
+    let endian = elf.endian();
+    let headers = elf.elf_section_table();
+    // `object` checked e_shstrndx when it parsed the file.
+    let strings = (elf.elf_header().shstrndx(endian, data).ok())
+        .and_then(|i| headers.section(object::SectionIndex(i as usize)).ok())
+        .and_then(|sh| sh.data(endian, data).ok())
+        .unwrap_or(&[]);
+    move |i| {
+        let sh = headers.section(object::SectionIndex(i)).ok()?;
+        table_str(strings, sh.sh_name(endian) as usize)
+    }
+}
 
 /// Where each section's relocations are, by section index.
 pub(super) struct ElfRelocs<'d> {

@@ -2,7 +2,7 @@
 //! [`Fixup`] the input-section chunk applies), with the GOT slots it needs and the places the
 //! loader must patch. Both change sizes, so layout runs it before placing chunks.
 use rayon::prelude::*;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashSet;
 
 use super::{Got, Options};
 use crate::arch::{AbsoluteInsn, Arch};
@@ -46,13 +46,26 @@ pub struct ObjectFixups {
     /// Per section index: where its sites start in `sites` (and where the last one's end).
     site_starts: Vec<u32>,
     /// Each PCREL_LO12 fixup's HI20, by (section, relocation index): its section, relocation
-    /// index and type.
-    pub hi20: FxHashMap<(u32, u32), (u32, u32, &'static RelocInfo)>,
+    /// index and type. Sorted by construction (the scan walks sections and relocations in
+    /// order) and looked up by binary search: no hash map grown entry by entry.
+    hi20: Vec<((u32, u32), Hi20)>,
 }
+
+/// A PCREL_LO12's HI20: its section, relocation index and type.
+pub type Hi20 = (u32, u32, &'static RelocInfo);
 
 impl ObjectFixups {
     pub fn of(&self, section: u32) -> &[Fixup] {
         &self.list[range(&self.starts, section)]
+    }
+
+    /// The HI20 (section, relocation index, type) that the PCREL_LO12 at relocation `reloc` of
+    /// `section` pairs with.
+    pub fn hi20(&self, section: u32, reloc: u32) -> Option<Hi20> {
+        let at = self
+            .hi20
+            .binary_search_by_key(&(section, reloc), |&(k, _)| k);
+        at.ok().map(|i| self.hi20[i].1)
     }
 
     /// The places in `section` that hold absolute addresses.
@@ -192,7 +205,7 @@ fn scan_object<A: Arch>(
                             .expect("labels hold known HI20 types");
                         out.fixups
                             .hi20
-                            .insert((s as u32, i as u32), (hs, hj, hinfo));
+                            .push(((s as u32, i as u32), (hs, hj, hinfo)));
                     }
                     Err(reason) => out.errors.push(Error::BadRelocation {
                         reloc: info.name,

@@ -95,7 +95,7 @@ fn relocate<A: Arch>(
         }
         let p = layout.image_base + u64::from(rva) + u64::from(fx.offset);
         let (value, target) = if info.formula == Formula::PcrelLo {
-            let Some(&hi) = fixups.hi20.get(&(section, fx.reloc)) else {
+            let Some(hi) = fixups.hi20(section, fx.reloc) else {
                 errors.push(error("no HI20 relocation pairs with it".into()));
                 continue;
             };

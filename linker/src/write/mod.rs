@@ -47,10 +47,16 @@ pub fn image<A: Arch>(res: &Resolved, layout: &Layout, buf: &mut [u8]) -> Result
 }
 
 /// The PE checksum over the whole image, into its CheckSum field (the PE header at 0x80, where
-/// the headers chunk puts it).
+/// the headers chunk puts it, still 0). The words are summed 1 MiB at a time in parallel: one
+/// pass over a 10 MiB image is a serial 3 ms otherwise, and integer sums are the same in any order.
 fn write_checksum(buf: &mut [u8]) {
     const FIELD: usize = peln_pe::headers::PE32PLUS_CHECKSUM;
-    let sum = peln_pe::checksum(buf, FIELD);
+    debug_assert_eq!(buf[FIELD..FIELD + 4], [0; 4]);
+    let sum = buf
+        .par_chunks(1 << 20)
+        .map(peln_pe::headers::word_sum)
+        .sum();
+    let sum = peln_pe::headers::checksum_from_sum(sum, buf.len());
     buf[FIELD..FIELD + 4].copy_from_slice(&sum.to_le_bytes());
 }
 
