@@ -77,6 +77,57 @@ fn misaligned_scaled_load_offset_is_an_error_in_elf_and_coff() {
     );
 }
 
+/// ELF keeps a common symbol's alignment in st_value (`object` reports it as address 0): `table`
+/// is placed on its 64 after the 1-byte `pad`, so the scaled load reaches it, and an alignment
+/// that is not a power of two is refused by name.
+#[test]
+fn elf_common_symbols_keep_their_alignment() {
+    let dir = tempfile::tempdir().unwrap();
+    let map = dir.path().join("common.map");
+    let fixture_path = fixture("a64-common.o");
+    let run = link_for(
+        "arm64",
+        &[
+            fixture_path.to_str().unwrap(),
+            "--map",
+            map.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let map = std::fs::read_to_string(&map).unwrap();
+    let table = map
+        .lines()
+        .skip_while(|l| !l.ends_with(" pad"))
+        .nth(1)
+        .unwrap();
+    let fields: Vec<&str> = table.split_whitespace().collect();
+    assert_eq!(fields[1..], ["320", "64", "COMMON"], "{map}");
+    let address = u64::from_str_radix(fields[0], 16).unwrap();
+    assert_eq!(address % 64, 0, "{map}");
+
+    // `table`'s symbol entry: st_shndx SHN_COMMON, st_value 64, st_size 800.
+    let mut object = std::fs::read(&fixture_path).unwrap();
+    let entry = [
+        &0xfff2u16.to_le_bytes()[..],
+        &64u64.to_le_bytes(),
+        &800u64.to_le_bytes(),
+    ]
+    .concat();
+    let at = object
+        .windows(entry.len())
+        .position(|w| w == entry)
+        .unwrap()
+        + 2;
+    object[at..at + 8].copy_from_slice(&48u64.to_le_bytes());
+    let bad = dir.path().join("bad-common.o");
+    std::fs::write(&bad, object).unwrap();
+    assert_fails(
+        &link_for("arm64", &[bad.to_str().unwrap()]),
+        &["bad-common.o: cannot read input: common symbol table has alignment 48: not a power of \
+           two up to 2^31"],
+    );
+}
+
 #[test]
 fn movz_movk_address_of_a_movable_symbol_asks_for_the_small_code_model() {
     assert_fails(

@@ -1,12 +1,13 @@
-//! ELF relocations read straight from their `SHT_RELA` sections: one pass over the section headers
-//! finds each section's table (and the address-significance table), and each entry is decoded in
-//! place (the unified `object` iterator costs several times more per entry, and objects carry
-//! millions).
+//! What ELF objects are read for straight from their raw tables, where `object`'s unified API is
+//! slow or silent: relocations from their `SHT_RELA` sections (one pass over the section headers
+//! finds each section's table and the address-significance table, and each entry is decoded in
+//! place: the unified iterator costs several times more per entry, and objects carry millions),
+//! section names, and common symbols' alignments (st_value, which `object` does not give).
 use object::elf::{Rela64, SHT_REL, SHT_RELA};
-use object::read::elf::{ElfFile64, FileHeader as _, Rela as _, SectionHeader as _};
+use object::read::elf::{ElfFile64, FileHeader as _, Rela as _, SectionHeader as _, Sym as _};
 use object::Endianness;
 
-use super::{table_str, Relocs};
+use super::{table_str, InputSymbol, Relocs, SymDef};
 
 /// Each section's name by index, from the section-header string table (`None` for a name
 /// outside it or not UTF-8, as `object` would refuse it).
@@ -102,4 +103,33 @@ impl<'d> ElfRelocs<'d> {
             }
         }
     }
+}
+
+/// Gives each common symbol of `symbols` (read through `object`, by symbol index) its alignment:
+/// ELF keeps it in st_value (gABI: "the symbol's alignment constraint"), which `object` reports
+/// as address 0. A value that is not a power of two up to 2^31 is refused: layout aligns
+/// with it. The error is the reason, for the caller to name the file.
+pub(super) fn common_alignments(
+    elf: &ElfFile64<'_, Endianness>,
+    symbols: &mut [InputSymbol<'_>],
+) -> Result<(), String> {
+    let endian = elf.endian();
+    let table = elf.elf_symbol_table().symbols();
+    for (i, sym) in symbols.iter_mut().enumerate() {
+        let SymDef::Common { size, .. } = sym.def else {
+            continue;
+        };
+        let value = table.get(i).map_or(0, |raw| raw.st_value(endian));
+        let align = u32::try_from(value)
+            .ok()
+            .filter(|a| a.is_power_of_two() && *a <= 1 << 31)
+            .ok_or_else(|| {
+                format!(
+                    "common symbol {} has alignment {value}: not a power of two up to 2^31",
+                    sym.display_name()
+                )
+            })?;
+        sym.def = SymDef::Common { size, align };
+    }
+    Ok(())
 }

@@ -475,6 +475,8 @@ fn read_any<'d>(name: String, data: &'d [u8], machine: Machine) -> Result<Object
             let relocs = ElfRelocs::new(&elf, data).map_err(|e| parse_error(&name, e))?;
             let names = elf::section_names(&elf, data);
             let mut obj = read_object(name, data, Format::Elf, &elf, &|i| relocs.get(i), &names)?;
+            elf::common_alignments(&elf, &mut obj.symbols)
+                .map_err(|e| parse_error(&obj.name, e))?;
             obj.addrsig = relocs.addrsig;
             Ok(obj)
         }
@@ -832,9 +834,10 @@ fn read_elf_symbol<'d, S: ObjectSymbol<'d>>(sym: &S) -> InputSymbol<'d> {
             value: sym.address(),
         },
         SymbolSection::Absolute => SymDef::Absolute(sym.address()),
+        // The alignment is st_value, which `object` does not give: elf::common_alignments.
         SymbolSection::Common => SymDef::Common {
             size: sym.size(),
-            align: sym.address().clamp(1, 1 << 31) as u32,
+            align: 1,
         },
         _ => SymDef::Undefined,
     };
