@@ -590,6 +590,17 @@ mod tests {
     use crate::consts::Machine;
     use crate::resolve::OneObject;
 
+    /// `res` laid out as an amd64 image at lld-link's default base, unrelaxed.
+    fn amd64_layout(res: &Resolved, sections: SectionOptions) -> Layout {
+        let opts = Options {
+            image_base: 0x1_4000_0000,
+            allow_absolute32: false,
+            sections,
+            header: Header::default(),
+        };
+        compute::<Amd64>(res, Relaxation::none(), &opts).unwrap()
+    }
+
     /// COFF `$` grouping: a section joins the group of its name before the `$`, groups are in
     /// name order, members by suffix, and sections with one key keep their input order.
     #[test]
@@ -602,13 +613,7 @@ mod tests {
             .section(".text$a", SectionClass::Text, 1, b"\x05", vec![])
             .build();
         res.objects[0].format = Format::Coff;
-        let opts = Options {
-            image_base: 0x1_4000_0000,
-            allow_absolute32: false,
-            sections: SectionOptions::default(),
-            header: Header::default(),
-        };
-        let layout = compute::<Amd64>(&res, Relaxation::none(), &opts).unwrap();
+        let layout = amd64_layout(&res, SectionOptions::default());
         let text = layout.section(OutputKind::Text).unwrap();
         let order: Vec<u32> = layout.chunks[text.chunks.clone()]
             .iter()
@@ -634,13 +639,7 @@ mod tests {
             .section(".debug_info", SectionClass::Debug, 1, &[1, 2, 3], vec![])
             .symbol(b"entry", 1, 0)
             .build();
-        let opts = Options {
-            image_base: 0x1_4000_0000,
-            allow_absolute32: false,
-            sections: SectionOptions::default(),
-            header: Header::default(),
-        };
-        let layout = compute::<Amd64>(&res, Relaxation::none(), &opts).unwrap();
+        let layout = amd64_layout(&res, SectionOptions::default());
         let placed: Vec<(ChunkKind, u32, u32)> = (layout.placements())
             .map(|(c, at)| (c.kind, at, c.size))
             .collect();
@@ -677,16 +676,11 @@ mod tests {
             .section(".data", SectionClass::Data, 8, b"data", vec![])
             .build();
         for (file_alignment, size_of_headers) in [(0x200, 0x400), (32, 0x400), (0x1000, 0x1000)] {
-            let opts = Options {
-                image_base: 0x1_4000_0000,
-                allow_absolute32: false,
-                sections: SectionOptions {
-                    file_alignment,
-                    ..SectionOptions::default()
-                },
-                header: Header::default(),
+            let sections = SectionOptions {
+                file_alignment,
+                ..SectionOptions::default()
             };
-            let layout = compute::<Amd64>(&res, Relaxation::none(), &opts).unwrap();
+            let layout = amd64_layout(&res, sections);
             assert_eq!(
                 layout.size_of_headers, size_of_headers,
                 "FileAlignment {file_alignment:#x}"
