@@ -89,8 +89,19 @@ pub trait Arch: 'static {
 
     /// A GOT-indirect access that can address its target directly. `field` is the offset of the
     /// relocated field within `section`.
-    fn relax_got(info: &'static RelocInfo, section: &[u8], field: usize) -> Option<Relaxation> {
+    fn relax_got(
+        info: &'static RelocInfo,
+        section: &[u8],
+        field: usize,
+    ) -> Option<&'static Relaxation> {
         let _ = (info, section, field);
+        None
+    }
+
+    /// The relaxation whose result is `info`, if it is one: the writer asks for the byte to
+    /// replace, so a fixup need not carry it (a large link has hundreds of thousands).
+    fn relaxation_of(info: &'static RelocInfo) -> Option<&'static Relaxation> {
+        let _ = info;
         None
     }
 

@@ -29,11 +29,13 @@ pub struct Fixup {
     pub offset: u32,
     /// The relocation's index in its input section (symbol, addend, diagnostics).
     pub reloc: u32,
-    /// What to apply: the type after relaxation's rewrite and GOT relaxation.
+    /// What to apply: the type after relaxation's rewrite and GOT relaxation (whose opcode
+    /// byte the writer finds through [`Arch::relaxation_of`]).
     pub info: &'static RelocInfo,
-    /// GOT relaxation's new opcode byte, at this distance from the field (x86-64 `mov` → `lea`).
-    pub opcode: Option<(i8, u8)>,
 }
+
+// One per live relocation: 16 bytes rather than 24 with the opcode carried along.
+const _: () = assert!(std::mem::size_of::<Fixup>() == 16);
 
 /// The fixups of one object's live sections, by section, and the places in them the loader
 /// patches.
@@ -183,15 +185,13 @@ fn scan_object<A: Arch>(
             }
             let target = res.target(f as u32, r.symbol);
             out.uses_got_base |= info.formula.uses_got() || target == Target::GotBase;
-            let opcode = A::relax_got(info, sec.data, r.offset as usize).map(|relaxed| {
+            if let Some(relaxed) = A::relax_got(info, sec.data, r.offset as usize) {
                 info = relaxed.info;
-                (relaxed.at as i8, relaxed.byte)
-            });
+            }
             out.fixups.list.push(Fixup {
                 offset: relax.map(f as u32, s as u32, r.offset.into()) as u32,
                 reloc: i as u32,
                 info,
-                opcode,
             });
             // DWARF holds link-time addresses for a debugger: nothing for the loader.
             if sec.class == SectionClass::Debug {

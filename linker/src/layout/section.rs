@@ -90,8 +90,8 @@ fn relocate<A: Arch>(
             )));
             continue;
         }
-        if let Some((from_field, byte)) = fx.opcode {
-            out[at.wrapping_add_signed(from_field.into())] = byte;
+        if let Some(relaxed) = A::relaxation_of(info) {
+            out[at.wrapping_add_signed(relaxed.at)] = relaxed.byte;
         }
         let p = layout.image_base + u64::from(rva) + u64::from(fx.offset);
         let (value, target) = if info.formula == Formula::PcrelLo {

@@ -60,6 +60,13 @@ const GOTPCRELX_AS_LEA: RelocInfo = r("R_X86_64_GOTPCRELX (relaxed to lea)", Pcr
 const MOV_LOAD: u8 = 0x8b;
 const LEA: u8 = 0x8d;
 
+/// A static, so that [`Arch::relaxation_of`] knows its result by address.
+static MOV_AS_LEA: Relaxation = Relaxation {
+    at: -2,
+    byte: LEA,
+    info: &GOTPCRELX_AS_LEA,
+};
+
 impl Arch for Amd64 {
     const MACHINE: Machine = Machine::Amd64;
     const NARROW_ABSOLUTE_HINT: &'static str =
@@ -76,16 +83,20 @@ impl Arch for Amd64 {
 
     /// Only the `mov` form is rewritten: the image is far smaller than 2 GiB, so every defined
     /// symbol is reachable PC-relatively, and `mov`→`lea` keeps the instruction length.
-    fn relax_got(info: &'static RelocInfo, section: &[u8], field: usize) -> Option<Relaxation> {
+    fn relax_got(
+        info: &'static RelocInfo,
+        section: &[u8],
+        field: usize,
+    ) -> Option<&'static Relaxation> {
         let relaxable = matches!(info.name, "R_X86_64_GOTPCRELX" | "R_X86_64_REX_GOTPCRELX");
         if relaxable && field >= 2 && section[field - 2] == MOV_LOAD {
-            return Some(Relaxation {
-                at: -2,
-                byte: LEA,
-                info: &GOTPCRELX_AS_LEA,
-            });
+            return Some(&MOV_AS_LEA);
         }
         Option::None
+    }
+
+    fn relaxation_of(info: &'static RelocInfo) -> Option<&'static Relaxation> {
+        std::ptr::eq(info, MOV_AS_LEA.info).then_some(&MOV_AS_LEA)
     }
 }
 
