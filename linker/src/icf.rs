@@ -52,6 +52,14 @@ pub struct SectionRef {
     pub section: u32,
 }
 
+/// What splitting one class gives: the classes of two members or more (ranges of the candidate
+/// order) and the members left alone.
+#[derive(Default)]
+struct Split {
+    classes: Vec<std::ops::Range<usize>>,
+    alone: Vec<u32>,
+}
+
 /// One class of identical sections.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Fold {
@@ -288,10 +296,24 @@ impl<'r, 'd> Icf<'r, 'd> {
             rest = tail;
             at = g.end;
         }
-        slices
+        let split: Vec<Split> = slices
             .into_par_iter()
-            .flat_map_iter(|(start, slice)| self.split(start, slice, read))
-            .collect()
+            .map(|(start, slice)| {
+                let mut out = Split::default();
+                self.split(start, slice, read, &mut out);
+                out
+            })
+            .collect();
+        // A member left alone keeps its last name for good, in both arrays: the one this round
+        // read gets it only now that no class reads it any more (lld leaves no class out of a
+        // round, so it never needs this).
+        if let Some(r) = read {
+            for &c in split.iter().flat_map(|s| &s.alone) {
+                let name = self.class[1 - r][c as usize].load(Relaxed);
+                self.class[r][c as usize].store(name, Relaxed);
+            }
+        }
+        split.into_iter().flat_map(|s| s.classes).collect()
     }
 
     /// Splits one class into classes of equal members. By relocation targets' classes, the
@@ -299,16 +321,10 @@ impl<'r, 'd> Icf<'r, 'd> {
     /// hashes), so that a class falling apart into many costs a sort rather than lld's
     /// comparison of every member with every class found so far; each run of equal hashes is
     /// then segregated as lld does, which a hash collision cannot fool.
-    fn split(
-        &self,
-        start: usize,
-        slice: &mut [u32],
-        read: Option<usize>,
-    ) -> Vec<std::ops::Range<usize>> {
-        let mut out = Vec::new();
+    fn split(&self, start: usize, slice: &mut [u32], read: Option<usize>, out: &mut Split) {
         let Some(r) = read else {
-            self.segregate(start, slice, read, &mut out);
-            return out;
+            self.segregate(start, slice, read, out);
+            return;
         };
         let mut keyed: Vec<(u64, u32)> = slice
             .iter()
@@ -321,22 +337,15 @@ impl<'r, 'd> Icf<'r, 'd> {
         let mut begin = 0;
         for run in keyed.chunk_by(|a, b| a.0 == b.0) {
             let end = begin + run.len();
-            self.segregate(start + begin, &mut slice[begin..end], read, &mut out);
+            self.segregate(start + begin, &mut slice[begin..end], read, out);
             begin = end;
         }
-        out
     }
 
     /// lld's `segregate`: the members equal to the first go to the front (both parts keep their
     /// order) and take the front's position as their class; repeated on the rest. Classes of two
-    /// members or more are added to `out`.
-    fn segregate(
-        &self,
-        start: usize,
-        slice: &mut [u32],
-        read: Option<usize>,
-        out: &mut Vec<std::ops::Range<usize>>,
-    ) {
+    /// members or more are added to `out`, members left alone to its `alone`.
+    fn segregate(&self, start: usize, slice: &mut [u32], read: Option<usize>, out: &mut Split) {
         let mut begin = 0;
         let mut rest: Vec<u32> = Vec::new();
         while begin < slice.len() {
@@ -358,18 +367,20 @@ impl<'r, 'd> Icf<'r, 'd> {
             }
             slice[mid..].copy_from_slice(&rest);
             let name = (start + begin) as u32;
-            // A class that goes on is written into the other array each round; one that stops
-            // (a single member) or the first, constant round set both.
-            let both = read.is_none() || mid - begin == 1;
+            // A round writes only the array it does not read: other classes, split in parallel,
+            // read this round's names of their targets, whatever the order the threads run in.
+            // The first, constant round reads none and sets both.
             for &c in &slice[begin..mid] {
                 for (i, class) in self.class.iter().enumerate() {
-                    if both || read == Some(1 - i) {
+                    if read.is_none() || read == Some(1 - i) {
                         class[c as usize].store(name, Relaxed);
                     }
                 }
             }
             if mid - begin > 1 {
-                out.push(start + begin..start + mid);
+                out.classes.push(start + begin..start + mid);
+            } else {
+                out.alone.push(slice[begin]);
             }
             begin = mid;
         }
