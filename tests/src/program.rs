@@ -117,9 +117,8 @@ impl TestProgram {
     }
 }
 
-/// The program for `arch`/`variant` built in a fresh work directory `<arch>-<variant>-<linker>`,
-/// one per linker so that their outputs never mix.
-/// Builds the program in a work dir of its own, links it into the arch's boot file with
+/// Builds the program for `arch`/`variant` in a fresh work directory `<arch>-<variant>-<linker>`
+/// (one per linker, so that their outputs never mix), links it into the arch's boot file with
 /// `link(out, inputs)` and boots it.
 fn link_and_boot(
     arch: Arch,

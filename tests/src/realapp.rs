@@ -223,16 +223,6 @@ pub fn check_rust_target(arch: Arch) -> Result<(), String> {
     if needs_build_std(arch) {
         crate::rust::rust_src().map(drop)
     } else {
-        let target = rust_target(arch);
-        let lib = crate::rust::sysroot()?
-            .join("lib/rustlib")
-            .join(target)
-            .join("lib");
-        crate::env::present(
-            lib,
-            &format!("rust target {target}:"),
-            &format!("`rustup target add {target}`"),
-        )
-        .map(drop)
+        crate::rust::target_lib_dir(arch).map(drop)
     }
 }
