@@ -232,20 +232,25 @@ impl Layout {
         }
     }
 
-    /// Every chunk with bytes in the file, with its file offset, in file order: the headers, the
-    /// chunks of the sections that have file data, then the string table.
-    pub fn placements(&self) -> impl Iterator<Item = (&Chunk, u32)> {
+    /// Every chunk with bytes in the file, in file order, as runs sharing one step from RVA to
+    /// file offset: the headers, each section with file data, the string table. Chunk `c` of
+    /// the run `(chunks, delta)` is at file offset `c.rva.wrapping_add(delta)`.
+    pub fn placed_runs(&self) -> impl Iterator<Item = (&[Chunk], u32)> {
+        fn alone(c: &Chunk, at: u32) -> (&[Chunk], u32) {
+            (std::slice::from_ref(c), at.wrapping_sub(c.rva))
+        }
         let headers = (self.chunks.first())
             .filter(|c| c.kind == ChunkKind::Headers)
-            .map(|c| (c, 0));
-        let mapped = (self.sections.iter().filter(|s| s.kind.has_file_data())).flat_map(|s| {
-            self.chunks[s.chunks.clone()]
-                .iter()
-                .map(move |c| (c, s.file_offset + (c.rva - s.rva)))
+            .map(|c| alone(c, 0));
+        let mapped = (self.sections.iter().filter(|s| s.kind.has_file_data())).map(|s| {
+            (
+                &self.chunks[s.chunks.clone()],
+                s.file_offset.wrapping_sub(s.rva),
+            )
         });
         let strtab = (self.chunks.last())
             .filter(|c| c.kind == ChunkKind::StringTable)
-            .map(|c| (c, self.strtab.offset));
+            .map(|c| alone(c, self.strtab.offset));
         headers.into_iter().chain(mapped).chain(strtab)
     }
 
@@ -292,7 +297,7 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
         .enumerate()
         .map(|(f, obj)| {
             let mut keys = KeyIds::default();
-            let mut list = Vec::new();
+            let mut list = Vec::with_capacity(res.live[f].iter().filter(|&&l| l).count());
             for (s, sec) in obj.sections.iter().enumerate() {
                 if !res.live[f][s] {
                     continue;
@@ -321,30 +326,57 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
         .collect();
     // COFF `$` grouping: `.text$mn` and `.text$zz` join `.text`, ordered by the suffix. ELF
     // sections share one key. Keys are few and sections many: the keys are ranked once, and
-    // sections go to buckets by (group, key rank), each bucket in command-line order.
+    // sections go to buckets by (group, key rank), each bucket in command-line order. A counting
+    // sort: the buckets' sizes first, then every chunk straight to its place in its output
+    // group, so that no vector grows by copying (a large link has hundreds of thousands).
     let mut key_ids = KeyIds::default();
-    let global: Vec<Vec<u32>> = placed
+    let global_ids: Vec<Vec<u32>> = placed
         .iter()
         .map(|(keys, _)| keys.keys.iter().map(|&k| key_ids.id(k)).collect())
         .collect();
     let rank = key_ids.ranks();
     let n = rank.len();
-    let mut buckets: Vec<Vec<Chunk>> = vec![Vec::new(); 4 * n];
-    let mut debug_groups: Vec<Vec<Chunk>> = vec![Vec::new(); DEBUG_SECTIONS.len()];
-    for ((_, list), global) in placed.iter().zip(&global) {
+    let bucket = |global: &[u32], group: u8, key: u32| {
+        usize::from(group) * n + rank[global[key as usize] as usize] as usize
+    };
+    let mut sizes = vec![0usize; 4 * n];
+    let mut debug_sizes = vec![0usize; DEBUG_SECTIONS.len()];
+    for ((_, list), global) in placed.iter().zip(&global_ids) {
+        for &(group, key, _) in list {
+            match group {
+                0..4 => sizes[bucket(global, group, key)] += 1,
+                d => debug_sizes[usize::from(d) - 4] += 1,
+            }
+        }
+    }
+    // Each bucket's first place within its output group: buckets in order, a group's after
+    // the buckets merged into it before.
+    let mut next = vec![0usize; 4 * n];
+    let mut group_sizes = [0usize; 4];
+    for (b, size) in sizes.iter().enumerate() {
+        next[b] = group_sizes[into[b / n]];
+        group_sizes[into[b / n]] += size;
+    }
+    let unplaced = Chunk {
+        kind: ChunkKind::Headers,
+        rva: 0,
+        size: 0,
+        align: 1,
+    };
+    let mut groups: [Vec<Chunk>; 4] = group_sizes.map(|size| vec![unplaced; size]);
+    let mut debug_groups: Vec<Vec<Chunk>> =
+        debug_sizes.iter().map(|&s| Vec::with_capacity(s)).collect();
+    for ((_, list), global) in placed.iter().zip(&global_ids) {
         for &(group, key, chunk) in list {
             match group {
                 0..4 => {
-                    let rank = rank[global[key as usize] as usize] as usize;
-                    buckets[usize::from(group) * n + rank].push(chunk);
+                    let b = bucket(global, group, key);
+                    groups[into[b / n]][next[b]] = chunk;
+                    next[b] += 1;
                 }
                 d => debug_groups[usize::from(d) - 4].push(chunk),
             }
         }
-    }
-    let mut groups: [Vec<Chunk>; 4] = Default::default();
-    for (b, chunks) in buckets.into_iter().enumerate() {
-        groups[into[b / n]].extend(chunks);
     }
     drop(_order);
     let thunks = thunks::plan::<A>(res, &fixups, &mut groups[0]);
@@ -370,7 +402,11 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
     let headers = headers::chunk(section_count, file_alignment);
     let size_of_headers = headers.size;
 
-    let mut chunks = vec![headers];
+    let placed_chunks: usize = groups.iter().map(Vec::len).sum();
+    let debug_chunks: usize = debug_groups.iter().map(Vec::len).sum();
+    // The headers, the groups, `.reloc`, DWARF and the string table: room for all at once.
+    let mut chunks = Vec::with_capacity(1 + placed_chunks + 1 + debug_chunks + 1);
+    chunks.push(headers);
     let mut sections = Vec::new();
     let mut rva = u64::from(section_alignment).max(u64::from(size_of_headers));
     let mut file_offset = u64::from(size_of_headers);
@@ -640,7 +676,8 @@ mod tests {
             .symbol(b"entry", 1, 0)
             .build();
         let layout = amd64_layout(&res, SectionOptions::default());
-        let placed: Vec<(ChunkKind, u32, u32)> = (layout.placements())
+        let placed: Vec<(ChunkKind, u32, u32)> = (layout.placed_runs())
+            .flat_map(|(run, delta)| run.iter().map(move |c| (c, c.rva.wrapping_add(delta))))
             .map(|(c, at)| (c.kind, at, c.size))
             .collect();
         assert_eq!(
