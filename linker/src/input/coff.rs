@@ -6,8 +6,8 @@ use object::read::coff::{CoffFile, CoffHeader, Symbol, SymbolTable};
 use object::LittleEndian as LE;
 
 use super::{
-    parse_error, until_nul, Binding, Comdat, GroupSections, InputSymbol, ObjectFile, Relocs,
-    Selection, SymDef,
+    ascii_or_utf8, inline_name, parse_error, Binding, Comdat, GroupSections, InputSymbol,
+    ObjectFile, Relocs, Selection, SymDef,
 };
 use crate::consts::Machine;
 use crate::error::Result;
@@ -34,11 +34,13 @@ pub(super) fn section_name<'d, C: CoffHeader>(
         .coff_section_table()
         .section(object::SectionIndex(index))
         .ok()?;
-    let name = match header.name[0] {
-        b'/' => header.name(coff.coff_symbol_table().strings()).ok()?,
-        _ => until_nul(&header.name),
-    };
-    std::str::from_utf8(name).ok()
+    match header.name[0] {
+        b'/' => std::str::from_utf8(header.name(coff.coff_symbol_table().strings()).ok()?).ok(),
+        _ => {
+            let (name, word) = inline_name(&header.name);
+            ascii_or_utf8(name, word)
+        }
+    }
 }
 
 /// A symbol's name: inline in its record, or (first four bytes zero) an offset into the string
@@ -49,7 +51,7 @@ fn symbol_name<'d, S: Symbol>(
 ) -> object::Result<&'d [u8]> {
     match sym.raw_name() {
         [0, ..] => sym.name(strings),
-        inline => Ok(until_nul(inline)),
+        inline => Ok(inline_name(inline).0),
     }
 }
 
