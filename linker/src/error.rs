@@ -57,6 +57,11 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// `-o` names one of the inputs.
+    OutputIsInput {
+        output: PathBuf,
+        input: PathBuf,
+    },
     /// The file is not an object, archive or image we can read.
     Parse {
         file: String,
@@ -147,6 +152,12 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            Error::OutputIsInput { output, input } => write!(
+                f,
+                "output {} is the input {}: refusing to overwrite an input",
+                output.display(),
+                input.display()
+            ),
             Error::Parse { file, reason } => write!(f, "{file}: cannot read input: {reason}"),
             Error::WrongMachine {
                 file,

@@ -199,15 +199,7 @@ fn timestamp() -> Result<u32, Error> {
 /// output and renames it into place only once `pectl verify`'s checks pass, so a failed link
 /// leaves the previous output untouched.
 fn link(args: LinkArgs) -> Result<(), Error> {
-    let inputs: Vec<&Path> = args.inputs.iter().map(PathBuf::as_path).collect();
-    if let Some(input) = peln_pe::output::output_is_input(&args.output, &inputs) {
-        return Err(format!(
-            "output {} is the input {}: refusing to overwrite an input",
-            args.output.display(),
-            input.display()
-        )
-        .into());
-    }
+    // The linker itself refuses an output that is one of its inputs.
     peln_linker::link(&LinkArgs {
         exit_early: true,
         ..args

@@ -207,6 +207,29 @@ fn failed_link_keeps_the_previous_output() {
     assert_eq!(std::fs::read(&out).unwrap(), b"previous good image");
 }
 
+/// `-o` naming an input by another path (here `./in.obj` for `in.obj`) is refused before
+/// anything is written: the input is left as it was.
+#[test]
+fn output_that_is_an_input_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.obj");
+    let bytes = std::fs::read(fixture("hello-coff.obj")).unwrap();
+    std::fs::write(&input, &bytes).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_pectl"))
+        .args(["link", "--machine", "amd64", "-o"])
+        .arg(dir.path().join(".").join("in.obj"))
+        .arg(&input)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("in.obj: refusing to overwrite an input"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&input).unwrap(), bytes);
+}
+
 #[test]
 fn bad_machine_name_is_a_usage_error() {
     let o = Command::new(env!("CARGO_BIN_EXE_pectl"))

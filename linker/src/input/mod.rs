@@ -269,6 +269,30 @@ pub struct Mapped {
     map: Option<memmap2::Mmap>,
     /// An archive to link whole.
     pub whole: bool,
+    /// Which file it is, from the status read to map it: the output is checked against it.
+    pub id: Option<FileId>,
+}
+
+/// A file's device and inode: the same file whatever path names it (`./a.o`, `a.o`, a hard link).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileId(u64, u64);
+
+impl FileId {
+    #[cfg(unix)]
+    fn of(meta: &std::fs::Metadata) -> Option<FileId> {
+        use std::os::unix::fs::MetadataExt;
+        Some(FileId(meta.dev(), meta.ino()))
+    }
+
+    #[cfg(not(unix))]
+    fn of(_: &std::fs::Metadata) -> Option<FileId> {
+        None
+    }
+
+    /// The file at `path`, if there is one.
+    pub fn at(path: &Path) -> Option<FileId> {
+        FileId::of(&std::fs::metadata(path).ok()?)
+    }
 }
 
 impl Mapped {
@@ -278,7 +302,8 @@ impl Mapped {
             source,
         };
         let file = File::open(path).map_err(io)?;
-        let len = file.metadata().map_err(io)?.len();
+        let meta = file.metadata().map_err(io)?;
+        let (len, id) = (meta.len(), FileId::of(&meta));
         // SAFETY: the map is read-only and inputs are not expected to change during a link; a
         // concurrent truncation is the same hazard every mmap-based linker (lld, mold) accepts.
         let map = if len == 0 {
@@ -292,6 +317,7 @@ impl Mapped {
             path: path.to_path_buf(),
             map,
             whole: false,
+            id,
         })
     }
 
