@@ -267,7 +267,12 @@ impl Layout {
 }
 
 fn align_up(value: u64, align: u64) -> u64 {
-    value.div_ceil(align) * align
+    // Alignments are powers of two but for a malformed ELF `sh_addralign`, taken as it is: the
+    // mask spares the chunk placement loop a 64-bit division per chunk.
+    match align.is_power_of_two() {
+        true => (value + align - 1) & !(align - 1),
+        false => value.div_ceil(align) * align,
+    }
 }
 
 /// The plan of the image: the scan; input chunks ordered into output sections, then thunks, the
@@ -371,7 +376,7 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
             match group {
                 0..4 => {
                     let b = bucket(global, group, key);
-                    groups[into[b / n]][next[b]] = chunk;
+                    groups[into[usize::from(group)]][next[b]] = chunk;
                     next[b] += 1;
                 }
                 d => debug_groups[usize::from(d) - 4].push(chunk),
@@ -659,6 +664,22 @@ mod tests {
             })
             .collect();
         assert_eq!(order, [2, 4, 5, 3, 1], ".text, .text, $a, $mn, $zz");
+    }
+
+    /// Powers of two by mask, anything else (a malformed ELF `sh_addralign`) by division, as
+    /// before the mask.
+    #[test]
+    fn align_up_rounds_to_the_next_multiple() {
+        let cases = [
+            (0, 16, 0),
+            (5, 4, 8),
+            (8, 4, 8),
+            (0x1001, 0x1000, 0x2000),
+            (5, 1, 5),
+        ];
+        for (value, align, up) in cases.into_iter().chain([(5, 12, 12), (25, 12, 36)]) {
+            assert_eq!(align_up(value, align), up, "align_up({value}, {align})");
+        }
     }
 
     /// The writer splits the image into the placed chunks' slices: they come in file order, none
