@@ -222,15 +222,26 @@ impl Edits<'_> {
     }
 }
 
-/// The indices of a section's relocations in offset order: relaxation walks the section front to
-/// back, counting the bytes deleted so far.
-pub fn by_offset(sec: &InputSection) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..sec.relocs.len()).collect();
+/// The indices of a section's relocations in offset order, into `order` (cleared first, so the
+/// phase reuses one list for every section): relaxation walks the section front to back, counting
+/// the bytes deleted so far.
+pub fn by_offset(sec: &InputSection, order: &mut Vec<u32>) {
+    order.clear();
+    order.extend(0..sec.relocs.len() as u32);
     // Compilers emit them in offset order already.
     if !sec.relocs.iter().is_sorted_by_key(|r| r.offset) {
-        order.sort_by_key(|&i| sec.relocs.get(i).offset);
+        order.sort_by_key(|&i| sec.relocs.get(i as usize).offset);
     }
-    order
+}
+
+/// The first relocation of type `r_type` at `offset`, among `order` ([`by_offset`]'s): found by
+/// binary search, as a section holds thousands of relocations.
+pub fn at_offset(sec: &InputSection, order: &[u32], offset: u32, r_type: u32) -> Option<usize> {
+    let first = order.partition_point(|&j| sec.relocs.get(j as usize).offset < offset);
+    (order[first..].iter())
+        .map(|&j| j as usize)
+        .take_while(|&j| sec.relocs.get(j).offset == offset)
+        .find(|&j| sec.relocs.get(j).r_type == r_type)
 }
 
 /// What an arch's relaxation may assume about the final image.
@@ -330,60 +341,130 @@ impl<'r> Context<'r> {
     }
 }
 
-/// Every file's edits: `None` for a section relaxation leaves as read.
+/// Every file's edits.
 pub struct Relaxation {
     files: Vec<FileEdits>,
 }
 
-/// One file's edits: every section's lists end to end, and where each section's are.
+/// One file's edits: every edited section's lists end to end, in section order, and where each
+/// section's are. Built in a reused [`FileEdits`] and copied out at their exact sizes
+/// ([`FileEdits::take`]), so that nothing kept has room to spare.
 #[derive(Debug, Default)]
 pub struct FileEdits {
     cuts: Vec<Cut>,
     patches: Vec<Patch>,
     rewrites: Vec<(u32, &'static RelocInfo)>,
-    /// By section index (empty when no section is edited).
-    sections: Vec<Option<Span>>,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Span {
-    cuts: (u32, u32),
-    patches: (u32, u32),
-    rewrites: (u32, u32),
+    /// By section index, up to the last section edited: the section's entry in `starts`, with
+    /// [`PENDING`] set when a call in it was left long; [`UNEDITED`] for a section as read.
+    sections: Vec<u32>,
+    /// Where each edited section's lists start, in section order, then where the last one's end:
+    /// an entry is 12 bytes where a (start, end) per list would be 24.
+    starts: Vec<Starts>,
+    /// Bytes deleted from all its sections.
+    deleted: u64,
+    /// Some section has [`Edits::pending`] set.
     pending: bool,
 }
 
+/// A section edited by nothing.
+const UNEDITED: u32 = u32::MAX;
+/// The section's [`Edits::pending`], beside its index in [`FileEdits::starts`].
+const PENDING: u32 = 1 << 31;
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Starts {
+    cuts: u32,
+    patches: u32,
+    rewrites: u32,
+}
+
 impl FileEdits {
-    /// Records `edits` as section `section`'s (of `sections` in all), unless they are empty.
-    pub fn push(&mut self, sections: usize, section: u32, edits: Edits) {
+    /// Records `edits` as section `section`'s, unless they are empty. Sections come in index
+    /// order.
+    pub fn push(&mut self, section: u32, edits: Edits) {
         if edits.is_empty() {
             return;
         }
-        if self.sections.is_empty() {
-            self.sections.resize(sections, None);
+        debug_assert!(self.sections.len() <= section as usize);
+        if self.starts.is_empty() {
+            self.starts.push(Starts::default());
         }
-        fn add<T: Copy>(list: &mut Vec<T>, items: &[T]) -> (u32, u32) {
-            let from = list.len() as u32;
-            list.extend_from_slice(items);
-            (from, list.len() as u32)
-        }
-        self.sections[section as usize] = Some(Span {
-            cuts: add(&mut self.cuts, edits.cuts),
-            patches: add(&mut self.patches, edits.patches),
-            rewrites: add(&mut self.rewrites, edits.rewrites),
-            pending: edits.pending,
+        let entry = (self.starts.len() - 1) as u32;
+        debug_assert!(entry < PENDING);
+        self.sections.resize(section as usize, UNEDITED);
+        self.sections
+            .push(entry | if edits.pending { PENDING } else { 0 });
+        self.cuts.extend_from_slice(edits.cuts);
+        self.patches.extend_from_slice(edits.patches);
+        self.rewrites.extend_from_slice(edits.rewrites);
+        self.starts.push(Starts {
+            cuts: self.cuts.len() as u32,
+            patches: self.patches.len() as u32,
+            rewrites: self.rewrites.len() as u32,
         });
+        self.deleted += u64::from(edits.total());
+        self.pending |= edits.pending;
     }
 
-    fn get(&self, section: u32) -> Option<Edits<'_>> {
-        let span = (*self.sections.get(section as usize)?)?;
-        let slice = |(from, to): (u32, u32)| from as usize..to as usize;
+    /// The edits pushed so far, each list allocated at its length; `self` is left empty with its
+    /// room, for the next file.
+    pub fn take(&mut self) -> FileEdits {
+        // `Vec::clone` allocates exactly the length.
+        let out = FileEdits {
+            cuts: self.cuts.clone(),
+            patches: self.patches.clone(),
+            rewrites: self.rewrites.clone(),
+            sections: self.sections.clone(),
+            starts: self.starts.clone(),
+            deleted: self.deleted,
+            pending: self.pending,
+        };
+        self.cuts.clear();
+        self.patches.clear();
+        self.rewrites.clear();
+        self.sections.clear();
+        self.starts.clear();
+        self.deleted = 0;
+        self.pending = false;
+        out
+    }
+
+    /// Some section still has a call left long that more deletions may bring in reach.
+    pub fn pending(&self) -> bool {
+        self.pending
+    }
+
+    /// Section `section`'s entry in `starts` and its pending flag, when edited.
+    #[inline(always)]
+    fn entry(&self, section: u32) -> Option<(usize, bool)> {
+        match self.sections.get(section as usize) {
+            None | Some(&UNEDITED) => None,
+            Some(&e) => Some(((e & !PENDING) as usize, e & PENDING != 0)),
+        }
+    }
+
+    #[inline]
+    pub fn get(&self, section: u32) -> Option<Edits<'_>> {
+        let (k, pending) = self.entry(section)?;
+        let (from, to) = (self.starts[k], self.starts[k + 1]);
+        let span = |from: u32, to: u32| from as usize..to as usize;
         Some(Edits {
-            cuts: &self.cuts[slice(span.cuts)],
-            patches: &self.patches[slice(span.patches)],
-            rewrites: &self.rewrites[slice(span.rewrites)],
-            pending: span.pending,
+            cuts: &self.cuts[span(from.cuts, to.cuts)],
+            patches: &self.patches[span(from.patches, to.patches)],
+            rewrites: &self.rewrites[span(from.rewrites, to.rewrites)],
+            pending,
         })
+    }
+
+    /// A section's deletions alone: what mapping an offset needs, on every relocation.
+    #[inline(always)]
+    fn cuts(&self, section: u32) -> &[Cut] {
+        match self.entry(section) {
+            Some((k, _)) => {
+                &self.cuts[self.starts[k].cuts as usize..self.starts[k + 1].cuts as usize]
+            }
+            None => &[],
+        }
     }
 }
 
@@ -398,44 +479,47 @@ impl Relaxation {
         Relaxation { files }
     }
 
+    /// Replaces the edits of the files `redone` names.
+    pub(crate) fn replace(&mut self, redone: Vec<(u32, FileEdits)>) {
+        for (f, edits) in redone {
+            self.files[f as usize] = edits;
+        }
+    }
+
     /// Bytes deleted from the whole image.
     pub(crate) fn total(&self) -> u64 {
-        (self.files.iter())
-            .flat_map(|f| f.sections.iter().flatten().map(move |s| (f, s)))
-            .map(|(f, s)| match s.cuts {
-                (from, to) if to > from => u64::from(f.cuts[to as usize - 1].through),
-                _ => 0,
-            })
-            .sum()
+        self.files.iter().map(|f| f.deleted).sum()
     }
 
     /// Some section still has a call left long that more deletions may bring in reach.
     pub(crate) fn pending(&self) -> bool {
-        self.files
-            .iter()
-            .any(|f| f.sections.iter().flatten().any(|s| s.pending))
+        self.files.iter().any(|f| f.pending)
     }
 
+    /// File `file`'s edits, `None` before any round.
+    pub(crate) fn file(&self, file: u32) -> Option<&FileEdits> {
+        self.files.get(file as usize)
+    }
+
+    #[inline]
     pub fn edits(&self, file: u32, section: u32) -> Option<Edits<'_>> {
         self.files.get(file as usize)?.get(section)
     }
 
-    /// A section's deletions alone: what mapping an offset needs, on every relocation.
+    #[inline(always)]
     fn cuts(&self, file: u32, section: u32) -> &[Cut] {
-        let Some(f) = self.files.get(file as usize) else {
-            return &[];
-        };
-        match f.sections.get(section as usize) {
-            Some(Some(span)) => &f.cuts[span.cuts.0 as usize..span.cuts.1 as usize],
-            _ => &[],
-        }
+        self.files
+            .get(file as usize)
+            .map_or(&[], |f| f.cuts(section))
     }
 
     /// An input offset as it is in the output section.
+    #[inline(always)]
     pub fn map(&self, file: u32, section: u32, offset: u64) -> u64 {
         offset - u64::from(deleted_before(self.cuts(file, section), offset as u32))
     }
 
+    #[inline]
     pub fn size(&self, file: u32, section: u32, sec: &InputSection) -> u32 {
         sec.size - self.cuts(file, section).last().map_or(0, |c| c.through)
     }
@@ -520,6 +604,67 @@ mod tests {
                 && e.view().is_deleted(13)
         );
         assert_eq!(e.view().total(), 6);
+    }
+
+    #[test]
+    fn a_file_keeps_each_edited_sections_lists_apart_at_their_exact_size() {
+        let mut scratch = FileEdits::default();
+        let mut e = SectionEdits::default();
+        e.delete(Deletion { offset: 4, len: 4 });
+        scratch.push(2, e.view());
+        e.clear();
+        scratch.push(3, e.view());
+        e.patch(0, &[1, 2]);
+        e.delete(Deletion { offset: 8, len: 2 });
+        e.delete(Deletion { offset: 12, len: 4 });
+        e.pending = true;
+        scratch.push(5, e.view());
+        let file = scratch.take();
+        assert!(
+            scratch.get(2).is_none() && !scratch.pending(),
+            "taking empties the scratch"
+        );
+        assert_eq!(file.cuts.capacity(), 3);
+        assert!([0, 1, 3, 4, 6].iter().all(|&s| file.get(s).is_none()));
+        let two = file.get(2).unwrap();
+        assert_eq!(
+            two.deletions().collect::<Vec<_>>(),
+            [Deletion { offset: 4, len: 4 }]
+        );
+        assert!(two.patches.is_empty() && !two.pending);
+        let five = file.get(5).unwrap();
+        assert_eq!(
+            (five.total(), five.patches.len(), five.pending),
+            (6, 1, true)
+        );
+        assert_eq!((file.deleted, file.pending()), (10, true));
+    }
+
+    #[test]
+    fn relocations_at_an_offset_are_found_in_offset_order() {
+        let reloc = |offset, r_type| crate::input::Reloc {
+            offset,
+            r_type,
+            symbol: 0,
+            addend: 0,
+        };
+        let relocs = [
+            reloc(8, 1),
+            reloc(0, 2),
+            reloc(8, 2),
+            reloc(4, 2),
+            reloc(8, 3),
+        ];
+        let sec = InputSection {
+            relocs: crate::input::Relocs::Decoded(&relocs),
+            ..crate::input::empty_section()
+        };
+        let mut order = Vec::new();
+        by_offset(&sec, &mut order);
+        assert_eq!(order, [1, 3, 0, 2, 4]);
+        let found = [(8, 2), (8, 3), (4, 2), (4, 1), (12, 2)]
+            .map(|(offset, r_type)| at_offset(&sec, &order, offset, r_type));
+        assert_eq!(found, [Some(2), Some(4), Some(3), None, None]);
     }
 
     #[test]

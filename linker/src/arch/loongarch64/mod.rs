@@ -162,23 +162,19 @@ impl Arch for Loongarch64 {
     fn relax_section(
         file: &str,
         sec: &InputSection,
+        order: &[u32],
         targets: &impl Targets,
         ctx: &Context,
         edits: &mut SectionEdits,
     ) -> Result {
-        let order = relax::by_offset(sec);
-        let at_offset = |offset: u32, r_type: u32| {
-            order
-                .iter()
-                .copied()
-                .find(|&j| sec.relocs.get(j).offset == offset && sec.relocs.get(j).r_type == r_type)
-        };
+        let at_offset = |offset: u32, r_type: u32| relax::at_offset(sec, order, offset, r_type);
         let marked = |i: usize| at_offset(sec.relocs.get(i).offset, R_LARCH_RELAX).is_some();
         // `pcaddi` counts words: the target must be 4-byte aligned wherever layout puts it.
         let word_aligned = |symbol: u32, addend: i64| targets.alignment(symbol, addend) >= 4;
         let word = |offset: u32| read32(&sec.data[offset as usize..]);
         let mut deleted = 0u32;
-        for &i in &order {
+        for &i in order {
+            let i = i as usize;
             let r = sec.relocs.get(i);
             match r.r_type {
                 R_LARCH_ALIGN => {
