@@ -253,65 +253,77 @@ pub struct Context<'r> {
     pub text_span: u64,
     /// The same bound for any two addresses in the image.
     pub image_span: u64,
-    /// Per file, per section: where a live text section starts in `.text` with the deletions of
-    /// the previous round (`u64::MAX`: not in `.text`). Placed in link order, as layout places
-    /// ELF text.
-    text_start: Vec<Vec<u64>>,
+    places: &'r Places,
     previous: &'r Relaxation,
+}
+
+/// Per file, per section: where a live text section starts in `.text` with the deletions of a
+/// round ([`NOT_TEXT`]: not in `.text`), placed in link order as layout places ELF text. Kept
+/// from round to round, so that later rounds place into the same lists.
+#[derive(Default)]
+pub struct Places {
+    text_start: Vec<Vec<u64>>,
     /// Deleting bytes can widen alignment padding between two places, by less than the largest
     /// alignment of a text section (see [`Context::text_distance`]).
     slack: u64,
 }
 
+/// A section [`Places`] does not place.
+const NOT_TEXT: u64 = u64::MAX;
+
+impl Places {
+    /// Places every live text section of `res` with `relaxation`'s deletions.
+    pub fn place(&mut self, res: &Resolved, relaxation: &Relaxation) {
+        if self.text_start.len() != res.objects.len() {
+            self.text_start = (res.objects.iter())
+                .map(|obj| vec![NOT_TEXT; obj.sections.len()])
+                .collect();
+        }
+        // Each section's alignment and size, looked up in parallel: only the running offset is
+        // serial (it was 14 % of a riscv64 link's main thread). `align - 1` in the high half
+        // keeps the pair apart from NOT_TEXT.
+        (res.objects.par_iter().zip(&mut self.text_start).enumerate()).for_each(
+            |(f, (obj, by_index))| {
+                for (s, (sec, slot)) in obj.sections.iter().zip(by_index.iter_mut()).enumerate() {
+                    *slot = if res.live[f][s] && sec.class == SectionClass::Text {
+                        let size = relaxation.size(f as u32, s as u32, sec);
+                        u64::from(sec.align - 1) << 32 | u64::from(size)
+                    } else {
+                        NOT_TEXT
+                    };
+                }
+            },
+        );
+        let (mut at, mut slack) = (0u64, 0u64);
+        for slot in self.text_start.iter_mut().flatten() {
+            if *slot == NOT_TEXT {
+                continue;
+            }
+            let (align, size) = ((*slot >> 32) + 1, *slot & u64::from(u32::MAX));
+            slack = slack.max(align - 1);
+            at = at.next_multiple_of(align);
+            *slot = at;
+            at += size;
+        }
+        self.slack = slack;
+    }
+}
+
 impl<'r> Context<'r> {
+    /// `places` must come from `previous` ([`Places::place`]).
     pub fn new(
-        res: &Resolved,
         enabled: bool,
         text_span: u64,
         image_span: u64,
+        places: &'r Places,
         previous: &'r Relaxation,
     ) -> Context<'r> {
-        // Each object's live text sections with their sizes, looked up in parallel: only the
-        // running offset is serial (it was 14 % of a riscv64 link's main thread).
-        let text: Vec<Vec<(u32, u32, u32)>> = (res.objects.par_iter().enumerate())
-            .map(|(f, obj)| {
-                (obj.sections.iter().enumerate())
-                    .filter(|&(s, sec)| res.live[f][s] && sec.class == SectionClass::Text)
-                    .map(|(s, sec)| (s as u32, sec.align, previous.size(f as u32, s as u32, sec)))
-                    .collect()
-            })
-            .collect();
-        let (mut at, mut slack) = (0u64, 0u64);
-        let starts: Vec<Vec<u64>> = (text.iter())
-            .map(|sections| {
-                (sections.iter())
-                    .map(|&(_, align, size)| {
-                        let align = u64::from(align);
-                        slack = slack.max(align - 1);
-                        at = at.next_multiple_of(align);
-                        let start = at;
-                        at += u64::from(size);
-                        start
-                    })
-                    .collect()
-            })
-            .collect();
-        let text_start = (res.objects.par_iter().zip(&text).zip(&starts))
-            .map(|((obj, sections), starts)| {
-                let mut by_index = vec![u64::MAX; obj.sections.len()];
-                for (&(s, _, _), &start) in sections.iter().zip(starts.iter()) {
-                    by_index[s as usize] = start;
-                }
-                by_index
-            })
-            .collect();
         Context {
             enabled,
             text_span,
             image_span,
-            text_start,
+            places,
             previous,
-            slack,
         }
     }
 
@@ -332,12 +344,12 @@ impl<'r> Context<'r> {
         addend: i64,
     ) -> Option<u64> {
         let place = |f: u32, s: u32, value: u64| {
-            let start = self.text_start[f as usize][s as usize];
-            (start != u64::MAX).then(|| start + self.previous.map(f, s, value))
+            let start = self.places.text_start[f as usize][s as usize];
+            (start != NOT_TEXT).then(|| start + self.previous.map(f, s, value))
         };
         let to = place(to_file, to_section, value.into())?.wrapping_add_signed(addend);
         let from = place(file, section, offset.into())?;
-        Some(to.abs_diff(from) + self.slack)
+        Some(to.abs_diff(from) + self.places.slack)
     }
 }
 

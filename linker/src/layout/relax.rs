@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use crate::arch::Arch;
 use crate::error::{Error, Result};
 use crate::input::SectionClass;
-use crate::relax::{Context, FileEdits, Label, Labels, Relaxation, SectionEdits, Targets};
+use crate::relax::{Context, FileEdits, Label, Labels, Places, Relaxation, SectionEdits, Targets};
 use crate::resolve::{Resolved, Target};
 
 /// Rounds of relaxation before the last one's decisions stand (each is sound on its own).
@@ -49,9 +49,11 @@ pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
     // depend only on its own deletions), so later rounds redo only sections with pending calls,
     // and only the files holding one get new edits (a few dozen of a thousand).
     let mut relaxation = Relaxation::none();
+    let mut places = Places::default();
     for round in 0..MAX_ROUNDS {
         let before = relaxation.total();
-        let ctx = Context::new(res, enabled, text_span, image_span, &relaxation);
+        places.place(res, &relaxation);
+        let ctx = Context::new(enabled, text_span, image_span, &places, &relaxation);
         let redone = relax_round::<A>(res, &ctx, round == 0)?;
         drop(ctx);
         if round == 0 {
@@ -219,7 +221,9 @@ pub(crate) fn relax_section_one<A: Arch>(
     span: u64,
 ) -> Result<SectionEdits> {
     let none = Relaxation::none();
-    let ctx = Context::new(res, enabled, span, span, &none);
+    let mut places = Places::default();
+    places.place(res, &none);
+    let ctx = Context::new(enabled, span, span, &places, &none);
     let targets = SectionTargets {
         symbols: Symbols { res, file: 0 },
         section: 1,
@@ -255,7 +259,9 @@ mod tests {
             .symbol(b"datum", 2, 0)
             .build();
         let none = Relaxation::none();
-        let ctx = Context::new(&res, true, u64::MAX, u64::MAX, &none);
+        let mut places = Places::default();
+        places.place(&res, &none);
+        let ctx = Context::new(true, u64::MAX, u64::MAX, &places, &none);
         let symbols = Symbols { res: &res, file: 0 };
         let targets = SectionTargets {
             symbols,

@@ -172,6 +172,10 @@ impl Arch for Loongarch64 {
         // `pcaddi` counts words: the target must be 4-byte aligned wherever layout puts it.
         let word_aligned = |symbol: u32, addend: i64| targets.alignment(symbol, addend) >= 4;
         let word = |offset: u32| read32(&sec.data[offset as usize..]);
+        // Whether any call, or any address pair, can be in reach of the short form in this
+        // image: asked before the per-relocation checks, which are not free.
+        let calls = ctx.enabled && ctx.text_span < B26_REACH;
+        let addresses = ctx.enabled && ctx.image_span < PCADDI_REACH;
         let mut deleted = 0u32;
         for &i in order {
             let i = i as usize;
@@ -189,8 +193,8 @@ impl Arch for Loongarch64 {
                     // The padding is whole 4-byte `nop`s: the kept prefix stays valid code.
                     super::cut_align_padding(request, file, sec, 4, &mut deleted, edits)?;
                 }
-                R_LARCH_CALL36 if ctx.enabled && marked(i) && targets.in_text(r.symbol) => {
-                    if ctx.text_span >= B26_REACH || r.offset as usize + 8 > sec.data.len() {
+                R_LARCH_CALL36 if calls && marked(i) && targets.in_text(r.symbol) => {
+                    if r.offset as usize + 8 > sec.data.len() {
                         continue;
                     }
                     let jirl = word(r.offset + 4);
@@ -202,7 +206,7 @@ impl Arch for Loongarch64 {
                     deleted += edits.shorten_pair(r.offset, op, i, &CALL36_AS_B26);
                 }
                 R_LARCH_PCALA_HI20
-                    if ctx.enabled && marked(i) && word_aligned(r.symbol, r.addend) =>
+                    if addresses && marked(i) && word_aligned(r.symbol, r.addend) =>
                 {
                     let Some(lo) = at_offset(r.offset + 4, R_LARCH_PCALA_LO12) else {
                         continue;
@@ -211,7 +215,7 @@ impl Arch for Loongarch64 {
                     if !marked(lo) || l.symbol != r.symbol || l.addend != r.addend {
                         continue;
                     }
-                    if ctx.image_span >= PCADDI_REACH || r.offset as usize + 8 > sec.data.len() {
+                    if r.offset as usize + 8 > sec.data.len() {
                         continue;
                     }
                     // pcalau12i $rd; addi.d $rd, $rd, lo: one register, used by the pair only.
