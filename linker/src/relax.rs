@@ -68,34 +68,36 @@ struct Cut {
     through: u32,
 }
 
-/// What relaxation does to one section, as an arch decides it: the phase hands each section the
-/// same cleared lists (no allocation per section) and stores what they hold in its file's
-/// [`Relaxation`] lists.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// What relaxation does to the sections of one file, as an arch decides it section by section:
+/// the arch adds the current section's edits straight to the file's lists, which the phase reuses
+/// from file to file (no allocation and no copy per section), ends each section with
+/// [`SectionEdits::end`] and takes the file's edits at their exact size
+/// ([`SectionEdits::take`]).
+#[derive(Debug, Default)]
 pub struct SectionEdits {
-    /// Sorted by offset, non-overlapping; added through [`SectionEdits::delete`].
-    cuts: Vec<Cut>,
+    file: FileEdits,
+    /// Where the current section's entries start in the file's lists.
+    from: Starts,
     /// A call was left long although a later round, with more bytes deleted, may find it in reach.
     pub pending: bool,
-    patches: Vec<Patch>,
-    /// Relocation index → the type it becomes (CALL → JAL), sorted by index.
-    pub rewrites: Vec<(u32, &'static RelocInfo)>,
 }
 
 impl SectionEdits {
-    /// No edits, keeping the lists' room.
+    /// No edits for the current section, keeping the lists' room.
     pub fn clear(&mut self) {
-        self.cuts.clear();
-        self.patches.clear();
-        self.rewrites.clear();
+        self.file.cuts.truncate(self.from.cuts as usize);
+        self.file.patches.truncate(self.from.patches as usize);
+        self.file.rewrites.truncate(self.from.rewrites as usize);
         self.pending = false;
     }
 
+    /// The current section's edits.
     pub fn view(&self) -> Edits<'_> {
+        let from = self.from;
         Edits {
-            cuts: &self.cuts,
-            patches: &self.patches,
-            rewrites: &self.rewrites,
+            cuts: &self.file.cuts[from.cuts as usize..],
+            patches: &self.file.patches[from.patches as usize..],
+            rewrites: &self.file.rewrites[from.rewrites as usize..],
             pending: self.pending,
         }
     }
@@ -103,11 +105,12 @@ impl SectionEdits {
     /// Adds a deletion after every one so far.
     pub fn delete(&mut self, d: Deletion) {
         debug_assert!(self
-            .cuts
+            .view()
+            .deletions()
             .last()
-            .is_none_or(|p| p.deletion.offset + p.deletion.len <= d.offset));
+            .is_none_or(|p| p.offset + p.len <= d.offset));
         let through = self.view().total() + d.len;
-        self.cuts.push(Cut {
+        self.file.cuts.push(Cut {
             deletion: d,
             through,
         });
@@ -128,7 +131,12 @@ impl SectionEdits {
             offset: offset + 4,
             len: 4,
         });
-        self.rewrites.push((reloc as u32, info));
+        // Kept sorted by relocation index: pairs come in offset order, which is index order
+        // unless the object's relocations are not sorted.
+        let (from, reloc) = (self.from.rewrites as usize, reloc as u32);
+        let rewrites = &mut self.file.rewrites;
+        let at = from + rewrites[from..].partition_point(|r| r.0 < reloc);
+        rewrites.insert(at, (reloc, info));
         4
     }
 
@@ -137,12 +145,71 @@ impl SectionEdits {
         for (k, piece) in bytes.chunks(4).enumerate() {
             let mut word = [0; 4];
             word[..piece.len()].copy_from_slice(piece);
-            self.patches.push(Patch {
+            self.file.patches.push(Patch {
                 offset: offset + 4 * k as u32,
                 len: piece.len() as u8,
                 bytes: word,
             });
         }
+    }
+
+    /// Records the current section's edits as section `section`'s, unless it has none, and
+    /// starts the next section. Sections come in index order.
+    pub fn end(&mut self, section: u32) {
+        let (from, to) = (self.from, self.file.ends());
+        if to != from || self.pending {
+            let deleted = self.view().total();
+            let file = &mut self.file;
+            debug_assert!(file.sections.len() <= section as usize);
+            if file.starts.is_empty() {
+                file.starts.push(from);
+            }
+            let entry = (file.starts.len() - 1) as u32;
+            debug_assert!(entry < PENDING);
+            file.sections.resize(section as usize, UNEDITED);
+            (file.sections).push(entry | if self.pending { PENDING } else { 0 });
+            file.starts.push(to);
+            file.deleted += u64::from(deleted);
+            file.pending |= self.pending;
+        }
+        self.from = to;
+        self.pending = false;
+    }
+
+    /// Adds `kept` (a previous round's edits of section `section`) as the current section's
+    /// and ends it.
+    pub fn keep(&mut self, section: u32, kept: Edits) {
+        self.file.cuts.extend_from_slice(kept.cuts);
+        self.file.patches.extend_from_slice(kept.patches);
+        self.file.rewrites.extend_from_slice(kept.rewrites);
+        self.pending = kept.pending;
+        self.end(section);
+    }
+
+    /// The edits of the sections ended so far, each list allocated at its length; `self` is left
+    /// empty with its room, for the next file.
+    pub fn take(&mut self) -> FileEdits {
+        let file = &mut self.file;
+        // `Vec::clone` allocates exactly the length.
+        let out = FileEdits {
+            cuts: file.cuts.clone(),
+            patches: file.patches.clone(),
+            rewrites: file.rewrites.clone(),
+            sections: file.sections.clone(),
+            starts: file.starts.clone(),
+            deleted: file.deleted,
+            pending: file.pending,
+        };
+        file.cuts.clear();
+        file.patches.clear();
+        file.rewrites.clear();
+        file.sections.clear();
+        file.starts.clear();
+        file.deleted = 0;
+        file.pending = false;
+        self.from = Starts::default();
+        self.pending = false;
+        out
     }
 }
 
@@ -163,15 +230,12 @@ fn deleted_before(cuts: &[Cut], offset: u32) -> u32 {
 pub struct Edits<'a> {
     cuts: &'a [Cut],
     patches: &'a [Patch],
-    rewrites: &'a [(u32, &'static RelocInfo)],
+    /// Relocation index → the type it becomes (CALL → JAL), sorted by index.
+    pub rewrites: &'a [(u32, &'static RelocInfo)],
     pub pending: bool,
 }
 
 impl Edits<'_> {
-    fn is_empty(&self) -> bool {
-        self.cuts.is_empty() && self.patches.is_empty() && self.rewrites.is_empty() && !self.pending
-    }
-
     /// The deletions, in offset order.
     pub fn deletions(&self) -> impl Iterator<Item = Deletion> + '_ {
         self.cuts.iter().map(|c| c.deletion)
@@ -359,8 +423,8 @@ pub struct Relaxation {
 }
 
 /// One file's edits: every edited section's lists end to end, in section order, and where each
-/// section's are. Built in a reused [`FileEdits`] and copied out at their exact sizes
-/// ([`FileEdits::take`]), so that nothing kept has room to spare.
+/// section's are. Built in a reused [`SectionEdits`] and copied out at their exact sizes
+/// ([`SectionEdits::take`]), so that nothing kept has room to spare.
 #[derive(Debug, Default)]
 pub struct FileEdits {
     cuts: Vec<Cut>,
@@ -383,7 +447,7 @@ const UNEDITED: u32 = u32::MAX;
 /// The section's [`Edits::pending`], beside its index in [`FileEdits::starts`].
 const PENDING: u32 = 1 << 31;
 
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 struct Starts {
     cuts: u32,
     patches: u32,
@@ -391,54 +455,13 @@ struct Starts {
 }
 
 impl FileEdits {
-    /// Records `edits` as section `section`'s, unless they are empty. Sections come in index
-    /// order.
-    pub fn push(&mut self, section: u32, edits: Edits) {
-        if edits.is_empty() {
-            return;
-        }
-        debug_assert!(self.sections.len() <= section as usize);
-        if self.starts.is_empty() {
-            self.starts.push(Starts::default());
-        }
-        let entry = (self.starts.len() - 1) as u32;
-        debug_assert!(entry < PENDING);
-        self.sections.resize(section as usize, UNEDITED);
-        self.sections
-            .push(entry | if edits.pending { PENDING } else { 0 });
-        self.cuts.extend_from_slice(edits.cuts);
-        self.patches.extend_from_slice(edits.patches);
-        self.rewrites.extend_from_slice(edits.rewrites);
-        self.starts.push(Starts {
+    /// Where the lists end.
+    fn ends(&self) -> Starts {
+        Starts {
             cuts: self.cuts.len() as u32,
             patches: self.patches.len() as u32,
             rewrites: self.rewrites.len() as u32,
-        });
-        self.deleted += u64::from(edits.total());
-        self.pending |= edits.pending;
-    }
-
-    /// The edits pushed so far, each list allocated at its length; `self` is left empty with its
-    /// room, for the next file.
-    pub fn take(&mut self) -> FileEdits {
-        // `Vec::clone` allocates exactly the length.
-        let out = FileEdits {
-            cuts: self.cuts.clone(),
-            patches: self.patches.clone(),
-            rewrites: self.rewrites.clone(),
-            sections: self.sections.clone(),
-            starts: self.starts.clone(),
-            deleted: self.deleted,
-            pending: self.pending,
-        };
-        self.cuts.clear();
-        self.patches.clear();
-        self.rewrites.clear();
-        self.sections.clear();
-        self.starts.clear();
-        self.deleted = 0;
-        self.pending = false;
-        out
+        }
     }
 
     /// Some section still has a call left long that more deletions may bring in reach.
@@ -620,29 +643,25 @@ mod tests {
 
     #[test]
     fn a_file_keeps_each_edited_sections_lists_apart_at_their_exact_size() {
-        let mut scratch = FileEdits::default();
         let mut e = SectionEdits::default();
         e.delete(Deletion { offset: 4, len: 4 });
-        scratch.push(2, e.view());
-        e.clear();
-        scratch.push(3, e.view());
+        e.end(2);
+        e.end(3);
         e.patch(0, &[1, 2]);
         e.delete(Deletion { offset: 8, len: 2 });
         e.delete(Deletion { offset: 12, len: 4 });
         e.pending = true;
-        scratch.push(5, e.view());
-        let file = scratch.take();
-        assert!(
-            scratch.get(2).is_none() && !scratch.pending(),
-            "taking empties the scratch"
-        );
+        e.end(5);
+        e.delete(Deletion { offset: 0, len: 2 });
+        e.clear();
+        e.end(6);
+        let file = e.take();
+        assert!(e.take().get(2).is_none(), "taking empties the scratch");
         assert_eq!(file.cuts.capacity(), 3);
-        assert!([0, 1, 3, 4, 6].iter().all(|&s| file.get(s).is_none()));
+        assert!([0, 1, 3, 4, 6, 7].iter().all(|&s| file.get(s).is_none()));
         let two = file.get(2).unwrap();
-        assert_eq!(
-            two.deletions().collect::<Vec<_>>(),
-            [Deletion { offset: 4, len: 4 }]
-        );
+        let deletions: Vec<_> = two.deletions().collect();
+        assert_eq!(deletions, [Deletion { offset: 4, len: 4 }]);
         assert!(two.patches.is_empty() && !two.pending);
         let five = file.get(5).unwrap();
         assert_eq!(
@@ -650,6 +669,24 @@ mod tests {
             (6, 1, true)
         );
         assert_eq!((file.deleted, file.pending()), (10, true));
+    }
+
+    #[test]
+    fn rewrites_stay_sorted_by_relocation_whatever_the_offsets() {
+        const INFO: RelocInfo = crate::reloc::table::r(
+            "test",
+            crate::reloc::Formula::Pcrel,
+            crate::reloc::Field::Data32,
+            crate::reloc::Range::Signed,
+        );
+        let mut e = SectionEdits::default();
+        e.shorten_pair(0, 0, 3, &INFO);
+        e.end(1);
+        for (offset, reloc) in [(0, 7), (8, 2), (16, 5)] {
+            e.shorten_pair(offset, 0, reloc, &INFO);
+        }
+        let got: Vec<u32> = e.view().rewrites.iter().map(|r| r.0).collect();
+        assert_eq!(got, [2, 5, 7]);
     }
 
     #[test]

@@ -75,15 +75,14 @@ pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
 /// allocates only what it keeps.
 #[derive(Default)]
 struct Scratch {
-    section: SectionEdits,
-    file: FileEdits,
+    edits: SectionEdits,
     order: Vec<u32>,
 }
 
 /// One round: the edits of every file (`first`) or of the files with a pending section, each
 /// pending section relaxed afresh against the places `ctx` gives and the others' kept from `ctx`'s
-/// relaxation. Objects are relaxed in parallel, each section into the same cleared lists; errors
-/// come back in link order.
+/// relaxation. Objects are relaxed in parallel, each into the same reused lists; errors come back
+/// in link order.
 fn relax_round<A: Arch>(
     res: &Resolved,
     ctx: &Context,
@@ -112,24 +111,26 @@ fn relax_round<A: Arch>(
                 let kept = kept.and_then(|k| k.get(s32));
                 if !first && !kept.is_some_and(|e| e.pending) {
                     if let Some(kept) = kept {
-                        scratch.file.push(s32, kept);
+                        scratch.edits.keep(s32, kept);
                     }
                     continue;
                 }
-                scratch.section.clear();
                 crate::relax::by_offset(sec, &mut scratch.order);
                 let targets = SectionTargets {
                     symbols: Symbols { res, file: f },
                     section: s32,
                     ctx,
                 };
-                let (edits, order) = (&mut scratch.section, &scratch.order);
+                let (edits, order) = (&mut scratch.edits, &scratch.order);
                 match A::relax_section(&obj.name, sec, order, &targets, ctx, edits) {
-                    Ok(()) => scratch.file.push(s32, scratch.section.view()),
-                    Err(e) => errors.push(e),
+                    Ok(()) => edits.end(s32),
+                    Err(e) => {
+                        edits.clear();
+                        errors.push(e);
+                    }
                 }
             }
-            (Some((f, scratch.file.take())), errors)
+            (Some((f, scratch.edits.take())), errors)
         })
         .collect();
     let mut redone = Vec::with_capacity(if first { per_object.len() } else { 0 });

@@ -230,7 +230,6 @@ impl Arch for Loongarch64 {
                 _ => {}
             }
         }
-        edits.rewrites.sort_by_key(|r| r.0);
         Ok(())
     }
 }

@@ -173,7 +173,6 @@ impl Arch for Riscv64 {
                 _ => {}
             }
         }
-        edits.rewrites.sort_by_key(|r| r.0);
         Ok(())
     }
 }
