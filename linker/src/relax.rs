@@ -68,34 +68,36 @@ struct Cut {
     through: u32,
 }
 
-/// What relaxation does to one section, as an arch decides it: the phase hands each section the
-/// same cleared lists (no allocation per section) and stores what they hold in its file's
-/// [`Relaxation`] lists.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// What relaxation does to the sections of one file, as an arch decides it section by section:
+/// the arch adds the current section's edits straight to the file's lists, which the phase reuses
+/// from file to file (no allocation and no copy per section), ends each section with
+/// [`SectionEdits::end`] and takes the file's edits at their exact size
+/// ([`SectionEdits::take`]).
+#[derive(Debug, Default)]
 pub struct SectionEdits {
-    /// Sorted by offset, non-overlapping; added through [`SectionEdits::delete`].
-    cuts: Vec<Cut>,
+    file: FileEdits,
+    /// Where the current section's entries start in the file's lists.
+    from: Starts,
     /// A call was left long although a later round, with more bytes deleted, may find it in reach.
     pub pending: bool,
-    patches: Vec<Patch>,
-    /// Relocation index → the type it becomes (CALL → JAL), sorted by index.
-    pub rewrites: Vec<(u32, &'static RelocInfo)>,
 }
 
 impl SectionEdits {
-    /// No edits, keeping the lists' room.
+    /// No edits for the current section, keeping the lists' room.
     pub fn clear(&mut self) {
-        self.cuts.clear();
-        self.patches.clear();
-        self.rewrites.clear();
+        self.file.cuts.truncate(self.from.cuts as usize);
+        self.file.patches.truncate(self.from.patches as usize);
+        self.file.rewrites.truncate(self.from.rewrites as usize);
         self.pending = false;
     }
 
+    /// The current section's edits.
     pub fn view(&self) -> Edits<'_> {
+        let from = self.from;
         Edits {
-            cuts: &self.cuts,
-            patches: &self.patches,
-            rewrites: &self.rewrites,
+            cuts: &self.file.cuts[from.cuts as usize..],
+            patches: &self.file.patches[from.patches as usize..],
+            rewrites: &self.file.rewrites[from.rewrites as usize..],
             pending: self.pending,
         }
     }
@@ -103,11 +105,12 @@ impl SectionEdits {
     /// Adds a deletion after every one so far.
     pub fn delete(&mut self, d: Deletion) {
         debug_assert!(self
-            .cuts
+            .view()
+            .deletions()
             .last()
-            .is_none_or(|p| p.deletion.offset + p.deletion.len <= d.offset));
+            .is_none_or(|p| p.offset + p.len <= d.offset));
         let through = self.view().total() + d.len;
-        self.cuts.push(Cut {
+        self.file.cuts.push(Cut {
             deletion: d,
             through,
         });
@@ -128,7 +131,12 @@ impl SectionEdits {
             offset: offset + 4,
             len: 4,
         });
-        self.rewrites.push((reloc as u32, info));
+        // Kept sorted by relocation index: pairs come in offset order, which is index order
+        // unless the object's relocations are not sorted.
+        let (from, reloc) = (self.from.rewrites as usize, reloc as u32);
+        let rewrites = &mut self.file.rewrites;
+        let at = from + rewrites[from..].partition_point(|r| r.0 < reloc);
+        rewrites.insert(at, (reloc, info));
         4
     }
 
@@ -137,12 +145,71 @@ impl SectionEdits {
         for (k, piece) in bytes.chunks(4).enumerate() {
             let mut word = [0; 4];
             word[..piece.len()].copy_from_slice(piece);
-            self.patches.push(Patch {
+            self.file.patches.push(Patch {
                 offset: offset + 4 * k as u32,
                 len: piece.len() as u8,
                 bytes: word,
             });
         }
+    }
+
+    /// Records the current section's edits as section `section`'s, unless it has none, and
+    /// starts the next section. Sections come in index order.
+    pub fn end(&mut self, section: u32) {
+        let (from, to) = (self.from, self.file.ends());
+        if to != from || self.pending {
+            let deleted = self.view().total();
+            let file = &mut self.file;
+            debug_assert!(file.sections.len() <= section as usize);
+            if file.starts.is_empty() {
+                file.starts.push(from);
+            }
+            let entry = (file.starts.len() - 1) as u32;
+            debug_assert!(entry < PENDING);
+            file.sections.resize(section as usize, UNEDITED);
+            (file.sections).push(entry | if self.pending { PENDING } else { 0 });
+            file.starts.push(to);
+            file.deleted += u64::from(deleted);
+            file.pending |= self.pending;
+        }
+        self.from = to;
+        self.pending = false;
+    }
+
+    /// Adds `kept` (a previous round's edits of section `section`) as the current section's
+    /// and ends it.
+    pub fn keep(&mut self, section: u32, kept: Edits) {
+        self.file.cuts.extend_from_slice(kept.cuts);
+        self.file.patches.extend_from_slice(kept.patches);
+        self.file.rewrites.extend_from_slice(kept.rewrites);
+        self.pending = kept.pending;
+        self.end(section);
+    }
+
+    /// The edits of the sections ended so far, each list allocated at its length; `self` is left
+    /// empty with its room, for the next file.
+    pub fn take(&mut self) -> FileEdits {
+        let file = &mut self.file;
+        // `Vec::clone` allocates exactly the length.
+        let out = FileEdits {
+            cuts: file.cuts.clone(),
+            patches: file.patches.clone(),
+            rewrites: file.rewrites.clone(),
+            sections: file.sections.clone(),
+            starts: file.starts.clone(),
+            deleted: file.deleted,
+            pending: file.pending,
+        };
+        file.cuts.clear();
+        file.patches.clear();
+        file.rewrites.clear();
+        file.sections.clear();
+        file.starts.clear();
+        file.deleted = 0;
+        file.pending = false;
+        self.from = Starts::default();
+        self.pending = false;
+        out
     }
 }
 
@@ -163,15 +230,12 @@ fn deleted_before(cuts: &[Cut], offset: u32) -> u32 {
 pub struct Edits<'a> {
     cuts: &'a [Cut],
     patches: &'a [Patch],
-    rewrites: &'a [(u32, &'static RelocInfo)],
+    /// Relocation index → the type it becomes (CALL → JAL), sorted by index.
+    pub rewrites: &'a [(u32, &'static RelocInfo)],
     pub pending: bool,
 }
 
 impl Edits<'_> {
-    fn is_empty(&self) -> bool {
-        self.cuts.is_empty() && self.patches.is_empty() && self.rewrites.is_empty() && !self.pending
-    }
-
     /// The deletions, in offset order.
     pub fn deletions(&self) -> impl Iterator<Item = Deletion> + '_ {
         self.cuts.iter().map(|c| c.deletion)
@@ -222,15 +286,26 @@ impl Edits<'_> {
     }
 }
 
-/// The indices of a section's relocations in offset order: relaxation walks the section front to
-/// back, counting the bytes deleted so far.
-pub fn by_offset(sec: &InputSection) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..sec.relocs.len()).collect();
+/// The indices of a section's relocations in offset order, into `order` (cleared first, so the
+/// phase reuses one list for every section): relaxation walks the section front to back, counting
+/// the bytes deleted so far.
+pub fn by_offset(sec: &InputSection, order: &mut Vec<u32>) {
+    order.clear();
+    order.extend(0..sec.relocs.len() as u32);
     // Compilers emit them in offset order already.
     if !sec.relocs.iter().is_sorted_by_key(|r| r.offset) {
-        order.sort_by_key(|&i| sec.relocs.get(i).offset);
+        order.sort_by_key(|&i| sec.relocs.get(i as usize).offset);
     }
-    order
+}
+
+/// The first relocation of type `r_type` at `offset`, among `order` ([`by_offset`]'s): found by
+/// binary search, as a section holds thousands of relocations.
+pub fn at_offset(sec: &InputSection, order: &[u32], offset: u32, r_type: u32) -> Option<usize> {
+    let first = order.partition_point(|&j| sec.relocs.get(j as usize).offset < offset);
+    (order[first..].iter())
+        .map(|&j| j as usize)
+        .take_while(|&j| sec.relocs.get(j).offset == offset)
+        .find(|&j| sec.relocs.get(j).r_type == r_type)
 }
 
 /// What an arch's relaxation may assume about the final image.
@@ -242,65 +317,77 @@ pub struct Context<'r> {
     pub text_span: u64,
     /// The same bound for any two addresses in the image.
     pub image_span: u64,
-    /// Per file, per section: where a live text section starts in `.text` with the deletions of
-    /// the previous round (`u64::MAX`: not in `.text`). Placed in link order, as layout places
-    /// ELF text.
-    text_start: Vec<Vec<u64>>,
+    places: &'r Places,
     previous: &'r Relaxation,
+}
+
+/// Per file, per section: where a live text section starts in `.text` with the deletions of a
+/// round ([`NOT_TEXT`]: not in `.text`), placed in link order as layout places ELF text. Kept
+/// from round to round, so that later rounds place into the same lists.
+#[derive(Default)]
+pub struct Places {
+    text_start: Vec<Vec<u64>>,
     /// Deleting bytes can widen alignment padding between two places, by less than the largest
     /// alignment of a text section (see [`Context::text_distance`]).
     slack: u64,
 }
 
+/// A section [`Places`] does not place.
+const NOT_TEXT: u64 = u64::MAX;
+
+impl Places {
+    /// Places every live text section of `res` with `relaxation`'s deletions.
+    pub fn place(&mut self, res: &Resolved, relaxation: &Relaxation) {
+        if self.text_start.len() != res.objects.len() {
+            self.text_start = (res.objects.iter())
+                .map(|obj| vec![NOT_TEXT; obj.sections.len()])
+                .collect();
+        }
+        // Each section's alignment and size, looked up in parallel: only the running offset is
+        // serial (it was 14 % of a riscv64 link's main thread). `align - 1` in the high half
+        // keeps the pair apart from NOT_TEXT.
+        (res.objects.par_iter().zip(&mut self.text_start).enumerate()).for_each(
+            |(f, (obj, by_index))| {
+                for (s, (sec, slot)) in obj.sections.iter().zip(by_index.iter_mut()).enumerate() {
+                    *slot = if res.live[f][s] && sec.class == SectionClass::Text {
+                        let size = relaxation.size(f as u32, s as u32, sec);
+                        u64::from(sec.align - 1) << 32 | u64::from(size)
+                    } else {
+                        NOT_TEXT
+                    };
+                }
+            },
+        );
+        let (mut at, mut slack) = (0u64, 0u64);
+        for slot in self.text_start.iter_mut().flatten() {
+            if *slot == NOT_TEXT {
+                continue;
+            }
+            let (align, size) = ((*slot >> 32) + 1, *slot & u64::from(u32::MAX));
+            slack = slack.max(align - 1);
+            at = at.next_multiple_of(align);
+            *slot = at;
+            at += size;
+        }
+        self.slack = slack;
+    }
+}
+
 impl<'r> Context<'r> {
+    /// `places` must come from `previous` ([`Places::place`]).
     pub fn new(
-        res: &Resolved,
         enabled: bool,
         text_span: u64,
         image_span: u64,
+        places: &'r Places,
         previous: &'r Relaxation,
     ) -> Context<'r> {
-        // Each object's live text sections with their sizes, looked up in parallel: only the
-        // running offset is serial (it was 14 % of a riscv64 link's main thread).
-        let text: Vec<Vec<(u32, u32, u32)>> = (res.objects.par_iter().enumerate())
-            .map(|(f, obj)| {
-                (obj.sections.iter().enumerate())
-                    .filter(|&(s, sec)| res.live[f][s] && sec.class == SectionClass::Text)
-                    .map(|(s, sec)| (s as u32, sec.align, previous.size(f as u32, s as u32, sec)))
-                    .collect()
-            })
-            .collect();
-        let (mut at, mut slack) = (0u64, 0u64);
-        let starts: Vec<Vec<u64>> = (text.iter())
-            .map(|sections| {
-                (sections.iter())
-                    .map(|&(_, align, size)| {
-                        let align = u64::from(align);
-                        slack = slack.max(align - 1);
-                        at = at.next_multiple_of(align);
-                        let start = at;
-                        at += u64::from(size);
-                        start
-                    })
-                    .collect()
-            })
-            .collect();
-        let text_start = (res.objects.par_iter().zip(&text).zip(&starts))
-            .map(|((obj, sections), starts)| {
-                let mut by_index = vec![u64::MAX; obj.sections.len()];
-                for (&(s, _, _), &start) in sections.iter().zip(starts.iter()) {
-                    by_index[s as usize] = start;
-                }
-                by_index
-            })
-            .collect();
         Context {
             enabled,
             text_span,
             image_span,
-            text_start,
+            places,
             previous,
-            slack,
         }
     }
 
@@ -321,69 +408,98 @@ impl<'r> Context<'r> {
         addend: i64,
     ) -> Option<u64> {
         let place = |f: u32, s: u32, value: u64| {
-            let start = self.text_start[f as usize][s as usize];
-            (start != u64::MAX).then(|| start + self.previous.map(f, s, value))
+            let start = self.places.text_start[f as usize][s as usize];
+            (start != NOT_TEXT).then(|| start + self.previous.map(f, s, value))
         };
         let to = place(to_file, to_section, value.into())?.wrapping_add_signed(addend);
         let from = place(file, section, offset.into())?;
-        Some(to.abs_diff(from) + self.slack)
+        Some(to.abs_diff(from) + self.places.slack)
     }
 }
 
-/// Every file's edits: `None` for a section relaxation leaves as read.
+/// Every file's edits.
 pub struct Relaxation {
     files: Vec<FileEdits>,
 }
 
-/// One file's edits: every section's lists end to end, and where each section's are.
+/// One file's edits: every edited section's lists end to end, in section order, and where each
+/// section's are. Built in a reused [`SectionEdits`] and copied out at their exact sizes
+/// ([`SectionEdits::take`]), so that nothing kept has room to spare.
 #[derive(Debug, Default)]
 pub struct FileEdits {
     cuts: Vec<Cut>,
     patches: Vec<Patch>,
     rewrites: Vec<(u32, &'static RelocInfo)>,
-    /// By section index (empty when no section is edited).
-    sections: Vec<Option<Span>>,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Span {
-    cuts: (u32, u32),
-    patches: (u32, u32),
-    rewrites: (u32, u32),
+    /// By section index, up to the last section edited: the section's entry in `starts`, with
+    /// [`PENDING`] set when a call in it was left long; [`UNEDITED`] for a section as read.
+    sections: Vec<u32>,
+    /// Where each edited section's lists start, in section order, then where the last one's end:
+    /// an entry is 12 bytes where a (start, end) per list would be 24.
+    starts: Vec<Starts>,
+    /// Bytes deleted from all its sections.
+    deleted: u64,
+    /// Some section has [`Edits::pending`] set.
     pending: bool,
 }
 
+/// A section edited by nothing.
+const UNEDITED: u32 = u32::MAX;
+/// The section's [`Edits::pending`], beside its index in [`FileEdits::starts`].
+const PENDING: u32 = 1 << 31;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Starts {
+    cuts: u32,
+    patches: u32,
+    rewrites: u32,
+}
+
 impl FileEdits {
-    /// Records `edits` as section `section`'s (of `sections` in all), unless they are empty.
-    pub fn push(&mut self, sections: usize, section: u32, edits: Edits) {
-        if edits.is_empty() {
-            return;
+    /// Where the lists end.
+    fn ends(&self) -> Starts {
+        Starts {
+            cuts: self.cuts.len() as u32,
+            patches: self.patches.len() as u32,
+            rewrites: self.rewrites.len() as u32,
         }
-        if self.sections.is_empty() {
-            self.sections.resize(sections, None);
-        }
-        fn add<T: Copy>(list: &mut Vec<T>, items: &[T]) -> (u32, u32) {
-            let from = list.len() as u32;
-            list.extend_from_slice(items);
-            (from, list.len() as u32)
-        }
-        self.sections[section as usize] = Some(Span {
-            cuts: add(&mut self.cuts, edits.cuts),
-            patches: add(&mut self.patches, edits.patches),
-            rewrites: add(&mut self.rewrites, edits.rewrites),
-            pending: edits.pending,
-        });
     }
 
-    fn get(&self, section: u32) -> Option<Edits<'_>> {
-        let span = (*self.sections.get(section as usize)?)?;
-        let slice = |(from, to): (u32, u32)| from as usize..to as usize;
+    /// Some section still has a call left long that more deletions may bring in reach.
+    pub fn pending(&self) -> bool {
+        self.pending
+    }
+
+    /// Section `section`'s entry in `starts` and its pending flag, when edited.
+    #[inline(always)]
+    fn entry(&self, section: u32) -> Option<(usize, bool)> {
+        match self.sections.get(section as usize) {
+            None | Some(&UNEDITED) => None,
+            Some(&e) => Some(((e & !PENDING) as usize, e & PENDING != 0)),
+        }
+    }
+
+    #[inline]
+    pub fn get(&self, section: u32) -> Option<Edits<'_>> {
+        let (k, pending) = self.entry(section)?;
+        let (from, to) = (self.starts[k], self.starts[k + 1]);
+        let span = |from: u32, to: u32| from as usize..to as usize;
         Some(Edits {
-            cuts: &self.cuts[slice(span.cuts)],
-            patches: &self.patches[slice(span.patches)],
-            rewrites: &self.rewrites[slice(span.rewrites)],
-            pending: span.pending,
+            cuts: &self.cuts[span(from.cuts, to.cuts)],
+            patches: &self.patches[span(from.patches, to.patches)],
+            rewrites: &self.rewrites[span(from.rewrites, to.rewrites)],
+            pending,
         })
+    }
+
+    /// A section's deletions alone: what mapping an offset needs, on every relocation.
+    #[inline(always)]
+    fn cuts(&self, section: u32) -> &[Cut] {
+        match self.entry(section) {
+            Some((k, _)) => {
+                &self.cuts[self.starts[k].cuts as usize..self.starts[k + 1].cuts as usize]
+            }
+            None => &[],
+        }
     }
 }
 
@@ -398,44 +514,47 @@ impl Relaxation {
         Relaxation { files }
     }
 
+    /// Replaces the edits of the files `redone` names.
+    pub(crate) fn replace(&mut self, redone: Vec<(u32, FileEdits)>) {
+        for (f, edits) in redone {
+            self.files[f as usize] = edits;
+        }
+    }
+
     /// Bytes deleted from the whole image.
     pub(crate) fn total(&self) -> u64 {
-        (self.files.iter())
-            .flat_map(|f| f.sections.iter().flatten().map(move |s| (f, s)))
-            .map(|(f, s)| match s.cuts {
-                (from, to) if to > from => u64::from(f.cuts[to as usize - 1].through),
-                _ => 0,
-            })
-            .sum()
+        self.files.iter().map(|f| f.deleted).sum()
     }
 
     /// Some section still has a call left long that more deletions may bring in reach.
     pub(crate) fn pending(&self) -> bool {
-        self.files
-            .iter()
-            .any(|f| f.sections.iter().flatten().any(|s| s.pending))
+        self.files.iter().any(|f| f.pending)
     }
 
+    /// File `file`'s edits, `None` before any round.
+    pub(crate) fn file(&self, file: u32) -> Option<&FileEdits> {
+        self.files.get(file as usize)
+    }
+
+    #[inline]
     pub fn edits(&self, file: u32, section: u32) -> Option<Edits<'_>> {
         self.files.get(file as usize)?.get(section)
     }
 
-    /// A section's deletions alone: what mapping an offset needs, on every relocation.
+    #[inline(always)]
     fn cuts(&self, file: u32, section: u32) -> &[Cut] {
-        let Some(f) = self.files.get(file as usize) else {
-            return &[];
-        };
-        match f.sections.get(section as usize) {
-            Some(Some(span)) => &f.cuts[span.cuts.0 as usize..span.cuts.1 as usize],
-            _ => &[],
-        }
+        self.files
+            .get(file as usize)
+            .map_or(&[], |f| f.cuts(section))
     }
 
     /// An input offset as it is in the output section.
+    #[inline(always)]
     pub fn map(&self, file: u32, section: u32, offset: u64) -> u64 {
         offset - u64::from(deleted_before(self.cuts(file, section), offset as u32))
     }
 
+    #[inline]
     pub fn size(&self, file: u32, section: u32, sec: &InputSection) -> u32 {
         sec.size - self.cuts(file, section).last().map_or(0, |c| c.through)
     }
@@ -520,6 +639,81 @@ mod tests {
                 && e.view().is_deleted(13)
         );
         assert_eq!(e.view().total(), 6);
+    }
+
+    #[test]
+    fn a_file_keeps_each_edited_sections_lists_apart_at_their_exact_size() {
+        let mut e = SectionEdits::default();
+        e.delete(Deletion { offset: 4, len: 4 });
+        e.end(2);
+        e.end(3);
+        e.patch(0, &[1, 2]);
+        e.delete(Deletion { offset: 8, len: 2 });
+        e.delete(Deletion { offset: 12, len: 4 });
+        e.pending = true;
+        e.end(5);
+        e.delete(Deletion { offset: 0, len: 2 });
+        e.clear();
+        e.end(6);
+        let file = e.take();
+        assert!(e.take().get(2).is_none(), "taking empties the scratch");
+        assert_eq!(file.cuts.capacity(), 3);
+        assert!([0, 1, 3, 4, 6, 7].iter().all(|&s| file.get(s).is_none()));
+        let two = file.get(2).unwrap();
+        let deletions: Vec<_> = two.deletions().collect();
+        assert_eq!(deletions, [Deletion { offset: 4, len: 4 }]);
+        assert!(two.patches.is_empty() && !two.pending);
+        let five = file.get(5).unwrap();
+        assert_eq!(
+            (five.total(), five.patches.len(), five.pending),
+            (6, 1, true)
+        );
+        assert_eq!((file.deleted, file.pending()), (10, true));
+    }
+
+    #[test]
+    fn rewrites_stay_sorted_by_relocation_whatever_the_offsets() {
+        const INFO: RelocInfo = crate::reloc::table::r(
+            "test",
+            crate::reloc::Formula::Pcrel,
+            crate::reloc::Field::Data32,
+            crate::reloc::Range::Signed,
+        );
+        let mut e = SectionEdits::default();
+        e.shorten_pair(0, 0, 3, &INFO);
+        e.end(1);
+        for (offset, reloc) in [(0, 7), (8, 2), (16, 5)] {
+            e.shorten_pair(offset, 0, reloc, &INFO);
+        }
+        let got: Vec<u32> = e.view().rewrites.iter().map(|r| r.0).collect();
+        assert_eq!(got, [2, 5, 7]);
+    }
+
+    #[test]
+    fn relocations_at_an_offset_are_found_in_offset_order() {
+        let reloc = |offset, r_type| crate::input::Reloc {
+            offset,
+            r_type,
+            symbol: 0,
+            addend: 0,
+        };
+        let relocs = [
+            reloc(8, 1),
+            reloc(0, 2),
+            reloc(8, 2),
+            reloc(4, 2),
+            reloc(8, 3),
+        ];
+        let sec = InputSection {
+            relocs: crate::input::Relocs::Decoded(&relocs),
+            ..crate::input::empty_section()
+        };
+        let mut order = Vec::new();
+        by_offset(&sec, &mut order);
+        assert_eq!(order, [1, 3, 0, 2, 4]);
+        let found = [(8, 2), (8, 3), (4, 2), (4, 1), (12, 2)]
+            .map(|(offset, r_type)| at_offset(&sec, &order, offset, r_type));
+        assert_eq!(found, [Some(2), Some(4), Some(3), None, None]);
     }
 
     #[test]

@@ -126,15 +126,17 @@ pub trait Arch: 'static {
     const EDITS_SECTIONS: bool = false;
 
     /// The bytes to delete and instructions to rewrite in one live section `sec` of the object
-    /// `file` names (RISC-V, LoongArch), added to `edits` (empty).
+    /// `file` names (RISC-V, LoongArch), added to `edits` (empty). `order` holds the indices of
+    /// its relocations in offset order ([`crate::relax::by_offset`]).
     fn relax_section(
         file: &str,
         sec: &InputSection,
+        order: &[u32],
         targets: &impl Targets,
         ctx: &Context,
         edits: &mut SectionEdits,
     ) -> Result {
-        let _ = (file, sec, targets, ctx, edits);
+        let _ = (file, sec, order, targets, ctx, edits);
         Ok(())
     }
 

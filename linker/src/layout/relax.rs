@@ -6,7 +6,7 @@ use rayon::prelude::*;
 use crate::arch::Arch;
 use crate::error::{Error, Result};
 use crate::input::SectionClass;
-use crate::relax::{Context, FileEdits, Label, Labels, Relaxation, SectionEdits, Targets};
+use crate::relax::{Context, FileEdits, Label, Labels, Places, Relaxation, SectionEdits, Targets};
 use crate::resolve::{Resolved, Target};
 
 /// Rounds of relaxation before the last one's decisions stand (each is sound on its own).
@@ -46,16 +46,21 @@ pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
     // only shrinks distances, so what one round relaxes the next relaxes too, and a round that
     // deletes no more than the one before has reached the fixed point.
     // A section with no pending call would come out of another round the same (its ALIGN cuts
-    // depend only on its own deletions), so later rounds redo only sections with pending calls.
+    // depend only on its own deletions), so later rounds redo only sections with pending calls,
+    // and only the files holding one get new edits (a few dozen of a thousand).
     let mut relaxation = Relaxation::none();
+    let mut places = Places::default();
     for round in 0..MAX_ROUNDS {
         let before = relaxation.total();
-        let ctx = Context::new(res, enabled, text_span, image_span, &relaxation);
-        let next = relax_round::<A>(res, &ctx, |f, s| {
-            round == 0 || relaxation.edits(f, s).is_some_and(|e| e.pending)
-        })?;
+        places.place(res, &relaxation);
+        let ctx = Context::new(enabled, text_span, image_span, &places, &relaxation);
+        let redone = relax_round::<A>(res, &ctx, round == 0)?;
         drop(ctx);
-        relaxation = next;
+        if round == 0 {
+            relaxation = Relaxation::from_files(redone.into_iter().map(|(_, f)| f).collect());
+        } else {
+            relaxation.replace(redone);
+        }
         let pending = relaxation.pending();
         let done = !pending || relaxation.total() == before;
         tracing::debug!(round, deleted = relaxation.total(), pending, "relaxed");
@@ -66,54 +71,76 @@ pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
     Ok(relaxation)
 }
 
-/// One round: every file's edits, the sections for which `redo` says so relaxed afresh against
-/// the places `ctx` gives, the others' kept from `ctx`'s relaxation. Objects are relaxed in
-/// parallel, each section into the same cleared lists; errors come back in link order.
+/// What relaxing one object reuses from the previous object on the same thread, so that a round
+/// allocates only what it keeps.
+#[derive(Default)]
+struct Scratch {
+    edits: SectionEdits,
+    order: Vec<u32>,
+}
+
+/// One round: the edits of every file (`first`) or of the files with a pending section, each
+/// pending section relaxed afresh against the places `ctx` gives and the others' kept from `ctx`'s
+/// relaxation. Objects are relaxed in parallel, each into the same reused lists; errors come back
+/// in link order.
 fn relax_round<A: Arch>(
     res: &Resolved,
     ctx: &Context,
-    redo: impl Fn(u32, u32) -> bool + Sync,
-) -> Result<Relaxation> {
-    let per_object: Vec<(FileEdits, Vec<Error>)> = res
+    first: bool,
+) -> Result<Vec<(u32, FileEdits)>> {
+    let previous = ctx.previous();
+    let per_object: Vec<(Option<(u32, FileEdits)>, Vec<Error>)> = res
         .objects
         .par_iter()
         .enumerate()
-        .map(|(f, obj)| {
+        .map_init(Scratch::default, |scratch, (f, obj)| {
+            let f = f as u32;
             let mut errors = Vec::new();
-            let mut file = FileEdits::default();
-            let mut scratch = SectionEdits::default();
-            let sections = obj.sections.len();
+            let kept = previous.file(f);
+            if !first && !kept.is_some_and(|k| k.pending()) {
+                return (None, errors);
+            }
             for (s, sec) in obj.sections.iter().enumerate() {
-                let (f, s32) = (f as u32, s as u32);
+                let s32 = s as u32;
                 if !res.live[f as usize][s]
                     || sec.relocs.is_empty()
                     || sec.class == SectionClass::Debug
                 {
                     continue;
                 }
-                if !redo(f, s32) {
-                    if let Some(kept) = ctx.previous().edits(f, s32) {
-                        file.push(sections, s32, kept);
+                let kept = kept.and_then(|k| k.get(s32));
+                if !first && !kept.is_some_and(|e| e.pending) {
+                    if let Some(kept) = kept {
+                        scratch.edits.keep(s32, kept);
                     }
                     continue;
                 }
-                scratch.clear();
+                crate::relax::by_offset(sec, &mut scratch.order);
                 let targets = SectionTargets {
                     symbols: Symbols { res, file: f },
                     section: s32,
                     ctx,
                 };
-                match A::relax_section(&obj.name, sec, &targets, ctx, &mut scratch) {
-                    Ok(()) => file.push(sections, s32, scratch.view()),
-                    Err(e) => errors.push(e),
+                let (edits, order) = (&mut scratch.edits, &scratch.order);
+                match A::relax_section(&obj.name, sec, order, &targets, ctx, edits) {
+                    Ok(()) => edits.end(s32),
+                    Err(e) => {
+                        edits.clear();
+                        errors.push(e);
+                    }
                 }
             }
-            (file, errors)
+            (Some((f, scratch.edits.take())), errors)
         })
         .collect();
-    let (files, errors): (Vec<_>, Vec<_>) = per_object.into_iter().unzip();
-    Error::check(errors.into_iter().flatten().collect())?;
-    Ok(Relaxation::from_files(files))
+    let mut redone = Vec::with_capacity(if first { per_object.len() } else { 0 });
+    let mut errors = Vec::new();
+    for (file, e) in per_object {
+        redone.extend(file);
+        errors.extend(e);
+    }
+    Error::check(errors)?;
+    Ok(redone)
 }
 
 /// One object's symbols as the arch sees them when pairing ([`Labels`]).
@@ -195,7 +222,9 @@ pub(crate) fn relax_section_one<A: Arch>(
     span: u64,
 ) -> Result<SectionEdits> {
     let none = Relaxation::none();
-    let ctx = Context::new(res, enabled, span, span, &none);
+    let mut places = Places::default();
+    places.place(res, &none);
+    let ctx = Context::new(enabled, span, span, &places, &none);
     let targets = SectionTargets {
         symbols: Symbols { res, file: 0 },
         section: 1,
@@ -203,7 +232,16 @@ pub(crate) fn relax_section_one<A: Arch>(
     };
     let mut edits = SectionEdits::default();
     let obj = &res.objects[0];
-    A::relax_section(&obj.name, &obj.sections[1], &targets, &ctx, &mut edits)?;
+    let mut order = Vec::new();
+    crate::relax::by_offset(&obj.sections[1], &mut order);
+    A::relax_section(
+        &obj.name,
+        &obj.sections[1],
+        &order,
+        &targets,
+        &ctx,
+        &mut edits,
+    )?;
     Ok(edits)
 }
 
@@ -222,7 +260,9 @@ mod tests {
             .symbol(b"datum", 2, 0)
             .build();
         let none = Relaxation::none();
-        let ctx = Context::new(&res, true, u64::MAX, u64::MAX, &none);
+        let mut places = Places::default();
+        places.place(&res, &none);
+        let ctx = Context::new(true, u64::MAX, u64::MAX, &places, &none);
         let symbols = Symbols { res: &res, file: 0 };
         let targets = SectionTargets {
             symbols,

@@ -162,23 +162,23 @@ impl Arch for Loongarch64 {
     fn relax_section(
         file: &str,
         sec: &InputSection,
+        order: &[u32],
         targets: &impl Targets,
         ctx: &Context,
         edits: &mut SectionEdits,
     ) -> Result {
-        let order = relax::by_offset(sec);
-        let at_offset = |offset: u32, r_type: u32| {
-            order
-                .iter()
-                .copied()
-                .find(|&j| sec.relocs.get(j).offset == offset && sec.relocs.get(j).r_type == r_type)
-        };
+        let at_offset = |offset: u32, r_type: u32| relax::at_offset(sec, order, offset, r_type);
         let marked = |i: usize| at_offset(sec.relocs.get(i).offset, R_LARCH_RELAX).is_some();
         // `pcaddi` counts words: the target must be 4-byte aligned wherever layout puts it.
         let word_aligned = |symbol: u32, addend: i64| targets.alignment(symbol, addend) >= 4;
         let word = |offset: u32| read32(&sec.data[offset as usize..]);
+        // Whether any call, or any address pair, can be in reach of the short form in this
+        // image: asked before the per-relocation checks, which are not free.
+        let calls = ctx.enabled && ctx.text_span < B26_REACH;
+        let addresses = ctx.enabled && ctx.image_span < PCADDI_REACH;
         let mut deleted = 0u32;
-        for &i in &order {
+        for &i in order {
+            let i = i as usize;
             let r = sec.relocs.get(i);
             match r.r_type {
                 R_LARCH_ALIGN => {
@@ -193,8 +193,8 @@ impl Arch for Loongarch64 {
                     // The padding is whole 4-byte `nop`s: the kept prefix stays valid code.
                     super::cut_align_padding(request, file, sec, 4, &mut deleted, edits)?;
                 }
-                R_LARCH_CALL36 if ctx.enabled && marked(i) && targets.in_text(r.symbol) => {
-                    if ctx.text_span >= B26_REACH || r.offset as usize + 8 > sec.data.len() {
+                R_LARCH_CALL36 if calls && marked(i) && targets.in_text(r.symbol) => {
+                    if r.offset as usize + 8 > sec.data.len() {
                         continue;
                     }
                     let jirl = word(r.offset + 4);
@@ -206,7 +206,7 @@ impl Arch for Loongarch64 {
                     deleted += edits.shorten_pair(r.offset, op, i, &CALL36_AS_B26);
                 }
                 R_LARCH_PCALA_HI20
-                    if ctx.enabled && marked(i) && word_aligned(r.symbol, r.addend) =>
+                    if addresses && marked(i) && word_aligned(r.symbol, r.addend) =>
                 {
                     let Some(lo) = at_offset(r.offset + 4, R_LARCH_PCALA_LO12) else {
                         continue;
@@ -215,7 +215,7 @@ impl Arch for Loongarch64 {
                     if !marked(lo) || l.symbol != r.symbol || l.addend != r.addend {
                         continue;
                     }
-                    if ctx.image_span >= PCADDI_REACH || r.offset as usize + 8 > sec.data.len() {
+                    if r.offset as usize + 8 > sec.data.len() {
                         continue;
                     }
                     // pcalau12i $rd; addi.d $rd, $rd, lo: one register, used by the pair only.
@@ -230,7 +230,6 @@ impl Arch for Loongarch64 {
                 _ => {}
             }
         }
-        edits.rewrites.sort_by_key(|r| r.0);
         Ok(())
     }
 }

@@ -241,7 +241,10 @@ fn pcala_becomes_pcaddi_call36_becomes_bl_and_align_recuts() {
             Deletion { offset: 24, len: 4 }
         ]
     );
-    assert_eq!(e.rewrites, [(0, &PCALA_AS_PCADDI), (4, &CALL36_AS_B26)]);
+    assert_eq!(
+        e.view().rewrites,
+        [(0, &PCALA_AS_PCADDI), (4, &CALL36_AS_B26)]
+    );
     let mut out = vec![0u8; CODE.len() - e.view().total() as usize];
     e.view().copy(CODE, &mut out);
     // pcaddi $a0, 0; bl 0; nop; nop; ret — `helper` lands on the 16-byte boundary.
@@ -256,7 +259,7 @@ fn pcala_becomes_pcaddi_call36_becomes_bl_and_align_recuts() {
 fn no_relax_keeps_sequences_but_still_honours_align() {
     let res = resolved(16);
     let e = relax(&res, false, 0x1000).unwrap();
-    assert!(e.rewrites.is_empty());
+    assert!(e.view().rewrites.is_empty());
     // 16 is already aligned: all 12 bytes of padding go.
     assert_eq!(
         e.view().deletions().collect::<Vec<_>>(),
@@ -271,7 +274,7 @@ fn no_relax_keeps_sequences_but_still_honours_align() {
 fn out_of_reach_targets_stay_long() {
     let res = resolved(16);
     let e = relax(&res, true, B26_REACH).unwrap();
-    assert!(e.rewrites.is_empty());
+    assert!(e.view().rewrites.is_empty());
 }
 
 #[test]

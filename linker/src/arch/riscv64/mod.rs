@@ -20,7 +20,7 @@ use super::{Arch, Machine, PairLabels};
 use crate::encoding::bits::read32;
 use crate::error::Result;
 use crate::input::{Format, InputSection};
-use crate::relax::{self, AlignRequest, Context, Labels, SectionEdits, Targets};
+use crate::relax::{AlignRequest, Context, Labels, SectionEdits, Targets};
 use crate::reloc::table::{r, rv};
 use crate::reloc::{Field, Formula, Range, RelocInfo};
 
@@ -124,21 +124,22 @@ impl Arch for Riscv64 {
     fn relax_section(
         file: &str,
         sec: &InputSection,
+        order: &[u32],
         targets: &impl Targets,
         ctx: &Context,
         edits: &mut SectionEdits,
     ) -> Result {
-        let order = relax::by_offset(sec);
         // R_RISCV_RELAX sits at the same offset, so next to the call in offset order.
         let relaxable = |k: usize| {
-            let at = sec.relocs.get(order[k]).offset;
-            let same = |&&j: &&usize| sec.relocs.get(j).offset == at;
-            let relax = |&j: &usize| sec.relocs.get(j).r_type == R_RISCV_RELAX;
+            let at = sec.relocs.get(order[k] as usize).offset;
+            let same = |&&j: &&u32| sec.relocs.get(j as usize).offset == at;
+            let relax = |&j: &u32| sec.relocs.get(j as usize).r_type == R_RISCV_RELAX;
             order[k + 1..].iter().take_while(same).any(relax)
                 || order[..k].iter().rev().take_while(same).any(relax)
         };
         let mut deleted = 0u32;
         for (k, &i) in order.iter().enumerate() {
+            let i = i as usize;
             let r = sec.relocs.get(i);
             match r.r_type {
                 R_RISCV_ALIGN => {
@@ -172,7 +173,6 @@ impl Arch for Riscv64 {
                 _ => {}
             }
         }
-        edits.rewrites.sort_by_key(|r| r.0);
         Ok(())
     }
 }
