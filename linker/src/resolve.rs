@@ -149,11 +149,7 @@ pub fn resolve<'d>(inputs: Inputs<'d>, expect: Expect, opts: &Options) -> Result
     let definitions =
         tracing::debug_span!("bind").in_scope(|| bind_globals(&objects, &table, &discarded))?;
     // Each global name has at most one winning definition.
-    let Targets {
-        targets,
-        commons,
-        unbound,
-    } = tracing::debug_span!("targets")
+    let Targets { targets, commons } = tracing::debug_span!("targets")
         .in_scope(|| compute_targets(&objects, &table, &definitions));
     let target_of = |name: &[u8]| {
         let d = table.lookup(name).and_then(|g| definitions[g as usize])?;
@@ -181,8 +177,7 @@ pub fn resolve<'d>(inputs: Inputs<'d>, expect: Expect, opts: &Options) -> Result
     let live = tracing::debug_span!("live")
         .in_scope(|| mark_live(&objects, &targets, &discarded, &roots, opts));
     // The image's contents are fixed; what is still unbound there is an error.
-    tracing::debug_span!("undefined")
-        .in_scope(|| report_undefined(&objects, &targets, &unbound, &live))?;
+    tracing::debug_span!("undefined").in_scope(|| report_undefined(&objects, &targets, &live))?;
 
     Ok(Resolved {
         machine,
@@ -443,8 +438,6 @@ struct Targets {
     targets: Vec<Vec<Target>>,
     /// The COMMON symbols that won, in the order of their definitions (file, then symbol index).
     commons: Vec<Common>,
-    /// Per file: some symbol of it is [`Target::Undefined`].
-    unbound: Vec<bool>,
 }
 
 fn compute_targets(
@@ -453,15 +446,14 @@ fn compute_targets(
     defs: &[Option<Definition>],
 ) -> Targets {
     // One pass over every symbol, COMMONs unnumbered: noting per file whether it holds an
-    // unnumbered COMMON or an undefined target lets every later look skip the other files, nearly
-    // all of them.
+    // unnumbered COMMON lets every later look for COMMONs skip the other files, nearly all of them.
     let own = |f: u32, s: u32| own_target(f as usize, &objects[f as usize].symbols[s as usize]);
-    let (mut targets, kinds): (Vec<Vec<Target>>, Vec<(bool, bool)>) = objects
+    let (mut targets, with_commons): (Vec<Vec<Target>>, Vec<bool>) = objects
         .par_iter()
         .zip(&table.ids)
         .enumerate()
         .map(|(f, (obj, ids))| {
-            let (mut common, mut unbound) = (false, false);
+            let mut common = false;
             let targets = (obj.symbols.iter().zip(ids.iter()).enumerate())
                 .map(|(s, (sym, &g))| {
                     let target = match g {
@@ -477,25 +469,27 @@ fn compute_targets(
                         },
                     };
                     common |= target == UNNUMBERED_COMMON;
-                    unbound |= target == Target::Undefined;
                     target
                 })
                 .collect();
-            (targets, (common, unbound))
+            (targets, common)
         })
         .unzip();
-    let (with_commons, unbound): (Vec<bool>, Vec<bool>) = kinds.into_iter().unzip();
 
     // Every COMMON that won or is local, in (file, symbol) order: its place is its number. Local
     // ones are only in files holding an unnumbered COMMON.
     let local_commons = (with_commons.iter().enumerate())
         .filter(|&(_, &c)| c)
         .flat_map(|(f, _)| {
-            (objects[f].symbols.iter().zip(table.ids[f].iter()).enumerate())
-                .filter(|&(_, (sym, &g))| {
-                    g == symbols::NONE && matches!(sym.def, SymDef::Common { .. })
-                })
-                .map(move |(s, _)| (f as u32, s as u32))
+            (objects[f]
+                .symbols
+                .iter()
+                .zip(table.ids[f].iter())
+                .enumerate())
+            .filter(|&(_, (sym, &g))| {
+                g == symbols::NONE && matches!(sym.def, SymDef::Common { .. })
+            })
+            .map(move |(s, _)| (f as u32, s as u32))
         });
     let mut common_defs: Vec<(u32, u32)> = (defs.iter().flatten())
         .filter(|d| d.strength == Strength::Common)
@@ -533,11 +527,7 @@ fn compute_targets(
                 *t = Target::Common(id.expect("every common definition listed") as u32);
             }
         });
-    Targets {
-        targets,
-        commons,
-        unbound,
-    }
+    Targets { targets, commons }
 }
 
 fn mark_live(
@@ -609,16 +599,10 @@ fn mark_live(
     live
 }
 
-/// `unbound`: per file, whether some symbol of it is undefined (only those files can refer to one).
-fn report_undefined(
-    objects: &[ObjectFile],
-    targets: &[Vec<Target>],
-    unbound: &[bool],
-    live: &[Vec<bool>],
-) -> Result {
-    // Objects without an undefined reference, nearly all, are found in parallel (only those with an
-    // undefined symbol need a look); only the others are walked again for the report.
-    let refers_to_undefined = |f: usize| {
+fn report_undefined(objects: &[ObjectFile], targets: &[Vec<Target>], live: &[Vec<bool>]) -> Result {
+    // Objects without an undefined reference, nearly all, are found in parallel; only the others
+    // are walked again for the report.
+    let unbound = |f: usize| {
         let obj = &objects[f];
         (obj.sections.iter().enumerate())
             .filter(|&(s, sec)| live[f][s] && sec.class != SectionClass::Debug)
@@ -627,7 +611,7 @@ fn report_undefined(
     };
     let with_undefined: Vec<usize> = (0..objects.len())
         .into_par_iter()
-        .filter(|&f| unbound[f] && refers_to_undefined(f))
+        .filter(|&f| unbound(f))
         .collect();
     let mut undefined: std::collections::BTreeMap<String, Vec<Reference>> = Default::default();
     for (f, obj) in with_undefined.into_iter().map(|f| (f, &objects[f])) {

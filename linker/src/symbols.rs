@@ -257,7 +257,9 @@ impl SymbolTable {
             .into_par_iter()
             .zip(&firsts)
             .map(|(object, first)| {
-                let Hashed { mut ids, mut keys, .. } = object;
+                let Hashed {
+                    mut ids, mut keys, ..
+                } = object;
                 let mut cursor = *first;
                 let mut give = |pending: SymbolId| {
                     let s = (pending - PENDING) as usize;
@@ -286,7 +288,9 @@ impl SymbolTable {
     }
 
     pub fn len(&self) -> usize {
-        self.shards.last().map_or(0, |s| (s.base + s.len()) as usize)
+        self.shards
+            .last()
+            .map_or(0, |s| (s.base + s.len()) as usize)
     }
 
     pub fn is_empty(&self) -> bool {
