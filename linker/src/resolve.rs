@@ -100,14 +100,13 @@ enum Strength {
     Strong,
 }
 
+/// 12 bytes: there is one per global name, read in no order. What it refers to is read from
+/// the symbol when targets are computed, nearly always the very symbol then at hand.
 #[derive(Clone, Copy)]
 struct Definition {
     file: u32,
     symbol: u32,
     strength: Strength,
-    /// What the symbol refers to, read while its object's symbols are at hand; a COMMON's
-    /// number is filled in once every COMMON is known.
-    target: Target,
 }
 
 /// A COMMON definition's target before COMMONs are numbered.
@@ -150,7 +149,7 @@ pub fn resolve<'d>(inputs: Inputs<'d>, expect: Expect, opts: &Options) -> Result
     let definitions =
         tracing::debug_span!("bind").in_scope(|| bind_globals(&objects, &table, &discarded))?;
     // Each global name has at most one winning definition.
-    let (targets, commons) = tracing::debug_span!("targets")
+    let Targets { targets, commons } = tracing::debug_span!("targets")
         .in_scope(|| compute_targets(&objects, &table, &definitions));
     let target_of = |name: &[u8]| {
         let d = table.lookup(name).and_then(|g| definitions[g as usize])?;
@@ -334,8 +333,12 @@ fn select_comdats(objects: &[ObjectFile], table: &SymbolTable) -> Result<Vec<Vec
             }
         }
     }
-    // COFF associative sections share their leader's fate (chains resolve in a few rounds).
+    // COFF associative sections share their leader's fate (chains resolve in a few rounds); in a
+    // file where nothing was discarded, there is nothing to share.
     for (f, obj) in objects.iter().enumerate() {
+        if !discarded[f].contains(&true) {
+            continue;
+        }
         for _ in 0..4 {
             for (s, sec) in obj.sections.iter().enumerate() {
                 if let Some(leader) = sec.follows {
@@ -364,13 +367,18 @@ fn bind_globals(
                 continue;
             }
             if let SymDef::WeakAlias { default } = sym.def {
+                // Aliases bind after every other definition, so their strength ranks nothing:
+                // it says whether the default is a COMMON, which then needs a number.
+                let strength = match obj.symbols[default as usize].def {
+                    SymDef::Common { .. } => Strength::Common,
+                    _ => Strength::Weak,
+                };
                 aliases.push((
                     g,
                     Definition {
                         file: f as u32,
                         symbol: default,
-                        strength: Strength::Weak,
-                        target: own_target(f, &obj.symbols[default as usize]),
+                        strength,
                     },
                 ));
             }
@@ -394,7 +402,6 @@ fn bind_globals(
                 file: f as u32,
                 symbol: s as u32,
                 strength,
-                target: own_target(f, sym),
             };
             let slot = &mut defs[g as usize];
             match slot {
@@ -425,29 +432,68 @@ fn bind_globals(
     Ok(defs)
 }
 
-/// Per file, per symbol: what each symbol refers to; and the COMMON symbols that won, in the
-/// order of their definitions (file, then symbol index).
+/// What [`compute_targets`] found.
+struct Targets {
+    /// Per file, per symbol: what each symbol refers to.
+    targets: Vec<Vec<Target>>,
+    /// The COMMON symbols that won, in the order of their definitions (file, then symbol index).
+    commons: Vec<Common>,
+}
+
 fn compute_targets(
     objects: &[ObjectFile],
     table: &SymbolTable,
     defs: &[Option<Definition>],
-) -> (Vec<Vec<Target>>, Vec<Common>) {
-    // Every COMMON that won or is local, in (file, symbol) order: its place is its number.
-    let local_commons: Vec<(usize, usize)> = (0..objects.len())
-        .into_par_iter()
-        .flat_map_iter(|f| {
-            let obj = &objects[f];
-            (0..obj.symbols.len())
-                .filter(move |&s| table.ids[f][s] == symbols::NONE)
-                .filter(move |&s| matches!(obj.symbols[s].def, SymDef::Common { .. }))
-                .map(move |s| (f, s))
+) -> Targets {
+    // One pass over every symbol, COMMONs unnumbered: noting per file whether it holds an
+    // unnumbered COMMON lets every later look for COMMONs skip the other files, nearly all of them.
+    let own = |f: u32, s: u32| own_target(f as usize, &objects[f as usize].symbols[s as usize]);
+    let (mut targets, with_commons): (Vec<Vec<Target>>, Vec<bool>) = objects
+        .par_iter()
+        .zip(&table.ids)
+        .enumerate()
+        .map(|(f, (obj, ids))| {
+            let mut common = false;
+            let targets = (obj.symbols.iter().zip(ids.iter()).enumerate())
+                .map(|(s, (sym, &g))| {
+                    let target = match g {
+                        symbols::NONE => own_target(f, sym),
+                        g => match defs[g as usize] {
+                            Some(d) if (d.file, d.symbol) == (f as u32, s as u32) => {
+                                own_target(f, sym)
+                            }
+                            Some(d) => own(d.file, d.symbol),
+                            None if sym.name == GOT_SYMBOL => Target::GotBase,
+                            None if sym.binding == Binding::Weak => Target::UndefinedWeak,
+                            None => Target::Undefined,
+                        },
+                    };
+                    common |= target == UNNUMBERED_COMMON;
+                    target
+                })
+                .collect();
+            (targets, common)
         })
-        .collect();
-    let mut common_defs: Vec<(usize, usize)> = defs
-        .iter()
-        .flatten()
-        .filter(|d| d.target == UNNUMBERED_COMMON)
-        .map(|d| (d.file as usize, d.symbol as usize))
+        .unzip();
+
+    // Every COMMON that won or is local, in (file, symbol) order: its place is its number. Local
+    // ones are only in files holding an unnumbered COMMON.
+    let local_commons = (with_commons.iter().enumerate())
+        .filter(|&(_, &c)| c)
+        .flat_map(|(f, _)| {
+            (objects[f]
+                .symbols
+                .iter()
+                .zip(table.ids[f].iter())
+                .enumerate())
+            .filter(|&(_, (sym, &g))| {
+                g == symbols::NONE && matches!(sym.def, SymDef::Common { .. })
+            })
+            .map(move |(s, _)| (f as u32, s as u32))
+        });
+    let mut common_defs: Vec<(u32, u32)> = (defs.iter().flatten())
+        .filter(|d| d.strength == Strength::Common)
+        .map(|d| (d.file, d.symbol))
         .chain(local_commons)
         .collect();
     common_defs.sort_unstable();
@@ -455,7 +501,7 @@ fn compute_targets(
     let commons = common_defs
         .iter()
         .map(|&(f, s)| {
-            let sym = &objects[f].symbols[s];
+            let sym = &objects[f as usize].symbols[s as usize];
             let SymDef::Common { size, align } = sym.def else {
                 unreachable!("filtered to commons")
             };
@@ -466,31 +512,22 @@ fn compute_targets(
             }
         })
         .collect();
-    let numbered = |target: Target, f: usize, s: usize| match target {
-        UNNUMBERED_COMMON => {
-            let id = common_defs.binary_search(&(f, s));
-            Target::Common(id.expect("every common definition listed") as u32)
-        }
-        t => t,
-    };
-    let targets = objects
-        .par_iter()
-        .enumerate()
-        .map(|(f, obj)| {
-            (obj.symbols.iter().enumerate())
-                .map(|(s, sym)| match table.ids[f][s] {
-                    symbols::NONE => numbered(own_target(f, sym), f, s),
-                    g => match &defs[g as usize] {
-                        Some(d) => numbered(d.target, d.file as usize, d.symbol as usize),
-                        None if sym.name == GOT_SYMBOL => Target::GotBase,
-                        None if sym.binding == Binding::Weak => Target::UndefinedWeak,
-                        None => Target::Undefined,
-                    },
-                })
-                .collect()
-        })
-        .collect();
-    (targets, commons)
+    (targets.par_iter_mut().zip(&with_commons).enumerate())
+        .filter(|&(_, (_, &c))| c)
+        .for_each(|(f, (targets, _))| {
+            for (s, t) in targets.iter_mut().enumerate() {
+                if *t != UNNUMBERED_COMMON {
+                    continue;
+                }
+                let definition = match table.ids[f][s] {
+                    symbols::NONE => (f as u32, s as u32),
+                    g => defs[g as usize].map(|d| (d.file, d.symbol)).expect("bound"),
+                };
+                let id = common_defs.binary_search(&definition);
+                *t = Target::Common(id.expect("every common definition listed") as u32);
+            }
+        });
+    Targets { targets, commons }
 }
 
 fn mark_live(

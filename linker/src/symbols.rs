@@ -1,6 +1,6 @@
 //! The global symbol table: every non-local symbol name and COMDAT key of every object, interned
 //! once to a dense [`SymbolId`]. Later steps of resolution index vectors by id instead of hashing
-//! names again, and names stay borrowed from the mapped inputs.
+//! names again.
 //!
 //! Interning is sharded by hash, wild-style: each name is hashed once (objects in parallel), then
 //! each shard interns its names walking the objects in command-line order (shards in parallel).
@@ -14,7 +14,7 @@ use rustc_hash::FxBuildHasher;
 
 use crate::input::{Binding, Comdat, ObjectFile};
 
-/// Index into [`SymbolTable::names`].
+/// One per distinct name, numbered from 0.
 pub type SymbolId = u32;
 
 /// A symbol with no global name: locals and unnamed entries.
@@ -25,43 +25,40 @@ pub const NONE: SymbolId = SymbolId::MAX;
 /// both would then be the same across a shard, so its entries would cluster or all match.
 const SHARDS: usize = 16;
 
-pub struct SymbolTable<'d> {
-    /// By id.
-    pub names: Vec<&'d [u8]>,
+pub struct SymbolTable {
     /// Per file, per symbol index: the symbol's id, or [`NONE`].
     pub ids: Vec<Box<[SymbolId]>>,
     /// Per file, per COMDAT group: its key's id ([`NONE`] for a group local to its object).
     pub comdat_keys: Vec<Box<[SymbolId]>>,
-    shards: Vec<Shard<'d>>,
+    shards: Vec<Shard>,
 }
 
 /// One shard's names, each mapped to its index within the shard. The table compares a name
 /// against a copy of each interned name kept in the shard's own `bytes`, not against the first
 /// occurrence in some other object's mapped symbol table: a lookup then touches the shard's
-/// memory only.
+/// memory only. It keeps no hashes: the tag hashbrown keeps per entry turns away nearly every
+/// other name before the bytes are compared, and the table is reserved whole, so never rehashes.
 #[derive(Default)]
-struct Shard<'d> {
+struct Shard {
     index: HashTable<u32>,
-    /// By index within the shard: the name as borrowed from its first object, its hash, and
-    /// where its copy is in `bytes`.
-    names: Vec<&'d [u8]>,
-    hashes: Vec<u64>,
+    /// By index within the shard: where the name's copy is in `bytes`.
     copies: Vec<(u32, u32)>,
     bytes: Vec<u8>,
     /// The shard's first id.
     base: u32,
 }
 
-impl<'d> Shard<'d> {
-    /// Room for `run`'s names, most of them new.
-    fn reserve(&mut self, run: &[Prehashed<'d>]) {
+impl Shard {
+    /// Room for `names` names of `bytes` bytes in all, most of them new.
+    fn reserve(&mut self, names: usize, bytes: usize) {
         // Empty: the rehash function is never called.
-        self.index.reserve(run.len(), |_| 0);
-        self.names.reserve_exact(run.len());
-        self.hashes.reserve_exact(run.len());
-        self.copies.reserve_exact(run.len());
-        self.bytes
-            .reserve_exact(run.iter().map(|n| n.name.len()).sum());
+        self.index.reserve(names, |_| 0);
+        self.copies.reserve_exact(names);
+        self.bytes.reserve_exact(bytes);
+    }
+
+    fn len(&self) -> u32 {
+        self.copies.len() as u32
     }
 
     fn copy(&self, i: u32) -> &[u8] {
@@ -70,11 +67,9 @@ impl<'d> Shard<'d> {
     }
 
     /// The index of `name` within the shard, added if new.
-    fn intern(&mut self, name: &Prehashed<'d>) -> u32 {
+    fn intern(&mut self, name: &Prehashed) -> u32 {
         let Shard {
             index,
-            names,
-            hashes,
             copies,
             bytes,
             ..
@@ -85,15 +80,13 @@ impl<'d> Shard<'d> {
         };
         match index.entry(
             name.hash,
-            |&i| hashes[i as usize] == name.hash && copy(i) == name.bytes(),
-            |&i| hashes[i as usize],
+            |&i| copy(i) == name.bytes(),
+            |&i| FxBuildHasher.hash_one(copy(i)),
         ) {
             Entry::Occupied(e) => *e.get(),
             Entry::Vacant(e) => {
-                let i = names.len() as u32;
+                let i = copies.len() as u32;
                 e.insert(i);
-                names.push(name.name);
-                hashes.push(name.hash);
                 copies.push((bytes.len() as u32, name.name.len() as u32));
                 bytes.extend_from_slice(name.bytes());
                 i
@@ -145,59 +138,67 @@ fn shard_of(hash: u64) -> usize {
     (hash >> 40) as usize & (SHARDS - 1)
 }
 
-/// A global symbol's id, while interning has yet to give it.
-const PENDING: SymbolId = NONE - 1;
-
-/// Where a COMDAT group's key gets its id.
-#[derive(Clone, Copy)]
-enum Key {
-    /// A group local to its object: none.
-    Local,
-    /// The object's symbol of that name (as every COFF COMDAT's key).
-    Symbol(u32),
-    /// Interned on its own.
-    Own,
-}
+/// A global symbol's id while interning has yet to give it is `PENDING` plus its name's shard.
+const PENDING: SymbolId = NONE - SHARDS as SymbolId;
 
 /// One object's names, hashed: non-local named symbols by symbol index, then the keys of its
-/// non-local COMDAT groups that are not already among those symbols. Its ids are [`PENDING`]
-/// where a name was taken, so that giving them out reads the object's symbols no second time.
+/// non-local COMDAT groups that are not already among those symbols; grouped by shard, in that
+/// order within a shard, so that a shard reads one contiguous run of each object. Its ids and
+/// keys are [`PENDING`] plus the shard where a name was taken, so that giving them out reads the
+/// object's symbols no second time; a key that shares a symbol's id holds that symbol's index.
 struct Hashed<'d> {
-    names: Vec<Prehashed<'d>>,
-    /// How many of `names` fall in each shard.
-    counts: [u32; SHARDS],
+    names: Box<[Prehashed<'d>]>,
+    /// Where each shard's names begin in `names`, then where the last ends.
+    bounds: [u32; SHARDS + 1],
     ids: Box<[SymbolId]>,
-    keys: Vec<Key>,
+    keys: Box<[SymbolId]>,
 }
 
-fn hash_object<'d>(obj: &ObjectFile<'d>) -> Hashed<'d> {
-    let mut names = Vec::new();
+impl<'d> Hashed<'d> {
+    fn run(&self, shard: usize) -> &[Prehashed<'d>] {
+        &self.names[self.bounds[shard] as usize..self.bounds[shard + 1] as usize]
+    }
+}
+
+/// `taken` is scratch: the object's names in order, before they are grouped by shard at their
+/// exact count (growing each object's list by doubling allocated twice what it kept).
+fn hash_object<'d>(obj: &ObjectFile<'d>, taken: &mut Vec<Prehashed<'d>>) -> Hashed<'d> {
+    taken.clear();
+    let mut take = |name| {
+        let n = prehash(name);
+        taken.push(n);
+        PENDING + shard_of(n.hash) as SymbolId
+    };
     let ids = (obj.symbols.iter())
         .map(|s| match is_global(s.binding, s.name) {
-            true => {
-                names.push(prehash(s.name));
-                PENDING
-            }
+            true => take(s.name),
             false => NONE,
         })
         .collect();
     let keys = (obj.comdats.iter())
         .map(|c| match (c.local, key_symbol(obj, c)) {
-            (true, _) => Key::Local,
-            (false, Some(s)) => Key::Symbol(s as u32),
-            (false, None) => {
-                names.push(prehash(c.key));
-                Key::Own
-            }
+            (true, _) => NONE,
+            (false, Some(s)) => s as SymbolId,
+            (false, None) => take(c.key),
         })
         .collect();
-    let mut counts = [0u32; SHARDS];
-    for n in &names {
-        counts[shard_of(n.hash)] += 1;
+    let mut bounds = [0u32; SHARDS + 1];
+    for n in taken.iter() {
+        bounds[shard_of(n.hash) + 1] += 1;
+    }
+    for s in 1..=SHARDS {
+        bounds[s] += bounds[s - 1];
+    }
+    let mut names = vec![prehash(b""); taken.len()].into_boxed_slice();
+    let mut at = bounds;
+    for n in taken.iter() {
+        let s = shard_of(n.hash);
+        names[at[s] as usize] = *n;
+        at[s] += 1;
     }
     Hashed {
         names,
-        counts,
+        bounds,
         ids,
         keys,
     }
@@ -208,117 +209,80 @@ fn hash_object<'d>(obj: &ObjectFile<'d>) -> Hashed<'d> {
 fn key_symbol(obj: &ObjectFile, comdat: &Comdat) -> Option<usize> {
     let s = comdat.symbol? as usize;
     let sym = obj.symbols.get(s)?;
-    (is_global(sym.binding, sym.name) && sym.name == comdat.key).then_some(s)
+    // The readers take both from the same string: comparing where they are spares the bytes.
+    let same = std::ptr::eq(sym.name, comdat.key) || sym.name == comdat.key;
+    (is_global(sym.binding, sym.name) && same).then_some(s)
 }
 
 fn is_global(binding: Binding, name: &[u8]) -> bool {
     binding != Binding::Local && !name.is_empty()
 }
 
-impl<'d> SymbolTable<'d> {
-    pub fn build(objects: &[ObjectFile<'d>]) -> SymbolTable<'d> {
-        // Each object's names hashed, and how many fall in each shard.
-        let hashed: Vec<Hashed<'d>> = objects.par_iter().map(hash_object).collect();
-
-        // Every name in one list, shard after shard and in object order within a shard: each
-        // shard then reads one contiguous run instead of a piece of every object's list.
-        // `starts[f][s]` is where object `f`'s names of shard `s` begin in that list.
-        let mut starts = Vec::with_capacity(objects.len());
-        let mut next = [0u32; SHARDS];
-        for s in 1..SHARDS {
-            next[s] = next[s - 1] + hashed.iter().map(|h| h.counts[s - 1]).sum::<u32>();
-        }
-        let total = hashed.iter().map(|h| h.names.len()).sum::<usize>();
-        let runs = {
-            let mut runs = [0usize; SHARDS + 1];
-            runs[..SHARDS]
-                .iter_mut()
-                .zip(&next)
-                .for_each(|(r, &n)| *r = n as usize);
-            runs[SHARDS] = total;
-            runs
-        };
-        let mut flat = vec![prehash(b""); total];
-        for Hashed { names, counts, .. } in &hashed {
-            starts.push(next);
-            let mut at = next;
-            for n in names {
-                let s = shard_of(n.hash);
-                flat[at[s] as usize] = *n;
-                at[s] += 1;
-            }
-            for (n, c) in next.iter_mut().zip(counts) {
-                *n += c;
-            }
-        }
-
-        // Each shard interns its run; `local[i]` is the index within its shard of `flat[i]`.
-        let mut local = vec![0u32; total];
-        let mut outs = Vec::with_capacity(SHARDS);
-        let mut rest = &mut local[..];
-        for s in 0..SHARDS {
-            let (out, tail) = rest.split_at_mut(runs[s + 1] - runs[s]);
-            outs.push(out);
-            rest = tail;
-        }
-        let mut shards: Vec<Shard<'d>> = outs
-            .into_par_iter()
-            .enumerate()
-            .map(|(s, out)| {
-                let run = &flat[runs[s]..runs[s + 1]];
-                let mut shard = Shard::default();
-                shard.reserve(run);
-                for (slot, n) in out.iter_mut().zip(run) {
-                    *slot = shard.intern(n);
-                }
-                shard
-            })
+impl SymbolTable {
+    pub fn build(objects: &[ObjectFile]) -> SymbolTable {
+        let hashed: Vec<Hashed> = objects
+            .par_iter()
+            .map_init(Vec::new, |taken, obj| hash_object(obj, taken))
             .collect();
+
+        // `firsts[f][s]`: how many names of shard `s` the objects before `f` have.
+        let mut firsts = Vec::with_capacity(hashed.len());
+        let mut counts = [0u32; SHARDS];
+        for h in &hashed {
+            firsts.push(counts);
+            for (s, c) in counts.iter_mut().enumerate() {
+                *c += h.bounds[s + 1] - h.bounds[s];
+            }
+        }
+
+        // Each shard interns its runs in object order; `locals[s][i]` is the index within shard
+        // `s` of its `i`th name.
+        let (mut shards, locals): (Vec<Shard>, Vec<Vec<u32>>) = (0..SHARDS)
+            .into_par_iter()
+            .map(|s| {
+                let names = || hashed.iter().flat_map(move |h| h.run(s));
+                let mut shard = Shard::default();
+                shard.reserve(counts[s] as usize, names().map(|n| n.name.len()).sum());
+                let mut local = Vec::with_capacity(counts[s] as usize);
+                local.extend(names().map(|n| shard.intern(n)));
+                (shard, local)
+            })
+            .unzip();
         let mut base = 0;
         for shard in &mut shards {
             shard.base = base;
-            base += shard.names.len() as u32;
+            base += shard.len();
         }
-        let names = shards
-            .iter()
-            .flat_map(|s| s.names.iter().copied())
-            .collect();
 
         // Each object's pending ids, from its names' places in the shards' runs.
         let (ids, comdat_keys) = hashed
             .into_par_iter()
-            .zip(&starts)
-            .map(|(object, start)| {
+            .zip(&firsts)
+            .map(|(object, first)| {
                 let Hashed {
-                    names,
-                    mut ids,
-                    keys,
-                    ..
+                    mut ids, mut keys, ..
                 } = object;
-                let mut cursor = *start;
-                let mut names = names.iter();
-                let mut next_id = || {
-                    let n = names.next().expect("one hash per internable name");
-                    let s = shard_of(n.hash);
-                    let id = shards[s].base + local[cursor[s] as usize];
+                let mut cursor = *first;
+                let mut give = |pending: SymbolId| {
+                    let s = (pending - PENDING) as usize;
+                    let id = shards[s].base + locals[s][cursor[s] as usize];
                     cursor[s] += 1;
                     id
                 };
-                for id in ids.iter_mut().filter(|id| **id == PENDING) {
-                    *id = next_id();
+                for id in ids.iter_mut().filter(|id| **id != NONE) {
+                    *id = give(*id);
                 }
-                let keys = (keys.iter())
-                    .map(|k| match *k {
-                        Key::Local => NONE,
-                        Key::Symbol(s) => ids[s as usize],
-                        Key::Own => next_id(),
-                    })
-                    .collect();
+                for key in keys.iter_mut() {
+                    *key = match *key {
+                        NONE => NONE,
+                        pending if pending >= PENDING => give(pending),
+                        s => ids[s as usize],
+                    };
+                }
                 (ids, keys)
             })
             .unzip();
         SymbolTable {
-            names,
             ids,
             comdat_keys,
             shards,
@@ -326,11 +290,13 @@ impl<'d> SymbolTable<'d> {
     }
 
     pub fn len(&self) -> usize {
-        self.names.len()
+        self.shards
+            .last()
+            .map_or(0, |s| (s.base + s.len()) as usize)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.names.is_empty()
+        self.len() == 0
     }
 
     /// The id of `name`, if some object has it as a global symbol or COMDAT key.
@@ -410,7 +376,6 @@ mod tests {
         assert_eq!(t.id(3, 1), t.id(2, 0));
         for (i, name) in many.iter().enumerate() {
             let id = t.id(2, i);
-            assert_eq!(t.names[id as usize], name.as_bytes());
             assert_eq!(t.lookup(name.as_bytes()), Some(id));
         }
         let mut ids: Vec<_> = t.ids[2].to_vec();
