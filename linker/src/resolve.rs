@@ -109,6 +109,8 @@ struct Definition {
     strength: Strength,
 }
 
+const _: () = assert!(std::mem::size_of::<Option<Definition>>() == 12);
+
 /// A COMMON definition's target before COMMONs are numbered.
 const UNNUMBERED_COMMON: Target = Target::Common(u32::MAX);
 

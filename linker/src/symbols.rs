@@ -150,6 +150,9 @@ struct Hashed<'d> {
     names: Box<[Prehashed<'d>]>,
     /// Where each shard's names begin in `names`, then where the last ends.
     bounds: [u32; SHARDS + 1],
+    /// The length of each shard's names, added up: a shard reserves room for its copies without
+    /// reading its runs an extra time.
+    bytes: [u32; SHARDS],
     ids: Box<[SymbolId]>,
     keys: Box<[SymbolId]>,
 }
@@ -183,8 +186,11 @@ fn hash_object<'d>(obj: &ObjectFile<'d>, taken: &mut Vec<Prehashed<'d>>) -> Hash
         })
         .collect();
     let mut bounds = [0u32; SHARDS + 1];
+    let mut bytes = [0u32; SHARDS];
     for n in taken.iter() {
-        bounds[shard_of(n.hash) + 1] += 1;
+        let s = shard_of(n.hash);
+        bounds[s + 1] += 1;
+        bytes[s] += n.name.len() as u32;
     }
     for s in 1..=SHARDS {
         bounds[s] += bounds[s - 1];
@@ -199,6 +205,7 @@ fn hash_object<'d>(obj: &ObjectFile<'d>, taken: &mut Vec<Prehashed<'d>>) -> Hash
     Hashed {
         names,
         bounds,
+        bytes,
         ids,
         keys,
     }
@@ -228,10 +235,12 @@ impl SymbolTable {
         // `firsts[f][s]`: how many names of shard `s` the objects before `f` have.
         let mut firsts = Vec::with_capacity(hashed.len());
         let mut counts = [0u32; SHARDS];
+        let mut bytes = [0usize; SHARDS];
         for h in &hashed {
             firsts.push(counts);
-            for (s, c) in counts.iter_mut().enumerate() {
-                *c += h.bounds[s + 1] - h.bounds[s];
+            for s in 0..SHARDS {
+                counts[s] += h.bounds[s + 1] - h.bounds[s];
+                bytes[s] += h.bytes[s] as usize;
             }
         }
 
@@ -240,11 +249,12 @@ impl SymbolTable {
         let (mut shards, locals): (Vec<Shard>, Vec<Vec<u32>>) = (0..SHARDS)
             .into_par_iter()
             .map(|s| {
-                let names = || hashed.iter().flat_map(move |h| h.run(s));
                 let mut shard = Shard::default();
-                shard.reserve(counts[s] as usize, names().map(|n| n.name.len()).sum());
+                shard.reserve(counts[s] as usize, bytes[s]);
                 let mut local = Vec::with_capacity(counts[s] as usize);
-                local.extend(names().map(|n| shard.intern(n)));
+                for h in &hashed {
+                    local.extend(h.run(s).iter().map(|n| shard.intern(n)));
+                }
                 (shard, local)
             })
             .unzip();
