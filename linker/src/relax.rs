@@ -104,12 +104,9 @@ impl SectionEdits {
 
     /// Adds a deletion after every one so far.
     pub fn delete(&mut self, d: Deletion) {
-        debug_assert!(self
-            .view()
-            .deletions()
-            .last()
-            .is_none_or(|p| p.offset + p.len <= d.offset));
-        let through = self.view().total() + d.len;
+        let last = self.file.cuts[self.from.cuts as usize..].last();
+        debug_assert!(last.is_none_or(|c| c.deletion.offset + c.deletion.len <= d.offset));
+        let through = last.map_or(0, |c| c.through) + d.len;
         self.file.cuts.push(Cut {
             deletion: d,
             through,
@@ -126,7 +123,11 @@ impl SectionEdits {
         reloc: usize,
         info: &'static RelocInfo,
     ) -> u32 {
-        self.patch(offset, &word.to_le_bytes());
+        self.file.patches.push(Patch {
+            offset,
+            len: 4,
+            bytes: word.to_le_bytes(),
+        });
         self.delete(Deletion {
             offset: offset + 4,
             len: 4,
@@ -135,8 +136,13 @@ impl SectionEdits {
         // unless the object's relocations are not sorted.
         let (from, reloc) = (self.from.rewrites as usize, reloc as u32);
         let rewrites = &mut self.file.rewrites;
-        let at = from + rewrites[from..].partition_point(|r| r.0 < reloc);
-        rewrites.insert(at, (reloc, info));
+        match rewrites[from..].last() {
+            Some(last) if last.0 > reloc => {
+                let at = from + rewrites[from..].partition_point(|r| r.0 < reloc);
+                rewrites.insert(at, (reloc, info));
+            }
+            _ => rewrites.push((reloc, info)),
+        }
         4
     }
 
