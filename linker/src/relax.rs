@@ -11,7 +11,6 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::input::{InputSection, SectionClass};
-use crate::reloc::RelocInfo;
 use crate::resolve::Resolved;
 
 /// What relaxing one section may ask about the targets of its relocations. `symbol` is an index
@@ -113,16 +112,11 @@ impl SectionEdits {
         });
     }
 
-    /// Replaces the two instructions at `offset` with the one instruction `word`, relocated by
-    /// `info` instead of relocation `reloc` (a call or address pair that now reaches its target
-    /// in one). Returns the bytes deleted.
-    pub fn shorten_pair(
-        &mut self,
-        offset: u32,
-        word: u32,
-        reloc: usize,
-        info: &'static RelocInfo,
-    ) -> u32 {
+    /// Replaces the two instructions at `offset` with the one instruction `word`, which
+    /// relocation `reloc` then relocates as its type's shortened form
+    /// ([`crate::arch::Arch::shortened`]): a call or address pair that now reaches its target in
+    /// one. Returns the bytes deleted.
+    pub fn shorten_pair(&mut self, offset: u32, word: u32, reloc: usize) -> u32 {
         self.file.patches.push(Patch {
             offset,
             len: 4,
@@ -137,11 +131,11 @@ impl SectionEdits {
         let (from, reloc) = (self.from.rewrites as usize, reloc as u32);
         let rewrites = &mut self.file.rewrites;
         match rewrites[from..].last() {
-            Some(last) if last.0 > reloc => {
-                let at = from + rewrites[from..].partition_point(|r| r.0 < reloc);
-                rewrites.insert(at, (reloc, info));
+            Some(&last) if last > reloc => {
+                let at = from + rewrites[from..].partition_point(|&r| r < reloc);
+                rewrites.insert(at, reloc);
             }
-            _ => rewrites.push((reloc, info)),
+            _ => rewrites.push(reloc),
         }
         4
     }
@@ -236,8 +230,10 @@ fn deleted_before(cuts: &[Cut], offset: u32) -> u32 {
 pub struct Edits<'a> {
     cuts: &'a [Cut],
     patches: &'a [Patch],
-    /// Relocation index → the type it becomes (CALL → JAL), sorted by index.
-    pub rewrites: &'a [(u32, &'static RelocInfo)],
+    /// The relocations whose pair was shortened to one instruction, which they relocate as
+    /// their shortened form (CALL → JAL), sorted by index. 4 bytes each: the form follows from
+    /// the type.
+    pub rewrites: &'a [u32],
     pub pending: bool,
 }
 
@@ -265,11 +261,9 @@ impl Edits<'_> {
         self.cuts.last().map_or(0, |c| c.through)
     }
 
-    pub fn rewrite(&self, reloc: u32) -> Option<&'static RelocInfo> {
-        self.rewrites
-            .binary_search_by_key(&reloc, |r| r.0)
-            .ok()
-            .map(|i| self.rewrites[i].1)
+    /// Relocation `reloc`'s pair was shortened: it relocates its type's shortened form.
+    pub fn shortened(&self, reloc: u32) -> bool {
+        self.rewrites.binary_search(&reloc).is_ok()
     }
 
     /// Copies `src` (the input bytes) to `dst` (the output, `src.len() - total()` long), dropping
@@ -435,7 +429,7 @@ pub struct Relaxation {
 pub struct FileEdits {
     cuts: Vec<Cut>,
     patches: Vec<Patch>,
-    rewrites: Vec<(u32, &'static RelocInfo)>,
+    rewrites: Vec<u32>,
     /// By section index, up to the last section edited: the section's entry in `starts`, with
     /// [`PENDING`] set when a call in it was left long; [`UNEDITED`] for a section as read.
     sections: Vec<u32>,
@@ -679,20 +673,14 @@ mod tests {
 
     #[test]
     fn rewrites_stay_sorted_by_relocation_whatever_the_offsets() {
-        const INFO: RelocInfo = crate::reloc::table::r(
-            "test",
-            crate::reloc::Formula::Pcrel,
-            crate::reloc::Field::Data32,
-            crate::reloc::Range::Signed,
-        );
         let mut e = SectionEdits::default();
-        e.shorten_pair(0, 0, 3, &INFO);
+        e.shorten_pair(0, 0, 3);
         e.end(1);
         for (offset, reloc) in [(0, 7), (8, 2), (16, 5)] {
-            e.shorten_pair(offset, 0, reloc, &INFO);
+            e.shorten_pair(offset, 0, reloc);
         }
-        let got: Vec<u32> = e.view().rewrites.iter().map(|r| r.0).collect();
-        assert_eq!(got, [2, 5, 7]);
+        assert_eq!(e.view().rewrites, [2, 5, 7]);
+        assert!(e.view().shortened(5) && !e.view().shortened(3));
     }
 
     #[test]
