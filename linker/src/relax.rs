@@ -59,12 +59,25 @@ struct Patch {
     bytes: [u8; 4],
 }
 
-/// A deletion and the bytes deleted up to its end (mold's cumulative `r_deltas`), so that
-/// mapping an offset is one binary search.
+/// Where a deletion starts and the bytes deleted up to its end (mold's cumulative `r_deltas`),
+/// so that mapping an offset is one binary search. Its length is what `through` adds to the
+/// section's previous cut: 8 bytes a cut.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Cut {
-    deletion: Deletion,
+    offset: u32,
     through: u32,
+}
+
+/// The deletion of `cuts[i]`, `cuts` being one section's.
+fn deletion(cuts: &[Cut], i: usize) -> Deletion {
+    let before = match i {
+        0 => 0,
+        _ => cuts[i - 1].through,
+    };
+    Deletion {
+        offset: cuts[i].offset,
+        len: cuts[i].through - before,
+    }
 }
 
 /// What relaxation does to the sections of one file, as an arch decides it section by section:
@@ -103,11 +116,14 @@ impl SectionEdits {
 
     /// Adds a deletion after every one so far.
     pub fn delete(&mut self, d: Deletion) {
-        let last = self.file.cuts[self.from.cuts as usize..].last();
-        debug_assert!(last.is_none_or(|c| c.deletion.offset + c.deletion.len <= d.offset));
-        let through = last.map_or(0, |c| c.through) + d.len;
+        let cuts = &self.file.cuts[self.from.cuts as usize..];
+        debug_assert!(cuts.len().checked_sub(1).is_none_or(|i| {
+            let p = deletion(cuts, i);
+            p.offset + p.len <= d.offset
+        }));
+        let through = cuts.last().map_or(0, |c| c.through) + d.len;
         self.file.cuts.push(Cut {
-            deletion: d,
+            offset: d.offset,
             through,
         });
     }
@@ -214,15 +230,12 @@ impl SectionEdits {
 }
 
 fn deleted_before(cuts: &[Cut], offset: u32) -> u32 {
-    let end = cuts.partition_point(|c| c.deletion.offset < offset);
+    let end = cuts.partition_point(|c| c.offset < offset);
     let Some(last) = end.checked_sub(1) else {
         return 0;
     };
-    let Cut {
-        deletion: d,
-        through,
-    } = cuts[last];
-    through - (d.offset + d.len).saturating_sub(offset)
+    let d = deletion(cuts, last);
+    cuts[last].through - (d.offset + d.len).saturating_sub(offset)
 }
 
 /// One section's edits, wherever they are kept.
@@ -240,7 +253,7 @@ pub struct Edits<'a> {
 impl Edits<'_> {
     /// The deletions, in offset order.
     pub fn deletions(&self) -> impl Iterator<Item = Deletion> + '_ {
-        self.cuts.iter().map(|c| c.deletion)
+        (0..self.cuts.len()).map(|i| deletion(self.cuts, i))
     }
 
     /// Bytes deleted before `offset` (a deletion that starts before it and covers it counts up to
@@ -250,9 +263,9 @@ impl Edits<'_> {
     }
 
     pub fn is_deleted(&self, offset: u32) -> bool {
-        let i = self.cuts.partition_point(|c| c.deletion.offset <= offset);
+        let i = self.cuts.partition_point(|c| c.offset <= offset);
         i > 0 && {
-            let d = self.cuts[i - 1].deletion;
+            let d = deletion(self.cuts, i - 1);
             offset < d.offset + d.len
         }
     }
