@@ -11,7 +11,6 @@ use rayon::prelude::*;
 
 use crate::error::{Error, Result};
 use crate::input::{InputSection, SectionClass};
-use crate::reloc::RelocInfo;
 use crate::resolve::Resolved;
 
 /// What relaxing one section may ask about the targets of its relocations. `symbol` is an index
@@ -60,12 +59,25 @@ struct Patch {
     bytes: [u8; 4],
 }
 
-/// A deletion and the bytes deleted up to its end (mold's cumulative `r_deltas`), so that
-/// mapping an offset is one binary search.
+/// Where a deletion starts and the bytes deleted up to its end (mold's cumulative `r_deltas`),
+/// so that mapping an offset is one binary search. Its length is what `through` adds to the
+/// section's previous cut: 8 bytes a cut.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Cut {
-    deletion: Deletion,
+    offset: u32,
     through: u32,
+}
+
+/// The deletion of `cuts[i]`, `cuts` being one section's.
+fn deletion(cuts: &[Cut], i: usize) -> Deletion {
+    let before = match i {
+        0 => 0,
+        _ => cuts[i - 1].through,
+    };
+    Deletion {
+        offset: cuts[i].offset,
+        len: cuts[i].through - before,
+    }
 }
 
 /// What relaxation does to the sections of one file, as an arch decides it section by section:
@@ -104,29 +116,28 @@ impl SectionEdits {
 
     /// Adds a deletion after every one so far.
     pub fn delete(&mut self, d: Deletion) {
-        debug_assert!(self
-            .view()
-            .deletions()
-            .last()
-            .is_none_or(|p| p.offset + p.len <= d.offset));
-        let through = self.view().total() + d.len;
+        let cuts = &self.file.cuts[self.from.cuts as usize..];
+        debug_assert!(cuts.len().checked_sub(1).is_none_or(|i| {
+            let p = deletion(cuts, i);
+            p.offset + p.len <= d.offset
+        }));
+        let through = cuts.last().map_or(0, |c| c.through) + d.len;
         self.file.cuts.push(Cut {
-            deletion: d,
+            offset: d.offset,
             through,
         });
     }
 
-    /// Replaces the two instructions at `offset` with the one instruction `word`, relocated by
-    /// `info` instead of relocation `reloc` (a call or address pair that now reaches its target
-    /// in one). Returns the bytes deleted.
-    pub fn shorten_pair(
-        &mut self,
-        offset: u32,
-        word: u32,
-        reloc: usize,
-        info: &'static RelocInfo,
-    ) -> u32 {
-        self.patch(offset, &word.to_le_bytes());
+    /// Replaces the two instructions at `offset` with the one instruction `word`, which
+    /// relocation `reloc` then relocates as its type's shortened form
+    /// ([`crate::arch::Arch::shortened`]): a call or address pair that now reaches its target in
+    /// one. Returns the bytes deleted.
+    pub fn shorten_pair(&mut self, offset: u32, word: u32, reloc: usize) -> u32 {
+        self.file.patches.push(Patch {
+            offset,
+            len: 4,
+            bytes: word.to_le_bytes(),
+        });
         self.delete(Deletion {
             offset: offset + 4,
             len: 4,
@@ -135,8 +146,13 @@ impl SectionEdits {
         // unless the object's relocations are not sorted.
         let (from, reloc) = (self.from.rewrites as usize, reloc as u32);
         let rewrites = &mut self.file.rewrites;
-        let at = from + rewrites[from..].partition_point(|r| r.0 < reloc);
-        rewrites.insert(at, (reloc, info));
+        match rewrites[from..].last() {
+            Some(&last) if last > reloc => {
+                let at = from + rewrites[from..].partition_point(|&r| r < reloc);
+                rewrites.insert(at, reloc);
+            }
+            _ => rewrites.push(reloc),
+        }
         4
     }
 
@@ -214,15 +230,12 @@ impl SectionEdits {
 }
 
 fn deleted_before(cuts: &[Cut], offset: u32) -> u32 {
-    let end = cuts.partition_point(|c| c.deletion.offset < offset);
+    let end = cuts.partition_point(|c| c.offset < offset);
     let Some(last) = end.checked_sub(1) else {
         return 0;
     };
-    let Cut {
-        deletion: d,
-        through,
-    } = cuts[last];
-    through - (d.offset + d.len).saturating_sub(offset)
+    let d = deletion(cuts, last);
+    cuts[last].through - (d.offset + d.len).saturating_sub(offset)
 }
 
 /// One section's edits, wherever they are kept.
@@ -230,15 +243,17 @@ fn deleted_before(cuts: &[Cut], offset: u32) -> u32 {
 pub struct Edits<'a> {
     cuts: &'a [Cut],
     patches: &'a [Patch],
-    /// Relocation index → the type it becomes (CALL → JAL), sorted by index.
-    pub rewrites: &'a [(u32, &'static RelocInfo)],
+    /// The relocations whose pair was shortened to one instruction, which they relocate as
+    /// their shortened form (CALL → JAL), sorted by index. 4 bytes each: the form follows from
+    /// the type.
+    pub rewrites: &'a [u32],
     pub pending: bool,
 }
 
 impl Edits<'_> {
     /// The deletions, in offset order.
     pub fn deletions(&self) -> impl Iterator<Item = Deletion> + '_ {
-        self.cuts.iter().map(|c| c.deletion)
+        (0..self.cuts.len()).map(|i| deletion(self.cuts, i))
     }
 
     /// Bytes deleted before `offset` (a deletion that starts before it and covers it counts up to
@@ -248,9 +263,9 @@ impl Edits<'_> {
     }
 
     pub fn is_deleted(&self, offset: u32) -> bool {
-        let i = self.cuts.partition_point(|c| c.deletion.offset <= offset);
+        let i = self.cuts.partition_point(|c| c.offset <= offset);
         i > 0 && {
-            let d = self.cuts[i - 1].deletion;
+            let d = deletion(self.cuts, i - 1);
             offset < d.offset + d.len
         }
     }
@@ -259,11 +274,9 @@ impl Edits<'_> {
         self.cuts.last().map_or(0, |c| c.through)
     }
 
-    pub fn rewrite(&self, reloc: u32) -> Option<&'static RelocInfo> {
-        self.rewrites
-            .binary_search_by_key(&reloc, |r| r.0)
-            .ok()
-            .map(|i| self.rewrites[i].1)
+    /// Relocation `reloc`'s pair was shortened: it relocates its type's shortened form.
+    pub fn shortened(&self, reloc: u32) -> bool {
+        self.rewrites.binary_search(&reloc).is_ok()
     }
 
     /// Copies `src` (the input bytes) to `dst` (the output, `src.len() - total()` long), dropping
@@ -429,7 +442,7 @@ pub struct Relaxation {
 pub struct FileEdits {
     cuts: Vec<Cut>,
     patches: Vec<Patch>,
-    rewrites: Vec<(u32, &'static RelocInfo)>,
+    rewrites: Vec<u32>,
     /// By section index, up to the last section edited: the section's entry in `starts`, with
     /// [`PENDING`] set when a call in it was left long; [`UNEDITED`] for a section as read.
     sections: Vec<u32>,
@@ -673,20 +686,14 @@ mod tests {
 
     #[test]
     fn rewrites_stay_sorted_by_relocation_whatever_the_offsets() {
-        const INFO: RelocInfo = crate::reloc::table::r(
-            "test",
-            crate::reloc::Formula::Pcrel,
-            crate::reloc::Field::Data32,
-            crate::reloc::Range::Signed,
-        );
         let mut e = SectionEdits::default();
-        e.shorten_pair(0, 0, 3, &INFO);
+        e.shorten_pair(0, 0, 3);
         e.end(1);
         for (offset, reloc) in [(0, 7), (8, 2), (16, 5)] {
-            e.shorten_pair(offset, 0, reloc, &INFO);
+            e.shorten_pair(offset, 0, reloc);
         }
-        let got: Vec<u32> = e.view().rewrites.iter().map(|r| r.0).collect();
-        assert_eq!(got, [2, 5, 7]);
+        assert_eq!(e.view().rewrites, [2, 5, 7]);
+        assert!(e.view().shortened(5) && !e.view().shortened(3));
     }
 
     #[test]

@@ -140,6 +140,14 @@ pub trait Arch: 'static {
         Ok(())
     }
 
+    /// The relocation a relocation of type `r_type` becomes once [`Arch::relax_section`] has
+    /// shortened its instruction pair to one ([`SectionEdits::shorten_pair`]); `None` for types
+    /// it never shortens.
+    fn shortened(r_type: u32) -> Option<&'static RelocInfo> {
+        let _ = r_type;
+        None
+    }
+
     /// How to fix an absolute address narrower than 64 bits, for the error message.
     const NARROW_ABSOLUTE_HINT: &'static str;
 

@@ -47,7 +47,7 @@ pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
     // deletes no more than the one before has reached the fixed point.
     // A section with no pending call would come out of another round the same (its ALIGN cuts
     // depend only on its own deletions), so later rounds redo only sections with pending calls,
-    // and only the files holding one get new edits (a few dozen of a thousand).
+    // and only the files holding one get new edits (17 sections on the riscv64 bench).
     let mut relaxation = Relaxation::none();
     let mut places = Places::default();
     for round in 0..MAX_ROUNDS {
@@ -55,7 +55,6 @@ pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
         places.place(res, &relaxation);
         let ctx = Context::new(enabled, text_span, image_span, &places, &relaxation);
         let redone = relax_round::<A>(res, &ctx, round == 0)?;
-        drop(ctx);
         if round == 0 {
             relaxation = Relaxation::from_files(redone.into_iter().map(|(_, f)| f).collect());
         } else {
@@ -70,6 +69,9 @@ pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
     }
     Ok(relaxation)
 }
+
+/// A file's new edits in a round (none when a later round leaves it as it was) and its errors.
+type FileOutcome = (Option<(u32, FileEdits)>, Vec<Error>);
 
 /// What relaxing one object reuses from the previous object on the same thread, so that a round
 /// allocates only what it keeps.
@@ -89,7 +91,7 @@ fn relax_round<A: Arch>(
     first: bool,
 ) -> Result<Vec<(u32, FileEdits)>> {
     let previous = ctx.previous();
-    let per_object: Vec<(Option<(u32, FileEdits)>, Vec<Error>)> = res
+    let per_object: Vec<FileOutcome> = res
         .objects
         .par_iter()
         .enumerate()

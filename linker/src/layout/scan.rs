@@ -168,10 +168,12 @@ fn scan_object<A: Arch>(
             if edits.is_some_and(|e| e.is_deleted(r.offset)) {
                 continue;
             }
-            let Some(mut info) = edits
-                .and_then(|e| e.rewrite(i as u32))
-                .or_else(|| A::reloc_info(obj.format, r.r_type))
-            else {
+            let info = if edits.is_some_and(|e| e.shortened(i as u32)) {
+                A::shortened(r.r_type)
+            } else {
+                A::reloc_info(obj.format, r.r_type)
+            };
+            let Some(mut info) = info else {
                 out.errors.push(Error::UnknownRelocation {
                     file: obj.name.clone(),
                     section: sec.name.to_string(),

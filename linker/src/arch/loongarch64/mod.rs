@@ -159,6 +159,14 @@ impl Arch for Loongarch64 {
 
     const EDITS_SECTIONS: bool = true;
 
+    fn shortened(r_type: u32) -> Option<&'static RelocInfo> {
+        match r_type {
+            R_LARCH_CALL36 => Some(&CALL36_AS_B26),
+            R_LARCH_PCALA_HI20 => Some(&PCALA_AS_PCADDI),
+            _ => None,
+        }
+    }
+
     fn relax_section(
         file: &str,
         sec: &InputSection,
@@ -203,7 +211,7 @@ impl Arch for Loongarch64 {
                         loongarch::ZERO => loongarch::B,
                         _ => continue,
                     };
-                    deleted += edits.shorten_pair(r.offset, op, i, &CALL36_AS_B26);
+                    deleted += edits.shorten_pair(r.offset, op, i);
                 }
                 R_LARCH_PCALA_HI20
                     if addresses && marked(i) && word_aligned(r.symbol, r.addend) =>
@@ -225,7 +233,7 @@ impl Arch for Loongarch64 {
                         continue;
                     }
                     let pcaddi = loongarch::PCADDI | rd;
-                    deleted += edits.shorten_pair(r.offset, pcaddi, i, &PCALA_AS_PCADDI);
+                    deleted += edits.shorten_pair(r.offset, pcaddi, i);
                 }
                 _ => {}
             }

@@ -121,6 +121,10 @@ impl Arch for Riscv64 {
 
     const EDITS_SECTIONS: bool = true;
 
+    fn shortened(r_type: u32) -> Option<&'static RelocInfo> {
+        matches!(r_type, R_RISCV_CALL | R_RISCV_CALL_PLT).then_some(&CALL_AS_JAL)
+    }
+
     fn relax_section(
         file: &str,
         sec: &InputSection,
@@ -168,7 +172,7 @@ impl Arch for Riscv64 {
                         continue;
                     }
                     let rd = riscv::rd(read32(&sec.data[at + 4..]));
-                    deleted += edits.shorten_pair(r.offset, riscv::jal(rd), i, &CALL_AS_JAL);
+                    deleted += edits.shorten_pair(r.offset, riscv::jal(rd), i);
                 }
                 _ => {}
             }

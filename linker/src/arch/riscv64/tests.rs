@@ -136,7 +136,8 @@ fn call_becomes_jal_and_align_padding_shrinks_to_fit() {
             Deletion { offset: 12, len: 2 }
         ]
     );
-    assert_eq!(e.view().rewrites, [(0, &CALL_AS_JAL)]);
+    assert_eq!(e.view().rewrites, [0]);
+    assert_eq!(Riscv64::shortened(R_RISCV_CALL_PLT), Some(&CALL_AS_JAL));
     let mut out = vec![0u8; CALL_RELAX_ALIGN.len() - e.view().total() as usize];
     e.view().copy(CALL_RELAX_ALIGN, &mut out);
     // jal ra, 0 (target filled by the rewritten relocation); nop; ret — `ret` 8-byte aligned.
@@ -196,10 +197,7 @@ fn call_over(pad: &'static [u8]) -> Resolved<'static> {
 fn each_call_relaxes_by_its_own_distance() {
     static PAD: [u8; 1 << 20] = [0; 1 << 20];
     let near = call_over(&PAD[..(1 << 20) - 64]);
-    assert_eq!(
-        relax(&near, true).unwrap().view().rewrites,
-        [(0, &CALL_AS_JAL)]
-    );
+    assert_eq!(relax(&near, true).unwrap().view().rewrites, [0]);
     let far = call_over(&PAD);
     assert!(
         relax(&far, true).unwrap().view().rewrites.is_empty(),
