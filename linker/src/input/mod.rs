@@ -295,9 +295,6 @@ impl FileId {
     }
 }
 
-/// Inputs up to this size are mapped populated (see [`Mapped::open`]).
-const POPULATED_UP_TO: usize = 1 << 20;
-
 impl Mapped {
     pub fn open(path: &Path) -> Result<Mapped> {
         let io = |source| Error::Io {
@@ -314,16 +311,7 @@ impl Mapped {
         } else {
             // The length given: memmap2 would otherwise ask the file system a second time.
             let len = usize::try_from(len).map_err(|e| io(std::io::Error::other(e)))?;
-            let mut options = memmap2::MmapOptions::new();
-            // A small file is an object the parser reads whole (or a small archive): its pages
-            // are mapped by the mmap call itself, while files are opened in parallel, rather
-            // than by a page fault as each is first read (a thousand fewer faults in a
-            // 1000-object link). A large one is mostly an archive, of which a link reads the
-            // members it pulls: mapping all of it would be wasted.
-            if len <= POPULATED_UP_TO {
-                options.populate();
-            }
-            Some(unsafe { options.len(len).map(&file) }.map_err(io)?)
+            Some(unsafe { memmap2::MmapOptions::new().len(len).map(&file) }.map_err(io)?)
         };
         Ok(Mapped {
             path: path.to_path_buf(),
