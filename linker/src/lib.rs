@@ -123,7 +123,7 @@ pub const DEFAULT_IMAGE_BASE: u64 = 0x1_4000_0000;
 /// Links the files `args` names and writes the image (and map) atomically.
 pub fn link(args: &LinkArgs) -> Result {
     let (paths, whole) = find_inputs(args)?;
-    let output = input::FileId::at(&args.output);
+    let output = peln_pe::output::FileId::at(&args.output);
     let _open = tracing::info_span!("open").entered();
     // Opened and mapped in parallel; the first failure in command-line order is the error.
     let mapped = paths
@@ -138,7 +138,7 @@ pub fn link(args: &LinkArgs) -> Result {
         .collect::<Result<Vec<_>>>()?;
     // Renaming the image into place would replace that input: refused. Compared with the
     // status each input was mapped with, not by asking the file system again for every input.
-    if let Some(input) = mapped.iter().find(|m| output.is_some() && m.id == output) {
+    if let Some(input) = output.and_then(|out| mapped.iter().find(|m| m.id == Some(out))) {
         return Err(Error::OutputIsInput {
             output: args.output.clone(),
             input: input.path.clone(),

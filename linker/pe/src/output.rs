@@ -106,26 +106,35 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     staged.commit()
 }
 
-/// The first of `inputs` that is the same file as `output` (same device and inode, so
-/// `./a.efi`, `a.efi` and a hard link all count), if any. A tool refuses to write over its own
-/// input: the rename would replace the input even though the user asked for a new file.
+/// The first of `inputs` that is the same file as `output` (see [`FileId`]), if any. A tool
+/// refuses to write over its own input: the rename would replace the input even though the user
+/// asked for a new file.
 pub fn output_is_input<'a>(output: &Path, inputs: &[&'a Path]) -> Option<&'a Path> {
-    let out = std::fs::metadata(output).ok()?;
-    inputs
-        .iter()
-        .copied()
-        .find(|i| std::fs::metadata(i).is_ok_and(|m| same_file(&m, &out)))
+    let out = FileId::at(output)?;
+    inputs.iter().copied().find(|i| FileId::at(i) == Some(out))
 }
 
-#[cfg(unix)]
-fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    (a.dev(), a.ino()) == (b.dev(), b.ino())
-}
+/// A file's device and inode: the same file whatever path names it (`./a.efi`, `a.efi`, a hard
+/// link). `None` where the platform has no such numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileId(u64, u64);
 
-#[cfg(not(unix))]
-fn same_file(_: &std::fs::Metadata, _: &std::fs::Metadata) -> bool {
-    false
+impl FileId {
+    #[cfg(unix)]
+    pub fn of(meta: &std::fs::Metadata) -> Option<FileId> {
+        use std::os::unix::fs::MetadataExt;
+        Some(FileId(meta.dev(), meta.ino()))
+    }
+
+    #[cfg(not(unix))]
+    pub fn of(_: &std::fs::Metadata) -> Option<FileId> {
+        None
+    }
+
+    /// The file at `path`, if there is one.
+    pub fn at(path: &Path) -> Option<FileId> {
+        FileId::of(&std::fs::metadata(path).ok()?)
+    }
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use object::{
     Endianness, FileKind, Object, ObjectComdat, ObjectSection, ObjectSymbol, SectionFlags,
     SectionKind, SymbolSection,
 };
+use peln_pe::output::FileId;
 
 use crate::consts::{Machine, DEBUG_SECTIONS};
 use crate::error::{Error, Result};
@@ -271,28 +272,6 @@ pub struct Mapped {
     pub whole: bool,
     /// Which file it is, from the status read to map it: the output is checked against it.
     pub id: Option<FileId>,
-}
-
-/// A file's device and inode: the same file whatever path names it (`./a.o`, `a.o`, a hard link).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FileId(u64, u64);
-
-impl FileId {
-    #[cfg(unix)]
-    fn of(meta: &std::fs::Metadata) -> Option<FileId> {
-        use std::os::unix::fs::MetadataExt;
-        Some(FileId(meta.dev(), meta.ino()))
-    }
-
-    #[cfg(not(unix))]
-    fn of(_: &std::fs::Metadata) -> Option<FileId> {
-        None
-    }
-
-    /// The file at `path`, if there is one.
-    pub fn at(path: &Path) -> Option<FileId> {
-        FileId::of(&std::fs::metadata(path).ok()?)
-    }
 }
 
 impl Mapped {
