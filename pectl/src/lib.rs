@@ -14,6 +14,7 @@ use clap::{Parser, Subcommand};
 use peln_linker::{LinkArgs, Machine, Subsystem};
 
 pub mod flavor;
+pub mod heap;
 pub mod inspect;
 mod sign;
 mod verify;
@@ -199,6 +200,7 @@ fn timestamp() -> Result<u32, Error> {
 /// output and renames it into place only once `pectl verify`'s checks pass, so a failed link
 /// leaves the previous output untouched.
 fn link(args: LinkArgs) -> Result<(), Error> {
+    heap::reserve_for_link();
     // The linker itself refuses an output that is one of its inputs.
     peln_linker::link(&LinkArgs {
         exit_early: true,

@@ -1,8 +1,14 @@
 use std::process::ExitCode;
 
+use pectl::heap::Heap;
+
+/// Links allocate from a reservation on huge pages and free little before they exit (see
+/// [`pectl::heap`]); until a link starts this is the system allocator.
+#[global_allocator]
+static HEAP: Heap = Heap::new();
+
 fn main() -> ExitCode {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    reexec_with_malloc_tunables();
+    pectl::heap::install(&HEAP);
     match pectl::run(std::env::args_os()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => match e.downcast::<clap::Error>() {
@@ -17,32 +23,4 @@ fn main() -> ExitCode {
             }
         },
     }
-}
-
-/// glibc's malloc for a short process that fills a hundred MiB from several threads: heaps grown
-/// 64 MiB at a time and backed by transparent huge pages. A large link otherwise spends a third of
-/// its time in page faults (one per 4 KiB touched; a fault costs microseconds in a VM) and in the
-/// `mprotect` calls that grow each thread's heap; with these, a 1000-object link takes ~2k faults
-/// instead of ~28k and about 30 % less wall time, and peak RSS grows by a few MiB. glibc reads
-/// tunables only from the environment at startup, so the process re-executes itself once with
-/// them set; a GLIBC_TUNABLES already set (the user's, or this re-execution's) is left alone.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-fn reexec_with_malloc_tunables() {
-    use std::os::unix::process::CommandExt;
-    const VAR: &str = "GLIBC_TUNABLES";
-    if std::env::var_os(VAR).is_some() {
-        return;
-    }
-    let Ok(exe) = std::env::current_exe() else {
-        return;
-    };
-    let mut args = std::env::args_os();
-    let argv0 = args.next().unwrap_or_default();
-    // argv[0] is kept: it selects the linker flavour (`ld.lld`, `lld-link`, ...).
-    let _failed = std::process::Command::new(exe)
-        .arg0(argv0)
-        .args(args)
-        .env(VAR, "glibc.malloc.hugetlb=1:glibc.malloc.top_pad=67108864")
-        .exec();
-    // Only a failed exec returns: go on with the defaults.
 }
