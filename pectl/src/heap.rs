@@ -17,12 +17,12 @@
 //! again. Large blocks come from the reservation's tail, grow in place at its end, and when freed
 //! go on one shared list. The tail was never written, so large zeroed blocks cost no writes.
 //! Before [`Heap::reserve`], or when the reservation is exhausted or cannot be made, blocks come
-//! from the system allocator, and go back to it.
+//! from the system allocator, and go back to it. [`crate::process`] reserves as a link starts.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 
 /// What each thread takes from the reservation to bump through on its own.
 const CHUNK: usize = 2 << 20;
@@ -31,34 +31,10 @@ const CHUNK: usize = 2 << 20;
 const LARGE: usize = 64 << 10;
 /// Transparent huge pages are 2 MiB wherever pectl runs with them; the reservation starts on one.
 const HUGE_PAGE: usize = 2 << 20;
-/// Address space a link may fill before blocks come from the system allocator again: reserving
-/// costs no memory, pages are made as they are first touched.
-const LINK_RESERVATION: usize = 16 << 30;
 /// Size classes of small blocks: 16-byte steps up to 256 bytes, then eight per power of two up
 /// to [`LARGE`]. A small block is its class's size, so a freed block fits every later request
 /// of its class, at the cost of rounding (6 % on average).
 const CLASSES: usize = 16 + 8 * 8;
-
-/// The process's allocator, when it is a [`Heap`] (`pectl`'s `main` says so); a process that
-/// uses this crate as a library (the tests) keeps its own allocator and links without one.
-static PROCESS_HEAP: OnceLock<&'static Heap> = OnceLock::new();
-
-/// Tells links that `heap` is the process's global allocator.
-pub fn install(heap: &'static Heap) {
-    let _ = PROCESS_HEAP.set(heap);
-}
-
-/// Called as a link starts: from here on the process allocates from the reservation. Heap
-/// profilers (valgrind's dhat and massif, heaptrack) see only `malloc`: with
-/// `PECTL_SYSTEM_ALLOCATOR` set, links keep it.
-pub(crate) fn reserve_for_link() {
-    if std::env::var_os("PECTL_SYSTEM_ALLOCATOR").is_some() {
-        return;
-    }
-    if let Some(heap) = PROCESS_HEAP.get() {
-        heap.reserve(LINK_RESERVATION);
-    }
-}
 
 pub struct Heap {
     /// The reservation is `start..end`; both 0 until [`Heap::reserve`].

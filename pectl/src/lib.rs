@@ -16,6 +16,7 @@ use peln_linker::{LinkArgs, Machine, Subsystem};
 pub mod flavor;
 pub mod heap;
 pub mod inspect;
+pub mod process;
 mod sign;
 mod verify;
 
@@ -200,7 +201,6 @@ fn timestamp() -> Result<u32, Error> {
 /// output and renames it into place only once `pectl verify`'s checks pass, so a failed link
 /// leaves the previous output untouched.
 fn link(args: LinkArgs) -> Result<(), Error> {
-    heap::reserve_for_link();
     // The linker itself refuses an output that is one of its inputs.
     peln_linker::link(&LinkArgs {
         exit_early: true,
@@ -259,7 +259,7 @@ where
     if let Some((f, start)) = flavor::detect(&argv)? {
         let mut args = flavor::parse(f, &argv[start..])?;
         args.timestamp = timestamp()?;
-        return link(args);
+        return process::link(|| link(args));
     }
     let cli = Cli::try_parse_from(argv)?;
     init_tracing(cli.verbose);
@@ -293,10 +293,10 @@ where
                 timestamp: timestamp()?,
                 ..LinkArgs::new(l.output)
             };
-            match l.sign_key.zip(l.sign_cert) {
+            process::link(|| match l.sign_key.zip(l.sign_cert) {
                 Some((key, cert)) => link_signed(args, &key, &cert, l.key_password_file.as_deref()),
                 None => link(args),
-            }
+            })
         }
         Command::Uki(u) => {
             use peln_uki::{Payload, UkiArgs};

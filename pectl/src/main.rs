@@ -3,12 +3,12 @@ use std::process::ExitCode;
 use pectl::heap::Heap;
 
 /// Links allocate from a reservation on huge pages and free little before they exit (see
-/// [`pectl::heap`]); until a link starts this is the system allocator.
+/// [`pectl::process`]); until a link starts this is the system allocator.
 #[global_allocator]
 static HEAP: Heap = Heap::new();
 
 fn main() -> ExitCode {
-    pectl::heap::install(&HEAP);
+    pectl::process::own(&HEAP);
     match pectl::run(std::env::args_os()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => match e.downcast::<clap::Error>() {

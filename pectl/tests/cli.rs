@@ -207,6 +207,52 @@ fn failed_link_keeps_the_previous_output() {
     assert_eq!(std::fs::read(&out).unwrap(), b"previous good image");
 }
 
+/// A link runs in a child that tells pectl when its output is in place (mold's early exit):
+/// pectl's exit means the whole image, byte for byte what a link kept in one process
+/// (`PECTL_NO_FORK`) writes; a child that fails prints its error once, and pectl exits with its
+/// status and leaves nothing behind.
+#[test]
+fn the_linking_child_hands_over_its_output_or_its_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let link = |out: &str, no_fork: bool| {
+        let mut pectl = Command::new(env!("CARGO_BIN_EXE_pectl"));
+        if no_fork {
+            pectl.env("PECTL_NO_FORK", "1");
+        }
+        let o = pectl
+            .args(["link", "--machine", "amd64", "-o"])
+            .arg(dir.path().join(out))
+            .args([fixture("comdat-a.obj"), fixture("comdat-b.obj")])
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(o.stdout.is_empty() && o.stderr.is_empty());
+        std::fs::read(dir.path().join(out)).unwrap()
+    };
+    let forked = link("forked.efi", false);
+    assert_eq!(forked, link("one-process.efi", true));
+    let verified = Command::new(env!("CARGO_BIN_EXE_pectl"))
+        .arg("verify")
+        .arg(dir.path().join("forked.efi"))
+        .status()
+        .unwrap();
+    assert!(verified.success());
+
+    let failed = link_objs(&["undef-elf.o"]);
+    assert_fails(&failed, &["undefined symbol: missing_function"]);
+    assert_eq!(
+        failed.stderr.matches("undefined symbol").count(),
+        1,
+        "{}",
+        failed.stderr
+    );
+}
+
 /// `-o` naming an input by another path (here `./in.obj` for `in.obj`) is refused before
 /// anything is written: the input is left as it was.
 #[test]
