@@ -54,11 +54,17 @@ struct Local {
     /// The chunk's next free byte and its end; (0, 0) before the thread's first chunk.
     chunk: Cell<(usize, usize)>,
     free: [Cell<usize>; CLASSES],
+    /// Bit `c` set: `free[c]` may hold a block.
+    filled: Cell<u128>,
 }
 
 thread_local! {
     static LOCAL: Local = const {
-        Local { chunk: Cell::new((0, 0)), free: [const { Cell::new(0) }; CLASSES] }
+        Local {
+            chunk: Cell::new((0, 0)),
+            free: [const { Cell::new(0) }; CLASSES],
+            filled: Cell::new(0),
+        }
     };
 }
 
@@ -82,12 +88,13 @@ fn class_of(size: usize) -> usize {
     16 + (power - 8) * 8 + eighth - 1
 }
 
-/// The bytes a block for `size` takes: its class's, or its own when large.
+/// The bytes a block for `size` takes: its class's, or its own rounded to 16 when large. Every
+/// block starts 16-aligned, so a freed one holds the free lists' words where they can be read.
 fn block_size(size: usize) -> usize {
     if size < LARGE {
         class_size(class_of(size))
     } else {
-        size
+        size.next_multiple_of(16)
     }
 }
 
@@ -148,8 +155,8 @@ impl Heap {
         }
     }
 
-    /// A freed large block for `size` bytes at `align`: the smallest that holds it, and not more
-    /// than twice its size (the rest is lost until exit).
+    /// A freed large block for `size` bytes at `align`: the smallest that holds it, its tail
+    /// filed again when that is large itself (ICF's per-round tables come back at other sizes).
     fn take_freed_large(&self, size: usize, align: usize) -> Option<usize> {
         let mut head = self.large_free.lock().unwrap_or_else(|e| e.into_inner());
         let (mut best, mut best_size, mut best_link) = (0, usize::MAX, std::ptr::null_mut());
@@ -160,19 +167,26 @@ impl Heap {
             while *link != 0 {
                 let block = *link as *mut usize;
                 let block_size = *block.add(1);
-                if (size..=2 * size).contains(&block_size)
-                    && block_size < best_size
-                    && (block as usize).is_multiple_of(align)
+                if (size..best_size).contains(&block_size) && (block as usize).is_multiple_of(align)
                 {
                     (best, best_size, best_link) = (block as usize, block_size, link);
                 }
                 link = block;
             }
-            if best != 0 {
-                *best_link = *(best as *const usize);
+            if best == 0 {
+                return None;
             }
+            // The tail takes the block's place in the list, which stays in address order.
+            let after = *(best as *const usize);
+            let used = block_size(size);
+            *best_link = if best_size >= used + LARGE {
+                *((best + used) as *mut [usize; 2]) = [after, best_size - used];
+                best + used
+            } else {
+                after
+            };
         }
-        (best != 0).then_some(best)
+        Some(best)
     }
 
     /// A block for `layout` from the reservation, and whether it may hold old bytes.
@@ -180,21 +194,31 @@ impl Heap {
         if self.end.load(Ordering::Acquire) == 0 {
             return None;
         }
-        let (size, align) = (layout.size(), layout.align());
+        let (size, align) = (block_size(layout.size()), layout.align().max(16));
         if size >= LARGE {
             if let Some(at) = self.take_freed_large(size, align) {
                 return Some((at, true));
             }
             return self.take_fresh(size, align).map(|at| (at, false));
         }
-        let size = block_size(size);
         LOCAL.with(|local| {
-            let list = &local.free[class_of(size)];
-            let head = list.get();
-            if self.contains(head) && head.is_multiple_of(align) {
-                // SAFETY: a freed block's first word links to the next one.
-                list.set(unsafe { *(head as *const usize) });
-                return Some((head, true));
+            // A freed block of the size's class or of one of the next eight (up to twice the
+            // size): reused memory costs no page fault, fresh memory does.
+            let class = class_of(size);
+            let near = (local.filled.get() >> class) & 0x1ff;
+            if near != 0 {
+                let class = class + near.trailing_zeros() as usize;
+                let list = &local.free[class];
+                let head = list.get();
+                if self.contains(head) && head.is_multiple_of(align) {
+                    // SAFETY: a freed block's first word links to the next one.
+                    let next = unsafe { *(head as *const usize) };
+                    list.set(next);
+                    if next == 0 {
+                        local.filled.set(local.filled.get() & !(1 << class));
+                    }
+                    return Some((head, true));
+                }
             }
             let (mut cur, lim) = local.chunk.get();
             if self.contains(cur) {
@@ -204,10 +228,39 @@ impl Heap {
                     return Some((cur, true));
                 }
             }
-            let chunk = self.take_fresh(CHUNK, align.max(16))?;
+            let chunk = self.take_fresh(CHUNK, align)?;
             local.chunk.set((chunk + size, chunk + CHUNK));
             Some((chunk, true))
         })
+    }
+}
+
+/// Puts the free large block `at..at + size` on the address-ordered list whose first block is
+/// `head`, joined with the free blocks just before and after it: blocks freed side by side (a
+/// round's tables) come back as one.
+///
+/// # Safety
+/// The block is free, this heap's, and at least [`LARGE`] bytes; so is every block on the list,
+/// its first two words the next block's address and its own size.
+unsafe fn file_large(head: &mut usize, at: usize, size: usize) {
+    let (mut link, mut before): (*mut usize, usize) = (head, 0);
+    unsafe {
+        while *link != 0 && *link < at {
+            before = *link;
+            link = before as *mut usize;
+        }
+        let (mut size, mut after) = (size, *link);
+        if after == at + size {
+            let [next, next_size] = *(after as *const [usize; 2]);
+            (size, after) = (size + next_size, next);
+        }
+        let before = before as *mut [usize; 2];
+        if !before.is_null() && before as usize + (*before)[1] == at {
+            *before = [after, (*before)[1] + size];
+        } else {
+            *(at as *mut [usize; 2]) = [after, size];
+            *link = at;
+        }
     }
 }
 
@@ -250,19 +303,20 @@ unsafe impl GlobalAlloc for Heap {
                 return true;
             }
             if size < LARGE {
-                let list = &local.free[class_of(size)];
+                let class = class_of(size);
+                let list = &local.free[class];
                 // SAFETY: the block is ours again, and holds a word.
                 unsafe { (ptr as *mut usize).write(list.get()) };
                 list.set(p);
+                local.filled.set(local.filled.get() | 1 << class);
                 return true;
             }
             false
         });
         if !taken_back {
             let mut head = self.large_free.lock().unwrap_or_else(|e| e.into_inner());
-            // SAFETY: the block is ours again, and large enough for two words.
-            unsafe { (ptr as *mut [usize; 2]).write_unaligned([*head, size]) };
-            *head = p;
+            // SAFETY: the block is ours again.
+            unsafe { file_large(&mut head, p, size) };
         }
     }
 
@@ -372,30 +426,62 @@ mod tests {
     #[test]
     fn freed_blocks_are_handed_out_again() {
         let h = heap(64 << 20);
-        let (small, large) = (layout(200, 8), layout(100_000, 8));
+        let small = layout(200, 8);
         unsafe {
             let a = h.alloc(small);
             let _keep = h.alloc(small);
             h.dealloc(a, small);
             assert_eq!(h.alloc(layout(193, 8)), a, "same class");
+            let b = h.alloc(layout(150, 8));
+            let _keep = h.alloc(small);
+            h.dealloc(b, layout(150, 8));
+            assert_eq!(h.alloc(layout(80, 8)), b, "a class up to twice the size");
+            let c = h.alloc(layout(300, 8));
+            let _keep = h.alloc(small);
+            h.dealloc(c, layout(300, 8));
+            assert_ne!(
+                h.alloc(layout(100, 8)),
+                c,
+                "not a block three times the size"
+            );
             // The top of the chunk is taken back whatever the size asked next.
             let top = h.alloc(layout(40, 8));
             h.dealloc(top, layout(40, 8));
             assert_eq!(h.alloc(layout(8, 8)), top);
-            let b = h.alloc(large);
-            let _after = h.alloc(large);
-            h.dealloc(b, large);
-            assert_eq!(
-                h.alloc(layout(80_000, 8)),
-                b,
-                "a smaller block, within half of it"
-            );
-            let c = h.alloc(large);
-            h.dealloc(c, large);
-            assert_ne!(
-                h.alloc(layout(30_000_000, 8)),
-                c,
-                "not for a block 300 times larger"
+
+            let large = layout(300_000, 8);
+            let d = h.alloc(large);
+            let _keep = h.alloc(large);
+            h.dealloc(d, large);
+            assert_ne!(h.alloc(layout(400_000, 8)), d, "too small for it");
+            assert_eq!(h.alloc(layout(100_000, 8)), d, "the least that holds it");
+            let tail = d.add(100_000);
+            assert_eq!(h.alloc(layout(150_000, 8)), tail, "its tail, filed again");
+        }
+    }
+
+    #[test]
+    fn large_blocks_freed_side_by_side_come_back_as_one() {
+        let h = heap(64 << 20);
+        let l = layout(100_000, 8);
+        unsafe {
+            let [a, b, c] = [(); 3].map(|_| h.alloc(l));
+            let _keep = h.alloc(l);
+            assert_eq!((b.offset_from(a), c.offset_from(b)), (100_000, 100_000));
+            h.dealloc(a, l);
+            h.dealloc(c, l);
+            h.dealloc(b, l);
+            assert_eq!(h.alloc(layout(300_000, 8)), a, "a, b and c joined");
+            // A block of an odd size is handed out and taken back whole, and nothing past it.
+            let odd = layout(100_001, 1);
+            let d = h.alloc(odd);
+            let _keep = h.alloc(odd);
+            h.dealloc(d, odd);
+            assert_eq!(h.alloc(odd), d);
+            let e = h.alloc(l);
+            assert!(
+                e as usize >= d as usize + 2 * 100_001,
+                "{e:?} inside {d:?}'s neighbours"
             );
         }
     }
