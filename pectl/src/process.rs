@@ -51,8 +51,24 @@ pub(crate) fn link<T>(run: impl FnOnce() -> Result<T, Error>) -> Result<T, Error
 }
 
 /// The child's end of the pipe on which it says that the link is done.
+#[cfg(target_os = "linux")]
 struct Done(libc::c_int);
 
+/// Elsewhere links run in the process the caller started.
+#[cfg(not(target_os = "linux"))]
+enum Done {}
+
+#[cfg(not(target_os = "linux"))]
+impl Done {
+    fn say(self) {}
+}
+
+#[cfg(not(target_os = "linux"))]
+fn detach() -> Option<Done> {
+    None
+}
+
+#[cfg(target_os = "linux")]
 impl Done {
     /// Lets the waiting process exit with success, and lets go of the caller's stdout and stderr
     /// (whoever reads them until their end stops waiting too): nothing is printed after this.
@@ -75,6 +91,7 @@ impl Done {
 
 /// Forks: the child returns with the end of the pipe it will speak on; this process waits and
 /// exits. Without a fork (the kernel refused one) the link goes on here.
+#[cfg(target_os = "linux")]
 fn detach() -> Option<Done> {
     let mut ends = [0; 2];
     // SAFETY: `pipe2` fills the two descriptors; `fork` happens before the link starts any thread.
@@ -102,6 +119,7 @@ fn detach() -> Option<Done> {
 
 /// The waiting process: exits as soon as the child says the output is in place, or as the child
 /// did. Never returns.
+#[cfg(target_os = "linux")]
 unsafe fn wait_for(child: libc::pid_t, said: libc::c_int) -> ! {
     let mut byte = 0u8;
     loop {
