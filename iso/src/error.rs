@@ -138,11 +138,8 @@ impl fmt::Display for Error {
                 machine_name(*found),
                 machine_name(arch.pe_machine())
             ),
-            Error::OutputIsInput { output, input } => write!(
-                f,
-                "output {} is the input {}: refusing to overwrite an input",
-                output.display(),
-                input.display()
+            Error::OutputIsInput { output, input } => f.write_str(
+                &peln_pe::output::refusal_to_overwrite(output.display(), input.display()),
             ),
             Error::NotLoadable { path, errors } => write!(
                 f,

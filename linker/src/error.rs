@@ -152,11 +152,8 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
-            Error::OutputIsInput { output, input } => write!(
-                f,
-                "output {} is the input {}: refusing to overwrite an input",
-                output.display(),
-                input.display()
+            Error::OutputIsInput { output, input } => f.write_str(
+                &peln_pe::output::refusal_to_overwrite(output.display(), input.display()),
             ),
             Error::Parse { file, reason } => write!(f, "{file}: cannot read input: {reason}"),
             Error::WrongMachine {

@@ -223,12 +223,9 @@ fn link_signed(
     let output = args.output.clone();
     let inputs: Vec<&Path> = args.inputs.iter().map(PathBuf::as_path).collect();
     if let Some(input) = peln_pe::output::output_is_input(&output, &inputs) {
-        return Err(format!(
-            "output {} is the input {}: refusing to overwrite an input",
-            output.display(),
-            input.display()
-        )
-        .into());
+        return Err(
+            peln_pe::output::refusal_to_overwrite(output.display(), input.display()).into(),
+        );
     }
     let name = output.file_name().unwrap_or_default().to_string_lossy();
     let unsigned = output.with_file_name(format!(".{name}.unsigned-{}", std::process::id()));

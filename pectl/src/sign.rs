@@ -35,12 +35,9 @@ pub fn run(args: &Sign) -> Result<(), Error> {
         PathBuf::from(name)
     });
     if peln_pe::output::output_is_input(&output, &[&args.file]).is_some() {
-        return Err(format!(
-            "output {} is the input {}: refusing to overwrite an input",
-            output.display(),
-            args.file.display()
-        )
-        .into());
+        return Err(
+            peln_pe::output::refusal_to_overwrite(output.display(), args.file.display()).into(),
+        );
     }
     let password = Password::from_file_or_env(args.key_password_file.as_deref())?;
     let signer = Signer::load(&args.key, &args.cert, password.as_ref())?;

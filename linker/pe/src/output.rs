@@ -114,6 +114,15 @@ pub fn output_is_input<'a>(output: &Path, inputs: &[&'a Path]) -> Option<&'a Pat
     inputs.iter().copied().find(|i| FileId::at(i) == Some(out))
 }
 
+/// What a tool says when its output would replace one of its inputs (see [`output_is_input`]):
+/// one wording for every tool.
+pub fn refusal_to_overwrite(
+    output: impl std::fmt::Display,
+    input: impl std::fmt::Display,
+) -> String {
+    format!("output {output} is the input {input}: refusing to overwrite an input")
+}
+
 /// A file's device and inode: the same file whatever path names it (`./a.efi`, `a.efi`, a hard
 /// link). `None` where the platform has no such numbers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -203,10 +203,9 @@ impl fmt::Display for UkiError {
             UkiError::Unloadable { file, errors } => {
                 write!(f, "{file}: UEFI firmware would not load it: {errors}")
             }
-            UkiError::OutputIsInput { output, input } => write!(
-                f,
-                "output {output} is the input {input}: refusing to overwrite an input"
-            ),
+            UkiError::OutputIsInput { output, input } => {
+                f.write_str(&peln_pe::output::refusal_to_overwrite(output, input))
+            }
             UkiError::TooLarge { what } => {
                 write!(f, "the UKI is too large: {what} does not fit in 32 bits")
             }
