@@ -54,15 +54,11 @@ impl Linker {
     }
 }
 
-/// The Rust target the program is built for: the UEFI targets where rustc has one, else the
-/// bare-metal ELF target (pectl writes a PE image anyway).
+/// The Rust target the program is built for: the arch's own ([`Arch::rust_uefi_target`]), or
+/// for loongarch64, which has none, the bare-metal ELF target (pectl writes a PE image anyway).
 pub fn rust_target(arch: Arch) -> &'static str {
-    match arch {
-        Arch::Amd64 => "x86_64-unknown-uefi",
-        Arch::Arm64 => "aarch64-unknown-uefi",
-        Arch::Riscv64 => "riscv64gc-unknown-none-elf",
-        Arch::Loongarch64 => "loongarch64-unknown-none",
-    }
+    arch.rust_uefi_target()
+        .unwrap_or("loongarch64-unknown-none")
 }
 
 /// rustup ships no `loongarch64-unknown-none` std: core and alloc are built from rust-src.
