@@ -99,6 +99,7 @@ fn detach() -> Option<Done> {
         if libc::pipe2(ends.as_mut_ptr(), libc::O_CLOEXEC) != 0 {
             return None;
         }
+        let waiting = libc::getpid();
         match libc::fork() {
             -1 => {
                 libc::close(ends[0]);
@@ -107,6 +108,12 @@ fn detach() -> Option<Done> {
             }
             0 => {
                 libc::close(ends[0]);
+                // Whoever stops pectl (a build's timeout, a signal to its pid) stops the link
+                // too; once the child has said it is done, this only hurries its exit along.
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                if libc::getppid() != waiting {
+                    libc::_exit(1);
+                }
                 Some(Done(ends[1]))
             }
             child => {
