@@ -217,6 +217,9 @@ fn load_archive_members<'d>(
         // Nothing left to pull: skip reading every object's symbols for names.
         return Ok(objects);
     }
+    // Room for every symbol the objects define (members add theirs as they load): the set is
+    // not rehashed as it fills.
+    defined.reserve(objects.iter().map(|o| o.symbols.len()).sum());
     for obj in &objects {
         note(obj, &mut defined, &mut wanted);
     }

@@ -30,9 +30,15 @@ impl<'d> Archive<'d> {
         let mut index = FxHashMap::default();
         match file.symbols().map_err(|e| parse_error(&name, e))? {
             Some(symbols) => {
-                for sym in symbols {
-                    let sym = sym.map_err(|e| parse_error(&name, e))?;
-                    index.entry(sym.name()).or_insert(sym.offset().0);
+                // Listed first, then hashed into a table of the final size: growing the table
+                // would hash every name again at each doubling (an rlib lists thousands).
+                let listed = symbols
+                    .map(|sym| sym.map(|sym| (sym.name(), sym.offset().0)))
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|e| parse_error(&name, e))?;
+                index.reserve(listed.len());
+                for (symbol, offset) in listed {
+                    index.entry(symbol).or_insert(offset);
                 }
             }
             // No symbol index (`ar S`, `llvm-ar rcS`): read every member's definitions instead,
