@@ -118,7 +118,10 @@ impl<'r, 'd> Icf<'r, 'd> {
             .map(|(f, obj)| {
                 let vtables: Vec<u32> = match obj.format {
                     Format::Coff => (obj.comdats.iter())
-                        .filter(|c| c.key.starts_with(b"??_7") || c.key.starts_with(b"_ZTV"))
+                        .filter(|c| {
+                            let key = obj.comdat_key(c);
+                            key.starts_with(b"??_7") || key.starts_with(b"_ZTV")
+                        })
                         .map(|c| c.sections[0])
                         .collect(),
                     Format::Elf => Vec::new(),
@@ -521,7 +524,7 @@ fn address_significant(res: &Resolved, base: &[u32], total: usize) -> Result<Vec
             let targets = &res.targets[f];
             Ok(match addrsig_symbols(obj)? {
                 Some(table) => (table.iter())
-                    .filter_map(|&i| flat(&targets[i as usize]))
+                    .filter_map(|&i| flat(&targets[obj.symbol_index(i) as usize]))
                     .collect(),
                 None => targets.iter().filter_map(flat).collect(),
             })

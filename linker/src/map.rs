@@ -50,7 +50,7 @@ pub fn render(res: &Resolved, layout: &Layout, folds: &[Fold]) -> String {
                             SymDef::Section { section: ss, value } if ss == s => {
                                 // A global that lost to another definition belongs to the winner.
                                 let won = sym.binding == Binding::Local
-                                    || res.target(file, i as u32)
+                                    || res.targets[file as usize][i]
                                         == (Target::Section {
                                             file,
                                             section: s,
@@ -123,7 +123,7 @@ pub fn render(res: &Resolved, layout: &Layout, folds: &[Fold]) -> String {
                 Some(c) => format!(
                     "{}:({section}) {}",
                     obj.name,
-                    String::from_utf8_lossy(c.key)
+                    String::from_utf8_lossy(obj.comdat_key(c))
                 ),
                 None => format!("{}:({section})", obj.name),
             }

@@ -57,7 +57,8 @@ pub struct Common {
 pub struct Resolved<'d> {
     pub machine: Machine,
     pub objects: Vec<ObjectFile<'d>>,
-    /// Per file, per symbol index.
+    /// Per file, per symbol index (a relocation's record index goes through
+    /// [`ObjectFile::symbol_index`]: [`Resolved::target`]).
     pub targets: Vec<Vec<Target>>,
     /// Per file, per section index: the section goes into the image.
     pub live: Vec<Vec<bool>>,
@@ -66,7 +67,9 @@ pub struct Resolved<'d> {
 }
 
 impl Resolved<'_> {
+    /// What symbol table record `symbol` of `file` (as a relocation names it) refers to.
     pub fn target(&self, file: u32, symbol: u32) -> Target {
+        let symbol = self.objects[file as usize].symbol_index(symbol);
         self.targets[file as usize]
             .get(symbol as usize)
             .copied()
@@ -81,7 +84,7 @@ impl Resolved<'_> {
 
     pub fn symbol_name(&self, file: u32, symbol: u32) -> String {
         let obj = &self.objects[file as usize];
-        match obj.symbols.get(symbol as usize) {
+        match obj.symbols.get(obj.symbol_index(symbol) as usize) {
             Some(s) if !s.name.is_empty() => s.display_name(),
             Some(s) => match s.def {
                 SymDef::Section { section, .. } => obj.sections[section as usize].name.to_string(),
@@ -292,7 +295,7 @@ fn select_comdats(objects: &[ObjectFile], table: &SymbolTable) -> Result<Vec<Vec
             };
             let (wf, wc) = (wf as usize, wc as usize);
             let conflict = |reason| Error::Comdat {
-                symbol: String::from_utf8_lossy(comdat.key).into_owned(),
+                symbol: String::from_utf8_lossy(obj.comdat_key(comdat)).into_owned(),
                 first: objects[wf].name.clone(),
                 second: obj.name.clone(),
                 reason,
@@ -301,7 +304,7 @@ fn select_comdats(objects: &[ObjectFile], table: &SymbolTable) -> Result<Vec<Vec
                 Selection::Any => false,
                 Selection::NoDuplicates => {
                     return Err(Error::Duplicate {
-                        symbol: String::from_utf8_lossy(comdat.key).into_owned(),
+                        symbol: String::from_utf8_lossy(obj.comdat_key(comdat)).into_owned(),
                         first: objects[wf].name.clone(),
                         second: obj.name.clone(),
                     })
@@ -590,7 +593,8 @@ fn mark_live(
         }
         live[f][s as usize] = true;
         for r in objects[f].sections[s as usize].relocs.iter() {
-            if let Some(Target::Section { file, section, .. }) = targets[f].get(r.symbol as usize) {
+            let symbol = objects[f].symbol_index(r.symbol);
+            if let Some(Target::Section { file, section, .. }) = targets[f].get(symbol as usize) {
                 work.push((*file as usize, *section));
             }
         }
@@ -609,7 +613,9 @@ fn report_undefined(objects: &[ObjectFile], targets: &[Vec<Target>], live: &[Vec
         (obj.sections.iter().enumerate())
             .filter(|&(s, sec)| live[f][s] && sec.class != SectionClass::Debug)
             .flat_map(|(_, sec)| sec.relocs.iter())
-            .any(|r| targets[f].get(r.symbol as usize) == Some(&Target::Undefined))
+            .any(|r| {
+                targets[f].get(obj.symbol_index(r.symbol) as usize) == Some(&Target::Undefined)
+            })
     };
     let with_undefined: Vec<usize> = (0..objects.len())
         .into_par_iter()
@@ -623,10 +629,11 @@ fn report_undefined(objects: &[ObjectFile], targets: &[Vec<Target>], live: &[Vec
                 continue;
             }
             for r in sec.relocs.iter() {
-                if targets[f].get(r.symbol as usize) != Some(&Target::Undefined) {
+                let symbol = obj.symbol_index(r.symbol) as usize;
+                if targets[f].get(symbol) != Some(&Target::Undefined) {
                     continue;
                 }
-                let sym = &obj.symbols[r.symbol as usize];
+                let sym = &obj.symbols[symbol];
                 let refs = undefined.entry(sym.display_name()).or_default();
                 // Many references from one section say nothing more: keep the first per section.
                 if refs
@@ -747,6 +754,7 @@ impl<'d> OneObject<'d> {
                 sections: self.sections,
                 symbols: self.symbols,
                 comdats: vec![],
+                aux: Default::default(),
                 default_libs: vec![],
                 includes: vec![],
                 addrsig: self.addrsig,
@@ -826,12 +834,12 @@ mod tests {
                 sym("key", at(1), Binding::Global),
             ],
             comdats: vec![Comdat {
-                key: b"key",
                 selection,
                 sections: crate::input::GroupSections::One(1),
-                symbol: None,
+                symbol: 1,
                 local: false,
             }],
+            aux: Default::default(),
             default_libs: vec![],
             includes: vec![],
             addrsig: None,

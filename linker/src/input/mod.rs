@@ -200,27 +200,30 @@ pub enum Selection {
     Largest,
 }
 
-/// A COMDAT group (COFF COMDAT section or ELF section group): one copy per key survives.
+/// A COMDAT group (COFF COMDAT section or ELF section group): one copy per key survives. 24
+/// bytes: a large COFF link has one per function. The key is the name of the group's symbol
+/// (both readers take the key from that symbol), so it is not stored a second time.
 #[derive(Debug)]
-pub struct Comdat<'d> {
-    pub key: &'d [u8],
-    pub selection: Selection,
+pub struct Comdat {
     /// The leader first (COFF: the COMDAT section itself).
     pub sections: GroupSections,
     /// The object's symbol that names the group (COFF: the COMDAT symbol; ELF: the signature).
-    pub symbol: Option<u32>,
+    pub symbol: u32,
+    pub selection: Selection,
     /// COFF leader of storage class STATIC: the group belongs to its object alone, so copies in
     /// other objects are neither duplicates nor replacements (rustc's liballoc and libcore both
     /// carry such NODUPLICATES leaders of one name; lld-link keeps each).
     pub local: bool,
 }
 
+const _: () = assert!(std::mem::size_of::<Comdat>() == 24);
+
 /// A COMDAT group's sections: a COFF group has one (its associates follow it through
 /// [`InputSection::follows`]), so only ELF groups allocate.
 #[derive(Debug)]
 pub enum GroupSections {
     One(u32),
-    Many(Vec<u32>),
+    Many(Box<[u32]>),
 }
 
 impl std::ops::Deref for GroupSections {
@@ -241,9 +244,12 @@ pub struct ObjectFile<'d> {
     pub data: &'d [u8],
     /// Indexed by the object's own section index.
     pub sections: Vec<InputSection<'d>>,
-    /// Indexed by the object's own symbol index (COFF auxiliary slots hold null symbols).
+    /// The object's symbols in table order. A COFF table's auxiliary records get none: a
+    /// relocation's symbol index goes through [`ObjectFile::symbol_index`].
     pub symbols: Vec<InputSymbol<'d>>,
-    pub comdats: Vec<Comdat<'d>>,
+    /// Where a COFF symbol table's auxiliary records are (empty for ELF).
+    pub aux: AuxRecords,
+    pub comdats: Vec<Comdat>,
     /// `/DEFAULTLIB:` directives of a COFF `.drectve` section.
     pub default_libs: Vec<&'d str>,
     /// `/INCLUDE:` directives: symbols to pull in and keep.
@@ -253,6 +259,100 @@ pub struct ObjectFile<'d> {
     /// by [`addrsig_symbols`] only when identical code folding needs it.
     /// `None`: the object has none, so every symbol it names is taken as address-significant.
     pub addrsig: Option<&'d [u8]>,
+}
+
+/// Where a COFF symbol table's auxiliary records are. Relocations, weak externals and address
+/// significance tables name symbols by their index in the table, records included; a third of a
+/// clang object's records are auxiliary and nothing reads them once the symbols are read, so they
+/// get no [`InputSymbol`] (nor a target), and a record index is mapped to the symbol's by rank:
+/// a bit per record and a running count per 64 records, a quarter of a byte per record.
+#[derive(Debug, Default)]
+pub struct AuxRecords {
+    /// Per 64 records: a bit per auxiliary record, and how many come before the block.
+    blocks: Box<[(u64, u32)]>,
+    /// Records in the table.
+    records: u32,
+    /// The index of the null symbol every auxiliary record maps to (what a relocation naming
+    /// one reads, as when each had a null symbol of its own).
+    null: u32,
+}
+
+impl AuxRecords {
+    /// `records` records, of which those at `aux` are auxiliary (in increasing order), the null
+    /// symbol at `null`.
+    pub(crate) fn new(records: usize, aux: impl IntoIterator<Item = usize>, null: u32) -> Self {
+        let mut blocks = vec![(0u64, 0u32); records.div_ceil(64)];
+        for a in aux {
+            blocks[a / 64].0 |= 1 << (a % 64);
+        }
+        let mut before = 0;
+        for b in blocks.iter_mut() {
+            b.1 = before;
+            before += b.0.count_ones();
+        }
+        AuxRecords {
+            blocks: blocks.into_boxed_slice(),
+            records: records as u32,
+            null,
+        }
+    }
+
+    /// The symbol index of table record `record` (below the record count).
+    #[inline]
+    pub fn symbol(&self, record: u32) -> u32 {
+        let Some(&(bits, before)) = self.blocks.get(record as usize / 64) else {
+            return record;
+        };
+        let bit = 1u64 << (record % 64);
+        match bits & bit {
+            0 => record - before - (bits & (bit - 1)).count_ones(),
+            _ => self.null,
+        }
+    }
+
+    /// The table record of symbol `index`, for diagnostics: a walk over the blocks.
+    pub fn record(&self, index: u32) -> u32 {
+        if self.blocks.is_empty() {
+            return index;
+        }
+        let mut left = index;
+        for (b, &(bits, _)) in self.blocks.iter().enumerate() {
+            let symbols = !bits;
+            let here = symbols.count_ones();
+            if left < here {
+                let mut m = symbols;
+                for _ in 0..left {
+                    m &= m - 1;
+                }
+                return b as u32 * 64 + m.trailing_zeros();
+            }
+            left -= here;
+        }
+        // The null symbol, past the records.
+        self.records
+    }
+}
+
+impl<'d> ObjectFile<'d> {
+    /// How many indices a relocation may name: the table's records.
+    pub fn symbol_records(&self) -> usize {
+        match self.aux.blocks.is_empty() {
+            true => self.symbols.len(),
+            false => self.aux.records as usize,
+        }
+    }
+
+    /// The index into [`ObjectFile::symbols`] of table record `record` (a relocation's symbol).
+    #[inline]
+    pub fn symbol_index(&self, record: u32) -> u32 {
+        self.aux.symbol(record)
+    }
+
+    /// The name one copy per link of `comdat` survives by.
+    pub fn comdat_key(&self, comdat: &Comdat) -> &'d [u8] {
+        // [`validate`] checked the index.
+        self.symbols[comdat.symbol as usize].name
+    }
 }
 
 /// What every object must agree with: the machine, and how many bytes each relocation type
@@ -638,16 +738,16 @@ fn read_object<'d, O: Object<'d>>(
             symbols.push(InputSymbol::NULL);
         }
         for comdat in file.comdats() {
-            let key = file
-                .symbol_by_index(comdat.symbol())
+            // The key is the signature's name, read with the symbols: an unreadable one is
+            // refused here rather than read as empty there.
+            file.symbol_by_index(comdat.symbol())
                 .and_then(|s| s.name_bytes())
                 .map_err(|e| parse_error(&name, e))?;
             comdats.push(Comdat {
-                key,
                 // GRP_COMDAT has one rule: the first group of a signature wins.
                 selection: Selection::Any,
                 sections: GroupSections::Many(comdat.sections().map(|s| s.0 as u32).collect()),
-                symbol: Some(comdat.symbol().0 as u32),
+                symbol: comdat.symbol().0 as u32,
                 local: false,
             });
         }
@@ -660,14 +760,15 @@ fn read_object<'d, O: Object<'d>>(
         sections,
         symbols,
         comdats,
+        aux: AuxRecords::default(),
         default_libs: Vec::new(),
         includes: Vec::new(),
         addrsig: None,
     })
 }
 
-/// The symbol indices of the object's address-significance table (`None`: it has none), each
-/// checked against the symbol table.
+/// The symbol table records of the object's address-significance table (`None`: it has none),
+/// each checked against the symbol table.
 pub fn addrsig_symbols(obj: &ObjectFile) -> Result<Option<Vec<u32>>> {
     let Some(table) = obj.addrsig else {
         return Ok(None);
@@ -676,7 +777,7 @@ pub fn addrsig_symbols(obj: &ObjectFile) -> Result<Option<Vec<u32>>> {
         file: obj.name.clone(),
         reason,
     };
-    let symbols = obj.symbols.len();
+    let symbols = obj.symbol_records();
     let mut r = gimli::EndianSlice::new(table, gimli::LittleEndian);
     let mut indices = Vec::new();
     while !r.is_empty() {
@@ -884,7 +985,7 @@ fn validate(obj: &ObjectFile, field_size: fn(Format, u32) -> Option<u32>) -> Res
             reason,
         })
     };
-    let (sections, symbols) = (obj.sections.len(), obj.symbols.len());
+    let (sections, symbols) = (obj.sections.len(), obj.symbol_records());
     let section_name = |i: u32| format!("section {i} ({})", obj.sections[i as usize].name);
     // An object uses a few relocation types: the arch's table, behind a function pointer the
     // reader cannot inline, is asked once per type and slot of this small direct-mapped cache
@@ -939,7 +1040,10 @@ fn validate(obj: &ObjectFile, field_size: fn(Format, u32) -> Option<u32>) -> Res
         }
     }
     for (i, sym) in obj.symbols.iter().enumerate() {
-        let what = || format!("symbol {i} ({})", String::from_utf8_lossy(sym.name));
+        let what = || {
+            let record = obj.aux.record(i as u32);
+            format!("symbol {record} ({})", String::from_utf8_lossy(sym.name))
+        };
         match sym.def {
             SymDef::Section { section, value } => {
                 if section as usize >= sections {
@@ -966,7 +1070,7 @@ fn validate(obj: &ObjectFile, field_size: fn(Format, u32) -> Option<u32>) -> Res
                     ));
                 }
             }
-            SymDef::WeakAlias { default } if default as usize >= symbols => {
+            SymDef::WeakAlias { default } if default as usize >= obj.symbols.len() => {
                 return bad(format!(
                     "{}: weak external default {default} is not a symbol",
                     what()
@@ -976,10 +1080,16 @@ fn validate(obj: &ObjectFile, field_size: fn(Format, u32) -> Option<u32>) -> Res
         }
     }
     for comdat in &obj.comdats {
+        if comdat.symbol as usize >= obj.symbols.len() {
+            return bad(format!(
+                "COMDAT group symbol {} is not a symbol (the table has {symbols})",
+                comdat.symbol
+            ));
+        }
         if let Some(&s) = comdat.sections.iter().find(|&&s| s as usize >= sections) {
             return bad(format!(
                 "COMDAT group {} names section {s}, but the object has {sections}",
-                String::from_utf8_lossy(comdat.key)
+                String::from_utf8_lossy(obj.comdat_key(comdat))
             ));
         }
     }
@@ -1024,6 +1134,7 @@ mod tests {
                 },
             ],
             comdats: vec![],
+            aux: Default::default(),
             default_libs: vec![],
             includes: vec![],
             addrsig: None,
@@ -1097,6 +1208,30 @@ mod tests {
     }
 
     #[test]
+    fn record_indices_map_to_symbols_across_blocks() {
+        // Auxiliary records on both sides of the 64-record blocks' edges, and a run of them.
+        let aux: Vec<usize> = (1..200)
+            .filter(|r| r % 3 == 1 || (60..70).contains(r) || *r == 127)
+            .collect();
+        let symbols = (200 - aux.len()) as u32;
+        let map = AuxRecords::new(200, aux.iter().copied(), symbols);
+        let mut next = 0;
+        for record in 0..200u32 {
+            if aux.contains(&(record as usize)) {
+                assert_eq!(map.symbol(record), symbols, "record {record}: the null symbol");
+            } else {
+                assert_eq!(map.symbol(record), next, "record {record}");
+                assert_eq!(map.record(next), record, "symbol {next}");
+                next += 1;
+            }
+        }
+        assert_eq!(next, symbols);
+        assert_eq!(map.record(symbols), 200, "the null symbol is past the records");
+        let none = AuxRecords::default();
+        assert_eq!((none.symbol(7), none.record(7)), (7, 7), "ELF: the identity");
+    }
+
+    #[test]
     fn a_consistent_object_passes() {
         validate(&object(), four_bytes).unwrap();
     }
@@ -1142,13 +1277,14 @@ mod tests {
         assert!(refused(&o).contains("associative COMDAT leader 1 is not another section"));
         let mut o = object();
         o.comdats.push(Comdat {
-            key: b"k",
             selection: Selection::Any,
             sections: GroupSections::One(3),
-            symbol: None,
+            symbol: 1,
             local: false,
         });
-        assert!(refused(&o).contains("COMDAT group k names section 3"));
+        assert!(refused(&o).contains("COMDAT group f names section 3"));
+        o.comdats[0].symbol = 2;
+        assert!(refused(&o).contains("COMDAT group symbol 2 is not a symbol (the table has 2)"));
         let mut o = object();
         o.sections[1].data = &[0; 4];
         assert!(refused(&o).contains("4 bytes of contents for a size of 8"));
