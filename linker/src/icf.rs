@@ -155,7 +155,9 @@ impl<'r, 'd> Icf<'r, 'd> {
                     .collect();
                 // Children, in section order, each under its leader when that is a candidate.
                 for (s, sec) in obj.sections.iter().enumerate() {
-                    let Some(leader) = sec.follows else { continue };
+                    let Some(leader) = sec.follows.get() else {
+                        continue;
+                    };
                     if !res.live[f][s]
                         || matches!(sec.class, SectionClass::Debug | SectionClass::Discard)
                     {
@@ -414,7 +416,14 @@ impl<'r, 'd> Icf<'r, 'd> {
         let obj = &self.res.objects[at.file as usize];
         let sec = self.section(at);
         let mut h = FxHasher::default();
-        (sec.class, sec.size, sec.align, sec.data, sec.relocs.len()).hash(&mut h);
+        (
+            sec.class,
+            sec.size,
+            sec.align.get(),
+            sec.data,
+            sec.relocs.len(),
+        )
+            .hash(&mut h);
         if obj.format == Format::Coff {
             sec.name.hash(&mut h);
         }
@@ -524,7 +533,7 @@ fn address_significant(res: &Resolved, base: &[u32], total: usize) -> Result<Vec
             let targets = &res.targets[f];
             Ok(match addrsig_symbols(obj)? {
                 Some(table) => (table.iter())
-                    .filter_map(|&i| flat(&targets[obj.symbol_index(i) as usize]))
+                    .filter_map(|&i| flat(&targets[i as usize]))
                     .collect(),
                 None => targets.iter().filter_map(flat).collect(),
             })
@@ -791,8 +800,8 @@ mod tests {
             for s in &mut obj.sections[2..] {
                 s.flags |= object::pe::IMAGE_SCN_LNK_COMDAT.0;
             }
-            obj.sections[4].follows = Some(2);
-            obj.sections[5].follows = Some(3);
+            obj.sections[4].follows = crate::input::Leader::of(2);
+            obj.sections[5].follows = crate::input::Leader::of(3);
             res
         };
         assert_eq!(

@@ -41,16 +41,15 @@ pub fn render(res: &Resolved, layout: &Layout, folds: &[Fold]) -> String {
                         "{addr:16x} {:8x} {:5}     {}:({})",
                         chunk.size, chunk.align, obj.name, sec.name
                     );
-                    let mut symbols: Vec<_> = obj
-                        .symbols
-                        .iter()
-                        .enumerate()
+                    let mut symbols: Vec<_> = (obj.symbols.iter())
+                        .zip(obj.aux.records())
+                        .map(|(sym, record)| (record as usize, sym))
                         .filter(|(_, sym)| !sym.name.is_empty())
                         .filter_map(|(i, sym)| match sym.def {
                             SymDef::Section { section: ss, value } if ss == s => {
                                 // A global that lost to another definition belongs to the winner.
                                 let won = sym.binding == Binding::Local
-                                    || res.targets[file as usize][i]
+                                    || res.target(file, i as u32)
                                         == (Target::Section {
                                             file,
                                             section: s,

@@ -364,7 +364,7 @@ impl Places {
                 for (s, (sec, slot)) in obj.sections.iter().zip(by_index.iter_mut()).enumerate() {
                     *slot = if res.live[f][s] && sec.class == SectionClass::Text {
                         let size = relaxation.size(f as u32, s as u32, sec);
-                        u64::from(sec.align - 1) << 32 | u64::from(size)
+                        u64::from(sec.align.get() - 1) << 32 | u64::from(size)
                     } else {
                         NOT_TEXT
                     };
@@ -605,11 +605,14 @@ impl AlignRequest {
             reason,
         };
         let (align, padding) = (self.align, self.padding);
-        if align > u64::from(sec.align) || u64::from(self.offset) + padding > u64::from(sec.size) {
+        if align > u64::from(sec.align.get())
+            || u64::from(self.offset) + padding > u64::from(sec.size)
+        {
             return Err(error(format!(
                 "{padding} bytes of padding for {align}-byte alignment cannot be satisfied in a \
                  section of {} bytes aligned to {}",
-                sec.size, sec.align
+                sec.size,
+                sec.align.get()
             )));
         }
         let at = u64::from(self.offset - deleted);

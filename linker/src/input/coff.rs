@@ -6,8 +6,8 @@ use object::read::coff::{CoffFile, CoffHeader, Symbol, SymbolTable};
 use object::LittleEndian as LE;
 
 use super::{
-    ascii_or_utf8, inline_name, parse_error, AuxRecords, Binding, Comdat, GroupSections,
-    InputSymbol, ObjectFile, Relocs, Selection, SymDef,
+    ascii_or_utf8, inline_name, not_a_leader, parse_error, AuxRecords, Binding, Comdat,
+    GroupSections, InputSymbol, Leader, ObjectFile, Relocs, Selection, SymDef,
 };
 use crate::consts::Machine;
 use crate::error::Result;
@@ -132,7 +132,11 @@ pub(super) fn read_symbols<'d, C: CoffHeader>(
                     leader |= u32::from(aux.high_number.get(LE)) << 16;
                 }
                 if let Some(s) = obj.sections.get_mut(section as usize) {
-                    s.follows = Some(leader);
+                    if leader == u32::MAX {
+                        let what = format!("section {section} ({})", s.name);
+                        return Err(parse_error(&obj.name, not_a_leader(&what, leader)));
+                    }
+                    s.follows = Leader::of(leader);
                 }
                 continue;
             }
@@ -340,7 +344,7 @@ pub(super) fn read_relocs<'d, C: CoffHeader>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::super::{parse_object, Expect, Format, GroupSections, Selection, SymDef};
     use super::*;
 
@@ -368,8 +372,9 @@ mod tests {
 
     /// A clang-like amd64 object, by hand: `f` in a COMDAT `.text$mn` with an associative
     /// `.xdata`, a FILE record, an absolute, a COMMON, a weak external defaulting to `f` and an
-    /// undefined symbol, the last record, which `.xdata`'s relocation names.
-    fn object() -> Vec<u8> {
+    /// undefined symbol; `.xdata`'s relocation names the weak external, after three auxiliary
+    /// records.
+    pub(crate) fn object() -> Vec<u8> {
         use object::pe::*;
         let (sections, data_at) = (2u16, 20 + 2 * 40);
         let relocs_at = data_at + 8;
@@ -419,9 +424,9 @@ mod tests {
         o.extend(header(b".text$mn", data_at as u32, 0, code | comdat));
         o.extend(header(b".xdata\0\0", data_at as u32 + 4, 1, data | comdat));
         o.extend([0xc3, 0xcc, 0xcc, 0xcc, 1, 2, 3, 4]);
-        // ADDR32NB at .xdata+0 of record 11, `undef`.
+        // ADDR32NB at .xdata+0 of record 9, `weak`.
         o.extend(0u32.to_le_bytes());
-        o.extend(11u32.to_le_bytes());
+        o.extend(9u32.to_le_bytes());
         o.extend(IMAGE_REL_AMD64_ADDR32NB.0.to_le_bytes());
         o.extend(symbols);
         o.extend(15u32.to_le_bytes());
@@ -474,9 +479,9 @@ mod tests {
         assert_eq!(records, [0, 2, 4, 5, 7, 8, 9, 11, 12]);
         assert_eq!(obj.symbol_records(), 12);
         let reloc = obj.sections[2].relocs.get(0);
-        assert_eq!(reloc.symbol, 11, "relocations keep the record index");
-        let undef = &obj.symbols[obj.symbol_index(reloc.symbol) as usize];
-        assert_eq!(undef.name, b"undef");
+        assert_eq!(reloc.symbol, 9, "relocations keep the record index");
+        let weak = &obj.symbols[obj.symbol_index(reloc.symbol) as usize];
+        assert_eq!(weak.name, b"weak");
         assert_eq!(obj.comdats.len(), 1, "the associative .xdata is no group");
         let c = &obj.comdats[0];
         assert_eq!(
@@ -484,7 +489,11 @@ mod tests {
             (&b"f"[..], Selection::Any, 2, false)
         );
         assert!(matches!(c.sections, GroupSections::One(1)));
-        assert_eq!(obj.sections[2].follows, Some(1), ".xdata follows .text$mn");
+        assert_eq!(
+            obj.sections[2].follows.get(),
+            Some(1),
+            ".xdata follows .text$mn"
+        );
         assert_eq!(obj.sections[1].name, ".text$mn");
         assert_eq!(obj.format, Format::Coff);
     }

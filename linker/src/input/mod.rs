@@ -27,6 +27,10 @@ use archive::{is_object, member_name};
 use coff::check_coff_machine;
 use elf::ElfRelocs;
 
+/// A hand-built COFF object with auxiliary records, for tests of what reads its symbols.
+#[cfg(test)]
+pub(crate) use coff::tests::object as coff_object;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Format {
     Elf,
@@ -123,20 +127,55 @@ pub struct InputSection<'d> {
     /// Empty for `.bss`-like sections.
     pub data: &'d [u8],
     pub size: u32,
-    pub align: u32,
+    pub align: Align,
     pub class: SectionClass,
     pub relocs: Relocs<'d>,
     /// ELF SHF_GNU_RETAIN: a GC root.
     pub retain: bool,
     /// COFF associative COMDAT: kept exactly when this other section is kept.
-    pub follows: Option<u32>,
+    pub follows: Leader,
     /// The header's flags as read (COFF Characteristics; the low 32 bits of ELF sh_flags), kept
     /// for [`foldable`]: nothing is decided from them unless identical code folding runs.
     pub flags: u32,
 }
 
-// A large link has hundreds of thousands: the flags live in what was padding.
-const _: () = assert!(std::mem::size_of::<InputSection>() == 80);
+// A large link has hundreds of thousands: the flags live in what was padding, the alignment and
+// the leader take 6 bytes, not 12.
+const _: () = assert!(std::mem::size_of::<InputSection>() == 72);
+
+/// A section's alignment as read, from 1 to 64 KiB (not always a power of two), in 16 bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Align(u16);
+
+impl Align {
+    /// `align`, clamped to 1..=64 KiB.
+    pub fn new(align: u64) -> Align {
+        Align((align.clamp(1, 1 << 16) - 1) as u16)
+    }
+
+    pub fn get(self) -> u32 {
+        u32::from(self.0) + 1
+    }
+}
+
+/// A COFF associative section's leader, or none, in 4 bytes: the reader refuses a leader of
+/// `u32::MAX`, which no section can have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Leader(u32);
+
+impl Leader {
+    pub const NONE: Leader = Leader(u32::MAX);
+
+    /// The leader `section`, below `u32::MAX`.
+    pub fn of(section: u32) -> Leader {
+        debug_assert!(section != u32::MAX);
+        Leader(section)
+    }
+
+    pub fn get(self) -> Option<u32> {
+        (self != Leader::NONE).then_some(self.0)
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Binding {
@@ -264,8 +303,9 @@ pub struct ObjectFile<'d> {
 /// Where a COFF symbol table's auxiliary records are. Relocations, weak externals and address
 /// significance tables name symbols by their index in the table, records included; a third of a
 /// clang object's records are auxiliary and nothing reads them once the symbols are read, so they
-/// get no [`InputSymbol`] (nor a target), and a record index is mapped to the symbol's by rank:
-/// a bit per record and a running count per 64 records, a quarter of a byte per record.
+/// get no [`InputSymbol`]. Targets stay per record (relocations look them up by the index they
+/// hold); where a symbol's record is wanted, it is mapped by rank: a bit per record and a running
+/// count per 64 records, a quarter of a byte per record.
 #[derive(Debug, Default)]
 pub struct AuxRecords {
     /// Per 64 records: a bit per auxiliary record, and how many come before the block.
@@ -310,7 +350,22 @@ impl AuxRecords {
         }
     }
 
-    /// The table record of symbol `index`, for diagnostics: a walk over the blocks.
+    /// Whether table record `record` is auxiliary.
+    #[inline]
+    pub fn is_aux(&self, record: u32) -> bool {
+        (self.blocks.get(record as usize / 64)).is_some_and(|b| b.0 >> (record % 64) & 1 != 0)
+    }
+
+    /// The record of each symbol in order (the null one after an auxiliary record has none).
+    pub fn records(&self) -> impl Iterator<Item = u32> + '_ {
+        let end = match self.blocks.is_empty() {
+            true => u32::MAX,
+            false => self.records,
+        };
+        (0..end).filter(|&r| !self.is_aux(r))
+    }
+
+    /// The table record of symbol `index`: a walk over the blocks, for a few symbols only.
     pub fn record(&self, index: u32) -> u32 {
         if self.blocks.is_empty() {
             return index;
@@ -801,11 +856,11 @@ pub(crate) fn empty_section<'d>() -> InputSection<'d> {
         name: "",
         data: &[],
         size: 0,
-        align: 1,
+        align: Align::new(1),
         class: SectionClass::Discard,
         relocs: Relocs::NONE,
         retain: false,
-        follows: None,
+        follows: Leader::NONE,
         flags: 0,
     }
 }
@@ -898,11 +953,11 @@ fn read_section<'d, S: ObjectSection<'d>>(
         name,
         data,
         size,
-        align: section.align().clamp(1, 1 << 16) as u32,
+        align: Align::new(section.align()),
         class,
         relocs,
         retain,
-        follows: None,
+        follows: Leader::NONE,
         flags: match flags {
             SectionFlags::Coff { characteristics } => characteristics.0,
             // SHF_WRITE and SHF_LINK_ORDER, what folding asks, are in the low half.
@@ -974,6 +1029,11 @@ fn read_elf_symbol<'d, S: ObjectSymbol<'d>>(sym: &S) -> InputSymbol<'d> {
     }
 }
 
+/// Why `leader` cannot lead the section `what` names.
+fn not_a_leader(what: &str, leader: u32) -> String {
+    format!("{what}: associative COMDAT leader {leader} is not another section")
+}
+
 /// Checks every index and range the later phases use without a check of their own: section
 /// numbers of symbols, associative leaders and COMDAT members, symbol indices of relocations,
 /// relocated fields inside their section, symbol values inside their section. After this, an
@@ -1005,12 +1065,9 @@ fn validate(obj: &ObjectFile, field_size: fn(Format, u32) -> Option<u32>) -> Res
                 sec.size
             ));
         }
-        if let Some(leader) = sec.follows {
+        if let Some(leader) = sec.follows.get() {
             if leader as usize >= sections || leader as usize == i {
-                return bad(format!(
-                    "{}: associative COMDAT leader {leader} is not another section",
-                    section_name(i as u32)
-                ));
+                return bad(not_a_leader(&section_name(i as u32), leader));
             }
         }
         for r in sec.relocs.iter() {
@@ -1218,7 +1275,11 @@ mod tests {
         let mut next = 0;
         for record in 0..200u32 {
             if aux.contains(&(record as usize)) {
-                assert_eq!(map.symbol(record), symbols, "record {record}: the null symbol");
+                assert_eq!(
+                    map.symbol(record),
+                    symbols,
+                    "record {record}: the null symbol"
+                );
             } else {
                 assert_eq!(map.symbol(record), next, "record {record}");
                 assert_eq!(map.record(next), record, "symbol {next}");
@@ -1226,9 +1287,29 @@ mod tests {
             }
         }
         assert_eq!(next, symbols);
-        assert_eq!(map.record(symbols), 200, "the null symbol is past the records");
+        assert_eq!(
+            map.record(symbols),
+            200,
+            "the null symbol is past the records"
+        );
         let none = AuxRecords::default();
-        assert_eq!((none.symbol(7), none.record(7)), (7, 7), "ELF: the identity");
+        assert_eq!(
+            (none.symbol(7), none.record(7)),
+            (7, 7),
+            "ELF: the identity"
+        );
+    }
+
+    #[test]
+    fn alignments_and_leaders_keep_what_was_read_in_fewer_bytes() {
+        let align = |a: u64| Align::new(a).get();
+        assert_eq!([align(0), align(1), align(3), align(16)], [1, 1, 3, 16]);
+        assert_eq!([align(1 << 16), align(1 << 20)], [1 << 16, 1 << 16]);
+        assert_eq!(Leader::NONE.get(), None);
+        assert_eq!(
+            [Leader::of(0).get(), Leader::of(u32::MAX - 1).get()],
+            [Some(0), Some(u32::MAX - 1)]
+        );
     }
 
     #[test]
@@ -1273,7 +1354,7 @@ mod tests {
         o.symbols[1].def = SymDef::WeakAlias { default: 7 };
         assert!(refused(&o).contains("weak external default 7 is not a symbol"));
         let mut o = object();
-        o.sections[1].follows = Some(1);
+        o.sections[1].follows = Leader::of(1);
         assert!(refused(&o).contains("associative COMDAT leader 1 is not another section"));
         let mut o = object();
         o.comdats.push(Comdat {

@@ -32,7 +32,7 @@ pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
                 } else {
                     0
                 };
-                u64::from(sec.size) + u64::from(sec.align) + got
+                u64::from(sec.size) + u64::from(sec.align.get()) + got
             })
             .sum()
     };
@@ -199,8 +199,11 @@ impl Targets for SectionTargets<'_> {
         let Some((file, section, value)) = self.symbols.place(symbol) else {
             return 1;
         };
-        let align =
-            u64::from(self.symbols.res.objects[file as usize].sections[section as usize].align);
+        let align = u64::from(
+            self.symbols.res.objects[file as usize].sections[section as usize]
+                .align
+                .get(),
+        );
         // Input alignments are not always powers of two: only their lowest bit is guaranteed.
         let at = i64::from(value).wrapping_add(addend) as u64;
         let lowest = |v: u64| v & v.wrapping_neg();

@@ -22,7 +22,7 @@ pub fn chunk(relax: &Relaxation, file: u32, section: u32, sec: &InputSection) ->
         kind: ChunkKind::Input { file, section },
         rva: 0,
         size,
-        align: sec.align,
+        align: sec.align.get(),
     }
 }
 
