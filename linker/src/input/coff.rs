@@ -108,14 +108,16 @@ pub(super) fn read_symbols<'d, C: CoffHeader>(
         .count();
     obj.comdats.reserve_exact(comdat_sections);
     let table = coff.coff_symbol_table();
-    // Auxiliary records are counted first, so that the symbols are reserved at their count.
-    let mut aux = Vec::new();
-    for (index, sym) in table.iter() {
-        let n = usize::from(sym.number_of_aux_symbols());
-        aux.extend((index.0 + 1..index.0 + 1 + n).take_while(|&a| a < table.len()));
-    }
-    let null = (table.len() - aux.len()) as u32;
-    obj.symbols.reserve_exact(null as usize + 1);
+    // Auxiliary records are found first, so that the symbols are reserved at their count.
+    let records = table.len();
+    let aux = AuxRecords::new(
+        records,
+        table.iter().flat_map(|(index, sym)| {
+            let first = index.0 + 1;
+            first..(first + usize::from(sym.number_of_aux_symbols())).min(records)
+        }),
+    );
+    obj.symbols.reserve_exact(aux.symbol_records(records) + 1);
     for (index, sym) in table.iter() {
         obj.symbols.push(read_symbol(coff, table, index, sym));
         if !sym.has_aux_section() {
@@ -180,11 +182,11 @@ pub(super) fn read_symbols<'d, C: CoffHeader>(
             local: !global,
         });
     }
-    if !aux.is_empty() || obj.symbols.is_empty() {
+    if aux.any() || obj.symbols.is_empty() {
         obj.symbols.push(InputSymbol::NULL);
     }
-    if !aux.is_empty() {
-        obj.aux = AuxRecords::new(table.len(), aux, null);
+    if aux.any() {
+        obj.aux = aux;
         // Record indices read from the table become symbol indices; a default past the table
         // stays as read, for validation to refuse by the number the table gives.
         for sym in &mut obj.symbols {

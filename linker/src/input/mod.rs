@@ -318,9 +318,9 @@ pub struct AuxRecords {
 }
 
 impl AuxRecords {
-    /// `records` records, of which those at `aux` are auxiliary (in increasing order), the null
-    /// symbol at `null`.
-    pub(crate) fn new(records: usize, aux: impl IntoIterator<Item = usize>, null: u32) -> Self {
+    /// `records` records, of which those at `aux` (below `records`) are auxiliary; the null
+    /// symbol follows the others. Without auxiliary records, empty: the identity.
+    pub(crate) fn new(records: usize, aux: impl IntoIterator<Item = usize>) -> Self {
         let mut blocks = vec![(0u64, 0u32); records.div_ceil(64)];
         for a in aux {
             blocks[a / 64].0 |= 1 << (a % 64);
@@ -330,10 +330,26 @@ impl AuxRecords {
             b.1 = before;
             before += b.0.count_ones();
         }
+        if before == 0 {
+            return AuxRecords::default();
+        }
         AuxRecords {
             blocks: blocks.into_boxed_slice(),
             records: records as u32,
-            null,
+            null: records as u32 - before,
+        }
+    }
+
+    /// Whether there is any auxiliary record (and so a null symbol after the others).
+    pub fn any(&self) -> bool {
+        !self.blocks.is_empty()
+    }
+
+    /// How many of the table's `records` are symbol records.
+    pub fn symbol_records(&self, records: usize) -> usize {
+        match self.any() {
+            true => self.null as usize,
+            false => records,
         }
     }
 
@@ -1271,7 +1287,7 @@ mod tests {
             .filter(|r| r % 3 == 1 || (60..70).contains(r) || *r == 127)
             .collect();
         let symbols = (200 - aux.len()) as u32;
-        let map = AuxRecords::new(200, aux.iter().copied(), symbols);
+        let map = AuxRecords::new(200, aux.iter().copied());
         let mut next = 0;
         for record in 0..200u32 {
             if aux.contains(&(record as usize)) {
@@ -1292,7 +1308,8 @@ mod tests {
             200,
             "the null symbol is past the records"
         );
-        let none = AuxRecords::default();
+        let none = AuxRecords::new(70, []);
+        assert!(!none.any());
         assert_eq!(
             (none.symbol(7), none.record(7)),
             (7, 7),
