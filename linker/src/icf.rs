@@ -220,7 +220,7 @@ impl<'r, 'd> Icf<'r, 'd> {
                 .into_par_iter()
                 .map(|c| {
                     let at = self.sections[c];
-                    (self.section(at).relocs.iter())
+                    (self.section(at).relocs().iter())
                         .filter_map(|r| self.candidate_of(self.res.target(at.file, r.symbol)))
                         .fold(hashes[c], |h, t| h.wrapping_add(hashes[t as usize]))
                 })
@@ -397,7 +397,7 @@ impl<'r, 'd> Icf<'r, 'd> {
         let class = |c: u32| self.class[read][c as usize].load(Relaxed);
         let at = self.sections[c as usize];
         let mut h = FxHasher::default();
-        for r in self.section(at).relocs.iter() {
+        for r in self.section(at).relocs().iter() {
             if let Some(t) = self.candidate_of(self.res.target(at.file, r.symbol)) {
                 class(t).hash(&mut h);
             }
@@ -421,13 +421,13 @@ impl<'r, 'd> Icf<'r, 'd> {
             sec.size,
             sec.align.get(),
             sec.data,
-            sec.relocs.len(),
+            sec.relocs().len(),
         )
             .hash(&mut h);
         if obj.format == Format::Coff {
             sec.name.hash(&mut h);
         }
-        for r in sec.relocs.iter() {
+        for r in sec.relocs().iter() {
             (r.offset, r.r_type, r.addend).hash(&mut h);
             match self.res.target(at.file, r.symbol) {
                 t @ Target::Section { value, .. } if self.candidate_of(t).is_some() => {
@@ -451,13 +451,13 @@ impl<'r, 'd> Icf<'r, 'd> {
             || sa.size != sb.size
             || sa.align != sb.align
             || sa.data != sb.data
-            || sa.relocs.len() != sb.relocs.len()
+            || sa.relocs().len() != sb.relocs().len()
             || (coff && sa.name != sb.name)
             || self.children[a as usize].len() != self.children[b as usize].len()
         {
             return false;
         }
-        sa.relocs.iter().zip(sb.relocs.iter()).all(|(ra, rb)| {
+        sa.relocs().iter().zip(sb.relocs().iter()).all(|(ra, rb)| {
             if (ra.offset, ra.r_type, ra.addend) != (rb.offset, rb.r_type, rb.addend) {
                 return false;
             }
@@ -479,7 +479,7 @@ impl<'r, 'd> Icf<'r, 'd> {
         let class = |c: u32| self.class[read][c as usize].load(Relaxed);
         let (at, bt) = (self.sections[a as usize], self.sections[b as usize]);
         let (sa, sb) = (self.section(at), self.section(bt));
-        let targets_equal = sa.relocs.iter().zip(sb.relocs.iter()).all(|(ra, rb)| {
+        let targets_equal = sa.relocs().iter().zip(sb.relocs().iter()).all(|(ra, rb)| {
             let (ta, tb) = (
                 self.res.target(at.file, ra.symbol),
                 self.res.target(bt.file, rb.symbol),

@@ -577,7 +577,7 @@ fn mark_live(
             if let Some(leader) = sec.follows.get() {
                 followers.entry((f, leader)).or_default().push(s as u32);
             }
-            if sec.retain {
+            if sec.retain() {
                 work.push((f, s as u32));
             }
         }
@@ -600,7 +600,7 @@ fn mark_live(
             continue;
         }
         live[f][s as usize] = true;
-        for r in objects[f].sections[s as usize].relocs.iter() {
+        for r in objects[f].sections[s as usize].relocs().iter() {
             if let Some(Target::Section { file, section, .. }) = targets[f].get(r.symbol as usize) {
                 work.push((*file as usize, *section));
             }
@@ -619,7 +619,7 @@ fn report_undefined(objects: &[ObjectFile], targets: &[Vec<Target>], live: &[Vec
         let obj = &objects[f];
         (obj.sections.iter().enumerate())
             .filter(|&(s, sec)| live[f][s] && sec.class != SectionClass::Debug)
-            .flat_map(|(_, sec)| sec.relocs.iter())
+            .flat_map(|(_, sec)| sec.relocs().iter())
             .any(|r| targets[f].get(r.symbol as usize) == Some(&Target::Undefined))
     };
     let with_undefined: Vec<usize> = (0..objects.len())
@@ -633,7 +633,7 @@ fn report_undefined(objects: &[ObjectFile], targets: &[Vec<Target>], live: &[Vec
             if !live[f][s] || sec.class == SectionClass::Debug {
                 continue;
             }
-            for r in sec.relocs.iter() {
+            for r in sec.relocs().iter() {
                 if targets[f].get(r.symbol as usize) != Some(&Target::Undefined) {
                     continue;
                 }
@@ -695,26 +695,24 @@ impl<'d> OneObject<'d> {
         data: &'d [u8],
         relocs: Vec<crate::input::Reloc>,
     ) -> Self {
-        self.sections.push(crate::input::InputSection {
-            name,
-            data,
-            size: data.len() as u32,
-            align: crate::input::Align::new(align.into()),
-            class,
-            relocs: crate::input::Relocs::Decoded(relocs.leak()),
-            retain: false,
-            follows: crate::input::Leader::NONE,
-            // ELF flags by class, each section one function or datum (-ffunction-sections).
-            flags: {
-                use object::elf::{SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE};
-                let extra = match class {
-                    SectionClass::Text => SHF_EXECINSTR.0,
-                    SectionClass::Data | SectionClass::Bss => SHF_WRITE.0,
-                    _ => 0,
-                };
-                (SHF_ALLOC.0 | extra) as u32
-            },
-        });
+        let mut sec = crate::input::empty_section();
+        sec.name = name;
+        sec.data = data;
+        sec.size = data.len() as u32;
+        sec.align = crate::input::Align::new(align.into());
+        sec.class = class;
+        sec.set_relocs(crate::input::Relocs::Decoded(relocs.leak()));
+        // ELF flags by class, each section one function or datum (-ffunction-sections).
+        sec.flags = {
+            use object::elf::{SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE};
+            let extra = match class {
+                SectionClass::Text => SHF_EXECINSTR.0,
+                SectionClass::Data | SectionClass::Bss => SHF_WRITE.0,
+                _ => 0,
+            };
+            (SHF_ALLOC.0 | extra) as u32
+        };
+        self.sections.push(sec);
         self
     }
 
@@ -785,17 +783,13 @@ mod tests {
         data: &'static [u8],
         relocs: Vec<Reloc>,
     ) -> InputSection<'static> {
-        InputSection {
-            name,
-            data,
-            size: data.len() as u32,
-            align: crate::input::Align::new(1),
-            class: SectionClass::Text,
-            relocs: crate::input::Relocs::Decoded(relocs.leak()),
-            retain: false,
-            follows: crate::input::Leader::NONE,
-            flags: 0,
-        }
+        let mut sec = crate::input::empty_section();
+        sec.name = name;
+        sec.data = data;
+        sec.size = data.len() as u32;
+        sec.class = SectionClass::Text;
+        sec.set_relocs(crate::input::Relocs::Decoded(relocs.leak()));
+        sec
     }
 
     fn sym(name: &'static str, def: SymDef, binding: Binding) -> InputSymbol<'static> {
@@ -886,7 +880,7 @@ mod tests {
             section: 1,
             value: 0,
         };
-        let reloc = r.objects[1].sections[2].relocs.get(0);
+        let reloc = r.objects[1].sections[2].relocs().get(0);
         assert_eq!(reloc.symbol, 9);
         assert_eq!(
             r.target(1, reloc.symbol),

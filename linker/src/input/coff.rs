@@ -480,7 +480,7 @@ pub(super) mod tests {
         let records: Vec<u32> = (0..9).map(|s| obj.aux.record(s)).collect();
         assert_eq!(records, [0, 2, 4, 5, 7, 8, 9, 11, 12]);
         assert_eq!(obj.symbol_records(), 12);
-        let reloc = obj.sections[2].relocs.get(0);
+        let reloc = obj.sections[2].relocs().get(0);
         assert_eq!(reloc.symbol, 9, "relocations keep the record index");
         let weak = &obj.symbols[obj.symbol_index(reloc.symbol) as usize];
         assert_eq!(weak.name, b"weak");

@@ -71,16 +71,18 @@ pub enum Relocs<'d> {
     /// Little-endian, every offset checked to fit 32 bits when read.
     Elf(&'d [Rela64<Endianness>]),
     /// Built by hand rather than read from a file.
+    #[cfg(test)]
     Decoded(&'d [Reloc]),
 }
 
 impl<'d> Relocs<'d> {
-    pub const NONE: Relocs<'static> = Relocs::Decoded(&[]);
+    pub const NONE: Relocs<'static> = Relocs::Elf(&[]);
 
     pub fn len(&self) -> usize {
         match self {
             Relocs::Coff(t) => t.len(),
             Relocs::Elf(t) => t.len(),
+            #[cfg(test)]
             Relocs::Decoded(t) => t.len(),
         }
     }
@@ -112,6 +114,7 @@ impl<'d> Relocs<'d> {
                     addend: r.r_addend(e),
                 }
             }
+            #[cfg(test)]
             Relocs::Decoded(t) => t[index],
         }
     }
@@ -126,22 +129,64 @@ pub struct InputSection<'d> {
     pub name: &'d str,
     /// Empty for `.bss`-like sections.
     pub data: &'d [u8],
+    /// The relocation table's bytes as they lie in the file, in `reloc_format`'s records:
+    /// [`InputSection::relocs`] views them.
+    reloc_table: &'d [u8],
     pub size: u32,
-    pub align: Align,
-    pub class: SectionClass,
-    pub relocs: Relocs<'d>,
-    /// ELF SHF_GNU_RETAIN: a GC root.
-    pub retain: bool,
+    /// The header's flags as read (COFF Characteristics; the low 32 bits of ELF sh_flags, where
+    /// SHF_GNU_RETAIN is), kept for [`foldable`] and [`InputSection::retain`].
+    pub flags: u32,
     /// COFF associative COMDAT: kept exactly when this other section is kept.
     pub follows: Leader,
-    /// The header's flags as read (COFF Characteristics; the low 32 bits of ELF sh_flags), kept
-    /// for [`foldable`]: nothing is decided from them unless identical code folding runs.
-    pub flags: u32,
+    pub align: Align,
+    pub class: SectionClass,
+    reloc_format: Format,
 }
 
-// A large link has hundreds of thousands: the flags live in what was padding, the alignment and
-// the leader take 6 bytes, not 12.
-const _: () = assert!(std::mem::size_of::<InputSection>() == 72);
+// A large link has hundreds of thousands: the relocation table is a byte slice with its format
+// beside it (not a 24-byte enum), the alignment and the leader take 6 bytes, not 12.
+const _: () = assert!(std::mem::size_of::<InputSection>() == 64);
+
+impl<'d> InputSection<'d> {
+    #[inline]
+    pub fn relocs(&self) -> Relocs<'d> {
+        // The table was a slice of these records when set: its length is a multiple of theirs.
+        match self.reloc_format {
+            Format::Coff => {
+                Relocs::Coff(object::pod::slice_from_all_bytes(self.reloc_table).unwrap_or(&[]))
+            }
+            Format::Elf => {
+                Relocs::Elf(object::pod::slice_from_all_bytes(self.reloc_table).unwrap_or(&[]))
+            }
+        }
+    }
+
+    pub fn set_relocs(&mut self, relocs: Relocs<'d>) {
+        (self.reloc_table, self.reloc_format) = match relocs {
+            Relocs::Coff(t) => (object::pod::bytes_of_slice(t), Format::Coff),
+            Relocs::Elf(t) => (object::pod::bytes_of_slice(t), Format::Elf),
+            #[cfg(test)]
+            Relocs::Decoded(t) => (encode_relocs(t), Format::Elf),
+        };
+    }
+
+    /// ELF SHF_GNU_RETAIN: a GC root.
+    pub fn retain(&self) -> bool {
+        self.reloc_format == Format::Elf && self.flags & object::elf::SHF_GNU_RETAIN.0 as u32 != 0
+    }
+}
+
+/// Relocations built by hand, as the little-endian RELA records an ELF object holds.
+#[cfg(test)]
+fn encode_relocs(relocs: &[Reloc]) -> &'static [u8] {
+    let mut bytes = Vec::with_capacity(24 * relocs.len());
+    for r in relocs {
+        bytes.extend(u64::from(r.offset).to_le_bytes());
+        bytes.extend((u64::from(r.symbol) << 32 | u64::from(r.r_type)).to_le_bytes());
+        bytes.extend(r.addend.to_le_bytes());
+    }
+    bytes.leak()
+}
 
 /// A section's alignment as read, from 1 to 64 KiB (not always a power of two), in 16 bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -871,13 +916,13 @@ pub(crate) fn empty_section<'d>() -> InputSection<'d> {
     InputSection {
         name: "",
         data: &[],
+        reloc_table: &[],
         size: 0,
+        flags: 0,
+        follows: Leader::NONE,
         align: Align::new(1),
         class: SectionClass::Discard,
-        relocs: Relocs::NONE,
-        retain: false,
-        follows: Leader::NONE,
-        flags: 0,
+        reloc_format: Format::Elf,
     }
 }
 
@@ -958,29 +1003,31 @@ fn read_section<'d, S: ObjectSection<'d>>(
             .data()
             .map_err(|e| parse_error(file, format!("section {name}: {e}")))?
     };
-    let relocs = if class == SectionClass::Discard {
-        Relocs::NONE
-    } else {
-        read_relocs(section.index().0)
-            .map_err(|e| parse_error(file, format!("section {name}: {e}")))?
-    };
-    let retain = matches!(flags, SectionFlags::Elf { sh_flags, .. } if sh_flags.0 & object::elf::SHF_GNU_RETAIN.0 != 0);
-    Ok(InputSection {
+    let mut read = InputSection {
         name,
         data,
+        reloc_table: &[],
         size,
-        align: Align::new(section.align()),
-        class,
-        relocs,
-        retain,
-        follows: Leader::NONE,
         flags: match flags {
             SectionFlags::Coff { characteristics } => characteristics.0,
-            // SHF_WRITE and SHF_LINK_ORDER, what folding asks, are in the low half.
+            // SHF_WRITE, SHF_LINK_ORDER and SHF_GNU_RETAIN are in the low half.
             SectionFlags::Elf { sh_flags, .. } => sh_flags.0 as u32,
             _ => 0,
         },
-    })
+        follows: Leader::NONE,
+        align: Align::new(section.align()),
+        class,
+        reloc_format: match flags {
+            SectionFlags::Elf { .. } => Format::Elf,
+            _ => Format::Coff,
+        },
+    };
+    if class != SectionClass::Discard {
+        let relocs = read_relocs(section.index().0)
+            .map_err(|e| parse_error(file, format!("section {name}: {e}")))?;
+        read.set_relocs(relocs);
+    }
+    Ok(read)
 }
 
 /// Whether identical code folding may fold `sec` into an identical section, by the format's
@@ -1072,7 +1119,7 @@ fn validate(obj: &ObjectFile, field_size: fn(Format, u32) -> Option<u32>) -> Res
         // Zero-filled code or data (no file contents, as `.skip` may give) is fine as long as
         // nothing patches it; otherwise relocations read the bytes they patch.
         let has_bytes = !matches!(sec.class, SectionClass::Bss | SectionClass::Discard);
-        let zero_filled = sec.data.is_empty() && sec.relocs.is_empty();
+        let zero_filled = sec.data.is_empty() && sec.relocs().is_empty();
         if has_bytes && sec.data.len() != sec.size as usize && !zero_filled {
             return bad(format!(
                 "{}: {} bytes of contents for a size of {}",
@@ -1086,7 +1133,7 @@ fn validate(obj: &ObjectFile, field_size: fn(Format, u32) -> Option<u32>) -> Res
                 return bad(not_a_leader(&section_name(i as u32), leader));
             }
         }
-        for r in sec.relocs.iter() {
+        for r in sec.relocs().iter() {
             if r.symbol as usize >= symbols {
                 return bad(format!(
                     "{}: relocation at {:#x} names symbol {}, but the symbol table has {symbols}",
@@ -1184,12 +1231,12 @@ mod tests {
         text.class = SectionClass::Text;
         text.data = &[0; 8];
         text.size = 8;
-        text.relocs = relocs(Reloc {
+        text.set_relocs(relocs(Reloc {
             offset: 4,
             r_type: 1,
             symbol: 1,
             addend: 0,
-        });
+        }));
         ObjectFile {
             name: "t.o".into(),
             format: Format::Elf,
@@ -1330,6 +1377,35 @@ mod tests {
     }
 
     #[test]
+    fn relocation_tables_keep_their_records_and_only_elf_retains() {
+        let r = Reloc {
+            offset: 4,
+            r_type: 2,
+            symbol: 7,
+            addend: -3,
+        };
+        let mut sec = empty_section();
+        sec.set_relocs(relocs(r));
+        assert_eq!((sec.relocs().len(), sec.relocs().get(0)), (1, r));
+        let coff = [object::pe::ImageRelocation {
+            virtual_address: object::U32::new(object::LittleEndian, 8),
+            symbol_table_index: object::U32::new(object::LittleEndian, 9),
+            typ: object::U16::new(object::LittleEndian, object::pe::RelocationType(3)),
+        }];
+        sec.set_relocs(Relocs::Coff(&coff));
+        let read = sec.relocs().get(0);
+        assert_eq!(
+            (read.offset, read.symbol, read.r_type, read.addend),
+            (8, 9, 3, 0)
+        );
+        // Bit 21 is SHF_GNU_RETAIN in ELF, part of the alignment field in COFF.
+        sec.flags = object::elf::SHF_GNU_RETAIN.0 as u32;
+        assert!(!sec.retain());
+        sec.set_relocs(Relocs::NONE);
+        assert!(sec.retain());
+    }
+
+    #[test]
     fn a_consistent_object_passes() {
         validate(&object(), four_bytes).unwrap();
     }
@@ -1337,20 +1413,16 @@ mod tests {
     #[test]
     fn every_index_and_range_is_checked() {
         let mut o = object();
-        o.sections[1].relocs = relocs(Reloc {
-            offset: 5,
-            ..o.sections[1].relocs.get(0)
-        });
+        let r = o.sections[1].relocs().get(0);
+        o.sections[1].set_relocs(relocs(Reloc { offset: 5, ..r }));
         assert_eq!(
             refused(&o),
             "t.o: cannot read input: section 1 (.text): relocation type 1 at 0x5 patches 4 bytes \
              beyond the section's 8"
         );
         let mut o = object();
-        o.sections[1].relocs = relocs(Reloc {
-            symbol: 2,
-            ..o.sections[1].relocs.get(0)
-        });
+        let r = o.sections[1].relocs().get(0);
+        o.sections[1].set_relocs(relocs(Reloc { symbol: 2, ..r }));
         assert!(refused(&o).contains("names symbol 2, but the symbol table has 2"));
         let mut o = object();
         o.symbols[1].def = SymDef::Section {

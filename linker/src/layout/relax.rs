@@ -28,7 +28,7 @@ pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
             })
             .map(|(_, sec)| {
                 let got = if class.is_none() {
-                    8 * sec.relocs.len() as u64
+                    8 * sec.relocs().len() as u64
                 } else {
                     0
                 };
@@ -105,7 +105,7 @@ fn relax_round<A: Arch>(
             for (s, sec) in obj.sections.iter().enumerate() {
                 let s32 = s as u32;
                 if !res.live[f as usize][s]
-                    || sec.relocs.is_empty()
+                    || sec.relocs().is_empty()
                     || sec.class == SectionClass::Debug
                 {
                     continue;
