@@ -122,7 +122,7 @@ impl<'r, 'd> Icf<'r, 'd> {
                             let key = obj.comdat_key(c);
                             key.starts_with(b"??_7") || key.starts_with(b"_ZTV")
                         })
-                        .map(|c| c.sections[0])
+                        .map(|c| obj.comdat_sections(c)[0])
                         .collect(),
                     Format::Elf => Vec::new(),
                 };

@@ -117,7 +117,7 @@ pub fn render(res: &Resolved, layout: &Layout, folds: &[Fold]) -> String {
             let section = obj.sections[at.section as usize].name;
             let comdat = (obj.comdats.iter())
                 .filter(|_| obj.format == Format::Coff)
-                .find(|c| c.sections.first() == Some(&at.section));
+                .find(|c| obj.comdat_sections(c).first() == Some(&at.section));
             match comdat {
                 Some(c) => format!(
                     "{}:({section}) {}",

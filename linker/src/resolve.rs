@@ -276,10 +276,7 @@ fn select_comdats(objects: &[ObjectFile], table: &SymbolTable) -> Result<Vec<Vec
     let mut winners: Vec<Option<(u32, u32)>> = vec![None; table.len()];
     let leader = |f: usize, c: usize| {
         let comdat = &objects[f].comdats[c];
-        comdat
-            .sections
-            .first()
-            .map(|&s| &objects[f].sections[s as usize])
+        (objects[f].comdat_sections(comdat).first()).map(|&s| &objects[f].sections[s as usize])
     };
     let leader_size = |f, c| leader(f, c).map_or(0, |s| s.size);
     let leader_data = |f, c| leader(f, c).map_or(&[][..], |s| s.data);
@@ -334,7 +331,7 @@ fn select_comdats(objects: &[ObjectFile], table: &SymbolTable) -> Result<Vec<Vec
             } else {
                 (f, c)
             };
-            for &s in objects[lf].comdats[lc].sections.iter() {
+            for &s in objects[lf].comdat_sections(&objects[lf].comdats[lc]) {
                 discarded[lf][s as usize] = true;
             }
         }
@@ -756,6 +753,7 @@ impl<'d> OneObject<'d> {
                 sections: self.sections,
                 symbols: self.symbols,
                 comdats: vec![],
+                group_members: vec![],
                 aux: Default::default(),
                 default_libs: vec![],
                 includes: vec![],
@@ -833,10 +831,11 @@ mod tests {
             ],
             comdats: vec![Comdat {
                 selection,
-                sections: crate::input::GroupSections::One(1),
+                sections: crate::input::GroupSections::one(1),
                 symbol: 1,
                 local: false,
             }],
+            group_members: vec![],
             aux: Default::default(),
             default_libs: vec![],
             includes: vec![],

@@ -346,7 +346,7 @@ mod tests {
                 .iter()
                 .map(|k| Comdat {
                     selection: Selection::Any,
-                    sections: crate::input::GroupSections::Many(Box::new([])),
+                    sections: crate::input::GroupSections::run(0, 0),
                     symbol: symbols
                         .iter()
                         .position(|s| s.0 == *k)
@@ -354,6 +354,7 @@ mod tests {
                     local: false,
                 })
                 .collect(),
+            group_members: vec![],
             aux: Default::default(),
             default_libs: vec![],
             includes: vec![],

@@ -177,7 +177,7 @@ pub(super) fn read_symbols<'d, C: CoffHeader>(
         );
         obj.comdats.push(Comdat {
             selection,
-            sections: GroupSections::One(section),
+            sections: GroupSections::one(section),
             symbol: next as u32,
             local: !global,
         });
@@ -347,7 +347,7 @@ pub(super) fn read_relocs<'d, C: CoffHeader>(
 
 #[cfg(test)]
 pub(super) mod tests {
-    use super::super::{parse_object, Expect, Format, GroupSections, Selection, SymDef};
+    use super::super::{parse_object, Expect, Format, Selection, SymDef};
     use super::*;
 
     /// A 18-byte symbol record: name (inline, or `/`-less string table offset), value, section
@@ -490,7 +490,7 @@ pub(super) mod tests {
             (obj.comdat_key(c), c.selection, c.symbol, c.local),
             (&b"f"[..], Selection::Any, 2, false)
         );
-        assert!(matches!(c.sections, GroupSections::One(1)));
+        assert_eq!(obj.comdat_sections(c), [1]);
         assert_eq!(
             obj.sections[2].follows.get(),
             Some(1),

@@ -284,12 +284,12 @@ pub enum Selection {
     Largest,
 }
 
-/// A COMDAT group (COFF COMDAT section or ELF section group): one copy per key survives. 24
+/// A COMDAT group (COFF COMDAT section or ELF section group): one copy per key survives. 16
 /// bytes: a large COFF link has one per function. The key is the name of the group's symbol
 /// (both readers take the key from that symbol), so it is not stored a second time.
 #[derive(Debug)]
 pub struct Comdat {
-    /// The leader first (COFF: the COMDAT section itself).
+    /// The leader first (COFF: the COMDAT section itself): [`ObjectFile::comdat_sections`].
     pub sections: GroupSections,
     /// The object's symbol that names the group (COFF: the COMDAT symbol; ELF: the signature).
     pub symbol: u32,
@@ -300,23 +300,30 @@ pub struct Comdat {
     pub local: bool,
 }
 
-const _: () = assert!(std::mem::size_of::<Comdat>() == 24);
+const _: () = assert!(std::mem::size_of::<Comdat>() == 16);
 
-/// A COMDAT group's sections: a COFF group has one (its associates follow it through
-/// [`InputSection::follows`]), so only ELF groups allocate.
-#[derive(Debug)]
-pub enum GroupSections {
-    One(u32),
-    Many(Box<[u32]>),
+/// A COMDAT group's sections, in 8 bytes: a COFF group has one, held here (its associates
+/// follow it through [`InputSection::follows`]); an ELF group's are a run of
+/// [`ObjectFile::group_members`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GroupSections {
+    at: u32,
+    /// `u32::MAX`: the one section `at`.
+    len: u32,
 }
 
-impl std::ops::Deref for GroupSections {
-    type Target = [u32];
-    fn deref(&self) -> &[u32] {
-        match self {
-            GroupSections::One(s) => std::slice::from_ref(s),
-            GroupSections::Many(v) => v,
+impl GroupSections {
+    pub fn one(section: u32) -> GroupSections {
+        GroupSections {
+            at: section,
+            len: u32::MAX,
         }
+    }
+
+    /// `len` members from `at` in [`ObjectFile::group_members`].
+    pub fn run(at: u32, len: u32) -> GroupSections {
+        debug_assert!(len != u32::MAX);
+        GroupSections { at, len }
     }
 }
 
@@ -334,6 +341,8 @@ pub struct ObjectFile<'d> {
     /// Where a COFF symbol table's auxiliary records are (empty for ELF).
     pub aux: AuxRecords,
     pub comdats: Vec<Comdat>,
+    /// The sections of the ELF groups, one run per group ([`GroupSections`]).
+    pub group_members: Vec<u32>,
     /// `/DEFAULTLIB:` directives of a COFF `.drectve` section.
     pub default_libs: Vec<&'d str>,
     /// `/INCLUDE:` directives: symbols to pull in and keep.
@@ -462,6 +471,15 @@ impl<'d> ObjectFile<'d> {
     #[inline]
     pub fn symbol_index(&self, record: u32) -> u32 {
         self.aux.symbol(record)
+    }
+
+    /// The sections of `comdat`, its leader first.
+    pub fn comdat_sections<'a>(&'a self, comdat: &'a Comdat) -> &'a [u32] {
+        let GroupSections { at, len } = comdat.sections;
+        match len {
+            u32::MAX => std::slice::from_ref(&comdat.sections.at),
+            _ => &self.group_members[at as usize..(at + len) as usize],
+        }
     }
 
     /// The name one copy per link of `comdat` survives by.
@@ -837,6 +855,7 @@ fn read_object<'d, O: Object<'d>>(
     // by walking the whole table, quadratic in an object with one COMDAT per function.
     let mut symbols: Vec<InputSymbol<'d>> = Vec::new();
     let mut comdats = Vec::new();
+    let mut group_members = Vec::new();
     if format == Format::Elf {
         symbols.reserve_exact(file.symbols().last().map_or(0, |s| s.index().0 + 1));
         for sym in file.symbols() {
@@ -859,10 +878,13 @@ fn read_object<'d, O: Object<'d>>(
             file.symbol_by_index(comdat.symbol())
                 .and_then(|s| s.name_bytes())
                 .map_err(|e| parse_error(&name, e))?;
+            let at = group_members.len();
+            group_members.extend(comdat.sections().map(|s| s.0 as u32));
+            let len = group_members.len() - at;
             comdats.push(Comdat {
                 // GRP_COMDAT has one rule: the first group of a signature wins.
                 selection: Selection::Any,
-                sections: GroupSections::Many(comdat.sections().map(|s| s.0 as u32).collect()),
+                sections: GroupSections::run(at as u32, len as u32),
                 symbol: comdat.symbol().0 as u32,
                 local: false,
             });
@@ -876,6 +898,7 @@ fn read_object<'d, O: Object<'d>>(
         sections,
         symbols,
         comdats,
+        group_members,
         aux: AuxRecords::default(),
         default_libs: Vec::new(),
         includes: Vec::new(),
@@ -1206,7 +1229,8 @@ fn validate(obj: &ObjectFile, field_size: fn(Format, u32) -> Option<u32>) -> Res
                 comdat.symbol
             ));
         }
-        if let Some(&s) = comdat.sections.iter().find(|&&s| s as usize >= sections) {
+        let members = obj.comdat_sections(comdat);
+        if let Some(&s) = members.iter().find(|&&s| s as usize >= sections) {
             return bad(format!(
                 "COMDAT group {} names section {s}, but the object has {sections}",
                 String::from_utf8_lossy(obj.comdat_key(comdat))
@@ -1254,6 +1278,7 @@ mod tests {
                 },
             ],
             comdats: vec![],
+            group_members: vec![],
             aux: Default::default(),
             default_libs: vec![],
             includes: vec![],
@@ -1406,6 +1431,40 @@ mod tests {
     }
 
     #[test]
+    fn elf_groups_list_their_sections_in_one_run() {
+        let bytes = include_bytes!("../../../pectl/tests/fixtures/comdat-a.o");
+        let expect = Expect {
+            machine: Machine::Amd64,
+            field_size: four_bytes,
+        };
+        let obj = parse_object("comdat-a.o".into(), bytes, expect).unwrap();
+        let groups: Vec<_> = (obj.comdats.iter())
+            .map(|c| {
+                let members = obj.comdat_sections(c);
+                let names: Vec<_> = members
+                    .iter()
+                    .map(|&s| obj.sections[s as usize].name)
+                    .collect();
+                (
+                    String::from_utf8_lossy(obj.comdat_key(c)).into_owned(),
+                    names,
+                )
+            })
+            .collect();
+        assert_eq!(
+            groups,
+            [
+                ("_Z5twicei".to_string(), vec![".text._Z5twicei"]),
+                (
+                    "_ZN7CounterILi3EE5valueE".to_string(),
+                    vec![".data._ZN7CounterILi3EE5valueE"]
+                ),
+            ]
+        );
+        assert_eq!(obj.group_members, [5, 7]);
+    }
+
+    #[test]
     fn a_consistent_object_passes() {
         validate(&object(), four_bytes).unwrap();
     }
@@ -1448,7 +1507,7 @@ mod tests {
         let mut o = object();
         o.comdats.push(Comdat {
             selection: Selection::Any,
-            sections: GroupSections::One(3),
+            sections: GroupSections::one(3),
             symbol: 1,
             local: false,
         });
