@@ -150,14 +150,15 @@ const _: () = assert!(std::mem::size_of::<InputSection>() == 64);
 impl<'d> InputSection<'d> {
     #[inline]
     pub fn relocs(&self) -> Relocs<'d> {
-        // The table was a slice of these records when set: its length is a multiple of theirs.
+        // The table was a slice of these records when set: its length is a multiple of theirs,
+        // so their count is all the view needs (not a check of the tail, once per call).
+        fn records<T: object::Pod>(table: &[u8]) -> &[T] {
+            let count = table.len() / std::mem::size_of::<T>();
+            object::pod::slice_from_bytes(table, count).map_or(&[], |(records, _)| records)
+        }
         match self.reloc_format {
-            Format::Coff => {
-                Relocs::Coff(object::pod::slice_from_all_bytes(self.reloc_table).unwrap_or(&[]))
-            }
-            Format::Elf => {
-                Relocs::Elf(object::pod::slice_from_all_bytes(self.reloc_table).unwrap_or(&[]))
-            }
+            Format::Coff => Relocs::Coff(records(self.reloc_table)),
+            Format::Elf => Relocs::Elf(records(self.reloc_table)),
         }
     }
 
