@@ -118,8 +118,14 @@ pub(super) fn read_symbols<'d, C: CoffHeader>(
         }),
     );
     obj.symbols.reserve_exact(aux.symbol_records(records) + 1);
+    // Weak externals, whose defaults are record indices until the table is read.
+    let mut aliases = Vec::new();
     for (index, sym) in table.iter() {
-        obj.symbols.push(read_symbol(coff, table, index, sym));
+        let read = read_symbol(coff, table, index, sym);
+        if matches!(read.def, SymDef::WeakAlias { .. }) {
+            aliases.push(obj.symbols.len() as u32);
+        }
+        obj.symbols.push(read);
         if !sym.has_aux_section() {
             continue;
         }
@@ -153,7 +159,9 @@ pub(super) fn read_symbols<'d, C: CoffHeader>(
         // The COMDAT symbol is the first later symbol in the same section (PE/COFF
         // specification, "COMDAT Sections"); it names the group. Associative sections follow
         // their leader through `follows`, so the group lists only the leader.
+        // `symbol` counts the symbols walked over: the leader's index among the symbols.
         let mut next = index.0 + 1 + usize::from(sym.number_of_aux_symbols());
+        let mut symbol = obj.symbols.len() as u32;
         let leader = loop {
             let Ok(s) = table.symbol(object::SymbolIndex(next)) else {
                 break None;
@@ -162,6 +170,7 @@ pub(super) fn read_symbols<'d, C: CoffHeader>(
                 break Some(s);
             }
             next += 1 + usize::from(s.number_of_aux_symbols());
+            symbol += 1;
         };
         // The key is the leader's name, read with the symbols: an unreadable one is refused here.
         let Some(leader) = leader.filter(|s| symbol_name(*s, table.strings()).is_ok()) else {
@@ -178,7 +187,7 @@ pub(super) fn read_symbols<'d, C: CoffHeader>(
         obj.comdats.push(Comdat {
             selection,
             sections: GroupSections::one(section),
-            symbol: next as u32,
+            symbol,
             local: !global,
         });
     }
@@ -189,15 +198,12 @@ pub(super) fn read_symbols<'d, C: CoffHeader>(
         obj.aux = aux;
         // Record indices read from the table become symbol indices; a default past the table
         // stays as read, for validation to refuse by the number the table gives.
-        for sym in &mut obj.symbols {
-            if let SymDef::WeakAlias { default } = &mut sym.def {
+        for &s in &aliases {
+            if let SymDef::WeakAlias { default } = &mut obj.symbols[s as usize].def {
                 if (*default as usize) < table.len() {
                     *default = obj.aux.symbol(*default);
                 }
             }
-        }
-        for c in &mut obj.comdats {
-            c.symbol = obj.aux.symbol(c.symbol);
         }
     }
     Ok(())
