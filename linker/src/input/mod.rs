@@ -374,7 +374,9 @@ pub struct AuxRecords {
 
 impl AuxRecords {
     /// `records` records, of which those at `aux` (below `records`) are auxiliary; the null
-    /// symbol follows the others. Without auxiliary records, empty: the identity.
+    /// symbol follows the others. Without auxiliary records, empty: the identity. The last
+    /// symbol's auxiliary records are not records a relocation may name (as when each symbol
+    /// record had a slot and auxiliary records had slots only between symbols).
     pub(crate) fn new(records: usize, aux: impl IntoIterator<Item = usize>) -> Self {
         let mut blocks = vec![(0u64, 0u32); records.div_ceil(64)];
         for a in aux {
@@ -388,9 +390,19 @@ impl AuxRecords {
         if before == 0 {
             return AuxRecords::default();
         }
+        let below = |b: usize| match records - 64 * b {
+            n if n >= 64 => u64::MAX,
+            n => (1u64 << n) - 1,
+        };
+        let end = (blocks.iter().enumerate().rev())
+            .map(|(b, &(bits, _))| (b, !bits & below(b)))
+            .find(|&(_, symbols)| symbols != 0)
+            .map_or(0, |(b, symbols)| {
+                64 * b + 64 - symbols.leading_zeros() as usize
+            });
         AuxRecords {
             blocks: blocks.into_boxed_slice(),
-            records: records as u32,
+            records: end as u32,
             null: records as u32 - before,
         }
     }
@@ -1381,6 +1393,10 @@ mod tests {
             200,
             "the null symbol is past the records"
         );
+        // Record 199 is the last symbol's auxiliary record: a relocation may name up to 198.
+        assert_eq!(map.records, 199);
+        let full = AuxRecords::new(128, [1, 127]);
+        assert_eq!((full.records, full.null), (127, 126));
         let none = AuxRecords::new(70, []);
         assert!(!none.any());
         assert_eq!(
