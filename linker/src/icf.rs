@@ -118,8 +118,11 @@ impl<'r, 'd> Icf<'r, 'd> {
             .map(|(f, obj)| {
                 let vtables: Vec<u32> = match obj.format {
                     Format::Coff => (obj.comdats.iter())
-                        .filter(|c| c.key.starts_with(b"??_7") || c.key.starts_with(b"_ZTV"))
-                        .map(|c| c.sections[0])
+                        .filter(|c| {
+                            let key = obj.comdat_key(c);
+                            key.starts_with(b"??_7") || key.starts_with(b"_ZTV")
+                        })
+                        .map(|c| obj.comdat_sections(c)[0])
                         .collect(),
                     Format::Elf => Vec::new(),
                 };
@@ -152,7 +155,9 @@ impl<'r, 'd> Icf<'r, 'd> {
                     .collect();
                 // Children, in section order, each under its leader when that is a candidate.
                 for (s, sec) in obj.sections.iter().enumerate() {
-                    let Some(leader) = sec.follows else { continue };
+                    let Some(leader) = sec.follows.get() else {
+                        continue;
+                    };
                     if !res.live[f][s]
                         || matches!(sec.class, SectionClass::Debug | SectionClass::Discard)
                     {
@@ -215,7 +220,7 @@ impl<'r, 'd> Icf<'r, 'd> {
                 .into_par_iter()
                 .map(|c| {
                     let at = self.sections[c];
-                    (self.section(at).relocs.iter())
+                    (self.section(at).relocs().iter())
                         .filter_map(|r| self.candidate_of(self.res.target(at.file, r.symbol)))
                         .fold(hashes[c], |h, t| h.wrapping_add(hashes[t as usize]))
                 })
@@ -392,7 +397,7 @@ impl<'r, 'd> Icf<'r, 'd> {
         let class = |c: u32| self.class[read][c as usize].load(Relaxed);
         let at = self.sections[c as usize];
         let mut h = FxHasher::default();
-        for r in self.section(at).relocs.iter() {
+        for r in self.section(at).relocs().iter() {
             if let Some(t) = self.candidate_of(self.res.target(at.file, r.symbol)) {
                 class(t).hash(&mut h);
             }
@@ -411,11 +416,18 @@ impl<'r, 'd> Icf<'r, 'd> {
         let obj = &self.res.objects[at.file as usize];
         let sec = self.section(at);
         let mut h = FxHasher::default();
-        (sec.class, sec.size, sec.align, sec.data, sec.relocs.len()).hash(&mut h);
+        (
+            sec.class,
+            sec.size,
+            sec.align.get(),
+            sec.data,
+            sec.relocs().len(),
+        )
+            .hash(&mut h);
         if obj.format == Format::Coff {
             sec.name.hash(&mut h);
         }
-        for r in sec.relocs.iter() {
+        for r in sec.relocs().iter() {
             (r.offset, r.r_type, r.addend).hash(&mut h);
             match self.res.target(at.file, r.symbol) {
                 t @ Target::Section { value, .. } if self.candidate_of(t).is_some() => {
@@ -439,13 +451,13 @@ impl<'r, 'd> Icf<'r, 'd> {
             || sa.size != sb.size
             || sa.align != sb.align
             || sa.data != sb.data
-            || sa.relocs.len() != sb.relocs.len()
+            || sa.relocs().len() != sb.relocs().len()
             || (coff && sa.name != sb.name)
             || self.children[a as usize].len() != self.children[b as usize].len()
         {
             return false;
         }
-        sa.relocs.iter().zip(sb.relocs.iter()).all(|(ra, rb)| {
+        sa.relocs().iter().zip(sb.relocs().iter()).all(|(ra, rb)| {
             if (ra.offset, ra.r_type, ra.addend) != (rb.offset, rb.r_type, rb.addend) {
                 return false;
             }
@@ -467,7 +479,7 @@ impl<'r, 'd> Icf<'r, 'd> {
         let class = |c: u32| self.class[read][c as usize].load(Relaxed);
         let (at, bt) = (self.sections[a as usize], self.sections[b as usize]);
         let (sa, sb) = (self.section(at), self.section(bt));
-        let targets_equal = sa.relocs.iter().zip(sb.relocs.iter()).all(|(ra, rb)| {
+        let targets_equal = sa.relocs().iter().zip(sb.relocs().iter()).all(|(ra, rb)| {
             let (ta, tb) = (
                 self.res.target(at.file, ra.symbol),
                 self.res.target(bt.file, rb.symbol),
@@ -788,8 +800,8 @@ mod tests {
             for s in &mut obj.sections[2..] {
                 s.flags |= object::pe::IMAGE_SCN_LNK_COMDAT.0;
             }
-            obj.sections[4].follows = Some(2);
-            obj.sections[5].follows = Some(3);
+            obj.sections[4].follows = crate::input::Leader::of(2);
+            obj.sections[5].follows = crate::input::Leader::of(3);
             res
         };
         assert_eq!(

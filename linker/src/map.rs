@@ -41,10 +41,9 @@ pub fn render(res: &Resolved, layout: &Layout, folds: &[Fold]) -> String {
                         "{addr:16x} {:8x} {:5}     {}:({})",
                         chunk.size, chunk.align, obj.name, sec.name
                     );
-                    let mut symbols: Vec<_> = obj
-                        .symbols
-                        .iter()
-                        .enumerate()
+                    let mut symbols: Vec<_> = (obj.symbols.iter())
+                        .zip(obj.aux.records())
+                        .map(|(sym, record)| (record as usize, sym))
                         .filter(|(_, sym)| !sym.name.is_empty())
                         .filter_map(|(i, sym)| match sym.def {
                             SymDef::Section { section: ss, value } if ss == s => {
@@ -118,12 +117,12 @@ pub fn render(res: &Resolved, layout: &Layout, folds: &[Fold]) -> String {
             let section = obj.sections[at.section as usize].name;
             let comdat = (obj.comdats.iter())
                 .filter(|_| obj.format == Format::Coff)
-                .find(|c| c.sections.first() == Some(&at.section));
+                .find(|c| obj.comdat_sections(c).first() == Some(&at.section));
             match comdat {
                 Some(c) => format!(
                     "{}:({section}) {}",
                     obj.name,
-                    String::from_utf8_lossy(c.key)
+                    String::from_utf8_lossy(obj.comdat_key(c))
                 ),
                 None => format!("{}:({section})", obj.name),
             }

@@ -304,21 +304,23 @@ impl Edits<'_> {
 /// the bytes deleted so far.
 pub fn by_offset(sec: &InputSection, order: &mut Vec<u32>) {
     order.clear();
-    order.extend(0..sec.relocs.len() as u32);
+    let relocs = sec.relocs();
+    order.extend(0..relocs.len() as u32);
     // Compilers emit them in offset order already.
-    if !sec.relocs.iter().is_sorted_by_key(|r| r.offset) {
-        order.sort_by_key(|&i| sec.relocs.get(i as usize).offset);
+    if !relocs.iter().is_sorted_by_key(|r| r.offset) {
+        order.sort_by_key(|&i| relocs.get(i as usize).offset);
     }
 }
 
 /// The first relocation of type `r_type` at `offset`, among `order` ([`by_offset`]'s): found by
 /// binary search, as a section holds thousands of relocations.
 pub fn at_offset(sec: &InputSection, order: &[u32], offset: u32, r_type: u32) -> Option<usize> {
-    let first = order.partition_point(|&j| sec.relocs.get(j as usize).offset < offset);
+    let relocs = sec.relocs();
+    let first = order.partition_point(|&j| relocs.get(j as usize).offset < offset);
     (order[first..].iter())
         .map(|&j| j as usize)
-        .take_while(|&j| sec.relocs.get(j).offset == offset)
-        .find(|&j| sec.relocs.get(j).r_type == r_type)
+        .take_while(|&j| relocs.get(j).offset == offset)
+        .find(|&j| relocs.get(j).r_type == r_type)
 }
 
 /// What an arch's relaxation may assume about the final image.
@@ -364,7 +366,7 @@ impl Places {
                 for (s, (sec, slot)) in obj.sections.iter().zip(by_index.iter_mut()).enumerate() {
                     *slot = if res.live[f][s] && sec.class == SectionClass::Text {
                         let size = relaxation.size(f as u32, s as u32, sec);
-                        u64::from(sec.align - 1) << 32 | u64::from(size)
+                        u64::from(sec.align.get() - 1) << 32 | u64::from(size)
                     } else {
                         NOT_TEXT
                     };
@@ -605,11 +607,14 @@ impl AlignRequest {
             reason,
         };
         let (align, padding) = (self.align, self.padding);
-        if align > u64::from(sec.align) || u64::from(self.offset) + padding > u64::from(sec.size) {
+        if align > u64::from(sec.align.get())
+            || u64::from(self.offset) + padding > u64::from(sec.size)
+        {
             return Err(error(format!(
                 "{padding} bytes of padding for {align}-byte alignment cannot be satisfied in a \
                  section of {} bytes aligned to {}",
-                sec.size, sec.align
+                sec.size,
+                sec.align.get()
             )));
         }
         let at = u64::from(self.offset - deleted);
@@ -713,10 +718,8 @@ mod tests {
             reloc(4, 2),
             reloc(8, 3),
         ];
-        let sec = InputSection {
-            relocs: crate::input::Relocs::Decoded(&relocs),
-            ..crate::input::empty_section()
-        };
+        let mut sec = crate::input::empty_section();
+        sec.set_relocs(crate::input::Relocs::Decoded(&relocs));
         let mut order = Vec::new();
         by_offset(&sec, &mut order);
         assert_eq!(order, [1, 3, 0, 2, 4]);

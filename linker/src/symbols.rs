@@ -182,7 +182,7 @@ fn hash_object<'d>(obj: &ObjectFile<'d>, taken: &mut Vec<Prehashed<'d>>) -> Hash
         .map(|c| match (c.local, key_symbol(obj, c)) {
             (true, _) => NONE,
             (false, Some(s)) => s as SymbolId,
-            (false, None) => take(c.key),
+            (false, None) => take(obj.comdat_key(c)),
         })
         .collect();
     let mut bounds = [0u32; SHARDS + 1];
@@ -214,11 +214,9 @@ fn hash_object<'d>(obj: &ObjectFile<'d>, taken: &mut Vec<Prehashed<'d>>) -> Hash
 /// The global symbol of `obj` that a COMDAT group's key is the name of, if any: the key then
 /// shares its id (as every COFF COMDAT's does), rather than being interned a second time.
 fn key_symbol(obj: &ObjectFile, comdat: &Comdat) -> Option<usize> {
-    let s = comdat.symbol? as usize;
-    let sym = obj.symbols.get(s)?;
-    // The readers take both from the same string: comparing where they are spares the bytes.
-    let same = std::ptr::eq(sym.name, comdat.key) || sym.name == comdat.key;
-    (is_global(sym.binding, sym.name) && same).then_some(s)
+    let s = comdat.symbol as usize;
+    let sym = &obj.symbols[s];
+    is_global(sym.binding, sym.name).then_some(s)
 }
 
 fn is_global(binding: Binding, name: &[u8]) -> bool {
@@ -342,17 +340,22 @@ mod tests {
                     ..InputSymbol::NULL
                 })
                 .collect(),
-            // A key names its same-named symbol, as in COFF; "z" has none.
+            // A key names its same-named symbol: a global one, as in COFF, or a local ELF
+            // signature ("z"), whose name is interned as a key alone.
             comdats: keys
                 .iter()
                 .map(|k| Comdat {
-                    key: k.as_bytes(),
                     selection: Selection::Any,
-                    sections: crate::input::GroupSections::Many(vec![]),
-                    symbol: symbols.iter().position(|s| s.0 == *k).map(|i| i as u32),
+                    sections: crate::input::GroupSections::run(0, 0),
+                    symbol: symbols
+                        .iter()
+                        .position(|s| s.0 == *k)
+                        .expect("a key's symbol") as u32,
                     local: false,
                 })
                 .collect(),
+            group_members: vec![],
+            aux: Default::default(),
             default_libs: vec![],
             includes: vec![],
             addrsig: None,
@@ -372,7 +375,7 @@ mod tests {
         );
         let b = object(&[("y", Global), ("x", Global)], &[]);
         let c = object(&many.iter().map(|&n| (n, Global)).collect::<Vec<_>>(), &[]);
-        let d = object(&[("f499", Weak), ("f0", Global)], &["z"]);
+        let d = object(&[("f499", Weak), ("f0", Global), ("z", Local)], &["z"]);
         let t = SymbolTable::build(&[a, b, c, d]);
 
         assert_eq!(t.len(), 2 + 500 + 1, "x, y, f0..f499, z");

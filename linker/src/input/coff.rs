@@ -6,8 +6,8 @@ use object::read::coff::{CoffFile, CoffHeader, Symbol, SymbolTable};
 use object::LittleEndian as LE;
 
 use super::{
-    ascii_or_utf8, inline_name, parse_error, Binding, Comdat, GroupSections, InputSymbol,
-    ObjectFile, Relocs, Selection, SymDef,
+    ascii_or_utf8, inline_name, not_a_leader, parse_error, AuxRecords, Binding, Comdat,
+    GroupSections, InputSymbol, Leader, ObjectFile, Relocs, Selection, SymDef,
 };
 use crate::consts::Machine;
 use crate::error::Result;
@@ -93,7 +93,7 @@ pub(super) fn read_addrsig<'d, C: CoffHeader>(
     })
 }
 
-/// A COFF object's symbols (every symbol-table slot; auxiliary slots hold null symbols), COMDAT
+/// A COFF object's symbols (one per symbol record, and a null one auxiliary records map to), COMDAT
 /// groups and associative sections, in one pass over the raw symbol table: the unified `object`
 /// API decodes a symbol again for each question asked of it, and does not expose weak-external
 /// defaults, absolute values or COMDAT selections.
@@ -108,12 +108,24 @@ pub(super) fn read_symbols<'d, C: CoffHeader>(
         .count();
     obj.comdats.reserve_exact(comdat_sections);
     let table = coff.coff_symbol_table();
-    obj.symbols.reserve_exact(table.len().max(1));
+    // Auxiliary records are found first, so that the symbols are reserved at their count.
+    let records = table.len();
+    let aux = AuxRecords::new(
+        records,
+        table.iter().flat_map(|(index, sym)| {
+            let first = index.0 + 1;
+            first..(first + usize::from(sym.number_of_aux_symbols())).min(records)
+        }),
+    );
+    obj.symbols.reserve_exact(aux.symbol_records(records) + 1);
+    // Weak externals, whose defaults are record indices until the table is read.
+    let mut aliases = Vec::new();
     for (index, sym) in table.iter() {
-        if obj.symbols.len() < index.0 {
-            obj.symbols.resize(index.0, InputSymbol::NULL);
+        let read = read_symbol(coff, table, index, sym);
+        if matches!(read.def, SymDef::WeakAlias { .. }) {
+            aliases.push(obj.symbols.len() as u32);
         }
-        obj.symbols.push(read_symbol(coff, table, index, sym));
+        obj.symbols.push(read);
         if !sym.has_aux_section() {
             continue;
         }
@@ -128,7 +140,11 @@ pub(super) fn read_symbols<'d, C: CoffHeader>(
                     leader |= u32::from(aux.high_number.get(LE)) << 16;
                 }
                 if let Some(s) = obj.sections.get_mut(section as usize) {
-                    s.follows = Some(leader);
+                    if leader == u32::MAX {
+                        let what = format!("section {section} ({})", s.name);
+                        return Err(parse_error(&obj.name, not_a_leader(&what, leader)));
+                    }
+                    s.follows = Leader::of(leader);
                 }
                 continue;
             }
@@ -143,7 +159,9 @@ pub(super) fn read_symbols<'d, C: CoffHeader>(
         // The COMDAT symbol is the first later symbol in the same section (PE/COFF
         // specification, "COMDAT Sections"); it names the group. Associative sections follow
         // their leader through `follows`, so the group lists only the leader.
+        // `symbol` counts the symbols walked over: the leader's index among the symbols.
         let mut next = index.0 + 1 + usize::from(sym.number_of_aux_symbols());
+        let mut symbol = obj.symbols.len() as u32;
         let leader = loop {
             let Ok(s) = table.symbol(object::SymbolIndex(next)) else {
                 break None;
@@ -152,10 +170,10 @@ pub(super) fn read_symbols<'d, C: CoffHeader>(
                 break Some(s);
             }
             next += 1 + usize::from(s.number_of_aux_symbols());
+            symbol += 1;
         };
-        let Some((leader, key)) =
-            leader.and_then(|s| Some((s, symbol_name(s, table.strings()).ok()?)))
-        else {
+        // The key is the leader's name, read with the symbols: an unreadable one is refused here.
+        let Some(leader) = leader.filter(|s| symbol_name(*s, table.strings()).is_ok()) else {
             return Err(parse_error(
                 &obj.name,
                 format!("COMDAT section {section} has no COMDAT symbol"),
@@ -167,15 +185,26 @@ pub(super) fn read_symbols<'d, C: CoffHeader>(
             pe::IMAGE_SYM_CLASS_EXTERNAL | pe::IMAGE_SYM_CLASS_WEAK_EXTERNAL
         );
         obj.comdats.push(Comdat {
-            key,
             selection,
-            sections: GroupSections::One(section),
-            symbol: Some(next as u32),
+            sections: GroupSections::one(section),
+            symbol,
             local: !global,
         });
     }
-    if obj.symbols.is_empty() {
+    if aux.any() || obj.symbols.is_empty() {
         obj.symbols.push(InputSymbol::NULL);
+    }
+    if aux.any() {
+        obj.aux = aux;
+        // Record indices read from the table become symbol indices; a default past the table
+        // stays as read, for validation to refuse by the number the table gives.
+        for &s in &aliases {
+            if let SymDef::WeakAlias { default } = &mut obj.symbols[s as usize].def {
+                if (*default as usize) < table.len() {
+                    *default = obj.aux.symbol(*default);
+                }
+            }
+        }
     }
     Ok(())
 }
@@ -323,8 +352,8 @@ pub(super) fn read_relocs<'d, C: CoffHeader>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::{parse_object, Expect, Format, GroupSections, Selection, SymDef};
+pub(super) mod tests {
+    use super::super::{parse_object, Expect, Format, Selection, SymDef};
     use super::*;
 
     /// A 18-byte symbol record: name (inline, or `/`-less string table offset), value, section
@@ -351,11 +380,13 @@ mod tests {
 
     /// A clang-like amd64 object, by hand: `f` in a COMDAT `.text$mn` with an associative
     /// `.xdata`, a FILE record, an absolute, a COMMON, a weak external defaulting to `f` and an
-    /// undefined symbol.
-    fn object() -> Vec<u8> {
+    /// undefined symbol; `.xdata`'s relocation names the weak external, after three auxiliary
+    /// records.
+    pub(crate) fn object() -> Vec<u8> {
         use object::pe::*;
         let (sections, data_at) = (2u16, 20 + 2 * 40);
-        let symtab_at = data_at + 8;
+        let relocs_at = data_at + 8;
+        let symtab_at = relocs_at + 10;
         let mut symbols = Vec::new();
         symbols.extend(symbol(b".file", 0, -2, 0, IMAGE_SYM_CLASS_FILE.0, 1));
         symbols.extend(*b"t.c\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
@@ -383,21 +414,28 @@ mod tests {
         o.extend((symtab_at as u32).to_le_bytes());
         o.extend(12u32.to_le_bytes());
         o.extend([0; 4]); // optional header size, characteristics
-        let header = |name: &[u8; 8], at: u32, flags: u32| {
+        let header = |name: &[u8; 8], at: u32, relocs: u16, flags: u32| {
             let mut h = name.to_vec();
             h.extend([0; 8]); // virtual size and address
             h.extend(4u32.to_le_bytes());
             h.extend(at.to_le_bytes());
-            h.extend([0; 12]); // relocations, line numbers and their counts
+            h.extend((relocs_at as u32).to_le_bytes());
+            h.extend([0; 4]); // line numbers
+            h.extend(relocs.to_le_bytes());
+            h.extend([0; 2]); // line number count
             h.extend(flags.to_le_bytes());
             h
         };
         let code = IMAGE_SCN_CNT_CODE.0 | IMAGE_SCN_MEM_EXECUTE.0 | IMAGE_SCN_MEM_READ.0;
         let data = IMAGE_SCN_CNT_INITIALIZED_DATA.0 | IMAGE_SCN_MEM_READ.0;
         let comdat = IMAGE_SCN_LNK_COMDAT.0 | IMAGE_SCN_ALIGN_4BYTES.0;
-        o.extend(header(b".text$mn", data_at as u32, code | comdat));
-        o.extend(header(b".xdata\0\0", data_at as u32 + 4, data | comdat));
+        o.extend(header(b".text$mn", data_at as u32, 0, code | comdat));
+        o.extend(header(b".xdata\0\0", data_at as u32 + 4, 1, data | comdat));
         o.extend([0xc3, 0xcc, 0xcc, 0xcc, 1, 2, 3, 4]);
+        // ADDR32NB at .xdata+0 of record 9, `weak`.
+        o.extend(0u32.to_le_bytes());
+        o.extend(9u32.to_le_bytes());
+        o.extend(IMAGE_REL_AMD64_ADDR32NB.0.to_le_bytes());
         o.extend(symbols);
         o.extend(15u32.to_le_bytes());
         o.extend(b"common_var\0");
@@ -418,16 +456,14 @@ mod tests {
         use Binding::*;
         let null = (&b""[..], SymDef::Absolute(0), Local, 0, false);
         let section = |section| SymDef::Section { section, value: 0 };
+        // One symbol per symbol record, then the null one auxiliary records map to.
         assert_eq!(
             read,
             [
                 (&b"t.c"[..], SymDef::Undefined, Local, 0, false),
-                null,
                 (b".text$mn", section(1), Local, 4, false),
-                null,
                 (b"f", section(1), Global, 0, true),
                 (b".xdata", section(2), Local, 4, false),
-                null,
                 (b"abs", SymDef::Absolute(0x1234), Global, 0, false),
                 (
                     b"common_var",
@@ -439,19 +475,33 @@ mod tests {
                     24,
                     false
                 ),
-                (b"weak", SymDef::WeakAlias { default: 4 }, Weak, 0, false),
-                null,
+                (b"weak", SymDef::WeakAlias { default: 2 }, Weak, 0, false),
                 (b"undef", SymDef::Undefined, Global, 0, false),
+                null,
             ]
         );
+        // Records 0-11 to symbols: auxiliary records (1, 3, 6, 10) to the null symbol.
+        let index: Vec<u32> = (0..12).map(|r| obj.symbol_index(r)).collect();
+        assert_eq!(index, [0, 8, 1, 8, 2, 3, 8, 4, 5, 6, 8, 7]);
+        let records: Vec<u32> = (0..9).map(|s| obj.aux.record(s)).collect();
+        assert_eq!(records, [0, 2, 4, 5, 7, 8, 9, 11, 12]);
+        assert_eq!(obj.symbol_records(), 12);
+        let reloc = obj.sections[2].relocs().get(0);
+        assert_eq!(reloc.symbol, 9, "relocations keep the record index");
+        let weak = &obj.symbols[obj.symbol_index(reloc.symbol) as usize];
+        assert_eq!(weak.name, b"weak");
         assert_eq!(obj.comdats.len(), 1, "the associative .xdata is no group");
         let c = &obj.comdats[0];
         assert_eq!(
-            (c.key, c.selection, c.symbol, c.local),
-            (&b"f"[..], Selection::Any, Some(4), false)
+            (obj.comdat_key(c), c.selection, c.symbol, c.local),
+            (&b"f"[..], Selection::Any, 2, false)
         );
-        assert!(matches!(c.sections, GroupSections::One(1)));
-        assert_eq!(obj.sections[2].follows, Some(1), ".xdata follows .text$mn");
+        assert_eq!(obj.comdat_sections(c), [1]);
+        assert_eq!(
+            obj.sections[2].follows.get(),
+            Some(1),
+            ".xdata follows .text$mn"
+        );
         assert_eq!(obj.sections[1].name, ".text$mn");
         assert_eq!(obj.format, Format::Coff);
     }

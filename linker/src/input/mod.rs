@@ -27,6 +27,10 @@ use archive::{is_object, member_name};
 use coff::check_coff_machine;
 use elf::ElfRelocs;
 
+/// A hand-built COFF object with auxiliary records, for tests of what reads its symbols.
+#[cfg(test)]
+pub(crate) use coff::tests::object as coff_object;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Format {
     Elf,
@@ -67,16 +71,18 @@ pub enum Relocs<'d> {
     /// Little-endian, every offset checked to fit 32 bits when read.
     Elf(&'d [Rela64<Endianness>]),
     /// Built by hand rather than read from a file.
+    #[cfg(test)]
     Decoded(&'d [Reloc]),
 }
 
 impl<'d> Relocs<'d> {
-    pub const NONE: Relocs<'static> = Relocs::Decoded(&[]);
+    pub const NONE: Relocs<'static> = Relocs::Elf(&[]);
 
     pub fn len(&self) -> usize {
         match self {
             Relocs::Coff(t) => t.len(),
             Relocs::Elf(t) => t.len(),
+            #[cfg(test)]
             Relocs::Decoded(t) => t.len(),
         }
     }
@@ -108,6 +114,7 @@ impl<'d> Relocs<'d> {
                     addend: r.r_addend(e),
                 }
             }
+            #[cfg(test)]
             Relocs::Decoded(t) => t[index],
         }
     }
@@ -122,21 +129,99 @@ pub struct InputSection<'d> {
     pub name: &'d str,
     /// Empty for `.bss`-like sections.
     pub data: &'d [u8],
+    /// The relocation table's bytes as they lie in the file, in `reloc_format`'s records:
+    /// [`InputSection::relocs`] views them.
+    reloc_table: &'d [u8],
     pub size: u32,
-    pub align: u32,
-    pub class: SectionClass,
-    pub relocs: Relocs<'d>,
-    /// ELF SHF_GNU_RETAIN: a GC root.
-    pub retain: bool,
-    /// COFF associative COMDAT: kept exactly when this other section is kept.
-    pub follows: Option<u32>,
-    /// The header's flags as read (COFF Characteristics; the low 32 bits of ELF sh_flags), kept
-    /// for [`foldable`]: nothing is decided from them unless identical code folding runs.
+    /// The header's flags as read (COFF Characteristics; the low 32 bits of ELF sh_flags, where
+    /// SHF_GNU_RETAIN is), kept for [`foldable`] and [`InputSection::retain`].
     pub flags: u32,
+    /// COFF associative COMDAT: kept exactly when this other section is kept.
+    pub follows: Leader,
+    pub align: Align,
+    pub class: SectionClass,
+    reloc_format: Format,
 }
 
-// A large link has hundreds of thousands: the flags live in what was padding.
-const _: () = assert!(std::mem::size_of::<InputSection>() == 80);
+// A large link has hundreds of thousands: the relocation table is a byte slice with its format
+// beside it (not a 24-byte enum), the alignment and the leader take 6 bytes, not 12.
+const _: () = assert!(std::mem::size_of::<InputSection>() == 64);
+
+impl<'d> InputSection<'d> {
+    #[inline]
+    pub fn relocs(&self) -> Relocs<'d> {
+        // The table was a slice of these records when set: its length is a multiple of theirs,
+        // so their count is all the view needs (not a check of the tail, once per call).
+        fn records<T: object::Pod>(table: &[u8]) -> &[T] {
+            let count = table.len() / std::mem::size_of::<T>();
+            object::pod::slice_from_bytes(table, count).map_or(&[], |(records, _)| records)
+        }
+        match self.reloc_format {
+            Format::Coff => Relocs::Coff(records(self.reloc_table)),
+            Format::Elf => Relocs::Elf(records(self.reloc_table)),
+        }
+    }
+
+    pub fn set_relocs(&mut self, relocs: Relocs<'d>) {
+        (self.reloc_table, self.reloc_format) = match relocs {
+            Relocs::Coff(t) => (object::pod::bytes_of_slice(t), Format::Coff),
+            Relocs::Elf(t) => (object::pod::bytes_of_slice(t), Format::Elf),
+            #[cfg(test)]
+            Relocs::Decoded(t) => (encode_relocs(t), Format::Elf),
+        };
+    }
+
+    /// ELF SHF_GNU_RETAIN: a GC root.
+    pub fn retain(&self) -> bool {
+        self.reloc_format == Format::Elf && self.flags & object::elf::SHF_GNU_RETAIN.0 as u32 != 0
+    }
+}
+
+/// Relocations built by hand, as the little-endian RELA records an ELF object holds.
+#[cfg(test)]
+fn encode_relocs(relocs: &[Reloc]) -> &'static [u8] {
+    let mut bytes = Vec::with_capacity(24 * relocs.len());
+    for r in relocs {
+        bytes.extend(u64::from(r.offset).to_le_bytes());
+        bytes.extend((u64::from(r.symbol) << 32 | u64::from(r.r_type)).to_le_bytes());
+        bytes.extend(r.addend.to_le_bytes());
+    }
+    bytes.leak()
+}
+
+/// A section's alignment as read, from 1 to 64 KiB (not always a power of two), in 16 bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Align(u16);
+
+impl Align {
+    /// `align`, clamped to 1..=64 KiB.
+    pub fn new(align: u64) -> Align {
+        Align((align.clamp(1, 1 << 16) - 1) as u16)
+    }
+
+    pub fn get(self) -> u32 {
+        u32::from(self.0) + 1
+    }
+}
+
+/// A COFF associative section's leader, or none, in 4 bytes: the reader refuses a leader of
+/// `u32::MAX`, which no section can have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Leader(u32);
+
+impl Leader {
+    pub const NONE: Leader = Leader(u32::MAX);
+
+    /// The leader `section`, below `u32::MAX`.
+    pub fn of(section: u32) -> Leader {
+        debug_assert!(section != u32::MAX);
+        Leader(section)
+    }
+
+    pub fn get(self) -> Option<u32> {
+        (self != Leader::NONE).then_some(self.0)
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Binding {
@@ -200,36 +285,46 @@ pub enum Selection {
     Largest,
 }
 
-/// A COMDAT group (COFF COMDAT section or ELF section group): one copy per key survives.
+/// A COMDAT group (COFF COMDAT section or ELF section group): one copy per key survives. 16
+/// bytes: a large COFF link has one per function. The key is the name of the group's symbol
+/// (both readers take the key from that symbol), so it is not stored a second time.
 #[derive(Debug)]
-pub struct Comdat<'d> {
-    pub key: &'d [u8],
-    pub selection: Selection,
-    /// The leader first (COFF: the COMDAT section itself).
+pub struct Comdat {
+    /// The leader first (COFF: the COMDAT section itself): [`ObjectFile::comdat_sections`].
     pub sections: GroupSections,
     /// The object's symbol that names the group (COFF: the COMDAT symbol; ELF: the signature).
-    pub symbol: Option<u32>,
+    pub symbol: u32,
+    pub selection: Selection,
     /// COFF leader of storage class STATIC: the group belongs to its object alone, so copies in
     /// other objects are neither duplicates nor replacements (rustc's liballoc and libcore both
     /// carry such NODUPLICATES leaders of one name; lld-link keeps each).
     pub local: bool,
 }
 
-/// A COMDAT group's sections: a COFF group has one (its associates follow it through
-/// [`InputSection::follows`]), so only ELF groups allocate.
-#[derive(Debug)]
-pub enum GroupSections {
-    One(u32),
-    Many(Vec<u32>),
+const _: () = assert!(std::mem::size_of::<Comdat>() == 16);
+
+/// A COMDAT group's sections, in 8 bytes: a COFF group has one, held here (its associates
+/// follow it through [`InputSection::follows`]); an ELF group's are a run of
+/// [`ObjectFile::group_members`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GroupSections {
+    at: u32,
+    /// `u32::MAX`: the one section `at`.
+    len: u32,
 }
 
-impl std::ops::Deref for GroupSections {
-    type Target = [u32];
-    fn deref(&self) -> &[u32] {
-        match self {
-            GroupSections::One(s) => std::slice::from_ref(s),
-            GroupSections::Many(v) => v,
+impl GroupSections {
+    pub fn one(section: u32) -> GroupSections {
+        GroupSections {
+            at: section,
+            len: u32::MAX,
         }
+    }
+
+    /// `len` members from `at` in [`ObjectFile::group_members`].
+    pub fn run(at: u32, len: u32) -> GroupSections {
+        debug_assert!(len != u32::MAX);
+        GroupSections { at, len }
     }
 }
 
@@ -241,9 +336,14 @@ pub struct ObjectFile<'d> {
     pub data: &'d [u8],
     /// Indexed by the object's own section index.
     pub sections: Vec<InputSection<'d>>,
-    /// Indexed by the object's own symbol index (COFF auxiliary slots hold null symbols).
+    /// The object's symbols in table order. A COFF table's auxiliary records get none: a
+    /// relocation's symbol index goes through [`ObjectFile::symbol_index`].
     pub symbols: Vec<InputSymbol<'d>>,
-    pub comdats: Vec<Comdat<'d>>,
+    /// Where a COFF symbol table's auxiliary records are (empty for ELF).
+    pub aux: AuxRecords,
+    pub comdats: Vec<Comdat>,
+    /// The sections of the ELF groups, one run per group ([`GroupSections`]).
+    pub group_members: Vec<u32>,
     /// `/DEFAULTLIB:` directives of a COFF `.drectve` section.
     pub default_libs: Vec<&'d str>,
     /// `/INCLUDE:` directives: symbols to pull in and keep.
@@ -253,6 +353,153 @@ pub struct ObjectFile<'d> {
     /// by [`addrsig_symbols`] only when identical code folding needs it.
     /// `None`: the object has none, so every symbol it names is taken as address-significant.
     pub addrsig: Option<&'d [u8]>,
+}
+
+/// Where a COFF symbol table's auxiliary records are. Relocations, weak externals and address
+/// significance tables name symbols by their index in the table, records included; a third of a
+/// clang object's records are auxiliary and nothing reads them once the symbols are read, so they
+/// get no [`InputSymbol`]. Targets stay per record (relocations look them up by the index they
+/// hold); where a symbol's record is wanted, it is mapped by rank: a bit per record and a running
+/// count per 64 records, a quarter of a byte per record.
+#[derive(Debug, Default)]
+pub struct AuxRecords {
+    /// Per 64 records: a bit per auxiliary record, and how many come before the block.
+    blocks: Box<[(u64, u32)]>,
+    /// Records in the table.
+    records: u32,
+    /// The index of the null symbol every auxiliary record maps to (what a relocation naming
+    /// one reads, as when each had a null symbol of its own).
+    null: u32,
+}
+
+impl AuxRecords {
+    /// `records` records, of which those at `aux` (below `records`) are auxiliary; the null
+    /// symbol follows the others. Without auxiliary records, empty: the identity. The last
+    /// symbol's auxiliary records are not records a relocation may name (as when each symbol
+    /// record had a slot and auxiliary records had slots only between symbols).
+    pub(crate) fn new(records: usize, aux: impl IntoIterator<Item = usize>) -> Self {
+        let mut blocks = vec![(0u64, 0u32); records.div_ceil(64)];
+        for a in aux {
+            blocks[a / 64].0 |= 1 << (a % 64);
+        }
+        let mut before = 0;
+        for b in blocks.iter_mut() {
+            b.1 = before;
+            before += b.0.count_ones();
+        }
+        if before == 0 {
+            return AuxRecords::default();
+        }
+        let below = |b: usize| match records - 64 * b {
+            n if n >= 64 => u64::MAX,
+            n => (1u64 << n) - 1,
+        };
+        let end = (blocks.iter().enumerate().rev())
+            .map(|(b, &(bits, _))| (b, !bits & below(b)))
+            .find(|&(_, symbols)| symbols != 0)
+            .map_or(0, |(b, symbols)| {
+                64 * b + 64 - symbols.leading_zeros() as usize
+            });
+        AuxRecords {
+            blocks: blocks.into_boxed_slice(),
+            records: end as u32,
+            null: records as u32 - before,
+        }
+    }
+
+    /// Whether there is any auxiliary record (and so a null symbol after the others).
+    pub fn any(&self) -> bool {
+        !self.blocks.is_empty()
+    }
+
+    /// How many of the table's `records` are symbol records.
+    pub fn symbol_records(&self, records: usize) -> usize {
+        match self.any() {
+            true => self.null as usize,
+            false => records,
+        }
+    }
+
+    /// The symbol index of table record `record` (below the record count).
+    #[inline]
+    pub fn symbol(&self, record: u32) -> u32 {
+        let Some(&(bits, before)) = self.blocks.get(record as usize / 64) else {
+            return record;
+        };
+        let bit = 1u64 << (record % 64);
+        match bits & bit {
+            0 => record - before - (bits & (bit - 1)).count_ones(),
+            _ => self.null,
+        }
+    }
+
+    /// Whether table record `record` is auxiliary.
+    #[inline]
+    pub fn is_aux(&self, record: u32) -> bool {
+        (self.blocks.get(record as usize / 64)).is_some_and(|b| b.0 >> (record % 64) & 1 != 0)
+    }
+
+    /// The record of each symbol in order (the null one after an auxiliary record has none).
+    pub fn records(&self) -> impl Iterator<Item = u32> + '_ {
+        let end = match self.blocks.is_empty() {
+            true => u32::MAX,
+            false => self.records,
+        };
+        (0..end).filter(|&r| !self.is_aux(r))
+    }
+
+    /// The table record of symbol `index`: a walk over the blocks, for a few symbols only.
+    pub fn record(&self, index: u32) -> u32 {
+        if self.blocks.is_empty() {
+            return index;
+        }
+        let mut left = index;
+        for (b, &(bits, _)) in self.blocks.iter().enumerate() {
+            let symbols = !bits;
+            let here = symbols.count_ones();
+            if left < here {
+                let mut m = symbols;
+                for _ in 0..left {
+                    m &= m - 1;
+                }
+                return b as u32 * 64 + m.trailing_zeros();
+            }
+            left -= here;
+        }
+        // The null symbol, past the records.
+        self.records
+    }
+}
+
+impl<'d> ObjectFile<'d> {
+    /// How many indices a relocation may name: the table's records.
+    pub fn symbol_records(&self) -> usize {
+        match self.aux.blocks.is_empty() {
+            true => self.symbols.len(),
+            false => self.aux.records as usize,
+        }
+    }
+
+    /// The index into [`ObjectFile::symbols`] of table record `record` (a relocation's symbol).
+    #[inline]
+    pub fn symbol_index(&self, record: u32) -> u32 {
+        self.aux.symbol(record)
+    }
+
+    /// The sections of `comdat`, its leader first.
+    pub fn comdat_sections<'a>(&'a self, comdat: &'a Comdat) -> &'a [u32] {
+        let GroupSections { at, len } = comdat.sections;
+        match len {
+            u32::MAX => std::slice::from_ref(&comdat.sections.at),
+            _ => &self.group_members[at as usize..(at + len) as usize],
+        }
+    }
+
+    /// The name one copy per link of `comdat` survives by.
+    pub fn comdat_key(&self, comdat: &Comdat) -> &'d [u8] {
+        // [`validate`] checked the index.
+        self.symbols[comdat.symbol as usize].name
+    }
 }
 
 /// What every object must agree with: the machine, and how many bytes each relocation type
@@ -621,6 +868,7 @@ fn read_object<'d, O: Object<'d>>(
     // by walking the whole table, quadratic in an object with one COMDAT per function.
     let mut symbols: Vec<InputSymbol<'d>> = Vec::new();
     let mut comdats = Vec::new();
+    let mut group_members = Vec::new();
     if format == Format::Elf {
         symbols.reserve_exact(file.symbols().last().map_or(0, |s| s.index().0 + 1));
         for sym in file.symbols() {
@@ -638,16 +886,19 @@ fn read_object<'d, O: Object<'d>>(
             symbols.push(InputSymbol::NULL);
         }
         for comdat in file.comdats() {
-            let key = file
-                .symbol_by_index(comdat.symbol())
+            // The key is the signature's name, read with the symbols: an unreadable one is
+            // refused here rather than read as empty there.
+            file.symbol_by_index(comdat.symbol())
                 .and_then(|s| s.name_bytes())
                 .map_err(|e| parse_error(&name, e))?;
+            let at = group_members.len();
+            group_members.extend(comdat.sections().map(|s| s.0 as u32));
+            let len = group_members.len() - at;
             comdats.push(Comdat {
-                key,
                 // GRP_COMDAT has one rule: the first group of a signature wins.
                 selection: Selection::Any,
-                sections: GroupSections::Many(comdat.sections().map(|s| s.0 as u32).collect()),
-                symbol: Some(comdat.symbol().0 as u32),
+                sections: GroupSections::run(at as u32, len as u32),
+                symbol: comdat.symbol().0 as u32,
                 local: false,
             });
         }
@@ -660,14 +911,16 @@ fn read_object<'d, O: Object<'d>>(
         sections,
         symbols,
         comdats,
+        group_members,
+        aux: AuxRecords::default(),
         default_libs: Vec::new(),
         includes: Vec::new(),
         addrsig: None,
     })
 }
 
-/// The symbol indices of the object's address-significance table (`None`: it has none), each
-/// checked against the symbol table.
+/// The symbol table records of the object's address-significance table (`None`: it has none),
+/// each checked against the symbol table.
 pub fn addrsig_symbols(obj: &ObjectFile) -> Result<Option<Vec<u32>>> {
     let Some(table) = obj.addrsig else {
         return Ok(None);
@@ -676,7 +929,7 @@ pub fn addrsig_symbols(obj: &ObjectFile) -> Result<Option<Vec<u32>>> {
         file: obj.name.clone(),
         reason,
     };
-    let symbols = obj.symbols.len();
+    let symbols = obj.symbol_records();
     let mut r = gimli::EndianSlice::new(table, gimli::LittleEndian);
     let mut indices = Vec::new();
     while !r.is_empty() {
@@ -699,13 +952,13 @@ pub(crate) fn empty_section<'d>() -> InputSection<'d> {
     InputSection {
         name: "",
         data: &[],
+        reloc_table: &[],
         size: 0,
-        align: 1,
-        class: SectionClass::Discard,
-        relocs: Relocs::NONE,
-        retain: false,
-        follows: None,
         flags: 0,
+        follows: Leader::NONE,
+        align: Align::new(1),
+        class: SectionClass::Discard,
+        reloc_format: Format::Elf,
     }
 }
 
@@ -786,29 +1039,31 @@ fn read_section<'d, S: ObjectSection<'d>>(
             .data()
             .map_err(|e| parse_error(file, format!("section {name}: {e}")))?
     };
-    let relocs = if class == SectionClass::Discard {
-        Relocs::NONE
-    } else {
-        read_relocs(section.index().0)
-            .map_err(|e| parse_error(file, format!("section {name}: {e}")))?
-    };
-    let retain = matches!(flags, SectionFlags::Elf { sh_flags, .. } if sh_flags.0 & object::elf::SHF_GNU_RETAIN.0 != 0);
-    Ok(InputSection {
+    let mut read = InputSection {
         name,
         data,
+        reloc_table: &[],
         size,
-        align: section.align().clamp(1, 1 << 16) as u32,
-        class,
-        relocs,
-        retain,
-        follows: None,
         flags: match flags {
             SectionFlags::Coff { characteristics } => characteristics.0,
-            // SHF_WRITE and SHF_LINK_ORDER, what folding asks, are in the low half.
+            // SHF_WRITE, SHF_LINK_ORDER and SHF_GNU_RETAIN are in the low half.
             SectionFlags::Elf { sh_flags, .. } => sh_flags.0 as u32,
             _ => 0,
         },
-    })
+        follows: Leader::NONE,
+        align: Align::new(section.align()),
+        class,
+        reloc_format: match flags {
+            SectionFlags::Elf { .. } => Format::Elf,
+            _ => Format::Coff,
+        },
+    };
+    if class != SectionClass::Discard {
+        let relocs = read_relocs(section.index().0)
+            .map_err(|e| parse_error(file, format!("section {name}: {e}")))?;
+        read.set_relocs(relocs);
+    }
+    Ok(read)
 }
 
 /// Whether identical code folding may fold `sec` into an identical section, by the format's
@@ -873,6 +1128,11 @@ fn read_elf_symbol<'d, S: ObjectSymbol<'d>>(sym: &S) -> InputSymbol<'d> {
     }
 }
 
+/// Why `leader` cannot lead the section `what` names.
+fn not_a_leader(what: &str, leader: u32) -> String {
+    format!("{what}: associative COMDAT leader {leader} is not another section")
+}
+
 /// Checks every index and range the later phases use without a check of their own: section
 /// numbers of symbols, associative leaders and COMDAT members, symbol indices of relocations,
 /// relocated fields inside their section, symbol values inside their section. After this, an
@@ -884,7 +1144,7 @@ fn validate(obj: &ObjectFile, field_size: fn(Format, u32) -> Option<u32>) -> Res
             reason,
         })
     };
-    let (sections, symbols) = (obj.sections.len(), obj.symbols.len());
+    let (sections, symbols) = (obj.sections.len(), obj.symbol_records());
     let section_name = |i: u32| format!("section {i} ({})", obj.sections[i as usize].name);
     // An object uses a few relocation types: the arch's table, behind a function pointer the
     // reader cannot inline, is asked once per type and slot of this small direct-mapped cache
@@ -895,7 +1155,7 @@ fn validate(obj: &ObjectFile, field_size: fn(Format, u32) -> Option<u32>) -> Res
         // Zero-filled code or data (no file contents, as `.skip` may give) is fine as long as
         // nothing patches it; otherwise relocations read the bytes they patch.
         let has_bytes = !matches!(sec.class, SectionClass::Bss | SectionClass::Discard);
-        let zero_filled = sec.data.is_empty() && sec.relocs.is_empty();
+        let zero_filled = sec.data.is_empty() && sec.relocs().is_empty();
         if has_bytes && sec.data.len() != sec.size as usize && !zero_filled {
             return bad(format!(
                 "{}: {} bytes of contents for a size of {}",
@@ -904,15 +1164,12 @@ fn validate(obj: &ObjectFile, field_size: fn(Format, u32) -> Option<u32>) -> Res
                 sec.size
             ));
         }
-        if let Some(leader) = sec.follows {
+        if let Some(leader) = sec.follows.get() {
             if leader as usize >= sections || leader as usize == i {
-                return bad(format!(
-                    "{}: associative COMDAT leader {leader} is not another section",
-                    section_name(i as u32)
-                ));
+                return bad(not_a_leader(&section_name(i as u32), leader));
             }
         }
-        for r in sec.relocs.iter() {
+        for r in sec.relocs().iter() {
             if r.symbol as usize >= symbols {
                 return bad(format!(
                     "{}: relocation at {:#x} names symbol {}, but the symbol table has {symbols}",
@@ -939,7 +1196,10 @@ fn validate(obj: &ObjectFile, field_size: fn(Format, u32) -> Option<u32>) -> Res
         }
     }
     for (i, sym) in obj.symbols.iter().enumerate() {
-        let what = || format!("symbol {i} ({})", String::from_utf8_lossy(sym.name));
+        let what = || {
+            let record = obj.aux.record(i as u32);
+            format!("symbol {record} ({})", String::from_utf8_lossy(sym.name))
+        };
         match sym.def {
             SymDef::Section { section, value } => {
                 if section as usize >= sections {
@@ -966,7 +1226,7 @@ fn validate(obj: &ObjectFile, field_size: fn(Format, u32) -> Option<u32>) -> Res
                     ));
                 }
             }
-            SymDef::WeakAlias { default } if default as usize >= symbols => {
+            SymDef::WeakAlias { default } if default as usize >= obj.symbols.len() => {
                 return bad(format!(
                     "{}: weak external default {default} is not a symbol",
                     what()
@@ -976,10 +1236,17 @@ fn validate(obj: &ObjectFile, field_size: fn(Format, u32) -> Option<u32>) -> Res
         }
     }
     for comdat in &obj.comdats {
-        if let Some(&s) = comdat.sections.iter().find(|&&s| s as usize >= sections) {
+        if comdat.symbol as usize >= obj.symbols.len() {
+            return bad(format!(
+                "COMDAT group symbol {} is not a symbol (the table has {symbols})",
+                comdat.symbol
+            ));
+        }
+        let members = obj.comdat_sections(comdat);
+        if let Some(&s) = members.iter().find(|&&s| s as usize >= sections) {
             return bad(format!(
                 "COMDAT group {} names section {s}, but the object has {sections}",
-                String::from_utf8_lossy(comdat.key)
+                String::from_utf8_lossy(obj.comdat_key(comdat))
             ));
         }
     }
@@ -1001,12 +1268,12 @@ mod tests {
         text.class = SectionClass::Text;
         text.data = &[0; 8];
         text.size = 8;
-        text.relocs = relocs(Reloc {
+        text.set_relocs(relocs(Reloc {
             offset: 4,
             r_type: 1,
             symbol: 1,
             addend: 0,
-        });
+        }));
         ObjectFile {
             name: "t.o".into(),
             format: Format::Elf,
@@ -1024,6 +1291,8 @@ mod tests {
                 },
             ],
             comdats: vec![],
+            group_members: vec![],
+            aux: Default::default(),
             default_libs: vec![],
             includes: vec![],
             addrsig: None,
@@ -1097,6 +1366,122 @@ mod tests {
     }
 
     #[test]
+    fn record_indices_map_to_symbols_across_blocks() {
+        // Auxiliary records on both sides of the 64-record blocks' edges, and a run of them.
+        let aux: Vec<usize> = (1..200)
+            .filter(|r| r % 3 == 1 || (60..70).contains(r) || *r == 127)
+            .collect();
+        let symbols = (200 - aux.len()) as u32;
+        let map = AuxRecords::new(200, aux.iter().copied());
+        let mut next = 0;
+        for record in 0..200u32 {
+            if aux.contains(&(record as usize)) {
+                assert_eq!(
+                    map.symbol(record),
+                    symbols,
+                    "record {record}: the null symbol"
+                );
+            } else {
+                assert_eq!(map.symbol(record), next, "record {record}");
+                assert_eq!(map.record(next), record, "symbol {next}");
+                next += 1;
+            }
+        }
+        assert_eq!(next, symbols);
+        assert_eq!(
+            map.record(symbols),
+            200,
+            "the null symbol is past the records"
+        );
+        // Record 199 is the last symbol's auxiliary record: a relocation may name up to 198.
+        assert_eq!(map.records, 199);
+        let full = AuxRecords::new(128, [1, 127]);
+        assert_eq!((full.records, full.null), (127, 126));
+        let none = AuxRecords::new(70, []);
+        assert!(!none.any());
+        assert_eq!(
+            (none.symbol(7), none.record(7)),
+            (7, 7),
+            "ELF: the identity"
+        );
+    }
+
+    #[test]
+    fn alignments_and_leaders_keep_what_was_read_in_fewer_bytes() {
+        let align = |a: u64| Align::new(a).get();
+        assert_eq!([align(0), align(1), align(3), align(16)], [1, 1, 3, 16]);
+        assert_eq!([align(1 << 16), align(1 << 20)], [1 << 16, 1 << 16]);
+        assert_eq!(Leader::NONE.get(), None);
+        assert_eq!(
+            [Leader::of(0).get(), Leader::of(u32::MAX - 1).get()],
+            [Some(0), Some(u32::MAX - 1)]
+        );
+    }
+
+    #[test]
+    fn relocation_tables_keep_their_records_and_only_elf_retains() {
+        let r = Reloc {
+            offset: 4,
+            r_type: 2,
+            symbol: 7,
+            addend: -3,
+        };
+        let mut sec = empty_section();
+        sec.set_relocs(relocs(r));
+        assert_eq!((sec.relocs().len(), sec.relocs().get(0)), (1, r));
+        let coff = [object::pe::ImageRelocation {
+            virtual_address: object::U32::new(object::LittleEndian, 8),
+            symbol_table_index: object::U32::new(object::LittleEndian, 9),
+            typ: object::U16::new(object::LittleEndian, object::pe::RelocationType(3)),
+        }];
+        sec.set_relocs(Relocs::Coff(&coff));
+        let read = sec.relocs().get(0);
+        assert_eq!(
+            (read.offset, read.symbol, read.r_type, read.addend),
+            (8, 9, 3, 0)
+        );
+        // Bit 21 is SHF_GNU_RETAIN in ELF, part of the alignment field in COFF.
+        sec.flags = object::elf::SHF_GNU_RETAIN.0 as u32;
+        assert!(!sec.retain());
+        sec.set_relocs(Relocs::NONE);
+        assert!(sec.retain());
+    }
+
+    #[test]
+    fn elf_groups_list_their_sections_in_one_run() {
+        let bytes = include_bytes!("../../../pectl/tests/fixtures/comdat-a.o");
+        let expect = Expect {
+            machine: Machine::Amd64,
+            field_size: four_bytes,
+        };
+        let obj = parse_object("comdat-a.o".into(), bytes, expect).unwrap();
+        let groups: Vec<_> = (obj.comdats.iter())
+            .map(|c| {
+                let members = obj.comdat_sections(c);
+                let names: Vec<_> = members
+                    .iter()
+                    .map(|&s| obj.sections[s as usize].name)
+                    .collect();
+                (
+                    String::from_utf8_lossy(obj.comdat_key(c)).into_owned(),
+                    names,
+                )
+            })
+            .collect();
+        assert_eq!(
+            groups,
+            [
+                ("_Z5twicei".to_string(), vec![".text._Z5twicei"]),
+                (
+                    "_ZN7CounterILi3EE5valueE".to_string(),
+                    vec![".data._ZN7CounterILi3EE5valueE"]
+                ),
+            ]
+        );
+        assert_eq!(obj.group_members, [5, 7]);
+    }
+
+    #[test]
     fn a_consistent_object_passes() {
         validate(&object(), four_bytes).unwrap();
     }
@@ -1104,20 +1489,16 @@ mod tests {
     #[test]
     fn every_index_and_range_is_checked() {
         let mut o = object();
-        o.sections[1].relocs = relocs(Reloc {
-            offset: 5,
-            ..o.sections[1].relocs.get(0)
-        });
+        let r = o.sections[1].relocs().get(0);
+        o.sections[1].set_relocs(relocs(Reloc { offset: 5, ..r }));
         assert_eq!(
             refused(&o),
             "t.o: cannot read input: section 1 (.text): relocation type 1 at 0x5 patches 4 bytes \
              beyond the section's 8"
         );
         let mut o = object();
-        o.sections[1].relocs = relocs(Reloc {
-            symbol: 2,
-            ..o.sections[1].relocs.get(0)
-        });
+        let r = o.sections[1].relocs().get(0);
+        o.sections[1].set_relocs(relocs(Reloc { symbol: 2, ..r }));
         assert!(refused(&o).contains("names symbol 2, but the symbol table has 2"));
         let mut o = object();
         o.symbols[1].def = SymDef::Section {
@@ -1138,17 +1519,18 @@ mod tests {
         o.symbols[1].def = SymDef::WeakAlias { default: 7 };
         assert!(refused(&o).contains("weak external default 7 is not a symbol"));
         let mut o = object();
-        o.sections[1].follows = Some(1);
+        o.sections[1].follows = Leader::of(1);
         assert!(refused(&o).contains("associative COMDAT leader 1 is not another section"));
         let mut o = object();
         o.comdats.push(Comdat {
-            key: b"k",
             selection: Selection::Any,
-            sections: GroupSections::One(3),
-            symbol: None,
+            sections: GroupSections::one(3),
+            symbol: 1,
             local: false,
         });
-        assert!(refused(&o).contains("COMDAT group k names section 3"));
+        assert!(refused(&o).contains("COMDAT group f names section 3"));
+        o.comdats[0].symbol = 2;
+        assert!(refused(&o).contains("COMDAT group symbol 2 is not a symbol (the table has 2)"));
         let mut o = object();
         o.sections[1].data = &[0; 4];
         assert!(refused(&o).contains("4 bytes of contents for a size of 8"));

@@ -28,11 +28,11 @@ pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
             })
             .map(|(_, sec)| {
                 let got = if class.is_none() {
-                    8 * sec.relocs.len() as u64
+                    8 * sec.relocs().len() as u64
                 } else {
                     0
                 };
-                u64::from(sec.size) + u64::from(sec.align) + got
+                u64::from(sec.size) + u64::from(sec.align.get()) + got
             })
             .sum()
     };
@@ -105,7 +105,7 @@ fn relax_round<A: Arch>(
             for (s, sec) in obj.sections.iter().enumerate() {
                 let s32 = s as u32;
                 if !res.live[f as usize][s]
-                    || sec.relocs.is_empty()
+                    || sec.relocs().is_empty()
                     || sec.class == SectionClass::Debug
                 {
                     continue;
@@ -199,8 +199,11 @@ impl Targets for SectionTargets<'_> {
         let Some((file, section, value)) = self.symbols.place(symbol) else {
             return 1;
         };
-        let align =
-            u64::from(self.symbols.res.objects[file as usize].sections[section as usize].align);
+        let align = u64::from(
+            self.symbols.res.objects[file as usize].sections[section as usize]
+                .align
+                .get(),
+        );
         // Input alignments are not always powers of two: only their lowest bit is guaranteed.
         let at = i64::from(value).wrapping_add(addend) as u64;
         let lowest = |v: u64| v & v.wrapping_neg();

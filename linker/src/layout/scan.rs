@@ -145,7 +145,7 @@ fn scan_object<A: Arch>(
     let mut out = ObjectScan::default();
     let live_relocs = (obj.sections.iter().enumerate())
         .filter(|(s, _)| res.live[f][*s])
-        .map(|(_, sec)| sec.relocs.len())
+        .map(|(_, sec)| sec.relocs().len())
         .sum();
     out.fixups.list.reserve_exact(live_relocs);
     out.fixups.starts.reserve_exact(obj.sections.len() + 1);
@@ -164,7 +164,7 @@ fn scan_object<A: Arch>(
             continue;
         }
         let edits = relax.edits(f as u32, s as u32);
-        for (i, r) in sec.relocs.iter().enumerate() {
+        for (i, r) in sec.relocs().iter().enumerate() {
             if edits.is_some_and(|e| e.is_deleted(r.offset)) {
                 continue;
             }
@@ -202,7 +202,7 @@ fn scan_object<A: Arch>(
             if info.formula == Formula::PcrelLo {
                 match A::pair_lo12(&obj.sections, &symbols, r.symbol, &mut labels) {
                     Ok((hs, hj)) => {
-                        let hi = obj.sections[hs as usize].relocs.get(hj as usize);
+                        let hi = obj.sections[hs as usize].relocs().get(hj as usize);
                         let hinfo = A::reloc_info(obj.format, hi.r_type)
                             .expect("labels hold known HI20 types");
                         out.fixups
@@ -229,7 +229,7 @@ fn scan_object<A: Arch>(
             let typ = match info.field {
                 Field::Data64 => Some(BaseRelocType::Dir64),
                 Field::Data32 if opts.allow_absolute32 => Some(BaseRelocType::HighLow),
-                Field::Insn(_) => match A::absolute_insn(sec.relocs, i) {
+                Field::Insn(_) => match A::absolute_insn(sec.relocs(), i) {
                     AbsoluteInsn::BaseReloc(t) => Some(t),
                     AbsoluteInsn::Covered => continue,
                     AbsoluteInsn::Unsupported => None,

@@ -22,7 +22,7 @@ pub fn chunk(relax: &Relaxation, file: u32, section: u32, sec: &InputSection) ->
         kind: ChunkKind::Input { file, section },
         rva: 0,
         size,
-        align: sec.align,
+        align: sec.align.get(),
     }
 }
 
@@ -71,9 +71,10 @@ fn relocate<A: Arch>(
 ) {
     let obj = &res.objects[file as usize];
     let sec = &obj.sections[section as usize];
+    let relocs = sec.relocs();
     let fixups = &layout.fixups[file as usize];
     for fx in fixups.of(section) {
-        let (info, r) = (fx.info, sec.relocs.get(fx.reloc as usize));
+        let (info, r) = (fx.info, relocs.get(fx.reloc as usize));
         let at = fx.offset as usize;
         let error = |reason: String| Error::BadRelocation {
             reloc: info.name,
@@ -171,7 +172,7 @@ fn hi20_value(
     (section, index, info): (u32, u32, &'static RelocInfo),
 ) -> i64 {
     let hi = res.objects[file as usize].sections[section as usize]
-        .relocs
+        .relocs()
         .get(index as usize);
     let p = layout.address(Target::Section {
         file,

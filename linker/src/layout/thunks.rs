@@ -151,11 +151,12 @@ fn branches(res: &Resolved, fixups: &[ObjectFixups], text: &[Chunk], field: Fiel
         };
         let obj = &res.objects[file as usize];
         let sec = &obj.sections[section as usize];
+        let relocs = sec.relocs();
         for fx in fixups[file as usize].of(section) {
             if fx.info.field != field {
                 continue;
             }
-            let r = sec.relocs.get(fx.reloc as usize);
+            let r = relocs.get(fx.reloc as usize);
             // COFF addends live in the instruction; a field past the end is the writer's error.
             let addend = match obj.format {
                 Format::Elf => r.addend,

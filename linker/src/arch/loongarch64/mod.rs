@@ -175,8 +175,9 @@ impl Arch for Loongarch64 {
         ctx: &Context,
         edits: &mut SectionEdits,
     ) -> Result {
+        let relocs = sec.relocs();
         let at_offset = |offset: u32, r_type: u32| relax::at_offset(sec, order, offset, r_type);
-        let marked = |i: usize| at_offset(sec.relocs.get(i).offset, R_LARCH_RELAX).is_some();
+        let marked = |i: usize| at_offset(relocs.get(i).offset, R_LARCH_RELAX).is_some();
         // `pcaddi` counts words: the target must be 4-byte aligned wherever layout puts it.
         let word_aligned = |symbol: u32, addend: i64| targets.alignment(symbol, addend) >= 4;
         let word = |offset: u32| read32(&sec.data[offset as usize..]);
@@ -187,7 +188,7 @@ impl Arch for Loongarch64 {
         let mut deleted = 0u32;
         for &i in order {
             let i = i as usize;
-            let r = sec.relocs.get(i);
+            let r = relocs.get(i);
             match r.r_type {
                 R_LARCH_ALIGN => {
                     let (align, padding, max_skip) = align_request(&r);
@@ -219,7 +220,7 @@ impl Arch for Loongarch64 {
                     let Some(lo) = at_offset(r.offset + 4, R_LARCH_PCALA_LO12) else {
                         continue;
                     };
-                    let l = sec.relocs.get(lo);
+                    let l = relocs.get(lo);
                     if !marked(lo) || l.symbol != r.symbol || l.addend != r.addend {
                         continue;
                     }

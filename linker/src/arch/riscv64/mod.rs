@@ -133,18 +133,19 @@ impl Arch for Riscv64 {
         ctx: &Context,
         edits: &mut SectionEdits,
     ) -> Result {
+        let relocs = sec.relocs();
         // R_RISCV_RELAX sits at the same offset, so next to the call in offset order.
         let relaxable = |k: usize| {
-            let at = sec.relocs.get(order[k] as usize).offset;
-            let same = |&&j: &&u32| sec.relocs.get(j as usize).offset == at;
-            let relax = |&j: &u32| sec.relocs.get(j as usize).r_type == R_RISCV_RELAX;
+            let at = relocs.get(order[k] as usize).offset;
+            let same = |&&j: &&u32| relocs.get(j as usize).offset == at;
+            let relax = |&j: &u32| relocs.get(j as usize).r_type == R_RISCV_RELAX;
             order[k + 1..].iter().take_while(same).any(relax)
                 || order[..k].iter().rev().take_while(same).any(relax)
         };
         let mut deleted = 0u32;
         for (k, &i) in order.iter().enumerate() {
             let i = i as usize;
-            let r = sec.relocs.get(i);
+            let r = relocs.get(i);
             match r.r_type {
                 R_RISCV_ALIGN => {
                     let padding = u64::try_from(r.addend).unwrap_or(u64::MAX);
@@ -198,7 +199,7 @@ fn nops(len: u32) -> Vec<u8> {
 fn hi20_labels(sections: &[InputSection]) -> PairLabels {
     let mut labels = PairLabels::default();
     for (s, sec) in sections.iter().enumerate() {
-        for (j, h) in sec.relocs.iter().enumerate() {
+        for (j, h) in sec.relocs().iter().enumerate() {
             if matches!(h.r_type, R_RISCV_PCREL_HI20 | R_RISCV_GOT_HI20) {
                 labels
                     .entry((s as u32, u64::from(h.offset)))
