@@ -15,7 +15,8 @@
 //! top of its chunk is taken back, one growing there grows in place (a `Vec` being filled), and
 //! other freed blocks go on the freeing thread's list for their size class, to be handed out
 //! again. Large blocks come from the reservation's tail, grow in place at its end, and when freed
-//! go on one shared list. The tail was never written, so large zeroed blocks cost no writes.
+//! go on one shared list in address order, joined with free neighbours and split when reused. The
+//! tail was never written, so large zeroed blocks cost no writes.
 //! Before [`Heap::reserve`], or when the reservation is exhausted or cannot be made, blocks come
 //! from the system allocator, and go back to it. [`crate::process`] reserves as a link starts.
 
@@ -134,8 +135,10 @@ impl Heap {
     }
 
     fn contains(&self, p: usize) -> bool {
-        let start = self.start.load(Ordering::Acquire);
-        p.wrapping_sub(start) < self.end.load(Ordering::Acquire).wrapping_sub(start)
+        // `end` is stored last: once it is seen, so is `start`.
+        let end = self.end.load(Ordering::Acquire);
+        let start = self.start.load(Ordering::Relaxed);
+        end != 0 && p.wrapping_sub(start) < end - start
     }
 
     /// `size` bytes at `align` from the reservation's tail: memory nobody has written.

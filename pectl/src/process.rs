@@ -2,12 +2,13 @@
 //! library inside another one (the tests): it takes over the allocator ([`crate::heap`]), and it
 //! exits early the way mold does.
 //!
-//! Tearing a large link down costs the kernel 6-7 ms of a 1000-object link's ~80 (unmapping a
+//! Tearing a large link down costs the kernel 4-6 ms of a 1000-object link's ~70 (unmapping a
 //! thousand inputs, giving a hundred MiB back), and whoever runs the linker waits for it. So the
 //! link runs in a forked child: the process the caller started waits only until the child says
 //! the output is in place, and exits then with success; the child's own exit happens after. A
 //! child that fails says nothing, prints its error and exits: the waiting process exits with the
-//! child's status (or dies of the child's signal). `PECTL_NO_FORK` keeps the link in the
+//! child's status (or dies of the child's signal), and the child dies with the waiting process,
+//! so stopping pectl stops the link. `PECTL_NO_FORK` keeps the link in the
 //! process the caller started, which is what to measure its memory and CPU time by (a detached
 //! child's are nobody's).
 
