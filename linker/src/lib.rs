@@ -358,8 +358,10 @@ fn find_inputs(args: &LinkArgs) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
     let mut whole = Vec::new();
     let whole_inputs: std::collections::HashSet<&PathBuf> = args.whole_archives.iter().collect();
     for input in args.inputs.iter().chain(&args.whole_archives) {
-        let bare = input.components().count() == 1;
-        let found = if bare && !input.exists() {
+        // Without a search path there is nowhere else to look: no stat of every input first
+        // (a serial millisecond and more before a 1000-object link opens anything).
+        let searched = !args.lib_dirs.is_empty() && input.components().count() == 1;
+        let found = if searched && !input.exists() {
             args.lib_dirs
                 .iter()
                 .map(|d| d.join(input))

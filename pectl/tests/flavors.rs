@@ -250,6 +250,20 @@ fn drectve_defaultlib_is_found_through_libpath_unless_nodefaultlib() {
 }
 
 #[test]
+fn a_bare_input_name_not_in_the_working_directory_is_found_through_libpath() {
+    let libpath = format!("/libpath:{}", fixture("").display());
+    let out = pectl_as(
+        "lld-link",
+        &["/out:out.efi", "/entry:efi_main", &libpath, "hello-coff.obj"],
+    );
+    out.assert_ok();
+    assert!(inspect(&out.path("out.efi")).contains("machine: 0x8664 (amd64)"));
+    // Without a search path the name is only looked for where it is given.
+    pectl_as("lld-link", &["/out:out.efi", "/entry:efi_main", "hello-coff.obj"])
+        .assert_fails("hello-coff.obj: No such file");
+}
+
+#[test]
 fn whole_archive_links_members_nobody_asked_for() {
     // hello.a's only member is hello-elf.o itself: linked whole, efi_main is defined twice.
     pectl_as(
