@@ -120,8 +120,10 @@ impl DefaultLibs {
 /// lld-link's default for 64-bit images.
 pub const DEFAULT_IMAGE_BASE: u64 = 0x1_4000_0000;
 
-/// Links the files `args` names and writes the image (and map) atomically.
-pub fn link(args: &LinkArgs) -> Result {
+/// Links the files `args` names and writes the image (and map) atomically. Returns the output
+/// the image replaced, which is removed when dropped: a caller that reports success first need
+/// not wait for that.
+pub fn link(args: &LinkArgs) -> Result<peln_pe::output::Displaced> {
     let (paths, whole) = find_inputs(args)?;
     let output = peln_pe::output::FileId::at(&args.output);
     let _open = tracing::info_span!("open").entered();

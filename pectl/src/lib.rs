@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 use peln_linker::{LinkArgs, Machine, Subsystem};
+use peln_pe::output::Displaced;
 
 pub mod flavor;
 pub mod heap;
@@ -198,15 +199,15 @@ fn timestamp() -> Result<u32, Error> {
 }
 
 /// Links `args` whatever the flavour that parsed them. The linker writes a staged file beside the
-/// output and renames it into place only once `pectl verify`'s checks pass, so a failed link
-/// leaves the previous output untouched.
-fn link(args: LinkArgs) -> Result<(), Error> {
+/// output and puts it in place only once `pectl verify`'s checks pass, so a failed link leaves
+/// the previous output untouched. The previous output is removed when what this returns is
+/// dropped: after the caller has been told (`process::link`).
+fn link(args: LinkArgs) -> Result<Displaced, Error> {
     // The linker itself refuses an output that is one of its inputs.
-    peln_linker::link(&LinkArgs {
+    Ok(peln_linker::link(&LinkArgs {
         exit_early: true,
         ..args
-    })?;
-    Ok(())
+    })?)
 }
 
 /// [`link`], then signs the image: the key is loaded first, so a bad key or password leaves no
@@ -233,7 +234,7 @@ fn link_signed(
         output: unsigned.clone(),
         ..args
     })
-    .and_then(|()| {
+    .and_then(|_| {
         let image = std::fs::read(&unsigned).map_err(|e| format!("{}: {e}", unsigned.display()))?;
         let signed = signer
             .sign(&image, &peln_sign::SignOptions::from_env(false))
@@ -256,7 +257,7 @@ where
     if let Some((f, start)) = flavor::detect(&argv)? {
         let mut args = flavor::parse(f, &argv[start..])?;
         args.timestamp = timestamp()?;
-        return process::link(|| link(args));
+        return process::link(|| link(args)).map(drop);
     }
     let cli = Cli::try_parse_from(argv)?;
     init_tracing(cli.verbose);
@@ -291,9 +292,13 @@ where
                 ..LinkArgs::new(l.output)
             };
             process::link(|| match l.sign_key.zip(l.sign_cert) {
-                Some((key, cert)) => link_signed(args, &key, &cert, l.key_password_file.as_deref()),
+                Some((key, cert)) => {
+                    link_signed(args, &key, &cert, l.key_password_file.as_deref())?;
+                    Ok(Displaced::default())
+                }
                 None => link(args),
             })
+            .map(drop)
         }
         Command::Uki(u) => {
             use peln_uki::{Payload, UkiArgs};

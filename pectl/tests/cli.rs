@@ -242,6 +242,26 @@ fn the_linking_child_hands_over_its_output_or_its_failure() {
         .status()
         .unwrap();
     assert!(verified.success());
+    // Over its previous output: the old file is swapped out and removed by the child after it
+    // has let the caller go, so it may outlive pectl for a moment, not longer.
+    assert_eq!(link("forked.efi", false), forked);
+    let temporary = || {
+        std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .ends_with(".tmp")
+            })
+            .count()
+    };
+    let waited = std::time::Instant::now();
+    while temporary() > 0 && waited.elapsed() < std::time::Duration::from_secs(10) {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(temporary(), 0, "the previous output was left behind");
 
     let failed = link_objs(&["undef-elf.o"]);
     assert_fails(&failed, &["undefined symbol: missing_function"]);

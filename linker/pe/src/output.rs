@@ -75,12 +75,25 @@ impl Staged {
         self.rename()
     }
 
-    /// Renames the temporary file over the target without waiting for the disk: for outputs a
-    /// build rebuilds from their inputs (a linker's image; lld and mold do not sync either),
+    /// Puts the temporary file in the target's place without waiting for the disk: for outputs
+    /// a build rebuilds from their inputs (a linker's image; lld and mold do not sync either),
     /// where a sync would add a device flush to every link. Readers still see the old file or
     /// the whole new one, never a partial one.
-    pub fn commit_unsynced(self) -> io::Result<()> {
-        self.rename()
+    ///
+    /// An existing regular file is swapped out (`RENAME_EXCHANGE`, where the kernel and file
+    /// system have it) rather than renamed over: on ext4 a rename over a file starts writing the
+    /// new one back before it returns (`auto_da_alloc`), 7 ms for a 10 MiB image, which a link
+    /// over its previous output would wait for. The old file is then [`Displaced`]: it is
+    /// removed when that is dropped, which a caller may put off until it has reported success
+    /// (removing a large file takes milliseconds too; lld removes its old output on a thread of
+    /// its own for the same reason).
+    pub fn commit_unsynced(mut self) -> io::Result<Displaced> {
+        if exchange(&self.tmp, &self.target)? {
+            self.committed = true;
+            return Ok(Displaced(Some(self.tmp.clone())));
+        }
+        self.rename()?;
+        Ok(Displaced(None))
     }
 
     fn rename(mut self) -> io::Result<()> {
@@ -96,6 +109,58 @@ impl Drop for Staged {
             let _ = std::fs::remove_file(&self.tmp);
         }
     }
+}
+
+/// The file a commit swapped out of the target's place, now at the temporary name; removed when
+/// dropped.
+#[derive(Debug, Default)]
+#[must_use = "dropping it removes the previous output at once; keep it until that may take time"]
+pub struct Displaced(Option<PathBuf>);
+
+impl Drop for Displaced {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.take() {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// Swaps `from` and `to` when `to` is a regular file and the platform can (true); false when
+/// there is nothing to swap with or no way to, and a plain rename should do.
+#[cfg(target_os = "linux")]
+fn exchange(from: &Path, to: &Path) -> io::Result<bool> {
+    use std::os::unix::ffi::OsStrExt;
+    // A directory in the target's place is for the plain rename to refuse, as before.
+    match std::fs::symlink_metadata(to) {
+        Ok(meta) if meta.is_file() => {}
+        _ => return Ok(false),
+    }
+    let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_bytes()).map_err(io::Error::other);
+    let (from, to) = (c(from)?, c(to)?);
+    // SAFETY: two NUL-terminated paths that live across the call.
+    let swapped = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if swapped == 0 {
+        return Ok(true);
+    }
+    let error = io::Error::last_os_error();
+    match error.raw_os_error() {
+        // No such call or file system support; the target gone since: rename.
+        Some(libc::EINVAL | libc::ENOSYS | libc::ENOENT) => Ok(false),
+        _ => Err(error),
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(_: &Path, _: &Path) -> io::Result<bool> {
+    Ok(false)
 }
 
 /// Writes `bytes` to `path` atomically (see the module documentation). The error is the I/O
@@ -177,6 +242,54 @@ mod tests {
         staged.write(b"new, but refused").unwrap();
         drop(staged);
         assert_eq!(std::fs::read(&p).unwrap(), b"old");
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    /// An unsynced commit over an existing file swaps it out (on Linux file systems that can):
+    /// the target is the new file at once, the old one waits at the temporary name until the
+    /// displaced handle is dropped. Hard links to the old file keep its contents, as a rename
+    /// over it would leave them.
+    #[test]
+    fn unsynced_commit_over_a_file_displaces_it_until_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.efi");
+        std::fs::write(&p, b"old").unwrap();
+        let link = dir.path().join("old-link");
+        std::fs::hard_link(&p, &link).unwrap();
+        let staged = Staged::new(&p).unwrap();
+        staged.write(b"new").unwrap();
+        let displaced = staged.commit_unsynced().unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"new");
+        let waiting = leftovers(dir.path());
+        if cfg!(target_os = "linux") {
+            assert_eq!(waiting.len(), 1, "{waiting:?}");
+            assert_eq!(std::fs::read(dir.path().join(&waiting[0])).unwrap(), b"old");
+        }
+        drop(displaced);
+        assert!(leftovers(dir.path()).is_empty());
+        assert_eq!(std::fs::read(&p).unwrap(), b"new");
+        assert_eq!(std::fs::read(&link).unwrap(), b"old");
+
+        // Nothing to displace: a plain rename.
+        let fresh = dir.path().join("fresh.efi");
+        let staged = Staged::new(&fresh).unwrap();
+        staged.write(b"first").unwrap();
+        drop(staged.commit_unsynced().unwrap());
+        assert_eq!(std::fs::read(&fresh).unwrap(), b"first");
+        assert!(leftovers(dir.path()).is_empty());
+    }
+
+    /// A directory in the output's place is not swapped with the file: the rename refuses, and
+    /// the directory and nothing else stays.
+    #[test]
+    fn unsynced_commit_over_a_directory_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.efi");
+        std::fs::create_dir(&p).unwrap();
+        let staged = Staged::new(&p).unwrap();
+        staged.write(b"new").unwrap();
+        assert!(staged.commit_unsynced().is_err());
+        assert!(p.is_dir());
         assert!(leftovers(dir.path()).is_empty());
     }
 
