@@ -254,13 +254,21 @@ fn a_bare_input_name_not_in_the_working_directory_is_found_through_libpath() {
     let libpath = format!("/libpath:{}", fixture("").display());
     let out = pectl_as(
         "lld-link",
-        &["/out:out.efi", "/entry:efi_main", &libpath, "hello-coff.obj"],
+        &[
+            "/out:out.efi",
+            "/entry:efi_main",
+            &libpath,
+            "hello-coff.obj",
+        ],
     );
     out.assert_ok();
     assert!(inspect(&out.path("out.efi")).contains("machine: 0x8664 (amd64)"));
     // Without a search path the name is only looked for where it is given.
-    pectl_as("lld-link", &["/out:out.efi", "/entry:efi_main", "hello-coff.obj"])
-        .assert_fails("hello-coff.obj: No such file");
+    pectl_as(
+        "lld-link",
+        &["/out:out.efi", "/entry:efi_main", "hello-coff.obj"],
+    )
+    .assert_fails("hello-coff.obj: No such file");
 }
 
 #[test]
