@@ -590,7 +590,10 @@ struct KeyIds<'a> {
 
 impl<'a> KeyIds<'a> {
     fn id(&mut self, key: (&'a str, &'a str)) -> u32 {
-        if let Some((_, id)) = self.last.filter(|(k, _)| *k == key) {
+        if let Some((_, id)) = self
+            .last
+            .filter(|(k, _)| same(k.0, key.0) && same(k.1, key.1))
+        {
             return id;
         }
         let keys = &mut self.keys;
@@ -612,6 +615,15 @@ impl<'a> KeyIds<'a> {
         }
         rank
     }
+}
+
+/// `a == b` without a `memcmp` call for empty strings: an empty `str` constant's pointer is
+/// dangling (0x1), and glibc's AVX-512 `memcmp` does a masked load from it even for no bytes,
+/// which the CPU completes through a microcode assist on the unmapped page: 7 % of the samples
+/// of a 1000-object ELF link, whose sections all have the empty key.
+#[inline(always)]
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len() && (a.is_empty() || a == b)
 }
 
 /// `.text$mn` → (`.text`, `mn`); other names sort as their own group with an empty suffix.
@@ -664,6 +676,23 @@ mod tests {
             })
             .collect();
         assert_eq!(order, [2, 4, 5, 3, 1], ".text, .text, $a, $mn, $zz");
+    }
+
+    /// Key parts compare as `==` does, empty ones included.
+    #[test]
+    fn same_is_string_equality() {
+        let empty = String::new();
+        for (a, b) in [
+            ("", ""),
+            ("", ".text"),
+            (".text", ".text"),
+            (".text", ".texu"),
+            ("a", "ab"),
+        ] {
+            assert_eq!(same(a, b), a == b, "{a:?} {b:?}");
+            assert_eq!(same(b, a), a == b, "{b:?} {a:?}");
+        }
+        assert!(same(&empty, "") && same(&".text$"[6..], ""));
     }
 
     /// Powers of two by mask, anything else (a malformed ELF `sh_addralign`) by division, as
