@@ -20,6 +20,8 @@ pub mod write;
 
 use std::path::PathBuf;
 
+use rayon::prelude::*;
+
 pub use consts::Machine;
 pub use error::{Error, Result};
 pub use layout::Subsystem;
@@ -123,29 +125,35 @@ pub const DEFAULT_IMAGE_BASE: u64 = 0x1_4000_0000;
 /// not wait for that.
 pub fn link(args: &LinkArgs) -> Result<peln_pe::output::Displaced> {
     let (paths, whole) = find_inputs(args)?;
-    // Each file is opened and mapped by the parse thread that reads it first (the first failure
-    // in command-line order is the error), into its slot here: the slots outlive the link's
-    // borrows of the bytes.
-    let slots: Vec<input::Slot> = paths.iter().map(|_| input::Slot::new()).collect();
-    let sources: Vec<input::Source> = (paths.iter().zip(&slots))
-        .map(|(p, slot)| input::Source::file(p, whole.contains(p), slot))
-        .collect();
-    let mut image = write::OutputFile::new(&args.output);
-    let map = link_into(args, &sources, Some(&paths), &mut image)?;
-    // The image is complete; the output path still holds whatever it held before. Putting the
-    // image in place would replace an input that the output names: refused. Compared with the
-    // status each input was mapped with, not by asking the file system again for every input.
     let output = peln_pe::output::FileId::at(&args.output);
-    let mapped = slots.iter().filter_map(|slot| slot.get()?.as_ref());
-    if let Some(input) = output.and_then(|out| mapped.clone().find(|m| m.id == Some(out))) {
+    let _open = tracing::info_span!("open").entered();
+    // Opened and mapped in parallel; the first failure in command-line order is the error.
+    let mapped = paths
+        .par_iter()
+        .map(|p| {
+            let mut m = input::Mapped::open(p)?;
+            m.whole = whole.contains(p);
+            Ok(m)
+        })
+        .collect::<Vec<Result<_>>>()
+        .into_iter()
+        .collect::<Result<Vec<_>>>()?;
+    // Renaming the image into place would replace that input: refused. Compared with the
+    // status each input was mapped with, not by asking the file system again for every input.
+    if let Some(input) = output.and_then(|out| mapped.iter().find(|m| m.id == Some(out))) {
         return Err(Error::OutputIsInput {
             output: args.output.clone(),
             input: input.path.clone(),
         });
     }
+    let sources: Vec<input::Source> = mapped.iter().map(input::Mapped::source).collect();
+    drop(_open);
+    let mut image = write::OutputFile::new(&args.output);
+    let map = link_into(args, &sources, Some(&paths), &mut image)?;
+    // The image is complete; the output path still holds whatever it held before.
     if args.exit_early {
         std::mem::forget(sources);
-        std::mem::forget(slots);
+        std::mem::forget(mapped);
     }
 
     if let (Some(path), Some(map)) = (&args.map, &map) {
@@ -167,7 +175,11 @@ pub struct Linked {
 pub fn link_buffers(args: &LinkArgs, files: &[(String, &[u8])]) -> Result<Linked> {
     let sources: Vec<input::Source> = files
         .iter()
-        .map(|(name, bytes)| input::Source::buffer(name.clone(), bytes))
+        .map(|(name, bytes)| input::Source {
+            name: name.clone(),
+            bytes,
+            whole: false,
+        })
         .collect();
     let mut image = Vec::new();
     let map = link_into(args, &sources, None, &mut image)?;
@@ -217,7 +229,7 @@ impl arch::ArchVisitor for Link<'_, '_> {
 fn infer_machine(sources: &[input::Source]) -> Result<Machine> {
     let mut first: Option<(Machine, &str)> = None;
     for source in sources {
-        let Some(m) = input::sniff_machine(&source.name, source.bytes()?)? else {
+        let Some(m) = input::sniff_machine(&source.name, source.bytes)? else {
             continue;
         };
         match first {
@@ -266,10 +278,12 @@ fn link_for_arch<A: arch::Arch>(
         Some(paths) => find_default_libs(args, &inputs, paths)?,
         None => Vec::new(),
     };
-    let default_slots: Vec<input::Slot> = default_libs.iter().map(|_| input::Slot::new()).collect();
-    let default_sources: Vec<input::Source> = (default_libs.iter().zip(&default_slots))
-        .map(|(p, slot)| input::Source::file(p, false, slot))
-        .collect();
+    let mapped_defaults = default_libs
+        .iter()
+        .map(|p| input::Mapped::open(p))
+        .collect::<Result<Vec<_>>>()?;
+    let default_sources: Vec<input::Source> =
+        mapped_defaults.iter().map(input::Mapped::source).collect();
     inputs
         .archives
         .extend(input::load(&default_sources, expect)?.archives);

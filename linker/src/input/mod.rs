@@ -4,7 +4,6 @@
 use rayon::prelude::*;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use object::elf::Rela64;
 use object::read::archive::ArchiveFile;
@@ -516,6 +515,8 @@ pub struct Expect {
 pub struct Mapped {
     pub path: PathBuf,
     map: Option<memmap2::Mmap>,
+    /// An archive to link whole.
+    pub whole: bool,
     /// Which file it is, from the status read to map it: the output is checked against it.
     pub id: Option<FileId>,
 }
@@ -541,6 +542,7 @@ impl Mapped {
         Ok(Mapped {
             path: path.to_path_buf(),
             map,
+            whole: false,
             id,
         })
     }
@@ -550,66 +552,27 @@ impl Mapped {
     }
 }
 
-/// Where a command-line file is mapped once it is first read: it outlives every borrow of the
-/// bytes. Empty when the file could not be opened (the reader that tried has the error).
-pub type Slot = OnceLock<Option<Mapped>>;
-
 /// Everything read from the command line: objects to link and archives to pull members from.
 pub struct Inputs<'d> {
     pub objects: Vec<ObjectFile<'d>>,
     pub archives: Vec<Archive<'d>>,
 }
 
-/// One input file's bytes, wherever they come from (a file, a fuzzer's buffer).
+/// One input file's bytes, wherever they come from (a mapped file, a fuzzer's buffer).
 pub struct Source<'d> {
     /// As diagnostics name it.
     pub name: String,
+    pub bytes: &'d [u8],
     /// An archive linked whole (`--whole-archive`).
     pub whole: bool,
-    data: Data<'d>,
 }
 
-enum Data<'d> {
-    Bytes(&'d [u8]),
-    /// Opened and mapped by whichever thread reads it first: the parse's threads open the files
-    /// they read, so that mapping a thousand inputs (four system calls each, `mmap` holding the
-    /// address-space lock) overlaps reading them rather than coming first.
-    File(&'d Path, &'d Slot),
-}
-
-impl<'d> Source<'d> {
-    pub fn buffer(name: String, bytes: &'d [u8]) -> Source<'d> {
+impl Mapped {
+    pub fn source(&self) -> Source<'_> {
         Source {
-            name,
-            whole: false,
-            data: Data::Bytes(bytes),
-        }
-    }
-
-    /// `path`, mapped into `slot` when first read.
-    pub fn file(path: &'d Path, whole: bool, slot: &'d Slot) -> Source<'d> {
-        Source {
-            name: path.display().to_string(),
-            whole,
-            data: Data::File(path, slot),
-        }
-    }
-
-    pub fn bytes(&self) -> Result<&'d [u8]> {
-        let (path, slot) = match self.data {
-            Data::Bytes(bytes) => return Ok(bytes),
-            Data::File(path, slot) => (path, slot),
-        };
-        let mut failed = None;
-        let mapped = slot.get_or_init(|| Mapped::open(path).map_err(|e| failed = Some(e)).ok());
-        match (mapped, failed) {
-            (Some(m), _) => Ok(m.bytes()),
-            (None, Some(e)) => Err(e),
-            // Read again after it failed: opening it again gives the error again.
-            (None, None) => Err(Mapped::open(path).err().unwrap_or_else(|| Error::Io {
-                path: path.to_path_buf(),
-                source: std::io::Error::other("could not be opened earlier in the link"),
-            })),
+            name: self.path.display().to_string(),
+            bytes: self.bytes(),
+            whole: self.whole,
         }
     }
 }
@@ -623,14 +586,11 @@ pub fn load<'d>(files: &[Source<'d>], expect: Expect) -> Result<Inputs<'d>> {
     }
     let read: Vec<Result<Read<'d>>> = files
         .par_iter()
-        .map(|f| {
-            let bytes = f.bytes()?;
-            match FileKind::parse(bytes) {
-                Ok(FileKind::Archive) => {
-                    Archive::parse(f.name.clone(), bytes, expect).map(Read::Archive)
-                }
-                _ => parse_object(f.name.clone(), bytes, expect).map(Read::Object),
+        .map(|f| match FileKind::parse(f.bytes) {
+            Ok(FileKind::Archive) => {
+                Archive::parse(f.name.clone(), f.bytes, expect).map(Read::Archive)
             }
+            _ => parse_object(f.name.clone(), f.bytes, expect).map(Read::Object),
         })
         .collect();
     let mut inputs = Inputs {
