@@ -47,9 +47,10 @@ impl OutputFile {
 
     /// Runs `pectl verify`'s load checks on the finished image, then puts it in place: an
     /// image firmware would refuse never replaces the output. The previous output, if any, is
-    /// returned to be removed when the caller is done ([`Staged::commit_unsynced`]). The checks and the write to the
-    /// staged file run side by side (both only read the image, and a refused image's staged
-    /// file is removed when dropped): a few milliseconds of a large link's serial tail.
+    /// returned to be removed when the caller is done ([`Staged::commit_unsynced`]). The checks
+    /// and the write to the staged file run side by side (both only read the image, and a
+    /// refused image's staged file is removed when dropped): a few milliseconds of a large
+    /// link's serial tail.
     pub fn commit(mut self) -> Result<Displaced> {
         let (Some(map), Some(staged)) = (self.map.take(), self.staged.take()) else {
             return Err(self.io(std::io::Error::other("no image was written")));
