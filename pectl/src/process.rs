@@ -5,10 +5,11 @@
 //! Tearing a large link down costs the kernel 4-6 ms of a 1000-object link's ~70 (unmapping a
 //! thousand inputs, giving a hundred MiB back), and whoever runs the linker waits for it. So the
 //! link runs in a forked child: the process the caller started waits only until the child says
-//! the output is in place, and exits then with success; the child's own exit happens after. A
-//! child that fails says nothing, prints its error and exits: the waiting process exits with the
-//! child's status (or dies of the child's signal), and the child dies with the waiting process,
-//! so stopping pectl stops the link. `PECTL_NO_FORK` keeps the link in the
+//! the output is in place, and exits then with success; the child's own exit (and the removal
+//! of a previous output it swapped out) happens after. A child that fails says nothing, prints
+//! its error and exits: the waiting process exits with the child's status (or dies of the
+//! child's signal). Until it has said the output is in place, the child dies with the waiting
+//! process, so stopping pectl stops the link. `PECTL_NO_FORK` keeps the link in the
 //! process the caller started, which is what to measure its memory and CPU time by (a detached
 //! child's are nobody's).
 
@@ -76,8 +77,11 @@ impl Done {
     fn say(self) {
         use std::io::Write;
         let _ = std::io::stdout().flush();
-        // SAFETY: plain calls on file descriptors this process owns.
+        // SAFETY: plain calls on this process's own state and file descriptors.
         unsafe {
+            // The waiting process exits now: the child stays to finish (removing a previous
+            // output the link swapped out) rather than die with it.
+            libc::prctl(libc::PR_SET_PDEATHSIG, 0);
             let _ = libc::write(self.0, [1u8].as_ptr().cast(), 1);
             libc::close(self.0);
             let null = libc::open(c"/dev/null".as_ptr(), libc::O_WRONLY);
@@ -110,7 +114,7 @@ fn detach() -> Option<Done> {
             0 => {
                 libc::close(ends[0]);
                 // Whoever stops pectl (a build's timeout, a signal to its pid) stops the link
-                // too; once the child has said it is done, this only hurries its exit along.
+                // too, until the child has said it is done (`Done::say`).
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
                 if libc::getppid() != waiting {
                     libc::_exit(1);

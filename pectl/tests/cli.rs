@@ -243,8 +243,11 @@ fn the_linking_child_hands_over_its_output_or_its_failure() {
         .unwrap();
     assert!(verified.success());
     // Over its previous output: the old file is swapped out and removed by the child after it
-    // has let the caller go, so it may outlive pectl for a moment, not longer.
-    assert_eq!(link("forked.efi", false), forked);
+    // has let the caller go, so it may outlive pectl for a moment, not longer (a child that
+    // died with the waiting process left one behind in about one relink of ten).
+    for _ in 0..20 {
+        assert_eq!(link("forked.efi", false), forked);
+    }
     let temporary = || {
         std::fs::read_dir(dir.path())
             .unwrap()
