@@ -3,12 +3,18 @@
 //! identical code folding folded, in lld's `--print-icf-sections` lines.
 use std::fmt::Write;
 
+use rayon::prelude::*;
+
 use crate::icf::{Fold, SectionRef};
-use crate::input::{Binding, Format, SymDef};
+use crate::input::{Binding, Format, InputSymbol, SymDef};
 use crate::layout::{ChunkKind, Layout};
 use crate::resolve::{Resolved, Target};
 
 pub fn render(res: &Resolved, layout: &Layout, folds: &[Fold]) -> String {
+    let listed: Vec<_> = (0..res.objects.len() as u32)
+        .into_par_iter()
+        .map(|file| listed_symbols(res, file))
+        .collect();
     let mut out = String::new();
     let base = layout.image_base;
     let _ = writeln!(
@@ -41,29 +47,12 @@ pub fn render(res: &Resolved, layout: &Layout, folds: &[Fold]) -> String {
                         "{addr:16x} {:8x} {:5}     {}:({})",
                         chunk.size, chunk.align, obj.name, sec.name
                     );
-                    let mut symbols: Vec<_> = (obj.symbols.iter())
-                        .zip(obj.aux.records())
-                        .map(|(sym, record)| (record as usize, sym))
-                        .filter(|(_, sym)| !sym.name.is_empty())
-                        .filter_map(|(i, sym)| match sym.def {
-                            SymDef::Section { section: ss, value } if ss == s => {
-                                // A global that lost to another definition belongs to the winner.
-                                let won = sym.binding == Binding::Local
-                                    || res.target(file, i as u32)
-                                        == (Target::Section {
-                                            file,
-                                            section: s,
-                                            value: value as u32,
-                                        });
-                                won.then_some((value, sym))
-                            }
-                            _ => None,
-                        })
-                        .collect();
-                    symbols.sort_by(|a, b| (a.0, a.1.name).cmp(&(b.0, b.1.name)));
+                    let listed = &listed[file as usize];
+                    let first = listed.partition_point(|l| l.0 < s);
+                    let symbols = listed[first..].iter().take_while(|l| l.0 == s);
                     // Relaxation may have deleted bytes inside a symbol: map both ends.
                     let at = |v: u64| addr + layout.relax.map(file, s, v);
-                    for (value, sym) in symbols {
+                    for &(_, value, sym) in symbols {
                         let _ = writeln!(
                             out,
                             "{:16x} {:8x}               {}",
@@ -136,4 +125,36 @@ pub fn render(res: &Resolved, layout: &Layout, folds: &[Fold]) -> String {
         }
     }
     out
+}
+
+/// The symbols the map lists under an object's sections, as (section, value, symbol): sorted by
+/// section, then by value and name (ties in table order), so that each section's run is found
+/// by a binary search. Gathered once per object, in parallel: a walk over every symbol of the
+/// object for each of its sections was quadratic in the object (the 1000-object COFF link with
+/// `--map`, 5 runs: 172-184 → 113-125 ms, the same map).
+fn listed_symbols<'r, 'd>(
+    res: &'r Resolved<'d>,
+    file: u32,
+) -> Vec<(u32, u64, &'r InputSymbol<'d>)> {
+    let obj = &res.objects[file as usize];
+    let mut listed: Vec<_> = (obj.symbols.iter())
+        .zip(obj.aux.records())
+        .filter(|(sym, _)| !sym.name.is_empty())
+        .filter_map(|(sym, record)| match sym.def {
+            SymDef::Section { section, value } => {
+                // A global that lost to another definition belongs to the winner.
+                let won = sym.binding == Binding::Local
+                    || res.target(file, record)
+                        == (Target::Section {
+                            file,
+                            section,
+                            value: value as u32,
+                        });
+                won.then_some((section, value, sym))
+            }
+            _ => None,
+        })
+        .collect();
+    listed.sort_by(|a, b| (a.0, a.1, a.2.name).cmp(&(b.0, b.1, b.2.name)));
+    listed
 }
