@@ -1,4 +1,5 @@
-//! Where an image goes: a buffer sized by layout, then a staged file renamed into place.
+//! Where an image goes: a buffer sized by layout, then a staged file put in place (a previous
+//! output swapped out, see [`Staged::commit_unsynced`]).
 use std::path::{Path, PathBuf};
 
 use peln_pe::output::{Displaced, Staged};
