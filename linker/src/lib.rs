@@ -335,9 +335,9 @@ fn link_for_arch<A: arch::Arch>(
     // base relocation is known: the image is a plan of chunks, each able to write itself.
 
     tracing::info_span!("write").in_scope(|| {
-        let buf =
-            tracing::debug_span!("buffer").in_scope(|| out.buffer(layout.file_size as usize))?;
-        write::image::<A>(&resolved, &layout, buf)
+        let target =
+            tracing::debug_span!("target").in_scope(|| out.target(layout.file_size as usize))?;
+        write::image::<A>(&resolved, &layout, target)
     })?;
     // The image is complete in `out`.
     let map = args

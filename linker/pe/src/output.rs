@@ -163,6 +163,24 @@ fn exchange(_: &Path, _: &Path) -> io::Result<bool> {
     Ok(false)
 }
 
+/// Writes all of `bytes` at `offset` of `file`, leaving its position alone: threads write
+/// pieces of one file side by side.
+pub fn write_at(file: &File, bytes: &[u8], offset: u64) -> io::Result<()> {
+    #[cfg(unix)]
+    return std::os::unix::fs::FileExt::write_all_at(file, bytes, offset);
+    #[cfg(windows)]
+    {
+        let (mut bytes, mut offset) = (bytes, offset);
+        while !bytes.is_empty() {
+            match std::os::windows::fs::FileExt::seek_write(file, bytes, offset)? {
+                0 => return Err(io::ErrorKind::WriteZero.into()),
+                n => (bytes, offset) = (&bytes[n..], offset + n as u64),
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Writes `bytes` to `path` atomically (see the module documentation). The error is the I/O
 /// error alone: callers name `path` in their own error type.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {

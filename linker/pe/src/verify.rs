@@ -124,17 +124,9 @@ fn hex(v: impl Into<u64>) -> String {
 /// Checks a whole image (its bytes as they are on disk).
 pub fn verify(d: &[u8]) -> Report {
     let mut r = Report::default();
-    let Some(h) = signatures(d, &mut r) else {
+    let Some(h) = loadability(d, &mut r) else {
         return r;
     };
-    optional_header(d, &h, &mut r);
-    let sections_ok = sections(d, &h, &mut r);
-    entry_point(&h, &mut r);
-    data_directories(d, &h, &mut r);
-    if sections_ok {
-        base_relocations(d, &h, &mut r);
-    }
-    nx_compat(&h, &mut r);
     if let Some(field) = crate::headers::checksum_field(d) {
         let computed = crate::headers::checksum(d, field);
         if h.check_sum != 0 && h.check_sum != computed {
@@ -146,6 +138,29 @@ pub fn verify(d: &[u8]) -> Report {
         }
     }
     r
+}
+
+/// [`verify`] without the checksum, which firmware does not check (a wrong one is only
+/// warned of): what a linker asks before putting an image in place, without reading every byte
+/// of it again.
+pub fn loadable(d: &[u8]) -> Report {
+    let mut r = Report::default();
+    loadability(d, &mut r);
+    r
+}
+
+/// Every check of [`verify`] but the checksum, and the headers when they could be read.
+fn loadability(d: &[u8], r: &mut Report) -> Option<Headers> {
+    let h = signatures(d, r)?;
+    optional_header(d, &h, r);
+    let sections_ok = sections(d, &h, r);
+    entry_point(&h, r);
+    data_directories(d, &h, r);
+    if sections_ok {
+        base_relocations(d, &h, r);
+    }
+    nx_compat(&h, r);
+    Some(h)
 }
 
 /// DOS and PE signatures, then the headers `Headers::parse` can read.

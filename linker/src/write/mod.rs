@@ -1,7 +1,14 @@
-//! Writing: executes the layout's plan. Each placed chunk gets its own slice of the image buffer
-//! and fills it itself (headers, section bytes relocated through the arch's table, GOT, thunks,
-//! `.reloc`, the string table: [`crate::layout::chunk`]); then the PE checksum is computed over
-//! the whole, and [`output`] commits the file atomically. It decides nothing the layout did not.
+//! Writing: executes the layout's plan. The image is written in pieces, runs of consecutive
+//! chunks that fill one stretch of the file (the padding before them included), in parallel; each
+//! chunk fills its own slice of its piece (headers, section bytes relocated through the arch's
+//! table, GOT, thunks, `.reloc`, the string table: [`crate::layout::chunk`]), and each piece is
+//! summed for the PE checksum while its bytes are still in cache. A file is written piece by
+//! piece from one small buffer per thread ([`Target::File`]), never holding the whole image, and
+//! [`output`] commits it atomically. It decides nothing the layout did not.
+use std::fs::File;
+use std::path::Path;
+
+use peln_pe::output::write_at;
 use rayon::prelude::*;
 
 pub mod output;
@@ -13,66 +20,152 @@ use crate::error::{Error, Result};
 use crate::layout::{Chunk, Layout};
 use crate::resolve::Resolved;
 
-/// Chunks are written in tasks of this many consecutive ones, each task with one slice of the
-/// buffer: a few hundred slices for a large link rather than one per chunk (a 3 MiB list of
-/// 130k of them, filled serially, for the 1000-object bench job).
-const RUN: usize = 256;
+/// A piece ends with the chunk that takes it past this many bytes (or with its output section):
+/// a few hundred pieces for a 10 MiB image, each written with one call and small enough to stay
+/// in a core's cache between being filled, summed and written.
+const PIECE: usize = 64 << 10;
 
-/// Fills `buf` (zeroed, `layout.file_size` bytes) with the image. Chunks are written in parallel,
-/// each into its own slice of the buffer, and errors are gathered in chunk order: the bytes and
-/// the messages are the same whatever the number of threads.
-pub fn image<A: Arch>(res: &Resolved, layout: &Layout, buf: &mut [u8]) -> Result {
-    // (chunks, step from a chunk's RVA to its offset in the task's slice, the slice).
-    let mut tasks: Vec<(&[Chunk], u32, &mut [u8])> = Vec::new();
-    let mut rest = &mut buf[..];
-    let mut consumed = 0usize;
-    for (run, delta) in layout.placed_runs() {
-        for part in run.chunks(RUN) {
-            let at = |c: &Chunk| c.rva.wrapping_add(delta) as usize;
-            let last = &part[part.len() - 1];
-            let (start, end) = (at(&part[0]), at(last) + last.size as usize);
-            let (_, tail) = std::mem::take(&mut rest).split_at_mut(start - consumed);
-            let (out, tail) = tail.split_at_mut(end - start);
-            rest = tail;
-            consumed = end;
-            tasks.push((part, delta.wrapping_sub(start as u32), out));
+/// Where the image goes.
+pub enum Target<'a> {
+    /// A zeroed buffer of the file's size, filled in place.
+    Memory(&'a mut [u8]),
+    /// An empty file, written piece by piece at the pieces' offsets; `path` names it in errors.
+    /// Fresh memory costs more than the work of a link (a page fault each page, and in a VM
+    /// the host's too): composing each piece in a reused buffer spares the 10 MiB of a large
+    /// image, and its copy into the page cache is spread over the threads instead of one serial
+    /// write at the end.
+    File { file: &'a File, path: &'a Path },
+}
+
+/// Consecutive chunks of one output section and the stretch of the file they fill: from where
+/// the previous piece ended (so the padding between sections is written too) to the end of the
+/// last chunk (of the file, for the last piece).
+struct Piece<'l> {
+    chunks: &'l [Chunk],
+    /// From a chunk's RVA to its file offset.
+    delta: u32,
+    start: usize,
+    end: usize,
+}
+
+/// The pieces of the image, in file order, covering it end to end.
+fn pieces(layout: &Layout) -> Vec<Piece<'_>> {
+    let mut pieces: Vec<Piece> = Vec::new();
+    let mut written = 0;
+    for (mut run, delta) in layout.placed_runs() {
+        let at = |c: &Chunk| c.rva.wrapping_add(delta) as usize;
+        while let Some(first) = run.first() {
+            let from = at(first);
+            let n = 1 + run[1..]
+                .iter()
+                .take_while(|c| at(c) + c.size as usize - from <= PIECE)
+                .count();
+            let (chunks, rest) = run.split_at(n);
+            run = rest;
+            let last = &chunks[n - 1];
+            let end = at(last) + last.size as usize;
+            pieces.push(Piece {
+                chunks,
+                delta,
+                start: written,
+                end,
+            });
+            written = end;
         }
     }
-    // Only tasks with errors give a list: most give none.
-    let errors: Vec<Vec<Error>> = tracing::debug_span!("chunks").in_scope(|| {
-        tasks
-            .into_par_iter()
-            .filter_map(|(part, delta, out)| {
-                let mut errors = Vec::new();
-                for chunk in part {
-                    let at = chunk.rva.wrapping_add(delta) as usize;
-                    let out = &mut out[at..at + chunk.size as usize];
-                    chunk.write_to::<A>(res, layout, out, &mut errors);
-                }
-                (!errors.is_empty()).then_some(errors)
-            })
-            .collect()
-    });
-    let errors: Vec<Error> = errors.into_iter().flatten().collect();
+    if let Some(last) = pieces.last_mut() {
+        last.end = last.end.max(layout.file_size as usize);
+    }
+    pieces
+}
+
+/// Fills `out` (zeroed, the piece's length) with the piece's chunks and returns its checksum
+/// sum, or the chunks' errors.
+fn fill<A: Arch>(
+    res: &Resolved,
+    layout: &Layout,
+    piece: &Piece,
+    out: &mut [u8],
+) -> std::result::Result<u64, Vec<Error>> {
+    let mut errors = Vec::new();
+    for chunk in piece.chunks {
+        let at = chunk.rva.wrapping_add(piece.delta) as usize - piece.start;
+        chunk.write_to::<A>(
+            res,
+            layout,
+            &mut out[at..at + chunk.size as usize],
+            &mut errors,
+        );
+    }
+    if errors.is_empty() {
+        Ok(peln_pe::headers::word_sum_at(out, piece.start))
+    } else {
+        Err(errors)
+    }
+}
+
+/// Writes the image to `target`, the PE checksum included. Pieces are written in parallel and
+/// errors gathered in file order: the bytes and the messages are the same whatever the number
+/// of threads. On error a file may hold part of the image (its caller removes it).
+pub fn image<A: Arch>(res: &Resolved, layout: &Layout, target: Target) -> Result {
+    let pieces = pieces(layout);
+    let len = layout.file_size as usize;
+    let chunks = tracing::debug_span!("chunks");
+    match target {
+        Target::Memory(buf) => {
+            let mut slices = Vec::with_capacity(pieces.len());
+            let mut rest = &mut buf[..];
+            for piece in &pieces {
+                let (out, tail) = std::mem::take(&mut rest).split_at_mut(piece.end - piece.start);
+                slices.push((piece, out));
+                rest = tail;
+            }
+            let sums = chunks.in_scope(|| {
+                (slices.into_par_iter())
+                    .map(|(piece, out)| fill::<A>(res, layout, piece, out))
+                    .collect()
+            });
+            buf[FIELD..FIELD + 4].copy_from_slice(&checksum(sums, len)?);
+            Ok(())
+        }
+        Target::File { file, path } => {
+            let io = |source| Error::Io {
+                path: path.to_path_buf(),
+                source,
+            };
+            let sums = chunks.in_scope(|| {
+                (pieces.par_iter())
+                    .map_init(Vec::new, |buf, piece| {
+                        buf.clear();
+                        buf.resize(piece.end - piece.start, 0);
+                        let sum = fill::<A>(res, layout, piece, buf)?;
+                        write_at(file, buf, piece.start as u64).map_err(|e| vec![io(e)])?;
+                        Ok(sum)
+                    })
+                    .collect()
+            });
+            write_at(file, &checksum(sums, len)?, FIELD as u64).map_err(io)
+        }
+    }
+}
+
+/// The CheckSum field's bytes from the pieces' sums, or every piece's errors in file order. The
+/// headers chunk left the field 0, so the pieces' sum is the one the field must hold.
+fn checksum(sums: Vec<std::result::Result<u64, Vec<Error>>>, len: usize) -> Result<[u8; 4]> {
+    let mut total = 0u64;
+    let mut errors = Vec::new();
+    for sum in sums {
+        match sum {
+            Ok(sum) => total += sum,
+            Err(e) => errors.extend(e),
+        }
+    }
     Error::check(errors)?;
-
-    tracing::debug_span!("checksum").in_scope(|| write_checksum(buf));
-    Ok(())
+    Ok(peln_pe::headers::checksum_from_sum(total, len).to_le_bytes())
 }
 
-/// The PE checksum over the whole image, into its CheckSum field (the PE header at 0x80, where
-/// the headers chunk puts it, still 0). The words are summed 1 MiB at a time in parallel: one
-/// pass over a 10 MiB image is a serial 3 ms otherwise, and integer sums are the same in any order.
-fn write_checksum(buf: &mut [u8]) {
-    const FIELD: usize = peln_pe::headers::PE32PLUS_CHECKSUM;
-    debug_assert_eq!(buf[FIELD..FIELD + 4], [0; 4]);
-    let sum = buf
-        .par_chunks(1 << 20)
-        .map(peln_pe::headers::word_sum)
-        .sum();
-    let sum = peln_pe::headers::checksum_from_sum(sum, buf.len());
-    buf[FIELD..FIELD + 4].copy_from_slice(&sum.to_le_bytes());
-}
+/// The PE32+ CheckSum field, where the headers chunk puts the PE header.
+const FIELD: usize = peln_pe::headers::PE32PLUS_CHECKSUM;
 
 #[cfg(test)]
 mod tests {
@@ -97,7 +190,7 @@ mod tests {
         };
         let layout = crate::layout::compute::<Amd64>(res, Relaxation::none(), &opts).unwrap();
         let mut buf = vec![0u8; layout.file_size as usize];
-        image::<Amd64>(res, &layout, &mut buf).unwrap();
+        image::<Amd64>(res, &layout, Target::Memory(&mut buf)).unwrap();
         (layout, buf)
     }
 
@@ -191,5 +284,53 @@ mod tests {
         // The second header, after .text's: the name refers to offset 4 of the table.
         let headers = pe + 24 + 240;
         assert_eq!(&buf[headers + 40..headers + 48], b"/4\0\0\0\0\0\0");
+    }
+
+    /// A file gets the image piece by piece, each composed in a reused buffer and written at its
+    /// offset: the same bytes as the image written in memory, CheckSum included, where pieces
+    /// start at odd offsets too (summed as the high halves of their words).
+    #[test]
+    fn an_image_written_to_a_file_is_the_one_written_in_memory() {
+        let code: Vec<u8> = (0..70_001u32).map(|i| (i * 7 + i / 251) as u8).collect();
+        let res = OneObject::new(Machine::Amd64)
+            .section(".text", SectionClass::Text, 1, &code, vec![])
+            .section(".text", SectionClass::Text, 1, &code, vec![])
+            .section(".text", SectionClass::Text, 1, &code[..333], vec![])
+            .symbol(b"entry", 1, 0)
+            .build();
+        let (layout, in_memory) = laid_out_and_written(&res);
+        let starts: Vec<usize> = pieces(&layout).iter().map(|p| p.start).collect();
+        assert!(
+            starts.len() >= 4 && starts.iter().any(|s| s % 2 == 1),
+            "{starts:?}"
+        );
+
+        let path = std::env::temp_dir().join(format!("peln-write-{}.efi", std::process::id()));
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&path)
+            .unwrap();
+        let written = image::<Amd64>(
+            &res,
+            &layout,
+            Target::File {
+                file: &file,
+                path: &path,
+            },
+        );
+        let on_disk = std::fs::read(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        written.unwrap();
+        assert!(
+            on_disk == in_memory,
+            "the file differs from the image in memory"
+        );
+        let field = peln_pe::headers::checksum_field(&on_disk).unwrap();
+        let stored = u32::from_le_bytes(on_disk[field..field + 4].try_into().unwrap());
+        assert_eq!(stored, peln_pe::headers::checksum(&on_disk, field));
+        assert_ne!(stored, 0);
     }
 }
