@@ -20,8 +20,6 @@ pub mod write;
 
 use std::path::PathBuf;
 
-use rayon::prelude::*;
-
 pub use consts::Machine;
 pub use error::{Error, Result};
 pub use layout::Subsystem;
@@ -126,33 +124,31 @@ pub const DEFAULT_IMAGE_BASE: u64 = 0x1_4000_0000;
 pub fn link(args: &LinkArgs) -> Result<peln_pe::output::Displaced> {
     let (paths, whole) = find_inputs(args)?;
     let output = peln_pe::output::FileId::at(&args.output);
-    let _open = tracing::info_span!("open").entered();
-    // Opened and mapped in parallel; the first failure in command-line order is the error.
-    let mapped = paths
-        .par_iter()
-        .map(|p| {
-            let mut m = input::Mapped::open(p)?;
-            m.whole = whole.contains(p);
-            Ok(m)
-        })
-        .collect::<Vec<Result<_>>>()
-        .into_iter()
-        .collect::<Result<Vec<_>>>()?;
-    // Renaming the image into place would replace that input: refused. Compared with the
-    // status each input was mapped with, not by asking the file system again for every input.
+    // The inputs are opened on a thread of the pool, in order, while the others parse those
+    // already open (see input::Opening). The link itself stays on this thread (and its stack).
+    let opening = input::Opening::new(&paths, &whole);
+    let mut image = write::OutputFile::new(&args.output);
+    let map = rayon::in_place_scope(|s| {
+        s.spawn(|_| tracing::info_span!("open").in_scope(|| opening.open_ahead()));
+        link_into(
+            args,
+            input::Files::Opening(&opening),
+            Some(&paths),
+            &mut image,
+        )
+    })?;
+    let mapped = opening.into_mapped()?;
+    // Renaming the image into place would replace that input: refused, and the staged image
+    // removed. Compared with the status each input was mapped with, not by asking the file
+    // system again for every input.
     if let Some(input) = output.and_then(|out| mapped.iter().find(|m| m.id == Some(out))) {
         return Err(Error::OutputIsInput {
             output: args.output.clone(),
             input: input.path.clone(),
         });
     }
-    let sources: Vec<input::Source> = mapped.iter().map(input::Mapped::source).collect();
-    drop(_open);
-    let mut image = write::OutputFile::new(&args.output);
-    let map = link_into(args, &sources, Some(&paths), &mut image)?;
     // The image is complete; the output path still holds whatever it held before.
     if args.exit_early {
-        std::mem::forget(sources);
         std::mem::forget(mapped);
     }
 
@@ -182,7 +178,7 @@ pub fn link_buffers(args: &LinkArgs, files: &[(String, &[u8])]) -> Result<Linked
         })
         .collect();
     let mut image = Vec::new();
-    let map = link_into(args, &sources, None, &mut image)?;
+    let map = link_into(args, input::Files::Given(&sources), None, &mut image)?;
     Ok(Linked { image, map })
 }
 
@@ -190,7 +186,7 @@ pub fn link_buffers(args: &LinkArgs, files: &[(String, &[u8])]) -> Result<Linked
 /// sources' files when they come from disk, where objects' `/DEFAULTLIB`s are then looked for.
 fn link_into(
     args: &LinkArgs,
-    sources: &[input::Source],
+    sources: input::Files,
     paths: Option<&[PathBuf]>,
     out: &mut dyn write::Output,
 ) -> Result<Option<String>> {
@@ -212,7 +208,7 @@ fn link_into(
 /// A link, waiting for its arch.
 struct Link<'a, 'd> {
     args: &'a LinkArgs,
-    sources: &'a [input::Source<'d>],
+    sources: input::Files<'d>,
     paths: Option<&'a [PathBuf]>,
     out: &'a mut dyn write::Output,
 }
@@ -226,15 +222,16 @@ impl arch::ArchVisitor for Link<'_, '_> {
 
 /// The machine of the first object (an archive's first object member counts), as lld-link
 /// infers `/MACHINE`; every other command-line object must agree.
-fn infer_machine(sources: &[input::Source]) -> Result<Machine> {
-    let mut first: Option<(Machine, &str)> = None;
-    for source in sources {
+fn infer_machine(sources: input::Files) -> Result<Machine> {
+    let mut first: Option<(Machine, String)> = None;
+    for i in 0..sources.len() {
+        let source = sources.get(i)?;
         let Some(m) = input::sniff_machine(&source.name, source.bytes)? else {
             continue;
         };
-        match first {
-            None => first = Some((m, &source.name)),
-            Some((fm, fname)) if fm != m => {
+        match &first {
+            None => first = Some((m, source.name)),
+            Some((fm, fname)) if *fm != m => {
                 return Err(Error::MixedMachines {
                     first: format!("{fname} ({})", fm.name()),
                     second: format!("{} ({})", source.name, m.name()),
@@ -267,7 +264,7 @@ fn expect_for<A: arch::Arch>() -> input::Expect {
 
 fn link_for_arch<A: arch::Arch>(
     args: &LinkArgs,
-    sources: &[input::Source],
+    sources: input::Files,
     paths: Option<&[PathBuf]>,
     out: &mut dyn write::Output,
 ) -> Result<Option<String>> {
@@ -286,7 +283,7 @@ fn link_for_arch<A: arch::Arch>(
         mapped_defaults.iter().map(input::Mapped::source).collect();
     inputs
         .archives
-        .extend(input::load(&default_sources, expect)?.archives);
+        .extend(input::load(input::Files::Given(&default_sources), expect)?.archives);
     // The `/DEFAULTLIB`s the objects ask for are indexed too.
 
     let resolved = tracing::info_span!("resolve").in_scope(|| {

@@ -4,6 +4,8 @@
 use rayon::prelude::*;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 
 use object::elf::Rela64;
 use object::read::archive::ArchiveFile;
@@ -577,33 +579,146 @@ impl Mapped {
     }
 }
 
+/// A link's input files by command-line position: given in memory, or opened from disk when
+/// first needed.
+#[derive(Clone, Copy)]
+pub enum Files<'d> {
+    Given(&'d [Source<'d>]),
+    Opening(&'d Opening<'d>),
+}
+
+impl<'d> Files<'d> {
+    pub fn len(&self) -> usize {
+        match self {
+            Files::Given(sources) => sources.len(),
+            Files::Opening(opening) => opening.paths.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// File `i`, opened first if it is not yet.
+    pub fn get(&self, i: usize) -> Result<Source<'d>> {
+        match *self {
+            Files::Given(sources) => {
+                let s = &sources[i];
+                Ok(Source {
+                    name: s.name.clone(),
+                    bytes: s.bytes,
+                    whole: s.whole,
+                })
+            }
+            Files::Opening(opening) => opening.get(i).map(Mapped::source),
+        }
+    }
+}
+
+/// Input files opened in command-line order by whichever thread needs one first. Mapping a
+/// file takes the address space's lock, so opening is serial work whatever the threads:
+/// [`Opening::open_ahead`] does it on one thread while the others parse the files already open
+/// (and a parser that gets ahead opens its file itself, so nothing waits on a thread that is
+/// not running, with one thread or many).
+pub struct Opening<'p> {
+    paths: &'p [PathBuf],
+    /// The inputs linked whole (`--whole-archive`).
+    whole: &'p [PathBuf],
+    claimed: Vec<AtomicBool>,
+    opened: Vec<OnceLock<Result<Mapped>>>,
+}
+
+impl<'p> Opening<'p> {
+    pub fn new(paths: &'p [PathBuf], whole: &'p [PathBuf]) -> Opening<'p> {
+        Opening {
+            paths,
+            whole,
+            claimed: paths.iter().map(|_| AtomicBool::new(false)).collect(),
+            opened: paths.iter().map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    /// Opens file `i` unless another thread has claimed it.
+    fn claim(&self, i: usize) {
+        if !self.claimed[i].swap(true, Ordering::AcqRel) {
+            let path = &self.paths[i];
+            let opened = Mapped::open(path).map(|mut m| {
+                m.whole = self.whole.contains(path);
+                m
+            });
+            let _ = self.opened[i].set(opened);
+        }
+    }
+
+    /// File `i`: opened here, or by the thread that claimed it (which is opening it now).
+    fn get(&self, i: usize) -> Result<&Mapped> {
+        self.claim(i);
+        let opened = loop {
+            match self.opened[i].get() {
+                Some(opened) => break opened,
+                None => std::thread::yield_now(),
+            }
+        };
+        // A failure is reported once, by the link that stops there; it is told again as what
+        // it says (Mapped::open fails only with the I/O error of the file it names).
+        opened.as_ref().map_err(|e| match e {
+            Error::Io { path, source } => Error::Io {
+                path: path.clone(),
+                source: std::io::Error::new(source.kind(), source.to_string()),
+            },
+            other => Error::Io {
+                path: self.paths[i].clone(),
+                source: std::io::Error::other(other.to_string()),
+            },
+        })
+    }
+
+    /// Opens every file not yet claimed, in order.
+    pub fn open_ahead(&self) {
+        for i in 0..self.paths.len() {
+            self.claim(i);
+        }
+    }
+
+    /// Every file, opened; the first failure in command-line order is the error.
+    pub fn into_mapped(self) -> Result<Vec<Mapped>> {
+        self.open_ahead();
+        (self.opened.into_iter())
+            .map(|o| o.into_inner().expect("every file was opened"))
+            .collect()
+    }
+}
+
 /// Reads each input, in parallel: objects are parsed and checked, archives indexed. The first
 /// failing input in command-line order is the error, whatever the threads did.
-pub fn load<'d>(files: &[Source<'d>], expect: Expect) -> Result<Inputs<'d>> {
+pub fn load<'d>(files: Files<'d>, expect: Expect) -> Result<Inputs<'d>> {
     enum Read<'d> {
         Object(ObjectFile<'d>),
         Archive(Archive<'d>),
     }
-    let read: Vec<Result<Read<'d>>> = files
-        .par_iter()
-        .map(|f| match FileKind::parse(f.bytes) {
-            Ok(FileKind::Archive) => {
-                Archive::parse(f.name.clone(), f.bytes, expect).map(Read::Archive)
+    // In file order on each thread (a range splits in halves, each thread working from the
+    // front of its own): files being opened in order are parsed as they come.
+    let read: Vec<Result<Read<'d>>> = (0..files.len())
+        .into_par_iter()
+        .map(|i| {
+            let f = files.get(i)?;
+            match FileKind::parse(f.bytes) {
+                Ok(FileKind::Archive) => Archive::parse(f.name, f.bytes, expect).map(|mut a| {
+                    a.whole = f.whole;
+                    Read::Archive(a)
+                }),
+                _ => parse_object(f.name, f.bytes, expect).map(Read::Object),
             }
-            _ => parse_object(f.name.clone(), f.bytes, expect).map(Read::Object),
         })
         .collect();
     let mut inputs = Inputs {
         objects: Vec::with_capacity(files.len()),
         archives: Vec::new(),
     };
-    for (r, file) in read.into_iter().zip(files) {
+    for r in read {
         match r? {
             Read::Object(o) => inputs.objects.push(o),
-            Read::Archive(mut a) => {
-                a.whole = file.whole;
-                inputs.archives.push(a);
-            }
+            Read::Archive(a) => inputs.archives.push(a),
         }
     }
     Ok(inputs)
@@ -1534,5 +1649,88 @@ mod tests {
         let mut o = object();
         o.sections[1].data = &[0; 4];
         assert!(refused(&o).contains("4 bytes of contents for a size of 8"));
+    }
+
+    /// Files in a fresh directory: `i.bin` holds `i` bytes of `i` each, and `missing.bin` is
+    /// not there.
+    fn files(test: &str, names: &[&str]) -> (PathBuf, Vec<PathBuf>) {
+        let dir = std::env::temp_dir().join(format!("peln-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        let paths: Vec<PathBuf> = names.iter().map(|n| dir.join(n)).collect();
+        for p in &paths {
+            let name = p.file_stem().unwrap().to_str().unwrap();
+            if let Ok(i) = name.parse::<u8>() {
+                std::fs::write(p, vec![i; i as usize]).unwrap();
+            }
+        }
+        (dir, paths)
+    }
+
+    /// However the files are asked for, on how many threads, and whether the thread opening
+    /// ahead runs before, during or after: each is opened once and read as it is.
+    #[test]
+    fn files_being_opened_ahead_are_each_opened_once_by_whoever_needs_them_first() {
+        let names: Vec<String> = (1..=40u8).map(|i| format!("{i}.bin")).collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let (dir, paths) = files("opening", &names);
+        let whole = [paths[3].clone()];
+        for ahead in [None, Some(0), Some(2)] {
+            let opening = Opening::new(&paths, &whole);
+            let files = Files::Opening(&opening);
+            let got: Vec<(String, Vec<u8>, bool)> = std::thread::scope(|s| {
+                if ahead == Some(0) {
+                    opening.open_ahead();
+                } else if ahead == Some(2) {
+                    s.spawn(|| opening.open_ahead());
+                }
+                // Two askers from opposite ends, racing each other for every file.
+                let back = s.spawn(|| {
+                    (0..files.len())
+                        .rev()
+                        .map(|i| files.get(i).unwrap().bytes.len())
+                        .sum::<usize>()
+                });
+                let front: Vec<_> = (0..files.len())
+                    .map(|i| files.get(i).unwrap())
+                    .map(|f| (f.name, f.bytes.to_vec(), f.whole))
+                    .collect();
+                assert_eq!(back.join().unwrap(), (1..=40).sum::<usize>());
+                front
+            });
+            for (i, (name, bytes, whole)) in got.into_iter().enumerate() {
+                let n = i as u8 + 1;
+                assert_eq!(name, paths[i].display().to_string());
+                assert_eq!(bytes, vec![n; n as usize], "{name}, ahead {ahead:?}");
+                assert_eq!(whole, i == 3);
+            }
+            let mapped = opening.into_mapped().unwrap();
+            assert_eq!(mapped.len(), 40);
+            assert!(mapped.iter().zip(&paths).all(|(m, p)| &m.path == p));
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A file that cannot be opened is the error of whoever asks for it, naming it with the
+    /// system's reason, each time it is asked for; of all the files, the first that fails.
+    #[test]
+    fn a_file_that_cannot_be_opened_is_the_error_of_whoever_asks_for_it() {
+        let (dir, paths) = files("unopened", &["1.bin", "missing.bin", "2.bin", "gone.bin"]);
+        let opening = Opening::new(&paths, &[]);
+        opening.open_ahead();
+        let files = Files::Opening(&opening);
+        assert_eq!(files.get(0).unwrap().bytes, [1]);
+        for _ in 0..2 {
+            let e = files
+                .get(1)
+                .err()
+                .expect("missing.bin cannot be opened")
+                .to_string();
+            assert!(e.starts_with(&paths[1].display().to_string()), "{e}");
+            assert!(e.contains("No such file or directory"), "{e}");
+        }
+        let e = opening.into_mapped().err().unwrap().to_string();
+        assert!(e.contains("missing.bin") && !e.contains("gone.bin"), "{e}");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }
