@@ -16,32 +16,24 @@ pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
     if !A::EDITS_SECTIONS {
         return Ok(Relaxation::none());
     }
-    let span = |class: Option<SectionClass>| -> u64 {
-        res.objects
-            .iter()
-            .enumerate()
-            .flat_map(|(f, o)| {
-                o.sections
-                    .iter()
-                    .enumerate()
-                    .filter(move |(s, sec)| res.live[f][*s] && class.is_none_or(|c| sec.class == c))
-            })
-            .map(|(_, sec)| {
-                let got = if class.is_none() {
-                    8 * sec.relocs().len() as u64
-                } else {
-                    0
-                };
-                u64::from(sec.size) + u64::from(sec.align.get()) + got
-            })
-            .sum()
-    };
-    // Output sections start on 4 KiB boundaries; the 8 bytes per relocation bound the GOT.
+    // Output sections start on 4 KiB boundaries; the 8 bytes per relocation bound the GOT. Both
+    // sums in one pass over the live sections, in parallel (two serial walks over the 250k
+    // section records of the riscv64 bench job took 3 ms).
+    let (text, all) = (res.objects.par_iter().enumerate())
+        .map(|(f, o)| {
+            let (mut text, mut all) = (0u64, 0u64);
+            for (sec, _) in o.sections.iter().zip(&res.live[f]).filter(|(_, &live)| live) {
+                let bytes = u64::from(sec.size) + u64::from(sec.align.get());
+                if sec.class == SectionClass::Text {
+                    text += bytes;
+                }
+                all += bytes + 8 * sec.relocs().len() as u64;
+            }
+            (text, all)
+        })
+        .reduce(|| (0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
     let commons: u64 = res.commons.iter().map(|c| c.size + c.align).sum();
-    let (text_span, image_span) = (
-        span(Some(SectionClass::Text)),
-        span(None) + commons + 6 * 0x1000,
-    );
+    let (text_span, image_span) = (text, all + commons + 6 * 0x1000);
     // Each round decides afresh from the places the previous round's deletions give. Deleting
     // only shrinks distances, so what one round relaxes the next relaxes too, and a round that
     // deletes no more than the one before has reached the fixed point.
