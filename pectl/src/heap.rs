@@ -1,15 +1,14 @@
-//! The heap of a link: one reservation of address space on transparent huge pages, handed out by
-//! bumping a pointer, with freed blocks filed by size for reuse and nothing returned to the
-//! kernel before exit.
+//! The heap of a link: one reservation of address space, handed out by bumping a pointer, with
+//! freed blocks filed by size for reuse and nothing returned to the kernel before exit.
 //!
 //! A link is a short process that allocates a hundred MiB from several threads and exits, and in
-//! a VM it pays more for the page faults of fresh memory (one per 4 KiB, microseconds each) than
-//! for most of its own work. glibc's `malloc` puts its heaps on huge pages only when told to by
-//! the environment at startup (`glibc.malloc.hugetlb=1`), and glibc 2.36 then compares the
-//! kernel's THP mode with a buffer it never terminates: the tunable took effect in about two runs
-//! of three, and the same link took 50-60 ms or 70-90 ms depending on that. This heap asks for
-//! huge pages itself (`MADV_HUGEPAGE` on the whole reservation), every time, and the process no
-//! longer re-executes itself to set glibc's tunables.
+//! a VM it pays more for fresh memory than for most of its own work. The reservation is on 4 KiB
+//! pages, no longer on transparent huge pages: a huge page is zeroed in one fault at memory speed
+//! only when the kernel has a free one that the host still backs. After an idle pause it has
+//! not, and each cost a compaction or the host's rebuilding of it 4 KiB at a time: the
+//! 1000-object COFF link after a 4 s pause took 330-500 ms on huge pages, 80-150 on small ones.
+//! Run right after the reference linker, as the bench runs it, the two were within the VM's
+//! noise; only the smallest link (the Rust one, a 14 MiB heap) lost, 10.1 → 11.6 ms.
 //!
 //! Each thread bumps through a chunk of its own, without synchronisation; a block freed at the
 //! top of its chunk is taken back, one growing there grows in place (a `Vec` being filled), and
@@ -30,8 +29,6 @@ const CHUNK: usize = 2 << 20;
 /// Blocks from this size on come from the reservation's tail: a chunk never strands more than
 /// this much at its end (3 %).
 const LARGE: usize = 64 << 10;
-/// Transparent huge pages are 2 MiB wherever pectl runs with them; the reservation starts on one.
-const HUGE_PAGE: usize = 2 << 20;
 /// Size classes of small blocks: 16-byte steps up to 256 bytes, then eight per power of two up
 /// to [`LARGE`]. A small block is its class's size, so a freed block fits every later request
 /// of its class, at the cost of rounding (6 % on average).
@@ -117,15 +114,13 @@ impl Heap {
             return true;
         }
         let Ok(map) = memmap2::MmapOptions::new()
-            .len(len + HUGE_PAGE)
+            .len(len)
             .no_reserve_swap()
             .map_anon()
         else {
             return false;
         };
-        #[cfg(target_os = "linux")]
-        let _ = map.advise(memmap2::Advice::HugePage);
-        let start = (map.as_ptr() as usize).next_multiple_of(HUGE_PAGE);
+        let start = map.as_ptr() as usize;
         // Blocks handed out live as long as the process.
         std::mem::forget(map);
         self.next.store(start, Ordering::Release);

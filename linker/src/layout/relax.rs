@@ -22,7 +22,12 @@ pub fn relax<A: Arch>(res: &Resolved, enabled: bool) -> Result<Relaxation> {
     let (text, all) = (res.objects.par_iter().enumerate())
         .map(|(f, o)| {
             let (mut text, mut all) = (0u64, 0u64);
-            for (sec, _) in o.sections.iter().zip(&res.live[f]).filter(|(_, &live)| live) {
+            for (sec, _) in o
+                .sections
+                .iter()
+                .zip(&res.live[f])
+                .filter(|(_, &live)| live)
+            {
                 let bytes = u64::from(sec.size) + u64::from(sec.align.get());
                 if sec.class == SectionClass::Text {
                     text += bytes;
