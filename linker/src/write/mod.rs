@@ -20,9 +20,10 @@ use crate::error::{Error, Result};
 use crate::layout::{Chunk, Layout};
 use crate::resolve::Resolved;
 
-/// A piece ends with the chunk that takes it past this many bytes (or with its output section):
-/// a few hundred pieces for a 10 MiB image, each written with one call and small enough to stay
-/// in a core's cache between being filled, summed and written.
+/// A piece holds the chunks that fit in this many bytes from its first one's start (at least
+/// that one; a piece ends with its output section too): about two hundred pieces for a 10 MiB
+/// image, each written with one call and small enough to stay in a core's cache between being
+/// filled, summed and written.
 const PIECE: usize = 64 << 10;
 
 /// Where the image goes.
