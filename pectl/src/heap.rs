@@ -8,7 +8,10 @@
 //! not, and each cost a compaction or the host's rebuilding of it 4 KiB at a time: the
 //! 1000-object COFF link after a 4 s pause took 330-500 ms on huge pages, 80-150 on small ones.
 //! Run right after the reference linker, as the bench runs it, the two were within the VM's
-//! noise; only the smallest link (the Rust one, a 14 MiB heap) lost, 10.1 → 11.6 ms.
+//! noise; only the smallest link (the Rust one, a 14 MiB heap) lost, 10.1 → 11.6 ms. This heap
+//! was written for huge pages (glibc's `malloc` took them in only some runs: its THP check in
+//! glibc 2.36 reads an unterminated buffer); against glibc on small pages it has been measured
+//! only after a pause (COFF 77-147 ms, glibc 89-107).
 //!
 //! Each thread bumps through a chunk of its own, without synchronisation; a block freed at the
 //! top of its chunk is taken back, one growing there grows in place (a `Vec` being filled), and
