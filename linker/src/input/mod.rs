@@ -525,12 +525,16 @@ pub struct Mapped {
 
 impl Mapped {
     pub fn open(path: &Path) -> Result<Mapped> {
-        let io = |source| Error::Io {
+        Mapped::map(path).map_err(|source| Error::Io {
             path: path.to_path_buf(),
             source,
-        };
-        let file = File::open(path).map_err(io)?;
-        let meta = file.metadata().map_err(io)?;
+        })
+    }
+
+    /// [`Mapped::open`], the error its I/O error alone.
+    fn map(path: &Path) -> std::io::Result<Mapped> {
+        let file = File::open(path)?;
+        let meta = file.metadata()?;
         let (len, id) = (meta.len(), FileId::of(&meta));
         // SAFETY: the map is read-only and inputs are not expected to change during a link; a
         // concurrent truncation is the same hazard every mmap-based linker (lld, mold) accepts.
@@ -538,8 +542,8 @@ impl Mapped {
             None
         } else {
             // The length given: memmap2 would otherwise ask the file system a second time.
-            let len = usize::try_from(len).map_err(|e| io(std::io::Error::other(e)))?;
-            Some(unsafe { memmap2::MmapOptions::new().len(len).map(&file) }.map_err(io)?)
+            let len = usize::try_from(len).map_err(std::io::Error::other)?;
+            Some(unsafe { memmap2::MmapOptions::new().len(len).map(&file) }?)
         };
         Ok(Mapped {
             path: path.to_path_buf(),
@@ -625,7 +629,7 @@ pub struct Opening<'p> {
     /// The inputs linked whole (`--whole-archive`).
     whole: &'p [PathBuf],
     claimed: Vec<AtomicBool>,
-    opened: Vec<OnceLock<Result<Mapped>>>,
+    opened: Vec<OnceLock<std::io::Result<Mapped>>>,
 }
 
 impl<'p> Opening<'p> {
@@ -642,7 +646,7 @@ impl<'p> Opening<'p> {
     fn claim(&self, i: usize) {
         if !self.claimed[i].swap(true, Ordering::AcqRel) {
             let path = &self.paths[i];
-            let opened = Mapped::open(path).map(|mut m| {
+            let opened = Mapped::map(path).map(|mut m| {
                 m.whole = self.whole.contains(path);
                 m
             });
@@ -659,17 +663,10 @@ impl<'p> Opening<'p> {
                 None => std::thread::yield_now(),
             }
         };
-        // A failure is reported once, by the link that stops there; it is told again as what
-        // it says (Mapped::open fails only with the I/O error of the file it names).
-        opened.as_ref().map_err(|e| match e {
-            Error::Io { path, source } => Error::Io {
-                path: path.clone(),
-                source: std::io::Error::new(source.kind(), source.to_string()),
-            },
-            other => Error::Io {
-                path: self.paths[i].clone(),
-                source: std::io::Error::other(other.to_string()),
-            },
+        // The slot keeps its error for whoever asks again: each asker gets a copy saying the same.
+        opened.as_ref().map_err(|e| Error::Io {
+            path: self.paths[i].clone(),
+            source: std::io::Error::new(e.kind(), e.to_string()),
         })
     }
 
@@ -683,8 +680,15 @@ impl<'p> Opening<'p> {
     /// Every file, opened; the first failure in command-line order is the error.
     pub fn into_mapped(self) -> Result<Vec<Mapped>> {
         self.open_ahead();
-        (self.opened.into_iter())
-            .map(|o| o.into_inner().expect("every file was opened"))
+        (self.opened.into_iter().zip(self.paths))
+            .map(|(o, path)| {
+                o.into_inner()
+                    .expect("every file was opened")
+                    .map_err(|source| Error::Io {
+                        path: path.clone(),
+                        source,
+                    })
+            })
             .collect()
     }
 }

@@ -134,18 +134,26 @@ pub fn image<A: Arch>(res: &Resolved, layout: &Layout, target: Target) -> Result
                 path: path.to_path_buf(),
                 source,
             };
-            let sums = chunks.in_scope(|| {
+            // Per piece: its sum or its chunks' errors, and its write's failure.
+            let written: Vec<_> = chunks.in_scope(|| {
                 (pieces.par_iter())
                     .map_init(Vec::new, |buf, piece| {
                         buf.clear();
                         buf.resize(piece.end - piece.start, 0);
-                        let sum = fill::<A>(res, layout, piece, buf)?;
-                        write_at(file, buf, piece.start as u64).map_err(|e| vec![io(e)])?;
-                        Ok(sum)
+                        let sum = fill::<A>(res, layout, piece, buf);
+                        let failed = sum.is_ok().then(|| write_at(file, buf, piece.start as u64));
+                        (sum, failed.and_then(std::result::Result::err))
                     })
                     .collect()
             });
-            write_at(file, &checksum(sums, len)?, FIELD as u64).map_err(io)
+            let (sums, failures): (Vec<_>, Vec<_>) = written.into_iter().unzip();
+            let checksum = checksum(sums, len)?;
+            // A full disk fails every piece after the first that fails: said once, the first
+            // in file order.
+            if let Some(e) = failures.into_iter().flatten().next() {
+                return Err(io(e));
+            }
+            write_at(file, &checksum, FIELD as u64).map_err(io)
         }
     }
 }
