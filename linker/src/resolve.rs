@@ -2,8 +2,10 @@
 //! COMDAT group, binds every symbol reference to a definition, marks live sections (all of them,
 //! or what the entry reaches under `--gc-sections`) and reports undefined symbols. It assigns no
 //! addresses.
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use rayon::prelude::*;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashSet;
 
 use crate::consts::Machine;
 use crate::debuginfo;
@@ -557,59 +559,88 @@ fn mark_live(
             && !(opts.strip_debug && class == SectionClass::Debug)
             && !discarded[f][s]
     };
-    let mut live: Vec<Vec<bool>> = objects
-        .par_iter()
-        .enumerate()
+    if !gc {
+        return (objects.par_iter().enumerate())
+            .map(|(f, o)| (0..o.sections.len()).map(|s| candidate(f, s)).collect())
+            .collect();
+    }
+    // Debug info describes whatever survives; it keeps nothing alive itself, so it is marked
+    // before the walk, which then never enters it.
+    let live: Vec<Vec<AtomicBool>> = (objects.par_iter().enumerate())
         .map(|(f, o)| {
-            (0..o.sections.len())
-                .map(|s| !gc && candidate(f, s))
+            (o.sections.iter().enumerate())
+                .map(|(s, sec)| {
+                    AtomicBool::new(sec.class == SectionClass::Debug && candidate(f, s))
+                })
                 .collect()
         })
         .collect();
-    if !gc {
-        return live;
+    // Marks a section live if it can be and was not yet: whoever marks it walks it.
+    let claim = |f: usize, s: u32| {
+        candidate(f, s as usize) && !live[f][s as usize].swap(true, Ordering::Relaxed)
+    };
+    // Per file, associative sections by their leader (reached through it), sorted by leader.
+    let followers: Vec<Vec<(u32, u32)>> = (objects.par_iter())
+        .map(|obj| {
+            let mut list: Vec<(u32, u32)> = (obj.sections.iter().enumerate())
+                .filter_map(|(s, sec)| Some((sec.follows.get()?, s as u32)))
+                .collect();
+            list.sort_unstable();
+            list
+        })
+        .collect();
+    let retained = objects.iter().enumerate().flat_map(|(f, obj)| {
+        (obj.sections.iter().enumerate())
+            .filter(|(_, sec)| sec.retain())
+            .map(move |(s, _)| (f, s as u32))
+    });
+    let entered = roots.iter().filter_map(|root| match *root {
+        Target::Section { file, section, .. } => Some((file as usize, section)),
+        _ => None,
+    });
+    let mut work: Vec<(usize, u32)> = retained
+        .chain(entered)
+        .filter(|&(f, s)| claim(f, s))
+        .collect();
+    // A parallel walk, each task depth-first from one claimed section; a task that has walked
+    // WALK sections hands the rest of its stack to the next round, so that one root reaching
+    // everything still spreads over the threads. The live set is the same whatever the order.
+    const WALK: usize = 512;
+    while !work.is_empty() {
+        work = (work.into_par_iter())
+            .map_init(Vec::new, |stack, start| {
+                stack.push(start);
+                let mut walked = 0;
+                while let Some((f, s)) = stack.pop() {
+                    for r in objects[f].sections[s as usize].relocs().iter() {
+                        if let Some(&Target::Section { file, section, .. }) =
+                            targets[f].get(r.symbol as usize)
+                        {
+                            if claim(file as usize, section) {
+                                stack.push((file as usize, section));
+                            }
+                        }
+                    }
+                    let list = &followers[f];
+                    let first = list.partition_point(|&(leader, _)| leader < s);
+                    for &(_, x) in list[first..].iter().take_while(|&&(leader, _)| leader == s) {
+                        if claim(f, x) {
+                            stack.push((f, x));
+                        }
+                    }
+                    walked += 1;
+                    if walked == WALK {
+                        return std::mem::take(stack);
+                    }
+                }
+                Vec::new()
+            })
+            .flatten()
+            .collect();
     }
-    // Associative sections are reached through their leader.
-    let mut followers: FxHashMap<(usize, u32), Vec<u32>> = FxHashMap::default();
-    let mut work: Vec<(usize, u32)> = Vec::new();
-    for (f, obj) in objects.iter().enumerate() {
-        for (s, sec) in obj.sections.iter().enumerate() {
-            if let Some(leader) = sec.follows.get() {
-                followers.entry((f, leader)).or_default().push(s as u32);
-            }
-            if sec.retain() {
-                work.push((f, s as u32));
-            }
-        }
-    }
-    for root in roots {
-        if let Target::Section { file, section, .. } = *root {
-            work.push((file as usize, section));
-        }
-    }
-    // Debug info describes whatever survives; it keeps nothing alive itself.
-    for (f, obj) in objects.iter().enumerate() {
-        for (s, sec) in obj.sections.iter().enumerate() {
-            if sec.class == SectionClass::Debug {
-                live[f][s] = candidate(f, s);
-            }
-        }
-    }
-    while let Some((f, s)) = work.pop() {
-        if live[f][s as usize] || !candidate(f, s as usize) {
-            continue;
-        }
-        live[f][s as usize] = true;
-        for r in objects[f].sections[s as usize].relocs().iter() {
-            if let Some(Target::Section { file, section, .. }) = targets[f].get(r.symbol as usize) {
-                work.push((*file as usize, *section));
-            }
-        }
-        if let Some(list) = followers.get(&(f, s)) {
-            work.extend(list.iter().map(|&x| (f, x)));
-        }
-    }
-    live
+    (live.into_par_iter())
+        .map(|flags| flags.into_iter().map(AtomicBool::into_inner).collect())
+        .collect()
 }
 
 fn report_undefined(objects: &[ObjectFile], targets: &[Vec<Target>], live: &[Vec<bool>]) -> Result {
