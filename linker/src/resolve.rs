@@ -545,6 +545,10 @@ fn compute_targets(
     Targets { targets, commons }
 }
 
+/// The sections one task of the `--gc-sections` walk marks before it hands the rest of its stack
+/// to the next round: one root reaching everything still spreads over the threads.
+const WALK: usize = 512;
+
 fn mark_live(
     objects: &[ObjectFile],
     targets: &[Vec<Target>],
@@ -602,10 +606,8 @@ fn mark_live(
         .chain(entered)
         .filter(|&(f, s)| claim(f, s))
         .collect();
-    // A parallel walk, each task depth-first from one claimed section; a task that has walked
-    // WALK sections hands the rest of its stack to the next round, so that one root reaching
-    // everything still spreads over the threads. The live set is the same whatever the order.
-    const WALK: usize = 512;
+    // A parallel walk, each task depth-first from one claimed section. The live set is the
+    // same whatever the order.
     while !work.is_empty() {
         work = (work.into_par_iter())
             .map_init(Vec::new, |stack, start| {
@@ -1070,6 +1072,57 @@ mod tests {
         obj.sections.push(section(".text$unused", b"\xc3", vec![]));
         let r = run(vec![obj], true).unwrap();
         assert_eq!(r.live[0], vec![false, true, true, true, false]);
+    }
+
+    #[test]
+    fn gc_follows_a_chain_longer_than_one_walk_across_files_and_back() {
+        // a.obj: section k (1..=n) calls section k + 1 through symbol k; section n calls `far`
+        // in b.obj, which calls back into section 1 (a cycle); section n + 1 follows section n
+        // (associative); section n + 2 is called by nobody.
+        let n = 3 * WALK as u32 + 7;
+        let call = |symbol| Reloc {
+            offset: 0,
+            r_type: 4,
+            symbol,
+            addend: 0,
+        };
+        let mut a = comdat_object("a.obj", Selection::Any, b"\x90");
+        a.comdats.clear();
+        a.sections.truncate(1);
+        a.symbols.clear();
+        for k in 1..=n {
+            a.sections
+                .push(section(".text", b"\xe8\0\0\0\0", vec![call(k)]));
+            let name = if k == 1 {
+                "efi_main"
+            } else {
+                format!("f{k}").leak()
+            };
+            a.symbols.push(sym(name, at(k), Binding::Global));
+        }
+        a.symbols
+            .push(sym("far", SymDef::Undefined, Binding::Global));
+        let mut assoc = section(".pdata", b"\0\0\0\0", vec![]);
+        assoc.follows = crate::input::Leader::of(n);
+        a.sections.push(assoc);
+        a.sections.push(section(".text", b"\xc3", vec![]));
+        let mut b = comdat_object("b.obj", Selection::Any, b"\x90");
+        b.comdats.clear();
+        b.sections.truncate(2);
+        b.sections[1] = section(".text", b"\xe8\0\0\0\0", vec![call(1)]);
+        b.symbols = vec![
+            sym("far", at(1), Binding::Global),
+            sym("efi_main", SymDef::Undefined, Binding::Global),
+        ];
+        let r = run(vec![a, b], true).unwrap();
+        let live = |f: usize| r.live[f].iter().filter(|&&l| l).count();
+        assert!(r.live[0][1..=n as usize + 1].iter().all(|&l| l));
+        assert_eq!(
+            live(0),
+            n as usize + 1,
+            "the section nobody calls is dropped"
+        );
+        assert_eq!(r.live[1], vec![false, true]);
     }
 
     #[test]
