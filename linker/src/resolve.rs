@@ -2,7 +2,7 @@
 //! COMDAT group, binds every symbol reference to a definition, marks live sections (all of them,
 //! or what the entry reaches under `--gc-sections`) and reports undefined symbols. It assigns no
 //! addresses.
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rayon::prelude::*;
 use rustc_hash::FxHashSet;
@@ -105,8 +105,7 @@ enum Strength {
     Strong,
 }
 
-/// 12 bytes: there is one per global name, read in no order. What it refers to is read from
-/// the symbol when targets are computed, nearly always the very symbol then at hand.
+/// What a global name binds to, decoded from its [`Bound`].
 #[derive(Clone, Copy)]
 struct Definition {
     file: u32,
@@ -114,7 +113,38 @@ struct Definition {
     strength: Strength,
 }
 
-const _: () = assert!(std::mem::size_of::<Option<Definition>>() == 12);
+/// A global name's definition in 8 bytes, one per name, read in no order: the strength in the
+/// top two bits, then the file (30 bits) and the symbol (32) complemented, so that of two
+/// definitions the greater is the one that wins, unless both are COMMONs (then the larger
+/// wins). 0 is no definition: a file number below 2^30 - 1 never complements to it.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(transparent)]
+struct Bound(u64);
+
+impl Bound {
+    const NONE: Bound = Bound(0);
+    const PLACE: u64 = (1 << 62) - 1;
+    /// Files a link can have: their numbers fit in 30 bits, below the one that would make
+    /// [`Bound::NONE`].
+    const FILES: usize = (1 << 30) - 1;
+
+    fn new(strength: Strength, file: usize, symbol: usize) -> Bound {
+        Bound((strength as u64) << 62 | (Self::PLACE - ((file as u64) << 32 | symbol as u64)))
+    }
+
+    fn get(self) -> Option<Definition> {
+        let place = Self::PLACE - (self.0 & Self::PLACE);
+        (self != Self::NONE).then_some(Definition {
+            file: (place >> 32) as u32,
+            symbol: place as u32,
+            strength: match self.0 >> 62 {
+                0 => Strength::Weak,
+                1 => Strength::Common,
+                _ => Strength::Strong,
+            },
+        })
+    }
+}
 
 /// A COMMON definition's target before COMMONs are numbered.
 const UNNUMBERED_COMMON: Target = Target::Common(u32::MAX);
@@ -159,7 +189,9 @@ pub fn resolve<'d>(inputs: Inputs<'d>, expect: Expect, opts: &Options) -> Result
     let Targets { targets, commons } = tracing::debug_span!("targets")
         .in_scope(|| compute_targets(&objects, &table, &definitions));
     let target_of = |name: &[u8]| {
-        let d = table.lookup(name).and_then(|g| definitions[g as usize])?;
+        let d = table
+            .lookup(name)
+            .and_then(|g| definitions[g as usize].get())?;
         let record = objects[d.file as usize].aux.record(d.symbol);
         Some(targets[d.file as usize][record as usize])
     };
@@ -360,82 +392,134 @@ fn select_comdats(objects: &[ObjectFile], table: &SymbolTable) -> Result<Vec<Vec
     Ok(discarded)
 }
 
-/// By symbol id: the definition each global name binds to.
+/// How strongly a symbol defines its name, if it does: `None` for references, weak aliases
+/// and definitions in discarded sections.
+fn strength(sym: &crate::input::InputSymbol, discarded: &[bool]) -> Option<Strength> {
+    Some(match sym.def {
+        SymDef::Section { section, .. } => {
+            if discarded.get(section as usize).copied().unwrap_or(true) {
+                return None;
+            }
+            if sym.binding == Binding::Weak {
+                Strength::Weak
+            } else {
+                Strength::Strong
+            }
+        }
+        SymDef::Absolute(_) if sym.binding == Binding::Weak => Strength::Weak,
+        SymDef::Absolute(_) => Strength::Strong,
+        SymDef::Common { .. } => Strength::Common,
+        SymDef::Undefined | SymDef::WeakAlias { .. } => return None,
+    })
+}
+
+/// By symbol id: the definition each global name binds to. The winner is the greatest by
+/// strength, then by size between COMMONs, then the first in command-line order: a total order,
+/// so the definitions are offered to each name's slot from every file at once and the slot
+/// keeps the greater (compare and swap), whatever the threads' order. Two strong definitions of
+/// one name are an error, said in command-line order.
 fn bind_globals(
     objects: &[ObjectFile],
     table: &SymbolTable,
     discarded: &[Vec<bool>],
-) -> Result<Vec<Option<Definition>>> {
-    let mut defs: Vec<Option<Definition>> = vec![None; table.len()];
-    let mut errors = Vec::new();
-    let mut aliases: Vec<(u32, Definition)> = Vec::new();
-    for (f, obj) in objects.iter().enumerate() {
-        for (s, (sym, &g)) in obj.symbols.iter().zip(&table.ids[f]).enumerate() {
-            if g == symbols::NONE {
-                continue;
+) -> Result<Vec<Bound>> {
+    if objects.len() >= Bound::FILES {
+        let n = objects.len();
+        return Err(Error::Usage(format!(
+            "{n} objects: a link takes fewer than 2^30 - 1"
+        )));
+    }
+    // Whether `new` beats `old`, both definitions.
+    let beats = |new: Bound, old: Bound| {
+        let (n, o) = (
+            new.get().expect("a definition"),
+            old.get().expect("a definition"),
+        );
+        if (n.strength, o.strength) == (Strength::Common, Strength::Common) {
+            let size = |d: Definition| objects[d.file as usize].symbols[d.symbol as usize].size;
+            if size(n) != size(o) {
+                return size(n) > size(o);
             }
-            if let SymDef::WeakAlias { default } = sym.def {
-                // Aliases bind after every other definition, so their strength ranks nothing:
-                // it says whether the default is a COMMON, which then needs a number.
-                let strength = match obj.symbols[default as usize].def {
-                    SymDef::Common { .. } => Strength::Common,
-                    _ => Strength::Weak,
+        }
+        new > old
+    };
+    // Zeroed in parallel: the pages are made by both threads.
+    let slots: Vec<AtomicU64> = (0..table.len())
+        .into_par_iter()
+        .map(|_| AtomicU64::new(Bound::NONE.0))
+        .collect();
+    // Per file: its weak aliases and how many strong definitions it offered.
+    let offered: Vec<(Vec<(u32, Bound)>, usize)> = (objects.par_iter().enumerate())
+        .map(|(f, obj)| {
+            let (mut aliases, mut strong) = (Vec::new(), 0);
+            for (s, (sym, &g)) in obj.symbols.iter().zip(&table.ids[f]).enumerate() {
+                if g == symbols::NONE {
+                    continue;
+                }
+                if let SymDef::WeakAlias { default } = sym.def {
+                    // Aliases bind after every other definition, so their strength ranks
+                    // nothing: it says whether the default is a COMMON, which then needs a
+                    // number.
+                    let strength = match obj.symbols[default as usize].def {
+                        SymDef::Common { .. } => Strength::Common,
+                        _ => Strength::Weak,
+                    };
+                    aliases.push((g, Bound::new(strength, f, default as usize)));
+                }
+                let Some(strength) = strength(sym, &discarded[f]) else {
+                    continue;
                 };
-                aliases.push((
-                    g,
-                    Definition {
-                        file: f as u32,
-                        symbol: default,
-                        strength,
-                    },
-                ));
-            }
-            let strength = match sym.def {
-                SymDef::Section { section, .. } => {
-                    if discarded[f].get(section as usize).copied().unwrap_or(true) {
-                        continue;
-                    }
-                    if sym.binding == Binding::Weak {
-                        Strength::Weak
-                    } else {
-                        Strength::Strong
+                strong += usize::from(strength == Strength::Strong);
+                let (slot, new) = (&slots[g as usize], Bound::new(strength, f, s));
+                let mut old = Bound(slot.load(Ordering::Relaxed));
+                while old == Bound::NONE || beats(new, old) {
+                    match slot.compare_exchange_weak(
+                        old.0,
+                        new.0,
+                        Ordering::Relaxed,
+                        Ordering::Relaxed,
+                    ) {
+                        Ok(_) => break,
+                        Err(now) => old = Bound(now),
                     }
                 }
-                SymDef::Absolute(_) if sym.binding == Binding::Weak => Strength::Weak,
-                SymDef::Absolute(_) => Strength::Strong,
-                SymDef::Common { .. } => Strength::Common,
-                SymDef::Undefined | SymDef::WeakAlias { .. } => continue,
-            };
-            let new = Definition {
-                file: f as u32,
-                symbol: s as u32,
-                strength,
-            };
-            let slot = &mut defs[g as usize];
-            match slot {
-                None => *slot = Some(new),
-                Some(old) if strength == Strength::Strong && old.strength == Strength::Strong => {
+            }
+            (aliases, strong)
+        })
+        .collect();
+    // In place: the same bytes, no longer shared.
+    let mut defs: Vec<Bound> = (slots.into_iter())
+        .map(|slot| Bound(slot.into_inner()))
+        .collect();
+    // Every strong definition won its name unless another strong one did first.
+    let won = (defs.par_iter())
+        .filter(|d| d.get().is_some_and(|d| d.strength == Strength::Strong))
+        .count();
+    if won != offered.iter().map(|(_, strong)| strong).sum::<usize>() {
+        let duplicates = (objects.par_iter().enumerate()).map(|(f, obj)| {
+            let mut errors = Vec::new();
+            for (s, (sym, &g)) in obj.symbols.iter().zip(&table.ids[f]).enumerate() {
+                if g == symbols::NONE || strength(sym, &discarded[f]) != Some(Strength::Strong) {
+                    continue;
+                }
+                let first = defs[g as usize].get().expect("a strong definition won");
+                if (first.file, first.symbol) != (f as u32, s as u32) {
                     errors.push(Error::Duplicate {
                         symbol: sym.display_name(),
-                        first: objects[old.file as usize].name.clone(),
+                        first: objects[first.file as usize].name.clone(),
                         second: obj.name.clone(),
                     });
                 }
-                Some(old) if strength > old.strength => *slot = Some(new),
-                Some(old) if strength == Strength::Common && old.strength == Strength::Common => {
-                    let old_size = objects[old.file as usize].symbols[old.symbol as usize].size;
-                    if sym.size > old_size {
-                        *slot = Some(new);
-                    }
-                }
-                Some(_) => {}
             }
-        }
+            errors
+        });
+        Error::check(duplicates.flatten().collect())?;
     }
-    Error::check(errors)?;
     // A COFF weak external nobody defined binds to its default (the first one seen).
-    for (g, alias) in aliases {
-        defs[g as usize].get_or_insert(alias);
+    for (g, alias) in offered.into_iter().flat_map(|(aliases, _)| aliases) {
+        if defs[g as usize] == Bound::NONE {
+            defs[g as usize] = alias;
+        }
     }
     Ok(defs)
 }
@@ -448,11 +532,7 @@ struct Targets {
     commons: Vec<Common>,
 }
 
-fn compute_targets(
-    objects: &[ObjectFile],
-    table: &SymbolTable,
-    defs: &[Option<Definition>],
-) -> Targets {
+fn compute_targets(objects: &[ObjectFile], table: &SymbolTable, defs: &[Bound]) -> Targets {
     // One pass over every symbol, COMMONs unnumbered: noting per file whether it holds an
     // unnumbered COMMON lets every later look for COMMONs skip the other files, nearly all of them.
     let own = |f: u32, s: u32| own_target(f as usize, &objects[f as usize].symbols[s as usize]);
@@ -472,7 +552,7 @@ fn compute_targets(
                     let (s, (sym, &g)) = symbols.next().expect("a symbol per record");
                     let target = match g {
                         symbols::NONE => own_target(f, sym),
-                        g => match defs[g as usize] {
+                        g => match defs[g as usize].get() {
                             Some(d) if (d.file, d.symbol) == (f as u32, s as u32) => {
                                 own_target(f, sym)
                             }
@@ -505,7 +585,7 @@ fn compute_targets(
             })
             .map(move |(s, _)| (f as u32, s as u32))
         });
-    let mut common_defs: Vec<(u32, u32)> = (defs.iter().flatten())
+    let mut common_defs: Vec<(u32, u32)> = (defs.iter().filter_map(|d| d.get()))
         .filter(|d| d.strength == Strength::Common)
         .map(|d| (d.file, d.symbol))
         .chain(local_commons)
@@ -536,7 +616,10 @@ fn compute_targets(
                 let s = objects[f].symbol_index(record as u32) as usize;
                 let definition = match table.ids[f][s] {
                     symbols::NONE => (f as u32, s as u32),
-                    g => defs[g as usize].map(|d| (d.file, d.symbol)).expect("bound"),
+                    g => defs[g as usize]
+                        .get()
+                        .map(|d| (d.file, d.symbol))
+                        .expect("bound"),
                 };
                 let id = common_defs.binary_search(&definition);
                 *t = Target::Common(id.expect("every common definition listed") as u32);
@@ -1123,6 +1206,32 @@ mod tests {
             "the section nobody calls is dropped"
         );
         assert_eq!(r.live[1], vec![false, true]);
+    }
+
+    #[test]
+    fn every_later_strong_definition_is_a_duplicate_of_the_first_in_command_line_order() {
+        let define = |name: &str, binding| {
+            let mut o = comdat_object(name, Selection::Any, b"\x90");
+            o.comdats.clear();
+            o.symbols[1] = sym("x", at(1), binding);
+            if name != "a.obj" {
+                o.symbols[0] = sym("efi_main", SymDef::Undefined, Binding::Global);
+            }
+            o
+        };
+        let objects = vec![
+            define("a.obj", Binding::Weak),
+            define("b.obj", Binding::Global),
+            define("c.obj", Binding::Weak),
+            define("d.obj", Binding::Global),
+            define("e.obj", Binding::Global),
+        ];
+        let e = run(objects, false).err().unwrap();
+        assert_eq!(
+            e.to_string(),
+            "duplicate symbol: x\n>>> defined in b.obj\n>>> defined in d.obj\n\
+             duplicate symbol: x\n>>> defined in b.obj\n>>> defined in e.obj"
+        );
     }
 
     #[test]
