@@ -8,6 +8,8 @@
 //!
 //! Section sizes are read from the inputs just before addresses are assigned, so a pass that
 //! deletes bytes (RISC-V/LoongArch relaxation and ALIGN) slots in before [`compute`] places chunks.
+use std::ops::Range;
+
 use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 
@@ -362,13 +364,35 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
         next[b] = group_sizes[into[b / n]];
         group_sizes[into[b / n]] += size;
     }
+    // The GOT ends the data group, then COMMONs the bss group.
+    let got_chunk = got.chunk(uses_got_base);
+    let commons: Vec<Chunk> = (res.commons.iter().enumerate())
+        .map(|(i, c)| common::chunk(i as u32, c))
+        .collect::<Result<_>>()?;
+    let mut ends = group_sizes;
+    ends[into[2]] += usize::from(got_chunk.is_some());
+    ends[into[3]] += commons.len();
+    // Every chunk in one list, in image order, sorted straight into it: the headers, the four
+    // groups (each a range of the list), then `.reloc`, DWARF and the string table, pushed as
+    // they are made. The list is made by both threads: its pages are fresh memory.
+    let mut ranges: [Range<usize>; 4] = Default::default();
+    let mut end = 1;
+    for (range, size) in ranges.iter_mut().zip(ends) {
+        *range = end..end + size;
+        end += size;
+    }
     let unplaced = Chunk {
         kind: ChunkKind::Headers,
         rva: 0,
         size: 0,
         align: 1,
     };
-    let mut groups: [Vec<Chunk>; 4] = group_sizes.map(|size| vec![unplaced; size]);
+    let debug_chunks: usize = debug_sizes.iter().sum();
+    let mut chunks = Vec::with_capacity(end + 1 + debug_chunks + 1);
+    (0..end)
+        .into_par_iter()
+        .map(|_| unplaced)
+        .collect_into_vec(&mut chunks);
     let mut debug_groups: Vec<Vec<Chunk>> =
         debug_sizes.iter().map(|&s| Vec::with_capacity(s)).collect();
     for ((_, list), global) in placed.iter().zip(&global_ids) {
@@ -376,27 +400,36 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
             match group {
                 0..4 => {
                     let b = bucket(global, group, key);
-                    groups[into[usize::from(group)]][next[b]] = chunk;
+                    chunks[ranges[into[usize::from(group)]].start + next[b]] = chunk;
                     next[b] += 1;
                 }
                 d => debug_groups[usize::from(d) - 4].push(chunk),
             }
         }
     }
-    drop(_order);
-    let thunks = thunks::plan::<A>(res, &fixups, &mut groups[0]);
-    let _place = tracing::debug_span!("place").entered();
-    // Every branch that cannot reach its destination has a thunk chunk after its section.
-    groups[into[2]].extend(got.chunk(uses_got_base));
-    for (i, c) in res.commons.iter().enumerate() {
-        groups[into[3]].push(common::chunk(i as u32, c)?);
+    drop(placed);
+    let mut filled = group_sizes;
+    for (g, chunk) in (got_chunk.map(|c| (into[2], c)))
+        .into_iter()
+        .chain(commons.into_iter().map(|c| (into[3], c)))
+    {
+        chunks[ranges[g].start + filled[g]] = chunk;
+        filled[g] += 1;
     }
+    drop(_order);
+    // Every branch that cannot reach its destination has a thunk chunk after its section.
+    let thunks = thunks::plan::<A>(res, &fixups, &mut chunks, ranges[0].clone());
+    let grown = thunks.chunks();
+    ranges[0].end += grown;
+    for range in &mut ranges[1..] {
+        *range = range.start + grown..range.end + grown;
+    }
+    let _place = tracing::debug_span!("place").entered();
 
     let kinds = GROUPS;
-    let section_count = kinds
+    let section_count = ranges
         .iter()
-        .zip(&groups)
-        .filter(|(_, g)| g.iter().any(|c| c.size > 0))
+        .filter(|r| chunks[(*r).clone()].iter().any(|c| c.size > 0))
         .count()
         + usize::from(base_relocs::needed(&fixups, &got))
         + debug_groups
@@ -406,27 +439,21 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
     // The headers come first, sized for every section header, `.reloc`'s included.
     let headers = headers::chunk(section_count, file_alignment);
     let size_of_headers = headers.size;
+    chunks[0] = headers;
 
-    let placed_chunks: usize = groups.iter().map(Vec::len).sum();
-    let debug_chunks: usize = debug_groups.iter().map(Vec::len).sum();
-    // The headers, the groups, `.reloc`, DWARF and the string table: room for all at once.
-    let mut chunks = Vec::with_capacity(1 + placed_chunks + 1 + debug_chunks + 1);
-    chunks.push(headers);
     let mut sections = Vec::new();
     let mut rva = u64::from(section_alignment).max(u64::from(size_of_headers));
     let mut file_offset = u64::from(size_of_headers);
-    for (g, (kind, group)) in kinds.into_iter().zip(groups).enumerate() {
-        if group.is_empty() {
+    for (g, (kind, range)) in kinds.into_iter().zip(ranges).enumerate() {
+        if range.is_empty() {
             continue;
         }
         rva = align_up(rva, u64::from(section_alignment));
-        let start = chunks.len();
         let mut off = 0u64;
-        for mut c in group {
+        for c in &mut chunks[range.clone()] {
             off = align_up(off, u64::from(c.align));
             c.rva = (rva + off) as u32;
             off += u64::from(c.size);
-            chunks.push(c);
         }
         // Empty sections (clang's COFF objects carry an empty `.data`) place their chunks but get
         // no header: a zero-sized section would only confuse loaders.
@@ -447,7 +474,7 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
             virtual_size: off as u32,
             file_offset: if file_size > 0 { file_offset as u32 } else { 0 },
             file_size: file_size as u32,
-            chunks: start..chunks.len(),
+            chunks: range,
         });
         file_offset += file_size;
         rva += off;

@@ -12,6 +12,8 @@
 //!
 //! A thunk chunk holds one group: the arch's thunk code once per destination, relocated to it
 //! PC-relatively (no base relocations).
+use std::ops::Range;
+
 use rustc_hash::FxHashMap;
 
 use super::chunk::unfit_error;
@@ -53,6 +55,11 @@ pub struct Thunks {
 }
 
 impl Thunks {
+    /// The thunk chunks [`plan`] inserted: one per group.
+    pub fn chunks(&self) -> usize {
+        self.groups.len()
+    }
+
     /// The RVA of the thunk that a branch in `file`/`section` to `target + addend` goes through.
     pub fn rva(&self, file: u32, section: u32, target: Target, addend: i64) -> Option<u32> {
         let &(g, slot) = self.index.get(&(file, section, target, addend))?;
@@ -94,17 +101,22 @@ struct Branch {
     info: &'static RelocInfo,
 }
 
-/// Decides the thunks the branches in `text` (the `.text` chunks, in order) need and inserts a
-/// chunk for each group after its calling section.
-pub fn plan<A: Arch>(res: &Resolved, fixups: &[ObjectFixups], text: &mut Vec<Chunk>) -> Thunks {
+/// Decides the thunks the branches in `chunks[text]` (the `.text` chunks, in order) need and
+/// inserts a chunk for each group after its calling section: [`Thunks::chunks`] more.
+pub fn plan<A: Arch>(
+    res: &Resolved,
+    fixups: &[ObjectFixups],
+    chunks: &mut Vec<Chunk>,
+    mut text: Range<usize>,
+) -> Thunks {
     let mut thunks = Thunks::default();
     let Some(thunk) = A::THUNK else {
         return thunks;
     };
     thunks.stride = thunk.code.len() as u32;
-    let branches = branches(res, fixups, text, thunk.branch);
+    let branches = branches(res, fixups, &chunks[text.clone()], thunk.branch);
     loop {
-        let offsets = offsets(text);
+        let offsets = offsets(&chunks[text.clone()]);
         let mut grown = false;
         for b in &branches {
             if thunks
@@ -139,7 +151,10 @@ pub fn plan<A: Arch>(res: &Resolved, fixups: &[ObjectFixups], text: &mut Vec<Chu
         if !grown {
             return thunks;
         }
-        place(text, &thunks);
+        let placed = place(&chunks[text.clone()], &thunks);
+        let end = text.start + placed.len();
+        chunks.splice(text.clone(), placed);
+        text.end = end;
     }
 }
 
@@ -193,10 +208,10 @@ fn offsets(text: &[Chunk]) -> FxHashMap<(u32, u32), u64> {
     out
 }
 
-/// Rebuilds the thunk chunks of `text`, each group right after its calling section.
-fn place(text: &mut Vec<Chunk>, thunks: &Thunks) {
-    let old = std::mem::take(text);
-    for c in old {
+/// `text` with its thunk chunks rebuilt, each group right after its calling section.
+fn place(old: &[Chunk], thunks: &Thunks) -> Vec<Chunk> {
+    let mut text = Vec::with_capacity(old.len() + thunks.groups.len());
+    for &c in old {
         match c.kind {
             ChunkKind::Thunk(_) => continue,
             ChunkKind::Input { file, section } => {
@@ -213,6 +228,7 @@ fn place(text: &mut Vec<Chunk>, thunks: &Thunks) {
             _ => text.push(c),
         }
     }
+    text
 }
 
 /// Fills one group of range-extension thunks: the arch's thunk code, relocated to each destination.
