@@ -186,7 +186,11 @@ pub fn resolve<'d>(inputs: Inputs<'d>, expect: Expect, opts: &Options) -> Result
     let definitions =
         tracing::debug_span!("bind").in_scope(|| bind_globals(&objects, &table, &discarded))?;
     // Each global name has at most one winning definition.
-    let Targets { targets, commons } = tracing::debug_span!("targets")
+    let Targets {
+        targets,
+        commons,
+        with_undefined,
+    } = tracing::debug_span!("targets")
         .in_scope(|| compute_targets(&objects, &table, &definitions));
     let target_of = |name: &[u8]| {
         let d = table
@@ -217,7 +221,8 @@ pub fn resolve<'d>(inputs: Inputs<'d>, expect: Expect, opts: &Options) -> Result
     let live = tracing::debug_span!("live")
         .in_scope(|| mark_live(&objects, &targets, &discarded, &roots, opts));
     // The image's contents are fixed; what is still unbound there is an error.
-    tracing::debug_span!("undefined").in_scope(|| report_undefined(&objects, &targets, &live))?;
+    tracing::debug_span!("undefined")
+        .in_scope(|| report_undefined(&objects, &targets, &with_undefined, &live))?;
 
     Ok(Resolved {
         machine,
@@ -530,18 +535,22 @@ struct Targets {
     targets: Vec<Vec<Target>>,
     /// The COMMON symbols that won, in the order of their definitions (file, then symbol index).
     commons: Vec<Common>,
+    /// Per file: whether a symbol is [`Target::Undefined`]; only these can hold an undefined
+    /// reference.
+    with_undefined: Vec<bool>,
 }
 
 fn compute_targets(objects: &[ObjectFile], table: &SymbolTable, defs: &[Bound]) -> Targets {
     // One pass over every symbol, COMMONs unnumbered: noting per file whether it holds an
-    // unnumbered COMMON lets every later look for COMMONs skip the other files, nearly all of them.
+    // unnumbered COMMON or an undefined symbol lets every later look for COMMONs or undefined
+    // references skip the other files, nearly all of them.
     let own = |f: u32, s: u32| own_target(f as usize, &objects[f as usize].symbols[s as usize]);
-    let (mut targets, with_commons): (Vec<Vec<Target>>, Vec<bool>) = objects
+    let (mut targets, flags): (Vec<Vec<Target>>, Vec<(bool, bool)>) = objects
         .par_iter()
         .zip(&table.ids)
         .enumerate()
         .map(|(f, (obj, ids))| {
-            let mut common = false;
+            let (mut common, mut undefined) = (false, false);
             let mut symbols = obj.symbols.iter().zip(ids.iter()).enumerate();
             let null = own_target(f, &crate::input::InputSymbol::NULL);
             let targets = (0..obj.symbol_records() as u32)
@@ -563,12 +572,14 @@ fn compute_targets(objects: &[ObjectFile], table: &SymbolTable, defs: &[Bound]) 
                         },
                     };
                     common |= target == UNNUMBERED_COMMON;
+                    undefined |= target == Target::Undefined;
                     target
                 })
                 .collect();
-            (targets, common)
+            (targets, (common, undefined))
         })
         .unzip();
+    let (with_commons, with_undefined): (Vec<bool>, Vec<bool>) = flags.into_iter().unzip();
 
     // Every COMMON that won or is local, in (file, symbol) order: its place is its number. Local
     // ones are only in files holding an unnumbered COMMON.
@@ -625,7 +636,11 @@ fn compute_targets(objects: &[ObjectFile], table: &SymbolTable, defs: &[Bound]) 
                 *t = Target::Common(id.expect("every common definition listed") as u32);
             }
         });
-    Targets { targets, commons }
+    Targets {
+        targets,
+        commons,
+        with_undefined,
+    }
 }
 
 /// The sections one task of the `--gc-sections` walk marks before it hands the rest of its stack
@@ -728,9 +743,14 @@ fn mark_live(
         .collect()
 }
 
-fn report_undefined(objects: &[ObjectFile], targets: &[Vec<Target>], live: &[Vec<bool>]) -> Result {
-    // Objects without an undefined reference, nearly all, are found in parallel; only the others
-    // are walked again for the report.
+fn report_undefined(
+    objects: &[ObjectFile],
+    targets: &[Vec<Target>],
+    with_undefined: &[bool],
+    live: &[Vec<bool>],
+) -> Result {
+    // Objects without an undefined symbol, nearly all, are skipped; of the others, those whose
+    // live sections refer to one are found in parallel and walked again for the report.
     let unbound = |f: usize| {
         let obj = &objects[f];
         (obj.sections.iter().enumerate())
@@ -740,7 +760,7 @@ fn report_undefined(objects: &[ObjectFile], targets: &[Vec<Target>], live: &[Vec
     };
     let with_undefined: Vec<usize> = (0..objects.len())
         .into_par_iter()
-        .filter(|&f| unbound(f))
+        .filter(|&f| with_undefined[f] && unbound(f))
         .collect();
     let mut undefined: std::collections::BTreeMap<String, Vec<Reference>> = Default::default();
     for (f, obj) in with_undefined.into_iter().map(|f| (f, &objects[f])) {

@@ -248,6 +248,9 @@ fn read_symbol<'d, C: CoffHeader>(
             SymDef::Common { size, align }
         }
         pe::IMAGE_SYM_ABSOLUTE => SymDef::Absolute(u64::from(sym.value())),
+        // `.file` names the source, in records of its own: not a reference that could be left
+        // undefined.
+        pe::IMAGE_SYM_DEBUG if class == pe::IMAGE_SYM_CLASS_FILE => SymDef::Absolute(0),
         n => match n.index() {
             Some(section) => {
                 // `object` adds the section's address (zero in objects) for the storage
@@ -460,7 +463,7 @@ pub(super) mod tests {
         assert_eq!(
             read,
             [
-                (&b"t.c"[..], SymDef::Undefined, Local, 0, false),
+                (&b"t.c"[..], SymDef::Absolute(0), Local, 0, false),
                 (b".text$mn", section(1), Local, 4, false),
                 (b"f", section(1), Global, 0, true),
                 (b".xdata", section(2), Local, 4, false),

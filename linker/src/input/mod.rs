@@ -1230,7 +1230,9 @@ fn read_elf_symbol<'d, S: ObjectSymbol<'d>>(sym: &S) -> InputSymbol<'d> {
             section: i.0 as u32,
             value: sym.address(),
         },
-        SymbolSection::Absolute => SymDef::Absolute(sym.address()),
+        // STT_FILE (`object` gives it no section) is absolute, as in lld: a name, not a
+        // reference that could be left undefined.
+        SymbolSection::Absolute | SymbolSection::None => SymDef::Absolute(sym.address()),
         // The alignment is st_value, which `object` does not give: elf::common_alignments.
         SymbolSection::Common => SymDef::Common {
             size: sym.size(),
