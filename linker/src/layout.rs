@@ -334,8 +334,9 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
     // COFF `$` grouping: `.text$mn` and `.text$zz` join `.text`, ordered by the suffix. ELF
     // sections share one key. Keys are few and sections many: the keys are ranked once, and
     // sections go to buckets by (group, key rank), each bucket in command-line order. A counting
-    // sort: the buckets' sizes first, then every chunk straight to its place in its output
-    // group, so that no vector grows by copying (a large link has hundreds of thousands).
+    // sort: the buckets' sizes first, then every chunk straight to its place in the image's list
+    // of chunks, so that no list grows or is copied into another (a large link has hundreds of
+    // thousands).
     let mut key_ids = KeyIds::default();
     let global_ids: Vec<Vec<u32>> = placed
         .iter()
