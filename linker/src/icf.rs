@@ -96,6 +96,12 @@ struct Icf<'r, 'd> {
     /// By candidate number: its COFF associative children that take part (what lld's
     /// `assocEquals` compares; debug and discarded children are left out).
     children: Vec<Vec<SectionRef>>,
+    /// By candidate number, `target_starts[c]..target_ends[c]`: the candidates its relocations
+    /// point into, in relocation order. Every round of splitting reads them; a flat list spares
+    /// it three dependent lookups per relocation (symbol, target, candidate number).
+    targets: Vec<u32>,
+    target_starts: Vec<u32>,
+    target_ends: Vec<u32>,
     /// The class of each candidate, twice: one array is read while the other is written.
     class: [Vec<AtomicU32>; 2],
 }
@@ -183,14 +189,60 @@ impl<'r, 'd> Icf<'r, 'd> {
         }
         let n = sections.len();
         let class = [(); 2].map(|_| (0..n).map(|_| AtomicU32::new(0)).collect());
-        Ok(Icf {
+        let mut icf = Icf {
             res,
             base,
             candidate,
             sections,
             children,
+            targets: Vec::new(),
+            target_starts: Vec::new(),
+            target_ends: Vec::new(),
             class,
-        })
+        };
+        // Each candidate has room for all its relocations, in candidate order; those that point
+        // into candidates fill its room from the front. One pass of lookups, by both threads,
+        // each over runs of candidates whose rooms are one slice.
+        let relocs = |c: usize| icf.section(icf.sections[c]).relocs();
+        let mut room = Vec::with_capacity(n + 1);
+        room.push(0u32);
+        for c in 0..n {
+            room.push(room[c] + relocs(c).len() as u32);
+        }
+        const RUN: usize = 1024;
+        let mut targets = vec![0u32; room[n] as usize];
+        let mut ends = vec![0u32; n];
+        let mut slices = Vec::with_capacity(n.div_ceil(RUN));
+        let mut rest = &mut targets[..];
+        for first in (0..n).step_by(RUN) {
+            let last = (first + RUN).min(n);
+            let len = (room[last] - room[first]) as usize;
+            let (slice, tail) = std::mem::take(&mut rest).split_at_mut(len);
+            slices.push((first, slice));
+            rest = tail;
+        }
+        (slices.into_par_iter().zip(ends.par_chunks_mut(RUN))).for_each(|((first, out), ends)| {
+            for (c, end) in (first..).zip(ends) {
+                let at = icf.sections[c];
+                let mut next = (room[c] - room[first]) as usize;
+                for r in relocs(c).iter() {
+                    if let Some(t) = icf.candidate_of(icf.res.target(at.file, r.symbol)) {
+                        out[next] = t;
+                        next += 1;
+                    }
+                }
+                *end = room[first] + next as u32;
+            }
+        });
+        room.pop();
+        (icf.targets, icf.target_starts, icf.target_ends) = (targets, room, ends);
+        Ok(icf)
+    }
+
+    /// The candidates candidate `c`'s relocations point into, in relocation order.
+    fn targets_of(&self, c: u32) -> &[u32] {
+        let (start, end) = (self.target_starts[c as usize], self.target_ends[c as usize]);
+        &self.targets[start as usize..end as usize]
     }
 
     fn section(&self, at: SectionRef) -> &'r InputSection<'d> {
@@ -219,10 +271,8 @@ impl<'r, 'd> Icf<'r, 'd> {
             hashes = (0..n)
                 .into_par_iter()
                 .map(|c| {
-                    let at = self.sections[c];
-                    (self.section(at).relocs().iter())
-                        .filter_map(|r| self.candidate_of(self.res.target(at.file, r.symbol)))
-                        .fold(hashes[c], |h, t| h.wrapping_add(hashes[t as usize]))
+                    (self.targets_of(c as u32).iter())
+                        .fold(hashes[c], |h, &t| h.wrapping_add(hashes[t as usize]))
                 })
                 .collect();
         }
@@ -395,12 +445,9 @@ impl<'r, 'd> Icf<'r, 'd> {
     /// the relocation targets inside the candidates and of the associative children.
     fn targets_hash(&self, c: u32, read: usize) -> u64 {
         let class = |c: u32| self.class[read][c as usize].load(Relaxed);
-        let at = self.sections[c as usize];
         let mut h = FxHasher::default();
-        for r in self.section(at).relocs().iter() {
-            if let Some(t) = self.candidate_of(self.res.target(at.file, r.symbol)) {
-                class(t).hash(&mut h);
-            }
+        for &t in self.targets_of(c) {
+            class(t).hash(&mut h);
         }
         for &child in &self.children[c as usize] {
             self.candidate_of(section_start(child))
@@ -474,21 +521,14 @@ impl<'r, 'd> Icf<'r, 'd> {
     }
 
     /// lld's `equalsVariable`: the relocation targets inside the candidates, and the
-    /// associative children, are in the same classes (by the array `read`).
+    /// associative children, are in the same classes (by the array `read`). `a` and `b` are
+    /// equal by [`Self::equal_constant`]: their relocations point into candidates at the same
+    /// places, so their lists of targets pair up.
     fn equal_variable(&self, a: u32, b: u32, read: usize) -> bool {
         let class = |c: u32| self.class[read][c as usize].load(Relaxed);
-        let (at, bt) = (self.sections[a as usize], self.sections[b as usize]);
-        let (sa, sb) = (self.section(at), self.section(bt));
-        let targets_equal = sa.relocs().iter().zip(sb.relocs().iter()).all(|(ra, rb)| {
-            let (ta, tb) = (
-                self.res.target(at.file, ra.symbol),
-                self.res.target(bt.file, rb.symbol),
-            );
-            match (self.candidate_of(ta), self.candidate_of(tb)) {
-                (Some(x), Some(y)) => class(x) == class(y),
-                _ => true,
-            }
-        });
+        let targets_equal = (self.targets_of(a).iter())
+            .zip(self.targets_of(b))
+            .all(|(&x, &y)| class(x) == class(y));
         targets_equal
             && (self.children[a as usize].iter())
                 .zip(&self.children[b as usize])
