@@ -100,8 +100,8 @@ struct Icf<'r, 'd> {
     /// point into, in relocation order. Every round of splitting reads them; a flat list spares
     /// it three dependent lookups per relocation (symbol, target, candidate number).
     targets: Vec<u32>,
-    target_starts: Vec<u32>,
-    target_ends: Vec<u32>,
+    target_starts: Vec<usize>,
+    target_ends: Vec<usize>,
     /// The class of each candidate, twice: one array is read while the other is written.
     class: [Vec<AtomicU32>; 2],
 }
@@ -205,18 +205,18 @@ impl<'r, 'd> Icf<'r, 'd> {
         // each over runs of candidates whose rooms are one slice.
         let relocs = |c: usize| icf.section(icf.sections[c]).relocs();
         let mut room = Vec::with_capacity(n + 1);
-        room.push(0u32);
+        room.push(0usize);
         for c in 0..n {
-            room.push(room[c] + relocs(c).len() as u32);
+            room.push(room[c] + relocs(c).len());
         }
         const RUN: usize = 1024;
-        let mut targets = vec![0u32; room[n] as usize];
-        let mut ends = vec![0u32; n];
+        let mut targets = vec![0u32; room[n]];
+        let mut ends = vec![0usize; n];
         let mut slices = Vec::with_capacity(n.div_ceil(RUN));
         let mut rest = &mut targets[..];
         for first in (0..n).step_by(RUN) {
             let last = (first + RUN).min(n);
-            let len = (room[last] - room[first]) as usize;
+            let len = room[last] - room[first];
             let (slice, tail) = std::mem::take(&mut rest).split_at_mut(len);
             slices.push((first, slice));
             rest = tail;
@@ -224,14 +224,14 @@ impl<'r, 'd> Icf<'r, 'd> {
         (slices.into_par_iter().zip(ends.par_chunks_mut(RUN))).for_each(|((first, out), ends)| {
             for (c, end) in (first..).zip(ends) {
                 let at = icf.sections[c];
-                let mut next = (room[c] - room[first]) as usize;
+                let mut next = room[c] - room[first];
                 for r in relocs(c).iter() {
                     if let Some(t) = icf.candidate_of(icf.res.target(at.file, r.symbol)) {
                         out[next] = t;
                         next += 1;
                     }
                 }
-                *end = room[first] + next as u32;
+                *end = room[first] + next;
             }
         });
         room.pop();
@@ -242,7 +242,7 @@ impl<'r, 'd> Icf<'r, 'd> {
     /// The candidates candidate `c`'s relocations point into, in relocation order.
     fn targets_of(&self, c: u32) -> &[u32] {
         let (start, end) = (self.target_starts[c as usize], self.target_ends[c as usize]);
-        &self.targets[start as usize..end as usize]
+        &self.targets[start..end]
     }
 
     fn section(&self, at: SectionRef) -> &'r InputSection<'d> {

@@ -13,7 +13,7 @@ use object::read::coff::CoffFile;
 use object::read::elf::{FileHeader as _, Rela as _};
 use object::{
     Endianness, FileKind, Object, ObjectComdat, ObjectSection, ObjectSymbol, SectionFlags,
-    SectionKind, SymbolSection,
+    SectionKind, SymbolKind, SymbolSection,
 };
 use peln_pe::output::FileId;
 
@@ -1230,9 +1230,10 @@ fn read_elf_symbol<'d, S: ObjectSymbol<'d>>(sym: &S) -> InputSymbol<'d> {
             section: i.0 as u32,
             value: sym.address(),
         },
+        SymbolSection::Absolute => SymDef::Absolute(sym.address()),
         // STT_FILE (`object` gives it no section) is absolute, as in lld: a name, not a
         // reference that could be left undefined.
-        SymbolSection::Absolute | SymbolSection::None => SymDef::Absolute(sym.address()),
+        SymbolSection::None if sym.kind() == SymbolKind::File => SymDef::Absolute(sym.address()),
         // The alignment is st_value, which `object` does not give: elf::common_alignments.
         SymbolSection::Common => SymDef::Common {
             size: sym.size(),
@@ -1600,6 +1601,19 @@ mod tests {
             ]
         );
         assert_eq!(obj.group_members, [5, 7]);
+    }
+
+    #[test]
+    fn an_elf_source_file_symbol_is_absolute_not_undefined() {
+        let bytes = include_bytes!("../../../pectl/tests/fixtures/comdat-a.o");
+        let expect = Expect {
+            machine: Machine::Amd64,
+            field_size: four_bytes,
+        };
+        let obj = parse_object("comdat-a.o".into(), bytes, expect).unwrap();
+        let file = (obj.symbols.iter()).find(|s| s.name == b"comdat-a.cpp");
+        let file = file.map(|s| (s.def, s.binding));
+        assert_eq!(file, Some((SymDef::Absolute(0), Binding::Local)));
     }
 
     #[test]
