@@ -1569,14 +1569,19 @@ mod tests {
         assert!(sec.retain());
     }
 
-    #[test]
-    fn elf_groups_list_their_sections_in_one_run() {
+    /// clang's amd64 ELF object of `comdat-a.cpp`, read.
+    fn comdat_a() -> ObjectFile<'static> {
         let bytes = include_bytes!("../../../pectl/tests/fixtures/comdat-a.o");
         let expect = Expect {
             machine: Machine::Amd64,
             field_size: four_bytes,
         };
-        let obj = parse_object("comdat-a.o".into(), bytes, expect).unwrap();
+        parse_object("comdat-a.o".into(), bytes, expect).unwrap()
+    }
+
+    #[test]
+    fn elf_groups_list_their_sections_in_one_run() {
+        let obj = comdat_a();
         let groups: Vec<_> = (obj.comdats.iter())
             .map(|c| {
                 let members = obj.comdat_sections(c);
@@ -1605,12 +1610,7 @@ mod tests {
 
     #[test]
     fn an_elf_source_file_symbol_is_absolute_not_undefined() {
-        let bytes = include_bytes!("../../../pectl/tests/fixtures/comdat-a.o");
-        let expect = Expect {
-            machine: Machine::Amd64,
-            field_size: four_bytes,
-        };
-        let obj = parse_object("comdat-a.o".into(), bytes, expect).unwrap();
+        let obj = comdat_a();
         let file = (obj.symbols.iter()).find(|s| s.name == b"comdat-a.cpp");
         let file = file.map(|s| (s.def, s.binding));
         assert_eq!(file, Some((SymDef::Absolute(0), Binding::Local)));
