@@ -430,7 +430,7 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
     let kinds = GROUPS;
     let section_count = ranges
         .iter()
-        .filter(|r| chunks[(*r).clone()].iter().any(|c| c.size > 0))
+        .filter(|r| chunks[r.start..r.end].iter().any(|c| c.size > 0))
         .count()
         + usize::from(base_relocs::needed(&fixups, &got))
         + debug_groups
