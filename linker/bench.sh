@@ -15,6 +15,12 @@
 #       functions, and lld-link also writes a PDB, which pectl does not.
 #
 #   linker/bench.sh [FILES] [FUNCS] [PAIRS]      (default: 1000 files, 120 functions, 5 pairs)
+#   linker/bench.sh --phases [FILES] [FUNCS] [RUNS]
+#
+# --phases prints where pectl's time goes instead: per job, each `pectl -vv` span's median busy
+# time over RUNS runs with the machine's threads and with one (alternating), and the speed-up,
+# which tells a phase bound by its work from one bound by a serial step. (b) is left out: rustc's
+# lld-link line has no option that turns pectl's spans on.
 #
 # Each configuration runs both linkers once to warm the page cache, then PAIRS times alternately
 # (A B A B ...) so load changes on a shared machine hit both alike; it prints the median wall time
@@ -29,6 +35,8 @@
 # first build needs crates.io (or cargo's download cache) and rustup's x86_64-unknown-uefi target.
 set -euo pipefail
 
+PHASES=false
+[ "${1:-}" = --phases ] && PHASES=true && shift
 FILES=${1:-1000}
 FUNCS=${2:-120}
 PAIRS=${3:-5}
@@ -218,11 +226,59 @@ compile riscv64-elf riscv64-unknown-elf -march=rv64gc -mabi=lp64d -mcmodel=medan
 compile loongarch64-elf loongarch64-unknown-elf -mno-lsx -mno-lasx
 capture_rust
 
+COFF=("$CACHE"/amd64-coff/*.o)
+mapfile -d '' -t RUST <"$RUST_CACHE/args"
+
+# --phases: one job's table. Spans are read from tracing's close events ("... INFO parse:
+# peln_linker: close time.busy=11.3ms ..."); nested spans are named parent:child.
+phases() { # label pectl-arguments...
+  local label=$1 n one
+  shift
+  n=$WORK/spans-n one=$WORK/spans-1
+  : >"$n" && : >"$one"
+  for ((k = 0; k < PAIRS; k++)); do
+    PECTL_NO_FORK=1 "$PECTL" -vv "$@" 2>>"$n" >/dev/null
+    RAYON_NUM_THREADS=1 PECTL_NO_FORK=1 "$PECTL" -vv "$@" 2>>"$one" >/dev/null
+  done
+  echo "$label"
+  awk -v threads="$(nproc)" '
+    function ms(v) {
+      if (v ~ /ms$/) return v + 0; if (v ~ /µs$/) return v / 1e3; if (v ~ /ns$/) return v / 1e6
+      return v * 1e3
+    }
+    function median(key, i, j, n, a, t) {
+      n = count[key]; for (i = 1; i <= n; i++) a[i] = val[key, i]
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+      return n ? a[int((n + 1) / 2)] : 0
+    }
+    / close time\.busy=/ {
+      span = $3; sub(/:$/, "", span)
+      for (i = 4; i <= NF; i++) if ($i ~ /^time\.busy=/) { v = $i; sub(/^time\.busy=/, "", v) }
+      if (!((span) in seen)) { seen[span] = 1; order[++spans] = span }
+      key = FILENAME SUBSEP span; val[key, ++count[key]] = ms(v)
+    }
+    END {
+      printf "  %-22s %10s %10s %8s\n", "span", threads " thr ms", "1 thr ms", "speed-up"
+      for (s = 1; s <= spans; s++) {
+        a = median(ARGV[1] SUBSEP order[s]); b = median(ARGV[2] SUBSEP order[s])
+        if (a >= 0.1 || b >= 0.1) printf "  %-22s %10.2f %10.2f %7.2fx\n", order[s], a, b, a ? b / a : 0
+      }
+    }' "$n" "$one"
+}
+if $PHASES; then
+  echo "pectl -vv spans: median of $PAIRS runs each, $(nproc) threads and 1 alternating, load $(cut -d' ' -f1-3 /proc/loadavg)"
+  phases "(a) amd64 COFF gc+icf" link -o "$WORK/a.efi" --machine amd64 --gc-sections --icf=all "${COFF[@]}"
+  phases "(a) amd64 COFF no gc" link -o "$WORK/a.efi" --machine amd64 "${COFF[@]}"
+  for m in riscv64 loongarch64; do
+    phases "(c) $m ELF" link -o "$WORK/a.efi" --machine $m "$CACHE"/$m-elf/*.o
+  done
+  exit 0
+fi
+
 size() { du -sm "$CACHE/$1" | cut -f1; }
 echo "$FILES files x $FUNCS functions + main, $PAIRS A/B pairs after a warm-up, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-30s %10s %10s %7s %12s %12s %7s %8s %8s\n' job pectl reference ratio "pectl RSS" "ref RSS" ratio \
   "pectl CPU" "ref CPU"
-COFF=("$CACHE"/amd64-coff/*.o)
 LLD_LINK=(lld-link-19 /machine:x64 /subsystem:efi_application /entry:efi_main /nodefaultlib /out:"$WORK/b.out")
 PECTL_LINK=("$PECTL" link -o "$WORK/a.efi")
 pair "(a) amd64 COFF gc+icf [$(size amd64-coff) MB]" "${PECTL_LINK[@]}" --machine amd64 --gc-sections --icf=all "${COFF[@]}" -- \
@@ -230,7 +286,6 @@ pair "(a) amd64 COFF gc+icf [$(size amd64-coff) MB]" "${PECTL_LINK[@]}" --machin
 pair "(a) amd64 COFF no gc" "${PECTL_LINK[@]}" --machine amd64 "${COFF[@]}" -- "${LLD_LINK[@]}" /opt:noref "${COFF[@]}"
 # rustc's line as it gave it, the output put where its /OUT was; pectl reads it in the lld-link
 # flavour rustc's `-flavor link` selects, and its image must pass `pectl verify`.
-mapfile -d '' -t RUST <"$RUST_CACHE/args"
 pair "(b) Rust uefi release [$(du -sm "$RUST_CACHE/in" | cut -f1) MB]" \
   "$PECTL" -flavor link "${RUST[@]/@OUT@/"$WORK/a.efi"}" -- \
   lld-link-19 "${RUST[@]/@OUT@/"$WORK/b.out"}"
