@@ -4,6 +4,7 @@
 //! header and entry array sit in the last 33 sectors, after the ESP.
 
 use sha2::{Digest, Sha256};
+use uguid::{guid, Guid};
 
 pub const SECTOR: u64 = 512;
 /// 128 entries of 128 bytes: the size every GPT reader expects and the minimum the spec allows.
@@ -11,48 +12,17 @@ pub const ENTRIES: u32 = 128;
 pub const ENTRY_SIZE: u32 = 128;
 pub const ENTRY_ARRAY_SECTORS: u64 = (ENTRIES as u64 * ENTRY_SIZE as u64) / SECTOR;
 
-/// C12A7328-F81F-11D2-BA4B-00A0C93EC93B, EFI System Partition, in on-disk (mixed-endian) order.
-pub const TYPE_ESP: [u8; 16] = guid_bytes(
-    0xC12A7328,
-    0xF81F,
-    0x11D2,
-    [0xBA, 0x4B, 0x00, 0xA0, 0xC9, 0x3E, 0xC9, 0x3B],
-);
-/// EBD0A0A2-B9E5-4433-87C0-68B6B72699C7, Microsoft basic data: what xorriso uses for the ISO area.
-pub const TYPE_BASIC_DATA: [u8; 16] = guid_bytes(
-    0xEBD0A0A2,
-    0xB9E5,
-    0x4433,
-    [0x87, 0xC0, 0x68, 0xB6, 0xB7, 0x26, 0x99, 0xC7],
-);
+/// The EFI System Partition, in on-disk (mixed-endian) order.
+pub const TYPE_ESP: [u8; 16] = guid!("C12A7328-F81F-11D2-BA4B-00A0C93EC93B").to_bytes();
+/// Microsoft basic data, in on-disk order: what xorriso uses for the ISO area.
+pub const TYPE_BASIC_DATA: [u8; 16] = guid!("EBD0A0A2-B9E5-4433-87C0-68B6B72699C7").to_bytes();
 /// Bit 60 of a basic-data partition: read-only. The ISO area is.
 pub const ATTR_READ_ONLY: u64 = 1 << 60;
 
-/// A GUID from its textual fields, laid out as GPT stores it (first three fields little-endian).
-pub const fn guid_bytes(a: u32, b: u16, c: u16, d: [u8; 8]) -> [u8; 16] {
-    let a = a.to_le_bytes();
-    let b = b.to_le_bytes();
-    let c = c.to_le_bytes();
-    [
-        a[0], a[1], a[2], a[3], b[0], b[1], c[0], c[1], d[0], d[1], d[2], d[3], d[4], d[5], d[6],
-        d[7],
-    ]
-}
-
-/// The canonical text form of an on-disk GUID ("C12A7328-F81F-11D2-BA4B-00A0C93EC93B").
+/// The canonical text form of an on-disk GUID, upper-case as sgdisk and the UEFI specification
+/// print it ("C12A7328-F81F-11D2-BA4B-00A0C93EC93B").
 pub fn guid_string(g: &[u8; 16]) -> String {
-    format!(
-        "{:08X}-{:04X}-{:04X}-{:02X}{:02X}-{}",
-        u32::from_le_bytes([g[0], g[1], g[2], g[3]]),
-        u16::from_le_bytes([g[4], g[5]]),
-        u16::from_le_bytes([g[6], g[7]]),
-        g[8],
-        g[9],
-        g[10..]
-            .iter()
-            .map(|b| format!("{b:02X}"))
-            .collect::<String>()
-    )
+    Guid::from_bytes(*g).to_string().to_ascii_uppercase()
 }
 
 /// A reproducible GUID: SHA-256 of a purpose tag and the image's content seed, shaped as an
@@ -73,33 +43,8 @@ pub fn derived_guid(seed: &[u8; 32], purpose: &str) -> [u8; 16] {
     g
 }
 
-/// CRC-32 (IEEE 802.3, reflected, init/xorout 0xFFFFFFFF) as GPT requires.
-pub fn crc32(data: &[u8]) -> u32 {
-    const TABLE: [u32; 256] = {
-        let mut t = [0u32; 256];
-        let mut i = 0;
-        while i < 256 {
-            let mut c = i as u32;
-            let mut k = 0;
-            while k < 8 {
-                c = if c & 1 != 0 {
-                    0xEDB8_8320 ^ (c >> 1)
-                } else {
-                    c >> 1
-                };
-                k += 1;
-            }
-            t[i] = c;
-            i += 1;
-        }
-        t
-    };
-    let mut c = !0u32;
-    for &b in data {
-        c = TABLE[((c ^ b as u32) & 0xff) as usize] ^ (c >> 8);
-    }
-    !c
-}
+/// CRC-32 (IEEE 802.3, reflected, init/xorout 0xFFFFFFFF) as GPT requires: `crc32fast`'s.
+pub use crc32fast::hash as crc32;
 
 #[derive(Clone, Debug)]
 pub struct Partition {
@@ -198,13 +143,6 @@ impl Gpt {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn crc32_check_value() {
-        // The standard check value for CRC-32/ISO-HDLC.
-        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
-        assert_eq!(crc32(b""), 0);
-    }
 
     #[test]
     fn esp_type_guid_bytes_and_text() {

@@ -78,65 +78,15 @@ pub fn status_name(s: Status) -> Option<&'static str> {
     name.copied().filter(|n| !n.is_empty())
 }
 
-#[repr(C)]
-pub struct Guid(pub u32, pub u16, pub u16, pub [u8; 8]);
+/// EFI_GUID: `uguid`'s, the `uefi` crate's own, 16 bytes at 4-byte alignment as edk2 has it.
+/// `guid!` reads the text form the UEFI specification and Linux write at compile time.
+pub use uguid::{guid, Guid};
 
-impl Guid {
-    /// A GUID from the text form the UEFI specification and Linux write,
-    /// "5b1b31a1-9562-11d2-8e3f-00a0c969723b". Every use is a constant, so a malformed text
-    /// fails the build.
-    pub const fn parse(text: &str) -> Guid {
-        let t = text.as_bytes();
-        assert!(
-            t.len() == 36 && t[8] == b'-' && t[13] == b'-' && t[18] == b'-' && t[23] == b'-',
-            "a GUID is xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx"
-        );
-        const fn hex(t: &[u8], from: usize, digits: usize) -> u32 {
-            let mut v = 0;
-            let mut i = from;
-            while i < from + digits {
-                v = v << 4
-                    | match t[i] {
-                        c @ b'0'..=b'9' => c - b'0',
-                        c @ b'a'..=b'f' => c - b'a' + 10,
-                        c @ b'A'..=b'F' => c - b'A' + 10,
-                        _ => panic!("a GUID's digits are hexadecimal"),
-                    } as u32;
-                i += 1;
-            }
-            v
-        }
-        let mut d = [0u8; 8];
-        let mut i = 0;
-        while i < 8 {
-            // Two bytes before the last dash, six after it.
-            let at = if i < 2 { 19 + 2 * i } else { 20 + 2 * i };
-            d[i] = hex(t, at, 2) as u8;
-            i += 1;
-        }
-        Guid(hex(t, 0, 8), hex(t, 9, 4) as u16, hex(t, 14, 4) as u16, d)
-    }
-
-    /// The in-memory (mixed-endian) byte layout of an EFI_GUID.
-    pub const fn bytes(&self) -> [u8; 16] {
-        let (a, b, c) = (
-            self.0.to_le_bytes(),
-            self.1.to_le_bytes(),
-            self.2.to_le_bytes(),
-        );
-        let d = self.3;
-        [
-            a[0], a[1], a[2], a[3], b[0], b[1], c[0], c[1], d[0], d[1], d[2], d[3], d[4], d[5],
-            d[6], d[7],
-        ]
-    }
-}
-
-pub const LOADED_IMAGE_PROTOCOL_GUID: Guid = Guid::parse("5b1b31a1-9562-11d2-8e3f-00a0c969723b");
-pub const DEVICE_PATH_PROTOCOL_GUID: Guid = Guid::parse("09576e91-6d3f-11d2-8e39-00a0c969723b");
-pub const LOAD_FILE2_PROTOCOL_GUID: Guid = Guid::parse("4006c0c1-fcb3-403e-996d-4a6c8724e06d");
+pub const LOADED_IMAGE_PROTOCOL_GUID: Guid = guid!("5b1b31a1-9562-11d2-8e3f-00a0c969723b");
+pub const DEVICE_PATH_PROTOCOL_GUID: Guid = guid!("09576e91-6d3f-11d2-8e39-00a0c969723b");
+pub const LOAD_FILE2_PROTOCOL_GUID: Guid = guid!("4006c0c1-fcb3-403e-996d-4a6c8724e06d");
 /// Linux's vendor media device path GUID for the initrd (drivers/firmware/efi/libstub).
-pub const LINUX_EFI_INITRD_MEDIA_GUID: Guid = Guid::parse("5568e427-68fc-4f3d-ac74-ca555231cc68");
+pub const LINUX_EFI_INITRD_MEDIA_GUID: Guid = guid!("5568e427-68fc-4f3d-ac74-ca555231cc68");
 
 pub const EFI_NATIVE_INTERFACE: u32 = 0;
 /// EFI_MEMORY_TYPE EfiLoaderData.
@@ -251,7 +201,7 @@ pub const END_DEVICE_PATH: [u8; 4] = [0x7f, 0xff, 4, 0];
 /// VenMedia(LINUX_EFI_INITRD_MEDIA_GUID)/End: where Linux's EFI stub looks for a LoadFile2
 /// protocol that yields the initrd.
 pub const INITRD_DEVICE_PATH: [u8; 24] = {
-    let g = LINUX_EFI_INITRD_MEDIA_GUID.bytes();
+    let g = LINUX_EFI_INITRD_MEDIA_GUID.to_bytes();
     let mut p = [0u8; 24];
     p[0] = MEDIA_DEVICE_PATH;
     p[1] = MEDIA_VENDOR_DP;
