@@ -19,8 +19,8 @@
 #
 # --phases prints where pectl's time goes instead: per job, each `pectl -vv` span's median busy
 # time over RUNS runs with the machine's threads and with one (alternating), and the speed-up,
-# which tells a phase bound by its work from one bound by a serial step. (b) is left out: rustc's
-# lld-link line has no option that turns pectl's spans on.
+# which tells a phase bound by its work from one bound by a serial step ((b) with lld-link's /TIME,
+# which pectl answers with the spans `-vv` prints).
 #
 # Each configuration runs both linkers once to warm the page cache, then PAIRS times alternately
 # (A B A B ...) so load changes on a shared machine hit both alike; it prints the median wall time
@@ -231,14 +231,14 @@ mapfile -d '' -t RUST <"$RUST_CACHE/args"
 
 # --phases: one job's table. Spans are read from tracing's close events ("... INFO parse:
 # peln_linker: close time.busy=11.3ms ..."); nested spans are named parent:child.
-phases() { # label pectl-arguments...
+phases() { # label pectl-arguments (which ask for the spans)...
   local label=$1 n one
   shift
   n=$WORK/spans-n one=$WORK/spans-1
   : >"$n" && : >"$one"
   for ((k = 0; k < PAIRS; k++)); do
-    PECTL_NO_FORK=1 "$PECTL" -vv "$@" 2>>"$n" >/dev/null
-    RAYON_NUM_THREADS=1 PECTL_NO_FORK=1 "$PECTL" -vv "$@" 2>>"$one" >/dev/null
+    PECTL_NO_FORK=1 "$PECTL" "$@" 2>>"$n" >/dev/null
+    RAYON_NUM_THREADS=1 PECTL_NO_FORK=1 "$PECTL" "$@" 2>>"$one" >/dev/null
   done
   echo "$label"
   awk -v threads="$(nproc)" '
@@ -267,10 +267,11 @@ phases() { # label pectl-arguments...
 }
 if $PHASES; then
   echo "pectl -vv spans: median of $PAIRS runs each, $(nproc) threads and 1 alternating, load $(cut -d' ' -f1-3 /proc/loadavg)"
-  phases "(a) amd64 COFF gc+icf" link -o "$WORK/a.efi" --machine amd64 --gc-sections --icf=all "${COFF[@]}"
-  phases "(a) amd64 COFF no gc" link -o "$WORK/a.efi" --machine amd64 "${COFF[@]}"
+  phases "(a) amd64 COFF gc+icf" -vv link -o "$WORK/a.efi" --machine amd64 --gc-sections --icf=all "${COFF[@]}"
+  phases "(a) amd64 COFF no gc" -vv link -o "$WORK/a.efi" --machine amd64 "${COFF[@]}"
+  phases "(b) Rust uefi release" -flavor link "${RUST[@]/@OUT@/"$WORK/a.efi"}" /time
   for m in riscv64 loongarch64; do
-    phases "(c) $m ELF" link -o "$WORK/a.efi" --machine $m "$CACHE"/$m-elf/*.o
+    phases "(c) $m ELF" -vv link -o "$WORK/a.efi" --machine $m "$CACHE"/$m-elf/*.o
   done
   exit 0
 fi

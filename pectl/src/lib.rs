@@ -255,7 +255,14 @@ where
 {
     let argv: Vec<OsString> = args.into_iter().map(Into::into).collect();
     if let Some((f, start)) = flavor::detect(&argv)? {
-        let mut args = flavor::parse(f, &argv[start..])?;
+        let flavor::Parsed {
+            link: mut args,
+            time,
+        } = flavor::parse(f, &argv[start..])?;
+        // lld-link's /TIME: each phase's time, as `pectl -vv link` prints it.
+        if time {
+            init_tracing(2);
+        }
         args.timestamp = timestamp()?;
         return process::link(|| link(args)).map(drop);
     }

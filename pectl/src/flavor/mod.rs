@@ -73,8 +73,16 @@ fn flavor_of_program(path: &Path) -> Option<Flavor> {
     }
 }
 
+/// A flavour's command line: the link it asks for, and whether it asks to be told each phase's
+/// time (lld-link's `/TIME`, which changes nothing in the image).
+#[derive(Debug)]
+pub struct Parsed {
+    pub link: LinkArgs,
+    pub time: bool,
+}
+
 /// Parses a flavour's arguments (response files expanded) into what the linker takes.
-pub fn parse(flavor: Flavor, args: &[OsString]) -> Result<LinkArgs, Error> {
+pub fn parse(flavor: Flavor, args: &[OsString]) -> Result<Parsed, Error> {
     let args = args
         .iter()
         .map(|a| {
@@ -83,10 +91,21 @@ pub fn parse(flavor: Flavor, args: &[OsString]) -> Result<LinkArgs, Error> {
                 .ok_or_else(|| format!("argument {} is not UTF-8", a.to_string_lossy()))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    match flavor {
-        Flavor::Link => link::parse(&rsp::expand(&args, rsp::Quoting::Windows)?),
-        Flavor::Gnu => gnu::parse(&rsp::expand(&args, rsp::Quoting::Gnu)?),
-    }
+    Ok(match flavor {
+        Flavor::Link => {
+            let args = rsp::expand(&args, rsp::Quoting::Windows)?;
+            let time =
+                (args.iter()).any(|a| link::is_option(a) && a[1..].eq_ignore_ascii_case("time"));
+            Parsed {
+                link: link::parse(&args)?,
+                time,
+            }
+        }
+        Flavor::Gnu => Parsed {
+            link: gnu::parse(&rsp::expand(&args, rsp::Quoting::Gnu)?)?,
+            time: false,
+        },
+    })
 }
 
 /// Decimal or `0x` hex, `_` separators allowed.
@@ -144,6 +163,21 @@ mod tests {
             detect_str(&["/b/ld.lld", "/tmp/a.o", "-o", "x"]),
             Some((Flavor::Gnu, 1))
         );
+    }
+
+    #[test]
+    fn lld_link_time_asks_for_each_phase_time_also_from_a_response_file() {
+        let time = |args: &[&str]| {
+            let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+            parse(Flavor::Link, &args).unwrap().time
+        };
+        assert!(time(&["/out:a.efi", "/TIME", "a.obj"]));
+        assert!(time(&["-time", "/out:a.efi", "a.obj"]));
+        assert!(!time(&["/out:a.efi", "a.obj"]));
+        let dir = tempfile::tempdir().unwrap();
+        let rsp = dir.path().join("link.rsp");
+        std::fs::write(&rsp, "/time a.obj").unwrap();
+        assert!(time(&["/out:a.efi", &format!("@{}", rsp.display())]));
     }
 
     #[test]
