@@ -3,9 +3,10 @@
 //! or what the entry reaches under `--gc-sections`) and reports undefined symbols. It assigns no
 //! addresses.
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use rayon::prelude::*;
-use rustc_hash::FxHashSet;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::consts::Machine;
 use crate::debuginfo;
@@ -269,27 +270,79 @@ fn load_archive_members<'d>(
     // The entry point and `-u` symbols can come from an archive too.
     wanted.push(opts.entry.as_bytes());
     wanted.extend(opts.undefined.iter().map(String::as_bytes));
-    while let Some(name) = wanted.pop() {
-        if defined.contains(name) {
-            continue;
-        }
-        let provider = archives
-            .iter()
-            .enumerate()
-            .find_map(|(i, a)| a.lookup(name).map(|off| (i, off)));
-        let Some((archive, offset)) = provider else {
-            continue;
+
+    // The walk below decides alone which members load and in which order, one name at a time.
+    // Parsing a member is most of its work, so each member a wanted name points at is parsed
+    // ahead by another thread of the pool as soon as the name is wanted; the walk takes the
+    // result when it reaches that name, or parses the member itself if nobody has started. A
+    // member parsed ahead and never loaded is wasted work, its errors unsaid.
+    let provider = |name: &[u8]| {
+        (archives.iter().enumerate()).find_map(|(a, archive)| archive.lookup(name).map(|o| (a, o)))
+    };
+    let members: Mutex<FxHashMap<(usize, u64), Member>> = Mutex::default();
+    // A member's slot, and whether this caller is the first to ask for it.
+    let slot = |key: (usize, u64)| {
+        let mut members = members.lock().unwrap_or_else(|e| e.into_inner());
+        let fresh = !members.contains_key(&key);
+        (Arc::clone(members.entry(key).or_default()), fresh)
+    };
+    let parse = |(a, offset): (usize, u64)| archives[a].load_member(offset, expect);
+    let mut order = Vec::new();
+    let failed = rayon::in_place_scope(|s| {
+        let ahead = |names: &[&[u8]], defined: &FxHashSet<&[u8]>| {
+            for &name in names.iter().filter(|n| !defined.contains(*n)) {
+                let Some(key) = provider(name) else {
+                    continue;
+                };
+                if let (member, true) = slot(key) {
+                    s.spawn(move |_| {
+                        member.get_or_init(|| parse(key));
+                    });
+                }
+            }
         };
-        if !loaded.insert((archive, offset)) {
-            continue;
+        ahead(&wanted, &defined);
+        while let Some(name) = wanted.pop() {
+            if defined.contains(name) {
+                continue;
+            }
+            let Some(key) = provider(name) else {
+                continue;
+            };
+            if !loaded.insert(key) {
+                continue;
+            }
+            let (member, _) = slot(key);
+            let Ok(member) = member.get_or_init(|| parse(key)) else {
+                return Some(key);
+            };
+            tracing::debug!(member = %member.name, symbol = %String::from_utf8_lossy(name), "loading archive member");
+            let before = wanted.len();
+            note(member, &mut defined, &mut wanted);
+            ahead(&wanted[before..], &defined);
+            order.push(key);
         }
-        let member = archives[archive].load_member(offset, expect)?;
-        tracing::debug!(member = %member.name, symbol = %String::from_utf8_lossy(name), "loading archive member");
-        note(&member, &mut defined, &mut wanted);
-        objects.push(member);
+        None
+    });
+    // Every task has ended with the scope: each slot is this walk's alone.
+    let mut members = members.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut take = |key| {
+        let member = members
+            .remove(&key)
+            .expect("a slot per member the walk reached");
+        (Arc::into_inner(member).and_then(OnceLock::into_inner)).expect("parsed by the walk")
+    };
+    if let Some(key) = failed {
+        return Err(take(key).expect_err("the walk stopped at a member that failed"));
+    }
+    for key in order {
+        objects.push(take(key).expect("the walk loaded it"));
     }
     Ok(objects)
 }
+
+/// An archive member, parsed once by whichever thread asks first.
+type Member<'d> = Arc<OnceLock<Result<ObjectFile<'d>>>>;
 
 fn note<'a>(obj: &ObjectFile<'a>, defined: &mut FxHashSet<&'a [u8]>, wanted: &mut Vec<&'a [u8]>) {
     wanted.extend(obj.includes.iter().map(|i| i.as_bytes()));

@@ -149,3 +149,71 @@ fn rel_tables_and_tables_outside_the_file_are_refused() {
         "Invalid ELF sh_info",
     );
 }
+
+/// A GNU archive of `members` (name, bytes), its symbol index mapping each name to a member.
+fn gnu_archive(members: &[(&str, &[u8])], index: &[(&str, usize)]) -> Vec<u8> {
+    let header = |name: &str, size: usize| {
+        format!("{name:<16}{:<12}{:<6}{:<6}{:<8}{size:<10}`\n", 0, 0, 0, 644)
+    };
+    let table = 4 + 4 * index.len() + index.iter().map(|(n, _)| n.len() + 1).sum::<usize>();
+    let mut at = 8 + 60 + table + table % 2;
+    let offsets: Vec<u32> = (members.iter())
+        .map(|(_, data)| {
+            let here = at as u32;
+            at += 60 + data.len() + data.len() % 2;
+            here
+        })
+        .collect();
+    let mut out = b"!<arch>\n".to_vec();
+    out.extend(header("/", table).as_bytes());
+    out.extend((index.len() as u32).to_be_bytes());
+    out.extend(index.iter().flat_map(|&(_, m)| offsets[m].to_be_bytes()));
+    for (name, _) in index {
+        out.extend(name.as_bytes());
+        out.push(0);
+    }
+    out.resize(out.len() + table % 2, b'\n');
+    for (name, data) in members {
+        out.extend(header(&format!("{name}/"), data.len()).as_bytes());
+        out.extend(*data);
+        out.resize(out.len() + data.len() % 2, b'\n');
+    }
+    out
+}
+
+/// Members are parsed ahead of the walk that decides which load: one that an index entry points
+/// at but that never loads (another member defined its name first) is never an error, whatever
+/// was parsed ahead; the same member reached by the walk is.
+#[test]
+fn an_archive_member_never_loaded_is_no_error_even_if_it_is_malformed() {
+    use object::{Object, ObjectSymbol};
+    let main = seed("main-amd64-elf.o");
+    let helper = seed("helper-amd64-elf.o");
+    let mut bad = helper.clone();
+    bad[18..20].copy_from_slice(&0x9999u16.to_le_bytes()); // e_machine
+                                                           // `main` wants these; the walk takes the last one first (after the entry, which `main`
+                                                           // defines), and `helper` defines them all.
+    let wanted: Vec<String> = (object::File::parse(&main[..]).unwrap().symbols())
+        .filter(|s| s.is_undefined() && s.is_global())
+        .map(|s| s.name().unwrap().to_string())
+        .collect();
+    assert!(wanted.len() >= 2, "{wanted:?}");
+    let link = |first: usize| {
+        let index: Vec<(&str, usize)> = (wanted.iter().enumerate())
+            .map(|(i, n)| (n.as_str(), if i + 1 == wanted.len() { first } else { 0 }))
+            .collect();
+        let lib = gnu_archive(&[("bad.o", &bad), ("helper.o", &helper)], &index);
+        let args = LinkArgs {
+            machine: Some(Machine::Amd64),
+            ..LinkArgs::new("out.efi".into())
+        };
+        let files = [
+            ("main.o".to_string(), &main[..]),
+            ("lib.a".to_string(), &lib[..]),
+        ];
+        peln_linker::link_buffers(&args, &files).map(|_| ())
+    };
+    link(1).expect("helper.o defines every name first; bad.o never loads");
+    let e = link(0).expect_err("bad.o loads first").to_string();
+    assert!(e.contains("lib.a(bad.o)"), "{e}");
+}
