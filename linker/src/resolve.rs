@@ -2,6 +2,7 @@
 //! COMDAT group, binds every symbol reference to a definition, marks live sections (all of them,
 //! or what the entry reaches under `--gc-sections`) and reports undefined symbols. It assigns no
 //! addresses.
+use std::collections::hash_map::Entry;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -283,8 +284,10 @@ fn load_archive_members<'d>(
     // A member's slot, and whether this caller is the first to ask for it.
     let slot = |key: (usize, u64)| {
         let mut members = members.lock().unwrap_or_else(|e| e.into_inner());
-        let fresh = !members.contains_key(&key);
-        (Arc::clone(members.entry(key).or_default()), fresh)
+        match members.entry(key) {
+            Entry::Occupied(e) => (Arc::clone(e.get()), false),
+            Entry::Vacant(e) => (Arc::clone(e.insert(Member::default())), true),
+        }
     };
     let parse = |(a, offset): (usize, u64)| archives[a].load_member(offset, expect);
     let mut order = Vec::new();

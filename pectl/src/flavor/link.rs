@@ -9,7 +9,7 @@ use object::pe::{
 };
 use peln_linker::{icf, DefaultLibs, LinkArgs, Machine, Subsystem};
 
-use super::{parse_number, Error};
+use super::{parse_number, Error, Parsed};
 
 /// Options that change nothing in a UEFI image. They are accepted silently: EDK2 links with
 /// `/WX`, so a warning would fail its build.
@@ -36,7 +36,6 @@ const NO_OPS: &[&str] = &[
     "release",
     "safeseh",
     "stack",
-    "time",
     "tsaware",
     "verbose",
     "version",
@@ -54,8 +53,9 @@ pub fn is_option(arg: &str) -> bool {
     !name.is_empty() && !name.contains(['/', '.', '\\'])
 }
 
-pub fn parse(args: &[String]) -> Result<LinkArgs, Error> {
+pub fn parse(args: &[String]) -> Result<Parsed, Error> {
     let mut out = LinkArgs::new(PathBuf::new());
+    let mut time = false;
     let mut output = None;
     let mut default_libs: Vec<String> = Vec::new();
     let mut no_default: Option<Vec<String>> = Some(Vec::new());
@@ -137,6 +137,8 @@ pub fn parse(args: &[String]) -> Result<LinkArgs, Error> {
             // uniprocessor flags mean nothing to firmware.
             "driver" => {}
             "map" | "lldmap" => map = Some(value.map(String::from)),
+            // Changes nothing in the image: the caller prints each phase's time.
+            "time" => time = true,
             n if NO_OPS.contains(&n) => {}
             _ => return Err(format!("unknown lld-link option `{arg}`").into()),
         }
@@ -169,7 +171,7 @@ pub fn parse(args: &[String]) -> Result<LinkArgs, Error> {
             }
         }
     }
-    Ok(out)
+    Ok(Parsed { link: out, time })
 }
 
 fn subsystem(arg: &str, value: &str) -> Result<(Subsystem, (u16, u16)), Error> {
@@ -239,7 +241,7 @@ mod tests {
 
     fn parse_str(line: &str) -> Result<LinkArgs, Error> {
         let args: Vec<String> = line.split_whitespace().map(String::from).collect();
-        parse(&args)
+        parse(&args).map(|p| p.link)
     }
 
     #[test]

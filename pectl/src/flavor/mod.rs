@@ -91,21 +91,13 @@ pub fn parse(flavor: Flavor, args: &[OsString]) -> Result<Parsed, Error> {
                 .ok_or_else(|| format!("argument {} is not UTF-8", a.to_string_lossy()))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(match flavor {
-        Flavor::Link => {
-            let args = rsp::expand(&args, rsp::Quoting::Windows)?;
-            let time =
-                (args.iter()).any(|a| link::is_option(a) && a[1..].eq_ignore_ascii_case("time"));
-            Parsed {
-                link: link::parse(&args)?,
-                time,
-            }
-        }
-        Flavor::Gnu => Parsed {
+    match flavor {
+        Flavor::Link => link::parse(&rsp::expand(&args, rsp::Quoting::Windows)?),
+        Flavor::Gnu => Ok(Parsed {
             link: gnu::parse(&rsp::expand(&args, rsp::Quoting::Gnu)?)?,
             time: false,
-        },
-    })
+        }),
+    }
 }
 
 /// Decimal or `0x` hex, `_` separators allowed.
