@@ -707,6 +707,60 @@ mod tests {
         assert_eq!(order, [2, 4, 5, 3, 1], ".text, .text, $a, $mn, $zz");
     }
 
+    /// A section whose relocations all apply as read keeps no fixup list, yet yields the fixups
+    /// a kept list would (markers left out); one whose relocation GOT relaxation rewrites keeps
+    /// its list, with the rewritten type.
+    #[test]
+    fn fixups_are_kept_only_where_a_relocation_is_rewritten() {
+        use crate::input::Reloc;
+        let reloc = |offset, r_type, symbol| Reloc {
+            offset,
+            r_type,
+            symbol,
+            addend: -4,
+        };
+        let (none, pc32, gotpcrelx) = (0, 2, 41);
+        // `mov foo@GOTPCREL(%rip), %rax` (relaxed to lea), then a call in a section of its own.
+        let mov = b"\x48\x8b\x05\0\0\0\0\xc3";
+        let call = b"\xe8\0\0\0\0\xc3";
+        let res = OneObject::new(Machine::Amd64)
+            .section(
+                ".text",
+                SectionClass::Text,
+                16,
+                mov,
+                vec![reloc(3, gotpcrelx, 1)],
+            )
+            .section(
+                ".text",
+                SectionClass::Text,
+                16,
+                call,
+                vec![reloc(1, none, 1), reloc(1, pc32, 1)],
+            )
+            .symbol(b"foo", 1, 0)
+            .build();
+        let layout = amd64_layout(&res, SectionOptions::default());
+        let fixups = &layout.fixups[0];
+        let of = |s: u32| -> Vec<(u32, u32, &str)> {
+            let sec = &res.objects[0].sections[s as usize];
+            (fixups.of::<Amd64>(s, sec, Format::Elf))
+                .map(|f| (f.offset, f.reloc, f.info.name))
+                .collect()
+        };
+        assert_eq!(
+            of(1),
+            [(3, 0, "R_X86_64_GOTPCRELX (relaxed to lea)")],
+            "rewritten: kept"
+        );
+        assert_eq!(
+            of(2),
+            [(1, 1, "R_X86_64_PC32")],
+            "as read, the marker left out"
+        );
+        assert_eq!(fixups.kept(), 1, "only the rewritten relocation is kept");
+    }
+
     /// Key parts compare as `==` does, empty ones included.
     #[test]
     fn same_is_string_equality() {

@@ -8,7 +8,7 @@ use super::{Got, Options};
 use crate::arch::{AbsoluteInsn, Arch};
 use crate::baserel::BaseRelocType;
 use crate::error::{Error, RelocSite, Result};
-use crate::input::{ObjectFile, SectionClass};
+use crate::input::{Format, InputSection, ObjectFile, Relocs, SectionClass};
 use crate::relax::Relaxation;
 use crate::reloc::{Field, Formula, RelocInfo};
 use crate::resolve::{Resolved, Target};
@@ -39,11 +39,18 @@ const _: () = assert!(std::mem::size_of::<Fixup>() == 16);
 
 /// The fixups of one object's live sections, by section, and the places in them the loader
 /// patches.
+///
+/// A section whose relocations all apply as read (each at its own offset, with its own type:
+/// nothing relaxed, shortened or rewritten, as in every COFF object) keeps no list: the writer
+/// reads its relocations again instead. A large COFF link has a third of a million relocations,
+/// and the 16 bytes kept for each cost the kernel more in fresh pages than decoding them twice.
 #[derive(Debug, Default)]
 pub struct ObjectFixups {
     list: Vec<Fixup>,
     /// Per section index: where its fixups start in `list` (and where the last one's end).
     starts: Vec<u32>,
+    /// A bit per section index: its fixups are its relocations as read ([`Fixups::AsRead`]).
+    as_read: Vec<u64>,
     sites: Vec<AbsSite>,
     /// Per section index: where its sites start in `sites` (and where the last one's end).
     site_starts: Vec<u32>,
@@ -57,8 +64,27 @@ pub struct ObjectFixups {
 pub type Hi20 = (u32, u32, &'static RelocInfo);
 
 impl ObjectFixups {
-    pub fn of(&self, section: u32) -> &[Fixup] {
-        &self.list[range(&self.starts, section)]
+    /// The fixups of `section` (`sec`, read from a file of `format`), in relocation order.
+    pub fn of<'a, A: Arch>(
+        &'a self,
+        section: u32,
+        sec: &InputSection<'a>,
+        format: Format,
+    ) -> Fixups<'a> {
+        let s = section as usize;
+        match self
+            .as_read
+            .get(s / 64)
+            .is_some_and(|w| w >> (s % 64) & 1 != 0)
+        {
+            true => Fixups::AsRead {
+                relocs: sec.relocs(),
+                next: 0,
+                format,
+                info: A::reloc_info,
+            },
+            false => Fixups::Decided(self.list[range(&self.starts, section)].iter()),
+        }
     }
 
     /// The HI20 (section, relocation index, type) that the PCREL_LO12 at relocation `reloc` of
@@ -75,9 +101,63 @@ impl ObjectFixups {
         &self.sites[range(&self.site_starts, section)]
     }
 
+    /// How many fixups the scan kept (those of sections that do not apply as read).
+    #[cfg(test)]
+    pub(super) fn kept(&self) -> usize {
+        self.list.len()
+    }
+
     /// How many places in the object's sections hold absolute addresses.
     pub(super) fn site_count(&self) -> usize {
         self.sites.len()
+    }
+}
+
+/// A section's fixups: those the scan decided and kept, or its relocations as read, each with
+/// the arch's type for it (markers and relocations without effect left out, as the scan leaves
+/// them out).
+pub enum Fixups<'a> {
+    Decided(std::slice::Iter<'a, Fixup>),
+    AsRead {
+        relocs: Relocs<'a>,
+        next: usize,
+        format: Format,
+        /// The arch's table ([`Arch::reloc_info`]).
+        info: fn(Format, u32) -> Option<&'static RelocInfo>,
+    },
+}
+
+impl Iterator for Fixups<'_> {
+    type Item = Fixup;
+
+    fn next(&mut self) -> Option<Fixup> {
+        match self {
+            Fixups::Decided(list) => list.next().copied(),
+            Fixups::AsRead {
+                relocs,
+                next,
+                format,
+                info,
+            } => loop {
+                let i = *next;
+                if i >= relocs.len() {
+                    return None;
+                }
+                *next += 1;
+                let r = relocs.get(i);
+                // An unknown type stopped the link at the scan.
+                match info(*format, r.r_type) {
+                    Some(info) if !matches!(info.formula, Formula::None | Formula::Marker) => {
+                        return Some(Fixup {
+                            offset: r.offset,
+                            reloc: i as u32,
+                            info,
+                        })
+                    }
+                    _ => continue,
+                }
+            },
+        }
     }
 }
 
@@ -143,11 +223,14 @@ fn scan_object<A: Arch>(
     obj: &ObjectFile,
 ) -> ObjectScan {
     let mut out = ObjectScan::default();
-    let live_relocs = (obj.sections.iter().enumerate())
-        .filter(|(s, _)| res.live[f][*s])
+    // Sized for the sections relaxation edits, which cannot keep their relocations as read;
+    // the others' lists are dropped as soon as made, unless a relocation is rewritten.
+    let edited_relocs = (obj.sections.iter().enumerate())
+        .filter(|&(s, _)| res.live[f][s] && relax.edits(f as u32, s as u32).is_some())
         .map(|(_, sec)| sec.relocs().len())
         .sum();
-    out.fixups.list.reserve_exact(live_relocs);
+    out.fixups.list.reserve_exact(edited_relocs);
+    out.fixups.as_read = vec![0; obj.sections.len().div_ceil(64)];
     out.fixups.starts.reserve_exact(obj.sections.len() + 1);
     out.fixups.site_starts.reserve_exact(obj.sections.len() + 1);
     let mut got_seen: FxHashSet<Target> = FxHashSet::default();
@@ -164,6 +247,8 @@ fn scan_object<A: Arch>(
             continue;
         }
         let edits = relax.edits(f as u32, s as u32);
+        let start = out.fixups.list.len();
+        let mut as_read = edits.is_none();
         for (i, r) in sec.relocs().iter().enumerate() {
             if edits.is_some_and(|e| e.is_deleted(r.offset)) {
                 continue;
@@ -189,6 +274,7 @@ fn scan_object<A: Arch>(
             out.uses_got_base |= info.formula.uses_got() || target == Target::GotBase;
             if let Some(relaxed) = A::relax_got(info, sec.data, r.offset as usize) {
                 info = relaxed.info;
+                as_read = false;
             }
             out.fixups.list.push(Fixup {
                 offset: relax.map(f as u32, s as u32, r.offset.into()) as u32,
@@ -253,6 +339,10 @@ fn scan_object<A: Arch>(
                 offset: r.offset,
                 typ,
             });
+        }
+        if as_read {
+            out.fixups.list.truncate(start);
+            out.fixups.as_read[s / 64] |= 1 << (s % 64);
         }
     }
     out.fixups.starts.push(out.fixups.list.len() as u32);

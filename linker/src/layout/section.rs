@@ -73,7 +73,7 @@ fn relocate<A: Arch>(
     let sec = &obj.sections[section as usize];
     let relocs = sec.relocs();
     let fixups = &layout.fixups[file as usize];
-    for fx in fixups.of(section) {
+    for fx in fixups.of::<A>(section, sec, obj.format) {
         let (info, r) = (fx.info, relocs.get(fx.reloc as usize));
         let at = fx.offset as usize;
         let error = |reason: String| Error::BadRelocation {

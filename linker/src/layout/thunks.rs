@@ -114,7 +114,7 @@ pub fn plan<A: Arch>(
         return thunks;
     };
     thunks.stride = thunk.code.len() as u32;
-    let branches = branches(res, fixups, &chunks[text.clone()], thunk.branch);
+    let branches = branches::<A>(res, fixups, &chunks[text.clone()], thunk.branch);
     loop {
         let offsets = offsets(&chunks[text.clone()]);
         let mut grown = false;
@@ -158,7 +158,12 @@ pub fn plan<A: Arch>(
     }
 }
 
-fn branches(res: &Resolved, fixups: &[ObjectFixups], text: &[Chunk], field: Field) -> Vec<Branch> {
+fn branches<A: Arch>(
+    res: &Resolved,
+    fixups: &[ObjectFixups],
+    text: &[Chunk],
+    field: Field,
+) -> Vec<Branch> {
     let mut out = Vec::new();
     for c in text {
         let ChunkKind::Input { file, section } = c.kind else {
@@ -167,7 +172,7 @@ fn branches(res: &Resolved, fixups: &[ObjectFixups], text: &[Chunk], field: Fiel
         let obj = &res.objects[file as usize];
         let sec = &obj.sections[section as usize];
         let relocs = sec.relocs();
-        for fx in fixups[file as usize].of(section) {
+        for fx in fixups[file as usize].of::<A>(section, sec, obj.format) {
             if fx.info.field != field {
                 continue;
             }
