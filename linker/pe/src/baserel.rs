@@ -2,7 +2,7 @@
 //! entries of a 4-bit type and a 12-bit page offset. [`parse`] reads them, [`encode`] writes them:
 //! grouped in 4 KiB page blocks, sorted, each block padded to a 4-byte multiple (an odd entry
 //! count gets an IMAGE_REL_BASED_ABSOLUTE filler).
-use crate::headers::{rd16, rd32};
+use crate::headers::rd32;
 
 pub const IMAGE_REL_BASED_ABSOLUTE: u8 = 0;
 pub const IMAGE_REL_BASED_HIGHLOW: u8 = 3;
@@ -77,14 +77,27 @@ pub fn encode(relocs: &[BaseReloc], out: &mut [u8]) {
     }
 }
 
+/// One block, its entries read where they lie: a linker checks its own `.reloc` before putting
+/// the image in place, and a large image has a quarter of a million entries.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Block {
+pub struct Block<'d> {
     /// Offset of the block inside the directory.
     pub at: usize,
     pub page: u32,
     pub size: u32,
+    /// The entries' bytes, two each.
+    raw: &'d [u8],
+}
+
+impl Block<'_> {
     /// (type, RVA) of each entry, padding included.
-    pub entries: Vec<(u8, u32)>,
+    pub fn entries(&self) -> impl ExactSizeIterator<Item = (u8, u32)> + '_ {
+        let page = self.page;
+        self.raw.chunks_exact(2).map(move |e| {
+            let v = u16::from_le_bytes([e[0], e[1]]);
+            ((v >> 12) as u8, page.wrapping_add(u32::from(v & 0xfff)))
+        })
+    }
 }
 
 /// A block that cannot be walked past: its offset in the directory and what is wrong.
@@ -98,7 +111,7 @@ pub struct Malformed {
 
 /// Splits the directory's bytes into blocks; stops at the first block whose size makes the rest
 /// unreadable (edk2 stops there too, with an error).
-pub fn parse(dir: &[u8]) -> Result<Vec<Block>, (Vec<Block>, Malformed)> {
+pub fn parse(dir: &[u8]) -> Result<Vec<Block<'_>>, (Vec<Block<'_>>, Malformed)> {
     let mut blocks = Vec::new();
     let mut at = 0;
     while at < dir.len() {
@@ -132,18 +145,11 @@ pub fn parse(dir: &[u8]) -> Result<Vec<Block>, (Vec<Block>, Malformed)> {
                 bad("runs past the end of the base relocation directory"),
             ));
         }
-        let entries = (at + 8..at + size as usize)
-            .step_by(2)
-            .map(|e| {
-                let v = rd16(dir, e).unwrap_or(0);
-                ((v >> 12) as u8, page.wrapping_add(u32::from(v & 0xfff)))
-            })
-            .collect();
         blocks.push(Block {
             at,
             page,
             size,
-            entries,
+            raw: &dir[at + 8..at + size as usize],
         });
         at += size as usize;
     }
@@ -189,8 +195,9 @@ mod tests {
         dir.extend(block(0x3000, &[0xa000, 0x0000]));
         let blocks = parse(&dir).unwrap();
         assert_eq!(blocks.len(), 2);
-        assert_eq!(blocks[0].entries, [(10, 0x1008), (10, 0x1010)]);
-        assert_eq!(blocks[1].entries, [(10, 0x3000), (0, 0x3000)]);
+        let entries = |b: &Block| b.entries().collect::<Vec<_>>();
+        assert_eq!(entries(&blocks[0]), [(10, 0x1008), (10, 0x1010)]);
+        assert_eq!(entries(&blocks[1]), [(10, 0x3000), (0, 0x3000)]);
     }
 
     #[test]
@@ -249,17 +256,12 @@ mod tests {
         let mut read: Vec<(u8, u32)> = Vec::new();
         for b in &blocks {
             assert_eq!(b.page % PAGE, 0);
-            assert!(b
-                .entries
-                .iter()
-                .all(|&(_, rva)| rva / PAGE == b.page / PAGE));
-            let fillers = b
-                .entries
-                .iter()
+            assert!(b.entries().all(|(_, rva)| rva / PAGE == b.page / PAGE));
+            let fillers = (b.entries())
                 .filter(|e| e.0 == IMAGE_REL_BASED_ABSOLUTE)
                 .count();
-            assert!(fillers <= 1 && b.entries.len() % 2 == 0);
-            read.extend(b.entries.iter().filter(|e| e.0 != IMAGE_REL_BASED_ABSOLUTE));
+            assert!(fillers <= 1 && b.entries().len() % 2 == 0);
+            read.extend(b.entries().filter(|e| e.0 != IMAGE_REL_BASED_ABSOLUTE));
         }
         let written: Vec<(u8, u32)> = relocs.iter().map(|r| (r.typ.code(), r.rva)).collect();
         assert_eq!(read, written);

@@ -515,7 +515,7 @@ fn block(d: &[u8], h: &Headers, b: &Block, dir_rva: u32, r: &mut Report) {
             "not a 4 KiB page",
         );
     }
-    for (e, &(typ, target)) in b.entries.iter().enumerate() {
+    for (e, (typ, target)) in b.entries().enumerate() {
         let Some(len) = baserel::patch_size(h.machine, typ) else {
             r.error(
                 where_(e),
