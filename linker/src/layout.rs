@@ -347,16 +347,26 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
     let bucket = |global: &[u32], group: u8, key: u32| {
         usize::from(group) * n + rank[global[key as usize] as usize] as usize
     };
-    let mut sizes = vec![0usize; 4 * n];
-    let mut debug_sizes = vec![0usize; DEBUG_SECTIONS.len()];
-    for ((_, list), global) in placed.iter().zip(&global_ids) {
-        for &(group, key, _) in list {
-            match group {
-                0..4 => sizes[bucket(global, group, key)] += 1,
-                d => debug_sizes[usize::from(d) - 4] += 1,
+    // Per object, in parallel: its chunks in each bucket, then in each DWARF section.
+    let counts: Vec<Vec<u32>> = (placed.par_iter().zip(&global_ids))
+        .map(|((_, list), global)| {
+            let mut count = vec![0u32; 4 * n + DEBUG_SECTIONS.len()];
+            for &(group, key, _) in list {
+                match group {
+                    0..4 => count[bucket(global, group, key)] += 1,
+                    d => count[4 * n + usize::from(d) - 4] += 1,
+                }
             }
+            count
+        })
+        .collect();
+    let mut sizes = vec![0usize; 4 * n + DEBUG_SECTIONS.len()];
+    for count in &counts {
+        for (size, &c) in sizes.iter_mut().zip(count) {
+            *size += c as usize;
         }
     }
+    let debug_sizes = sizes.split_off(4 * n);
     // Each bucket's first place within its output group: buckets in order, a group's after
     // the buckets merged into it before.
     let mut next = vec![0usize; 4 * n];
@@ -394,17 +404,54 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
         .into_par_iter()
         .map(|_| unplaced)
         .collect_into_vec(&mut chunks);
+    // Each object's chunks of a bucket are one run of the list (a bucket's objects in
+    // command-line order), cut out of it here so that the objects fill their runs in parallel.
+    let mut runs: Vec<(usize, usize, usize, usize)> = Vec::new();
+    for (b, at) in next.iter_mut().enumerate() {
+        let start = ranges[into[b / n]].start;
+        for (f, count) in counts.iter().enumerate() {
+            let len = count[b] as usize;
+            if len > 0 {
+                runs.push((start + *at, len, f, b));
+                *at += len;
+            }
+        }
+    }
+    runs.sort_unstable_by_key(|r| r.0);
+    let mut object_runs: Vec<Vec<(usize, &mut [Chunk])>> =
+        placed.iter().map(|_| Vec::new()).collect();
+    let (mut rest, mut cut) = (&mut chunks[..], 0);
+    for (at, len, f, b) in runs {
+        let (_, tail) = std::mem::take(&mut rest).split_at_mut(at - cut);
+        let (run, tail) = tail.split_at_mut(len);
+        object_runs[f].push((b, run));
+        (rest, cut) = (tail, at + len);
+    }
+    (placed.par_iter().zip(&global_ids).zip(object_runs)).for_each(
+        |(((_, list), global), mut runs)| {
+            // An object has chunks in a few buckets: its runs are found by a short search.
+            let mut filled = vec![0; runs.len()];
+            for &(group, key, chunk) in list {
+                if group < 4 {
+                    let b = bucket(global, group, key);
+                    let r = runs
+                        .iter()
+                        .position(|run| run.0 == b)
+                        .expect("a run per bucket with chunks");
+                    runs[r].1[filled[r]] = chunk;
+                    filled[r] += 1;
+                }
+            }
+        },
+    );
     let mut debug_groups: Vec<Vec<Chunk>> =
         debug_sizes.iter().map(|&s| Vec::with_capacity(s)).collect();
-    for ((_, list), global) in placed.iter().zip(&global_ids) {
-        for &(group, key, chunk) in list {
-            match group {
-                0..4 => {
-                    let b = bucket(global, group, key);
-                    chunks[ranges[into[usize::from(group)]].start + next[b]] = chunk;
-                    next[b] += 1;
+    if debug_chunks > 0 {
+        for (_, list) in &placed {
+            for &(group, _, chunk) in list {
+                if group >= 4 {
+                    debug_groups[usize::from(group) - 4].push(chunk);
                 }
-                d => debug_groups[usize::from(d) - 4].push(chunk),
             }
         }
     }
@@ -759,6 +806,50 @@ mod tests {
             "as read, the marker left out"
         );
         assert_eq!(fixups.kept(), 1, "only the rewritten relocation is kept");
+    }
+
+    /// Across objects, a grouping key's sections come in command-line order, each object's in
+    /// its own order: objects fill their runs of the list side by side.
+    #[test]
+    fn objects_sections_of_one_key_follow_command_line_order() {
+        let object = |names: &[&'static str]| {
+            let mut one = OneObject::new(Machine::Amd64);
+            for name in names {
+                one = one.section(name, SectionClass::Text, 1, b"\xc3", vec![]);
+            }
+            let mut res = one.build();
+            res.objects[0].format = Format::Coff;
+            res
+        };
+        let mut res = object(&[".text$b", ".text", ".text$b", ".text"]);
+        for other in [
+            object(&[".text", ".text$b", ".text$a"]),
+            object(&[".text$a"]),
+        ] {
+            res.objects.extend(other.objects);
+            res.targets.extend(other.targets);
+            res.live.extend(other.live);
+        }
+        let layout = amd64_layout(&res, SectionOptions::default());
+        let text = layout.section(OutputKind::Text).unwrap();
+        let order: Vec<(u32, u32)> = layout.chunks[text.chunks.clone()]
+            .iter()
+            .map(|c| match c.kind {
+                ChunkKind::Input { file, section } => (file, section),
+                other => panic!("{other:?} in .text"),
+            })
+            .collect();
+        let expected = [
+            (0, 2),
+            (0, 4),
+            (1, 1),
+            (1, 3),
+            (2, 1),
+            (0, 1),
+            (0, 3),
+            (1, 2),
+        ];
+        assert_eq!(order, expected, ".text, then $a, then $b; objects in order");
     }
 
     /// Key parts compare as `==` does, empty ones included.
