@@ -365,31 +365,59 @@ fn note<'a>(obj: &ObjectFile<'a>, defined: &mut FxHashSet<&'a [u8]>, wanted: &mu
 }
 
 /// Per file, per section: discarded because another copy of its COMDAT group won.
+///
+/// Most keys have one copy: all threads first find each key's first copy in command-line order
+/// (the least file and group index), so that only later copies, usually none, are walked one
+/// by one, in command-line order, as lld-link and ld.lld walk every copy.
 fn select_comdats(objects: &[ObjectFile], table: &SymbolTable) -> Result<Vec<Vec<bool>>> {
-    let mut discarded: Vec<Vec<bool>> = objects
-        .iter()
-        .map(|o| vec![false; o.sections.len()])
+    let copy = |f: usize, c: usize| (f as u64) << 32 | c as u64;
+    let first: Vec<AtomicU64> = (0..table.len())
+        .into_par_iter()
+        .map(|_| AtomicU64::new(u64::MAX))
         .collect();
-    // By key id: the winning (file, comdat index).
-    let mut winners: Vec<Option<(u32, u32)>> = vec![None; table.len()];
+    table
+        .comdat_keys
+        .par_iter()
+        .enumerate()
+        .for_each(|(f, keys)| {
+            for (c, &key) in keys.iter().enumerate() {
+                if key != symbols::NONE {
+                    first[key as usize].fetch_min(copy(f, c), Ordering::Relaxed);
+                }
+            }
+        });
+    let (mut discarded, later): (Vec<Vec<bool>>, Vec<Vec<u32>>) = (objects.par_iter().enumerate())
+        .map(|(f, obj)| {
+            let later = (table.comdat_keys[f].iter().enumerate())
+                .filter(|&(c, &key)| {
+                    key != symbols::NONE
+                        && first[key as usize].load(Ordering::Relaxed) != copy(f, c)
+                })
+                .map(|(c, _)| c as u32)
+                .collect();
+            (vec![false; obj.sections.len()], later)
+        })
+        .unzip();
+    // By key id: the copy that replaced the first one (IMAGE_COMDAT_SELECT_LARGEST).
+    let mut replaced: FxHashMap<u32, (u32, u32)> = FxHashMap::default();
     let leader = |f: usize, c: usize| {
         let comdat = &objects[f].comdats[c];
         (objects[f].comdat_sections(comdat).first()).map(|&s| &objects[f].sections[s as usize])
     };
     let leader_size = |f, c| leader(f, c).map_or(0, |s| s.size);
     let leader_data = |f, c| leader(f, c).map_or(&[][..], |s| s.data);
-    for (f, obj) in objects.iter().enumerate() {
-        for (c, comdat) in obj.comdats.iter().enumerate() {
+    for (f, later) in later.iter().enumerate() {
+        let obj = &objects[f];
+        for &c in later {
+            let (c, comdat) = (c as usize, &obj.comdats[c as usize]);
             let key = table.comdat_keys[f][c];
-            if key == symbols::NONE {
-                continue;
-            }
-            let winner = &mut winners[key as usize];
-            let Some((wf, wc)) = *winner else {
-                *winner = Some((f as u32, c as u32));
-                continue;
+            let (wf, wc) = match replaced.get(&key) {
+                Some(&(wf, wc)) => (wf as usize, wc as usize),
+                None => {
+                    let w = first[key as usize].load(Ordering::Relaxed);
+                    ((w >> 32) as usize, w as u32 as usize)
+                }
             };
-            let (wf, wc) = (wf as usize, wc as usize);
             let conflict = |reason| Error::Comdat {
                 symbol: String::from_utf8_lossy(obj.comdat_key(comdat)).into_owned(),
                 first: objects[wf].name.clone(),
@@ -424,7 +452,7 @@ fn select_comdats(objects: &[ObjectFile], table: &SymbolTable) -> Result<Vec<Vec
                 Selection::Largest => leader_size(f, c) > leader_size(wf, wc),
             };
             let (lf, lc) = if new_wins {
-                *winner = Some((f as u32, c as u32));
+                replaced.insert(key, (f as u32, c as u32));
                 (wf, wc)
             } else {
                 (f, c)
@@ -436,20 +464,20 @@ fn select_comdats(objects: &[ObjectFile], table: &SymbolTable) -> Result<Vec<Vec
     }
     // COFF associative sections share their leader's fate (chains resolve in a few rounds); in a
     // file where nothing was discarded, there is nothing to share.
-    for (f, obj) in objects.iter().enumerate() {
-        if !discarded[f].contains(&true) {
-            continue;
+    (objects.par_iter().zip(&mut discarded)).for_each(|(obj, discarded)| {
+        if !discarded.contains(&true) {
+            return;
         }
         for _ in 0..4 {
             for (s, sec) in obj.sections.iter().enumerate() {
                 if let Some(leader) = sec.follows.get() {
-                    if discarded[f].get(leader as usize).copied().unwrap_or(false) {
-                        discarded[f][s] = true;
+                    if discarded.get(leader as usize).copied().unwrap_or(false) {
+                        discarded[s] = true;
                     }
                 }
             }
         }
-    }
+    });
     Ok(discarded)
 }
 
@@ -1125,16 +1153,17 @@ mod tests {
 
     #[test]
     fn comdat_largest_picks_the_biggest_copy() {
-        let r = run(
-            uniq(vec![
-                comdat_object("a.obj", Selection::Largest, b"\x90"),
-                comdat_object("b.obj", Selection::Largest, b"\x90\x90\x90"),
-            ]),
-            false,
-        )
-        .unwrap();
+        // The third copy is larger than the first but not than the second, which replaced it.
+        let mut objects = uniq(vec![
+            comdat_object("a.obj", Selection::Largest, b"\x90"),
+            comdat_object("b.obj", Selection::Largest, b"\x90\x90\x90"),
+            comdat_object("c.obj", Selection::Largest, b"\x90\x90"),
+        ]);
+        objects[2].symbols[0] = sym("third_main", at(3), Binding::Global);
+        let r = run(objects, false).unwrap();
         assert!(!r.live[0][1] && !r.live[0][2]);
         assert!(r.live[1][1] && r.live[1][2]);
+        assert!(!r.live[2][1] && !r.live[2][2]);
         assert_eq!(
             r.target(0, 1),
             Target::Section {
