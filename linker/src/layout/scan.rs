@@ -189,7 +189,9 @@ pub(super) fn scan<A: Arch>(res: &Resolved, relax: &Relaxation, opts: &Options) 
         .objects
         .par_iter()
         .enumerate()
-        .map(|(f, obj)| scan_object::<A>(res, relax, opts, f, obj))
+        .map_init(Scratch::default, |scratch, (f, obj)| {
+            scan_object::<A>(res, relax, opts, f, obj, scratch)
+        })
         .collect();
     // Merged in link order: GOT slots come out in the order a sequential scan would give them.
     let mut got = Got::default();
@@ -215,21 +217,32 @@ pub(super) fn scan<A: Arch>(res: &Resolved, relax: &Relaxation, opts: &Options) 
     })
 }
 
+/// A scanning thread's lists, reused from object to object: what is kept of them is copied out
+/// at its size (a list grown by doubling in each object would keep up to twice its size, and
+/// cost the pages of every size it passed through).
+#[derive(Default)]
+struct Scratch {
+    /// The fixups of a section that may yet apply as read.
+    fixups: Vec<Fixup>,
+    sites: Vec<AbsSite>,
+}
+
 fn scan_object<A: Arch>(
     res: &Resolved,
     relax: &Relaxation,
     opts: &Options,
     f: usize,
     obj: &ObjectFile,
+    scratch: &mut Scratch,
 ) -> ObjectScan {
     let mut out = ObjectScan::default();
-    // Sized for the sections relaxation edits, which cannot keep their relocations as read;
-    // the others' lists are dropped as soon as made, unless a relocation is rewritten.
+    // Sized for the sections relaxation edits, which cannot keep their relocations as read.
     let edited_relocs = (obj.sections.iter().enumerate())
         .filter(|&(s, _)| res.live[f][s] && relax.edits(f as u32, s as u32).is_some())
         .map(|(_, sec)| sec.relocs().len())
         .sum();
     out.fixups.list.reserve_exact(edited_relocs);
+    scratch.sites.clear();
     out.fixups.as_read = vec![0; obj.sections.len().div_ceil(64)];
     out.fixups.starts.reserve_exact(obj.sections.len() + 1);
     out.fixups.site_starts.reserve_exact(obj.sections.len() + 1);
@@ -242,12 +255,12 @@ fn scan_object<A: Arch>(
     };
     for (s, sec) in obj.sections.iter().enumerate() {
         out.fixups.starts.push(out.fixups.list.len() as u32);
-        out.fixups.site_starts.push(out.fixups.sites.len() as u32);
+        out.fixups.site_starts.push(scratch.sites.len() as u32);
         if !res.live[f][s] {
             continue;
         }
         let edits = relax.edits(f as u32, s as u32);
-        let start = out.fixups.list.len();
+        scratch.fixups.clear();
         let mut as_read = edits.is_none();
         for (i, r) in sec.relocs().iter().enumerate() {
             if edits.is_some_and(|e| e.is_deleted(r.offset)) {
@@ -276,7 +289,7 @@ fn scan_object<A: Arch>(
                 info = relaxed.info;
                 as_read = false;
             }
-            out.fixups.list.push(Fixup {
+            scratch.fixups.push(Fixup {
                 offset: relax.map(f as u32, s as u32, r.offset.into()) as u32,
                 reloc: i as u32,
                 info,
@@ -335,23 +348,25 @@ fn scan_object<A: Arch>(
                 });
                 continue;
             };
-            out.fixups.sites.push(AbsSite {
+            scratch.sites.push(AbsSite {
                 offset: r.offset,
                 typ,
             });
         }
         if as_read {
-            out.fixups.list.truncate(start);
             out.fixups.as_read[s / 64] |= 1 << (s % 64);
+        } else {
+            out.fixups.list.extend_from_slice(&scratch.fixups);
         }
     }
     out.fixups.starts.push(out.fixups.list.len() as u32);
-    out.fixups.site_starts.push(out.fixups.sites.len() as u32);
+    out.fixups.site_starts.push(scratch.sites.len() as u32);
+    out.fixups.sites = scratch.sites.to_vec();
     out
 }
 
 /// A place that will hold an absolute address: known by input offset until RVAs exist.
-#[derive(Debug)]
+#[derive(Clone, Copy, Debug)]
 pub(super) struct AbsSite {
     pub(super) offset: u32,
     pub(super) typ: BaseRelocType,
