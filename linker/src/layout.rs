@@ -347,24 +347,32 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
     let bucket = |global: &[u32], group: u8, key: u32| {
         usize::from(group) * n + rank[global[key as usize] as usize] as usize
     };
-    // Per object, in parallel: its chunks in each bucket, then in each DWARF section.
-    let counts: Vec<Vec<u32>> = (placed.par_iter().zip(&global_ids))
+    // Per object, in parallel: the buckets it has chunks in, each with their count, in bucket
+    // order; DWARF sections count as buckets after the image's. An object has chunks in a few
+    // buckets, or in one per section where each has a key of its own (MinGW's `.text$name`):
+    // never a row of every bucket.
+    let counts: Vec<Vec<(u32, u32)>> = (placed.par_iter().zip(&global_ids))
         .map(|((_, list), global)| {
-            let mut count = vec![0u32; 4 * n + DEBUG_SECTIONS.len()];
-            for &(group, key, _) in list {
-                match group {
-                    0..4 => count[bucket(global, group, key)] += 1,
-                    d => count[4 * n + usize::from(d) - 4] += 1,
+            let mut buckets: Vec<u32> = (list.iter())
+                .map(|&(group, key, _)| match group {
+                    0..4 => bucket(global, group, key) as u32,
+                    d => (4 * n + usize::from(d) - 4) as u32,
+                })
+                .collect();
+            buckets.sort_unstable();
+            let mut count: Vec<(u32, u32)> = Vec::new();
+            for b in buckets {
+                match count.last_mut() {
+                    Some((last, c)) if *last == b => *c += 1,
+                    _ => count.push((b, 1)),
                 }
             }
             count
         })
         .collect();
     let mut sizes = vec![0usize; 4 * n + DEBUG_SECTIONS.len()];
-    for count in &counts {
-        for (size, &c) in sizes.iter_mut().zip(count) {
-            *size += c as usize;
-        }
+    for &(b, c) in counts.iter().flatten() {
+        sizes[b as usize] += c as usize;
     }
     let debug_sizes = sizes.split_off(4 * n);
     // Each bucket's first place within its output group: buckets in order, a group's after
@@ -406,17 +414,19 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
         .collect_into_vec(&mut chunks);
     // Each object's chunks of a bucket are one run of the list (a bucket's objects in
     // command-line order), cut out of it here so that the objects fill their runs in parallel.
-    let mut runs: Vec<(usize, usize, usize, usize)> = Vec::new();
-    for (b, at) in next.iter_mut().enumerate() {
-        let start = ranges[into[b / n]].start;
-        for (f, count) in counts.iter().enumerate() {
-            let len = count[b] as usize;
-            if len > 0 {
-                runs.push((start + *at, len, f, b));
-                *at += len;
-            }
-        }
-    }
+    let mut by_bucket: Vec<(u32, u32, u32)> = (counts.iter().enumerate())
+        .flat_map(|(f, count)| count.iter().map(move |&(b, c)| (b, f as u32, c)))
+        .filter(|&(b, _, _)| (b as usize) < 4 * n)
+        .collect();
+    by_bucket.sort_unstable();
+    let mut runs: Vec<(usize, usize, usize, usize)> = (by_bucket.into_iter())
+        .map(|(b, f, len)| {
+            let (b, len) = (b as usize, len as usize);
+            let at = ranges[into[b / n]].start + next[b];
+            next[b] += len;
+            (at, len, f as usize, b)
+        })
+        .collect();
     runs.sort_unstable_by_key(|r| r.0);
     let mut object_runs: Vec<Vec<(usize, &mut [Chunk])>> =
         placed.iter().map(|_| Vec::new()).collect();
@@ -429,14 +439,12 @@ pub fn compute<A: Arch>(res: &Resolved, relax: Relaxation, opts: &Options) -> Re
     }
     (placed.par_iter().zip(&global_ids).zip(object_runs)).for_each(
         |(((_, list), global), mut runs)| {
-            // An object has chunks in a few buckets: its runs are found by a short search.
+            runs.sort_unstable_by_key(|run| run.0);
             let mut filled = vec![0; runs.len()];
             for &(group, key, chunk) in list {
                 if group < 4 {
                     let b = bucket(global, group, key);
-                    let r = runs
-                        .iter()
-                        .position(|run| run.0 == b)
+                    let r = (runs.binary_search_by_key(&b, |run| run.0))
                         .expect("a run per bucket with chunks");
                     runs[r].1[filled[r]] = chunk;
                     filled[r] += 1;

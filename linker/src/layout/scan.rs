@@ -1,6 +1,7 @@
 //! The relocation scan: before any address exists, every live relocation is decided once (a
-//! [`Fixup`] the input-section chunk applies), with the GOT slots it needs and the places the
-//! loader must patch. Both change sizes, so layout runs it before placing chunks.
+//! [`Fixup`] the input-section chunk applies, kept only where it differs from the relocation as
+//! read), with the GOT slots it needs and the places the loader must patch. Both change sizes,
+//! so layout runs it before placing chunks.
 use rayon::prelude::*;
 use rustc_hash::FxHashSet;
 
