@@ -73,9 +73,9 @@ pub trait Arch: 'static {
     /// touch none). `None` for unknown types.
     fn field_size(format: Format, r_type: u32) -> Option<u32> {
         let info = Self::reloc_info(format, r_type)?;
-        Some(match info.formula {
-            crate::reloc::Formula::None | crate::reloc::Formula::Marker => 0,
-            _ => info.field.size() as u32,
+        Some(match info.formula.touches() {
+            true => info.field.size() as u32,
+            false => 0,
         })
     }
 

@@ -52,7 +52,7 @@ pub(crate) fn check_table<A: Arch>(rows: impl IntoIterator<Item = Row>) {
         let info = A::reloc_info(row.format, row.r_type)
             .unwrap_or_else(|| panic!("{} missing from the table", row.name));
         assert_eq!(info.name, row.name);
-        let touches = !matches!(info.formula, Formula::None | Formula::Marker);
+        let touches = info.formula.touches();
         // A ULEB128 field is as long as the value the object holds there.
         if touches && info.field != Field::Uleb128 {
             assert_eq!(

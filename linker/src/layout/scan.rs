@@ -148,7 +148,7 @@ impl Iterator for Fixups<'_> {
                 let r = relocs.get(i);
                 // An unknown type stopped the link at the scan.
                 match info(*format, r.r_type) {
-                    Some(info) if !matches!(info.formula, Formula::None | Formula::Marker) => {
+                    Some(info) if info.formula.touches() => {
                         return Some(Fixup {
                             offset: r.offset,
                             reloc: i as u32,
@@ -281,7 +281,7 @@ fn scan_object<A: Arch>(
                 });
                 continue;
             };
-            if matches!(info.formula, Formula::None | Formula::Marker) {
+            if !info.formula.touches() {
                 continue;
             }
             let target = res.target(f as u32, r.symbol);
