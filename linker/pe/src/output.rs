@@ -62,6 +62,23 @@ impl Staged {
         &self.file
     }
 
+    /// Gives the file its `len` bytes and, where the file system can, their blocks in one call,
+    /// for writers that then fill it in pieces: ext4 otherwise reserves a block for each 4 KiB
+    /// page as it is first written (0.6-0.7 ms of the 10 MiB image of a 1000-object link;
+    /// mold and Go's linker preallocate too). Advisory: where the file system cannot or the
+    /// space is not there, the writes that follow fail as they would have. Whether the blocks
+    /// were reserved.
+    pub fn preallocate(&self, len: u64) -> bool {
+        #[cfg(target_os = "linux")]
+        if let Ok(len) = libc::off_t::try_from(len) {
+            use std::os::fd::AsRawFd;
+            // SAFETY: a plain call on this stage's own open file.
+            return unsafe { libc::fallocate(self.file.as_raw_fd(), 0, 0, len) } == 0;
+        }
+        let _ = len;
+        false
+    }
+
     /// Writes `bytes` as the whole contents.
     pub fn write(&self, bytes: &[u8]) -> io::Result<()> {
         self.file.set_len(0)?;
@@ -309,6 +326,32 @@ mod tests {
         assert!(staged.commit_unsynced().is_err());
         assert!(p.is_dir());
         assert!(leftovers(dir.path()).is_empty());
+    }
+
+    /// A preallocated stage has its length and blocks at once; pieces written into it in any
+    /// order make the same file as without.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn preallocated_pieces_make_the_same_file() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("out.efi");
+        let staged = Staged::new(&p).unwrap();
+        assert!(staged.preallocate(3 * 4096));
+        let meta = staged.file().metadata().unwrap();
+        assert_eq!(meta.len(), 3 * 4096);
+        assert!(
+            meta.blocks() >= 3 * 8,
+            "{} blocks of 512 bytes",
+            meta.blocks()
+        );
+        let bytes: Vec<u8> = (0..3 * 4096u32).map(|i| (i * 7 % 251) as u8).collect();
+        for piece in [2, 0, 1] {
+            let at = piece * 4096;
+            write_at(staged.file(), &bytes[at..at + 4096], at as u64).unwrap();
+        }
+        drop(staged.commit_unsynced().unwrap());
+        assert_eq!(std::fs::read(&p).unwrap(), bytes);
     }
 
     #[test]

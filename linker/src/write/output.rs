@@ -69,8 +69,9 @@ impl OutputFile {
 }
 
 impl Output for OutputFile {
-    fn target(&mut self, _len: usize) -> Result<Target<'_>> {
+    fn target(&mut self, len: usize) -> Result<Target<'_>> {
         let staged = Staged::new(&self.path).map_err(|e| self.io(e))?;
+        staged.preallocate(len as u64);
         let staged = self.staged.insert(staged);
         Ok(Target::File {
             file: staged.file(),
